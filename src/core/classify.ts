@@ -1,0 +1,340 @@
+import { type HostReading, canonicalHostReadings, internalKindOf } from './decode/host.ts';
+import { extractParams, isUrlishParam } from './decode/params.ts';
+import { resolveDotSegments, SLASHLESS_SCHEMES, smuggledRequestPath, splitAfterScheme, type UrlParts } from './decode/url.ts';
+import { decodeViews, type View } from './decode/views.ts';
+import { matchEndpoint, normalisePath } from './endpoints/lookup.ts';
+import type { HitContext, InternalKind, MetadataHit, VerdictOrNone } from './model/hit.ts';
+import { severityRank } from './model/severity.ts';
+
+/** What the text is, when the caller knows. */
+export interface ClassifyContext {
+  /** Name of the field or parameter the text came from. A URL-ish name (`url`, `redirect_uri`) lets bare hosts count. */
+  field?: string;
+  /**
+   * `text`: free text (default). `target`: an HTTP request target. `host`: a Host header or a bare destination,
+   * which is itself the endpoint. `url`: a value known to be fetched as a URL (a proxy upstream, an outbound request).
+   */
+  kind?: 'text' | 'target' | 'host' | 'url';
+}
+
+interface Candidate {
+  parts: UrlParts;
+  context: HitContext;
+  param?: string;
+  view: View;
+  raw: string;
+}
+
+const SKIP_SCHEMES = new Set(['mailto', 'javascript', 'data', 'urn', 'tel', 'about', 'blob', 'cid', 'mid', 'sms', 'news']);
+const SCHEME_RE = /([a-z][a-z0-9+._-]{0,19}):([/\\]{0,4})/gi;
+const PROTO_RELATIVE_RE = /(?:^|[=\s"'(,])(\/\/|\\\\)(?=[^/\\\s])/g;
+const QUAD_RE = /(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?!\d)(?!\.\d)/g;
+const V6_RE = /\[?((?:[0-9a-f]{1,4})?:(?:[0-9a-f]{0,4}:){1,6}(?:[0-9a-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?)(?:%25\w+|%\w+)?\]?/gi;
+const NAME_RE =
+  /(?<![\w.-])((?:[a-z0-9-]+\.)*(?:metadata\.google\.internal|metadata\.goog|instance-data\.ec2\.internal|metadata\.tencentyun\.com|metadata\.packet\.net|metadata\.platformequinix\.com|api\.metadata\.cloud\.ibm\.com|rancher-metadata\.rancher\.internal|nip\.io|sslip\.io|xip\.io|nip\.direct|rbndr\.us|1u\.ms|rebind\.it|rebind\.network|lock\.cmpxchg8b\.com))\.?(?![\w-])/gi;
+const HOSTPATH_RE =
+  /(?<![\w.%:/-])([^\s/\\?#"'<>=&@]{1,120})[/\\]((?:latest|computemetadata|metadata|opc|openstack|hetzner|v1|v2|v3|v4|0\.1|\d{4}-\d{2}-\d{2}|instance_identity|conf|user_data|msi)\b[^\s"'<>&]*)/gi;
+
+function pushScheme(v: View, out: Candidate[]): void {
+  SCHEME_RE.lastIndex = 0;
+  for (const m of v.text.matchAll(SCHEME_RE)) {
+    const scheme = m[1]!.toLowerCase();
+    const slashes = m[2]!;
+    const idx = m.index;
+    if (idx > 0 && /[a-z0-9]/i.test(v.text[idx - 1]!)) continue;
+    if (SKIP_SCHEMES.has(scheme)) continue;
+    if (slashes.length === 0 && !SLASHLESS_SCHEMES.has(scheme)) continue;
+    const rest = v.text.slice(idx + m[0].length, idx + m[0].length + 4096);
+    const extra: string[] = [];
+    if (slashes !== '//') extra.push(slashes.includes('\\') ? 'backslash-slashes' : 'malformed-slashes');
+    if (scheme !== 'http' && scheme !== 'https') extra.push(`scheme:${scheme}`);
+    for (const parts of splitAfterScheme(scheme, rest)) {
+      parts.transforms.unshift(...extra);
+      out.push({ parts, context: 'url', view: v, raw: v.text.slice(idx, idx + m[0].length + 256).split(/\s/)[0]! });
+    }
+  }
+  PROTO_RELATIVE_RE.lastIndex = 0;
+  for (const m of v.text.matchAll(PROTO_RELATIVE_RE)) {
+    const start = m.index + m[0].length;
+    if (start >= 3 && v.text[start - 3] === ':') continue;
+    for (const parts of splitAfterScheme(null, v.text.slice(start, start + 4096))) {
+      parts.transforms.unshift('protocol-relative');
+      out.push({ parts, context: 'url', view: v, raw: v.text.slice(start - 2, start + 256).split(/\s/)[0]! });
+    }
+  }
+}
+
+function hostPathParts(value: string): UrlParts[] {
+  let v = value.trim();
+  if (v.length === 0) return [];
+  const transforms: string[] = [];
+  if (v.startsWith('//') || v.startsWith('\\\\')) return []; // protocol-relative: handled as a URL
+  const at = v.search(/[/\\?#]/);
+  let hostPort = at < 0 ? v : v.slice(0, at);
+  const path = at < 0 ? '' : v.slice(at).replace(/^\\+/, '/');
+  const userAt = hostPort.lastIndexOf('@');
+  if (userAt >= 0) {
+    hostPort = hostPort.slice(userAt + 1);
+    transforms.push('userinfo');
+  }
+  v = hostPort;
+  let host = v;
+  let port: number | null = null;
+  const pm = /^(.*?)(?::(\d{1,5}))$/.exec(v);
+  if (pm && !(pm[1]!.includes(':') && !pm[1]!.startsWith('['))) {
+    host = pm[1]!;
+    port = Number(pm[2]);
+  }
+  return [{ scheme: null, host, port, path, transforms, disagreements: [] }];
+}
+
+function pushParams(v: View, out: Candidate[]): void {
+  for (const p of extractParams(v.text)) {
+    if (/^[a-z][a-z0-9+._-]{0,19}:[/\\]/i.test(p.value)) continue; // has a scheme: the URL pass sees it
+    for (const parts of hostPathParts(p.value)) {
+      out.push({ parts, context: 'param', param: p.name, view: v, raw: `${p.name}=${p.value}`.slice(0, 512) });
+    }
+  }
+}
+
+function pushBare(v: View, out: Candidate[]): void {
+  const t = v.text;
+  const add = (host: string, rest: string, context: HitContext, raw: string) => {
+    let port: number | null = null;
+    let path = '';
+    const pm = /^:(\d{1,5})/.exec(rest);
+    if (pm) {
+      port = Number(pm[1]);
+      rest = rest.slice(pm[0].length);
+    }
+    if (/^[/\\]/.test(rest)) path = rest.split(/[\s"'<>&]/)[0]!.replace(/\\/g, '/');
+    out.push({ parts: { scheme: null, host, port, path, transforms: [], disagreements: [] }, context, view: v, raw });
+  };
+  if (/\d\.\d/.test(t)) {
+    QUAD_RE.lastIndex = 0;
+    for (const m of t.matchAll(QUAD_RE)) {
+      const end = m.index + m[0].length;
+      add(m[1]!, t.slice(end, end + 2048), 'bare', t.slice(m.index, end + 128).split(/[\s"'<>]/)[0]!);
+    }
+  }
+  if (t.includes('::') || /:[0-9a-f]{1,4}:/i.test(t)) {
+    V6_RE.lastIndex = 0;
+    for (const m of t.matchAll(V6_RE)) {
+      if (!m[1]!.includes(':') || m[1]!.length < 3) continue;
+      const end = m.index + m[0].length;
+      add(`[${m[1]}]`, m[0].endsWith(']') ? t.slice(end, end + 2048) : '', 'bare', m[0]);
+    }
+  }
+  NAME_RE.lastIndex = 0;
+  for (const m of t.matchAll(NAME_RE)) {
+    const end = m.index + m[0].length;
+    add(m[0], t.slice(end, end + 2048), 'bare', t.slice(m.index, end + 128).split(/[\s"'<>]/)[0]!);
+  }
+  HOSTPATH_RE.lastIndex = 0;
+  for (const m of t.matchAll(HOSTPATH_RE)) {
+    const host = m[1]!;
+    if (/^[a-z][a-z0-9+.-]*:$/i.test(host)) continue;
+    add(host.replace(/^.*@/, ''), `/${m[2]!}`, 'hostpath', m[0]);
+  }
+}
+
+const SINGLE_LABEL_OK_IN_TEXT = false;
+
+function hostForUrl(r: HostReading): string {
+  return r.kind === 'ipv6' ? `[${r.canonical}]` : r.canonical;
+}
+
+function contextRank(c: HitContext): number {
+  return { url: 4, host: 4, param: 3, hostpath: 2, bare: 1 }[c];
+}
+
+function accept(
+  verdict: 'metadata' | 'internal',
+  c: Candidate,
+  r: HostReading,
+  opts: { hasPath: boolean; singleLabel: boolean; pathKnown: boolean; portBound: boolean; wire: boolean },
+): boolean {
+  if (c.context === 'url' || c.context === 'host') return true;
+  if (verdict === 'metadata') {
+    if (c.context === 'hostpath') return !opts.singleLabel || opts.pathKnown;
+    if (c.context === 'param') {
+      if (isUrlishParam(c.param, true)) return true;
+      if (r.form === 'numeric' && !opts.hasPath) return isUrlishParam(c.param, false) && !/^\d+$/.test(c.parts.host);
+      if (opts.singleLabel) return opts.pathKnown || isUrlishParam(c.param, false);
+      return true;
+    }
+    // bare text
+    if (opts.singleLabel || opts.portBound) return false;
+    if (opts.wire) return opts.hasPath || c.parts.port !== null;
+    return r.form === 'literal' || r.form === 'name';
+  }
+  // internal
+  if (c.context === 'param') {
+    if (!isUrlishParam(c.param, false)) return false;
+    if (r.form === 'numeric' && !opts.hasPath) return isUrlishParam(c.param, true);
+    if (r.kind === 'hostname' && c.parts.path === '' && !c.parts.port) return isUrlishParam(c.param, true);
+    return true;
+  }
+  return false;
+}
+
+function finishPath(parts: UrlParts): { path: string; transforms: string[] } {
+  const transforms: string[] = [];
+  let path = parts.path;
+  if (path && !path.startsWith('/') && !path.startsWith('?') && !path.startsWith('#')) path = `/${path}`;
+  const smuggled = smuggledRequestPath(path) ?? (/[\r\n]/.test(path) ? null : null);
+  if (smuggled && (parts.scheme === 'gopher' || parts.scheme === 'dict' || /[\r\n]|%0d|%0a/i.test(path) || /^\/_/.test(path))) {
+    path = smuggled;
+    transforms.push('smuggled-request');
+  }
+  if (/[\r\n]/.test(path)) {
+    path = path.split(/[\r\n]/)[0]!;
+    transforms.push('crlf-injection');
+  }
+  const d = resolveDotSegments(path);
+  if (d.changed) {
+    path = d.path;
+    transforms.push('dot-segments');
+  }
+  return { path, transforms };
+}
+
+function evaluate(c: Candidate): MetadataHit[] {
+  const hits: MetadataHit[] = [];
+  const readings = canonicalHostReadings(c.parts.host);
+  if (readings.length === 0) return hits;
+  const fp = finishPath(c.parts);
+  const hasPath = fp.path.length > 1 && fp.path !== '/';
+  for (const r of readings) {
+    const m = matchEndpoint(r.canonical, r.kind, c.parts.port, fp.path);
+    const singleLabel = r.kind === 'hostname' && !r.canonical.includes('.');
+    const transforms = [...c.view.transforms, ...c.parts.transforms, ...r.transforms, ...fp.transforms];
+    const disagreements = [...c.parts.disagreements, ...r.disagreements];
+    const base = {
+      raw: c.raw,
+      scheme: c.parts.scheme,
+      path: fp.path,
+      transforms: dedupe(transforms),
+      disagreements,
+      context: c.context,
+    };
+    const decoded = `${c.parts.scheme ?? 'http'}://${hostForUrl(r)}${c.parts.port !== null ? `:${c.parts.port}` : ''}${fp.path || '/'}`;
+    const endpoint = { written: c.parts.host, canonical: r.canonical, kind: r.kind, port: c.parts.port };
+    if (m) {
+      const pathKnown = m.pathClass !== 'other';
+      const opts = {
+        hasPath,
+        singleLabel,
+        pathKnown,
+        portBound: m.service === 'azure-arc',
+        wire: m.service === 'azure-wireserver',
+      };
+      if (accept('metadata', c, r, opts)) {
+        hits.push({
+          verdict: 'metadata',
+          provider: m.provider,
+          service: m.service,
+          decoded,
+          endpoint,
+          pathClass: m.pathClass,
+          sensitivity: m.sensitivity,
+          ...(m.doc ? { doc: m.doc } : {}),
+          ...base,
+        });
+        continue;
+      }
+    }
+    let kind: InternalKind | null = internalKindOf(r);
+    if (kind === null) continue;
+    if (/^\/msi\/token/i.test(normalisePath(fp.path))) {
+      // Azure App Service managed identity (IDENTITY_ENDPOINT) listens on an internal address.
+      if (accept('metadata', c, r, { hasPath, singleLabel: false, pathKnown: true, portBound: false, wire: false })) {
+        hits.push({
+          verdict: 'metadata',
+          provider: 'azure',
+          service: 'app-service-identity',
+          decoded,
+          endpoint,
+          pathClass: 'credentials',
+          sensitivity: 'critical',
+          doc: 'https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference',
+          ...base,
+        });
+        continue;
+      }
+    }
+    if ([10250, 10255, 2379, 2380, 6443].includes(c.parts.port ?? -1)) kind = 'kubernetes';
+    if (accept('internal', c, r, { hasPath, singleLabel, pathKnown: false, portBound: false, wire: false })) {
+      hits.push({
+        verdict: 'internal',
+        provider: null,
+        service: null,
+        decoded,
+        endpoint,
+        pathClass: 'other',
+        sensitivity: 'low',
+        internalKind: kind,
+        ...base,
+      });
+    }
+  }
+  return hits;
+}
+
+function dedupe(a: string[]): string[] {
+  return [...new Set(a)];
+}
+
+function score(h: MetadataHit): number {
+  return (
+    (h.verdict === 'metadata' ? 1000 : 0) +
+    severityRank(h.sensitivity) * 100 +
+    (h.provider && h.provider !== 'multi' ? 50 : 0) +
+    contextRank(h.context) * 10 -
+    Math.min(9, h.transforms.length)
+  );
+}
+
+/**
+ * Every metadata service (and, separately, every other internal target) that `text` addresses once its encodings
+ * are undone: one hit per distinct endpoint, the best-supported reading first.
+ * @example classify('GET /fetch?url=http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F')[0]?.provider // 'aws'
+ */
+export function classify(text: string, ctx: ClassifyContext = {}): MetadataHit[] {
+  if (text.length === 0) return [];
+  const views = decodeViews(text);
+  const candidates: Candidate[] = [];
+  for (const v of views) {
+    if (ctx.kind === 'host' && v.transforms.length === 0) {
+      for (const parts of hostPathParts(v.text)) candidates.push({ parts, context: 'host', view: v, raw: text });
+    }
+    if (ctx.kind === 'url' && !/^[a-z][a-z0-9+.-]*:/i.test(v.text.trim())) {
+      for (const parts of hostPathParts(v.text)) candidates.push({ parts, context: 'url', view: v, raw: text });
+    }
+    if (ctx.field && isUrlishParam(ctx.field) && !/:[/\\]/.test(v.text)) {
+      for (const parts of hostPathParts(v.text)) candidates.push({ parts, context: 'param', param: ctx.field, view: v, raw: text });
+    }
+    pushScheme(v, candidates);
+    pushParams(v, candidates);
+    pushBare(v, candidates);
+    if (candidates.length > 2000) break;
+  }
+  const best = new Map<string, MetadataHit>();
+  for (const c of candidates) {
+    for (const h of evaluate(c)) {
+      const key = `${h.verdict}|${h.endpoint.canonical}`;
+      const prev = best.get(key);
+      if (!prev || score(h) > score(prev)) best.set(key, h);
+    }
+  }
+  return [...best.values()].sort((a, b) => score(b) - score(a));
+}
+
+/** The strongest verdict among hits: metadata > internal > none. */
+export function verdictOf(hits: readonly MetadataHit[]): VerdictOrNone {
+  if (hits.some((h) => h.verdict === 'metadata')) return 'metadata';
+  if (hits.some((h) => h.verdict === 'internal')) return 'internal';
+  return 'none';
+}
+
+void SINGLE_LABEL_OK_IN_TEXT;

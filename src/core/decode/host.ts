@@ -1,0 +1,220 @@
+import ipaddr from 'ipaddr.js';
+import type { InternalKind, Transform } from '../model/hit.ts';
+import { parseIPv4Loose, parseIPv6 } from './ip.ts';
+import { foldUnicode, hasNonAscii } from './unicode.ts';
+
+/** One way a written host can be read. A host can have several (a rebinding name carries two addresses). */
+export interface HostReading {
+  kind: 'ipv4' | 'ipv6' | 'hostname';
+  canonical: string;
+  transforms: Transform[];
+  disagreements: string[];
+  /** How the host was written once decoded: a plain literal, a non-canonical numeric form, or a name. */
+  form: 'literal' | 'numeric' | 'name';
+}
+
+/** Wildcard DNS services that answer with the address written in the name. */
+const WILDCARD_SUFFIXES = [
+  'nip.io',
+  'sslip.io',
+  'xip.io',
+  'nip.direct',
+  'traefik.me',
+  'localtest.me',
+  'lvh.me',
+  'vcap.me',
+  'lacolhost.com',
+  'ip.addr.tools',
+  'backname.io',
+  'fbi.com',
+];
+/** DNS rebinding services: the name alternates between addresses written in it. */
+const REBINDING_SUFFIXES = ['rbndr.us', '1u.ms', 'rebind.it', 'rebind.network', 'lock.cmpxchg8b.com', 'rebnd.io'];
+/** Names that always resolve to loopback. */
+const LOOPBACK_WILDCARDS = ['localtest.me', 'lvh.me', 'vcap.me', 'lacolhost.com', 'fbi.com', 'localhost'];
+
+const LOOPBACK_NAMES = new Set([
+  'localhost',
+  'localhost.localdomain',
+  'localhost4',
+  'localhost4.localdomain4',
+  'localhost6',
+  'localhost6.localdomain6',
+  'ip6-localhost',
+  'ip6-loopback',
+  'ipv6-localhost',
+  'ipv6-loopback',
+  'loopback',
+]);
+const CONTAINER_HOST_NAMES = new Set([
+  'host.docker.internal',
+  'gateway.docker.internal',
+  'kubernetes.docker.internal',
+  'host.containers.internal',
+  'host.lima.internal',
+  'host.minikube.internal',
+  'docker.for.mac.localhost',
+  'docker.for.win.localhost',
+]);
+
+function suffixOf(name: string, suffixes: readonly string[]): string | null {
+  for (const s of suffixes) if (name === s || name.endsWith(`.${s}`)) return s;
+  return null;
+}
+
+function hexToQuad(h: string): string | null {
+  if (!/^[0-9a-f]{8}$/.test(h)) return null;
+  const n = Number.parseInt(h, 16);
+  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+const QUAD_DOTTED = /(?:^|[^0-9])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![0-9])/g;
+const QUAD_DASHED = /(?:^|[^0-9])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:-(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![0-9])/g;
+
+/** Addresses written inside a DNS name: dotted, dashed, 8-hex-digit, or sslip.io-style dashed IPv6. */
+export function addressesInName(label: string): Array<{ ip: string; kind: 'ipv4' | 'ipv6'; how: Transform }> {
+  const out: Array<{ ip: string; kind: 'ipv4' | 'ipv6'; how: Transform }> = [];
+  for (const m of label.matchAll(QUAD_DOTTED)) out.push({ ip: m[1]!, kind: 'ipv4', how: 'dotted' });
+  for (const m of label.matchAll(QUAD_DASHED)) out.push({ ip: m[1]!.replace(/-/g, '.'), kind: 'ipv4', how: 'dashed' });
+  for (const part of label.split(/[.-]/)) {
+    const q = hexToQuad(part);
+    if (q) out.push({ ip: q, kind: 'ipv4', how: 'hex' });
+  }
+  // sslip.io IPv6: fd00-ec2--254.sslip.io
+  for (const lab of label.split('.')) {
+    if (lab.includes('--') || (lab.match(/-/g)?.length ?? 0) >= 2) {
+      const v6 = parseIPv6(lab.replace(/-/g, ':'));
+      if (v6) out.push({ ip: v6.canonical, kind: v6.kind, how: 'ipv6-dashed' });
+    }
+  }
+  return out;
+}
+
+/**
+ * Every reading of a host as written (after the text around it was decoded): IP literals in every form,
+ * Unicode-folded names, names with trailing dots or backslashes, and wildcard/rebinding DNS names that embed an
+ * address.
+ * @example canonicalHostReadings('169-254-169-254.nip.io')[0]?.canonical // '169.254.169.254'
+ */
+export function canonicalHostReadings(written: string): HostReading[] {
+  const transforms: Transform[] = [];
+  let s = written.trim();
+  if (s.length === 0 || s.length > 300) return [];
+  if (hasNonAscii(s)) {
+    const f = foldUnicode(s);
+    if (f !== s) transforms.push('unicode-nfkc');
+    s = f;
+    if (hasNonAscii(s)) return [];
+  }
+  if (s.includes('\\')) {
+    s = s.replace(/\\/g, '');
+    transforms.push('backslash-host');
+  }
+  if (s.startsWith('[') || s.includes(':')) {
+    const v6 = parseIPv6(s.startsWith('[') && !s.endsWith(']') ? s.slice(1) : s);
+    if (!v6) return [];
+    return [
+      {
+        kind: v6.kind,
+        canonical: v6.canonical,
+        transforms: [...transforms, ...v6.transforms],
+        disagreements: v6.disagreements,
+        form: v6.transforms.length > 0 ? 'numeric' : 'literal',
+      },
+    ];
+  }
+  const v4 = parseIPv4Loose(s);
+  if (v4) {
+    return [
+      {
+        kind: 'ipv4',
+        canonical: v4.canonical,
+        transforms: [...transforms, ...v4.transforms],
+        disagreements: v4.disagreements,
+        form: v4.transforms.filter((t) => t !== 'trailing-dot').length > 0 ? 'numeric' : 'literal',
+      },
+    ];
+  }
+  if (!/^[a-z0-9._-]+$/i.test(s)) return [];
+  let name = s.toLowerCase();
+  if (name !== s && /[A-Z]/.test(s)) transforms.push('mixed-case');
+  if (name.endsWith('.')) {
+    name = name.replace(/\.+$/, '');
+    transforms.push('trailing-dot');
+  }
+  if (name.length === 0) return [];
+  const readings: HostReading[] = [{ kind: 'hostname', canonical: name, transforms, disagreements: [], form: 'name' }];
+  const wild = suffixOf(name, WILDCARD_SUFFIXES);
+  const rebind = suffixOf(name, REBINDING_SUFFIXES);
+  const suffix = wild ?? rebind;
+  if (suffix) {
+    const label = name === suffix ? '' : name.slice(0, name.length - suffix.length - 1);
+    const tag: Transform = rebind ? 'dns-rebinding' : 'wildcard-dns';
+    for (const a of addressesInName(label)) {
+      readings.push({
+        kind: a.kind,
+        canonical: a.ip,
+        transforms: [...transforms, `${tag}:${suffix}`, ...(a.how === 'dotted' ? [] : [`ip-${a.how}`])],
+        disagreements: [`${suffix} resolves the name to the address written in it`],
+        form: 'name',
+      });
+    }
+    if (suffixOf(name, LOOPBACK_WILDCARDS) && readings.length === 1) {
+      readings.push({
+        kind: 'ipv4',
+        canonical: '127.0.0.1',
+        transforms: [...transforms, `wildcard-dns:${suffix}`],
+        disagreements: [],
+        form: 'name',
+      });
+    }
+  } else if (/(?:^|[.-])(?:169[.-]254[.-]169[.-]254|a9fea9fe|100[.-]100[.-]100[.-]200|169[.-]254[.-]170[.-]2)(?:[.-]|$)/.test(name)) {
+    // An unknown domain whose labels spell a metadata address: attacker-run wildcard DNS.
+    for (const a of addressesInName(name)) {
+      readings.push({
+        kind: a.kind,
+        canonical: a.ip,
+        transforms: [...transforms, 'embedded-ip-hostname'],
+        disagreements: ['the name embeds a metadata address; its DNS is controlled by whoever owns the domain'],
+        form: 'name',
+      });
+    }
+  }
+  return readings;
+}
+
+/** Why an address or name is internal, or null. */
+export function internalKindOf(r: Pick<HostReading, 'kind' | 'canonical'>): InternalKind | null {
+  if (r.kind === 'hostname') {
+    const n = r.canonical;
+    if (LOOPBACK_NAMES.has(n) || n.endsWith('.localhost')) return 'loopback-dns';
+    if (CONTAINER_HOST_NAMES.has(n)) return 'container-host';
+    if (/^kubernetes(?:\.default(?:\.svc(?:\.cluster\.local)?)?)?$/.test(n) || n.endsWith('.svc.cluster.local'))
+      return 'kubernetes';
+    if (/\.(?:internal|intranet|corp|local|lan|home\.arpa)$/.test(n)) return 'internal-dns';
+    return null;
+  }
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    addr = ipaddr.parse(r.canonical);
+  } catch {
+    return null;
+  }
+  const range = addr.range();
+  switch (range) {
+    case 'loopback':
+      return 'loopback';
+    case 'unspecified':
+      return 'unspecified';
+    case 'private':
+      return 'private';
+    case 'linkLocal':
+      return 'link-local';
+    case 'uniqueLocal':
+      return 'unique-local';
+    case 'carrierGradeNat':
+      return 'shared-address';
+    default:
+      return null;
+  }
+}

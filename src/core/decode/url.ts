@@ -1,0 +1,114 @@
+import type { Transform } from '../model/hit.ts';
+
+/** A URL-shaped piece of text, split leniently into its parts. */
+export interface UrlParts {
+  scheme: string | null;
+  /** Host as written (userinfo and port removed, brackets kept for IPv6). */
+  host: string;
+  port: number | null;
+  /** Path, query included, as written after the authority ('' when none). */
+  path: string;
+  transforms: Transform[];
+  disagreements: string[];
+}
+
+/** Schemes accepted without slashes after the colon (`http:169.254.169.254`): WHATWG does so for special schemes. */
+export const SLASHLESS_SCHEMES = new Set(['http', 'https', 'ftp', 'ws', 'wss', 'gopher', 'dict', 'file', 'ldap', 'tftp']);
+
+const AUTHORITY_END = /[/\\?#\s"'<>`{}|^]/;
+
+function splitHostPort(hp: string): { host: string; port: number | null; ok: boolean } {
+  if (hp.startsWith('[')) {
+    const close = hp.indexOf(']');
+    if (close < 0) return { host: hp, port: null, ok: true };
+    const rest = hp.slice(close + 1);
+    const port = rest.startsWith(':') && /^\d{1,5}$/.test(rest.slice(1)) ? Number(rest.slice(1)) : null;
+    return { host: hp.slice(0, close + 1), port, ok: rest === '' || port !== null || rest === ':' };
+  }
+  const colons = hp.split(':').length - 1;
+  if (colons > 1) return { host: hp, port: null, ok: true }; // bare IPv6
+  if (colons === 1) {
+    const [h, p] = hp.split(':') as [string, string];
+    if (p === '') return { host: h, port: null, ok: true };
+    if (/^\d{1,5}$/.test(p)) return { host: h, port: Number(p), ok: true };
+    return { host: h, port: null, ok: false };
+  }
+  return { host: hp, port: null, ok: true };
+}
+
+/**
+ * Split `authority + rest` (the text after `scheme:` and its slashes) the way WHATWG does, and also the "loose"
+ * way that curl-like parsers and filters disagree on. Returns one or two readings.
+ */
+export function splitAfterScheme(scheme: string | null, rest: string): UrlParts[] {
+  const readings: UrlParts[] = [];
+  const endIdx = rest.search(AUTHORITY_END);
+  const authority = endIdx < 0 ? rest : rest.slice(0, endIdx);
+  let tail = endIdx < 0 ? '' : rest.slice(endIdx);
+  const transforms: Transform[] = [];
+  const at = authority.lastIndexOf('@');
+  const hostPort = at >= 0 ? authority.slice(at + 1) : authority;
+  if (at >= 0) transforms.push('userinfo');
+  const hp = splitHostPort(hostPort);
+  if (tail.includes('\\') && /^[\\/]/.test(tail)) {
+    const cut = tail.search(/[?#\s"'<>]/);
+    const p = cut < 0 ? tail : tail.slice(0, cut);
+    if (p.includes('\\')) {
+      tail = p.replace(/\\/g, '/') + (cut < 0 ? '' : tail.slice(cut));
+      transforms.push('backslash-path');
+    }
+  }
+  // gopher and dict carry a whole request (spaces and CRLF included) in the path.
+  const pathEnd = scheme === 'gopher' || scheme === 'dict' ? tail.search(/["'<>`]/) : tail.search(/[\s"'<>`]/);
+  const path = pathEnd < 0 ? tail : tail.slice(0, pathEnd);
+  if (hp.ok && hp.host.length > 0) {
+    readings.push({ scheme, host: hp.host, port: hp.port, path, transforms, disagreements: [] });
+  }
+  // Loose reading: a parser that takes the authority up to the first slash and the last '@' before it
+  // (fragment and query markers, spaces and '&' included) — the classic "google.com &@127.0.0.1# @google.com" trick.
+  const slash = rest.slice(0, 512).search(/[/\\]/);
+  const looseAuth = slash < 0 ? rest.slice(0, 512) : rest.slice(0, slash);
+  const looseAt = looseAuth.lastIndexOf('@');
+  if (looseAt >= 0 && looseAuth !== authority && !/[\r\n"'<>]/.test(looseAuth)) {
+    const afterAt = looseAuth.slice(looseAt + 1).split(/[\s#?]/)[0] ?? '';
+    const lhp = splitHostPort(afterAt);
+    if (lhp.ok && lhp.host.length > 0 && lhp.host !== hp.host) {
+      const lpathEnd = slash < 0 ? -1 : rest.slice(slash).search(/[\s"'<>`]/);
+      const lpath = slash < 0 ? '' : lpathEnd < 0 ? rest.slice(slash) : rest.slice(slash, slash + lpathEnd);
+      readings.push({
+        scheme,
+        host: lhp.host,
+        port: lhp.port,
+        path: lpath,
+        transforms: ['userinfo-confusion'],
+        disagreements: ['WHATWG ends the authority at "#", "?" or a space; parsers that take the last "@" before the first "/" connect to this host'],
+      });
+    }
+  }
+  return readings;
+}
+
+/** Resolve `.` and `..` segments the way a URL parser does. */
+export function resolveDotSegments(path: string): { path: string; changed: boolean } {
+  const q = path.search(/[?#]/);
+  const p = q < 0 ? path : path.slice(0, q);
+  if (!/(?:^|\/)\.{1,2}(?:\/|$)/.test(p)) return { path, changed: false };
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '.') continue;
+    if (seg === '..') {
+      if (out.length > 1) out.pop();
+      continue;
+    }
+    out.push(seg);
+  }
+  let r = out.join('/');
+  if (!r.startsWith('/')) r = `/${r}`;
+  return { path: r + (q < 0 ? '' : path.slice(q)), changed: true };
+}
+
+/** A request smuggled inside a gopher/dict path or a CRLF-injected value: `_GET /latest/meta-data/ HTTP/1.1\r\n…`. */
+export function smuggledRequestPath(path: string): string | null {
+  const m = /(?:^|[\s_/])(GET|PUT|POST|HEAD|DELETE|PATCH)\s+(\/[^\s]*)/i.exec(path);
+  return m ? m[2]! : null;
+}

@@ -1,0 +1,82 @@
+import type { Transform } from '../model/hit.ts';
+import { findBase64Urls } from './base64.ts';
+import { decodeEntities } from './entities.ts';
+import { decodeBackslashEscapes } from './escapes.ts';
+import { percentDecodeFixpoint, percentTransform } from './percent.ts';
+import { decodeSlugHex, hasSlugHex } from './slug.ts';
+import { foldUnicode, hasNonAscii } from './unicode.ts';
+
+/** The input as seen after undoing some encodings, with the encodings undone, in order. */
+export interface View {
+  text: string;
+  transforms: Transform[];
+}
+
+const MAX_VIEWS = 16;
+const MAX_DEPTH = 6;
+
+type Decoder = (v: View) => View[];
+
+const decoders: Decoder[] = [
+  (v) => {
+    if (!v.text.includes('%')) return [];
+    const r = percentDecodeFixpoint(v.text);
+    return r.rounds > 0 ? [{ text: r.text, transforms: [...v.transforms, percentTransform(r.rounds)] }] : [];
+  },
+  (v) => {
+    if (!v.text.includes('&')) return [];
+    const t = decodeEntities(v.text);
+    return t !== v.text ? [{ text: t, transforms: [...v.transforms, 'html-entity'] }] : [];
+  },
+  (v) => {
+    if (!v.text.includes('\\')) return [];
+    const t = decodeBackslashEscapes(v.text);
+    return t !== v.text ? [{ text: t, transforms: [...v.transforms, 'backslash-escape'] }] : [];
+  },
+  (v) => {
+    if (!hasNonAscii(v.text)) return [];
+    const t = foldUnicode(v.text);
+    return t !== v.text ? [{ text: t, transforms: [...v.transforms, 'unicode-nfkc'] }] : [];
+  },
+  (v) => {
+    if (!hasSlugHex(v.text)) return [];
+    const t = decodeSlugHex(v.text);
+    return t !== v.text ? [{ text: t, transforms: [...v.transforms, 'hex-slug'] }] : [];
+  },
+  (v) => {
+    if (!/[+]/.test(v.text) || !/[\r\n]|%0[ad]/i.test(v.text)) return [];
+    return [{ text: v.text.replace(/\+/g, ' '), transforms: [...v.transforms, 'plus-space'] }];
+  },
+  (v) => {
+    // WHATWG removes tab and newline anywhere in a URL.
+    if (!/[\t\r\n]/.test(v.text)) return [];
+    return [{ text: v.text.replace(/[\t\r\n]+/g, ''), transforms: [...v.transforms, 'whitespace-stripped'] }];
+  },
+  (v) => {
+    if (v.text.length < 12) return [];
+    return findBase64Urls(v.text).map((t) => ({ text: t, transforms: [...v.transforms, 'base64'] }));
+  },
+];
+
+/**
+ * Every view of `text` reachable by undoing the supported encodings in any order (bounded), the input first,
+ * then by increasing number of transforms. Decoders only ever add views; the input is always kept, so a decoder
+ * that misreads benign text cannot hide what was there.
+ */
+export function decodeViews(text: string): View[] {
+  const views: View[] = [{ text, transforms: [] }];
+  const seen = new Set([text]);
+  for (let i = 0; i < views.length && views.length < MAX_VIEWS; i++) {
+    const v = views[i]!;
+    if (v.transforms.length >= MAX_DEPTH) continue;
+    for (const d of decoders) {
+      for (const nv of d(v)) {
+        if (seen.has(nv.text)) continue;
+        seen.add(nv.text);
+        views.push(nv);
+        if (views.length >= MAX_VIEWS) return views;
+      }
+    }
+  }
+  return views;
+}
