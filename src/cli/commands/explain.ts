@@ -1,0 +1,57 @@
+import { createInterface } from 'node:readline';
+import { Command, Option } from 'commander';
+import { type ExplainRecord, explain } from '../../app/explain.ts';
+import { openOutput, type TextOutput } from '../../adapters/sinks/output.ts';
+import { EXIT } from '../exit-codes.ts';
+import { sanitizeForTerminal } from '../sanitize.ts';
+
+function renderBlock(r: ExplainRecord): string {
+  const lines = [`${sanitizeForTerminal(r.input)}`, `  verdict: ${r.verdict}`];
+  for (const h of r.hits) {
+    lines.push(
+      `  - ${h.verdict}${h.provider ? ` ${h.provider}` : ''}${h.service ? `/${h.service}` : ''}${h.internal_kind ? ` (${h.internal_kind})` : ''}`,
+      `    endpoint: ${sanitizeForTerminal(h.endpoint.canonical)}${h.endpoint.port !== null ? `:${h.endpoint.port}` : ''} (written ${sanitizeForTerminal(h.endpoint.written)})`,
+      `    path: ${sanitizeForTerminal(h.path || '/')}  class: ${h.path_class}  sensitivity: ${h.sensitivity}`,
+      `    transforms: ${h.transforms.length > 0 ? h.transforms.join(' → ') : '(none)'}`,
+    );
+    for (const d of h.disagreements) lines.push(`    note: ${d}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function emit(out: TextOutput, format: string, r: ExplainRecord): Promise<void> {
+  const s = format === 'table' ? renderBlock(r) : `${JSON.stringify(r)}\n`;
+  await out.write(s);
+}
+
+export function explainCommand(): Command {
+  return new Command('explain')
+    .description('Say whether each input addresses a cloud metadata service once every encoding is undone, and how')
+    .argument('[text...]', 'inputs to explain; without any, one input per line is read from stdin')
+    .addOption(new Option('--format <format>', 'output format (default: table on a TTY, jsonl otherwise)').choices(['table', 'jsonl']))
+    .option('--field <name>', 'treat each input as the value of this parameter (e.g. url)')
+    .option('-o, --output <file>', 'write records to FILE instead of stdout')
+    .addHelpText(
+      'after',
+      `
+Exit code: 0 whatever the verdicts; 2 on a usage or I/O error.
+Examples:
+  imdsguard explain 'http://0xA9FEA9FE/latest/meta-data/iam/security-credentials/'
+  imdsguard explain --format jsonl < payloads.txt`,
+    )
+    .action(async (texts: string[], opts: { format?: string; field?: string; output?: string }) => {
+      const out = await openOutput(opts.output);
+      const format = opts.format ?? (out.isTTY ? 'table' : 'jsonl');
+      if (texts.length > 0) {
+        for (const t of texts) await emit(out, format, explain(t, opts.field));
+      } else {
+        const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+        for await (const line of rl) {
+          const p = emit(out, format, explain(line, opts.field));
+          if (p) await p;
+        }
+      }
+      await out.close();
+      process.exitCode = EXIT.ok;
+    });
+}

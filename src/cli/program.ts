@@ -1,0 +1,17 @@
+import { Command } from 'commander';
+import { explainCommand } from './commands/explain.ts';
+import { VERSION } from './version.ts';
+
+/** The commands, one file each under commands/. */
+const COMMANDS: Array<() => Command> = [explainCommand];
+
+export function buildProgram(): Command {
+  const program = new Command('imdsguard')
+    .description('Detect and prevent abuse of cloud instance metadata services')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const make of COMMANDS) program.addCommand(make().exitOverride());
+  return program;
+}
+
