@@ -1,0 +1,47 @@
+import { VERSION } from '../../cli/version.ts';
+import type { FindingSink } from '../../core/ports.ts';
+import { jsonArraySink, jsonlSink } from './jsonl.ts';
+import { ocsfSink } from './ocsf.ts';
+import { openOutput } from './output.ts';
+import { sarifSink } from './sarif.ts';
+import { tableSink } from './table.ts';
+
+export const SINK_FORMATS = ['table', 'jsonl', 'json', 'ocsf', 'sarif'] as const;
+export type SinkFormat = (typeof SINK_FORMATS)[number];
+
+export interface OpenSinkOptions {
+  /** Product version stamped into OCSF and SARIF (defaults to the package version). */
+  version?: string;
+  /** Clock for OCSF records without a time of their own. */
+  nowMs?: () => number;
+}
+
+/**
+ * Open a sink writing `format` to stdout (no path or '-') or to `outPath`.
+ * Pass `undefined` as format to get the convention: table on a TTY, jsonl otherwise.
+ * @example const sink = await openSink('jsonl', '-o' in opts ? opts.o : undefined); await sink.write(f); await sink.close();
+ */
+export async function openSink(
+  format: SinkFormat | undefined,
+  outPath?: string,
+  opts: OpenSinkOptions = {},
+): Promise<FindingSink & { format: SinkFormat }> {
+  const out = await openOutput(outPath);
+  const chosen: SinkFormat = format ?? (out.isTTY ? 'table' : 'jsonl');
+  const version = opts.version ?? VERSION;
+  const sink = (() => {
+    switch (chosen) {
+      case 'table':
+        return tableSink(out);
+      case 'jsonl':
+        return jsonlSink(out);
+      case 'json':
+        return jsonArraySink(out);
+      case 'ocsf':
+        return ocsfSink(out, { version }, opts.nowMs ?? Date.now);
+      case 'sarif':
+        return sarifSink(out, { version });
+    }
+  })();
+  return Object.assign(sink, { format: chosen });
+}

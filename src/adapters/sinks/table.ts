@@ -1,0 +1,67 @@
+import { sanitizeForTerminal } from '../../cli/sanitize.ts';
+import type { FindingSink } from '../../core/ports.ts';
+import type { TextOutput } from './output.ts';
+
+/** Longest cell we print before truncating with an ellipsis: attacker URLs can be megabytes long. */
+const MAX_CELL = 160;
+
+function cell(v: unknown): string {
+  const s = sanitizeForTerminal(v === undefined || v === null ? '' : String(v));
+  return s.length > MAX_CELL ? `${s.slice(0, MAX_CELL - 1)}…` : s;
+}
+
+function where(r: Record<string, unknown>): string {
+  const o = (r.origin ?? {}) as { file?: string; line?: number; sensor?: string; event_ids?: string[] };
+  if (o.file) return o.line !== undefined ? `${o.file}:${o.line}` : o.file;
+  if (o.sensor) return o.sensor;
+  if (o.event_ids?.length) return `events ${o.event_ids.slice(0, 3).join(',')}${o.event_ids.length > 3 ? ',…' : ''}`;
+  return '';
+}
+
+/** One readable block per record; every attacker-controlled field is stripped of control and ANSI sequences. */
+export function renderRecord(r: Record<string, unknown>): string {
+  if (r.type !== 'finding') {
+    const lines = [`${cell(r.type ?? 'record')}`];
+    for (const [k, v] of Object.entries(r)) {
+      if (k === 'type') continue;
+      lines.push(`  ${k}: ${cell(typeof v === 'object' ? JSON.stringify(v) : v)}`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+  const rule = (r.rule ?? {}) as { id?: string; name?: string };
+  const sev = String(r.severity ?? '').toUpperCase();
+  const head = [`[${sev}]`, cell(r.title ?? rule.name)];
+  const lines = [head.join(' ')];
+  const loc = where(r);
+  if (loc) lines.push(`  at:        ${cell(loc)}`);
+  lines.push(`  rule:      ${cell(rule.id)}`);
+  if (r.verdict) lines.push(`  verdict:   ${cell(r.verdict)}${r.provider ? `  provider: ${cell(r.provider)}` : ''}`);
+  const target = r.target as { raw?: string; decoded?: string } | undefined;
+  if (target) {
+    lines.push(`  target:    ${cell(target.raw)}`);
+    if (target.decoded && target.decoded !== target.raw) lines.push(`  decoded:   ${cell(target.decoded)}`);
+  }
+  const transforms = r.transforms as string[] | undefined;
+  if (transforms?.length) lines.push(`  transforms: ${cell(transforms.join(' → '))}`);
+  const client = r.client as { ip?: string } | undefined;
+  const http = r.http as { method?: string; status?: number; bytes?: number } | undefined;
+  const req = [client?.ip, http?.method, http?.status, http?.bytes !== undefined ? `${http.bytes}B` : undefined].filter(
+    (x) => x !== undefined,
+  );
+  if (req.length) lines.push(`  request:   ${cell(req.join(' '))}`);
+  if (r.outcome) lines.push(`  outcome:   ${cell(r.outcome)}${r.outcome_reason ? ` (${cell(r.outcome_reason)})` : ''}`);
+  const proc = r.process as { pid?: number; exe?: string } | undefined;
+  if (proc) lines.push(`  process:   ${cell(proc.pid)} ${cell(proc.exe)}`);
+  const secret = r.secret as { kind?: string; masked?: string } | undefined;
+  if (secret) lines.push(`  secret:    ${cell(secret.kind)} ${cell(secret.masked)}`);
+  if (r.time) lines.push(`  time:      ${cell(r.time)}`);
+  return `${lines.join('\n')}\n\n`;
+}
+
+/** Human-readable blocks for a terminal. */
+export function tableSink(out: TextOutput): FindingSink {
+  return {
+    write: (record) => out.write(renderRecord(record as Record<string, unknown>)),
+    close: () => out.close(),
+  };
+}
