@@ -44,7 +44,10 @@ function pushScheme(v: View, out: Candidate[]): void {
     if (idx > 0 && /[a-z0-9]/i.test(v.text[idx - 1]!)) continue;
     if (SKIP_SCHEMES.has(scheme)) continue;
     if (slashes.length === 0 && !SLASHLESS_SCHEMES.has(scheme)) continue;
-    const rest = v.text.slice(idx + m[0].length, idx + m[0].length + 4096);
+    let rest = v.text.slice(idx + m[0].length, idx + m[0].length + 4096);
+    // `http://\\l\\o\\c…`: the slash run swallowed the first backslash of a backslashed host name; give it back.
+    const giveBack = /^[/\\]{2}(\\+)$/.exec(slashes);
+    if (giveBack && /^[a-z0-9.-]\\/i.test(rest)) rest = giveBack[1]! + rest;
     const extra: string[] = [];
     if (slashes !== '//') extra.push(slashes.includes('\\') ? 'backslash-slashes' : 'malformed-slashes');
     if (scheme !== 'http' && scheme !== 'https') extra.push(`scheme:${scheme}`);

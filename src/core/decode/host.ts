@@ -205,7 +205,8 @@ export function internalKindOf(r: Pick<HostReading, 'kind' | 'canonical'>): Inte
     case 'loopback':
       return 'loopback';
     case 'unspecified':
-      return 'unspecified';
+      // Only the all-zero address reaches this host; other 0.0.0.0/8 addresses are refused by the kernel.
+      return r.canonical === '0.0.0.0' || r.canonical === '::' ? 'unspecified' : null;
     case 'private':
       return 'private';
     case 'linkLocal':

@@ -15,7 +15,10 @@ export interface UrlParts {
 /** Schemes accepted without slashes after the colon (`http:169.254.169.254`): WHATWG does so for special schemes. */
 export const SLASHLESS_SCHEMES = new Set(['http', 'https', 'ftp', 'ws', 'wss', 'gopher', 'dict', 'file', 'ldap', 'tftp']);
 
-const AUTHORITY_END = /[/\\?#\s"'<>`{}|^]/;
+// '!' ends jar: URLs' inner URL (`jar:http://host!/entry`); no valid host contains it.
+const AUTHORITY_END = /[/\\?#\s"'<>`{}|^!]/;
+/** glibc's resolver drops backslashes, so `\\l\\o\\c\\a\\l\\h\\o\\s\\t` is `localhost`. */
+const BACKSLASHED_HOST = /^((?:\\+[a-z0-9.-]){2,})(?=[/\s?#]|$)/i;
 
 function splitHostPort(hp: string): { host: string; port: number | null; ok: boolean } {
   if (hp.startsWith('[')) {
@@ -42,6 +45,11 @@ function splitHostPort(hp: string): { host: string; port: number | null; ok: boo
  */
 export function splitAfterScheme(scheme: string | null, rest: string): UrlParts[] {
   const readings: UrlParts[] = [];
+  const bs = BACKSLASHED_HOST.exec(rest);
+  if (bs) {
+    const tailPath = rest.slice(bs[0].length).split(/[\s"'<>`]/)[0] ?? '';
+    readings.push({ scheme, host: bs[1]!, port: null, path: tailPath, transforms: [], disagreements: ['glibc name resolution drops backslashes in host names'] });
+  }
   const endIdx = rest.search(AUTHORITY_END);
   const authority = endIdx < 0 ? rest : rest.slice(0, endIdx);
   let tail = endIdx < 0 ? '' : rest.slice(endIdx);
