@@ -19,6 +19,8 @@ export interface ClassifyContext {
 
 interface Candidate {
   parts: UrlParts;
+  /** Bare text standing as a word between spaces (or `+`, a space in query strings). */
+  prose?: boolean;
   context: HitContext;
   param?: string;
   view: View;
@@ -102,7 +104,10 @@ function pushParams(v: View, out: Candidate[]): void {
 
 function pushBare(v: View, out: Candidate[]): void {
   const t = v.text;
-  const add = (host: string, rest: string, context: HitContext, raw: string) => {
+  const add = (host: string, rest: string, context: HitContext, raw: string, start = -1) => {
+    const before = start > 0 ? t[start - 1]! : '';
+    const after = rest[0] ?? '';
+    const prose = /[\s+]/.test(before) && (after === '' || /[\s+&]/.test(after));
     let port: number | null = null;
     let path = '';
     const pm = /^:(\d{1,5})/.exec(rest);
@@ -111,13 +116,13 @@ function pushBare(v: View, out: Candidate[]): void {
       rest = rest.slice(pm[0].length);
     }
     if (/^[/\\]/.test(rest)) path = rest.split(/[\s"'<>&]/)[0]!.replace(/\\/g, '/');
-    out.push({ parts: { scheme: null, host, port, path, transforms: [], disagreements: [] }, context, view: v, raw });
+    out.push({ parts: { scheme: null, host, port, path, transforms: [], disagreements: [] }, context, view: v, raw, prose });
   };
   if (/\d\.\d/.test(t)) {
     QUAD_RE.lastIndex = 0;
     for (const m of t.matchAll(QUAD_RE)) {
       const end = m.index + m[0].length;
-      add(m[1]!, t.slice(end, end + 2048), 'bare', t.slice(m.index, end + 128).split(/[\s"'<>]/)[0]!);
+      add(m[1]!, t.slice(end, end + 2048), 'bare', t.slice(m.index, end + 128).split(/[\s"'<>]/)[0]!, m.index);
     }
   }
   if (t.includes('::') || /:[0-9a-f]{1,4}:/i.test(t)) {
@@ -131,7 +136,7 @@ function pushBare(v: View, out: Candidate[]): void {
   NAME_RE.lastIndex = 0;
   for (const m of t.matchAll(NAME_RE)) {
     const end = m.index + m[0].length;
-    add(m[0], t.slice(end, end + 2048), 'bare', t.slice(m.index, end + 128).split(/[\s"'<>]/)[0]!);
+    add(m[0], t.slice(end, end + 2048), 'bare', t.slice(m.index, end + 128).split(/[\s"'<>]/)[0]!, m.index);
   }
   HOSTPATH_RE.lastIndex = 0;
   for (const m of t.matchAll(HOSTPATH_RE)) {
@@ -162,13 +167,16 @@ function accept(
     if (c.context === 'hostpath') return !opts.singleLabel || opts.pathKnown;
     if (c.context === 'param') {
       if (isUrlishParam(c.param, true)) return true;
-      if (r.form === 'numeric' && !opts.hasPath) return isUrlishParam(c.param, false) && !/^\d+$/.test(c.parts.host);
-      if (opts.singleLabel) return opts.pathKnown || isUrlishParam(c.param, false);
+      // A bare number or a one-word name means a host only in a parameter that names a host or URL.
+      if (r.form === 'numeric' && !opts.hasPath) return false;
+      if (opts.singleLabel) return opts.pathKnown;
       return true;
     }
     // bare text
     if (opts.singleLabel || opts.portBound) return false;
     if (opts.wire) return opts.hasPath || c.parts.port !== null;
+    // A lone address in prose ("how to block 169.254.169.254") is talk about the service, not a request to it.
+    if (c.prose && !opts.hasPath && c.parts.port === null) return false;
     return r.form === 'literal' || r.form === 'name';
   }
   // internal

@@ -168,7 +168,11 @@ export function canonicalHostReadings(written: string): HostReading[] {
         form: 'name',
       });
     }
-  } else if (/(?:^|[.-])(?:169[.-]254[.-]169[.-]254|a9fea9fe|100[.-]100[.-]100[.-]200|169[.-]254[.-]170[.-]2)(?:[.-]|$)/.test(name)) {
+  } else if (
+    /[a-z]/.test(name.slice(name.lastIndexOf('.') + 1)) &&
+    name.includes('.') &&
+    /(?:^|[.-])(?:169[.-]254[.-]169[.-]254|a9fea9fe|100[.-]100[.-]100[.-]200|169[.-]254[.-]170[.-]2)(?:[.-])/.test(name)
+  ) {
     // An unknown domain whose labels spell a metadata address: attacker-run wildcard DNS.
     for (const a of addressesInName(name)) {
       readings.push({

@@ -1,0 +1,155 @@
+/** Small helpers shared by the line parsers. Pure; no allocation beyond what the caller keeps. */
+
+/** `-` and empty mean "not logged". */
+export function orUndef(v: string | undefined): string | undefined {
+  return v === undefined || v === '' || v === '-' ? undefined : v;
+}
+
+/** A non-negative integer field, or undefined for `-`, empty or garbage. */
+export function intOrUndef(v: string | number | undefined | null): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? Math.trunc(v) : undefined;
+  if (v === undefined || v === null || v === '' || v === '-') return undefined;
+  if (!/^-?\d{1,15}$/.test(v)) return undefined;
+  return Number(v);
+}
+
+/** Split `METHOD target PROTOCOL`; a target with spaces (malformed requests) keeps them. */
+export function splitRequestLine(r: string): { method?: string; target?: string; protocol?: string } {
+  const s = r.trim();
+  if (s === '' || s === '-') return {};
+  const first = s.indexOf(' ');
+  if (first < 0) return { target: s };
+  const method = s.slice(0, first);
+  let rest = s.slice(first + 1);
+  let protocol: string | undefined;
+  const last = rest.lastIndexOf(' ');
+  if (last >= 0 && /^(?:HTTP|HTTPS|RTSP)\/\d/i.test(rest.slice(last + 1))) {
+    protocol = rest.slice(last + 1);
+    rest = rest.slice(0, last);
+  }
+  return /^[A-Za-z_-]{1,20}$/.test(method) ? { method, target: rest, protocol } : { target: s };
+}
+
+const MONTHS: Record<string, number> = {
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
+};
+
+function iso(ms: number): string | undefined {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
+}
+
+/** Common Log Format time `10/Oct/2000:13:55:36 -0700` (HAProxy adds `.655` milliseconds) → RFC 3339 UTC. */
+export function clfTime(t: string): string | undefined {
+  const m = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ([+-])(\d{2})(\d{2}))?$/.exec(t);
+  if (!m) return undefined;
+  const mon = MONTHS[m[2]!];
+  if (mon === undefined) return undefined;
+  const ms = m[7] ? Number(m[7].padEnd(3, '0').slice(0, 3)) : 0;
+  let utc = Date.UTC(Number(m[3]), mon, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]), ms);
+  if (m[8]) utc -= (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) * 60_000;
+  return iso(utc);
+}
+
+/** Any date string `Date.parse` understands (ISO 8601 with or without zone), normalised to UTC. */
+export function isoTime(t: string | undefined): string | undefined {
+  if (!t) return undefined;
+  // eve.json writes `+0000`; Date.parse wants `+00:00`.
+  const fixed = t.replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
+  return iso(Date.parse(fixed));
+}
+
+/** Seconds (or milliseconds when `ms`) since the epoch, as numbers or strings. */
+export function epochTime(v: unknown, ms = false): string | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+(?:\.\d+)?$/.test(v) ? Number(v) : Number.NaN;
+  return iso(ms ? n : n * 1000);
+}
+
+/** W3C extended log `date time` (UTC by definition). */
+export function w3cTime(date: string | undefined, time: string | undefined): string | undefined {
+  if (!date || !time) return undefined;
+  return iso(Date.parse(`${date}T${time}Z`));
+}
+
+/**
+ * Split a line into space-separated fields where `"…"` (with `\"` escapes) and `[…]` are single fields.
+ * Quotes and brackets are removed; escapes are left for the rule to decode (they are evidence).
+ */
+export function splitQuoted(line: string): string[] {
+  const out: string[] = [];
+  const n = line.length;
+  let i = 0;
+  while (i < n) {
+    while (i < n && line.charCodeAt(i) === 32) i++;
+    if (i >= n) break;
+    const c = line[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < n && line[j] !== '"') j += line[j] === '\\' ? 2 : 1;
+      out.push(line.slice(i + 1, Math.min(j, n)));
+      i = j + 1;
+    } else if (c === '[') {
+      const j = line.indexOf(']', i + 1);
+      const end = j < 0 ? n : j;
+      out.push(line.slice(i + 1, end));
+      i = end + 1;
+    } else {
+      let j = line.indexOf(' ', i);
+      if (j < 0) j = n;
+      out.push(line.slice(i, j));
+      i = j;
+    }
+  }
+  return out;
+}
+
+/** Split an absolute-form target `http://host:port/path?q` into the authority and the origin-form rest. */
+export function splitAbsolute(target: string): { authority?: string; rest: string } {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)(.*)$/i.exec(target);
+  if (!m) return { rest: target };
+  return { authority: m[1], rest: m[2] || '/' };
+}
+
+/** Read a dotted path (`httpRequest.uri`) from a parsed JSON object; keys that contain dots are tried whole first. */
+export function getPath(obj: unknown, path: string): unknown {
+  if (obj === null || typeof obj !== 'object') return undefined;
+  const o = obj as Record<string, unknown>;
+  if (path in o) return o[path];
+  const dot = path.indexOf('.');
+  if (dot < 0) return undefined;
+  // Longest prefix that is a key, so `id.orig_h`-style keys work inside nested objects too.
+  for (let i = path.lastIndexOf('.'); i > 0; i = path.lastIndexOf('.', i - 1)) {
+    const head = path.slice(0, i);
+    if (head in o) return getPath(o[head], path.slice(i + 1));
+  }
+  return undefined;
+}
+
+/** A JSON scalar as text, or undefined. */
+export function str(v: unknown): string | undefined {
+  if (typeof v === 'string') return v === '' || v === '-' ? undefined : v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return undefined;
+}
+
+/** Parse a line as a JSON object, or undefined (never throws). */
+export function parseJsonObject(line: string): Record<string, unknown> | undefined {
+  const s = line.trimStart();
+  if (!s.startsWith('{')) return undefined;
+  try {
+    const v: unknown = JSON.parse(s);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,236 @@
+import { InputSyntaxError } from '../errors.ts';
+
+/** One JSON record cut out of a stream: its text and the 1-based line it starts on. */
+export interface RawRecord {
+  text: string;
+  line: number;
+}
+
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACK = 0x5b;
+const RBRACK = 0x5d;
+const QUOTE = 0x22;
+const BSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const NL = 0x0a;
+
+function isSpace(b: number): boolean {
+  return b === 0x20 || b === NL || b === 0x0d || b === 0x09;
+}
+
+/** Keys whose array value holds the records: CloudTrail trail files, Azure diagnostic exports, gcloud `entries`. */
+const RECORD_KEYS = new Set(['Records', 'records', 'entries']);
+
+/**
+ * Cuts a byte stream of JSON into records without parsing the whole document: each element of a top-level
+ * array, each element of a top-level object's `Records`/`records`/`entries` array, or each top-level object
+ * (NDJSON, concatenated JSON). Only the bytes of the current record are held, so a 1 GiB single
+ * `{"Records":[…]}` document streams in flat memory; each record is then handed to the native `JSON.parse`.
+ *
+ * Feed chunks with `push`, then call `end`. Both return the records completed so far.
+ * @example
+ * const s = new JsonRecordSplitter('trail.json');
+ * const recs = [...s.push(Buffer.from('{"Records":[{"a":1},{"a":2}]}')), ...s.end()]; // two records
+ */
+export class JsonRecordSplitter {
+  private readonly file: string;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private line = 1;
+  /** Depth at which elements are records (1: top-level array; 2: a record key's array), or 0 for top-level objects. */
+  private recordDepth = -1;
+  /** Pieces of the record being captured (when it spans chunks). */
+  private pieces: Buffer[] = [];
+  private capturing = false;
+  private captureLine = 0;
+  /** Last short string that ended at depth 1 of a top-level object (a key candidate), and whether ':' followed. */
+  private lastKey = '';
+  private keyStart = -1;
+  private keyPieces: Buffer[] = [];
+  private afterColon = false;
+  /** Within a record array, an element that is not an object is an error. */
+  private expectingElement = false;
+
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  private fail(message: string): never {
+    throw new InputSyntaxError(message, { file: this.file, line: this.line });
+  }
+
+  push(chunk: Buffer): RawRecord[] {
+    const out: RawRecord[] = [];
+    const n = chunk.length;
+    let captureStart = this.capturing ? 0 : -1;
+    let i = 0;
+    while (i < n) {
+      if (this.inString) {
+        if (this.escaped) {
+          this.escaped = false;
+          i++;
+          continue;
+        }
+        const q = chunk.indexOf(QUOTE, i);
+        const b = chunk.indexOf(BSLASH, i);
+        if (b !== -1 && (q === -1 || b < q)) {
+          if (b + 1 >= n) {
+            this.escaped = true;
+            i = n;
+          } else i = b + 2;
+          continue;
+        }
+        if (q === -1) {
+          i = n;
+          break;
+        }
+        this.inString = false;
+        if (this.keyStart !== -1) {
+          const parts = [...this.keyPieces, chunk.subarray(this.keyStart, q)];
+          const len = parts.reduce((a, p) => a + p.length, 0);
+          this.lastKey = len <= 16 ? Buffer.concat(parts).toString('latin1') : '';
+          this.keyStart = -1;
+          this.keyPieces = [];
+        }
+        i = q + 1;
+        continue;
+      }
+      const c = chunk[i] as number;
+      if (c === NL) {
+        this.line++;
+        i++;
+        continue;
+      }
+      if (isSpace(c)) {
+        i++;
+        continue;
+      }
+      // Top level, outside any value.
+      if (this.depth === 0) {
+        if (c === LBRACK) {
+          this.recordDepth = 1;
+          this.depth = 1;
+          this.expectingElement = true;
+        } else if (c === LBRACE) {
+          this.recordDepth = 0;
+          this.depth = 1;
+          this.capturing = true;
+          this.captureLine = this.line;
+          captureStart = i;
+          this.pieces = [];
+          this.lastKey = '';
+          this.afterColon = false;
+        } else if (c === COMMA) {
+          // tolerated between concatenated top-level values
+        } else {
+          this.fail(`Expected a JSON object or array, found "${String.fromCharCode(c)}"`);
+        }
+        i++;
+        continue;
+      }
+      switch (c) {
+        case QUOTE:
+          if (this.depth === this.recordDepth && this.recordDepth > 0) this.fail('Expected a JSON object as a record, found a string');
+          this.inString = true;
+          // A key candidate of a top-level object (only while we might still switch to a record array).
+          if (this.depth === 1 && this.recordDepth === 0) {
+            this.keyStart = i + 1;
+            this.keyPieces = [];
+          }
+          this.afterColon = false;
+          break;
+        case COLON:
+          this.afterColon = this.depth === 1 && this.recordDepth === 0;
+          break;
+        case LBRACE:
+          if (this.depth === this.recordDepth && this.recordDepth > 0) {
+            if (!this.expectingElement) this.fail('Expected "," between records');
+            this.capturing = true;
+            this.captureLine = this.line;
+            captureStart = i;
+            this.pieces = [];
+            this.expectingElement = false;
+          }
+          this.depth++;
+          this.afterColon = false;
+          break;
+        case LBRACK:
+          if (this.depth === this.recordDepth && this.recordDepth > 0) this.fail('Expected a JSON object as a record, found an array');
+          if (this.depth === 1 && this.recordDepth === 0 && this.afterColon && RECORD_KEYS.has(this.lastKey)) {
+            // `{"Records":[…]}`: stop capturing the wrapper, records are the array's elements.
+            this.capturing = false;
+            this.pieces = [];
+            captureStart = -1;
+            this.recordDepth = 2;
+            this.expectingElement = true;
+          }
+          this.depth++;
+          this.afterColon = false;
+          break;
+        case RBRACE:
+        case RBRACK: {
+          this.depth--;
+          if (this.depth < 0) this.fail(`Unexpected "${String.fromCharCode(c)}"`);
+          if (this.capturing && this.depth === this.recordDepth) {
+            const tail = chunk.subarray(captureStart, i + 1);
+            const buf = this.pieces.length > 0 ? Buffer.concat([...this.pieces, tail]) : tail;
+            out.push({ text: buf.toString('utf8'), line: this.captureLine });
+            this.capturing = false;
+            this.pieces = [];
+            captureStart = -1;
+            if (this.recordDepth === 0) this.recordDepth = -1;
+          } else if (this.recordDepth > 0 && this.depth === this.recordDepth - 1) {
+            // The record array closed.
+            if (c !== RBRACK) this.fail('Unexpected "}"');
+            this.expectingElement = false;
+            if (this.recordDepth === 1) this.recordDepth = -1;
+            else this.recordDepth = 0; // back inside the wrapper object, which is not itself a record
+          } else if (this.depth === 0) {
+            this.recordDepth = -1;
+          }
+          this.afterColon = false;
+          break;
+        }
+        case COMMA:
+          if (this.depth === this.recordDepth && this.recordDepth > 0) {
+            if (this.expectingElement) this.fail('Unexpected ","');
+            this.expectingElement = true;
+          }
+          this.afterColon = false;
+          break;
+        default:
+          if (this.depth === this.recordDepth && this.recordDepth > 0) this.fail('Expected a JSON object as a record');
+          this.afterColon = false;
+      }
+      i++;
+    }
+    if (this.capturing && captureStart !== -1) this.pieces.push(chunk.subarray(captureStart));
+    if (this.inString && this.keyStart !== -1) {
+      // A key candidate continues in the next chunk.
+      this.keyPieces.push(chunk.subarray(this.keyStart));
+      this.keyStart = 0;
+    }
+    return out;
+  }
+
+  /** Signals the end of input; throws when it ends inside a value. */
+  end(): RawRecord[] {
+    if (this.depth !== 0 || this.inString) {
+      const where = this.capturing ? ` (record starting on line ${this.captureLine})` : '';
+      this.fail(`Unexpected end of input inside a JSON value${where}`);
+    }
+    return [];
+  }
+}
+
+/** Parse one record's text; a syntax error names the file and the line the record starts on. */
+export function parseRecord(rec: RawRecord, file: string): unknown {
+  try {
+    return JSON.parse(rec.text);
+  } catch (e) {
+    throw new InputSyntaxError(`Invalid JSON record: ${(e as Error).message}`, { file, line: rec.line });
+  }
+}

@@ -1,0 +1,65 @@
+import type { HttpEvent } from '../model/event.ts';
+
+/** `--log-format` names (DESIGN.md). `auto` detects per file and re-detects when a line stops parsing. */
+export const LOG_FORMATS = [
+  'auto',
+  'nginx',
+  'apache',
+  'combined',
+  'common',
+  'json',
+  'alb',
+  'elb',
+  'cloudfront',
+  'awswaf',
+  'squid',
+  'haproxy',
+  'envoy',
+  'traefik',
+  'iis',
+  'zeek',
+  'eve',
+  'text',
+] as const;
+export type LogFormatName = (typeof LOG_FORMATS)[number];
+
+/** Where a line came from. */
+export interface LineOrigin {
+  file: string;
+  line: number;
+}
+
+/**
+ * What a parser made of one line:
+ * - `event`: an HTTP request to look at;
+ * - `meta`: a header or comment the parser consumed (W3C `#Fields`, Zeek `#separator`), no request;
+ * - `ignore`: a well-formed record that is not an HTTP request (eve.json `flow` events), with why;
+ * - `nomatch`: not this format (auto-detection then tries the others).
+ */
+export type ParseResult =
+  | { kind: 'event'; event: HttpEvent }
+  | { kind: 'meta' }
+  | { kind: 'ignore'; reason: string }
+  | { kind: 'nomatch' };
+
+export const NOMATCH: ParseResult = { kind: 'nomatch' };
+export const META: ParseResult = { kind: 'meta' };
+
+/** A parser instance for one input. Stateful formats (W3C, Zeek TSV) keep their header state here. */
+export interface LineParser {
+  readonly format: string;
+  parse(text: string, origin: LineOrigin): ParseResult;
+}
+
+export interface ParserOptions {
+  /** `--field name=dotted.path` mappings for JSON lines (name: url, host, referer, method, status, bytes, client, time, body). */
+  fieldMap?: Record<string, string>;
+}
+
+/** One log format: a cheap guess from a line, and a factory for a parser. */
+export interface LogFormat {
+  readonly name: string;
+  /** True when `line` looks like this format. Header lines (`#Fields`) count. */
+  sniff(line: string): boolean;
+  create(opts: ParserOptions): LineParser;
+}

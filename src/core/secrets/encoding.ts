@@ -1,0 +1,51 @@
+/**
+ * How secret characters show up escaped in logs. A secret's alphabet is base64 (+ / =) or base64url (- _);
+ * a log may carry those characters raw, percent-encoded (once or twice), JSON-escaped (`\/`, `\u002f`) or
+ * escaped again inside another JSON string (`\\/`). The patterns below match one *logical* character in any of
+ * those forms, so a match's span covers the text exactly as written (which is what redaction replaces) while
+ * `decodeSecretText` recovers the logical value (which is what the hash is computed over, so the same secret
+ * seen in two encodings is recognised as one).
+ */
+
+/** Escaped forms of `/`, `+` and `=`. */
+const ESCAPED_SPECIAL = String.raw`%2[BbFf]|%3[Dd]|%252[BbFf]|%253[Dd]|\\{1,7}\/|\\{1,7}u002[BbFf]|\\{1,7}u003[Dd]`;
+
+/** One base64 character (+ / =) in any escaped form. */
+export const B64 = String.raw`(?:[A-Za-z0-9+/=]|${ESCAPED_SPECIAL})`;
+/** One base64 character without padding. */
+export const B64_NOPAD = String.raw`(?:[A-Za-z0-9+/]|%2[BbFf]|%252[BbFf]|\\{1,7}\/|\\{1,7}u002[BbFf])`;
+/** One base64url character (JWTs, OAuth tokens): never needs escaping. */
+export const B64URL = '[A-Za-z0-9_-]';
+
+/**
+ * What may precede a token for it to start at a word boundary, the escapes included: `%22ASIA…` and `\"ASIA…`
+ * and `\nASIA…` all start a token even though the character just before it is alphanumeric.
+ */
+export const START = String.raw`(?<=^|[^A-Za-z0-9]|%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\[nrtbf])`;
+/** What may follow a token: anything that is not part of the same alphabet. */
+export const END_B64 = String.raw`(?![A-Za-z0-9+/]|%2[BbFf]|%252[BbFf]|\\{1,7}\/)`;
+export const END_WORD = '(?![A-Za-z0-9])';
+
+/** A quote as it may appear around a key or value: raw, JSON-escaped (any depth), percent-encoded, HTML entity. */
+export const QUOTE = String.raw`(?:\\{0,7}["'\x60]|%22|%27|%2522|%2527|&quot;|&#34;|&#39;)?`;
+/** Key/value separator: JSON, YAML, util.inspect, Python repr, query string, header, Ruby hash, percent-encoded. */
+export const SEP = String.raw`[ \t]*(?:=>|:|=|%3[AaDd]|%253[AaDd])[ \t]*`;
+
+const ESCAPE_RE = /%25(?=[0-9A-Fa-f]{2})|%2[BbFf]|%3[Dd]|\\+u00(?:2[BbFf]|3[Dd])|\\+\//g;
+
+/** Undo the escapes above, repeatedly (for doubly encoded text), to get a secret's logical value. */
+export function decodeSecretText(text: string): string {
+  let s = text;
+  for (let i = 0; i < 4; i++) {
+    const next = s.replace(ESCAPE_RE, (m) => {
+      const low = m.toLowerCase();
+      if (low === '%25') return '%';
+      if (low === '%2b' || low.endsWith('u002b')) return '+';
+      if (low === '%2f' || low.endsWith('u002f') || low.endsWith('/')) return '/';
+      return '=';
+    });
+    if (next === s) return s;
+    s = next;
+  }
+  return s;
+}

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { classify, verdictOf } from '../../src/core/classify.ts';
+import { buildBenign, buildBenignTraffic, buildCompositions, buildCorpus, type CorpusCase } from './ssrf-corpus.ts';
+
+export interface FamilyScore {
+  family: string;
+  total: number;
+  correct: number;
+  wrong: string[];
+}
+
+/** Score cases by family: for attacks, correct = metadata; for benign cases, correct = anything but metadata. */
+export function scoreByFamily(cases: CorpusCase[]): FamilyScore[] {
+  const m = new Map<string, FamilyScore>();
+  for (const c of cases) {
+    const v = verdictOf(classify(c.text));
+    const ok = c.expect === 'metadata' ? v === 'metadata' : v !== 'metadata';
+    const s = m.get(c.family) ?? { family: c.family, total: 0, correct: 0, wrong: [] };
+    s.total++;
+    if (ok) s.correct++;
+    else s.wrong.push(c.text);
+    m.set(c.family, s);
+  }
+  return [...m.values()];
+}
+
+describe('own SSRF corpus', () => {
+  const attacks = [...buildCorpus(), ...buildCompositions()];
+  const benign = [...buildBenign(), ...buildBenignTraffic()];
+
+  test('the corpus is large and covers every decoding family', () => {
+    assert.ok(attacks.length > 2000, `${attacks.length} attack cases`);
+    assert.ok(benign.length > 3000, `${benign.length} benign cases`);
+    const families = new Set(attacks.map((c) => c.family));
+    for (const f of ['percent×3', 'html-entity', 'backslash-escape', 'base64', 'hex-slug', 'ipv4-overflow', 'ipv6-nat64', 'wildcard-dns', 'rebinding-dns', 'host-enclosed', 'userinfo', 'scheme-gopher', 'crlf-injection', 'nested-redirect']) {
+      assert.ok(families.has(f), `family ${f} present`);
+    }
+  });
+
+  test('recall is at least 99.5% overall and 95% in every family', () => {
+    const scores = scoreByFamily(attacks);
+    const total = scores.reduce((a, s) => a + s.total, 0);
+    const correct = scores.reduce((a, s) => a + s.correct, 0);
+    assert.ok(correct / total >= 0.995, `recall ${(100 * correct / total).toFixed(2)}%: ${JSON.stringify(scores.filter((s) => s.wrong.length).map((s) => [s.family, s.wrong.slice(0, 3)]))}`);
+    for (const s of scores) assert.ok(s.correct / s.total >= 0.95, `${s.family}: ${s.correct}/${s.total} ${s.wrong.slice(0, 3).join(' | ')}`);
+  });
+
+  test('false alarms stay at or under 0.5% of hard benign requests', () => {
+    const scores = scoreByFamily(benign);
+    const total = scores.reduce((a, s) => a + s.total, 0);
+    const wrong = scores.flatMap((s) => s.wrong);
+    assert.ok(wrong.length / total <= 0.005, `false alarms ${wrong.length}/${total}: ${wrong.slice(0, 10).join(' | ')}`);
+  });
+});
