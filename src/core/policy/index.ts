@@ -1,0 +1,14 @@
+export {
+  AWS_TOKEN_HEADER,
+  AWS_TOKEN_PATH,
+  AWS_TTL_HEADER,
+  isAwsImds,
+  isTokenRequest,
+  tokenTtlSeconds,
+} from './aws-semantics.ts';
+export { callerKey, DEFAULT_CREDENTIALS_RULE, DEFAULT_UNMATCHED_RULE, type DecideContext, decide } from './decide.ts';
+export { globToRegExp } from './glob.ts';
+export { parsePolicy } from './load.ts';
+export { newRateState, type RateState } from './rate-limit.ts';
+export { policyPath, targetProblem } from './target-check.ts';
+export type * from './types.ts';

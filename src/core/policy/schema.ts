@@ -1,0 +1,74 @@
+/** The policy file's shape (YAML), validated with zod before it is compiled into matchers. */
+import { z } from 'zod';
+import { PATH_CLASSES } from '../model/hit.ts';
+import { SEVERITIES } from '../model/severity.ts';
+
+const action = z.enum(['allow', 'deny', 'audit']);
+const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)]);
+const duration = z.union([
+  z.number().positive(),
+  z.string().regex(/^\d+(?:\.\d+)?(?:ms|s|m|h)$/, 'expected a duration such as "1s", "500ms" or "1m"'),
+]);
+
+export const rateLimitSchema = z
+  .object({
+    requests: z.number().int().positive(),
+    per: duration.default('1s'),
+  })
+  .strict();
+
+const protections = {
+  imdsv2_only: z.boolean().optional(),
+  reject_forwarded: z.boolean().optional(),
+  rate_limit: rateLimitSchema.optional(),
+};
+
+export const matchSchema = z
+  .object({
+    exe: oneOrMany(z.string().min(1)).optional(),
+    exe_sha256: oneOrMany(z.string().regex(/^(?:sha256:)?[0-9a-fA-F]{64}$/, 'expected a sha256 hex digest')).optional(),
+    user: oneOrMany(z.string().min(1)).optional(),
+    uid: oneOrMany(z.number().int().nonnegative()).optional(),
+    container: z.union([z.boolean(), oneOrMany(z.string().min(1))]).optional(),
+    netns: oneOrMany(z.union([z.enum(['host', 'other']), z.number().int().positive()])).optional(),
+    method: oneOrMany(z.string().regex(/^[A-Za-z]+$/, 'expected an HTTP method')).optional(),
+    path: oneOrMany(z.string().startsWith('/', 'a path glob starts with "/"')).optional(),
+    provider: oneOrMany(z.string().min(1)).optional(),
+    path_class: oneOrMany(z.enum(PATH_CLASSES)).optional(),
+  })
+  .strict();
+
+export const ruleSchema = z
+  .object({
+    name: z.string().min(1),
+    match: matchSchema.default({}),
+    action,
+    report: z.boolean().optional(),
+    severity: z.enum(SEVERITIES).optional(),
+    ...protections,
+  })
+  .strict();
+
+export const defaultsSchema = z
+  .object({
+    other_namespaces: action.default('deny'),
+    unknown_caller: action.default('deny'),
+    target_check: z.boolean().default(true),
+    unmatched: action.default('audit'),
+    imdsv2_only: z.boolean().default(false),
+    reject_forwarded: z.boolean().default(true),
+    rate_limit: rateLimitSchema.optional(),
+  })
+  .strict();
+
+export const policySchema = z
+  .object({
+    version: z.literal(1).optional(),
+    defaults: defaultsSchema.default(defaultsSchema.parse({})),
+    rules: z.array(ruleSchema).default([]),
+  })
+  .strict();
+
+export type RawPolicy = z.infer<typeof policySchema>;
+export type RawRule = z.infer<typeof ruleSchema>;
+export type RawMatch = z.infer<typeof matchSchema>;
