@@ -11,7 +11,7 @@
 const ESCAPED_SPECIAL = String.raw`%2[BbFf]|%3[Dd]|%252[BbFf]|%253[Dd]|\\{1,7}\/|\\{1,7}u002[BbFf]|\\{1,7}u003[Dd]`;
 
 /** One base64 character (+ / =) in any escaped form. */
-export const B64 = String.raw`(?:[A-Za-z0-9+/=]|${ESCAPED_SPECIAL})`;
+export const B64 = `(?:[A-Za-z0-9+/=]|${ESCAPED_SPECIAL})`;
 /** One base64 character without padding. */
 export const B64_NOPAD = String.raw`(?:[A-Za-z0-9+/]|%2[BbFf]|%252[BbFf]|\\{1,7}\/|\\{1,7}u002[BbFf])`;
 /** One base64url character (JWTs, OAuth tokens): never needs escaping. */
@@ -21,7 +21,7 @@ export const B64URL = '[A-Za-z0-9_-]';
  * What may precede a token for it to start at a word boundary, the escapes included: `%22ASIA…` and `\"ASIA…`
  * and `\nASIA…` all start a token even though the character just before it is alphanumeric.
  */
-export const START = String.raw`(?<=^|[^A-Za-z0-9]|%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\[nrtbf])`;
+export const START = String.raw`(?<=^|[^A-Za-z0-9]|%[0-9A-Fa-f]{2}|%25[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\[nrtbf])`;
 /** What may follow a token: anything that is not part of the same alphabet. */
 export const END_B64 = String.raw`(?![A-Za-z0-9+/]|%2[BbFf]|%252[BbFf]|\\{1,7}\/)`;
 export const END_WORD = '(?![A-Za-z0-9])';

@@ -78,30 +78,51 @@ export function classifyJwt(token: string): JwtIdentity | null {
   const iss = str(c, 'iss') ?? '';
   const exp = expiry(c);
   const withExp = <T extends object>(o: T): T & { expires?: string } => (exp ? { ...o, expires: exp } : o);
-  if (/^https:\/\/(?:sts\.windows\.net|login\.microsoftonline\.com|login\.microsoftonline\.us|login\.chinacloudapi\.cn)\//i.test(iss)) {
+  if (
+    /^https:\/\/(?:sts\.windows\.net|login\.microsoftonline\.com|login\.microsoftonline\.us|login\.chinacloudapi\.cn)\//i.test(
+      iss,
+    )
+  ) {
     const mirid = str(c, 'xms_mirid');
     const azrid = str(c, 'xms_az_rid');
     if (!mirid && !azrid) return null;
     const claims = pick(c, ['xms_mirid', 'xms_az_rid', 'oid', 'appid', 'tid', 'aud']);
     const owner = mirid ?? azrid ?? str(c, 'oid');
-    return withExp({ kind: 'azure-managed-identity-token' as const, provider: 'azure' as const, claims, ...(owner ? { owner } : {}) });
+    return withExp({
+      kind: 'azure-managed-identity-token' as const,
+      provider: 'azure' as const,
+      claims,
+      ...(owner ? { owner } : {}),
+    });
   }
   if (/^(?:https:\/\/)?accounts\.google\.com$/i.test(iss)) {
     const email = str(c, 'email');
-    const gce = c['google'] && typeof c['google'] === 'object' ? (c['google'] as Record<string, unknown>)['compute_engine'] : undefined;
+    const google = c.google;
+    const gce = google && typeof google === 'object' ? (google as Record<string, unknown>).compute_engine : undefined;
     if (!(email && /\.gserviceaccount\.com$/i.test(email)) && !gce) return null;
     const claims = pick(c, ['email', 'sub', 'aud']);
     if (gce && typeof gce === 'object') {
       const g = gce as Record<string, unknown>;
-      for (const k of ['project_id', 'instance_name', 'zone']) if (typeof g[k] === 'string') claims[k] = String(g[k]).slice(0, 200);
+      for (const k of ['project_id', 'instance_name', 'zone'])
+        if (typeof g[k] === 'string') claims[k] = String(g[k]).slice(0, 200);
     }
     const owner = email ?? (claims.instance_name ? `instance ${claims.instance_name}` : undefined);
-    return withExp({ kind: 'gcp-identity-token' as const, provider: 'gcp' as const, claims, ...(owner ? { owner } : {}) });
+    return withExp({
+      kind: 'gcp-identity-token' as const,
+      provider: 'gcp' as const,
+      claims,
+      ...(owner ? { owner } : {}),
+    });
   }
   if (/^authService\.oracle\.com$/i.test(iss)) {
     const claims = pick(c, ['opc-instance', 'opc-compartment', 'opc-tenant', 'sub', 'ptype']);
     const owner = str(c, 'opc-instance') ?? str(c, 'sub');
-    return withExp({ kind: 'oci-instance-principal-token' as const, provider: 'oracle' as const, claims, ...(owner ? { owner } : {}) });
+    return withExp({
+      kind: 'oci-instance-principal-token' as const,
+      provider: 'oracle' as const,
+      claims,
+      ...(owner ? { owner } : {}),
+    });
   }
   return null;
 }

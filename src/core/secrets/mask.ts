@@ -5,11 +5,13 @@ import { createHmac } from 'node:crypto';
  * `ASIA****QX7Z`. Eight characters of a 40-character secret leave 32 unknown (about 190 bits), so the mask still
  * lets a responder match it against the key list in the console without making the secret usable.
  * Values shorter than 16 characters keep only their first 2 characters, so little is revealed.
- * Non-ASCII and control characters are never copied into the mask.
+ * Only `[A-Za-z0-9._-]` characters are copied into the mask.
  * @example mask('ASIAQ3EGU7LR2WNPQX7Z') // 'ASIA****QX7Z'
  */
 export function mask(value: string): string {
-  const safe = value.replace(/[^\x21-\x7e]/g, '?');
+  // Only characters that need no escaping anywhere (URL, JSON, shell, HTML) are copied, so a mask written back
+  // into an encoded context never changes how the rest of the line decodes. Padding and separators are dropped.
+  const safe = value.replace(/[^A-Za-z0-9._-]/g, '');
   if (safe.length < 16) return `${safe.slice(0, 2)}****`;
   return `${safe.slice(0, 4)}****${safe.slice(-4)}`;
 }
