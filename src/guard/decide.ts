@@ -1,0 +1,132 @@
+/**
+ * The guard's decision for one metadata connection, and the finding that records it.
+ * Only reached when the destination is a metadata service, so nothing here is on the common request path.
+ */
+import { ATTACK } from '../core/model/attack.ts';
+import { type Finding, makeFinding } from '../core/model/finding.ts';
+import { GuardBlockedError } from './blocked-error.ts';
+import { type CallerStack, callerFiles, summarise } from './caller.ts';
+import type { MetadataDestination } from './destination.ts';
+import type { AllowRule, ResolvedGuardOptions } from './options.ts';
+
+export const GUARD_RULE = { id: 'guard-metadata-connection', name: 'In-process metadata connection' } as const;
+
+export interface ConnectionAttempt {
+  /** The host the caller asked for, as written. */
+  host: string;
+  /** The address the socket would use (null when only the hostname is known). */
+  address: string | null;
+  port: number | null;
+  /** Request path and method when the client told us (node:http, fetch). */
+  path?: string;
+  method?: string;
+  header?: (name: string) => string | undefined;
+  /** Which hook saw it: `net`, `http`, `fetch`. */
+  via: string;
+  /** Stacks that may name the caller: the one at connect time and, for fetch, the one at the call. */
+  callers: readonly CallerStack[];
+}
+
+export interface Decision {
+  allowed: boolean;
+  error?: GuardBlockedError;
+  finding?: Finding;
+}
+
+/**
+ * The first rule naming a package on the stack whose providers include the destination's. When the path does not
+ * tell which provider a shared address is (a raw socket to 169.254.169.254), any provider answering there counts.
+ */
+function matchAllow(
+  allow: readonly AllowRule[],
+  packages: readonly string[],
+  d: MetadataDestination,
+  header: ConnectionAttempt['header'],
+): AllowRule | undefined {
+  const providers = d.provider === 'multi' ? d.providers : [d.provider];
+  return allow.find(
+    (r) =>
+      packages.includes(r.package) &&
+      (!r.providers || r.providers.some((p) => providers.includes(p))) &&
+      (!r.header || header?.(r.header.name)?.toLowerCase() === r.header.value.toLowerCase()),
+  );
+}
+
+function processInfo(): NonNullable<Finding['process']> {
+  const p: NonNullable<Finding['process']> = {
+    pid: process.pid,
+    ppid: process.ppid,
+    exe: process.execPath,
+    argv: [...process.argv],
+  };
+  if (typeof process.getuid === 'function') p.uid = process.getuid();
+  return p;
+}
+
+/** Decide, emit the finding, and return what the hook must do. */
+export function decide(
+  d: MetadataDestination,
+  a: ConnectionAttempt,
+  o: ResolvedGuardOptions,
+  emit: (f: Finding) => void,
+): Decision {
+  const files = a.callers.flatMap((c) => callerFiles(c));
+  const { packages, appFrame } = summarise(files);
+  const rule = matchAllow(o.allow, packages, d, a.header);
+  const outcome: 'allow' | 'deny' | 'audit' = rule ? 'allow' : o.mode === 'block' ? 'deny' : 'audit';
+  if (outcome === 'allow' && !o.reportAllowed) return { allowed: true };
+
+  const hostPart = `${a.host.includes(':') ? `[${a.host}]` : a.host}${a.port !== null ? `:${a.port}` : ''}`;
+  const addrPart = a.address
+    ? `${a.address.includes(':') ? `[${a.address}]` : a.address}${a.port !== null ? `:${a.port}` : ''}`
+    : hostPart;
+  const path = a.path ?? '';
+  const reason = rule
+    ? `allowed: ${rule.package} is on the caller's stack${rule.reason ? ` (${rule.reason})` : ''}`
+    : packages.length > 0
+      ? `no allowlisted cloud SDK on the caller's stack (packages seen: ${packages.slice(0, 6).join(', ')})`
+      : "no allowlisted cloud SDK on the caller's stack";
+  const finding = makeFinding({
+    idEvidence: [GUARD_RULE.id, process.pid, a.host, a.address, a.port, path, outcome, Date.now()],
+    rule: { ...GUARD_RULE },
+    severity:
+      outcome === 'allow' ? 'info' : d.sensitivity === 'low' || d.sensitivity === 'info' ? 'medium' : d.sensitivity,
+    confidence: 1,
+    attack: [ATTACK.cloudInstanceMetadataApi],
+    title:
+      outcome === 'deny'
+        ? `Blocked an in-process connection to the ${d.provider} metadata service`
+        : outcome === 'audit'
+          ? `In-process connection to the ${d.provider} metadata service`
+          : `Allowed ${rule?.package} to reach the ${d.provider} metadata service`,
+    description: reason,
+    remediation:
+      'If the application must read instance metadata, do it through the cloud SDK (allowlisted) or add the calling package to the guard allowlist. Otherwise find where the destination came from (often a user-supplied URL) and validate it; require IMDSv2 and a hop limit of 1 on AWS.',
+    origin: { sensor: 'imdsguard-guard' },
+    time: new Date().toISOString(),
+    verdict: 'metadata',
+    provider: d.provider,
+    service: d.service,
+    target: {
+      raw: `${hostPart}${path}`,
+      decoded: `http://${addrPart}${path}`,
+      host: a.host,
+      ...(a.path !== undefined ? { path: a.path, path_class: d.pathClass } : {}),
+    },
+    transforms: a.address && a.address !== a.host ? ['dns-resolution'] : [],
+    outcome: outcome === 'deny' ? 'attempt' : 'likely-success',
+    process: processInfo(),
+    ...(a.address ? { destination: { ip: a.address, port: a.port ?? 0 } } : {}),
+    ...(a.method || a.path
+      ? { http: { ...(a.method ? { method: a.method } : {}), ...(a.path ? { path: a.path } : {}) } }
+      : {}),
+    decision: outcome,
+    policy_rule: rule ? `allow:${rule.package}` : `mode:${o.mode}`,
+    evidence: { via: a.via, caller_packages: packages, app_frame: appFrame },
+  });
+  emit(finding);
+  if (outcome === 'deny') {
+    return { allowed: false, finding, error: new GuardBlockedError(d, a, reason, finding.id) };
+  }
+  return { allowed: true, finding };
+}

@@ -1,0 +1,167 @@
+/**
+ * The guard in a real process, inside a network namespace this test creates: the fake metadata service listens
+ * on the real metadata addresses there, test names resolve to them through the namespace's own hosts file, and
+ * every client library is driven against them. Nothing can leave the namespace.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createNetns, netnsUnavailable, type TestNetns } from './netns.ts';
+
+const why = netnsUnavailable();
+if (why && process.env.CI === 'true') throw new Error(`guard namespace tests cannot run under CI: ${why}`);
+
+interface CaseResult {
+  case: string;
+  outcome: 'ok' | 'error';
+  code?: string;
+  status?: number;
+  body?: string;
+  message?: string;
+  findings: Array<{ decision?: string; provider?: string; via?: string }>;
+}
+
+describe('guard inside a test network namespace', { skip: why ?? false, timeout: 90_000 }, () => {
+  let ns: TestNetns;
+  before(async () => {
+    ns = createNetns({
+      addresses: ['169.254.169.254', 'fd00:ec2::254', '169.254.170.2'],
+      hosts: {
+        'rebind.guard.test': '169.254.169.254',
+        'metadata.google.internal': '169.254.169.254',
+        'benign.guard.test': '127.0.0.1',
+      },
+    });
+    await ns.start([
+      process.execPath,
+      '--import',
+      'tsx',
+      'test/fake-imds/serve.ts',
+      ...[
+        '169.254.169.254:80',
+        '169.254.169.254:443',
+        '[fd00:ec2::254]:80',
+        '169.254.170.2:80',
+        '127.0.0.1:8080',
+      ].flatMap((l) => ['--listen', l]),
+    ]);
+  });
+  after(() => ns?.remove());
+
+  async function run(cases: string[], env: Record<string, string> = {}): Promise<Map<string, CaseResult>> {
+    const r = await ns.exec([process.execPath, '--import', 'tsx', 'test/guard/_clients.ts', ...cases], {
+      env: { ...process.env, IMDSGUARD_GUARD_REPORT: 'none', METADATA_SERVER_DETECTION: 'assume-present', ...env },
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.code, 0, `client process failed: ${r.stderr}`);
+    const out = new Map<string, CaseResult>();
+    for (const line of r.stdout.trim().split('\n')) {
+      const rec = JSON.parse(line) as CaseResult;
+      out.set(rec.case, rec);
+    }
+    assert.equal(out.size, cases.length, r.stdout);
+    return out;
+  }
+
+  const BLOCKED = [
+    'http-ip',
+    'http-name',
+    'http-ipv6',
+    'http-gcp-name',
+    'http-decimal',
+    'http-ecs',
+    'fetch-ip',
+    'fetch-name',
+    'fetch-gcp-header',
+    'axios-name',
+    'got-name',
+    'node-fetch-name',
+    'net-ip',
+    'net-name',
+    'tls-name',
+  ];
+  const BENIGN = [
+    'http-benign',
+    'http-benign-name',
+    'fetch-benign',
+    'axios-benign',
+    'got-benign',
+    'node-fetch-benign',
+    'net-benign',
+  ];
+
+  test('block mode: every client is refused with ERR_IMDSGUARD_BLOCKED, also through names that resolve to a metadata address', async () => {
+    const res = await run([...BLOCKED, ...BENIGN]);
+    for (const c of BLOCKED) {
+      const r = res.get(c)!;
+      assert.equal(r.outcome, 'error', `${c} should be blocked: ${JSON.stringify(r)}`);
+      assert.equal(r.code, 'ERR_IMDSGUARD_BLOCKED', `${c}: ${JSON.stringify(r)}`);
+      assert.match(
+        r.message ?? '',
+        /imdsguard blocked a connection to (169\.254\.169\.254|fd00:ec2::254|169\.254\.170\.2|metadata\.google\.internal)/,
+      );
+      assert.equal(r.findings.length, 1, c);
+      assert.equal(r.findings[0]!.decision, 'deny', c);
+    }
+    assert.match(res.get('http-name')!.message!, /resolved from "rebind\.guard\.test"/);
+    assert.equal(res.get('http-ecs')!.findings[0]!.provider, 'aws');
+    assert.equal(res.get('http-gcp-name')!.findings[0]!.provider, 'gcp');
+    for (const c of BENIGN) {
+      const r = res.get(c)!;
+      assert.equal(r.outcome, 'ok', `${c} should pass: ${JSON.stringify(r)}`);
+      assert.equal(r.findings.length, 0, c);
+    }
+  });
+
+  test('the real AWS, Google and Azure SDKs still get credentials; the same endpoint stays closed to the app', async () => {
+    const res = await run(['aws-sdk', 'http-ip', 'gcp-sdk', 'fetch-gcp-header', 'azure-sdk', 'http-azure']);
+    assert.equal(res.get('aws-sdk')!.outcome, 'ok', JSON.stringify(res.get('aws-sdk')));
+    assert.equal(res.get('aws-sdk')!.body, 'ASIAFAKEEXAMPLE00001');
+    assert.equal(res.get('gcp-sdk')!.outcome, 'ok', JSON.stringify(res.get('gcp-sdk')));
+    assert.match(res.get('gcp-sdk')!.body!, /^ya29\.FAKE/);
+    assert.equal(res.get('azure-sdk')!.outcome, 'ok', JSON.stringify(res.get('azure-sdk')));
+    assert.match(res.get('azure-sdk')!.body!, /^eyFAKE/);
+    // Right after the SDK used a keep-alive socket to the service, the app's own request must not ride on it.
+    for (const c of ['http-ip', 'fetch-gcp-header', 'http-azure']) {
+      assert.equal(res.get(c)!.code, 'ERR_IMDSGUARD_BLOCKED', `${c}: ${JSON.stringify(res.get(c))}`);
+    }
+  });
+
+  test('monitor mode lets the request through and reports it; findings can go to a file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'imdsguard-guard-'));
+    try {
+      const file = join(dir, 'findings.jsonl');
+      const res = await run(['http-ip', 'fetch-name', 'http-benign'], {
+        IMDSGUARD_GUARD_MODE: 'monitor',
+        IMDSGUARD_GUARD_REPORT: file,
+      });
+      const r = res.get('http-ip')!;
+      assert.equal(r.outcome, 'ok');
+      assert.equal(r.status, 200);
+      assert.equal(r.findings[0]!.decision, 'audit');
+      assert.equal(res.get('fetch-name')!.status, 200);
+      const lines = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.equal(lines.length, 2);
+      for (const f of lines) {
+        assert.equal(f.type, 'finding');
+        assert.equal(f.rule.id, 'guard-metadata-connection');
+        assert.equal(f.decision, 'audit');
+        assert.deepEqual(f.attack, ['T1552.005']);
+        assert.equal(f.origin.sensor, 'imdsguard-guard');
+        assert.equal(f.process.pid > 0, true);
+        assert.equal(f.destination.ip, '169.254.169.254');
+      }
+      assert.equal(lines[0].target.path_class, 'credentials');
+      assert.equal(lines[0].severity, 'critical');
+      // The response body (credentials) never reaches a finding.
+      assert.doesNotMatch(readFileSync(file, 'utf8'), /FAKE-EXAMPLE|fakeSecretKey/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
