@@ -1,9 +1,10 @@
 import { Command } from 'commander';
 import { explainCommand } from './commands/explain.ts';
+import { scanCommand } from './commands/scan.ts';
 import { VERSION } from './version.ts';
 
 /** The commands, one file each under commands/. */
-const COMMANDS: Array<() => Command> = [explainCommand];
+const COMMANDS: Array<() => Command> = [explainCommand, scanCommand];
 
 export function buildProgram(): Command {
   const program = new Command('imdsguard')

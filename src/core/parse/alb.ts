@@ -1,6 +1,6 @@
 import type { HttpEvent } from '../model/event.ts';
 import { intOrUndef, isoTime, orUndef, splitAbsolute, splitQuoted, splitRequestLine } from './fields.ts';
-import { type LineParser, type LogFormat, NOMATCH } from './types.ts';
+import { httpEvent, type LineParser, type LogFormat, NOMATCH } from './types.ts';
 
 /**
  * AWS Application Load Balancer and Classic ELB access logs.
@@ -27,8 +27,7 @@ export function parseAlb(line: string, format: string, origin: { file: string; l
   const req = splitRequestLine(request);
   if (!req.target) return null;
   const { authority, rest } = splitAbsolute(req.target);
-  const ev: HttpEvent = {
-    kind: 'http',
+  const ev = httpEvent({
     origin: { file: origin.file, line: origin.line, format },
     time: isoTime(f[i]),
     clientIp: clientIp(f[i + 2]),
@@ -38,7 +37,7 @@ export function parseAlb(line: string, format: string, origin: { file: string; l
     status: intOrUndef(f[i + 7]),
     bytes: intOrUndef(f[i + 10]),
     userAgent: orUndef(f[i + 12]),
-  };
+  });
   // ALB: domain_name (the SNI) and redirect_url can carry attacker text too.
   if (i === 1) {
     const extra: Record<string, string> = {};

@@ -1,6 +1,6 @@
 import type { HttpEvent } from '../model/event.ts';
 import { clfTime, intOrUndef, orUndef, splitRequestLine } from './fields.ts';
-import { type LineParser, type LogFormat, NOMATCH } from './types.ts';
+import { httpEvent, type LineParser, type LogFormat, NOMATCH } from './types.ts';
 
 /**
  * nginx and Apache `common` and `combined` (`%h %l %u [%t] "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`), and the
@@ -18,8 +18,7 @@ export function parseCombined(line: string, format: string, origin: { file: stri
   // nginx's usual third quoted field is X-Forwarded-For; anything else quoted after the user agent is kept as text.
   const tail = m[10]?.trim();
   if (tail) extra.trailing = tail;
-  return {
-    kind: 'http',
+  return httpEvent({
     origin: { file: origin.file, line: origin.line, format },
     clientIp: m[1],
     time: clfTime(m[4]!),
@@ -30,7 +29,7 @@ export function parseCombined(line: string, format: string, origin: { file: stri
     referer: orUndef(m[8]),
     userAgent: orUndef(m[9]),
     ...(tail ? { extra } : {}),
-  };
+  });
 }
 
 function make(name: string): LogFormat {

@@ -14,7 +14,11 @@ export function intOrUndef(v: string | number | undefined | null): number | unde
 }
 
 /** Split `METHOD target PROTOCOL`; a target with spaces (malformed requests) keeps them. */
-export function splitRequestLine(r: string): { method?: string; target?: string; protocol?: string } {
+export function splitRequestLine(r: string): {
+  method?: string | undefined;
+  target?: string | undefined;
+  protocol?: string | undefined;
+} {
   const s = r.trim();
   if (s === '' || s === '-') return {};
   const first = s.indexOf(' ');
@@ -51,7 +55,8 @@ function iso(ms: number): string | undefined {
 
 /** Common Log Format time `10/Oct/2000:13:55:36 -0700` (HAProxy adds `.655` milliseconds) → RFC 3339 UTC. */
 export function clfTime(t: string): string | undefined {
-  const m = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ([+-])(\d{2})(\d{2}))?$/.exec(t);
+  const m =
+    /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ([+-])(\d{2})(\d{2}))?$/.exec(t);
   if (!m) return undefined;
   const mon = MONTHS[m[2]!];
   if (mon === undefined) return undefined;
@@ -114,7 +119,7 @@ export function splitQuoted(line: string): string[] {
 }
 
 /** Split an absolute-form target `http://host:port/path?q` into the authority and the origin-form rest. */
-export function splitAbsolute(target: string): { authority?: string; rest: string } {
+export function splitAbsolute(target: string): { authority?: string | undefined; rest: string } {
   const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)(.*)$/i.exec(target);
   if (!m) return { rest: target };
   return { authority: m[1], rest: m[2] || '/' };

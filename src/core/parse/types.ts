@@ -63,3 +63,15 @@ export interface LogFormat {
   sniff(line: string): boolean;
   create(opts: ParserOptions): LineParser;
 }
+
+/** An object type whose optional properties may also be given as `undefined` (stripped by `httpEvent`). */
+export type Loose<T> = { [K in keyof T]?: T[K] | undefined };
+
+/** Build an HttpEvent from fields that may be undefined (parsers read many optional columns). */
+export function httpEvent(
+  fields: Loose<Omit<HttpEvent, 'kind' | 'origin'>> & { origin: HttpEvent['origin'] },
+): HttpEvent {
+  const ev: Record<string, unknown> = { kind: 'http' };
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) ev[k] = v;
+  return ev as unknown as HttpEvent;
+}

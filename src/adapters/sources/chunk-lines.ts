@@ -1,0 +1,94 @@
+/**
+ * Cut a byte stream into chunks of whole lines, without decoding: the scanner decides per chunk whether any line is
+ * worth decoding. A line longer than `maxLineBytes` is dropped (reported, not buffered), so memory stays bounded
+ * whatever the input.
+ */
+export interface LineChunk {
+  /** Whole lines, `\n`-separated; the last one may lack its newline at end of input. */
+  buf: Buffer;
+  /** 1-based number of the first line in `buf`. */
+  firstLine: number;
+  /** Number of lines in `buf`. */
+  lines: number;
+}
+
+export interface OverlongLine {
+  overlong: true;
+  line: number;
+  bytes: number;
+}
+
+function countNewlines(buf: Buffer): number {
+  let n = 0;
+  let i = buf.indexOf(10);
+  while (i >= 0) {
+    n++;
+    i = buf.indexOf(10, i + 1);
+  }
+  return n;
+}
+
+/** In a source: the input restarted (a followed file was rotated or truncated); line numbers start again at 1. */
+export const RESET: unique symbol = Symbol('reset');
+
+export async function* chunkLines(
+  source: AsyncIterable<Buffer | string | typeof RESET>,
+  maxLineBytes: number,
+): AsyncGenerator<LineChunk | OverlongLine> {
+  let carry: Buffer[] = [];
+  let carryLen = 0;
+  let line = 1;
+  // While dropping an overlong line: bytes dropped so far (0 = not dropping).
+  let dropping = 0;
+  for await (const part of source) {
+    if (part === RESET) {
+      if (carryLen > 0) yield { buf: Buffer.concat(carry), firstLine: line, lines: 1 };
+      carry = [];
+      carryLen = 0;
+      dropping = 0;
+      line = 1;
+      continue;
+    }
+    let chunk = typeof part === 'string' ? Buffer.from(part) : part;
+    if (dropping > 0) {
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        dropping += chunk.length;
+        continue;
+      }
+      yield { overlong: true, line, bytes: dropping + nl };
+      line++;
+      dropping = 0;
+      chunk = chunk.subarray(nl + 1);
+    }
+    const last = chunk.lastIndexOf(10);
+    if (last < 0) {
+      carry.push(chunk);
+      carryLen += chunk.length;
+      if (carryLen > maxLineBytes) {
+        dropping = carryLen;
+        carry = [];
+        carryLen = 0;
+      }
+      continue;
+    }
+    const head = chunk.subarray(0, last + 1);
+    const buf = carryLen > 0 ? Buffer.concat([...carry, head]) : head;
+    carry = [];
+    carryLen = 0;
+    const rest = chunk.subarray(last + 1);
+    if (rest.length > 0) {
+      carry.push(rest);
+      carryLen = rest.length;
+    }
+    const n = countNewlines(buf);
+    // A single line inside `buf` may still exceed the limit (it arrived within one read); the scanner checks that.
+    yield { buf, firstLine: line, lines: n };
+    line += n;
+  }
+  if (dropping > 0) {
+    yield { overlong: true, line, bytes: dropping };
+  } else if (carryLen > 0) {
+    yield { buf: Buffer.concat(carry), firstLine: line, lines: 1 };
+  }
+}

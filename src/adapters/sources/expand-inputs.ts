@@ -1,0 +1,115 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+
+/** What the user named, resolved to readable things. */
+export type Input = { kind: 'stdin' } | { kind: 'file'; path: string };
+
+export interface ExpandResult {
+  inputs: Input[];
+  /** Inputs that could not be resolved at all (missing, unreadable), with why. */
+  errors: Array<{ input: string; message: string }>;
+}
+
+const GLOB_CHARS = /[*?[]/;
+
+/** `*`, `?`, `[…]` within a segment and `**` across segments, as a RegExp over `/`-separated paths. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') {
+      if (glob[i + 1] === '*') {
+        const slash = glob[i + 2] === '/';
+        re += slash ? '(?:.*/)?' : '.*';
+        i += slash ? 2 : 1;
+      } else re += '[^/]*';
+    } else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const j = glob.indexOf(']', i + 1);
+      if (j < 0) re += '\\[';
+      else {
+        re += `[${glob
+          .slice(i + 1, j)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\')}]`;
+        i = j;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+async function walk(dir: string, out: string[]): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await walk(p, out);
+    else if (e.isFile()) out.push(p);
+  }
+}
+
+/** The fixed directory a glob starts from (`logs/**` → `logs`). */
+function globBase(glob: string): string {
+  const parts = glob.split('/');
+  const fixed: string[] = [];
+  for (const p of parts) {
+    if (GLOB_CHARS.test(p)) break;
+    fixed.push(p);
+  }
+  if (fixed.length === parts.length) fixed.pop();
+  const base = fixed.join('/');
+  return base === '' ? (glob.startsWith('/') ? '/' : '.') : base;
+}
+
+/**
+ * Files, directories (recursive, sorted), globs (quoted so the shell left them) and `-`/nothing for stdin.
+ * Missing or unreadable inputs are reported, and the rest are still scanned.
+ */
+export async function expandInputs(args: string[]): Promise<ExpandResult> {
+  const inputs: Input[] = [];
+  const errors: ExpandResult['errors'] = [];
+  if (args.length === 0) return { inputs: [{ kind: 'stdin' }], errors };
+  const seen = new Set<string>();
+  const add = (path: string) => {
+    if (!seen.has(path)) {
+      seen.add(path);
+      inputs.push({ kind: 'file', path });
+    }
+  };
+  for (const a of args) {
+    if (a === '-') {
+      inputs.push({ kind: 'stdin' });
+      continue;
+    }
+    try {
+      const st = await stat(a);
+      if (st.isDirectory()) {
+        const files: string[] = [];
+        await walk(a, files);
+        if (files.length === 0) errors.push({ input: a, message: `${a}: directory holds no files` });
+        files.forEach(add);
+      } else add(a);
+      continue;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (!GLOB_CHARS.test(a)) {
+        errors.push({ input: a, message: `${a}: cannot read (${err.code ?? err.message})` });
+        continue;
+      }
+    }
+    const norm = a.split(sep).join('/');
+    const base = globBase(norm);
+    const re = globToRegExp(norm.startsWith('./') ? norm.slice(2) : norm);
+    const files: string[] = [];
+    try {
+      await walk(base, files);
+    } catch {
+      // the base does not exist: no match, reported below
+    }
+    const matched = files.filter((f) => re.test(f.split(sep).join('/')));
+    if (matched.length === 0) errors.push({ input: a, message: `${a}: no file matches` });
+    matched.forEach(add);
+  }
+  return { inputs, errors };
+}

@@ -1,0 +1,91 @@
+import { open, stat } from 'node:fs/promises';
+import { RESET } from './chunk-lines.ts';
+
+/**
+ * `tail -F` for one file: yields appended bytes as they arrive, from the end by default (`fromStart` reads what is
+ * there first). Survives rotation (the path now names another inode: the old file is drained, then the new one is
+ * read from its start) and truncation (size shrank: read again from 0). Polls, so it works on every filesystem and
+ * for files that do not exist yet; stops when `signal` aborts.
+ */
+export interface FollowOptions {
+  fromStart: boolean;
+  signal: AbortSignal;
+  pollMs?: number;
+  /** Told when the file was rotated or truncated; the stream also yields RESET so line numbering restarts. */
+  onReset?: (why: 'rotated' | 'truncated') => void;
+}
+
+const READ = 1 << 20;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export async function* followFile(path: string, opts: FollowOptions): AsyncGenerator<Buffer | typeof RESET> {
+  const poll = opts.pollMs ?? 250;
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  let ino = -1;
+  let pos = 0;
+  let first = true;
+  const buf = Buffer.alloc(READ);
+  try {
+    while (!opts.signal.aborted) {
+      if (!fh) {
+        try {
+          fh = await open(path, 'r');
+          const st = await fh.stat();
+          ino = st.ino;
+          pos = first && !opts.fromStart ? st.size : 0;
+          first = false;
+        } catch {
+          first = false; // a file created later is read from its start
+          await sleep(poll, opts.signal);
+          continue;
+        }
+      }
+      // Drain what is there.
+      let got = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, READ, pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+        got += bytesRead;
+        yield Buffer.from(buf.subarray(0, bytesRead));
+      }
+      if (got > 0) continue;
+      // Nothing new: rotated or truncated?
+      let st: Awaited<ReturnType<typeof stat>> | undefined;
+      try {
+        st = await stat(path);
+      } catch {
+        st = undefined; // moved away and not yet recreated: keep draining the old inode
+      }
+      if (st && st.ino !== ino) {
+        await fh.close();
+        fh = undefined;
+        opts.onReset?.('rotated');
+        yield RESET;
+        continue;
+      }
+      const cur = await fh.stat();
+      if (cur.size < pos) {
+        pos = 0;
+        opts.onReset?.('truncated');
+        yield RESET;
+        continue;
+      }
+      await sleep(poll, opts.signal);
+    }
+  } finally {
+    await fh?.close();
+  }
+}

@@ -1,0 +1,60 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+import { ImdsguardError } from '../../core/errors.ts';
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+
+/** Whether a file starts with the gzip magic (`.gz` names are not trusted either way: rotated logs lie). */
+async function isGzipFile(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(b, 0, 2, 0);
+    return bytesRead === 2 && b[0] === GZIP_MAGIC[0] && b[1] === GZIP_MAGIC[1];
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Gunzip a byte stream when its first bytes are the gzip magic; pass it through otherwise. */
+export async function* maybeGunzip(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const it = source[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return;
+  const head = first.value;
+  const rest = {
+    async *[Symbol.asyncIterator]() {
+      yield head;
+      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    },
+  };
+  if (!(head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1])) {
+    yield* rest;
+    return;
+  }
+  const gunzip = createGunzip();
+  (async () => {
+    try {
+      for await (const b of rest) if (!gunzip.write(b)) await new Promise((r) => gunzip.once('drain', r));
+      gunzip.end();
+    } catch (e) {
+      gunzip.destroy(e as Error);
+    }
+  })();
+  yield* gunzip as AsyncIterable<Buffer>;
+}
+
+/** Open a file for reading, gunzipping it if it is gzip. Errors name the file. */
+export async function openFileBytes(path: string, highWaterMark = 1 << 20): Promise<AsyncIterable<Buffer>> {
+  let gz: boolean;
+  try {
+    gz = await isGzipFile(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new ImdsguardError('E_SOURCE_IO', `${path}: cannot read (${err.code ?? err.message})`, { cause: e });
+  }
+  const rs = createReadStream(path, { highWaterMark });
+  if (!gz) return rs as AsyncIterable<Buffer>;
+  return rs.pipe(createGunzip({ chunkSize: 256 * 1024 })) as AsyncIterable<Buffer>;
+}

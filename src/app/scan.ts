@@ -1,0 +1,251 @@
+import { isUtf8 } from 'node:buffer';
+import { chunkLines, type LineChunk, type RESET } from '../adapters/sources/chunk-lines.ts';
+import { expandInputs, type Input } from '../adapters/sources/expand-inputs.ts';
+import { followFile } from '../adapters/sources/follow.ts';
+import { maybeGunzip, openFileBytes } from '../adapters/sources/open-input.ts';
+import type { Finding } from '../core/model/finding.ts';
+import { FormatDriver } from '../core/parse/driver.ts';
+import type { LogFormatName, ParserOptions } from '../core/parse/types.ts';
+import type { FindingSink } from '../core/ports.ts';
+import type { LineRule } from '../core/rules/line-rule.ts';
+import { ScanStats } from './scan-stats.ts';
+
+export interface ScanConfig {
+  inputs: string[];
+  logFormat: LogFormatName;
+  parser?: ParserOptions;
+  rules: LineRule[];
+  sink: FindingSink;
+  follow?: boolean;
+  fromStart?: boolean;
+  /** Lines longer than this are skipped (reported). */
+  maxLineBytes: number;
+  /** Inputs read at the same time. */
+  concurrency: number;
+  signal?: AbortSignal;
+  /** Warnings naming file and line (stderr). */
+  warn: (msg: string) => void;
+  /** Messages per (input, reason) before the rest are only counted. */
+  warnLimit?: number;
+  /** Where stdin reads from (tests pass their own). */
+  stdin?: AsyncIterable<Buffer>;
+  onFinding?: (f: Finding) => void;
+  /** Called once with the live statistics object (for a progress line). */
+  onStats?: (s: ScanStats) => void;
+}
+
+const STDIN_NAME = '-';
+
+/** A line is binary garbage when it holds NUL or mostly control bytes. */
+function isBinary(b: Buffer): boolean {
+  if (b.indexOf(0) >= 0) return true;
+  let ctl = 0;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (c < 9 || (c > 13 && c < 32) || c === 127) ctl++;
+  }
+  return ctl > 4 && ctl * 10 > b.length;
+}
+
+class InputScanner {
+  private readonly driver: FormatDriver;
+  private readonly warned = new Map<string, number>();
+
+  readonly name: string;
+  private readonly cfg: ScanConfig;
+  private readonly stats: ScanStats;
+
+  constructor(name: string, cfg: ScanConfig, stats: ScanStats) {
+    this.name = name;
+    this.cfg = cfg;
+    this.stats = stats;
+    this.driver = new FormatDriver(cfg.logFormat, cfg.parser ?? {});
+  }
+
+  warn(reason: string, line: number | undefined, detail: string): void {
+    const n = (this.warned.get(reason) ?? 0) + 1;
+    this.warned.set(reason, n);
+    const limit = this.cfg.warnLimit ?? 5;
+    const where = line !== undefined ? `${this.name}:${line}` : this.name;
+    if (n <= limit) this.cfg.warn(`${where}: ${detail}`);
+    else if (n === limit + 1) this.cfg.warn(`${this.name}: further "${reason}" warnings are only counted`);
+  }
+
+  skip(reason: string, line: number, detail = reason): void {
+    this.stats.skip(reason);
+    this.warn(reason, line, `skipped: ${detail}`);
+  }
+
+  async line(text: string, line: number): Promise<void> {
+    if (text.length === 0) return;
+    if (text.charCodeAt(text.length - 1) === 13) text = text.slice(0, -1);
+    if (text.length > this.cfg.maxLineBytes) {
+      this.skip(
+        'line too long',
+        line,
+        `line of ${text.length} characters exceeds --max-line-bytes ${this.cfg.maxLineBytes}`,
+      );
+      return;
+    }
+    const header = text.charCodeAt(0) === 35; // '#': W3C and Zeek directives carry parser state
+    let any = header;
+    for (const r of this.cfg.rules) if (r.mayMatch(text)) any = true;
+    if (!any) return;
+    const d = this.driver.parse(text, { file: this.name, line });
+    if (d.switchedFrom) this.warn('format change', line, `format changed from ${d.switchedFrom} to ${d.format}`);
+    if (d.fallback) this.stats.note('lines in no known format, read as text');
+    const r = d.result;
+    if (r.kind === 'nomatch') {
+      this.skip(`not ${this.cfg.logFormat}`, line, `line does not match --log-format ${this.cfg.logFormat}`);
+      return;
+    }
+    if (r.kind === 'ignore') {
+      this.stats.note(r.reason);
+      return;
+    }
+    if (r.kind === 'meta') return;
+    this.stats.linesParsed++;
+    this.stats.formats.set(d.format, (this.stats.formats.get(d.format) ?? 0) + 1);
+    for (const rule of this.cfg.rules) {
+      let found: Finding[];
+      try {
+        found = rule.evaluate({ text, file: this.name, line, format: d.format, event: r.event });
+      } catch (e) {
+        this.skip('rule error', line, `rule ${rule.id} failed: ${(e as Error).message}`);
+        continue;
+      }
+      for (const f of found) {
+        this.stats.add(f);
+        this.cfg.onFinding?.(f);
+        await this.cfg.sink.write(f);
+      }
+    }
+  }
+
+  async chunk(c: LineChunk): Promise<void> {
+    this.stats.linesRead += c.lines;
+    this.stats.bytesRead += c.buf.length;
+    const buf = c.buf;
+    if (isUtf8(buf) && buf.indexOf(0) < 0) {
+      const text = buf.toString('utf8');
+      // Fast path: when no rule can match anything in the chunk and it holds no directive, skip it whole.
+      if (text.charCodeAt(0) !== 35 && !text.includes('\n#')) {
+        let any = false;
+        for (const r of this.cfg.rules) if (r.mayMatch(text)) any = true;
+        if (!any) return;
+      }
+      let start = 0;
+      let line = c.firstLine;
+      while (start < text.length) {
+        let nl = text.indexOf('\n', start);
+        if (nl < 0) nl = text.length;
+        await this.line(text.slice(start, nl), line);
+        start = nl + 1;
+        line++;
+      }
+      return;
+    }
+    // Slow path, line by line: binary garbage is skipped, invalid UTF-8 is decoded with replacement characters.
+    let start = 0;
+    let line = c.firstLine;
+    while (start < buf.length) {
+      let nl = buf.indexOf(10, start);
+      if (nl < 0) nl = buf.length;
+      const b = buf.subarray(start, nl);
+      if (isBinary(b)) this.skip('binary data', line, 'binary data (NUL or control bytes)');
+      else {
+        if (!isUtf8(b)) {
+          this.stats.note('invalid UTF-8 lines, read with replacement characters');
+          this.warn('invalid UTF-8', line, 'invalid UTF-8, read with replacement characters');
+        }
+        await this.line(b.toString('utf8'), line);
+      }
+      start = nl + 1;
+      line++;
+    }
+  }
+
+  async run(source: AsyncIterable<Buffer | typeof RESET>): Promise<void> {
+    let lastLine = 0;
+    try {
+      for await (const c of chunkLines(source, this.cfg.maxLineBytes)) {
+        if ('overlong' in c) {
+          this.stats.linesRead++;
+          this.skip(
+            'line too long',
+            c.line,
+            `line of ${c.bytes} bytes exceeds --max-line-bytes ${this.cfg.maxLineBytes}`,
+          );
+          lastLine = c.line;
+          continue;
+        }
+        await this.chunk(c);
+        lastLine = c.firstLine + c.lines - 1;
+        if (this.cfg.signal?.aborted) break;
+      }
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const what = err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message) ? 'truncated gzip' : 'read error';
+      this.stats.skip(what);
+      if (lastLine === 0) {
+        this.stats.inputsFailed.push(this.name);
+        this.cfg.warn(`${this.name}: cannot read: ${err.message}`);
+      } else
+        this.cfg.warn(`${this.name}: ${what} after line ${lastLine}: ${err.message}; the lines before were scanned`);
+    }
+  }
+}
+
+async function* stdinBytes(cfg: ScanConfig): AsyncGenerator<Buffer> {
+  yield* maybeGunzip((cfg.stdin ?? process.stdin) as AsyncIterable<Buffer>);
+}
+
+async function scanInput(input: Input, cfg: ScanConfig, stats: ScanStats): Promise<void> {
+  stats.inputs++;
+  if (input.kind === 'stdin') {
+    await new InputScanner(STDIN_NAME, cfg, stats).run(stdinBytes(cfg));
+    return;
+  }
+  const scanner = new InputScanner(input.path, cfg, stats);
+  if (cfg.follow) {
+    const signal = cfg.signal ?? new AbortController().signal;
+    await scanner.run(
+      followFile(input.path, {
+        fromStart: Boolean(cfg.fromStart),
+        signal,
+        onReset: (why) => cfg.warn(`${input.path}: ${why}, reading from its start`),
+      }),
+    );
+    return;
+  }
+  let bytes: AsyncIterable<Buffer>;
+  try {
+    bytes = await openFileBytes(input.path);
+  } catch (e) {
+    stats.inputsFailed.push(input.path);
+    cfg.warn((e as Error).message);
+    return;
+  }
+  await scanner.run(bytes);
+}
+
+/** Scan every input with the rules, writing findings to the sink; returns the statistics for the summary. */
+export async function runScan(cfg: ScanConfig): Promise<ScanStats> {
+  const stats = new ScanStats();
+  cfg.onStats?.(stats);
+  const { inputs, errors } = await expandInputs(cfg.inputs);
+  for (const e of errors) {
+    stats.inputsFailed.push(e.input);
+    cfg.warn(e.message);
+  }
+  let next = 0;
+  const worker = async () => {
+    while (next < inputs.length && !cfg.signal?.aborted) {
+      const input = inputs[next++]!;
+      await scanInput(input, cfg, stats);
+    }
+  };
+  const n = cfg.follow ? inputs.length : Math.max(1, Math.min(cfg.concurrency, inputs.length));
+  await Promise.all(Array.from({ length: n }, worker));
+  return stats;
+}

@@ -1,0 +1,23 @@
+import type { HttpEvent } from '../model/event.ts';
+import type { Finding } from '../model/finding.ts';
+
+/** One line of a log as the rules see it: the raw text, where it is, and the request parsed from it (if any). */
+export interface LineInput {
+  text: string;
+  file: string;
+  /** 1-based. */
+  line: number;
+  format: string;
+  event?: HttpEvent;
+}
+
+/**
+ * A stateless detection over log lines. `mayMatch` is a cheap test on the raw text (substring/byte level): a line
+ * for which no rule's `mayMatch` is true is neither parsed nor evaluated, which is what makes `scan` fast. It must
+ * never be false for a line `evaluate` would report.
+ */
+export interface LineRule {
+  readonly id: string;
+  mayMatch(text: string): boolean;
+  evaluate(input: LineInput): Finding[];
+}

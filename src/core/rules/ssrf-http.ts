@@ -1,0 +1,187 @@
+import { type ClassifyContext, classify } from '../classify.ts';
+import { ATTACK } from '../model/attack.ts';
+import type { HttpEvent } from '../model/event.ts';
+import { type Finding, makeFinding } from '../model/finding.ts';
+import type { MetadataHit, Verdict } from '../model/hit.ts';
+import { maxSeverity, raiseSeverity, type Severity, severityRank } from '../model/severity.ts';
+import type { LineInput, LineRule } from './line-rule.ts';
+import { inferOutcome } from './outcome.ts';
+
+export const SSRF_METADATA_RULE = { id: 'ssrf-metadata', name: 'SSRF attempt against a cloud metadata service' };
+export const SSRF_INTERNAL_RULE = { id: 'ssrf-internal', name: 'SSRF attempt against an internal address' };
+
+/**
+ * One place in a request an attack can sit, and how to read it. `metadataOnly`: places where an internal address is
+ * normal traffic (a Host of `localhost`, a Referer from a dev server), so only a metadata target counts there.
+ */
+interface Place {
+  field: string;
+  value: string;
+  ctx: ClassifyContext;
+  metadataOnly: boolean;
+}
+
+const SKIP_EXTRA = new Set(['action']);
+
+/** Every place in the event that can carry an attack, in the order findings should prefer them. */
+export function placesOf(ev: HttpEvent): Place[] {
+  const out: Place[] = [];
+  if (ev.target) out.push({ field: 'target', value: ev.target, ctx: { kind: 'target' }, metadataOnly: false });
+  for (const [k, v] of Object.entries(ev.extra ?? {})) {
+    if (SKIP_EXTRA.has(k) || !v) continue;
+    if (k === 'proxy_url' || k === 'redirect_url')
+      out.push({ field: k, value: v, ctx: { kind: 'url' }, metadataOnly: false });
+    else if (k === 'sni') out.push({ field: k, value: v, ctx: { kind: 'host' }, metadataOnly: true });
+    else if (k === 'trailing') out.push({ field: k, value: v, ctx: {}, metadataOnly: true });
+    else out.push({ field: k, value: v, ctx: { field: k }, metadataOnly: false });
+  }
+  if (ev.body) out.push({ field: 'body', value: ev.body, ctx: {}, metadataOnly: false });
+  if (ev.host) out.push({ field: 'host', value: ev.host, ctx: { kind: 'host' }, metadataOnly: true });
+  if (ev.referer) out.push({ field: 'referer', value: ev.referer, ctx: { field: 'referer' }, metadataOnly: true });
+  for (const [k, v] of Object.entries(ev.headers ?? {})) {
+    if (!v) continue;
+    // HAProxy captured headers: one of them is usually Host, so each is read as a Host and as text.
+    if (k.startsWith('captured_') && !/[\s/]/.test(v))
+      out.push({ field: k, value: v, ctx: { kind: 'host' }, metadataOnly: true });
+    out.push({ field: k, value: v, ctx: { field: k }, metadataOnly: true });
+  }
+  if (ev.userAgent)
+    out.push({ field: 'user-agent', value: ev.userAgent, ctx: { field: 'user-agent' }, metadataOnly: true });
+  return out;
+}
+
+interface Located {
+  hit: MetadataHit;
+  place: Place;
+}
+
+function hitRank(h: MetadataHit): number {
+  return severityRank(h.sensitivity) * 10 + h.transforms.length;
+}
+
+/** Every hit in the event, by verdict, best first. */
+export function hitsOf(ev: HttpEvent, fieldFilter?: (text: string) => boolean): Map<Verdict, Located[]> {
+  const by = new Map<Verdict, Located[]>();
+  for (const place of placesOf(ev)) {
+    if (fieldFilter && !fieldFilter(place.value)) continue;
+    for (const hit of classify(place.value, place.ctx)) {
+      if (place.metadataOnly && hit.verdict !== 'metadata') continue;
+      const list = by.get(hit.verdict) ?? [];
+      list.push({ hit, place });
+      by.set(hit.verdict, list);
+    }
+  }
+  for (const list of by.values()) list.sort((a, b) => hitRank(b.hit) - hitRank(a.hit));
+  return by;
+}
+
+function severityOf(verdict: Verdict, hit: MetadataHit, success: boolean): Severity {
+  if (verdict === 'internal') return success ? 'medium' : 'low';
+  if (success) return 'critical';
+  // An attempt is at least medium and at most high: critical is kept for evidence that it worked.
+  let s = maxSeverity('medium', hit.sensitivity);
+  if (hit.transforms.length > 0) s = raiseSeverity(s);
+  return severityRank(s) > severityRank('high') ? 'high' : s;
+}
+
+function title(verdict: Verdict, hit: MetadataHit, success: boolean): string {
+  if (verdict === 'internal') {
+    return `${success ? 'Likely successful' : 'Attempted'} request to an internal address (${hit.endpoint.canonical}${hit.internalKind ? `, ${hit.internalKind}` : ''}) through the application`;
+  }
+  const who = hit.provider && hit.provider !== 'multi' ? `${hit.provider.toUpperCase()} ` : '';
+  return `${success ? 'Likely successful' : 'Attempted'} SSRF to the ${who}metadata service (${hit.pathClass} path${hit.transforms.length > 0 ? `, obfuscated: ${hit.transforms.join(', ')}` : ''})`;
+}
+
+const REMEDIATION = {
+  metadata:
+    'Find the endpoint that fetches user-supplied URLs and validate destinations after DNS resolution; require IMDSv2 with a hop limit of 1 (AWS), and block the metadata address from application workloads. If the outcome is likely-success, rotate the instance role credentials and review their use in CloudTrail.',
+  internal:
+    'Find the endpoint that fetches user-supplied URLs and restrict outbound destinations to an allow-list; internal services reachable this way can leak data or credentials.',
+};
+
+/** Findings for one parsed request: one per verdict, the best hit first, the others as evidence. */
+export function ssrfFindings(
+  ev: HttpEvent,
+  where: { file: string; line: number },
+  fieldFilter?: (text: string) => boolean,
+): Finding[] {
+  const out: Finding[] = [];
+  const by = hitsOf(ev, fieldFilter);
+  for (const verdict of ['metadata', 'internal'] as const) {
+    const list = by.get(verdict);
+    if (!list || list.length === 0) continue;
+    const { hit, place } = list[0]!;
+    const o = inferOutcome(hit.pathClass, ev.status, ev.bytes);
+    const success = o.outcome === 'likely-success';
+    const rule = verdict === 'metadata' ? SSRF_METADATA_RULE : SSRF_INTERNAL_RULE;
+    const confidence = Math.min(
+      0.99,
+      (verdict === 'metadata' ? (hit.context === 'bare' ? 0.7 : 0.9) : 0.6) + (hit.transforms.length > 0 ? 0.05 : 0),
+    );
+    const others = list
+      .slice(1)
+      .map((x) => ({ field: x.place.field, decoded: x.hit.decoded, transforms: x.hit.transforms }));
+    out.push(
+      makeFinding({
+        rule,
+        severity: severityOf(verdict, hit, success),
+        confidence,
+        attack: [ATTACK.cloudInstanceMetadataApi, ATTACK.exploitPublicFacingApplication],
+        title: title(verdict, hit, success),
+        remediation: REMEDIATION[verdict],
+        origin: { file: where.file, line: where.line, ...(ev.origin.format ? { format: ev.origin.format } : {}) },
+        ...(ev.time ? { time: ev.time } : {}),
+        verdict,
+        provider: hit.provider,
+        service: hit.service,
+        target: {
+          raw: place.value,
+          decoded: hit.decoded,
+          host: hit.endpoint.canonical,
+          path: hit.path,
+          path_class: hit.pathClass,
+        },
+        transforms: hit.transforms,
+        outcome: o.outcome,
+        outcome_reason: o.reason,
+        ...(ev.clientIp ? { client: { ip: ev.clientIp } } : {}),
+        http: {
+          ...(ev.method ? { method: ev.method } : {}),
+          ...(ev.status !== undefined ? { status: ev.status } : {}),
+          ...(ev.bytes !== undefined ? { bytes: ev.bytes } : {}),
+          field: place.field,
+        },
+        evidence: {
+          endpoint: hit.endpoint,
+          context: hit.context,
+          ...(hit.internalKind ? { internal_kind: hit.internalKind } : {}),
+          ...(hit.disagreements.length > 0 ? { disagreements: hit.disagreements } : {}),
+          ...(others.length > 0 ? { also: others.slice(0, 5) } : {}),
+          ...(hit.doc ? { doc: hit.doc } : {}),
+        },
+        idEvidence: [rule.id, where.file, where.line, hit.decoded],
+      }),
+    );
+  }
+  return out;
+}
+
+export interface SsrfRuleOptions {
+  /** Cheap test on a whole line (or a chunk of lines): false only when no field of any line in it can be flagged. */
+  lineFilter?: (text: string) => boolean;
+  /** Cheap test on one field before the full decoder runs on it (the core prefilter). */
+  fieldFilter?: (text: string) => boolean;
+}
+
+/** The SSRF rule over log lines. */
+export function ssrfLineRule(opts: SsrfRuleOptions = {}): LineRule {
+  const { lineFilter, fieldFilter } = opts;
+  return {
+    id: 'ssrf',
+    mayMatch: lineFilter ?? (() => true),
+    evaluate(input: LineInput): Finding[] {
+      if (!input.event) return [];
+      return ssrfFindings(input.event, input, fieldFilter);
+    },
+  };
+}
