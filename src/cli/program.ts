@@ -1,10 +1,11 @@
 import { Command } from 'commander';
+import { cloudtrailCommand } from './commands/cloudtrail.ts';
 import { explainCommand } from './commands/explain.ts';
 import { scanCommand } from './commands/scan.ts';
 import { VERSION } from './version.ts';
 
 /** The commands, one file each under commands/. */
-const COMMANDS: Array<() => Command> = [explainCommand, scanCommand];
+const COMMANDS: Array<() => Command> = [explainCommand, cloudtrailCommand, scanCommand];
 
 export function buildProgram(): Command {
   const program = new Command('imdsguard')

@@ -22,6 +22,8 @@ export interface CloudCall extends CloudApiEvent {
   credentialKind: CredentialKind;
   /** Account, project or subscription the call was recorded in. */
   account?: string;
+  /** Account that owns the credential (AWS `userIdentity.accountId`). */
+  credentialAccount?: string;
   /** Role name (AWS), service-account email (GCP), managed identity resource id (Azure). */
   role?: string;
   /** The instance (AWS id, GCE name, Azure VM resource id) as written. */
@@ -34,7 +36,6 @@ export interface CloudCall extends CloudApiEvent {
   consoleSignIn?: boolean;
   /** STS AssumeRole issued by ec2.amazonaws.com: ties a temporary key to an instance. */
   issuance?: { accessKeyId: string; instanceId: string; role?: string };
-  /** The address is a private (RFC 1918 / ULA) one, as seen through a VPC endpoint or a private channel. */
   region?: string;
   /** File and line the record came from. */
   file?: string;

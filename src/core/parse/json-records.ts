@@ -133,7 +133,8 @@ export class JsonRecordSplitter {
       }
       switch (c) {
         case QUOTE:
-          if (this.depth === this.recordDepth && this.recordDepth > 0) this.fail('Expected a JSON object as a record, found a string');
+          if (this.depth === this.recordDepth && this.recordDepth > 0)
+            this.fail('Expected a JSON object as a record, found a string');
           this.inString = true;
           // A key candidate of a top-level object (only while we might still switch to a record array).
           if (this.depth === 1 && this.recordDepth === 0) {
@@ -158,7 +159,8 @@ export class JsonRecordSplitter {
           this.afterColon = false;
           break;
         case LBRACK:
-          if (this.depth === this.recordDepth && this.recordDepth > 0) this.fail('Expected a JSON object as a record, found an array');
+          if (this.depth === this.recordDepth && this.recordDepth > 0)
+            this.fail('Expected a JSON object as a record, found an array');
           if (this.depth === 1 && this.recordDepth === 0 && this.afterColon && RECORD_KEYS.has(this.lastKey)) {
             // `{"Records":[…]}`: stop capturing the wrapper, records are the array's elements.
             this.capturing = false;

@@ -1,0 +1,90 @@
+import { Command, Option } from 'commander';
+import { openSink, SINK_FORMATS, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
+import { runCloudtrail } from '../../app/cloudtrail.ts';
+import { atLeast, SEVERITIES, type Severity } from '../../core/model/severity.ts';
+import { EXIT } from '../exit-codes.ts';
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+interface Opts {
+  inventory: string[];
+  awsIpRanges?: string;
+  format?: SinkFormat;
+  output?: string;
+  failOn: Severity;
+  stats?: boolean;
+}
+
+export function cloudtrailCommand(): Command {
+  return new Command('cloudtrail')
+    .description(
+      'Find instance credentials used away from their instance, IMDSv1-delivered credentials in use and reconnaissance ' +
+        'with instance roles, in CloudTrail, GCP Cloud Audit Logs and Azure Activity Logs',
+    )
+    .argument(
+      '[inputs...]',
+      'files or directories (trail files, gzipped or not; JSON arrays; NDJSON); "-" or none reads stdin',
+    )
+    .option(
+      '--inventory <file>',
+      'inventory JSON naming instance addresses (describe-instances, describe-addresses, describe-nat-gateways, gcloud/az VM lists); repeatable',
+      collect,
+      [],
+    )
+    .option('--aws-ip-ranges <file>', "AWS's published ip-ranges.json, read offline, to tell addresses outside AWS")
+    .addOption(
+      new Option('--format <format>', 'output format (default: table on a TTY, jsonl otherwise)').choices([
+        ...SINK_FORMATS,
+      ]),
+    )
+    .option('-o, --output <file>', 'write records to FILE instead of stdout')
+    .addOption(
+      new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity')
+        .choices([...SEVERITIES])
+        .default('medium'),
+    )
+    .option('--stats', 'print records read, records/s and findings to stderr')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 no finding at or above --fail-on; 1 findings; 2 usage, input or output error.
+Findings list the records they rest on in origin.event_ids (CloudTrail eventID, GCP insertId, Azure eventDataId).
+Examples:
+  imdsguard cloudtrail AWSLogs/123456789012/CloudTrail/ --inventory instances.json --inventory nat.json
+  aws ec2 describe-instances > instances.json; imdsguard cloudtrail --aws-ip-ranges ip-ranges.json events.ndjson
+  gcloud logging read 'logName:"cloudaudit"' --format=json | imdsguard cloudtrail --inventory gce.json -`,
+    )
+    .action(async (inputs: string[], opts: Opts) => {
+      const sink = await openSink(opts.format, opts.output);
+      let worst = false;
+      try {
+        const stats = await runCloudtrail({
+          inputs,
+          inventory: opts.inventory,
+          ...(opts.awsIpRanges ? { awsIpRanges: opts.awsIpRanges } : {}),
+          emit: (f) => {
+            if (atLeast(f.severity, opts.failOn)) worst = true;
+            return sink.write(f);
+          },
+        });
+        for (const f of stats.unknownInventory)
+          process.stderr.write(`imdsguard: warning: ${f}: no inventory shape recognised\n`);
+        if (opts.stats) {
+          const rate = stats.seconds > 0 ? Math.round(stats.records / stats.seconds) : stats.records;
+          process.stderr.write(
+            `imdsguard cloudtrail: ${stats.records} records (${stats.recognised} recognised, ${stats.instanceRecords} with instance credentials, ` +
+              `${stats.serviceMade} service-made) in ${stats.seconds.toFixed(2)} s, ${rate} records/s, ${stats.findings} findings\n`,
+          );
+        } else if (stats.records > 0 && stats.recognised === 0) {
+          process.stderr.write(
+            'imdsguard: warning: no CloudTrail, Cloud Audit Logs or Activity Log record recognised in the input\n',
+          );
+        }
+      } finally {
+        await sink.close();
+      }
+      process.exitCode = worst ? EXIT.findings : EXIT.ok;
+    });
+}

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { InputSyntaxError } from '../errors.ts';
+import { JsonRecordSplitter } from './json-records.ts';
+
+function split(text: string, cuts: number[] = []): Array<{ value: unknown; line: number }> {
+  const buf = Buffer.from(text, 'utf8');
+  const s = new JsonRecordSplitter('t.json');
+  const out: Array<{ value: unknown; line: number }> = [];
+  let prev = 0;
+  for (const c of [...cuts.filter((x) => x > 0 && x < buf.length).sort((a, b) => a - b), buf.length]) {
+    for (const r of s.push(buf.subarray(prev, c))) out.push({ value: JSON.parse(r.text), line: r.line });
+    prev = c;
+  }
+  s.end();
+  return out;
+}
+
+test('JsonRecordSplitter with a trail file, a bare array, NDJSON and concatenated objects', () => {
+  const recs = [
+    { eventID: 'a', x: '}]"\\' },
+    { eventID: 'b', n: [1, { y: '[' }] },
+  ];
+  assert.deepEqual(
+    split(JSON.stringify({ Records: recs })).map((r) => r.value),
+    recs,
+  );
+  assert.deepEqual(
+    split(JSON.stringify(recs, null, 2)).map((r) => r.value),
+    recs,
+  );
+  assert.deepEqual(
+    split(recs.map((r) => JSON.stringify(r)).join('\n')).map((r) => r.line),
+    [1, 2],
+  );
+  assert.deepEqual(
+    split(`${JSON.stringify(recs[0])}${JSON.stringify(recs[1])}`).map((r) => r.value),
+    recs,
+  );
+  // Keys before Records, and an Azure diagnostic export with lower-case records.
+  assert.deepEqual(
+    split(JSON.stringify({ meta: { a: [1] }, Records: recs, tail: 1 })).map((r) => r.value),
+    recs,
+  );
+  assert.deepEqual(
+    split(JSON.stringify({ records: recs })).map((r) => r.value),
+    recs,
+  );
+  // An NDJSON record that merely has a short string field is not mistaken for a wrapper.
+  assert.deepEqual(
+    split('{"k":"Records","v":[1]}').map((r) => r.value),
+    [{ k: 'Records', v: [1] }],
+  );
+});
+
+test('JsonRecordSplitter gives the same records wherever chunks are cut (multi-byte text included)', () => {
+  const recs = [
+    { eventID: 'é☃', s: 'a\\"b\\\\', n: [{}, []] },
+    { eventID: '😀', t: '{"Records":[' },
+  ];
+  const text = JSON.stringify({ Records: recs });
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: Buffer.byteLength(text) }), { maxLength: 12 }), (cuts) => {
+      assert.deepEqual(
+        split(text, cuts).map((r) => r.value),
+        recs,
+      );
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('JsonRecordSplitter errors name the line', () => {
+  assert.throws(
+    () => split('{"a":1}\n{"b":'),
+    (e: unknown) => e instanceof InputSyntaxError && e.line === 2,
+  );
+  assert.throws(
+    () => split('\n\nnot json'),
+    (e: unknown) => e instanceof InputSyntaxError && e.line === 3,
+  );
+  assert.throws(() => split('{"Records":[{"a":1} {"b":2}]}'), InputSyntaxError);
+  assert.throws(() => split('[1,2]'), InputSyntaxError);
+});
