@@ -35,7 +35,12 @@ export function parseCgroup(text: string): ContainerIdentity | undefined {
       const m = re.exec(path);
       if (!m?.[1]) continue;
       const pod = POD.exec(path)?.[1]?.replace(/_/g, '-');
-      return { id: m[1], runtime: runtime === 'kubernetes' || !pod ? runtime : runtime, ...(pod ? { podUid: pod } : {}), cgroup: path };
+      return {
+        id: m[1],
+        runtime: runtime === 'kubernetes' || !pod ? runtime : runtime,
+        ...(pod ? { podUid: pod } : {}),
+        cgroup: path,
+      };
     }
   }
   return undefined;

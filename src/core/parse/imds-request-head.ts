@@ -17,7 +17,13 @@ export interface RequestHead {
 }
 
 /** Header names whose presence means "the caller spoke the protected protocol". */
-const TOKEN_HEADERS = new Set(['x-aws-ec2-metadata-token', 'metadata-flavor', 'metadata', 'authorization', 'x-identity-header']);
+const TOKEN_HEADERS = new Set([
+  'x-aws-ec2-metadata-token',
+  'metadata-flavor',
+  'metadata',
+  'authorization',
+  'x-identity-header',
+]);
 const METHOD = /^[A-Z]{3,7}$/;
 
 /**
