@@ -125,7 +125,9 @@ const FRAMEWORKS: Record<string, Start> = {
     listen(http.createServer(imdsguardHttp((_req, res) => res.end('handled'), { ...o, readBody: 65_536 }))),
   express: (o) => {
     const app = express();
-    app.use(express.json(), express.urlencoded({ extended: false }), imdsguardExpress(o));
+    app.use(express.json());
+    app.use(express.urlencoded({ extended: false }));
+    app.use(imdsguardExpress(o));
     app.use((_req, res) => {
       res.send('handled');
     });

@@ -13,11 +13,11 @@ import {
 /** The parts of Express's request and response this uses (no dependency on express itself). */
 interface ExpressReq {
   method: string;
-  originalUrl?: string;
+  originalUrl?: string | undefined;
   url: string;
   headers: IncomingRequestView['headers'];
   body?: unknown;
-  ip?: string;
+  ip?: string | undefined;
 }
 interface ExpressRes {
   status(code: number): ExpressRes;

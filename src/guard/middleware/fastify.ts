@@ -15,7 +15,7 @@ interface FastifyReq {
   url: string;
   headers: IncomingRequestView['headers'];
   body?: unknown;
-  ip?: string;
+  ip?: string | undefined;
 }
 interface FastifyReply {
   code(c: number): FastifyReply;

@@ -11,7 +11,7 @@ interface KoaCtx {
   method: string;
   originalUrl: string;
   headers: IncomingRequestView['headers'];
-  ip?: string;
+  ip?: string | undefined;
   request: { body?: unknown };
   status: number;
   type: string;
