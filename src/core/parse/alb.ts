@@ -18,10 +18,13 @@ function clientIp(hostPort: string | undefined): string | undefined {
 }
 
 export function parseAlb(line: string, format: string, origin: { file: string; line: number }): HttpEvent | null {
+  // Neither starts with a bracket or quote (Envoy's `[time]` would otherwise look like a Classic ELB time).
+  const c0 = line.charCodeAt(0);
+  if (c0 === 91 || c0 === 34) return null;
   const f = splitQuoted(line);
-  let i = 0;
-  if (f[0] && ALB_TYPES.has(f[0])) i = 1;
-  else if (format === 'alb' && !TIME.test(f[0] ?? '')) return null;
+  const i = f[0] && ALB_TYPES.has(f[0]) ? 1 : 0;
+  // ALB lines start with the request type, Classic ELB lines with the time.
+  if ((format === 'alb') !== (i === 1)) return null;
   if (!TIME.test(f[i] ?? '') || f.length < i + 12) return null;
   const request = f[i + 11]!;
   const req = splitRequestLine(request);
