@@ -11,14 +11,25 @@ export const CLOUDFRONT_FIELDS =
     ' ',
   );
 
-/** Undo CloudFront's own encoding layer: `%25` → `%`, `%20` → space, `%22` → `"` and other escaped bytes. */
+/** Undo CloudFront's own encoding layer: `%25` → `%`, `%20` → space, escaped non-ASCII bytes → their UTF-8 text. */
 export function cloudfrontUnescape(v: string): string {
   if (!v.includes('%')) return v;
-  return v.replace(/%([0-9A-Fa-f]{2})/g, (whole, hex: string) => {
-    const c = Number.parseInt(hex, 16);
-    // CloudFront escapes only bytes outside printable ASCII plus a few delimiters; leave the rest as the client wrote.
-    return c <= 0x20 || c >= 0x7f || c === 0x25 || c === 0x22 || c === 0x5c ? String.fromCharCode(c) : whole;
-  });
+  const out: number[] = [];
+  const src = Buffer.from(v, 'utf8');
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i]!;
+    if (b === 0x25 && i + 2 < src.length && /^[0-9A-Fa-f]{2}$/.test(String.fromCharCode(src[i + 1]!, src[i + 2]!))) {
+      const c = Number.parseInt(String.fromCharCode(src[i + 1]!, src[i + 2]!), 16);
+      // CloudFront escapes only bytes outside printable ASCII plus a few delimiters; the rest is as the client wrote.
+      if (c <= 0x20 || c >= 0x7f || c === 0x25 || c === 0x22 || c === 0x5c) {
+        out.push(c);
+        i += 2;
+        continue;
+      }
+    }
+    out.push(b);
+  }
+  return Buffer.from(out).toString('utf8');
 }
 
 export const cloudfrontFormat: LogFormat = {
