@@ -7,6 +7,7 @@
  * Capturing is cheap (V8 records raw frames; nothing is formatted); the frames are only read when the
  * destination turns out to be a metadata service.
  */
+import { fileURLToPath } from 'node:url';
 
 /** A captured stack, read lazily. */
 export interface CallerStack {
@@ -63,15 +64,20 @@ export function packageOf(file: string): string | null {
   return first;
 }
 
+/** The guard's own directory (src/guard or dist/guard), as a URL and as a path: its frames are not callers. */
+const OWN_URL = new URL('.', import.meta.url).href;
+const OWN_PATH = fileURLToPath(OWN_URL);
+
 /** Distinct packages on the stack, innermost first, and the first file outside node_modules (the app's code). */
 export function summarise(files: readonly string[]): { packages: string[]; appFrame: string | null } {
   const packages: string[] = [];
   let appFrame: string | null = null;
   for (const f of files) {
     if (f.startsWith('node:') || f.startsWith('internal/')) continue;
+    if (f.startsWith(OWN_URL) || f.startsWith(OWN_PATH)) continue;
     const p = packageOf(f);
     if (p === null) {
-      if (appFrame === null && !f.includes('/src/guard/') && !f.includes('/dist/guard/')) appFrame = f;
+      if (appFrame === null) appFrame = f;
       continue;
     }
     if (!packages.includes(p)) packages.push(p);
