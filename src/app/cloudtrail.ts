@@ -5,7 +5,13 @@ import { InstanceCredentialCorrelator } from '../core/correlate/cloud-instance-c
 import { ImdsguardError, InputSyntaxError } from '../core/errors.ts';
 import type { Finding } from '../core/model/finding.ts';
 import { toCloudCall, unwrapRecord } from '../core/parse/cloud-record.ts';
-import { emptyFacts, type InventoryFacts, readInventory } from '../core/posture/posture-inventory.ts';
+import {
+  emptyFacts,
+  INVENTORY_RECORD_KEYS,
+  type InventoryFacts,
+  type InventoryResource,
+  readInventoryRecord,
+} from '../core/posture/posture-inventory.ts';
 
 export interface CloudtrailOptions {
   inputs: string[];
@@ -43,10 +49,18 @@ export async function readJsonDocument(path: string): Promise<unknown> {
   }
 }
 
-/** Load inventory files into facts (one file each; the shapes are the cloud CLIs' own). */
+/**
+ * Load inventory files into facts (the shapes are the cloud CLIs' own), streamed record by record so a fleet's
+ * inventory never has to fit in one string. Only addresses and names are kept, not the raw records.
+ */
 export async function loadInventory(files: string[]): Promise<InventoryFacts> {
   const facts = emptyFacts();
-  for (const f of files) readInventory(await readJsonDocument(f), f, facts);
+  if (files.length === 0) return facts;
+  for await (const rec of readJsonRecords(files, { keys: INVENTORY_RECORD_KEYS })) {
+    const before = facts.resources.length;
+    readInventoryRecord(rec.value, rec.key, rec.file, facts);
+    for (let i = before; i < facts.resources.length; i++) (facts.resources[i] as InventoryResource).raw = {};
+  }
   return facts;
 }
 

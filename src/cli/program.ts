@@ -2,12 +2,13 @@ import { Command } from 'commander';
 import { agentCommand } from './commands/agent.ts';
 import { cloudtrailCommand } from './commands/cloudtrail.ts';
 import { explainCommand } from './commands/explain.ts';
+import { postureCommand } from './commands/posture.ts';
 import { redactCommand } from './commands/redact.ts';
 import { scanCommand } from './commands/scan.ts';
 import { VERSION } from './version.ts';
 
 /** The commands, one file each under commands/. */
-const COMMANDS: Array<() => Command> = [explainCommand, cloudtrailCommand, scanCommand, agentCommand, redactCommand];
+const COMMANDS: Array<() => Command> = [explainCommand, cloudtrailCommand, postureCommand, scanCommand, agentCommand, redactCommand];
 
 export function buildProgram(): Command {
   const program = new Command('imdsguard')

@@ -10,6 +10,10 @@ export interface SourcedRecord {
   file: string;
   line: number;
   value: unknown;
+  /** The wrapper key the record was listed under, if any. */
+  key?: string;
+  /** The record's JSON text (kept only when asked: posture uses it to find the line of a resource). */
+  text?: string;
 }
 
 const CHUNK = 1 << 20;
@@ -93,12 +97,20 @@ async function* bytes(path: string): AsyncGenerator<Buffer> {
  * Every JSON record in the inputs, streamed: trail files `{"Records":[…]}` (gzipped or not), bare arrays,
  * NDJSON and concatenated objects. Syntax errors name the file and line.
  */
-export async function* readJsonRecords(inputs: string[]): AsyncGenerator<SourcedRecord> {
+export async function* readJsonRecords(
+  inputs: string[],
+  opts: { keys?: ReadonlySet<string>; keepText?: boolean } = {},
+): AsyncGenerator<SourcedRecord> {
   for (const path of await expandInputs(inputs)) {
     const name = path === '-' ? '<stdin>' : path;
-    const splitter = new JsonRecordSplitter(name);
+    const splitter = new JsonRecordSplitter(name, opts.keys);
     for await (const chunk of bytes(path)) {
-      for (const rec of splitter.push(chunk)) yield { file: name, line: rec.line, value: parseRecord(rec, name) };
+      for (const rec of splitter.push(chunk)) {
+        const out: SourcedRecord = { file: name, line: rec.line, value: parseRecord(rec, name) };
+        if (rec.key) out.key = rec.key;
+        if (opts.keepText) out.text = rec.text;
+        yield out;
+      }
     }
     splitter.end();
   }

@@ -82,4 +82,8 @@ test('JsonRecordSplitter errors name the line', () => {
   );
   assert.throws(() => split('{"Records":[{"a":1} {"b":2}]}'), InputSyntaxError);
   assert.throws(() => split('[1,2]'), InputSyntaxError);
+  assert.throws(
+    () => split('{"Records": [\n{"a": [}\n]}'),
+    (e: unknown) => e instanceof InputSyntaxError && e.line === 2,
+  );
 });

@@ -4,6 +4,8 @@ import { InputSyntaxError } from '../errors.ts';
 export interface RawRecord {
   text: string;
   line: number;
+  /** The wrapper key whose array held the record (`Records`, `Reservations`, …), when there was one. */
+  key?: string;
 }
 
 const LBRACE = 0x7b;
@@ -21,7 +23,7 @@ function isSpace(b: number): boolean {
 }
 
 /** Keys whose array value holds the records: CloudTrail trail files, Azure diagnostic exports, gcloud `entries`. */
-const RECORD_KEYS = new Set(['Records', 'records', 'entries']);
+export const AUDIT_RECORD_KEYS: ReadonlySet<string> = new Set(['Records', 'records', 'entries']);
 
 /**
  * Cuts a byte stream of JSON into records without parsing the whole document: each element of a top-level
@@ -36,7 +38,12 @@ const RECORD_KEYS = new Set(['Records', 'records', 'entries']);
  */
 export class JsonRecordSplitter {
   private readonly file: string;
+  private readonly keys: ReadonlySet<string>;
+  private maxKey = 0;
+  private wrapperKey = '';
   private depth = 0;
+  /** Closers expected, innermost last: a mismatched bracket is an error on its own line. */
+  private stack: number[] = [];
   private inString = false;
   private escaped = false;
   private line = 1;
@@ -54,8 +61,10 @@ export class JsonRecordSplitter {
   /** Within a record array, an element that is not an object is an error. */
   private expectingElement = false;
 
-  constructor(file: string) {
+  constructor(file: string, keys: ReadonlySet<string> = AUDIT_RECORD_KEYS) {
     this.file = file;
+    this.keys = keys;
+    for (const k of keys) this.maxKey = Math.max(this.maxKey, k.length);
   }
 
   private fail(message: string): never {
@@ -91,7 +100,7 @@ export class JsonRecordSplitter {
         if (this.keyStart !== -1) {
           const parts = [...this.keyPieces, chunk.subarray(this.keyStart, q)];
           const len = parts.reduce((a, p) => a + p.length, 0);
-          this.lastKey = len <= 16 ? Buffer.concat(parts).toString('latin1') : '';
+          this.lastKey = len <= this.maxKey ? Buffer.concat(parts).toString('latin1') : '';
           this.keyStart = -1;
           this.keyPieces = [];
         }
@@ -113,10 +122,12 @@ export class JsonRecordSplitter {
         if (c === LBRACK) {
           this.recordDepth = 1;
           this.depth = 1;
+          this.stack = [RBRACK];
           this.expectingElement = true;
         } else if (c === LBRACE) {
           this.recordDepth = 0;
           this.depth = 1;
+          this.stack = [RBRACE];
           this.capturing = true;
           this.captureLine = this.line;
           captureStart = i;
@@ -156,12 +167,14 @@ export class JsonRecordSplitter {
             this.expectingElement = false;
           }
           this.depth++;
+          this.stack.push(RBRACE);
           this.afterColon = false;
           break;
         case LBRACK:
           if (this.depth === this.recordDepth && this.recordDepth > 0)
             this.fail('Expected a JSON object as a record, found an array');
-          if (this.depth === 1 && this.recordDepth === 0 && this.afterColon && RECORD_KEYS.has(this.lastKey)) {
+          if (this.depth === 1 && this.recordDepth === 0 && this.afterColon && this.keys.has(this.lastKey)) {
+            this.wrapperKey = this.lastKey;
             // `{"Records":[…]}`: stop capturing the wrapper, records are the array's elements.
             this.capturing = false;
             this.pieces = [];
@@ -170,16 +183,20 @@ export class JsonRecordSplitter {
             this.expectingElement = true;
           }
           this.depth++;
+          this.stack.push(RBRACK);
           this.afterColon = false;
           break;
         case RBRACE:
         case RBRACK: {
+          if (this.stack.pop() !== c) this.fail(`Unexpected "${String.fromCharCode(c)}"`);
           this.depth--;
           if (this.depth < 0) this.fail(`Unexpected "${String.fromCharCode(c)}"`);
           if (this.capturing && this.depth === this.recordDepth) {
             const tail = chunk.subarray(captureStart, i + 1);
             const buf = this.pieces.length > 0 ? Buffer.concat([...this.pieces, tail]) : tail;
-            out.push({ text: buf.toString('utf8'), line: this.captureLine });
+            const rec: RawRecord = { text: buf.toString('utf8'), line: this.captureLine };
+            if (this.recordDepth === 2) rec.key = this.wrapperKey;
+            out.push(rec);
             this.capturing = false;
             this.pieces = [];
             captureStart = -1;

@@ -66,6 +66,35 @@ export function emptyFacts(): InventoryFacts {
   return { resources: [], natByVpc: new Map(), eipByInstance: new Map(), noTokenByInstance: new Map(), unknown: [] };
 }
 
+/**
+ * Wrapper keys whose arrays a streaming reader may cut into one record per element (a fleet's
+ * `describe-instances` can be gigabytes). Each element is handed back with its key to `readInventoryRecord`.
+ */
+export const INVENTORY_RECORD_KEYS: ReadonlySet<string> = new Set([
+  'Reservations',
+  'LaunchTemplateVersions',
+  'LaunchTemplates',
+  'LaunchConfigurations',
+  'NatGateways',
+  'Addresses',
+  'MetricDataResults',
+  'nodePools',
+]);
+
+/**
+ * Read one streamed inventory record: an element of a wrapper array (`key` set), an element of a top-level array,
+ * or a whole top-level object.
+ */
+export function readInventoryRecord(
+  value: unknown,
+  key: string | undefined,
+  file: string,
+  facts: InventoryFacts,
+): InventoryFacts {
+  if (key) return readInventory({ [key]: [value] }, file, facts);
+  return readInventory(value, file, facts);
+}
+
 const INSTANCE_ID = /\bi-[0-9a-f]{8,17}\b/i;
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
@@ -276,7 +305,8 @@ export function readInventory(doc: unknown, file: string, facts: InventoryFacts)
     });
   }
   const after = facts.resources.length + facts.natByVpc.size + facts.eipByInstance.size + facts.noTokenByInstance.size;
-  if (after === before && !(Array.isArray(doc) && doc.length === 0)) facts.unknown.push(file);
+  if (after === before && !(Array.isArray(doc) && doc.length === 0) && !facts.unknown.includes(file))
+    facts.unknown.push(file);
   return facts;
 }
 

@@ -1,0 +1,97 @@
+import { writeFile } from 'node:fs/promises';
+import { readJsonRecords } from '../adapters/sources/json-record-files.ts';
+import { ImdsguardError } from '../core/errors.ts';
+import type { Finding } from '../core/model/finding.ts';
+import { postureFindings, remediationScript } from '../core/posture/posture-check.ts';
+import { emptyFacts, INVENTORY_RECORD_KEYS, readInventoryRecord } from '../core/posture/posture-inventory.ts';
+import { type ReadinessRow, readiness } from '../core/posture/posture-readiness.ts';
+
+export interface PostureOptions {
+  inputs: string[];
+  emit: (f: Finding) => void | Promise<void>;
+  /** Write the reviewed remediation script here. */
+  remediationScript?: string;
+}
+
+export interface PostureResult {
+  records: number;
+  resources: number;
+  findings: number;
+  readiness: ReadinessRow[];
+  unknown: string[];
+  seconds: number;
+}
+
+/** 1-based line of the first occurrence of `needle` inside a record that starts on `line`. */
+function lineOf(text: string | undefined, line: number, needle: string): number {
+  if (!text) return line;
+  const at = text.indexOf(needle);
+  if (at < 0) return line;
+  let n = line;
+  for (let i = text.indexOf('\n'); i !== -1 && i < at; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/**
+ * The `posture` use case: stream inventory records, check each resource as it arrives and drop it. Only the
+ * readiness rows (instance id, HttpTokens) and the findings kept for the remediation script stay in memory.
+ */
+export async function runPosture(opts: PostureOptions): Promise<PostureResult> {
+  const started = process.hrtime.bigint();
+  const rows = new Map<string, ReadinessRow>();
+  const noToken = new Map<string, number>();
+  const forScript: Finding[] = [];
+  let records = 0;
+  let resources = 0;
+  let findings = 0;
+  const unknown = new Set<string>();
+  for await (const rec of readJsonRecords(opts.inputs, { keys: INVENTORY_RECORD_KEYS, keepText: true })) {
+    records++;
+    const facts = readInventoryRecord(rec.value, rec.key, rec.file, emptyFacts());
+    for (const u of facts.unknown) unknown.add(u);
+    for (const [k, v] of facts.noTokenByInstance) noToken.set(k, (noToken.get(k) ?? 0) + v);
+    resources += facts.resources.length;
+    for (const row of readiness(facts)) rows.set(row.instance.toLowerCase(), row);
+    for (const f of postureFindings(facts)) {
+      f.origin.line = lineOf(rec.text, rec.line, JSON.stringify(f.resource?.id ?? ''));
+      findings++;
+      if (opts.remediationScript) forScript.push(f);
+      const p = opts.emit(f);
+      if (p) await p;
+    }
+  }
+  // Metrics may come in any file, before or after the instances they are about.
+  const ready = [...rows.values()].map((r): ReadinessRow => {
+    const n = noToken.get(r.instance.toLowerCase());
+    if (n === undefined) return r;
+    if (r.status === 'already-required') return { ...r, metadata_no_token: n };
+    return { ...r, metadata_no_token: n, status: n > 0 ? 'would-break' : 'ready' };
+  });
+  if (opts.remediationScript) {
+    try {
+      await writeFile(opts.remediationScript, remediationScript(forScript, ready), { mode: 0o644 });
+    } catch (e) {
+      throw new ImdsguardError('E_SINK_IO', `Cannot write "${opts.remediationScript}": ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+  // A readiness-only file (metrics with no instance) still reports what it measured.
+  for (const [k, n] of noToken) {
+    if (!rows.has(k))
+      ready.push({
+        instance: k,
+        http_tokens: 'unknown',
+        metadata_no_token: n,
+        status: n > 0 ? 'would-break' : 'ready',
+      });
+  }
+  return {
+    records,
+    resources,
+    findings,
+    readiness: ready,
+    unknown: [...unknown],
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
+}

@@ -1,0 +1,94 @@
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { openSink, SINK_FORMATS, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
+import { runPosture } from '../../app/posture.ts';
+import { ImdsguardError } from '../../core/errors.ts';
+import { atLeast, SEVERITIES, type Severity } from '../../core/model/severity.ts';
+import { renderReadiness } from '../../core/posture/posture-readiness.ts';
+import { EXIT } from '../exit-codes.ts';
+
+interface Opts {
+  format?: SinkFormat;
+  output?: string;
+  failOn: Severity;
+  remediationScript?: string;
+  readiness?: string;
+  stats?: boolean;
+}
+
+export function postureCommand(): Command {
+  return new Command('posture')
+    .description(
+      'Check metadata service settings in cloud inventory (IMDSv1 allowed, hop limit, endpoint, IPv6, tags, GCP legacy endpoints ' +
+        'and default service accounts, GKE metadata server, Azure Metadata Security Protocol) and say how to fix each',
+    )
+    .argument('<files...>', 'inventory JSON as the CLIs print it (gzipped or not; "-" reads stdin)')
+    .addOption(
+      new Option('--format <format>', 'output format (default: table on a TTY, jsonl otherwise)').choices([
+        ...SINK_FORMATS,
+      ]),
+    )
+    .option('-o, --output <file>', 'write findings to FILE instead of stdout')
+    .addOption(
+      new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity')
+        .choices([...SEVERITIES])
+        .default('medium'),
+    )
+    .option('--remediation-script <file>', 'write every remediation command into one shell script to review and run')
+    .option(
+      '--readiness <file>',
+      'write the IMDSv2 readiness view (MetadataNoToken per instance) to FILE instead of stderr',
+    )
+    .option('--stats', 'print records read and records/s to stderr')
+    .addHelpText(
+      'after',
+      `
+Inputs: aws ec2 describe-instances | describe-launch-template-versions | describe-launch-templates |
+get-instance-metadata-defaults; aws autoscaling describe-launch-configurations; aws cloudwatch get-metric-statistics
+(--metric-name MetadataNoToken, one instance per file, the instance id in the file name) or get-metric-data (ids like
+i_0abc…); gcloud compute instances list --format=json; gcloud container node-pools list --format=json (or clusters
+describe); az vm list -d / az vm show -d.
+Exit codes: 0 no finding at or above --fail-on; 1 findings; 2 usage, input or output error.
+Examples:
+  aws ec2 describe-instances > instances.json
+  imdsguard posture instances.json metadata-no-token-i-0abc.json --remediation-script fix.sh`,
+    )
+    .action(async (files: string[], opts: Opts) => {
+      const sink = await openSink(opts.format, opts.output);
+      let worst = false;
+      let result: Awaited<ReturnType<typeof runPosture>>;
+      try {
+        result = await runPosture({
+          inputs: files,
+          ...(opts.remediationScript ? { remediationScript: opts.remediationScript } : {}),
+          emit: (f) => {
+            if (atLeast(f.severity, opts.failOn)) worst = true;
+            return sink.write(f);
+          },
+        });
+      } finally {
+        await sink.close();
+      }
+      for (const f of result.unknown)
+        process.stderr.write(`imdsguard: warning: ${f}: no inventory shape recognised in some records\n`);
+      const view = renderReadiness(result.readiness);
+      if (opts.readiness) {
+        try {
+          await writeFile(opts.readiness, view);
+        } catch (e) {
+          throw new ImdsguardError('E_SINK_IO', `Cannot write "${opts.readiness}": ${(e as Error).message}`, {
+            cause: e,
+          });
+        }
+      } else {
+        process.stderr.write(view);
+      }
+      if (opts.stats) {
+        const rate = result.seconds > 0 ? Math.round(result.records / result.seconds) : result.records;
+        process.stderr.write(
+          `imdsguard posture: ${result.records} records, ${result.resources} resources in ${result.seconds.toFixed(2)} s, ${rate} records/s, ${result.findings} findings\n`,
+        );
+      }
+      process.exitCode = worst ? EXIT.findings : EXIT.ok;
+    });
+}
