@@ -95,6 +95,7 @@ class InputScanner {
     if (d.switchedFrom) this.warn('format change', line, `format changed from ${d.switchedFrom} to ${d.format}`);
     if (d.fallback) this.stats.note('lines in no known format, read as text');
     const r = d.result;
+    if (r.kind !== 'event') await this.rawRules(text, line, d.format);
     if (r.kind === 'nomatch') {
       this.skip(`not ${this.cfg.logFormat}`, line, `line does not match --log-format ${this.cfg.logFormat}`);
       return;
@@ -119,6 +120,22 @@ class InputScanner {
         this.cfg.onFinding?.(f);
         await this.cfg.sink.write(f);
       }
+    }
+  }
+
+  /** Rules that read raw text see lines that are not requests too. */
+  private async rawRules(text: string, line: number, format: string): Promise<void> {
+    for (const rule of this.cfg.rules) {
+      if (!rule.rawLines || !rule.mayMatch(text)) continue;
+      await this.emit(rule.evaluate({ text, file: this.name, line, format }));
+    }
+  }
+
+  async emit(found: Finding[]): Promise<void> {
+    for (const f of found) {
+      this.stats.add(f);
+      this.cfg.onFinding?.(f);
+      await this.cfg.sink.write(f);
     }
   }
 
@@ -183,6 +200,7 @@ class InputScanner {
         lastLine = c.firstLine + c.lines - 1;
         if (this.cfg.signal?.aborted) break;
       }
+      for (const rule of this.cfg.rules) if (rule.flush) await this.emit(rule.flush(this.name));
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       const what = err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message) ? 'truncated gzip' : 'read error';

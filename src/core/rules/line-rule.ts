@@ -20,4 +20,8 @@ export interface LineRule {
   readonly id: string;
   mayMatch(text: string): boolean;
   evaluate(input: LineInput): Finding[];
+  /** Also evaluate lines that do not parse in the log format (without `event`): rules about raw text, e.g. leaks. */
+  readonly rawLines?: boolean;
+  /** Stateful rules: the findings still held for `file`, called once when the input ends. */
+  flush?(file: string): Finding[];
 }

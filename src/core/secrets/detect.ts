@@ -33,6 +33,11 @@ const PEM_MAX_LINES = 120;
 const PREFILTER = /A[KS]IA|ABIA|ACCA|STS\.|ya29\.|eyJ|secret|token|PRIVATE KEY|AQA[A-Z]A|IQoJ|FwoG|FQoG|AgoJ|CAIS/i;
 
 /** Text that opens an AWS credential document's context even before any key is seen. */
+/** False when `text` (one line or many) cannot hold any secret `detectLine` finds. */
+export function mayHoldSecret(text: string): boolean {
+  return PREFILTER.test(text);
+}
+
 const CONTEXT_HINT = /AWS-HMAC|\/security-credentials\//;
 
 /** AWS key ids: a documented 4-letter prefix and 16 base32 characters. Only prefixes that sign requests. */

@@ -85,8 +85,17 @@ export class LeakTracker<M = undefined> {
     return this.state.line + 1;
   }
 
-  /** Feed the next line; returns the leaks whose look-ahead window is complete. `timeMs`: the line's time, when known. */
-  push(text: string, meta: M, timeMs?: number): Array<LineLeak<M>> {
+  /** True inside a multi-line PEM key, where lines hold secrets without any recognisable marker. */
+  get inBlock(): boolean {
+    return this.state.pemLines >= 0;
+  }
+
+  /**
+   * Feed the next line; returns the leaks whose look-ahead window is complete. `timeMs`: the line's time, when known.
+   * `lineNo`: its 1-based number, when the caller skips lines (windows are then measured in real lines).
+   */
+  push(text: string, meta: M, timeMs?: number, lineNo?: number): Array<LineLeak<M>> {
+    if (lineNo !== undefined && lineNo > this.state.line) this.state.line = lineNo - 1;
     const matches = detectLine(text, this.state);
     const line = this.state.line;
     if (matches.length > 0) this.pending.push({ line, matches, meta, timeMs });
