@@ -70,6 +70,7 @@ const portCond = (ports: number[] | null) => (ports ? ` && (${ports.map((p) => `
  *   E ns pid ppid uid cgroup filename
  *   A ns pid index arg
  *   D ns pid fd
+ *   R ready                       (every probe attached)
  */
 export function bpftraceProgram(addresses: WatchedAddress[] = catalogueAddresses(), maxArgs = 8): string {
   const v4 = addresses.filter((a) => a.family === 4);
@@ -89,6 +90,9 @@ export function bpftraceProgram(addresses: WatchedAddress[] = catalogueAddresses
     );
   }
   return `// imdsguard agent: metadata-service callers. Generated from the endpoint catalogue; tracepoints only.
+// BEGIN fires once every probe is attached: the agent is ready only then ("attached_probes" comes earlier).
+BEGIN { printf("R ready\\n"); }
+
 tracepoint:syscalls:sys_enter_connect
 / ((struct sockaddr *)args->uservaddr)->sa_family == 2 /
 {

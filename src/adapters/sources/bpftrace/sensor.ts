@@ -114,6 +114,7 @@ export class BpftraceSensor implements HostSensor {
     return new Promise<void>((resolve, reject) => {
       const started = Date.now();
       let attached = false;
+      let probes: number | undefined;
       let stderrTail = '';
       const child = spawn(this.o.bpftrace, ['-f', 'json', this.programPath], {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -140,15 +141,13 @@ export class BpftraceSensor implements HostSensor {
           this.counters.unparsed++;
           return;
         }
-        if (msg.type === 'printf' && typeof msg.data === 'string') this.ingest(msg.data);
-        else if (msg.type === 'attached_probes') {
+        if (msg.type === 'printf' && msg.data === 'R ready\n') {
           attached = true;
-          this.log?.info(
-            { sensor: 'bpftrace', probes: (msg.data as { probes?: number })?.probes, pid: child.pid },
-            'bpftrace probes attached',
-          );
+          this.log?.info({ sensor: 'bpftrace', probes, pid: child.pid }, 'bpftrace probes attached');
           if (first) resolve();
-        } else if (msg.type === 'lost_events') {
+        } else if (msg.type === 'printf' && typeof msg.data === 'string') this.ingest(msg.data);
+        else if (msg.type === 'attached_probes') probes = (msg.data as { probes?: number })?.probes;
+        else if (msg.type === 'lost_events') {
           this.counters.lost += Number((msg.data as { events?: number })?.events ?? 0);
         }
       });
