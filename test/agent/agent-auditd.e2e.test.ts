@@ -1,0 +1,193 @@
+/**
+ * End to end with the auditd sensor: the agent installs its connect rules, follows the real audit log, and reports
+ * connections to the fake metadata service made by real clients inside namespaces this test creates. Audit records
+ * carry no payload and no namespace, so the assertions are the connection-level ones: pid, exe, argv, uid,
+ * destination. Everything started here (auditd included, when it was not running) is stopped afterwards.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  CI,
+  createNetns,
+  deleteNetns,
+  missingPrerequisite,
+  type Netns,
+  type RunningAgent,
+  runIn,
+  sh,
+  startAgent,
+  startFakeInNetns,
+  stopChild,
+  uniqueName,
+} from './netns.ts';
+
+const why = missingPrerequisite(['auditd', 'auditctl', 'curl', 'setpriv']);
+if (why && CI) throw new Error(`agent auditd e2e cannot run under CI: ${why}`);
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON records under test, checked by the assertions
+type Rec = Record<string, any>;
+
+function auditStatus(): { enabled: number; pid: number } {
+  const out = sh('auditctl', ['-s']).out;
+  return { enabled: Number(/^enabled (\d+)/m.exec(out)?.[1] ?? 0), pid: Number(/^pid (\d+)/m.exec(out)?.[1] ?? 0) };
+}
+
+describe('imdsguard agent --sensor auditd (real audit log, test namespaces)', { skip: why, timeout: 180_000 }, () => {
+  let host: Netns;
+  let ctr: Netns;
+  const fakes: ChildProcess[] = [];
+  let dir: string;
+  let agent: RunningAgent | undefined;
+  let records: Rec[] = [];
+  let exitCode: number | null = null;
+  let initial: { enabled: number; pid: number } | undefined;
+  let startedAuditd = 0;
+  let rulesAfter = '';
+  const pids: Record<string, number> = {};
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'imdsguard-agent-audit-'));
+    initial = auditStatus();
+    if (initial.pid === 0) {
+      // Not running (a fresh Debian install does not start it without systemd): start it for this test only.
+      sh('/usr/sbin/auditd', []);
+      for (let i = 0; i < 50 && auditStatus().pid === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      startedAuditd = auditStatus().pid;
+      assert.ok(startedAuditd > 0, 'auditd did not start');
+    }
+    host = createNetns(uniqueName('igau-host'));
+    ctr = createNetns(uniqueName('igau-ctr'));
+    fakes.push(await startFakeInNetns(host.name), await startFakeInNetns(ctr.name));
+    const out = join(dir, 'out.jsonl');
+    agent = startAgent([
+      '--sensor',
+      'auditd',
+      '--audit-rule',
+      '--events',
+      '--format',
+      'jsonl',
+      '-o',
+      out,
+      '--state',
+      join(dir, 'state'),
+      '--warmup',
+      '0',
+    ]);
+    await agent.ready;
+
+    const base = 'http://169.254.169.254/latest';
+    pids.curl = Number(
+      runIn(host.name, `echo $$; exec curl -s -o /dev/null ${base}/meta-data/iam/security-credentials/`).trim(),
+    );
+    pids.nobody = Number(
+      runIn(host.name, `echo $$; exec curl -s -o /dev/null ${base}/meta-data/`, { uid: 65534 }).trim(),
+    );
+    pids.python = Number(
+      runIn(
+        host.name,
+        `echo $$; exec /usr/bin/python3 -c "import urllib.request as u; u.urlopen('http://[fd00:ec2::254]/latest/meta-data/').read()"`,
+      ).trim(),
+    );
+    pids.ctr = Number(runIn(ctr.name, `echo $$; exec curl -s -o /dev/null ${base}/user-data`).trim());
+
+    // The log is polled every 100 ms; leave time for the last records, then stop as systemd would.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const text = await readFile(out, 'utf8').catch(() => '');
+      if (text.includes(`"pid":${pids.ctr},`)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    exitCode = await stopChild(agent.child, 'SIGTERM', 20_000);
+    rulesAfter = sh('auditctl', ['-l']).out;
+    records = (await readFile(out, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Rec);
+  });
+
+  after(async () => {
+    await stopChild(agent?.child, 'SIGKILL');
+    // Whatever happened, leave no rule of ours behind.
+    for (const fam of ['2', '10']) {
+      sh(
+        'auditctl',
+        ['-d', 'always,exit', '-F', 'arch=b64', '-S', 'connect', '-F', `saddr_fam=${fam}`, '-F', 'key=imdsguard'],
+        { allowFail: true },
+      );
+    }
+    if (startedAuditd > 0) {
+      try {
+        process.kill(startedAuditd, 'SIGTERM');
+      } catch {}
+      for (let i = 0; i < 50 && auditStatus().pid !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+      sh('auditctl', ['-e', String(initial?.enabled ?? 0)], { allowFail: true });
+    }
+    for (const f of fakes) await stopChild(f, 'SIGKILL');
+    if (host) deleteNetns(host.name);
+    if (ctr) deleteNetns(ctr.name);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const eventOf = (pid: number) => records.find((r) => r.type === 'event' && r.process.pid === pid);
+
+  it('exits 0 on SIGTERM and removes the audit rules it installed', () => {
+    assert.equal(exitCode, 0, agent?.logs.join('\n'));
+    assert.ok(agent?.logs.some((l) => l.includes('installed audit rules')));
+    assert.doesNotMatch(rulesAfter, /imdsguard/);
+  });
+
+  it('says what it cannot see', () => {
+    assert.ok(agent?.logs.some((l) => l.includes('"using sensor auditd') && l.includes('no method, path or token')));
+  });
+
+  it('attributes connections: pid, exe, argv, uid, user and destination (IPv4 and IPv6), and no request fields', () => {
+    const c = eventOf(pids.curl as number);
+    assert.ok(
+      c,
+      `no event for curl ${pids.curl}: ${JSON.stringify(records.map((r) => [r.type, r.process?.pid, r.process?.exe]))}`,
+    );
+    assert.equal(c.sensor, 'auditd');
+    assert.equal(c.process.exe, '/usr/bin/curl');
+    assert.deepEqual(c.process.argv, [
+      'curl',
+      '-s',
+      '-o',
+      '/dev/null',
+      'http://169.254.169.254/latest/meta-data/iam/security-credentials/',
+    ]);
+    assert.equal(c.process.uid, 0);
+    assert.equal(c.process.user, 'root');
+    assert.deepEqual(c.destination, { ip: '169.254.169.254', port: 80 });
+    assert.equal(c.http, undefined);
+    assert.equal(c.imds_version, undefined);
+
+    const n = eventOf(pids.nobody as number);
+    assert.equal(n?.process.uid, 65534);
+    assert.equal(n?.process.user, 'nobody');
+
+    const p = eventOf(pids.python as number);
+    assert.match(p?.process.exe ?? '', /python3/);
+    assert.deepEqual(p?.destination, { ip: 'fd00:ec2::254', port: 80 });
+
+    const k = eventOf(pids.ctr as number);
+    assert.equal(k?.process.exe, '/usr/bin/curl');
+  });
+
+  it('reports unexpected callers at connection level', () => {
+    const f = records.find(
+      (r) => r.type === 'finding' && r.rule.id === 'imds-unusual-caller' && r.process.pid === pids.curl,
+    );
+    assert.ok(f, 'unusual caller finding for curl');
+    assert.equal(f.origin.sensor, 'auditd');
+    assert.equal(f.severity, 'medium');
+    assert.match(f.title, /connected to the metadata service/);
+    assert.ok(
+      !records.some((r) => r.type === 'finding' && r.rule.id === 'imds-v1-use'),
+      'auditd cannot tell v1 from v2',
+    );
+  });
+});
