@@ -83,7 +83,7 @@ function embeddedIPv4(addr: ipaddr.IPv6): { v4: string; how: Transform } | null 
   const parts = addr.parts;
   const v4From = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
   const zeros = (from: number, to: number) => parts.slice(from, to).every((x) => x === 0);
-  if (addr.isIPv4MappedAddress()) return { v4: addr.toIPv4Address().toString(), how: 'ipv6-mapped' };
+  if (zeros(0, 5) && parts[5] === 0xffff) return { v4: v4From(parts[6]!, parts[7]!), how: 'ipv6-mapped' };
   if (zeros(0, 6) && (parts[6]! !== 0 || parts[7]! > 1)) return { v4: v4From(parts[6]!, parts[7]!), how: 'ipv6-compatible' };
   // SIIT ::ffff:0:a.b.c.d
   if (zeros(0, 4) && parts[4] === 0xffff && parts[5] === 0) return { v4: v4From(parts[6]!, parts[7]!), how: 'ipv6-siit' };
@@ -118,6 +118,8 @@ export function parseIPv6(input: string): ParsedIp | null {
     return null;
   }
   const emb = embeddedIPv4(addr);
+  // ipaddr.js reads `::a.b.c.d` (IPv4-compatible) as mapped; the written form tells them apart.
+  if (emb?.how === 'ipv6-mapped' && s.includes('.') && !/ffff/i.test(s)) emb.how = 'ipv6-compatible';
   if (emb) {
     transforms.push(emb.how);
     return { kind: 'ipv4', canonical: emb.v4, transforms, disagreements: [] };
