@@ -45,8 +45,7 @@ export function placesOf(ev: HttpEvent): Place[] {
       out.push({ field: k, value: v, ctx: { kind: 'host' }, metadataOnly: true });
     out.push({ field: k, value: v, ctx: { field: k }, metadataOnly: true });
   }
-  if (ev.userAgent)
-    out.push({ field: 'user-agent', value: ev.userAgent, ctx: { field: 'user-agent' }, metadataOnly: true });
+  // The User-Agent is not read: no server fetches it, and browser versions (`Windows NT 10.0`) look like addresses.
   return out;
 }
 
