@@ -8,7 +8,7 @@ const SECRET_HEADER =
 const SECRET_OPTION = /^(--?[\w-]*(?:pass(?:word)?|secret|token|key|credential|auth)[\w-]*=)(.+)$/i;
 const SECRET_OPTION_NAME = /^--?[\w-]*(?:pass(?:word)?|secret|token|credential|auth)[\w-]*$/i;
 const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/[^/@\s:]+:)([^/@\s]+)(@)/i;
-const AWS_KEY = /\b((?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{4})[A-Z0-9]{8}([A-Z0-9]{4})\b/g;
+const AWS_KEY = /\b(AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12}([A-Z0-9]{4})\b/g;
 const ENV_SECRET = /^([A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|_KEY)[A-Z0-9_]*=)(.+)$/;
 
 export const MASK = '****';
