@@ -264,7 +264,10 @@ export class InstanceCredentialCorrelator {
       }
     }
     this.pending.clear();
-    for (const g of this.groups.values()) if (g.count > 0) out.push(this.toFinding(g));
+    for (const g of this.groups.values()) {
+      const f = g.count > 0 ? this.toFinding(g) : undefined;
+      if (f) out.push(f);
+    }
     this.groups.clear();
     return out;
   }
@@ -348,12 +351,13 @@ export class InstanceCredentialCorrelator {
       g.unlisted = 0;
       g.part++;
       g.firstTime = '';
-      return [f];
+      return f ? [f] : [];
     }
     return [];
   }
 
-  private toFinding(g: Group): Finding {
+  /** The group's finding, or undefined when it is not worth one (routine Describe calls from unsuspected instances). */
+  private toFinding(g: Group): Finding | undefined {
     const who =
       g.provider === 'aws'
         ? `instance ${g.instanceId}`
@@ -423,8 +427,11 @@ export class InstanceCredentialCorrelator {
         idEvidence: idEv,
       });
     }
+    const suspected = this.stolen.has(`${g.account}|${g.instanceKey}`);
+    // Instances describe their own world all day; Describe calls only count next to other evidence.
+    if (!suspected && [...g.categories].every((c) => c === 'describe')) return undefined;
     let sev = g.severity;
-    if (this.stolen.has(`${g.account}|${g.instanceKey}`)) sev = raiseSeverity(sev);
+    if (suspected) sev = raiseSeverity(sev);
     if (g.errors >= 3) sev = raiseSeverity(sev);
     evidence.categories = [...g.categories];
     return makeFinding({

@@ -76,6 +76,7 @@ export class JsonRecordSplitter {
     const n = chunk.length;
     let captureStart = this.capturing ? 0 : -1;
     let i = 0;
+    let nextBs = chunk.indexOf(BSLASH);
     while (i < n) {
       if (this.inString) {
         if (this.escaped) {
@@ -84,7 +85,10 @@ export class JsonRecordSplitter {
           continue;
         }
         const q = chunk.indexOf(QUOTE, i);
-        const b = chunk.indexOf(BSLASH, i);
+        // The next backslash is searched once and remembered: searching from every string would rescan the
+        // rest of the chunk each time (quadratic on backslash-free input).
+        if (nextBs !== -1 && nextBs < i) nextBs = chunk.indexOf(BSLASH, i);
+        const b = nextBs;
         if (b !== -1 && (q === -1 || b < q)) {
           if (b + 1 >= n) {
             this.escaped = true;
