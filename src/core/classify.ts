@@ -5,6 +5,7 @@ import { decodeViews, type View } from './decode/views.ts';
 import { matchEndpoint, normalisePath } from './endpoints/lookup.ts';
 import type { HitContext, InternalKind, MetadataHit, VerdictOrNone } from './model/hit.ts';
 import { severityRank } from './model/severity.ts';
+import { mayAddressMetadata } from './prefilter.ts';
 
 /** What the text is, when the caller knows. */
 export interface ClassifyContext {
@@ -312,7 +313,7 @@ function score(h: MetadataHit): number {
  * @example classify('GET /fetch?url=http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F')[0]?.provider // 'aws'
  */
 export function classify(text: string, ctx: ClassifyContext = {}): MetadataHit[] {
-  if (text.length === 0) return [];
+  if (text.length === 0 || !mayAddressMetadata(text)) return [];
   const views = decodeViews(text);
   const candidates: Candidate[] = [];
   for (const v of views) {
@@ -331,7 +332,12 @@ export function classify(text: string, ctx: ClassifyContext = {}): MetadataHit[]
     if (candidates.length > 2000) break;
   }
   const best = new Map<string, MetadataHit>();
+  const seen = new Set<string>();
   for (const c of candidates) {
+    // The same candidate is often found again in a more decoded view; the first (least decoded) reading explains best.
+    const key = `${c.context}\u0000${c.param ?? ''}\u0000${c.parts.host}\u0000${c.parts.port}\u0000${c.parts.path}\u0000${c.parts.transforms.join()}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
     for (const h of evaluate(c)) {
       const key = `${h.verdict}|${h.endpoint.canonical}`;
       const prev = best.get(key);

@@ -1,29 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { classify, verdictOf } from '../../src/core/classify.ts';
-import { buildBenign, buildBenignTraffic, buildCompositions, buildCorpus, type CorpusCase } from './ssrf-corpus.ts';
-
-export interface FamilyScore {
-  family: string;
-  total: number;
-  correct: number;
-  wrong: string[];
-}
-
-/** Score cases by family: for attacks, correct = metadata; for benign cases, correct = anything but metadata. */
-export function scoreByFamily(cases: CorpusCase[]): FamilyScore[] {
-  const m = new Map<string, FamilyScore>();
-  for (const c of cases) {
-    const v = verdictOf(classify(c.text));
-    const ok = c.expect === 'metadata' ? v === 'metadata' : v !== 'metadata';
-    const s = m.get(c.family) ?? { family: c.family, total: 0, correct: 0, wrong: [] };
-    s.total++;
-    if (ok) s.correct++;
-    else s.wrong.push(c.text);
-    m.set(c.family, s);
-  }
-  return [...m.values()];
-}
+import { buildBenign, buildBenignTraffic, buildCompositions, buildCorpus, scoreByFamily } from './ssrf-corpus.ts';
 
 describe('own SSRF corpus', () => {
   const attacks = [...buildCorpus(), ...buildCompositions()];

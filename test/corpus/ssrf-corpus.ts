@@ -1,3 +1,5 @@
+import { classify, verdictOf } from '../../src/core/classify.ts';
+
 /**
  * Our own SSRF corpus: metadata targets of every provider, put through every obfuscation family the decoder
  * claims to undo, and placed where attackers put them in a request; plus hard benign requests that look like them.
@@ -366,3 +368,26 @@ export function buildBenignTraffic(n = 3000, seed = 42): CorpusCase[] {
   }
   return out;
 }
+
+export interface FamilyScore {
+  family: string;
+  total: number;
+  correct: number;
+  wrong: string[];
+}
+
+/** Score cases by family: for attacks, correct = metadata; for benign cases, correct = anything but metadata. */
+export function scoreByFamily(cases: CorpusCase[]): FamilyScore[] {
+  const m = new Map<string, FamilyScore>();
+  for (const c of cases) {
+    const v = verdictOf(classify(c.text));
+    const ok = c.expect === 'metadata' ? v === 'metadata' : v !== 'metadata';
+    const s = m.get(c.family) ?? { family: c.family, total: 0, correct: 0, wrong: [] };
+    s.total++;
+    if (ok) s.correct++;
+    else s.wrong.push(c.text);
+    m.set(c.family, s);
+  }
+  return [...m.values()];
+}
+

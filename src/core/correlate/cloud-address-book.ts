@@ -1,16 +1,53 @@
 import ipaddr from 'ipaddr.js';
 import type { InventoryFacts } from '../posture/posture-inventory.ts';
 
+const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** Class of a plain dotted IPv4 address without a parser: the common case in audit logs, and the hot path. */
+function v4Class(a: number, b: number): 'public' | 'private' {
+  if (a === 10 || a === 127 || a === 0 || a >= 224) return 'private';
+  if (a === 172 && b >= 16 && b <= 31) return 'private';
+  if (a === 192 && b === 168) return 'private';
+  if (a === 169 && b === 254) return 'private';
+  if (a === 100 && b >= 64 && b <= 127) return 'private';
+  return 'public';
+}
+
+interface IpInfo {
+  canonical: string;
+  cls: 'public' | 'private' | 'not-ip';
+}
+
+/** Addresses repeat heavily in audit logs: remember the last few thousand readings. */
+const memo = new Map<string, IpInfo>();
+const MEMO_MAX = 65_536;
+
+function info(ip: string): IpInfo {
+  const hit = memo.get(ip);
+  if (hit) return hit;
+  let out: IpInfo;
+  const m = DOTTED.exec(ip);
+  if (m && Number(m[1]) <= 255 && Number(m[2]) <= 255 && Number(m[3]) <= 255 && Number(m[4]) <= 255 && !/(^|\.)0\d/.test(ip)) {
+    out = { canonical: ip, cls: v4Class(Number(m[1]), Number(m[2])) };
+  } else if (ipaddr.isValid(ip)) {
+    const a = ipaddr.process(ip);
+    out = { canonical: a.toString(), cls: a.range() === 'unicast' ? 'public' : 'private' };
+  } else {
+    out = { canonical: ip, cls: 'not-ip' };
+  }
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(ip, out);
+  return out;
+}
+
 /** Is the text an IP address, and is it a public one? Hostnames and service names are neither. */
 export function addressClass(ip: string | undefined): 'public' | 'private' | 'not-ip' {
-  if (!ip || !ipaddr.isValid(ip)) return 'not-ip';
-  const r = ipaddr.process(ip).range();
-  return r === 'unicast' ? 'public' : 'private';
+  return ip ? info(ip).cls : 'not-ip';
 }
 
 /** Canonical text of an address (IPv4-mapped IPv6 unwrapped, IPv6 compressed), or the input when not an IP. */
 export function canonicalIp(ip: string): string {
-  return ipaddr.isValid(ip) ? ipaddr.process(ip).toString() : ip;
+  return info(ip).canonical;
 }
 
 function v4ToInt(ip: string): number {

@@ -73,18 +73,22 @@ function decodeRun(run: string): string | null {
   if (std.length % 4 === 1) return null;
   const buf = Buffer.from(std, 'base64');
   if (buf.length < 8) return null;
+  // Most runs (paths, hashes, ids) decode to binary: reject them on the bytes before paying for a UTF-8 decode.
+  let control = 0;
+  let high = false;
+  for (const b of buf) {
+    if (b < 0x20 ? b !== 9 && b !== 10 && b !== 13 : b === 0x7f) control++;
+    else if (b >= 0x80) high = true;
+  }
+  if (control / buf.length >= 0.05) return null;
+  if (!high) return buf.toString('latin1');
   let text: string;
   try {
     text = utf8.decode(buf);
   } catch {
     return null; // not text
   }
-  let control = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if ((c < 0x20 && c !== 9 && c !== 10 && c !== 13) || c === 0xfffd) control++;
-  }
-  return control / text.length < 0.05 ? text : null;
+  return text.includes('\ufffd') ? null : text;
 }
 
 /**

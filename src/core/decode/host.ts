@@ -97,6 +97,19 @@ export function addressesInName(label: string): Array<{ ip: string; kind: 'ipv4'
  * @example canonicalHostReadings('169-254-169-254.nip.io')[0]?.canonical // '169.254.169.254'
  */
 export function canonicalHostReadings(written: string): HostReading[] {
+  const cached = CACHE.get(written);
+  if (cached) return cached;
+  const r = readHost(written);
+  if (CACHE.size >= CACHE_MAX) CACHE.clear();
+  CACHE.set(written, r);
+  return r;
+}
+
+/** Hosts repeat a lot within and across lines; readings are pure, so a small cache is safe. Callers must not mutate. */
+const CACHE = new Map<string, HostReading[]>();
+const CACHE_MAX = 4096;
+
+function readHost(written: string): HostReading[] {
   const transforms: Transform[] = [];
   let s = written.trim();
   if (s.length === 0 || s.length > 300) return [];

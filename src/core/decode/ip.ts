@@ -110,7 +110,7 @@ export function parseIPv6(input: string): ParsedIp | null {
     s = s.slice(0, zone);
     transforms.push('ipv6-zone-id');
   }
-  if (!ipaddr.IPv6.isValid(s)) return null;
+  if (!/^[0-9a-f:.]+$/i.test(s) || !ipaddr.IPv6.isValid(s)) return null;
   let addr: ipaddr.IPv6;
   try {
     addr = ipaddr.IPv6.parse(s);

@@ -252,6 +252,22 @@ export function pathPatterns(): NamedPattern[] {
   return list.map((p) => named(p.key, p.title, p.providers, [p.regex]));
 }
 
+const ENC_HOST_LEFT = String.raw`(?:^|[^0-9a-z.\s+-]|%(?:2f|5c|40|3a|3d|5b|22|27|3e|28))`;
+const ENC_URL_LEFT = String.raw`(?:[/\\]{2}|(?:%2f|%5c){2}|@|%40|[a-z](?::|%3a)(?:/|%2f)?)`;
+
+/**
+ * The same pattern for text still percent-encoded once, as web servers and proxies log query strings: the edges
+ * also accept `%2F`, `%40`, `%3A`…, and slashes in paths may be `%2F`. For engines that cannot decode (Sigma).
+ */
+export function encodedVariant(p: NamedPattern): NamedPattern {
+  const rewrite = (r: string) => {
+    let out = r.split(HOST_LEFT).join(ENC_HOST_LEFT).split(URL_LEFT).join(ENC_URL_LEFT);
+    if (p.key.startsWith('paths-')) out = out.replace(/\//g, '(?:/|%2f)');
+    return out;
+  };
+  return { ...p, regex: rewrite(p.regex), parts: p.parts.map(rewrite) };
+}
+
 /** Every pattern, host patterns first. */
 export function allPatterns(): NamedPattern[] {
   return [...ipv4Patterns(), ...ipv4IndirectPatterns(), ...ipv6Patterns(), ...hostnamePatterns(), ...pathPatterns()];

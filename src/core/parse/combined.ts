@@ -32,6 +32,81 @@ export function parseCombined(line: string, format: string, origin: { file: stri
   });
 }
 
+/** Index of the closing `"` of a quoted field whose content starts at `i` (`\\"` escapes), or -1. */
+function closingQuote(line: string, i: number): number {
+  for (;;) {
+    const q = line.indexOf('"', i);
+    if (q < 0) return -1;
+    let bs = 0;
+    for (let k = q - 1; k >= i && line.charCodeAt(k) === 92; k--) bs++;
+    if (bs % 2 === 0) return q;
+    i = q + 1;
+  }
+}
+
+function isDigits(line: string, a: number, b: number): boolean {
+  if (b <= a) return false;
+  for (let k = a; k < b; k++) {
+    const c = line.charCodeAt(k);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/**
+ * The request target, Referer and trailing text of a combined/common line, found with `indexOf` alone: exactly the
+ * values `parseCombined` gives, or null whenever the line's shape leaves any doubt (then it is parsed in full).
+ * Lines holding CR, U+2028 or U+2029 are always left to the full parse (the regex's `.` does not cross them).
+ */
+export function quickCombinedPlaces(line: string): string[] | null {
+  const s1 = line.indexOf(' ');
+  if (s1 <= 0) return null;
+  const s2 = line.indexOf(' ', s1 + 1);
+  if (s2 <= s1 + 1) return null;
+  // The first two fields are `\S+`: any other whitespace (tab, NBSP, …) there is left to the regex.
+  for (let k = 0; k < s2; k++) {
+    const c = line.charCodeAt(k);
+    if ((c < 33 && k !== s1) || c >= 127) return null;
+  }
+  const lb = line.indexOf(' [', s2 + 1);
+  // The regex's lazy user field could settle on a later ` [`: only the first one after the user is unambiguous.
+  if (lb < s2 + 2 || line.indexOf(' [', s2) < lb) return null;
+  const rb = line.indexOf(']', lb + 2);
+  if (rb < lb + 3 || line.charCodeAt(rb + 1) !== 32 || line.charCodeAt(rb + 2) !== 34) return null;
+  const reqEnd = closingQuote(line, rb + 3);
+  if (reqEnd < 0 || line.charCodeAt(reqEnd + 1) !== 32) return null;
+  const stEnd = line.indexOf(' ', reqEnd + 2);
+  const st = reqEnd + 2;
+  const stOk = stEnd === st + 3 ? isDigits(line, st, stEnd) : stEnd === st + 1 && line.charCodeAt(st) === 45;
+  if (!stOk) return null;
+  let byEnd = line.indexOf(' ', stEnd + 1);
+  if (byEnd < 0) byEnd = line.length;
+  if (!(isDigits(line, stEnd + 1, byEnd) || (byEnd === stEnd + 2 && line.charCodeAt(stEnd + 1) === 45))) return null;
+  for (let k = 0; k < line.length; k++) {
+    const c = line.charCodeAt(k);
+    if (c === 13 || c === 0x2028 || c === 0x2029 || c === 10) return null;
+  }
+  const out: string[] = [];
+  const target = splitRequestLine(line.slice(rb + 3, reqEnd)).target;
+  if (target) out.push(target);
+  let rest = byEnd;
+  // ` "referer" "user-agent"` when both are there; the regex takes them only as a pair.
+  if (line.charCodeAt(byEnd) === 32 && line.charCodeAt(byEnd + 1) === 34) {
+    const refEnd = closingQuote(line, byEnd + 2);
+    if (refEnd >= 0 && line.charCodeAt(refEnd + 1) === 32 && line.charCodeAt(refEnd + 2) === 34) {
+      const uaEnd = closingQuote(line, refEnd + 3);
+      if (uaEnd >= 0) {
+        const ref = orUndef(line.slice(byEnd + 2, refEnd));
+        if (ref) out.push(ref);
+        rest = uaEnd + 1;
+      }
+    }
+  }
+  const tail = line.slice(rest).trim();
+  if (tail) out.push(tail);
+  return out;
+}
+
 function make(name: string): LogFormat {
   return {
     name,
@@ -43,6 +118,7 @@ function make(name: string): LogFormat {
           const ev = parseCombined(text, name, origin);
           return ev ? { kind: 'event', event: ev } : NOMATCH;
         },
+        quickPlaces: quickCombinedPlaces,
       };
     },
   };

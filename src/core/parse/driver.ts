@@ -33,6 +33,15 @@ export class FormatDriver {
     return this.parser?.format;
   }
 
+  /**
+   * The raw attack-bearing fields of `text` when the current format can list them without a full parse (see
+   * `LineParser.quickPlaces`), or null.
+   */
+  quickPlaces(text: string): string[] | null {
+    const p = this.parser;
+    return p?.quickPlaces ? p.quickPlaces(text) : null;
+  }
+
   parse(text: string, origin: LineOrigin): DriverResult {
     if (this.forced !== 'auto') {
       const p = this.parser!;

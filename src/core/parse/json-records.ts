@@ -71,6 +71,59 @@ export class JsonRecordSplitter {
     throw new InputSyntaxError(message, { file: this.file, line: this.line });
   }
 
+  /**
+   * Advance through a record's nested content from `i`, tracking depth, lines and strings, and stop at the closer
+   * that would bring the depth back to `floor` (left for the main loop) or at the end of the chunk.
+   */
+  private skipInside(chunk: Buffer, start: number, floor: number): number {
+    const n = chunk.length;
+    const st = this.stack;
+    let d = this.depth;
+    let line = this.line;
+    let i = start;
+    while (i < n) {
+      const c = chunk[i] as number;
+      if (c === QUOTE) {
+        let j = chunk.indexOf(QUOTE, i + 1);
+        while (j !== -1) {
+          let k = j - 1;
+          while (k > i && chunk[k] === BSLASH) k--;
+          if ((j - 1 - k) % 2 === 0) break; // an even run of backslashes: the quote ends the string
+          j = chunk.indexOf(QUOTE, j + 1);
+        }
+        if (j === -1) {
+          // The string runs past this chunk; the main loop's string state takes over.
+          let k = n - 1;
+          while (k > i && chunk[k] === BSLASH) k--;
+          this.inString = true;
+          this.escaped = (n - 1 - k) % 2 === 1;
+          i = n;
+          break;
+        }
+        i = j + 1;
+      } else if (c === LBRACE || c === LBRACK) {
+        st.push(c === LBRACE ? RBRACE : RBRACK);
+        d++;
+        i++;
+      } else if (c === RBRACE || c === RBRACK) {
+        if (d - 1 <= floor) break;
+        if (st.pop() !== c) {
+          this.depth = d;
+          this.line = line;
+          this.fail(`Unexpected "${String.fromCharCode(c)}"`);
+        }
+        d--;
+        i++;
+      } else {
+        if (c === NL) line++;
+        i++;
+      }
+    }
+    this.depth = d;
+    this.line = line;
+    return i;
+  }
+
   push(chunk: Buffer): RawRecord[] {
     const out: RawRecord[] = [];
     const n = chunk.length;
@@ -110,6 +163,12 @@ export class JsonRecordSplitter {
         }
         i = q + 1;
         continue;
+      }
+      // Deep inside a record only brackets, strings and newlines matter: run a tight loop on locals.
+      const floor = this.recordDepth === 0 ? 1 : this.recordDepth;
+      if (this.capturing && this.depth > floor) {
+        i = this.skipInside(chunk, i, floor);
+        if (i >= n) break;
       }
       const c = chunk[i] as number;
       if (c === NL) {

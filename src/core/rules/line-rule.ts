@@ -19,6 +19,13 @@ export interface LineInput {
 export interface LineRule {
   readonly id: string;
   mayMatch(text: string): boolean;
+  /**
+   * Optional cheap test on one raw field of a line (request, Referer, …). When the line's format can list those
+   * fields without a full parse, the rule is interested in the line only if one of them passes; otherwise `mayMatch`
+   * decides. For rules whose evidence sits in a few fields while the rest of a line (times, sizes, user agents) would
+   * make any line-level test pass.
+   */
+  placeFilter?(value: string): boolean;
   evaluate(input: LineInput): Finding[];
   /** Also evaluate lines that do not parse in the log format (without `event`): rules about raw text, e.g. leaks. */
   readonly rawLines?: boolean;

@@ -178,6 +178,7 @@ export function ssrfLineRule(opts: SsrfRuleOptions = {}): LineRule {
   return {
     id: 'ssrf',
     mayMatch: lineFilter ?? (() => true),
+    ...(fieldFilter ? { placeFilter: fieldFilter } : {}),
     evaluate(input: LineInput): Finding[] {
       if (!input.event) return [];
       return ssrfFindings(input.event, input, fieldFilter);

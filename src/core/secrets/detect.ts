@@ -1,4 +1,4 @@
-import { B64, B64_NOPAD, decodeSecretText, END_B64, END_WORD, QUOTE, SEP, START } from './encoding.ts';
+import { B64, B64_NOPAD, decodeSecretText, END_B64, END_WORD, QUOTE, SEP } from './encoding.ts';
 import { classifyJwt, JWT_PATTERN } from './jwt.ts';
 import { SECRET_KINDS, type SecretKind, type SecretMatch } from './kinds.ts';
 
@@ -30,49 +30,86 @@ const PEM_MAX_LINES = 120;
  * Cheap test run before anything else: a line without any of these cannot hold a secret we detect. Most log lines
  * fail it, which is what keeps scanning and redaction fast.
  */
-const PREFILTER = /A[KS]IA|ABIA|ACCA|STS\.|ya29\.|eyJ|secret|token|PRIVATE KEY|AQA[A-Z]A|IQoJ|FwoG|FQoG|AgoJ|CAIS/i;
+const PREFILTER =
+  /A[KS]IA|ABIA|ACCA|STS\.|ya29\.|eyJ|[Ss][Ee][Cc][Rr][Ee][Tt]|[Tt][Oo][Kk][Ee][Nn]|PRIVATE KEY|AQA[A-Z]A|IQoJ|FwoG|FQoG|AgoJ|AQoD|CAIS/;
 
-/** Text that opens an AWS credential document's context even before any key is seen. */
 /** False when `text` (one line or many) cannot hold any secret `detectLine` finds. */
 export function mayHoldSecret(text: string): boolean {
   return PREFILTER.test(text);
 }
 
+/** Text that opens an AWS credential document's context even before any key is seen. */
 const CONTEXT_HINT = /AWS-HMAC|\/security-credentials\//;
 
+// Every pattern starts with a literal, so the regex engine can skip ahead quickly; whether a match starts at a
+// token boundary (escapes included) is checked afterwards by `startsToken`.
+
 /** AWS key ids: a documented 4-letter prefix and 16 base32 characters. Only prefixes that sign requests. */
-const KEY_ID_RE = new RegExp(`${START}(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}${END_WORD}`, 'g');
+const KEY_ID_RE = new RegExp(`(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}${END_WORD}`, 'g');
 /** Alibaba STS key ids. */
-const STS_ID_RE = new RegExp(`${START}STS\\.[A-Za-z0-9]{16,40}${END_WORD}`, 'g');
+const STS_ID_RE = new RegExp(`STS\\.[A-Za-z0-9]{16,40}${END_WORD}`, 'g');
 /** Prefixes of AWS session tokens (base64 of the token's binary header), old and new formats. */
-const AWS_TOKEN_PREFIX = /^(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz|FQoGZXIvYXdz|AgoJb3JpZ2luX2Vj)/;
+const AWS_TOKEN_PREFIX = /^(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz|FQoGZXIvYXdz|AgoJb3JpZ2luX2Vj|AQoDYXdz)/;
 const AWS_TOKEN_RE = new RegExp(
-  `${START}(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz|FQoGZXIvYXdz|AgoJb3JpZ2luX2Vj)${B64}{80,}${END_B64}`,
+  `(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz|FQoGZXIvYXdz|AgoJb3JpZ2luX2Vj|AQoDYXdz)${B64}{80,}${END_B64}`,
   'g',
 );
 /** IMDSv2 session tokens as returned by PUT /latest/api/token: `AQA?A` then base64. */
-const IMDSV2_TOKEN_RE = new RegExp(`${START}AQA[A-Z]A${B64}{36,200}${END_B64}`, 'g');
+const IMDSV2_TOKEN_RE = new RegExp(`AQA[A-Z]A${B64}{36,200}${END_B64}`, 'g');
 /** Google OAuth access tokens. */
-const GCP_TOKEN_RE = new RegExp(`${START}ya29\\.[A-Za-z0-9_-][A-Za-z0-9._-]{30,}${END_WORD}`, 'g');
-const JWT_RE = new RegExp(`${START}${JWT_PATTERN}`, 'g');
+const GCP_TOKEN_RE = new RegExp(`ya29\\.[A-Za-z0-9_-][A-Za-z0-9._-]{30,}${END_WORD}`, 'g');
+const JWT_RE = new RegExp(JWT_PATTERN, 'g');
 
 /** Keys whose value is a secret, in any spelling a log shows them (JSON, env, query, camelCase, snake_case). */
 const KEY_SECRET_RE = new RegExp(
-  `${START}(?:aws_?)?secret_?access_?key${QUOTE}${SEP}${QUOTE}(?<value>${B64_NOPAD}{40})${END_B64}`,
+  `secret_?access_?key${QUOTE}${SEP}${QUOTE}(?<value>${B64_NOPAD}{40})${END_B64}`,
   'gid',
 );
 const KEY_ALI_SECRET_RE = new RegExp(
-  `${START}access_?key_?secret${QUOTE}${SEP}${QUOTE}(?<value>[A-Za-z0-9]{30})${END_WORD}`,
+  `access_?key_?secret${QUOTE}${SEP}${QUOTE}(?<value>[A-Za-z0-9]{30})${END_WORD}`,
   'gid',
 );
-const KEY_TOKEN_RE = new RegExp(
-  `${START}(?<key>(?:aws_?)?session_?token|x-amz-security-token|security_?token|token)${QUOTE}${SEP}${QUOTE}(?<value>${B64}{100,})${END_B64}(?![.])`,
-  'gid',
-);
+/** Any key ending in "token"; which key it is (the word in front) decides how much else is needed. */
+const KEY_TOKEN_RE = new RegExp(`token${QUOTE}${SEP}${QUOTE}(?<value>${B64}{100,})${END_B64}(?![.])`, 'gid');
+/** Token keys that name an AWS session token on their own (AWS API, CLI, SDK and SigV4 spellings). */
+const AWS_TOKEN_KEY = /(?:^|[^A-Za-z])(?:aws_?session_?|x-amz-security-)$|(?:^|[^A-Za-z])Session$|(?:^|\.)session$/i;
 const KEY_IMDSV2_RE = new RegExp(
-  `${START}x-aws-ec2-metadata-token(?!-)${QUOTE}${SEP}${QUOTE}(?<value>${B64}{16,})${END_B64}`,
+  `x-aws-ec2-metadata-token(?!-)${QUOTE}${SEP}${QUOTE}(?<value>${B64}{16,})${END_B64}`,
   'gid',
 );
+
+function isAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
+/**
+ * True when a token starting at `i` starts at a word boundary, escapes counting as boundaries: `%22ASIA…`,
+ * `%2522ASIA…`, `\u0022ASIA…` and `\nASIA…` all start a token although an alphanumeric character precedes it.
+ */
+export function startsToken(text: string, i: number): boolean {
+  if (i === 0 || !isAlnum(text.charCodeAt(i - 1))) return true;
+  if (i >= 3 && text.charCodeAt(i - 3) === 37 && isHex(text.charCodeAt(i - 2)) && isHex(text.charCodeAt(i - 1)))
+    return true;
+  if (i >= 5 && text.charCodeAt(i - 5) === 37 && text.startsWith('25', i - 4) && isHex(text.charCodeAt(i - 2)))
+    return true;
+  if (i >= 6 && text.charCodeAt(i - 6) === 92 && text.charCodeAt(i - 5) === 117) return true;
+  if (i >= 2 && text.charCodeAt(i - 2) === 92 && 'nrtbf'.includes(text[i - 1]!)) return true;
+  return false;
+}
+
+/** The word in front of a key ending at `i` (e.g. `aws_session_` in front of `token`). */
+function keyPrefix(text: string, i: number): string {
+  let j = i;
+  while (j > 0 && i - j < 40) {
+    const c = text.charCodeAt(j - 1);
+    if (isAlnum(c) || c === 95 || c === 45 || c === 46) j--;
+    else break;
+  }
+  return text.slice(j, i);
+}
 
 const PEM_BEGIN = /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----/;
 const PEM_END = /-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----/;
@@ -83,14 +120,30 @@ function isDocExample(v: string): boolean {
   return v.includes('EXAMPLE');
 }
 
-/** A random secret has characters of several classes; words, hex ids and repeated characters do not. */
+const SEEN = new Uint8Array(128);
+
+/**
+ * A random secret has characters of several classes and many distinct characters; words, hex ids and repeated
+ * characters do not. Looks at the first 64 characters only: enough to tell, and cheap on long tokens.
+ */
 function looksRandom(v: string): boolean {
-  let classes = 0;
-  if (/[a-z]/.test(v)) classes++;
-  if (/[A-Z]/.test(v)) classes++;
-  if (/[0-9]/.test(v)) classes++;
-  if (classes < 2) return false;
-  return new Set(v).size >= Math.min(12, Math.floor(v.length / 3));
+  const n = Math.min(v.length, 64);
+  SEEN.fill(0);
+  let lower = 0;
+  let upper = 0;
+  let digit = 0;
+  let distinct = 0;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i) & 127;
+    if (c >= 97 && c <= 122) lower = 1;
+    else if (c >= 65 && c <= 90) upper = 1;
+    else if (c >= 48 && c <= 57) digit = 1;
+    if (SEEN[c] === 0) {
+      SEEN[c] = 1;
+      distinct++;
+    }
+  }
+  return lower + upper + digit >= 2 && distinct >= Math.min(12, Math.floor(v.length / 3));
 }
 
 function make(
@@ -129,6 +182,10 @@ function shaped(
 ): void {
   re.lastIndex = 0;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    if (!startsToken(text, m.index)) {
+      re.lastIndex = m.index + 1;
+      continue;
+    }
     const r = f(m[0], m.index);
     if (r) out.push(r);
   }
@@ -194,10 +251,10 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
 
   if (state.pemLines < 0 && out.length === 0) pemMatches(text, state, out);
 
-  shaped(KEY_ID_RE, text, out, (raw, start) => {
-    if (isDocExample(raw)) return null;
-    return make('aws-access-key-id', start, start + raw.length, raw);
-  });
+  if (/A[KS]IA|ABIA|ACCA/.test(text))
+    shaped(KEY_ID_RE, text, out, (raw, start) =>
+      isDocExample(raw) ? null : make('aws-access-key-id', start, start + raw.length, raw),
+    );
   // A 40-character secret right after a key id, with no key name in between.
   for (const id of out.filter((m) => m.kind === 'aws-access-key-id')) {
     const m = NEXT_TO_ID_RE.exec(text.slice(id.end, id.end + 80));
@@ -207,44 +264,55 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
     if (!isDocExample(value) && looksRandom(value) && /[a-z]/.test(value))
       out.push(make('aws-secret-access-key', id.end + span[0], id.end + span[1], value));
   }
+  if (text.includes('STS.'))
+    shaped(STS_ID_RE, text, out, (raw, start) =>
+      isDocExample(raw) ? null : make('alibaba-sts-access-key-id', start, start + raw.length, raw),
+    );
+  if (/[Ss][Ee][Cc][Rr][Ee][Tt]/.test(text)) {
+    keyed(KEY_SECRET_RE, text, out, (v) => (!isDocExample(v) && looksRandom(v) ? 'aws-secret-access-key' : null));
+    keyed(KEY_ALI_SECRET_RE, text, out, (v) =>
+      !isDocExample(v) && looksRandom(v) ? 'alibaba-access-key-secret' : null,
+    );
+  }
   // A real (non-example) key id or secret on this line opens the context for the `Token` lines that follow.
   if (out.length > 0) state.awsContextUntil = state.line + AWS_CONTEXT_LINES;
   const awsContext = state.line <= state.awsContextUntil;
-  shaped(STS_ID_RE, text, out, (raw, start) =>
-    isDocExample(raw) ? null : make('alibaba-sts-access-key-id', start, start + raw.length, raw),
-  );
-
-  keyed(KEY_SECRET_RE, text, out, (v) => (!isDocExample(v) && looksRandom(v) ? 'aws-secret-access-key' : null));
-  keyed(KEY_ALI_SECRET_RE, text, out, (v) => (!isDocExample(v) && looksRandom(v) ? 'alibaba-access-key-secret' : null));
-  keyed(KEY_TOKEN_RE, text, out, (v, m) => {
-    if (isDocExample(v) || !looksRandom(v)) return null;
-    if (v.startsWith('CAIS')) return 'alibaba-sts-security-token';
-    if (AWS_TOKEN_PREFIX.test(v)) return 'aws-session-token';
-    const key = (m.groups?.key ?? '').toLowerCase();
-    // Only session-token keys are specific enough on their own; a bare "token" needs an AWS document around it.
-    if (key !== 'token' || awsContext) return 'aws-session-token';
-    return null;
-  });
-  keyed(KEY_IMDSV2_RE, text, out, (v) => (looksRandom(v) ? 'aws-imdsv2-session-token' : null));
-  shaped(AWS_TOKEN_RE, text, out, (raw, start) =>
-    make('aws-session-token', start, start + raw.length, decodeSecretText(raw)),
-  );
-  shaped(IMDSV2_TOKEN_RE, text, out, (raw, start) => {
-    const v = decodeSecretText(raw);
-    return looksRandom(v) ? make('aws-imdsv2-session-token', start, start + raw.length, v) : null;
-  });
-  shaped(GCP_TOKEN_RE, text, out, (raw, start) =>
-    isDocExample(raw) ? null : make('gcp-access-token', start, start + raw.length, raw),
-  );
-  shaped(JWT_RE, text, out, (raw, start) => {
-    const id = classifyJwt(raw);
-    if (!id) return null;
-    return make(id.kind, start, start + raw.length, raw, {
-      ...(id.owner ? { owner: id.owner } : {}),
-      ...(id.expires ? { expires: id.expires } : {}),
-      claims: id.claims,
+  if (/[Tt][Oo][Kk][Ee][Nn]/.test(text)) {
+    keyed(KEY_TOKEN_RE, text, out, (v, m) => {
+      if (v.startsWith('CAIS')) return looksRandom(v) ? 'alibaba-sts-security-token' : null;
+      if (AWS_TOKEN_PREFIX.test(v)) return 'aws-session-token';
+      // Only AWS's own spellings of the key are specific enough alone; a bare "Token" needs an AWS document around
+      // it, and any other "…token" (an application's session_token) is never read as AWS's.
+      const prefix = keyPrefix(text, m.index);
+      if (!AWS_TOKEN_KEY.test(prefix) && !(awsContext && prefix === '')) return null;
+      return !isDocExample(v) && looksRandom(v) ? 'aws-session-token' : null;
     });
-  });
+    if (/metadata-token/i.test(text))
+      keyed(KEY_IMDSV2_RE, text, out, (v) => (looksRandom(v) ? 'aws-imdsv2-session-token' : null));
+  }
+  if (/IQoJ|FwoG|FQoG|AgoJ|AQoD/.test(text))
+    shaped(AWS_TOKEN_RE, text, out, (raw, start) =>
+      make('aws-session-token', start, start + raw.length, decodeSecretText(raw)),
+    );
+  if (/AQA[A-Z]A/.test(text))
+    shaped(IMDSV2_TOKEN_RE, text, out, (raw, start) => {
+      const v = decodeSecretText(raw);
+      return looksRandom(v) ? make('aws-imdsv2-session-token', start, start + raw.length, v) : null;
+    });
+  if (text.includes('ya29.'))
+    shaped(GCP_TOKEN_RE, text, out, (raw, start) =>
+      isDocExample(raw) ? null : make('gcp-access-token', start, start + raw.length, raw),
+    );
+  if (text.includes('eyJ'))
+    shaped(JWT_RE, text, out, (raw, start) => {
+      const id = classifyJwt(raw);
+      if (!id) return null;
+      return make(id.kind, start, start + raw.length, raw, {
+        ...(id.owner ? { owner: id.owner } : {}),
+        ...(id.expires ? { expires: id.expires } : {}),
+        claims: id.claims,
+      });
+    });
   return dedupe(out);
 }
 

@@ -1,0 +1,86 @@
+import { createHmac } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
+import { ALL_IPV4, ALL_IPV6 } from '../endpoints/lookup.ts';
+
+/**
+ * Client addresses replaced by keyed pseudonyms, for logs that must be shared: the same address always gets the
+ * same pseudonym under one key (so "which client did what" survives), and without the key the mapping cannot be
+ * reversed by hashing the 2^32 IPv4 addresses. Pseudonyms stay valid addresses so log parsers still read the line:
+ * IPv4 maps into 240.0.0.0/4 (reserved, never routed) and IPv6 into 2001:db8::/32 (documentation).
+ *
+ * Kept as written: metadata service addresses, loopback, unspecified and link-local addresses (they are targets and
+ * infrastructure, and the evidence of an SSRF), and addresses inside URLs (after `/` or `@`), which are targets too.
+ */
+const IPV4_RE =
+  /(?<![\w.:/@-])(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?![\w.]|\.\d)/g;
+/** IPv6 candidates: hex groups and colons, at least two colons; validated by ipaddr.js before use. */
+const IPV6_RE =
+  /(?<![\w.:/@-])(?=[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![\w:])/g;
+const QUICK = /\d\.\d|:[0-9A-Fa-f]*:/;
+
+const KEEP_V4 = new Set(ALL_IPV4);
+const KEEP_V6 = new Set(ALL_IPV6.map((a) => a.toLowerCase()));
+
+function keepV4(a: string): boolean {
+  return KEEP_V4.has(a) || a.startsWith('127.') || a.startsWith('169.254.') || a === '0.0.0.0' || a.startsWith('240.');
+}
+
+export class IpPseudonymiser {
+  private readonly key: Uint8Array;
+  private readonly cache = new Map<string, string>();
+  /** Distinct addresses replaced so far. */
+  get distinct(): number {
+    return this.cache.size;
+  }
+  /** Occurrences replaced so far. */
+  replaced = 0;
+
+  constructor(key: Uint8Array) {
+    this.key = key;
+  }
+
+  private digest(a: string): Buffer {
+    return createHmac('sha256', this.key).update(a).digest();
+  }
+
+  /** The pseudonym for one address (already validated). */
+  pseudonym(addr: string, kind: 'ipv4' | 'ipv6'): string {
+    const k = `${kind}:${addr.toLowerCase()}`;
+    let p = this.cache.get(k);
+    if (p === undefined) {
+      const d = this.digest(k);
+      if (kind === 'ipv4') p = `${240 + (d[0]! & 15)}.${d[1]}.${d[2]}.${d[3]}`;
+      else {
+        const g: string[] = [];
+        for (let i = 0; i < 6; i++) g.push(((d[2 * i]! << 8) | d[2 * i + 1]!).toString(16));
+        p = `2001:db8:${g.join(':')}`;
+      }
+      if (this.cache.size > 1_000_000) this.cache.clear();
+      this.cache.set(k, p);
+    }
+    return p;
+  }
+
+  /** The line with every client address replaced. */
+  line(text: string): string {
+    if (!QUICK.test(text)) return text;
+    let out = text.replace(IPV4_RE, (a) => {
+      if (keepV4(a)) return a;
+      this.replaced++;
+      return this.pseudonym(a, 'ipv4');
+    });
+    if (out.includes(':')) {
+      out = out.replace(IPV6_RE, (a) => {
+        if (!ipaddr.IPv6.isValid(a)) return a;
+        const parsed = ipaddr.IPv6.parse(a);
+        const range = parsed.range();
+        if (range === 'loopback' || range === 'unspecified' || range === 'linkLocal' || range === 'ipv4Mapped')
+          return a;
+        if (KEEP_V6.has(parsed.toRFC5952String()) || a.toLowerCase().startsWith('2001:db8:')) return a;
+        this.replaced++;
+        return this.pseudonym(parsed.toRFC5952String(), 'ipv6');
+      });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,59 @@
+import { applyMasks, type DetectState, detectLine, mayHoldSecret, newDetectState } from './detect.ts';
+import { mask } from './mask.ts';
+import type { IpPseudonymiser } from './pseudonymise.ts';
+
+/** What redaction did to one input. */
+export interface RedactCounts {
+  lines: number;
+  linesChanged: number;
+  secrets: number;
+  byKind: Record<string, number>;
+  /** Distinct secrets (by value) masked. */
+  distinctSecrets: number;
+}
+
+/**
+ * Masks every secret in a stream of lines, leaving every other character as it was. Lines go in without their
+ * `\n` (a `\r` before it stays part of the line and is kept). Works on any string: callers reading bytes decode
+ * them as latin1 so that every byte maps to one character and comes back unchanged.
+ */
+export class Redactor {
+  private readonly state: DetectState = newDetectState();
+  private readonly seen = new Set<string>();
+  private readonly ips: IpPseudonymiser | undefined;
+  readonly counts: RedactCounts = { lines: 0, linesChanged: 0, secrets: 0, byKind: {}, distinctSecrets: 0 };
+
+  constructor(opts: { ips?: IpPseudonymiser } = {}) {
+    this.ips = opts.ips;
+  }
+
+  /** True when `block` (several lines) can be passed through unchanged without looking at each line. */
+  canSkip(block: string): boolean {
+    return this.ips === undefined && this.state.pemLines < 0 && !mayHoldSecret(block);
+  }
+
+  /** Account for `n` lines passed through unchanged (after `canSkip`). */
+  skipped(n: number): void {
+    this.counts.lines += n;
+    this.state.line += n;
+  }
+
+  /** One line, redacted. */
+  line(text: string): string {
+    this.counts.lines++;
+    const matches = detectLine(text, this.state);
+    let out = text;
+    if (matches.length > 0) {
+      for (const m of matches) {
+        this.counts.secrets++;
+        this.counts.byKind[m.kind] = (this.counts.byKind[m.kind] ?? 0) + 1;
+        if (!this.seen.has(m.value) && this.seen.size < 1_000_000) this.seen.add(m.value);
+      }
+      this.counts.distinctSecrets = this.seen.size;
+      out = applyMasks(text, matches, (m) => mask(m.value));
+    }
+    if (this.ips) out = this.ips.line(out);
+    if (out !== text) this.counts.linesChanged++;
+    return out;
+  }
+}
