@@ -1,0 +1,67 @@
+import { createReadStream } from 'node:fs';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+
+const GZIP_MAGIC_0 = 0x1f;
+const GZIP_MAGIC_1 = 0x8b;
+
+/** A file (or `-` for stdin) as a stream of bytes. */
+export function readBytes(path: string): Readable {
+  return path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 });
+}
+
+/**
+ * Bytes in, bytes out, decompressed when they start with the gzip magic number (whatever the name says, so
+ * stdin and misnamed files work too). Concatenated gzip members are read as one stream, as `zcat` does.
+ */
+export async function* gunzipIfGzip(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const it = source[Symbol.asyncIterator]();
+  let first = await it.next();
+  // A first chunk of one byte cannot tell; wait for a second.
+  while (!first.done && first.value.length < 2) {
+    const more = await it.next();
+    if (more.done) break;
+    first = { done: false, value: Buffer.concat([first.value, more.value]) };
+  }
+  if (first.done) return;
+  const head = first.value;
+  const rest: AsyncIterable<Buffer> = {
+    [Symbol.asyncIterator]: () => it,
+  };
+  if (head[0] !== GZIP_MAGIC_0 || head[1] !== GZIP_MAGIC_1) {
+    yield head;
+    yield* rest;
+    return;
+  }
+  async function* all(): AsyncGenerator<Buffer> {
+    yield head;
+    yield* rest;
+  }
+  const gunzip = createGunzip();
+  const feeding = pipeline(Readable.from(all()), gunzip);
+  // Errors of either side surface here: a corrupt stream rejects the pipeline and destroys gunzip.
+  feeding.catch(() => undefined);
+  for await (const chunk of gunzip) yield chunk as Buffer;
+  await feeding;
+}
+
+/** stdout as a pipeline destination that is never ended (other output may follow, and stdout cannot be closed). */
+export function stdoutSink(): Writable {
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _enc, cb) {
+      if (process.stdout.write(chunk)) cb();
+      else process.stdout.once('drain', () => cb());
+    },
+  });
+}
+
+/** A destination that discards everything (dry runs). */
+export function nullSink(): Writable {
+  return new Writable({
+    write(_chunk, _enc, cb) {
+      cb();
+    },
+  });
+}

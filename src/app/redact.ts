@@ -1,0 +1,231 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, stat, unlink } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { type AtomicReplacement, openAtomicReplacement } from '../adapters/files/atomic.ts';
+import { gunzipIfGzip, nullSink, readBytes, stdoutSink } from '../adapters/files/streams.ts';
+import { ImdsguardError } from '../core/errors.ts';
+import { IpPseudonymiser } from '../core/secrets/pseudonymise.ts';
+import { type RedactCounts, Redactor } from '../core/secrets/redactor.ts';
+
+export interface RedactOptions {
+  inputs: string[];
+  /** A file, `-` for stdout, or a directory (ending in `/`, or existing) for several inputs. */
+  output?: string;
+  inPlace?: boolean;
+  backupSuffix?: string;
+  dryRun?: boolean;
+  /** Replace client IP addresses with keyed pseudonyms. */
+  pseudonymiseIps?: boolean;
+  /** Key for the pseudonyms; random per run when absent. */
+  ipKey?: string;
+  /** Compress the output (default: when the output name ends in .gz, or in place when the input was gzip). */
+  gzipOutput?: boolean;
+}
+
+export interface FileSummary {
+  input: string;
+  /** Where the redacted copy went: a path, `-` for stdout, or null for a dry run. */
+  output: string | null;
+  counts: RedactCounts;
+  ips?: { replaced: number; distinct: number };
+}
+
+const NEWLINE = 0x0a;
+/** Lines are handled in sub-blocks of about this size, so one secret does not send a whole megabyte down the slow path. */
+const SUB_BLOCK = 16 * 1024;
+/** A "line" longer than this is not a log line; refuse rather than hold it in memory. */
+const MAX_LINE = 256 * 1024 * 1024;
+
+function countNewlines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(NEWLINE); i !== -1; i = b.indexOf(NEWLINE, i + 1)) n++;
+  return n;
+}
+
+/** Redact a block of whole lines (ending in `\n`, except possibly the very last block of the input). */
+function redactBlock(block: Buffer, r: Redactor): Buffer {
+  const text = block.toString('latin1');
+  if (r.canSkip(text)) {
+    r.skipped(countNewlines(block) + (block[block.length - 1] === NEWLINE ? 0 : 1));
+    return block;
+  }
+  const trailing = text.endsWith('\n');
+  const lines = text.split('\n');
+  if (trailing) lines.pop();
+  let changed = false;
+  for (let i = 0; i < lines.length; i++) {
+    const out = r.line(lines[i]!);
+    if (out !== lines[i]) {
+      lines[i] = out;
+      changed = true;
+    }
+  }
+  if (!changed) return block;
+  return Buffer.from(lines.join('\n') + (trailing ? '\n' : ''), 'latin1');
+}
+
+/** The byte stream with every secret masked: line count and order, and every other byte, preserved. */
+export function redactBytes(r: Redactor): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+  return async function* (source) {
+    let carry: Buffer | null = null;
+    for await (const chunk of source) {
+      const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+      const last = buf.lastIndexOf(NEWLINE);
+      if (last < 0) {
+        if (buf.length > MAX_LINE)
+          throw new ImdsguardError('E_INPUT_FORMAT', `A line is longer than ${MAX_LINE} bytes`);
+        carry = buf;
+        continue;
+      }
+      // Copy the tail so the (large) chunk it came from can be freed.
+      carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : null;
+      let at = 0;
+      while (at <= last) {
+        let end = Math.min(last, at + SUB_BLOCK);
+        end = buf.indexOf(NEWLINE, end);
+        if (end < 0 || end > last) end = last;
+        yield redactBlock(buf.subarray(at, end + 1), r);
+        at = end + 1;
+      }
+    }
+    if (carry && carry.length > 0) yield redactBlock(carry, r);
+  };
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  return stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([stat(a).catch(() => null), stat(b).catch(() => null)]);
+  return sa !== null && sb !== null && sa.dev === sb.dev && sa.ino === sb.ino;
+}
+
+function isGzipName(p: string): boolean {
+  return /\.gz$/i.test(p);
+}
+
+/** Validate the combination of inputs and output flags; throws E_USAGE with what to do instead. */
+async function plan(o: RedactOptions): Promise<Array<{ input: string; output: string | null }>> {
+  const inputs = o.inputs.length > 0 ? o.inputs : ['-'];
+  if (o.inPlace && o.output !== undefined)
+    throw new ImdsguardError('E_USAGE', '--in-place and -o cannot be used together');
+  if (o.backupSuffix !== undefined && !o.inPlace) throw new ImdsguardError('E_USAGE', '--backup needs --in-place');
+  if (o.backupSuffix !== undefined && (o.backupSuffix === '' || o.backupSuffix.includes('/')))
+    throw new ImdsguardError('E_USAGE', '--backup needs a suffix such as .orig, without "/"');
+  if (o.inPlace && inputs.includes('-')) throw new ImdsguardError('E_USAGE', '--in-place needs files, not stdin');
+  if (o.dryRun) return inputs.map((input) => ({ input, output: null }));
+  if (o.inPlace) return inputs.map((input) => ({ input, output: input }));
+  const out = o.output ?? '-';
+  const dirOut = out !== '-' && (out.endsWith('/') || (await isDirectory(out)));
+  if (inputs.length > 1 && !dirOut)
+    throw new ImdsguardError('E_USAGE', 'Several inputs need -o DIR/ (one redacted copy each) or --in-place');
+  if (dirOut) {
+    await mkdir(out, { recursive: true });
+    const names = new Set<string>();
+    const pairs = inputs.map((input) => {
+      if (input === '-') throw new ImdsguardError('E_USAGE', 'stdin cannot be written to a directory; use -o FILE');
+      const name = basename(input);
+      if (names.has(name))
+        throw new ImdsguardError('E_USAGE', `Two inputs are named "${name}"; redact them into separate directories`);
+      names.add(name);
+      return { input, output: join(out, name) };
+    });
+    for (const p of pairs) {
+      if (await sameFile(p.input, p.output))
+        throw new ImdsguardError('E_USAGE', `"${p.output}" is the input itself; use --in-place`);
+    }
+    return pairs;
+  }
+  if (out !== '-' && inputs[0] !== '-' && (await sameFile(inputs[0]!, out)))
+    throw new ImdsguardError('E_USAGE', `"${out}" is the input itself; use --in-place`);
+  return [{ input: inputs[0]!, output: out }];
+}
+
+async function inputIsGzip(path: string): Promise<boolean> {
+  if (path === '-') return false;
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(b, 0, 2, 0);
+    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function redactOne(
+  input: string,
+  output: string | null,
+  o: RedactOptions,
+  ips: IpPseudonymiser | undefined,
+): Promise<FileSummary> {
+  const r = new Redactor(ips ? { ips } : {});
+  const ipsBefore = ips ? { replaced: ips.replaced } : undefined;
+  let atomic: AtomicReplacement | undefined;
+  let dest: Writable;
+  let gzip = false;
+  if (output === null) dest = nullSink();
+  else if (output === '-') {
+    dest = stdoutSink();
+    gzip = o.gzipOutput ?? false;
+  } else if (o.inPlace) {
+    gzip = o.gzipOutput ?? (await inputIsGzip(input));
+    atomic = await openAtomicReplacement(input, o.backupSuffix ? { backupSuffix: o.backupSuffix } : {});
+    dest = atomic.stream;
+  } else {
+    gzip = o.gzipOutput ?? isGzipName(output);
+    dest = createWriteStream(output, { highWaterMark: 1 << 20 });
+  }
+  const source = readBytes(input);
+  try {
+    if (gzip) await pipeline(source, gunzipIfGzip, redactBytes(r), createGzip({ level: 6 }), dest);
+    else await pipeline(source, gunzipIfGzip, redactBytes(r), dest);
+    if (atomic) await atomic.commit();
+  } catch (e) {
+    if (atomic) await atomic.abort();
+    // A partial copy is worse than none: it looks redacted and complete.
+    else if (output !== null && output !== '-') await unlink(output).catch(() => undefined);
+    if (e instanceof ImdsguardError)
+      throw new ImdsguardError(e.code, `${input === '-' ? 'stdin' : input}: ${e.message}`, { cause: e });
+    const err = e as NodeJS.ErrnoException;
+    const what = err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR' ? 'corrupt gzip data' : err.message;
+    throw new ImdsguardError('E_SOURCE_IO', `${input === '-' ? 'stdin' : input}: ${what}`, { cause: e });
+  }
+  const summary: FileSummary = { input, output, counts: r.counts };
+  if (ips && ipsBefore) summary.ips = { replaced: ips.replaced - ipsBefore.replaced, distinct: ips.distinct };
+  return summary;
+}
+
+/**
+ * Rewrite logs with every detected secret masked (the same mask for the same secret everywhere), and optionally
+ * client addresses pseudonymised. Files are processed one at a time, streaming, so memory stays flat whatever
+ * their size. `onFile` is told about each file as it completes.
+ */
+export async function redact(o: RedactOptions, onFile: (s: FileSummary) => void): Promise<FileSummary[]> {
+  const pairs = await plan(o);
+  const ips = o.pseudonymiseIps
+    ? new IpPseudonymiser(o.ipKey ? Buffer.from(o.ipKey, 'utf8') : randomBytes(32))
+    : undefined;
+  const out: FileSummary[] = [];
+  for (const p of pairs) {
+    if (p.input !== '-') {
+      const st = await stat(p.input).catch((e: Error) => {
+        throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${p.input}": ${e.message}`, { cause: e });
+      });
+      if (!st.isFile() && !st.isFIFO()) throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${p.input}": not a file`);
+    }
+    const s = await redactOne(p.input, p.output === null ? null : p.output === '-' ? '-' : resolve(p.output), o, ips);
+    s.output = p.output;
+    onFile(s);
+    out.push(s);
+  }
+  return out;
+}
