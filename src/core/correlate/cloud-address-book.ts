@@ -27,7 +27,14 @@ function info(ip: string): IpInfo {
   if (hit) return hit;
   let out: IpInfo;
   const m = DOTTED.exec(ip);
-  if (m && Number(m[1]) <= 255 && Number(m[2]) <= 255 && Number(m[3]) <= 255 && Number(m[4]) <= 255 && !/(^|\.)0\d/.test(ip)) {
+  if (
+    m &&
+    Number(m[1]) <= 255 &&
+    Number(m[2]) <= 255 &&
+    Number(m[3]) <= 255 &&
+    Number(m[4]) <= 255 &&
+    !/(^|\.)0\d/.test(ip)
+  ) {
     out = { canonical: ip, cls: v4Class(Number(m[1]), Number(m[2])) };
   } else if (ipaddr.isValid(ip)) {
     const a = ipaddr.process(ip);

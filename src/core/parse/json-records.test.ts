@@ -71,6 +71,34 @@ test('JsonRecordSplitter gives the same records wherever chunks are cut (multi-b
   );
 });
 
+test('JsonRecordSplitter on arbitrary nested records, in every container shape, cut anywhere', () => {
+  const record = fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 4 }), { maxKeys: 5 });
+  fc.assert(
+    fc.property(
+      fc.array(record, { maxLength: 4 }),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      fc.integer({ min: 0, max: 2 }),
+      (recs, cuts, shape) => {
+        const text =
+          shape === 0
+            ? JSON.stringify({ Records: recs })
+            : shape === 1
+              ? JSON.stringify(recs, null, 1)
+              : recs.map((r) => JSON.stringify(r)).join('\n');
+        const len = Buffer.byteLength(text);
+        const got = split(
+          text,
+          cuts.map((c) => (len > 0 ? c % len : 0)),
+        ).map((r) => r.value);
+        // JSON.parse of the whole text is the oracle (it turns -0 into 0 the same way).
+        const want = shape === 2 ? recs.map((r) => JSON.parse(JSON.stringify(r))) : JSON.parse(JSON.stringify(recs));
+        assert.deepEqual(got, want);
+      },
+    ),
+    { numRuns: 400 },
+  );
+});
+
 test('JsonRecordSplitter errors name the line', () => {
   assert.throws(
     () => split('{"a":1}\n{"b":'),
