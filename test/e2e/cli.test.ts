@@ -71,3 +71,12 @@ describe('the built CLI', { skip }, () => {
     assert.match(r.stdout, /verdict: metadata/);
   });
 });
+
+describe('the package entry points', { skip }, () => {
+  test('the root and ./core exports load from dist and classify', async () => {
+    for (const entry of ['dist/index.js', 'dist/core/index.js']) {
+      const m = (await import(join(ROOT, entry))) as typeof import('../../src/core/index.ts');
+      assert.equal(m.verdictOf(m.classify('http://0xa9fea9fe/latest/meta-data/')), 'metadata', entry);
+    }
+  });
+});
