@@ -24,6 +24,7 @@ function scrubbed(rule: LineRule, observe?: (f: Finding) => void): LineRule {
   return {
     id: rule.id,
     mayMatch: (text: string) => rule.mayMatch(text),
+    ...(rule.placeFilter ? { placeFilter: (value: string) => rule.placeFilter!(value) } : {}),
     evaluate: (input: LineInput) => clean(rule.evaluate(input)),
     ...(rule.rawLines ? { rawLines: true } : {}),
     ...(rule.flush ? { flush: (file: string) => clean(rule.flush!(file)) } : {}),

@@ -76,7 +76,31 @@ class InputScanner {
     this.warn(reason, line, `skipped: ${detail}`);
   }
 
-  async line(text: string, line: number): Promise<void> {
+  /**
+   * Whether any rule may care about this line. Rules with a `placeFilter` look only at the fields the format can list
+   * without a full parse (request, Referer, …); the others at the whole line, and only if they cared about its chunk.
+   * `#` lines always go through: W3C and Zeek directives carry parser state.
+   */
+  wants(text: string, chunkMay?: readonly boolean[]): boolean {
+    if (text.length === 0) return false;
+    if (text.charCodeAt(0) === 35) return true;
+    const rules = this.cfg.rules;
+    let places: string[] | null | undefined;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!;
+      if (r.placeFilter) {
+        if (places === undefined) places = this.driver.quickPlaces(text);
+        if (places === null) {
+          if (r.mayMatch(text)) return true;
+        } else {
+          for (const p of places) if (r.placeFilter(p)) return true;
+        }
+      } else if ((chunkMay === undefined || chunkMay[i]) && r.mayMatch(text)) return true;
+    }
+    return false;
+  }
+
+  async line(text: string, line: number, prechecked = false): Promise<void> {
     if (text.length === 0) return;
     if (text.charCodeAt(text.length - 1) === 13) text = text.slice(0, -1);
     if (text.length > this.cfg.maxLineBytes) {
@@ -87,10 +111,7 @@ class InputScanner {
       );
       return;
     }
-    const header = text.charCodeAt(0) === 35; // '#': W3C and Zeek directives carry parser state
-    let any = header;
-    for (const r of this.cfg.rules) if (r.mayMatch(text)) any = true;
-    if (!any) return;
+    if (!prechecked && !this.wants(text)) return;
     const d = this.driver.parse(text, { file: this.name, line });
     if (d.switchedFrom) this.warn('format change', line, `format changed from ${d.switchedFrom} to ${d.format}`);
     if (d.fallback) this.stats.note('lines in no known format, read as text');
@@ -145,18 +166,22 @@ class InputScanner {
     const buf = c.buf;
     if (isUtf8(buf) && buf.indexOf(0) < 0) {
       const text = buf.toString('utf8');
-      // Fast path: when no rule can match anything in the chunk and it holds no directive, skip it whole.
-      if (text.charCodeAt(0) !== 35 && !text.includes('\n#')) {
-        let any = false;
-        for (const r of this.cfg.rules) if (r.mayMatch(text)) any = true;
-        if (!any) return;
-      }
+      const rules = this.cfg.rules;
+      // Rules without a place filter decide on the whole chunk first (their tests are substring tests).
+      const chunkMay = rules.map((r) => (r.placeFilter ? true : r.mayMatch(text)));
+      if (!chunkMay.some(Boolean) && text.charCodeAt(0) !== 35 && !text.includes('\n#')) return;
       let start = 0;
       let line = c.firstLine;
       while (start < text.length) {
         let nl = text.indexOf('\n', start);
         if (nl < 0) nl = text.length;
-        await this.line(text.slice(start, nl), line);
+        let end = nl;
+        if (end > start && text.charCodeAt(end - 1) === 13) end--;
+        if (end > start) {
+          const l = text.slice(start, end);
+          // Only lines some rule may care about pay for a parse (and an await).
+          if (this.wants(l, chunkMay)) await this.line(l, line, true);
+        }
         start = nl + 1;
         line++;
       }

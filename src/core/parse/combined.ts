@@ -82,10 +82,8 @@ export function quickCombinedPlaces(line: string): string[] | null {
   let byEnd = line.indexOf(' ', stEnd + 1);
   if (byEnd < 0) byEnd = line.length;
   if (!(isDigits(line, stEnd + 1, byEnd) || (byEnd === stEnd + 2 && line.charCodeAt(stEnd + 1) === 45))) return null;
-  for (let k = 0; k < line.length; k++) {
-    const c = line.charCodeAt(k);
-    if (c === 13 || c === 0x2028 || c === 0x2029 || c === 10) return null;
-  }
+  if (line.indexOf('\r') >= 0 || line.indexOf('\n') >= 0 || line.indexOf('\u2028') >= 0 || line.indexOf('\u2029') >= 0)
+    return null;
   const out: string[] = [];
   const target = splitRequestLine(line.slice(rb + 3, reqEnd)).target;
   if (target) out.push(target);
