@@ -1,7 +1,8 @@
 /**
  * Daemon behaviour on the real kernel (bpftrace sensor): /healthz and /metrics on loopback, SIGHUP reloads the
  * allowlist, bpftrace dying is survived (restart with backoff), a flood is absorbed with drop counters instead of
- * memory growth, and the baseline survives a restart of the agent.
+ * memory growth (bursts are covered by the unit tests: here most flood events are dropped on purpose), and the
+ * baseline survives a restart of the agent.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -104,7 +105,7 @@ describe('imdsguard agent as a daemon (bpftrace sensor)', { skip: why, timeout: 
       '--allowlist',
       allow,
       '--queue-max',
-      '50',
+      '5',
     ]);
     await agent.ready;
     const portLine = agent.logs.find((l) => l.includes('metrics and health'));
@@ -172,22 +173,21 @@ describe('imdsguard agent as a daemon (bpftrace sensor)', { skip: why, timeout: 
       'finding after restart',
     );
 
-    // A flood: wrk with keep-alive for 3 s against the fake service; the queue is bounded at 50.
+    // A flood: wrk with keep-alive for 3 s against the fake service; the queue is bounded at 5, so events are dropped
+    // and counted, and the agent keeps running.
     if (have('wrk')) {
       runIn(ns.name, `exec wrk -t1 -c4 -d3s ${base}/meta-data/iam/security-credentials/`);
       const metrics = (await get(port, '/metrics')).body;
       const seen = metricValue(metrics, 'imdsguard_events_total');
       const dropped = metricValue(metrics, 'imdsguard_events_dropped_total');
       assert.ok(seen > 0, metrics);
-      assert.ok(dropped >= 0);
+      assert.ok(dropped > 0, `dropped ${dropped}`);
       assert.ok(Number.isFinite(metricValue(metrics, 'imdsguard_process_resident_memory_bytes')));
       const health2 = JSON.parse((await get(port, '/healthz')).body);
       assert.equal(health2.restarts, 1);
       assert.ok(health2.events > 50, JSON.stringify(health2));
     }
     assert.equal(await stopChild(agent.child, 'SIGTERM', 20_000), 0, agent.logs.slice(-5).join('\n'));
-    const burst = (await records(out)).find((r) => r.rule?.id === 'imds-request-burst');
-    assert.ok(burst, 'burst finding for wrk');
   });
 
   it('keeps the baseline across restarts: a caller seen before is not unusual after restart', async () => {
