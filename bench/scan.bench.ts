@@ -1,9 +1,10 @@
 // Throughput of `imdsguard scan` on a generated ~1 GiB combined log, against ripgrep searching the same file for the
 // 18 literal strings of Elastic's web rule. Usage: npm run bench -- [--mib N]   (default 1024)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { generateCombinedLog } from './scan-gen.ts';
 
 const ELASTIC = [
@@ -32,6 +33,8 @@ const mibArg = args.indexOf('--mib');
 const mib = mibArg >= 0 ? Number(args[mibArg + 1]) : 1024;
 const root = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'imdsguard-bench-'));
+const cleanup: string[] = [dir];
+mkdirSync(join(root, '.bench'), { recursive: true });
 try {
   const log = join(dir, 'access.log');
   const g0 = performance.now();
@@ -41,13 +44,27 @@ try {
     `generated ${(size / (1 << 20)).toFixed(0)} MiB, ${gen.lines} lines, ${gen.attacks} attacks in ${((performance.now() - g0) / 1000).toFixed(1)} s`,
   );
 
-  // The sources through tsx (transpiled once at start-up), so the figure is for this tree, never a stale dist/.
-  const entry = ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
+  // This tree's sources bundled once with esbuild (as a build would), so the figure is never a stale dist/ and has
+  // no transpiler in the measured process. The bundle sits two levels under the root so package.json resolves.
+  const bundleDir = mkdtempSync(join(root, '.bench', 'scan-'));
+  const bundle = join(bundleDir, 'imdsguard.mjs');
+  await build({
+    entryPoints: [join(root, 'src', 'cli', 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile: bundle,
+    logLevel: 'error',
+  });
+  cleanup.push(bundleDir);
+  const entry = [bundle];
   const rssFile = join(dir, 'rss');
   const rssHook = join(dir, 'rss-hook.mjs');
   writeFileSync(
     rssHook,
-    `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));\n`,
+    `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => { const u = process.resourceUsage(); writeFileSync(${JSON.stringify(rssFile)}, JSON.stringify({ maxRSS: u.maxRSS, cpu: (u.userCPUTime + u.systemCPUTime) / 1e6 })); });\n`,
   );
   const out = join(dir, 'findings.jsonl');
   const s0 = performance.now();
@@ -72,7 +89,8 @@ try {
   const scanSecs = (performance.now() - s0) / 1000;
   if (scan.status !== 0 && scan.status !== 1) throw new Error(`scan failed (${scan.status}): ${scan.stderr}`);
   const findings = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
-  const rssMiB = Number(readFileSync(rssFile, 'utf8')) / 1024;
+  const usage = JSON.parse(readFileSync(rssFile, 'utf8')) as { maxRSS: number; cpu: number };
+  const rssMiB = usage.maxRSS / 1024;
 
   const pats = join(dir, 'patterns.txt');
   writeFileSync(pats, `${ELASTIC.join('\n')}\n`);
@@ -95,7 +113,9 @@ try {
         lines: gen.lines,
         scan: {
           seconds: +scanSecs.toFixed(2),
+          cpu_seconds: +usage.cpu.toFixed(2),
           mib_per_s: +scanMiBs.toFixed(1),
+          mib_per_cpu_s: +(size / (1 << 20) / usage.cpu).toFixed(1),
           lines_per_s: Math.round(gen.lines / scanSecs),
           peak_rss_mib: +rssMiB.toFixed(1),
           findings,
@@ -108,5 +128,5 @@ try {
     ),
   );
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  for (const d of cleanup) rmSync(d, { recursive: true, force: true });
 }
