@@ -3,12 +3,13 @@ import { agentCommand } from './commands/agent.ts';
 import { cloudtrailCommand } from './commands/cloudtrail.ts';
 import { explainCommand } from './commands/explain.ts';
 import { postureCommand } from './commands/posture.ts';
+import { proxyCommand } from './commands/proxy.ts';
 import { redactCommand } from './commands/redact.ts';
 import { scanCommand } from './commands/scan.ts';
 import { VERSION } from './version.ts';
 
 /** The commands, one file each under commands/. */
-const COMMANDS: Array<() => Command> = [explainCommand, cloudtrailCommand, postureCommand, scanCommand, agentCommand, redactCommand];
+const COMMANDS: Array<() => Command> = [explainCommand, cloudtrailCommand, postureCommand, scanCommand, agentCommand, redactCommand, proxyCommand];
 
 export function buildProgram(): Command {
   const program = new Command('imdsguard')

@@ -10,5 +10,6 @@ export { callerKey, DEFAULT_CREDENTIALS_RULE, DEFAULT_UNMATCHED_RULE, type Decid
 export { globToRegExp } from './glob.ts';
 export { parsePolicy } from './load.ts';
 export { newRateState, type RateState } from './rate-limit.ts';
+export { PROXY_SENSOR, type ProxyEventRecord, type ProxyOutcome, proxyEvent, proxyFinding } from './records.ts';
 export { policyPath, targetProblem } from './target-check.ts';
 export type * from './types.ts';

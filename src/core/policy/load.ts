@@ -79,6 +79,7 @@ export function parsePolicy(text: string, file = '<policy>'): Policy {
     needsExeHash: raw.rules.some(
       (r) => r.match.exe_sha256 !== undefined || [r.match.exe ?? []].flat().some((e) => e.startsWith('sha256:')),
     ),
+    ...(raw.listeners ? { listeners: raw.listeners } : {}),
     source: file,
   };
 }

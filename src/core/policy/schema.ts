@@ -66,6 +66,17 @@ export const policySchema = z
     version: z.literal(1).optional(),
     defaults: defaultsSchema.default(defaultsSchema.parse({})),
     rules: z.array(ruleSchema).default([]),
+    /** Listener/upstream pairs, so `proxy` and `proxy redirect` read the same ports from one file. */
+    listeners: z
+      .array(
+        z
+          .object({
+            listen: z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[0-9.]+):\d{1,5}$/, 'expected ADDR:PORT or [V6]:PORT'),
+            upstream: z.string().regex(/^http:\/\/[^/?#]+\/?$/, 'expected http://ADDRESS[:PORT]'),
+          })
+          .strict(),
+      )
+      .optional(),
   })
   .strict();
 

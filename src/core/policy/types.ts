@@ -94,6 +94,8 @@ export interface Policy {
   rules: Rule[];
   /** True when some rule matches on exe_sha256 (the proxy then hashes executables). */
   needsExeHash: boolean;
+  /** Listener/upstream pairs given in the file (flags take precedence). */
+  listeners?: Array<{ listen: string; upstream: string }>;
   source?: string;
 }
 

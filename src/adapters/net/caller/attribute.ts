@@ -1,0 +1,197 @@
+/**
+ * Caller attribution: which process, user, network namespace and container holds the other end of a connection.
+ * Same namespace: an exact sock_diag lookup of the client's socket (its remote is the metadata address the client
+ * dialled, or our own address when it dialled us directly), then its inode → pid. Another namespace (a container
+ * redirected in PREROUTING): /proc/<pid>/net/tcp of one process per foreign namespace. Falls back to reading
+ * /proc/net/tcp when the helper is unavailable.
+ */
+import { readFile } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
+import type { CallerIdentity } from '../../../core/policy/types.ts';
+import { findRow } from './proc-net-tcp.ts';
+import { ProcessIndex } from './process-index.ts';
+import { ExeHashes, netnsOf, ProcessFactsCache, UserNames } from './process-info.ts';
+import { type SockDiag, type SocketOwner, startSockDiag } from './sockdiag.ts';
+
+export interface ConnectionEnds {
+  peerIp: string;
+  peerPort: number;
+  localIp: string;
+  localPort: number;
+  /** The address the client dialled before the redirect (the listener's upstream), when known. */
+  originalDst?: { ip: string; port: number };
+}
+
+export interface AttributorOptions {
+  procRoot?: string;
+  /** python3 for the sock_diag helper; false to use /proc/net/tcp only. */
+  python?: string | false;
+  hashExe?: boolean;
+  nowMs?: () => number;
+  /** Told when the fast path is lost. */
+  warn?: (message: string) => void;
+}
+
+/** ::ffff:127.0.0.1 → 127.0.0.1 (a v4 client of a dual-stack listener owns an AF_INET socket). */
+export function unmapV4(ip: string): string {
+  return ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+}
+
+export class Attributor {
+  readonly ownNetns: number | undefined;
+  private diag: SockDiag | undefined;
+  private readonly root: string;
+  private readonly index: ProcessIndex;
+  private readonly facts: ProcessFactsCache;
+  private readonly hashes = new ExeHashes();
+  private readonly hashExe: boolean;
+  private readonly now: () => number;
+  private readonly warn: (m: string) => void;
+
+  private constructor(opts: AttributorOptions, diag: SockDiag | undefined) {
+    this.root = opts.procRoot ?? '/proc';
+    this.diag = diag;
+    this.hashExe = opts.hashExe ?? false;
+    this.now = opts.nowMs ?? Date.now;
+    this.warn = opts.warn ?? (() => {});
+    this.ownNetns = netnsOf(`${this.root}/self`);
+    this.facts = new ProcessFactsCache(new UserNames(), this.root);
+    this.index = new ProcessIndex({
+      procRoot: this.root,
+      ignore: () => new Set([process.pid, ...(this.diag?.pid !== undefined ? [this.diag.pid] : [])]),
+    });
+  }
+
+  static async create(opts: AttributorOptions = {}): Promise<Attributor> {
+    let diag: SockDiag | undefined;
+    if (opts.python !== false) {
+      try {
+        diag = await startSockDiag(opts.python ?? 'python3');
+      } catch (e) {
+        opts.warn?.(
+          `sock_diag helper unavailable (${(e as Error).message}); attributing through /proc/net/tcp, which costs milliseconds per connection`,
+        );
+      }
+    }
+    return new Attributor(opts, diag);
+  }
+
+  get backend(): 'sock_diag' | 'procfs' {
+    return this.diag ? 'sock_diag' : 'procfs';
+  }
+
+  close(): void {
+    this.diag?.close();
+    this.diag = undefined;
+  }
+
+  private async ownSocket(
+    fam: 4 | 6,
+    peer: string,
+    port: number,
+    dsts: Array<{ ip: string; port: number }>,
+  ): Promise<SocketOwner | null> {
+    if (this.diag) {
+      try {
+        for (const d of dsts) {
+          const r = await this.diag.lookup(fam, peer, port, d.ip, d.port);
+          if (r) return r;
+        }
+        return null;
+      } catch (e) {
+        this.warn(`sock_diag helper failed (${(e as Error).message}); falling back to /proc/net/tcp`);
+        this.diag.close();
+        this.diag = undefined;
+      }
+    }
+    const table = await readFile(`${this.root}/net/tcp${fam === 6 ? '6' : ''}`, 'utf8');
+    return findRow(table, peer, port, dsts);
+  }
+
+  /** Search the other network namespaces for the socket bound to peer:port. */
+  private async foreignSocket(
+    fam: 4 | 6,
+    peer: string,
+    port: number,
+  ): Promise<{ owner: SocketOwner; pids: number[]; netns: number } | null> {
+    const groups = new Map<number, number[]>();
+    for (const pid of this.index.pids()) {
+      const ns = netnsOf(`${this.root}/${pid}`);
+      if (ns === undefined || ns === this.ownNetns) continue;
+      const g = groups.get(ns);
+      if (g) g.push(pid);
+      else groups.set(ns, [pid]);
+    }
+    for (const [netns, pids] of groups) {
+      for (const rep of pids.slice(0, 3)) {
+        let table: string;
+        try {
+          table = await readFile(`${this.root}/${rep}/net/tcp${fam === 6 ? '6' : ''}`, 'utf8');
+        } catch {
+          continue;
+        }
+        const row = findRow(table, peer, port);
+        if (row) return { owner: row, pids, netns };
+        break;
+      }
+    }
+    return null;
+  }
+
+  private identify(
+    pid: number | null,
+    owner: SocketOwner,
+    fallbackNetns?: number,
+  ): Promise<CallerIdentity> | CallerIdentity {
+    const otherNs = (ns: number | undefined) => ns !== undefined && this.ownNetns !== undefined && ns !== this.ownNetns;
+    if (pid === null) {
+      return {
+        known: false,
+        reason: 'socket owner not readable (the proxy needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)',
+        uid: owner.uid,
+        ...(fallbackNetns !== undefined ? { netns: fallbackNetns } : {}),
+        otherNamespace: otherNs(fallbackNetns),
+      };
+    }
+    const f = this.facts.get(pid, this.now());
+    if (!f)
+      return {
+        known: false,
+        reason: 'process exited before it could be read',
+        uid: owner.uid,
+        otherNamespace: otherNs(fallbackNetns),
+      };
+    const id: CallerIdentity = {
+      ...f,
+      uid: f.uid ?? owner.uid,
+      known: true,
+      otherNamespace: otherNs(f.netns ?? fallbackNetns),
+    };
+    if (!this.hashExe) return id;
+    return this.hashes.hash(pid, this.root).then((h) => (h ? { ...id, exeSha256: h } : id));
+  }
+
+  /** Attribute one connection. Never throws: failures give an unknown identity with a reason. */
+  async attribute(c: ConnectionEnds): Promise<CallerIdentity> {
+    try {
+      const peer = unmapV4(c.peerIp);
+      const fam: 4 | 6 = isIPv4(peer) ? 4 : 6;
+      const local = { ip: unmapV4(c.localIp), port: c.localPort };
+      const dsts = [c.originalDst, local]
+        .filter((d): d is { ip: string; port: number } => d !== undefined && isIPv4(unmapV4(d.ip)) === (fam === 4))
+        .map((d) => ({ ip: unmapV4(d.ip), port: d.port }));
+      const own = await this.ownSocket(fam, peer, c.peerPort, dsts);
+      if (own) return await this.identify(this.index.findOwner(own.inode, own.uid), own, this.ownNetns);
+      const foreign = await this.foreignSocket(fam, peer, c.peerPort);
+      if (foreign)
+        return await this.identify(
+          this.index.findOwner(foreign.owner.inode, foreign.owner.uid, foreign.pids),
+          foreign.owner,
+          foreign.netns,
+        );
+      return { known: false, reason: 'no local socket matches the peer address (another host?)', otherNamespace: true };
+    } catch (e) {
+      return { known: false, reason: `attribution failed: ${(e as Error).message}`, otherNamespace: false };
+    }
+  }
+}

@@ -1,0 +1,160 @@
+/** What /proc says about a process: exe, argv, uids, netns, container, user name. */
+import { createHash } from 'node:crypto';
+import { createReadStream, readFileSync, readlinkSync, statSync } from 'node:fs';
+
+export interface ProcessFacts {
+  pid: number;
+  ppid?: number;
+  exe?: string;
+  argv?: string[];
+  uid?: number;
+  user?: string;
+  netns?: number;
+  container?: string;
+}
+
+const MAX_ARGV = 64;
+const MAX_ARG_LEN = 512;
+
+/** The 64-hex container id in a cgroup path (docker, containerd, cri-o, podman), if any. */
+export function containerIdFromCgroup(text: string): string | undefined {
+  const m =
+    /(?:docker[-/]|cri-containerd-|crio-|libpod-|containerd[-/]|\/kubepods[^\n]*?[-/])([0-9a-f]{64})(?:\.scope)?/.exec(
+      text,
+    ) ?? /\b([0-9a-f]{64})\b/.exec(text);
+  return m?.[1];
+}
+
+/** Network namespace inode of a /proc entry ("net:[4026531840]" → 4026531840). */
+export function netnsOf(procPath: string): number | undefined {
+  try {
+    const m = /\[(\d+)\]/.exec(readlinkSync(`${procPath}/ns/net`));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** uid → name from /etc/passwd, re-read at most once a minute. */
+export class UserNames {
+  private map = new Map<number, string>();
+  private loadedAt = Number.NEGATIVE_INFINITY;
+  private readonly file: string;
+  constructor(file = '/etc/passwd') {
+    this.file = file;
+  }
+  name(uid: number, nowMs: number): string | undefined {
+    if (nowMs - this.loadedAt > 60_000) {
+      this.loadedAt = nowMs;
+      const m = new Map<number, string>();
+      try {
+        for (const line of readFileSync(this.file, 'utf8').split('\n')) {
+          const f = line.split(':');
+          if (f.length >= 3 && f[0] && /^\d+$/.test(f[2] ?? '')) if (!m.has(Number(f[2]))) m.set(Number(f[2]), f[0]);
+        }
+      } catch {
+        // Leave names empty: uids still identify callers.
+      }
+      this.map = m;
+    }
+    return this.map.get(uid);
+  }
+}
+
+/** Read a process's facts. Fields the proxy cannot read (no CAP_SYS_PTRACE) are left out. */
+export function readProcess(pid: number, users: UserNames, nowMs: number, procRoot = '/proc'): ProcessFacts | null {
+  const base = `${procRoot}/${pid}`;
+  const facts: ProcessFacts = { pid };
+  try {
+    // /proc/<pid> belongs to the process's effective uid; stat is far cheaper than formatting /proc/<pid>/status.
+    facts.uid = statSync(base).uid;
+    const stat = readFileSync(`${base}/stat`, 'latin1');
+    const ppid = /\) \S (\d+)/.exec(stat.slice(stat.lastIndexOf(')')));
+    if (ppid) facts.ppid = Number(ppid[1]);
+  } catch {
+    return null;
+  }
+  const name = users.name(facts.uid, nowMs);
+  if (name) facts.user = name;
+  try {
+    facts.exe = readlinkSync(`${base}/exe`).replace(/ \(deleted\)$/, '');
+  } catch {
+    // Kernel threads and processes we may not trace have no readable exe.
+  }
+  try {
+    const raw = readFileSync(`${base}/cmdline`);
+    const parts = raw.toString('utf8').split('\u0000');
+    if (parts.at(-1) === '') parts.pop();
+    facts.argv = parts.slice(0, MAX_ARGV).map((a) => (a.length > MAX_ARG_LEN ? `${a.slice(0, MAX_ARG_LEN)}…` : a));
+  } catch {
+    // argv stays unknown.
+  }
+  const ns = netnsOf(base);
+  if (ns !== undefined) facts.netns = ns;
+  try {
+    const c = containerIdFromCgroup(readFileSync(`${base}/cgroup`, 'utf8'));
+    if (c) facts.container = c;
+  } catch {
+    // Not in a container, or unreadable.
+  }
+  return facts;
+}
+
+/**
+ * Facts per pid, reused while the pid still runs the same executable (checked with one readlink), so a
+ * long-lived client opening many connections costs one syscall per connection instead of six.
+ */
+export class ProcessFactsCache {
+  private readonly cache = new Map<number, { facts: ProcessFacts; at: number }>();
+  private readonly users: UserNames;
+  private readonly procRoot: string;
+  private readonly ttlMs: number;
+  constructor(users: UserNames, procRoot = '/proc', ttlMs = 5000) {
+    this.users = users;
+    this.procRoot = procRoot;
+    this.ttlMs = ttlMs;
+  }
+  get(pid: number, nowMs: number): ProcessFacts | null {
+    const hit = this.cache.get(pid);
+    if (hit && nowMs - hit.at < this.ttlMs) {
+      try {
+        if (readlinkSync(`${this.procRoot}/${pid}/exe`).replace(/ \(deleted\)$/, '') === hit.facts.exe)
+          return hit.facts;
+      } catch {
+        // Gone or unreadable: read afresh below.
+      }
+    }
+    const facts = readProcess(pid, this.users, nowMs, this.procRoot);
+    if (this.cache.size > 4096) this.cache.clear();
+    if (facts) this.cache.set(pid, { facts, at: nowMs });
+    else this.cache.delete(pid);
+    return facts;
+  }
+}
+
+/** sha256 of executables, cached by (device, inode, size, mtime) so each binary is hashed once. */
+export class ExeHashes {
+  private readonly cache = new Map<string, Promise<string | undefined>>();
+  hash(pid: number, procRoot = '/proc'): Promise<string | undefined> {
+    let key: string;
+    try {
+      const st = statSync(`${procRoot}/${pid}/exe`);
+      key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return Promise.resolve(undefined);
+    }
+    let p = this.cache.get(key);
+    if (!p) {
+      p = new Promise((resolve) => {
+        const h = createHash('sha256');
+        createReadStream(`${procRoot}/${pid}/exe`)
+          .on('data', (c) => h.update(c))
+          .on('end', () => resolve(h.digest('hex')))
+          .on('error', () => resolve(undefined));
+      });
+      if (this.cache.size > 1000) this.cache.clear();
+      this.cache.set(key, p);
+    }
+    return p;
+  }
+}

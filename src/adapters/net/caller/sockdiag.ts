@@ -1,0 +1,107 @@
+/** Exact socket lookups through the kernel's sock_diag interface, via a small long-lived helper process. */
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { SOCKDIAG_SCRIPT } from './sockdiag-script.ts';
+
+export interface SocketOwner {
+  uid: number;
+  inode: number;
+}
+
+export interface SockDiag {
+  /** The socket (src:sport → dst:dport) in the helper's network namespace, null when none; throws when unavailable. */
+  lookup(family: 4 | 6, src: string, sport: number, dst: string, dport: number): Promise<SocketOwner | null>;
+  readonly pid: number | undefined;
+  close(): void;
+}
+
+/**
+ * Start the helper and wait until it answers a ping. Rejects when python3 is missing or netlink is refused, so
+ * the caller can fall back to /proc/net/tcp.
+ */
+export async function startSockDiag(python = 'python3', timeoutMs = 5000): Promise<SockDiag> {
+  const child: ChildProcessByStdio<Writable, Readable, null> = spawn(python, ['-I', '-S', '-c', SOCKDIAG_SCRIPT], {
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
+  const pending = new Map<number, (line: string | Error) => void>();
+  let seq = 0;
+  let dead: Error | undefined;
+  // Once started, the helper keeps the event loop alive only while a lookup is pending.
+  let idle: (() => void) | undefined;
+  let busy: (() => void) | undefined;
+  const fail = (e: Error) => {
+    dead ??= e;
+    for (const r of pending.values()) r(dead);
+    pending.clear();
+  };
+  child.on('error', fail);
+  child.on('exit', (code, sig) => fail(new Error(`sock_diag helper exited (${code ?? sig})`)));
+  child.stdin.on('error', fail);
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const sp = line.indexOf(' ');
+    const id = Number(line.slice(0, sp));
+    const r = pending.get(id);
+    if (r) {
+      pending.delete(id);
+      if (pending.size === 0 && idle) idle();
+      r(line.slice(sp + 1));
+    }
+  });
+  const ask = (payload: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      if (dead) {
+        reject(dead);
+        return;
+      }
+      seq = (seq + 1) % 0x7fffffff;
+      const id = seq;
+      if (pending.size === 0 && busy) busy();
+      pending.set(id, (v) => (v instanceof Error ? reject(v) : resolve(v)));
+      child.stdin.write(`${id} ${payload}\n`);
+    });
+
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('sock_diag helper did not answer')), timeoutMs);
+    ask('ping').then(
+      (v) => {
+        clearTimeout(t);
+        if (v === 'pong') resolve();
+        else reject(new Error(`sock_diag helper answered "${v}"`));
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+  // A probe that must fail with ENOENT, not EPERM or EINVAL: proves netlink works here.
+  const probe = await ask('4 127.0.0.1 1 127.0.0.1 1');
+  if (!probe.startsWith('- 2')) {
+    child.kill();
+    throw new Error(`sock_diag unusable here (${probe})`);
+  }
+  const out = child.stdout as Readable & { ref?: () => void; unref?: () => void };
+  const inp = child.stdin as Writable & { unref?: () => void };
+  child.unref();
+  inp.unref?.();
+  idle = () => out.unref?.();
+  busy = () => out.ref?.();
+  idle();
+  return {
+    pid: child.pid,
+    async lookup(family, src, sport, dst, dport) {
+      const r = await ask(`${family} ${src} ${sport} ${dst} ${dport}`);
+      if (r.startsWith('- ')) {
+        if (r === '- 2') return null;
+        throw new Error(`sock_diag lookup failed (errno ${r.slice(2)})`);
+      }
+      const [uid, inode] = r.split(' ').map(Number) as [number, number];
+      return { uid, inode };
+    },
+    close() {
+      child.stdin.end();
+      child.kill();
+    },
+  };
+}

@@ -1,0 +1,309 @@
+/**
+ * The enforcing metadata proxy: one listener per upstream endpoint (after a redirect Node cannot read the original
+ * destination, so the port says which endpoint the client dialled), caller attribution once per connection, a
+ * policy decision per request, responses streamed back, and one record per request. Bodies are never logged.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { pipeline } from 'node:stream/promises';
+import { matchEndpoint } from '../../core/endpoints/lookup.ts';
+import type { PathClass } from '../../core/model/hit.ts';
+import { AWS_TOKEN_HEADER, AWS_TTL_HEADER, isTokenRequest, tokenTtlSeconds } from '../../core/policy/aws-semantics.ts';
+import { type DecideContext, decide } from '../../core/policy/decide.ts';
+import { newRateState } from '../../core/policy/rate-limit.ts';
+import type { ProxyOutcome } from '../../core/policy/records.ts';
+import { policyPath } from '../../core/policy/target-check.ts';
+import type { CallerIdentity, Decision, Policy, PolicyRequest } from '../../core/policy/types.ts';
+import type { ConnectionEnds } from './caller/attribute.ts';
+import { TokenLedger } from './token-ledger.ts';
+import { downstreamHeaders, openUpstream, type Upstream, upstreamHeaders } from './upstream.ts';
+
+export interface ListenSpec {
+  host: string;
+  port: number;
+  upstream: string;
+}
+
+export interface CallerAttribution {
+  attribute(c: ConnectionEnds): Promise<CallerIdentity>;
+}
+
+export interface ProxyServerOptions {
+  listeners: ListenSpec[];
+  /** Read on every request, so a reload (SIGHUP) takes effect at once. */
+  policy: () => Policy;
+  attribution: CallerAttribution;
+  /** Every request's outcome, after the response finished. */
+  onOutcome: (o: ProxyOutcome) => void;
+  nowMs?: () => number;
+  /** Client must send complete headers within this time (slowloris). Default 5000. */
+  headersTimeoutMs?: number;
+  /** Whole request within this time. Default 10000. */
+  requestTimeoutMs?: number;
+  /** Upstream must answer with headers within this time, else 504. Default 5000. */
+  upstreamTimeoutMs?: number;
+  /** Largest request head accepted (431 beyond). Default 8192. */
+  maxHeaderSize?: number;
+}
+
+export interface RunningProxy {
+  /** Where each listener ended up (port 0 resolved). */
+  readonly addresses: Array<{ host: string; port: number; upstream: string }>;
+  close(): Promise<void>;
+}
+
+const CLIENT_ERROR_STATUS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+};
+
+const AWS_401 =
+  '<?xml version="1.0" encoding="iso-8859-1"?>\n<html><head><title>401 - Unauthorized</title></head><body><h1>401 - Unauthorized</h1></body></html>\n';
+
+function hostKind(host: string): 'ipv4' | 'ipv6' | 'hostname' {
+  return isIPv4(host) ? 'ipv4' : isIPv6(host) ? 'ipv6' : 'hostname';
+}
+
+/** Which service a path on this upstream addresses. An upstream that is not a catalogued address (a test fake on
+ * loopback) is read as the shared 169.254.169.254, where the path names the provider. */
+function classify(
+  up: Upstream,
+  path: string,
+): { provider: string | null; service: string | null; pathClass: PathClass } {
+  const host = up.url.hostname.replace(/^\[|\]$/g, '');
+  const m = matchEndpoint(host, hostKind(host), up.port, path) ?? matchEndpoint('169.254.169.254', 'ipv4', 80, path);
+  return m
+    ? { provider: m.provider, service: m.service, pathClass: m.pathClass }
+    : { provider: null, service: null, pathClass: 'other' };
+}
+
+function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+function refusalBody(d: Decision): string {
+  return `imdsguard: ${d.action === 'deny' ? 'refused' : d.action}: ${d.reason} (rule "${d.rule}")\n`;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  405: 'Method Not Allowed',
+  429: 'Too Many Requests',
+};
+
+export async function startProxyServer(opts: ProxyServerOptions): Promise<RunningProxy> {
+  const nowMs = opts.nowMs ?? Date.now;
+  const ledger = new TokenLedger();
+  const rate = newRateState();
+  const servers: Server[] = [];
+  const upstreams: Upstream[] = [];
+  const addresses: RunningProxy['addresses'] = [];
+
+  for (const spec of opts.listeners) {
+    const up = openUpstream(spec.upstream);
+    upstreams.push(up);
+    const identities = new WeakMap<Socket, Promise<CallerIdentity>>();
+    const identityOf = (sock: Socket): Promise<CallerIdentity> => {
+      let p = identities.get(sock);
+      if (!p) {
+        p = opts.attribution.attribute({
+          peerIp: sock.remoteAddress ?? '',
+          peerPort: sock.remotePort ?? 0,
+          localIp: sock.localAddress ?? '',
+          localPort: sock.localPort ?? 0,
+          ...(up.ip ? { originalDst: { ip: up.ip, port: up.port } } : {}),
+        });
+        identities.set(sock, p);
+      }
+      return p;
+    };
+    const listenerName = `${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}`;
+    const destination = { ip: up.ip ?? up.url.hostname, port: up.port };
+
+    const finish = (
+      started: number,
+      request: PolicyRequest,
+      caller: CallerIdentity,
+      decision: Decision,
+      status: number,
+      upstreamError?: string,
+    ) => {
+      opts.onOutcome({
+        time: new Date(nowMs()).toISOString(),
+        request,
+        caller,
+        decision,
+        destination,
+        status,
+        latencyMs: performance.now() - started,
+        listener: listenerName,
+        ...(upstreamError ? { upstreamError } : {}),
+      });
+    };
+
+    const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+      const started = performance.now();
+      const caller = await identityOf(req.socket);
+      const target = req.url ?? '/';
+      const path = policyPath(target);
+      const headers = flatHeaders(req);
+      const tokenHeader = headers[AWS_TOKEN_HEADER];
+      const request: PolicyRequest = {
+        method: req.method ?? 'GET',
+        target,
+        path,
+        headers,
+        ...classify(up, path),
+        token: tokenHeader === undefined ? 'none' : ledger.check(tokenHeader, nowMs()),
+      };
+      const ctx: DecideContext = { nowMs: nowMs(), rate };
+      const decision = decide(opts.policy(), request, caller, ctx);
+
+      if (decision.status !== undefined) {
+        req.resume();
+        const status = decision.status;
+        const body = status === 401 ? AWS_401 : refusalBody(decision);
+        res.writeHead(status, STATUS_TEXT[status], {
+          'content-type': status === 401 ? 'text/html' : 'text/plain; charset=utf-8',
+          'content-length': Buffer.byteLength(body),
+          'x-imdsguard-decision': 'deny',
+          ...(status === 405 ? { allow: request.path === '/latest/api/token' ? 'OPTIONS, PUT' : 'GET, HEAD' } : {}),
+        });
+        res.end(body);
+        res.once('close', () => finish(started, request, caller, decision, status));
+        return;
+      }
+
+      const hasBody = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
+      const chunked = req.headers['transfer-encoding'] !== undefined;
+      let upstreamRes: Awaited<ReturnType<typeof up.pool.request>>;
+      try {
+        upstreamRes = await up.pool.request({
+          path: target,
+          method: request.method as 'GET',
+          headers: upstreamHeaders(req.headers, up.authority),
+          body: hasBody || chunked ? req : null,
+          headersTimeout: opts.upstreamTimeoutMs ?? 5000,
+          bodyTimeout: opts.upstreamTimeoutMs ?? 5000,
+        });
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        const timeout = /timeout/i.test(err.code ?? '') || /timeout/i.test(err.name);
+        const status = timeout ? 504 : 502;
+        const body = `imdsguard: metadata endpoint ${timeout ? 'timed out' : 'unreachable'} (${err.code ?? err.message})\n`;
+        if (!res.headersSent) {
+          res.writeHead(status, {
+            'content-type': 'text/plain; charset=utf-8',
+            'content-length': Buffer.byteLength(body),
+          });
+          res.end(body);
+        } else res.destroy();
+        res.once('close', () => finish(started, request, caller, decision, status, err.code ?? err.message));
+        return;
+      }
+      const status = upstreamRes.statusCode;
+      res.writeHead(status, downstreamHeaders(upstreamRes.headers as Record<string, string | string[] | undefined>));
+      // The token is read (to remember its digest) but never logged or stored.
+      const ttl = isTokenRequest(request) && status === 200 ? tokenTtlSeconds(headers[AWS_TTL_HEADER]) : null;
+      let tokenText = '';
+      if (ttl !== null) {
+        upstreamRes.body.on('data', (c: Buffer) => {
+          if (tokenText.length < 4096) tokenText += c.toString('latin1');
+        });
+      }
+      let upstreamError: string | undefined;
+      try {
+        await pipeline(upstreamRes.body, res);
+        if (ttl !== null && tokenText) ledger.add(tokenText, ttl, nowMs());
+      } catch (e) {
+        upstreamError = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+        res.destroy();
+      }
+      finish(started, request, caller, decision, status, upstreamError);
+    };
+
+    const server = createServer(
+      {
+        keepAliveTimeout: 5000,
+        headersTimeout: opts.headersTimeoutMs ?? 5000,
+        requestTimeout: opts.requestTimeoutMs ?? 10_000,
+        maxHeaderSize: opts.maxHeaderSize ?? 8192,
+        connectionsCheckingInterval: Math.min(1000, opts.headersTimeoutMs ?? 1000),
+      },
+      (req, res) => {
+        handle(req, res).catch((e: unknown) => {
+          if (!res.headersSent) {
+            res.writeHead(500, { 'content-type': 'text/plain' });
+            res.end(`imdsguard: internal error\n`);
+          } else res.destroy();
+          process.emitWarning(`proxy: ${(e as Error).message}`);
+        });
+      },
+    );
+    // Start attribution as soon as the connection is accepted, in parallel with reading the request.
+    server.on('connection', (sock: Socket) => {
+      void identityOf(sock);
+    });
+    server.on('clientError', (err: NodeJS.ErrnoException, sock: Socket) => {
+      const [status, text] = CLIENT_ERROR_STATUS[err.code ?? ''] ?? [400, 'Bad Request'];
+      if (sock.writable && !sock.destroyed)
+        sock.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      else sock.destroy();
+      // A request that never parsed is still a request: record it, attributed when possible.
+      if (err.code === 'ECONNRESET') return;
+      const started = performance.now();
+      void identityOf(sock).then((caller) => {
+        const request: PolicyRequest = {
+          method: 'UNKNOWN',
+          target: '/',
+          path: '/',
+          headers: {},
+          provider: null,
+          service: null,
+          pathClass: 'other',
+          token: 'none',
+        };
+        const decision: Decision = {
+          action: 'deny',
+          status,
+          reason: `malformed request (${err.code ?? err.message})`,
+          rule: 'http-parser',
+          report: false,
+          severity: 'low',
+        };
+        finish(started, request, caller, decision, status);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: spec.host, port: spec.port, ipv6Only: spec.host.includes(':') }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    servers.push(server);
+    addresses.push({ host: spec.host, port: (server.address() as AddressInfo).port, upstream: spec.upstream });
+  }
+
+  return {
+    addresses,
+    async close() {
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      );
+      await Promise.all(upstreams.map((u) => u.pool.close().catch(() => undefined)));
+    },
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * `imdsguard proxy`: load the policy, start caller attribution, the listeners and the record sink; reload the
+ * policy on SIGHUP; stop cleanly on SIGTERM/SIGINT.
+ */
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { Attributor } from '../adapters/net/caller/attribute.ts';
+import type { DaemonHttp } from '../adapters/net/daemon-http.ts';
+import { type ListenSpec, type RunningProxy, startProxyServer } from '../adapters/net/proxy-server.ts';
+import { openSink, type SinkFormat } from '../adapters/sinks/open-sink.ts';
+import { ImdsguardError } from '../core/errors.ts';
+import { parsePolicy } from '../core/policy/load.ts';
+import { type ProxyOutcome, proxyEvent, proxyFinding } from '../core/policy/records.ts';
+import type { Policy } from '../core/policy/types.ts';
+
+/** One listener per endpoint: the port tells the proxy which endpoint a redirected client dialled. */
+export const DEFAULT_LISTENERS: ReadonlyArray<{ listen: string; upstream: string }> = [
+  { listen: '0.0.0.0:8169', upstream: 'http://169.254.169.254' }, // EC2, GCE, Azure, OCI (shared address)
+  { listen: '[::]:8170', upstream: 'http://[fd00:ec2::254]' }, // EC2 IPv6
+  { listen: '0.0.0.0:8171', upstream: 'http://169.254.170.2' }, // ECS task metadata and credentials
+  { listen: '0.0.0.0:8172', upstream: 'http://169.254.170.23' }, // EKS Pod Identity
+  { listen: '[::]:8173', upstream: 'http://[fd00:ec2::23]' }, // EKS Pod Identity IPv6
+];
+
+/** "0.0.0.0:8169" / "[::1]:8170" → host and port. */
+export function parseListen(s: string): { host: string; port: number } {
+  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(s) ?? /^([0-9.]+):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || port > 65535)
+    throw new ImdsguardError('E_USAGE', `Cannot parse listen address "${s}" (expected ADDR:PORT or [V6]:PORT)`);
+  return { host: m[1]!, port };
+}
+
+/** Listener specs from flags (paired by position), else the policy file, else the defaults. */
+export function resolveListeners(listen: string[], upstream: string[], policy?: Policy): ListenSpec[] {
+  if (listen.length !== upstream.length) {
+    throw new ImdsguardError(
+      'E_USAGE',
+      `Give one --upstream per --listen (got ${listen.length} --listen and ${upstream.length} --upstream)`,
+    );
+  }
+  const pairs =
+    listen.length > 0
+      ? listen.map((l, i) => ({ listen: l, upstream: upstream[i]! }))
+      : (policy?.listeners ?? DEFAULT_LISTENERS);
+  return pairs.map((p) => {
+    try {
+      new URL(p.upstream);
+    } catch {
+      throw new ImdsguardError('E_USAGE', `Invalid upstream URL "${p.upstream}"`);
+    }
+    return { ...parseListen(p.listen), upstream: p.upstream };
+  });
+}
+
+export function loadPolicyFile(path: string): Policy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ImdsguardError('E_CONFIG', `Cannot read policy "${path}": ${(e as Error).message}`, { cause: e });
+  }
+  return parsePolicy(text, path);
+}
+
+export interface ProxyRunOptions {
+  policyFile: string;
+  listen: string[];
+  upstream: string[];
+  format?: SinkFormat;
+  output?: string;
+  metricsPort?: number;
+  hashExe: boolean;
+  python: string | false;
+  headersTimeoutMs?: number;
+  upstreamTimeoutMs?: number;
+  log: Logger;
+  /** Resolves when the proxy should stop (signals); tests pass their own. */
+  until?: Promise<void>;
+  /** Told once listening (tests, readiness). */
+  onReady?: (proxy: RunningProxy) => void;
+}
+
+export async function runProxy(o: ProxyRunOptions): Promise<void> {
+  let policy = loadPolicyFile(o.policyFile);
+  const listeners = resolveListeners(o.listen, o.upstream, policy);
+  const sink = await openSink(o.format, o.output);
+  const attributor = await Attributor.create({
+    python: o.python,
+    hashExe: o.hashExe || policy.needsExeHash,
+    warn: (m) => o.log.warn(m),
+  });
+  let metrics: DaemonHttp | undefined;
+  let counter: { inc(labels: Record<string, string>): void } | undefined;
+  let histogram: { observe(labels: Record<string, string>, v: number): void } | undefined;
+  if (o.metricsPort !== undefined) {
+    const { startDaemonHttp } = await import('../adapters/net/daemon-http.ts');
+    metrics = await startDaemonHttp({
+      port: o.metricsPort,
+      health: () => ({ ok: true, detail: { attribution: attributor.backend, listeners: listeners.length } }),
+    });
+    counter = new metrics.prom.Counter({
+      name: 'imdsguard_proxy_requests_total',
+      help: 'Requests handled by the metadata proxy',
+      labelNames: ['decision', 'status'],
+      registers: [metrics.registry],
+    });
+    histogram = new metrics.prom.Histogram({
+      name: 'imdsguard_proxy_request_duration_seconds',
+      help: 'Time from request to response end, inside the proxy',
+      labelNames: ['decision'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [metrics.registry],
+    });
+  }
+
+  const onOutcome = (out: ProxyOutcome) => {
+    counter?.inc({ decision: out.decision.action, status: String(out.status) });
+    histogram?.observe({ decision: out.decision.action }, out.latencyMs / 1000);
+    const write = (r: Record<string, unknown>) => {
+      try {
+        const p = sink.write(r);
+        if (p) p.catch((e: unknown) => o.log.error({ err: e }, 'cannot write record'));
+      } catch (e) {
+        o.log.error({ err: e }, 'cannot write record');
+      }
+    };
+    write(proxyEvent(out) as unknown as Record<string, unknown>);
+    const f = proxyFinding(out);
+    if (f) write(f as unknown as Record<string, unknown>);
+  };
+
+  const proxy = await startProxyServer({
+    listeners,
+    policy: () => policy,
+    attribution: attributor,
+    onOutcome,
+    ...(o.headersTimeoutMs !== undefined ? { headersTimeoutMs: o.headersTimeoutMs } : {}),
+    ...(o.upstreamTimeoutMs !== undefined ? { upstreamTimeoutMs: o.upstreamTimeoutMs } : {}),
+  });
+  o.log.info(
+    { listeners: proxy.addresses, attribution: attributor.backend, rules: policy.rules.length, metrics: metrics?.port },
+    'imdsguard proxy listening',
+  );
+
+  const reload = () => {
+    try {
+      policy = loadPolicyFile(o.policyFile);
+      o.log.info({ rules: policy.rules.length }, 'policy reloaded');
+    } catch (e) {
+      o.log.error({ err: (e as Error).message }, 'policy reload failed; keeping the previous policy');
+    }
+  };
+  process.on('SIGHUP', reload);
+  o.onReady?.(proxy);
+
+  const stop =
+    o.until ??
+    new Promise<void>((resolve) => {
+      process.once('SIGTERM', () => resolve());
+    });
+  await stop;
+  process.off('SIGHUP', reload);
+  await proxy.close();
+  attributor.close();
+  await metrics?.close();
+  await sink.close();
+  o.log.info('imdsguard proxy stopped');
+}
