@@ -38,6 +38,12 @@ export async function generateMixedLog(path: string, targetBytes: number, secret
     secret: `Fake${pick(B64, 36)}`,
     token: `IQoJb3JpZ2luX2VjE${pick(B64, 600)}`,
   }));
+  // Clients repeat, as in real traffic: 20,000 addresses, some IPv6.
+  const clients = Array.from({ length: 20_000 }, (_, i) =>
+    i % 10 === 0
+      ? `2a02:1810:${pick('0123456789abcdef', 4)}::${pick('0123456789abcdef', 3)}`
+      : `${10 + Math.floor(r() * 200)}.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}`,
+  );
   const ws = createWriteStream(path, { highWaterMark: 1 << 20 });
   let bytes = 0;
   let lines = 0;
@@ -45,7 +51,7 @@ export async function generateMixedLog(path: string, targetBytes: number, secret
   let buf = '';
   const t0 = Date.UTC(2026, 10, 23, 0, 0, 0);
   while (bytes < targetBytes) {
-    const ip = `${10 + Math.floor(r() * 200)}.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}`;
+    const ip = clients[Math.floor(r() * clients.length)]!;
     const ts = new Date(t0 + lines * 7).toISOString();
     let line: string;
     const k = r();

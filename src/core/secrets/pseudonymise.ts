@@ -11,12 +11,33 @@ import { ALL_IPV4, ALL_IPV6 } from '../endpoints/lookup.ts';
  * Kept as written: metadata service addresses, loopback, unspecified and link-local addresses (they are targets and
  * infrastructure, and the evidence of an SSRF), and addresses inside URLs (after `/` or `@`), which are targets too.
  */
-const IPV4_RE =
-  /(?<![\w.:/@-])(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?![\w.]|\.\d)/g;
-/** IPv6 candidates: hex groups and colons, at least two colons; validated by ipaddr.js before use. */
+// Both patterns start with a character class (no look-behind), so the engine scans quickly; the boundary on the
+// left (not inside a URL, a version string or a longer number) is checked by `leftOk`.
+const IPV4_RE = /(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?![\w.]|\.\d)/g;
+/**
+ * IPv6 candidates: a compressed form (with `::`) or all eight groups, validated by ipaddr.js before use. Clock
+ * times (`2026:05:10:01`) have neither, which keeps the common log line off this path.
+ */
 const IPV6_RE =
-  /(?<![\w.:/@-])(?=[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![\w:])/g;
+  /(?:[0-9A-Fa-f]{1,4}:)*[0-9A-Fa-f]{0,4}::[0-9A-Fa-f:.]*|[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}(?![\w:])/g;
+const QUICK6 = /::|[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}/;
 const QUICK = /\d\.\d|:[0-9A-Fa-f]*:/;
+
+/** The character before an address: not part of a word, a dotted or coloned sequence, or a URL (`/`, `@`). */
+function leftOk(text: string, i: number): boolean {
+  if (i === 0) return true;
+  const c = text.charCodeAt(i - 1);
+  // 0-9 A-Z a-z _ . : / @ -
+  return !(
+    (c >= 48 && c <= 58) ||
+    (c >= 64 && c <= 90) ||
+    (c >= 97 && c <= 122) ||
+    c === 95 ||
+    c === 46 ||
+    c === 47 ||
+    c === 45
+  );
+}
 
 const KEEP_V4 = new Set(ALL_IPV4);
 const KEEP_V6 = new Set(ALL_IPV6.map((a) => a.toLowerCase()));
@@ -64,14 +85,15 @@ export class IpPseudonymiser {
   /** The line with every client address replaced. */
   line(text: string): string {
     if (!QUICK.test(text)) return text;
-    let out = text.replace(IPV4_RE, (a) => {
-      if (keepV4(a)) return a;
+    let out = text.replace(IPV4_RE, (a: string, at: number, all: string) => {
+      if (!leftOk(all, at) || keepV4(a)) return a;
       this.replaced++;
       return this.pseudonym(a, 'ipv4');
     });
-    if (out.includes(':')) {
-      out = out.replace(IPV6_RE, (a) => {
-        if (!ipaddr.IPv6.isValid(a)) return a;
+    if (QUICK6.test(out)) {
+      out = out.replace(IPV6_RE, (a: string, at: number, all: string) => {
+        if (a.length < 3 || !leftOk(all, at) || /[\w:]/.test(all[at + a.length] ?? '') || !ipaddr.IPv6.isValid(a))
+          return a;
         const parsed = ipaddr.IPv6.parse(a);
         const range = parsed.range();
         if (range === 'loopback' || range === 'unspecified' || range === 'linkLocal' || range === 'ipv4Mapped')
