@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { agentCommand } from './commands/agent.ts';
 import { cloudtrailCommand } from './commands/cloudtrail.ts';
 import { explainCommand } from './commands/explain.ts';
+import { exportCommand } from './commands/export.ts';
 import { postureCommand } from './commands/posture.ts';
 import { proxyCommand } from './commands/proxy.ts';
 import { redactCommand } from './commands/redact.ts';
@@ -9,7 +10,7 @@ import { scanCommand } from './commands/scan.ts';
 import { VERSION } from './version.ts';
 
 /** The commands, one file each under commands/. */
-const COMMANDS: Array<() => Command> = [explainCommand, cloudtrailCommand, postureCommand, scanCommand, agentCommand, redactCommand, proxyCommand];
+const COMMANDS: Array<() => Command> = [explainCommand, cloudtrailCommand, postureCommand, scanCommand, agentCommand, redactCommand, exportCommand, proxyCommand];
 
 export function buildProgram(): Command {
   const program = new Command('imdsguard')
