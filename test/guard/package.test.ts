@@ -28,7 +28,7 @@ describe('installed package: node --import imdsguard/guard/register', { skip: wh
       encoding: 'utf8',
       timeout: 90_000,
     });
-    assert.equal(pack.status, 0, pack.stderr);
+    assert.equal(pack.status, 0, `npm pack (which builds) failed:\n${pack.stdout}\n${pack.stderr}`);
     const tgz = pack.stdout.trim().split('\n').pop()!;
     const pkgDir = join(dir, 'node_modules', 'imdsguard');
     mkdirSync(pkgDir, { recursive: true });
