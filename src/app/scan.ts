@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { chunkLines, type LineChunk, type RESET } from '../adapters/sources/chunk-lines.ts';
+import { chunkLines, type LineBase, type LineChunk, type RESET } from '../adapters/sources/chunk-lines.ts';
 import { expandInputs, type Input } from '../adapters/sources/expand-inputs.ts';
 import { followFile } from '../adapters/sources/follow.ts';
 import { maybeGunzip, openFileBytes } from '../adapters/sources/open-input.ts';
@@ -207,7 +207,7 @@ class InputScanner {
     }
   }
 
-  async run(source: AsyncIterable<Buffer | typeof RESET>): Promise<void> {
+  async run(source: AsyncIterable<Buffer | typeof RESET | LineBase>): Promise<void> {
     let lastLine = 0;
     try {
       for await (const c of chunkLines(source, this.cfg.maxLineBytes)) {
@@ -257,6 +257,7 @@ async function scanInput(input: Input, cfg: ScanConfig, stats: ScanStats): Promi
         fromStart: Boolean(cfg.fromStart),
         signal,
         onReset: (why) => cfg.warn(`${input.path}: ${why}, reading from its start`),
+        onOpen: (line) => cfg.warn(`${input.path}: following from line ${line}`),
       }),
     );
     return;

@@ -31,8 +31,13 @@ function countNewlines(buf: Buffer): number {
 /** In a source: the input restarted (a followed file was rotated or truncated); line numbers start again at 1. */
 export const RESET: unique symbol = Symbol('reset');
 
+/** In a source: the next bytes start at this 1-based line (a followed file read from its end). */
+export interface LineBase {
+  lineBase: number;
+}
+
 export async function* chunkLines(
-  source: AsyncIterable<Buffer | string | typeof RESET>,
+  source: AsyncIterable<Buffer | string | typeof RESET | LineBase>,
   maxLineBytes: number,
 ): AsyncGenerator<LineChunk | OverlongLine> {
   let carry: Buffer[] = [];
@@ -41,6 +46,10 @@ export async function* chunkLines(
   // While dropping an overlong line: bytes dropped so far (0 = not dropping).
   let dropping = 0;
   for await (const part of source) {
+    if (typeof part === 'object' && 'lineBase' in part) {
+      line = part.lineBase;
+      continue;
+    }
     if (part === RESET) {
       if (carryLen > 0) yield { buf: Buffer.concat(carry), firstLine: line, lines: 1 };
       carry = [];

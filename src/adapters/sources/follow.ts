@@ -1,5 +1,5 @@
 import { open, stat } from 'node:fs/promises';
-import { RESET } from './chunk-lines.ts';
+import { type LineBase, RESET } from './chunk-lines.ts';
 
 /**
  * `tail -F` for one file: yields appended bytes as they arrive, from the end by default (`fromStart` reads what is
@@ -13,9 +13,23 @@ export interface FollowOptions {
   pollMs?: number;
   /** Told when the file was rotated or truncated; the stream also yields RESET so line numbering restarts. */
   onReset?: (why: 'rotated' | 'truncated') => void;
+  /** Told when the file is opened, with the 1-based line reading starts at. */
+  onOpen?: (line: number) => void;
 }
 
 const READ = 1 << 20;
+
+/** Complete lines in the first `end` bytes (a partial last line continues in what is appended next). */
+async function countLines(fh: Awaited<ReturnType<typeof open>>, end: number, buf: Buffer): Promise<number> {
+  let n = 0;
+  for (let at = 0; at < end; ) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - at), at);
+    if (bytesRead === 0) break;
+    for (let i = buf.indexOf(10, 0); i >= 0 && i < bytesRead; i = buf.indexOf(10, i + 1)) n++;
+    at += bytesRead;
+  }
+  return n;
+}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -30,7 +44,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export async function* followFile(path: string, opts: FollowOptions): AsyncGenerator<Buffer | typeof RESET> {
+export async function* followFile(path: string, opts: FollowOptions): AsyncGenerator<Buffer | typeof RESET | LineBase> {
   const poll = opts.pollMs ?? 250;
   let fh: Awaited<ReturnType<typeof open>> | undefined;
   let ino = -1;
@@ -45,6 +59,10 @@ export async function* followFile(path: string, opts: FollowOptions): AsyncGener
           const st = await fh.stat();
           ino = st.ino;
           pos = first && !opts.fromStart ? st.size : 0;
+          // Findings name real line numbers: count the lines already there (and start after a partial last line).
+          const base = pos > 0 ? (await countLines(fh, pos, buf)) + 1 : 1;
+          if (pos > 0) yield { lineBase: base };
+          opts.onOpen?.(base);
           first = false;
         } catch {
           first = false; // a file created later is read from its start
