@@ -23,7 +23,7 @@ const SLUG = /[-_](?:3a|2f|2e|40)(?:[-_]|$)/i;
 const NAMES =
   /metadata|instance-data|nip\.io|sslip\.io|xip\.io|nip\.direct|rbndr\.us|1u\.ms|rebind|cmpxchg8b|rebnd|localhost|localtest\.me|lvh\.me|vcap\.me|lacolhost|traefik\.me|fbi\.com|ip\.addr\.tools|backname|\.internal|kubernetes|svc\.cluster|tencentyun|packet\.net|platformequinix|rancher|ip6-|ipv6-|loopback|localdomain|\.local(?![\w-])|\.corp(?![\w-])|\.lan(?![\w-])|intranet|home\.arpa|msi\/token/;
 const IPV6 = /::|\[[0-9a-f]{0,4}:|[0-9a-f]{1,4}:[0-9a-f]{1,4}:[0-9a-f]{1,4}/i;
-const IPV4_HOST = /(?:^|[=@[\s"'>(,;|]|\/\/|:\/?)(?:0x|0[0-7]|\d{1,3}\.\d|\d{3}|0(?![\w.]))/i;
+const IPV4_HOST = /(?:^|[=@[\s"'>(,;|]|\/\/|:\/?)(?:0x|0o|[0oq][0-7]|\d{1,3}\.\d|\d{3}|0(?![\w.]))/i;
 const LITERAL = /169[.-]254[.-]|100[.-]100[.-]100[.-]200|192[.-]0[.-]0[.-]192|168[.-]63[.-]129[.-]16|a9fea9fe/i;
 const HAS_RUN = /[A-Za-z0-9+/_-]{12,}/;
 

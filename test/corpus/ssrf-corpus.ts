@@ -74,6 +74,8 @@ export const IPV4_FORMS: Array<[string, string]> = [
   ['ipv4-overflow', '0x41414141a9fea9fe'],
   ['ipv4-overflow', '425.510.425.510'],
   ['ipv4-trailing-dot', '169.254.169.254.'],
+  ['ipv4-octal-prefix', '0o251.0o376.0o251.0o376'],
+  ['ipv4-octal-prefix', 'q251.254.169.254'],
 ];
 
 export const IPV6_FORMS: Array<[string, string]> = [
@@ -113,6 +115,7 @@ export const HOST_FORMS: Array<[string, string]> = [
   ['rebinding-dns', '7f000001.a9fea9fe.rbndr.us'],
   ['rebinding-dns', 'make-169.254.169.254-rebind-127.0.0.1-rr.1u.ms'],
   ['rebinding-dns', 'make-169-254-169-254-rr.1u.ms'],
+  ['rebinding-dns', 'make-1.2.3.4-rebind-169.254-169.254-rr.1u.ms'],
   ['attacker-dns', '169.254.169.254.attacker-wildcard.example'],
 ];
 
@@ -160,6 +163,7 @@ export function buildCorpus(): CorpusCase[] {
     add('hex-slug', `/go/${url.replace(/:/g, '-3a').replace(/\//g, '-2f')}`);
     add('userinfo', `/fetch?url=http://trusted.example.com@${host}${path}`);
     add('userinfo', `/fetch?url=http://user:pass@${host}:80${path}`);
+    add('userinfo-backslash', `/fetch?url=http://127.1.1.1:80\\@${host}:80${path}`);
     add('fragment-confusion', `/fetch?url=http://${host}${path}%23@trusted.example.com/`);
     add('backslash', `/fetch?url=http:\\\\${host}${path.replace(/\//g, '\\')}`);
     add('missing-slashes', `/fetch?url=http:${host}${path}`);

@@ -68,14 +68,22 @@ function hexToQuad(h: string): string | null {
   return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
-const QUAD_DOTTED = /(?:^|[^0-9])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![0-9])/g;
-const QUAD_DASHED = /(?:^|[^0-9])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:-(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![0-9])/g;
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)';
+/** Four octets separated by dots, dashes or a mix (`169.254-169.254` in 1u.ms names). */
+const QUAD_ANY = new RegExp(`(?:^|[^0-9])(${OCTET}[.-]${OCTET}[.-]${OCTET}[.-]${OCTET})(?![0-9])`, 'g');
 
 /** Addresses written inside a DNS name: dotted, dashed, 8-hex-digit, or sslip.io-style dashed IPv6. */
 export function addressesInName(label: string): Array<{ ip: string; kind: 'ipv4' | 'ipv6'; how: Transform }> {
   const out: Array<{ ip: string; kind: 'ipv4' | 'ipv6'; how: Transform }> = [];
-  for (const m of label.matchAll(QUAD_DOTTED)) out.push({ ip: m[1]!, kind: 'ipv4', how: 'dotted' });
-  for (const m of label.matchAll(QUAD_DASHED)) out.push({ ip: m[1]!.replace(/-/g, '.'), kind: 'ipv4', how: 'dashed' });
+  // Overlapping matches matter (`1.2.3.4-169.254.169.254`), so scan from every start.
+  for (let i = 0; i < label.length; i++) {
+    QUAD_ANY.lastIndex = i;
+    const m = QUAD_ANY.exec(label);
+    if (!m) break;
+    const q = m[1]!;
+    out.push({ ip: q.replace(/-/g, '.'), kind: 'ipv4', how: q.includes('-') ? 'dashed' : 'dotted' });
+    i = m.index + m[0].length - q.length;
+  }
   for (const part of label.split(/[.-]/)) {
     const q = hexToQuad(part);
     if (q) out.push({ ip: q, kind: 'ipv4', how: 'hex' });

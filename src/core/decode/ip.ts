@@ -9,13 +9,15 @@ export interface ParsedIp {
   disagreements: string[];
 }
 
-const IPV4_CHARS = /^[0-9a-fx.]+$/i;
+const IPV4_CHARS = /^[0-9a-fxoq.]+$/i;
 const TWO32 = 2n ** 32n;
 
-function parsePart(p: string): { value: bigint; radix: 8 | 10 | 16 } | null {
+function parsePart(p: string): { value: bigint; radix: 8 | 10 | 16; prefixed?: boolean } | null {
   if (p.length === 0) return null;
   if (/^0x[0-9a-f]*$/i.test(p)) return { value: p.length === 2 ? 0n : BigInt(p), radix: 16 };
   if (/^0[0-7]+$/.test(p)) return { value: BigInt(`0o${p.slice(1)}`), radix: 8 };
+  // `0o177`, `o177`, `q177`: octal prefixes some language-level parsers accept (and WHATWG does not).
+  if (/^(?:0o|o|q)[0-7]+$/i.test(p)) return { value: BigInt(`0o${p.replace(/^(?:0o|o|q)/i, '')}`), radix: 8, prefixed: true };
   if (/^(?:0|[1-9][0-9]*)$/.test(p)) return { value: BigInt(p), radix: 10 };
   return null;
 }
@@ -37,7 +39,7 @@ export function parseIPv4Loose(input: string): ParsedIp | null {
   if (s.length === 0 || s.length > 64 || !IPV4_CHARS.test(s) || !/[0-9]/.test(s)) return null;
   const parts = s.split('.');
   if (parts.length > 4) return null;
-  const nums: Array<{ value: bigint; radix: 8 | 10 | 16 }> = [];
+  const nums: Array<{ value: bigint; radix: 8 | 10 | 16; prefixed?: boolean }> = [];
   for (const p of parts) {
     const n = parsePart(p);
     if (!n) return null;
@@ -70,6 +72,10 @@ export function parseIPv4Loose(input: string): ParsedIp | null {
   if (nums.length === 1 && last.radix === 10) transforms.push('ipv4-decimal');
   else if (nums.length === 1) transforms.push('ipv4-integer');
   else if (nums.length < 4) transforms.push('ipv4-short');
+  if (nums.some((n) => n.prefixed)) {
+    transforms.push('ipv4-octal-prefix');
+    disagreements.push('WHATWG URL and inet_aton reject "0o"/"o"/"q" octal prefixes; some language-level IP parsers accept them');
+  }
   if (overflow) {
     transforms.push('ipv4-overflow');
     disagreements.push('WHATWG URL rejects the out-of-range IPv4 part; inet_aton-style and some language parsers truncate it');

@@ -74,13 +74,18 @@ export function splitAfterScheme(scheme: string | null, rest: string): UrlParts[
   }
   // Loose reading: a parser that takes the authority up to the first slash and the last '@' before it
   // (fragment and query markers, spaces and '&' included) — the classic "google.com &@127.0.0.1# @google.com" trick.
-  const slash = rest.slice(0, 512).search(/[/\\]/);
-  const looseAuth = slash < 0 ? rest.slice(0, 512) : rest.slice(0, slash);
-  const looseAt = looseAuth.lastIndexOf('@');
-  if (looseAt >= 0 && looseAuth !== authority && !/[\r\n"'<>]/.test(looseAuth)) {
-    const afterAt = looseAuth.slice(looseAt + 1).split(/[\s#?]/)[0] ?? '';
+  // Two loose boundaries: the first '/' or '\', and the first '/' only (parsers that keep a backslash in userinfo:
+  // `http://127.1.1.1:80\@169.254.169.254/`).
+  const head = rest.slice(0, 512);
+  const seenHosts = new Set([hp.host]);
+  for (const slash of new Set([head.search(/[/\\]/), head.indexOf('/')])) {
+    const looseAuth = slash < 0 ? head : head.slice(0, slash);
+    const looseAt = looseAuth.lastIndexOf('@');
+    if (looseAt < 0 || looseAuth === authority || /[\r\n"'<>]/.test(looseAuth)) continue;
+    const afterAt = looseAuth.slice(looseAt + 1).split(/[\s#?\\]/)[0] ?? '';
     const lhp = splitHostPort(afterAt);
-    if (lhp.ok && lhp.host.length > 0 && lhp.host !== hp.host) {
+    if (lhp.ok && lhp.host.length > 0 && !seenHosts.has(lhp.host)) {
+      seenHosts.add(lhp.host);
       const lpathEnd = slash < 0 ? -1 : rest.slice(slash).search(/[\s"'<>`]/);
       const lpath = slash < 0 ? '' : lpathEnd < 0 ? rest.slice(slash) : rest.slice(slash, slash + lpathEnd);
       readings.push({
@@ -89,7 +94,7 @@ export function splitAfterScheme(scheme: string | null, rest: string): UrlParts[
         port: lhp.port,
         path: lpath,
         transforms: ['userinfo-confusion'],
-        disagreements: ['WHATWG ends the authority at "#", "?" or a space; parsers that take the last "@" before the first "/" connect to this host'],
+        disagreements: ['WHATWG ends the authority at "#", "?", "\\" or a space; parsers that take the last "@" before the first "/" connect to this host'],
       });
     }
   }
