@@ -2,6 +2,7 @@ import { runScan } from '../../src/app/scan.ts';
 import { scanRules } from '../../src/app/scan-rules.ts';
 import type { Finding } from '../../src/core/model/finding.ts';
 import type { LogFormatName } from '../../src/core/parse/types.ts';
+import type { LineRule } from '../../src/core/rules/line-rule.ts';
 
 export interface ScanRun {
   findings: Finding[];
@@ -13,6 +14,7 @@ export interface ScanRun {
 export async function scanFiles(
   inputs: string[],
   opts: {
+    rules?: LineRule[];
     logFormat?: LogFormatName;
     fieldMap?: Record<string, string>;
     stdin?: AsyncIterable<Buffer>;
@@ -25,7 +27,7 @@ export async function scanFiles(
     inputs,
     logFormat: opts.logFormat ?? 'auto',
     parser: { fieldMap: opts.fieldMap ?? {} },
-    rules: scanRules(),
+    rules: opts.rules ?? scanRules(),
     sink: {
       write: (f) => {
         findings.push(f as Finding);
