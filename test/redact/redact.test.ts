@@ -133,6 +133,16 @@ describe('imdsguard redact', () => {
     );
   });
 
+  it('--in-place on a .gz file writes gzip again', async () => {
+    const p = join(dir, 'rotated.log.1.gz');
+    const src = readFileSync(join(LEAKS, 'access-alb.log'));
+    writeFileSync(p, gzipSync(src));
+    await redact({ inputs: [p], inPlace: true }, () => {});
+    const out = gunzipSync(readFileSync(p)).toString('latin1');
+    assert.equal(out.split('\n').length, src.toString('latin1').split('\n').length);
+    assert.deepEqual(leaksIn(out), []);
+  });
+
   it('--in-place on a corrupt .gz fails with E_SOURCE_IO and leaves the original untouched', async () => {
     const p = join(dir, 'corrupt.log.gz');
     const good = gzipSync(readFileSync(join(LEAKS, 'app-text.log')));

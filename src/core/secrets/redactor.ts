@@ -8,8 +8,20 @@ export interface RedactCounts {
   linesChanged: number;
   secrets: number;
   byKind: Record<string, number>;
-  /** Distinct secrets (by value) masked. */
+  /** Distinct secrets masked (counted up to a million). */
   distinctSecrets: number;
+}
+
+/** A 53-bit non-cryptographic fingerprint (two FNV-1a passes), only used to count distinct secrets. */
+function fingerprint(v: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0) * 0x200000 + ((b >>> 0) >>> 11);
 }
 
 /**
@@ -19,7 +31,8 @@ export interface RedactCounts {
  */
 export class Redactor {
   private readonly state: DetectState = newDetectState();
-  private readonly seen = new Set<string>();
+  /** Fingerprints of the secrets masked so far (numbers, not the secrets: memory stays small and holds no secret). */
+  private readonly seen = new Set<number>();
   private readonly ips: IpPseudonymiser | undefined;
   readonly counts: RedactCounts = { lines: 0, linesChanged: 0, secrets: 0, byKind: {}, distinctSecrets: 0 };
 
@@ -47,7 +60,7 @@ export class Redactor {
       for (const m of matches) {
         this.counts.secrets++;
         this.counts.byKind[m.kind] = (this.counts.byKind[m.kind] ?? 0) + 1;
-        if (!this.seen.has(m.value) && this.seen.size < 1_000_000) this.seen.add(m.value);
+        if (this.seen.size < 1_000_000) this.seen.add(fingerprint(m.value));
       }
       this.counts.distinctSecrets = this.seen.size;
       out = applyMasks(text, matches, (m) => mask(m.value));
