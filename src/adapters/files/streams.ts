@@ -48,11 +48,28 @@ export async function* gunzipIfGzip(source: AsyncIterable<Buffer>): AsyncGenerat
 
 /** stdout as a pipeline destination that is never ended (other output may follow, and stdout cannot be closed). */
 export function stdoutSink(): Writable {
+  const out = process.stdout;
+  let failed: Error | undefined;
+  // A closed pipe (`| head`) must end the run with an error, not crash it with an unhandled 'error' event.
+  const onError = (e: Error) => {
+    failed = e;
+    out.emit('drain');
+  };
+  out.on('error', onError);
   return new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _enc, cb) {
-      if (process.stdout.write(chunk)) cb();
-      else process.stdout.once('drain', () => cb());
+      if (failed) return cb(new Error(`stdout: ${failed.message}`));
+      if (out.write(chunk)) cb();
+      else out.once('drain', () => cb(failed ? new Error(`stdout: ${failed.message}`) : undefined));
+    },
+    final(cb) {
+      out.off('error', onError);
+      cb(failed ? new Error(`stdout: ${failed.message}`) : undefined);
+    },
+    destroy(err, cb) {
+      out.off('error', onError);
+      cb(err);
     },
   });
 }
