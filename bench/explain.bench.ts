@@ -29,8 +29,12 @@ function run(n: number): number {
 run(2000); // warm-up
 const n = 10_000;
 const dt = run(n);
-console.log(`explain: ${n} inputs in ${dt.toFixed(0)} ms (${((dt * 1000) / n).toFixed(1)} µs/input, ${Math.round((n / dt) * 1000)} inputs/s)`);
+console.log(
+  `explain: ${n} inputs in ${dt.toFixed(0)} ms (${((dt * 1000) / n).toFixed(1)} µs/input, ${Math.round((n / dt) * 1000)} inputs/s)`,
+);
 const before = process.memoryUsage().heapUsed;
 run(200_000);
 const after = process.memoryUsage().heapUsed;
-console.log(`explain: heap before ${(before / 2 ** 20).toFixed(1)} MiB, after 200k more inputs ${(after / 2 ** 20).toFixed(1)} MiB`);
+console.log(
+  `explain: heap before ${(before / 2 ** 20).toFixed(1)} MiB, after 200k more inputs ${(after / 2 ** 20).toFixed(1)} MiB`,
+);

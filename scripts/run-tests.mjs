@@ -60,8 +60,12 @@ try {
 } catch {}
 rmSync(dir, { recursive: true, force: true });
 const count = (k) => Number(new RegExp(`^# ${k} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-const [tests, pass, fail, skipped, cancelled, todo] = ['tests', 'pass', 'fail', 'skipped', 'cancelled', 'todo'].map(count);
-console.log(`# tests ${tests}\n# pass ${pass}\n# fail ${fail}\n# skipped ${skipped}\n# cancelled ${cancelled}\n# todo ${todo}`);
+const [tests, pass, fail, skipped, cancelled, todo] = ['tests', 'pass', 'fail', 'skipped', 'cancelled', 'todo'].map(
+  count,
+);
+console.log(
+  `# tests ${tests}\n# pass ${pass}\n# fail ${fail}\n# skipped ${skipped}\n# cancelled ${cancelled}\n# todo ${todo}`,
+);
 console.log(`${pass} passed, ${fail + cancelled} failed, ${skipped} skipped`);
 if (r.status === 0 && tests === 0) {
   console.error('run-tests: no test ran');

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 
 const FORBIDDEN_MODULES =
   /from\s+['"](?:node:)?(?:fs|fs\/promises|net|http|https|http2|child_process|dgram|dns|tls|worker_threads|cluster|readline|os)['"]/;
-const FORBIDDEN_GLOBALS = /(?<![.\w])process\.(?:env|argv|stdout|stderr|stdin|cwd|exit)\b|\bDate\.now\(|\bnew Date\(\)|\bperformance\.now\(/;
+const FORBIDDEN_GLOBALS =
+  /(?<![.\w])process\.(?:env|argv|stdout|stderr|stdin|cwd|exit)\b|\bDate\.now\(|\bnew Date\(\)|\bperformance\.now\(/;
 
 function files(dir: string): string[] {
   const out: string[] = [];

@@ -10,7 +10,16 @@ import { scanCommand } from './commands/scan.ts';
 import { VERSION } from './version.ts';
 
 /** The commands, one file each under commands/. */
-const COMMANDS: Array<() => Command> = [explainCommand, cloudtrailCommand, postureCommand, scanCommand, agentCommand, redactCommand, exportCommand, proxyCommand];
+const COMMANDS: Array<() => Command> = [
+  explainCommand,
+  cloudtrailCommand,
+  postureCommand,
+  scanCommand,
+  agentCommand,
+  redactCommand,
+  exportCommand,
+  proxyCommand,
+];
 
 export function buildProgram(): Command {
   const program = new Command('imdsguard')
@@ -21,4 +30,3 @@ export function buildProgram(): Command {
   for (const make of COMMANDS) program.addCommand(make().exitOverride());
   return program;
 }
-

@@ -11,7 +11,10 @@ import { foldUnicode } from './decode/unicode.ts';
 import { decodeViews } from './decode/views.ts';
 import { arbitraryMetadataPayload } from './test-arbitraries.ts';
 
-const anyText = fc.oneof(fc.string({ maxLength: 200, unit: 'binary' }), fc.string({ maxLength: 200, unit: 'grapheme' }));
+const anyText = fc.oneof(
+  fc.string({ maxLength: 200, unit: 'binary' }),
+  fc.string({ maxLength: 200, unit: 'grapheme' }),
+);
 
 test('decoders and classify() never throw, whatever the input (property)', () => {
   fc.assert(
@@ -84,10 +87,14 @@ test('a metadata URL under any composition of the supported encodings still clas
 
 test('adding text around a metadata URL never removes the hit (property)', () => {
   fc.assert(
-    fc.property(fc.string({ maxLength: 40 }).filter((s) => !/[%\\&\w]$/.test(s)), fc.string({ maxLength: 40 }).filter((s) => /^(?:[\s&"'<>]|$)/.test(s)), (pre, post) => {
-      const hits = classify(`${pre} http://169.254.169.254/latest/meta-data/iam/security-credentials/${post}`);
-      return hits.some((h) => h.verdict === 'metadata' && h.pathClass === 'credentials');
-    }),
+    fc.property(
+      fc.string({ maxLength: 40 }).filter((s) => !/[%\\&\w]$/.test(s)),
+      fc.string({ maxLength: 40 }).filter((s) => /^(?:[\s&"'<>]|$)/.test(s)),
+      (pre, post) => {
+        const hits = classify(`${pre} http://169.254.169.254/latest/meta-data/iam/security-credentials/${post}`);
+        return hits.some((h) => h.verdict === 'metadata' && h.pathClass === 'credentials');
+      },
+    ),
     { numRuns: 1500 },
   );
   assert.ok(true);

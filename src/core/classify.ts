@@ -1,6 +1,12 @@
-import { type HostReading, canonicalHostReadings, internalKindOf } from './decode/host.ts';
+import { canonicalHostReadings, type HostReading, internalKindOf } from './decode/host.ts';
 import { extractParams, isUrlishParam } from './decode/params.ts';
-import { resolveDotSegments, SLASHLESS_SCHEMES, smuggledRequestPath, splitAfterScheme, type UrlParts } from './decode/url.ts';
+import {
+  resolveDotSegments,
+  SLASHLESS_SCHEMES,
+  smuggledRequestPath,
+  splitAfterScheme,
+  type UrlParts,
+} from './decode/url.ts';
 import { decodeViews, type View } from './decode/views.ts';
 import { matchEndpoint, normalisePath } from './endpoints/lookup.ts';
 import type { HitContext, InternalKind, MetadataHit, VerdictOrNone } from './model/hit.ts';
@@ -28,11 +34,24 @@ interface Candidate {
   raw: string;
 }
 
-const SKIP_SCHEMES = new Set(['mailto', 'javascript', 'data', 'urn', 'tel', 'about', 'blob', 'cid', 'mid', 'sms', 'news']);
+const SKIP_SCHEMES = new Set([
+  'mailto',
+  'javascript',
+  'data',
+  'urn',
+  'tel',
+  'about',
+  'blob',
+  'cid',
+  'mid',
+  'sms',
+  'news',
+]);
 const SCHEME_RE = /([a-z][a-z0-9+._-]{0,19}):([/\\]{0,4})/gi;
 const PROTO_RELATIVE_RE = /(?:^|[=\s"'(,])(\/\/|\\\\)(?=[^/\\\s])/g;
 const QUAD_RE = /(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?!\d)(?!\.\d)/g;
-const V6_RE = /\[?((?:[0-9a-f]{1,4})?:(?:[0-9a-f]{0,4}:){1,6}(?:[0-9a-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?)(?:%25\w+|%\w+)?\]?/gi;
+const V6_RE =
+  /\[?((?:[0-9a-f]{1,4})?:(?:[0-9a-f]{0,4}:){1,6}(?:[0-9a-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?)(?:%25\w+|%\w+)?\]?/gi;
 const NAME_RE =
   /(?<![\w.-])((?:[a-z0-9-]+\.)*(?:metadata\.google\.internal|metadata\.goog|instance-data\.ec2\.internal|metadata\.tencentyun\.com|metadata\.packet\.net|metadata\.platformequinix\.com|api\.metadata\.cloud\.ibm\.com|rancher-metadata\.rancher\.internal|nip\.io|sslip\.io|xip\.io|nip\.direct|rbndr\.us|1u\.ms|rebind\.it|rebind\.network|lock\.cmpxchg8b\.com))\.?(?![\w-])/gi;
 const HOSTPATH_RE =
@@ -117,7 +136,13 @@ function pushBare(v: View, out: Candidate[]): void {
       rest = rest.slice(pm[0].length);
     }
     if (/^[/\\]/.test(rest)) path = rest.split(/[\s"'<>&]/)[0]!.replace(/\\/g, '/');
-    out.push({ parts: { scheme: null, host, port, path, transforms: [], disagreements: [] }, context, view: v, raw, prose });
+    out.push({
+      parts: { scheme: null, host, port, path, transforms: [], disagreements: [] },
+      context,
+      view: v,
+      raw,
+      prose,
+    });
   };
   if (/\d\.\d/.test(t)) {
     QUAD_RE.lastIndex = 0;
@@ -195,7 +220,10 @@ function finishPath(parts: UrlParts): { path: string; transforms: string[] } {
   let path = parts.path;
   if (path && !path.startsWith('/') && !path.startsWith('?') && !path.startsWith('#')) path = `/${path}`;
   const smuggled = smuggledRequestPath(path) ?? (/[\r\n]/.test(path) ? null : null);
-  if (smuggled && (parts.scheme === 'gopher' || parts.scheme === 'dict' || /[\r\n]|%0d|%0a/i.test(path) || /^\/_/.test(path))) {
+  if (
+    smuggled &&
+    (parts.scheme === 'gopher' || parts.scheme === 'dict' || /[\r\n]|%0d|%0a/i.test(path) || /^\/_/.test(path))
+  ) {
     path = smuggled;
     transforms.push('smuggled-request');
   }
@@ -324,7 +352,8 @@ export function classify(text: string, ctx: ClassifyContext = {}): MetadataHit[]
       for (const parts of hostPathParts(v.text)) candidates.push({ parts, context: 'url', view: v, raw: text });
     }
     if (ctx.field && isUrlishParam(ctx.field) && !/:[/\\]/.test(v.text)) {
-      for (const parts of hostPathParts(v.text)) candidates.push({ parts, context: 'param', param: ctx.field, view: v, raw: text });
+      for (const parts of hostPathParts(v.text))
+        candidates.push({ parts, context: 'param', param: ctx.field, view: v, raw: text });
     }
     pushScheme(v, candidates);
     pushParams(v, candidates);

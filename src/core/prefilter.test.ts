@@ -29,7 +29,38 @@ test('mayAddressMetadata() passes whatever the classifier flags in arbitrary tex
   );
   fc.assert(
     fc.property(
-      fc.array(fc.constantFrom('http', '://', '/', '0x', 'a9', 'fe', '.', '169', '254', '2852039166', '[', ']', '::', 'ffff', '@', '?u=', 'latest', 'meta-data', 'nip.io', '-', '%2f', '0251', '10', '127', '1'), { maxLength: 14 }).map((a) => a.join('')),
+      fc
+        .array(
+          fc.constantFrom(
+            'http',
+            '://',
+            '/',
+            '0x',
+            'a9',
+            'fe',
+            '.',
+            '169',
+            '254',
+            '2852039166',
+            '[',
+            ']',
+            '::',
+            'ffff',
+            '@',
+            '?u=',
+            'latest',
+            'meta-data',
+            'nip.io',
+            '-',
+            '%2f',
+            '0251',
+            '10',
+            '127',
+            '1',
+          ),
+          { maxLength: 14 },
+        )
+        .map((a) => a.join('')),
       (s) => classify(s).length === 0 || mayAddressMetadata(s),
     ),
     { numRuns: 5000 },
@@ -37,7 +68,13 @@ test('mayAddressMetadata() passes whatever the classifier flags in arbitrary tex
 });
 
 test('mayAddressMetadata() rejects ordinary request targets', () => {
-  for (const t of ['/index.html', '/static/js/app.min.js', '/search?q=shoes', '/login?next=/account', '/api/v1/orders/1234/items?page=2&sort=asc']) {
+  for (const t of [
+    '/index.html',
+    '/static/js/app.min.js',
+    '/search?q=shoes',
+    '/login?next=/account',
+    '/api/v1/orders/1234/items?page=2&sort=asc',
+  ]) {
     assert.equal(mayAddressMetadata(t), false, t);
   }
 });

@@ -31,7 +31,9 @@ function stableBase64(s: string): string[] {
   const bytes = Buffer.from(s, 'utf8');
   const out: string[] = [];
   for (let a = 0; a < 3; a++) {
-    const [e0, e1] = [0x00, 0xff].map((f) => Buffer.concat([Buffer.alloc(a, f), bytes, Buffer.alloc(3, f)]).toString('base64')) as [string, string];
+    const [e0, e1] = [0x00, 0xff].map((f) =>
+      Buffer.concat([Buffer.alloc(a, f), bytes, Buffer.alloc(3, f)]).toString('base64'),
+    ) as [string, string];
     let best = '';
     let cur = '';
     for (let i = 0; i < e0.length; i++) {
@@ -63,7 +65,11 @@ export const BASE64_MARKER_FORMS: readonly string[] = (() => {
 const isMixed = (x: string) => /[A-Z]/.test(x) && /[a-z]/.test(x);
 /** Forms with both cases can only occur in text with both cases: test them only then. */
 const BASE64_MIXED = new RegExp(BASE64_MARKER_FORMS.filter(isMixed).map(escapeRe).join('|'));
-const BASE64_SINGLE_CASE = new RegExp(BASE64_MARKER_FORMS.filter((x) => !isMixed(x)).map(escapeRe).join('|'));
+const BASE64_SINGLE_CASE = new RegExp(
+  BASE64_MARKER_FORMS.filter((x) => !isMixed(x))
+    .map(escapeRe)
+    .join('|'),
+);
 
 /** False only when `classify(text)` cannot return a hit. */
 export function mayAddressMetadata(text: string): boolean {
@@ -80,7 +86,8 @@ export function mayAddressMetadata(text: string): boolean {
     if (c >= 48 && c <= 57) digit = true;
     else if (c >= 65 && c <= 90) upper = true;
     else if (c >= 97 && c <= 122) lower = true;
-    else if (c === 58 || c === 91) colon = true; // ':' '['
+    else if (c === 58 || c === 91)
+      colon = true; // ':' '['
     else if (c === 38) amp = true;
     else if (c === 45 || c === 95) dash = true;
   }

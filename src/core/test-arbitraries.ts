@@ -36,8 +36,12 @@ export const ENCODERS: Record<Encoding, (s: string) => string> = {
   base64: (s) => Buffer.from(s).toString('base64'),
   entity: (s) => [...s].map((c) => (/[a-z0-9]/i.test(c) ? c : `&#${c.codePointAt(0)};`)).join(''),
   json: (s) => JSON.stringify({ url: s }).replace(/\//g, '\\/'),
-  'nginx-escape': (s) => [...new TextEncoder().encode(s)].map((b) => (b >= 0x80 ? `\\x${b.toString(16).toUpperCase()}` : String.fromCharCode(b))).join(''),
-  'unicode-u': (s) => [...s].map((c) => (/[:/.]/.test(c) ? `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c)).join(''),
+  'nginx-escape': (s) =>
+    [...new TextEncoder().encode(s)]
+      .map((b) => (b >= 0x80 ? `\\x${b.toString(16).toUpperCase()}` : String.fromCharCode(b)))
+      .join(''),
+  'unicode-u': (s) =>
+    [...s].map((c) => (/[:/.]/.test(c) ? `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c)).join(''),
 };
 
 /** A metadata URL put through up to three encodings, placed in a request parameter. */

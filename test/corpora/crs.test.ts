@@ -26,7 +26,10 @@ interface FtwFile {
 const METADATA: Record<number, Set<number>> = {
   931100: new Set(),
   934110: new Set([1, 2, 3, 4, 5, 6, 7, 8, 10]),
-  934120: new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 24, 35, 36, 39, 43, 44, 45, 46, 47, 48, 49, 53]),
+  934120: new Set([
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 24, 35, 36, 39, 43, 44, 45, 46, 47, 48,
+    49, 53,
+  ]),
   934190: new Set(),
 };
 /** Cases aimed at other internal targets (loopback, container host, Kubernetes, link-local): the `internal` verdict. */
@@ -44,7 +47,12 @@ function requestHits(stage: Stage): MetadataHit[] {
   if (i.uri) hits.push(...classify(i.uri, { kind: 'target' }));
   if (i.data) hits.push(...classify(i.data));
   for (const [k, v] of Object.entries(i.headers ?? {})) {
-    if (['host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'accept-charset', 'content-type'].includes(k.toLowerCase())) continue;
+    if (
+      ['host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'accept-charset', 'content-type'].includes(
+        k.toLowerCase(),
+      )
+    )
+      continue;
     hits.push(...classify(v, { field: k }));
   }
   return hits;
@@ -64,7 +72,11 @@ describe('OWASP CRS SSRF regression cases', { skip }, () => {
       test(`${doc.rule_id}-${t.test_id} ${t.desc ?? ''} → ${expected}`, () => {
         for (const [si, stage] of t.stages.entries()) {
           const v = verdictOf(requestHits(stage));
-          assert.equal(v, expected, `stage ${si + 1}: ${stage.input.uri ?? ''} ${stage.input.data ?? ''} ${JSON.stringify(stage.input.headers?.Cookie ?? '')}`);
+          assert.equal(
+            v,
+            expected,
+            `stage ${si + 1}: ${stage.input.uri ?? ''} ${stage.input.data ?? ''} ${JSON.stringify(stage.input.headers?.Cookie ?? '')}`,
+          );
         }
       });
     }
@@ -73,8 +85,10 @@ describe('OWASP CRS SSRF regression cases', { skip }, () => {
 
 describe('OWASP CRS ssrf.data URL list', { skip }, () => {
   // Sections of ssrf.data, by their comment headings, that list metadata endpoints.
-  const METADATA_SECTIONS = /^#+ *(AWS|Common evasion|AWS ECS|Google|Digital Ocean|Packetcloud|Azure|OpenStack|HP Helion|Oracle|Alibaba|Rancher|Enclosed alphanumerics|http:\/\/169\.254\.169\.254)/i;
-  const OTHER_SECTIONS = /^#+ *(http:\/\/127|http:\/\/192\.168|IPv6 base|localhost bypass|Local Docker|Kubernetes etcd|Java only|Other PL1|AWS Lambda)/i;
+  const METADATA_SECTIONS =
+    /^#+ *(AWS|Common evasion|AWS ECS|Google|Digital Ocean|Packetcloud|Azure|OpenStack|HP Helion|Oracle|Alibaba|Rancher|Enclosed alphanumerics|http:\/\/169\.254\.169\.254)/i;
+  const OTHER_SECTIONS =
+    /^#+ *(http:\/\/127|http:\/\/192\.168|IPv6 base|localhost bypass|Local Docker|Kubernetes etcd|Java only|Other PL1|AWS Lambda)/i;
   const entries: Array<{ url: string; metadata: boolean }> = [];
   if (!skip) {
     let section: boolean | null = null;

@@ -41,7 +41,9 @@ describe('PayloadsAllTheThings main SSRF page: bypasses applied to metadata addr
     const urls = [...page.matchAll(/\b(?:https?|gopher|dict|ftp|file):\/\/[^\s)`"'<>]+/g)].map((m) => m[0]);
     // Spellings of 169.254.169.254 the page uses, recognised independently of the classifier.
     const metadataSpelled = urls.filter((u) =>
-      /169\.254\.169\.254|2852039166|0xa9fea9fe|a9fe:a9fe|0251\.0376|0xA9\.0xFE|169-254-169-254|425\.510|7147006462|metadata\.google\.internal/i.test(u),
+      /169\.254\.169\.254|2852039166|0xa9fea9fe|a9fe:a9fe|0251\.0376|0xA9\.0xFE|169-254-169-254|425\.510|7147006462|metadata\.google\.internal/i.test(
+        u,
+      ),
     );
     assert.ok(metadataSpelled.length >= 5, `found ${metadataSpelled.length}`);
     const missed = metadataSpelled.filter((u) => verdictOf(classify(u)) !== 'metadata');

@@ -10,7 +10,22 @@ describe('own SSRF corpus', () => {
     assert.ok(attacks.length > 2000, `${attacks.length} attack cases`);
     assert.ok(benign.length > 3000, `${benign.length} benign cases`);
     const families = new Set(attacks.map((c) => c.family));
-    for (const f of ['percent×3', 'html-entity', 'backslash-escape', 'base64', 'hex-slug', 'ipv4-overflow', 'ipv6-nat64', 'wildcard-dns', 'rebinding-dns', 'host-enclosed', 'userinfo', 'scheme-gopher', 'crlf-injection', 'nested-redirect']) {
+    for (const f of [
+      'percent×3',
+      'html-entity',
+      'backslash-escape',
+      'base64',
+      'hex-slug',
+      'ipv4-overflow',
+      'ipv6-nat64',
+      'wildcard-dns',
+      'rebinding-dns',
+      'host-enclosed',
+      'userinfo',
+      'scheme-gopher',
+      'crlf-injection',
+      'nested-redirect',
+    ]) {
       assert.ok(families.has(f), `family ${f} present`);
     }
   });
@@ -19,14 +34,21 @@ describe('own SSRF corpus', () => {
     const scores = scoreByFamily(attacks);
     const total = scores.reduce((a, s) => a + s.total, 0);
     const correct = scores.reduce((a, s) => a + s.correct, 0);
-    assert.ok(correct / total >= 0.995, `recall ${(100 * correct / total).toFixed(2)}%: ${JSON.stringify(scores.filter((s) => s.wrong.length).map((s) => [s.family, s.wrong.slice(0, 3)]))}`);
-    for (const s of scores) assert.ok(s.correct / s.total >= 0.95, `${s.family}: ${s.correct}/${s.total} ${s.wrong.slice(0, 3).join(' | ')}`);
+    assert.ok(
+      correct / total >= 0.995,
+      `recall ${((100 * correct) / total).toFixed(2)}%: ${JSON.stringify(scores.filter((s) => s.wrong.length).map((s) => [s.family, s.wrong.slice(0, 3)]))}`,
+    );
+    for (const s of scores)
+      assert.ok(s.correct / s.total >= 0.95, `${s.family}: ${s.correct}/${s.total} ${s.wrong.slice(0, 3).join(' | ')}`);
   });
 
   test('false alarms stay at or under 0.5% of hard benign requests', () => {
     const scores = scoreByFamily(benign);
     const total = scores.reduce((a, s) => a + s.total, 0);
     const wrong = scores.flatMap((s) => s.wrong);
-    assert.ok(wrong.length / total <= 0.005, `false alarms ${wrong.length}/${total}: ${wrong.slice(0, 10).join(' | ')}`);
+    assert.ok(
+      wrong.length / total <= 0.005,
+      `false alarms ${wrong.length}/${total}: ${wrong.slice(0, 10).join(' | ')}`,
+    );
   });
 });

@@ -151,12 +151,24 @@ export function buildCorpus(): CorpusCase[] {
     add('percent×2', `/fetch?url=${enc(enc(url))}`);
     add('percent×3', `/fetch?url=${enc(enc(enc(url)))}`);
     add('percent-all', `/fetch?url=${encAll(url)}`);
-    add('percent-unicode', `/fetch?url=${[...url].map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}`);
+    add(
+      'percent-unicode',
+      `/fetch?url=${[...url].map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}`,
+    );
     add('html-entity', `/render?html=<img src="${[...url].map((c) => `&#${c.charCodeAt(0)};`).join('')}">`);
-    add('html-entity', `/render?html=${url.replace(/\//g, '&#x2f;').replace(/:/g, '&colon;').replace(/\./g, '&period;')}`);
-    add('backslash-escape', `/fetch?url=${[...url].map((c) => (/[a-z]/i.test(c) ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)).join('')}`);
+    add(
+      'html-entity',
+      `/render?html=${url.replace(/\//g, '&#x2f;').replace(/:/g, '&colon;').replace(/\./g, '&period;')}`,
+    );
+    add(
+      'backslash-escape',
+      `/fetch?url=${[...url].map((c) => (/[a-z]/i.test(c) ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)).join('')}`,
+    );
     add('json-escape', `{"event":"fetch","payload":{"target":"${url.replace(/\//g, '\\/')}"}}`);
-    add('json-unicode-escape', `{"url":"${[...url].map((c) => (/[:/.]/.test(c) ? `\\u00${c.charCodeAt(0).toString(16)}` : c)).join('')}"}`);
+    add(
+      'json-unicode-escape',
+      `{"url":"${[...url].map((c) => (/[:/.]/.test(c) ? `\\u00${c.charCodeAt(0).toString(16)}` : c)).join('')}"}`,
+    );
     add('xml', `<?xml version="1.0"?><request><feed>${url.replace(/&/g, '&amp;')}</feed></request>`);
     add('base64', `/share?u=${b64(url)}`);
     add('base64url', `/share?data=${b64url(url)}`);
@@ -216,7 +228,14 @@ export function buildBenign(): CorpusCase[] {
     add('hex', `/commit/${h}`);
     add('hex', `/color?hex=${h}`);
   }
-  for (const v of ['1.2.3.4', '10.0.19045.4291', '169.254.1.1', '2.254.169.254', '169.254.169.25', '169.254.169.2540']) {
+  for (const v of [
+    '1.2.3.4',
+    '10.0.19045.4291',
+    '169.254.1.1',
+    '2.254.169.254',
+    '169.254.169.25',
+    '169.254.169.2540',
+  ]) {
     add('version-like', `/download?version=${v}`);
     add('version-like', `/api/releases/${v}/notes`);
   }
@@ -322,8 +341,16 @@ export function buildCompositions(): CorpusCase[] {
     const u = `http://${h}/computeMetadata/v1/instance/service-accounts/default/token`;
     cases.push({ family: 'compose:host+percent×2', text: `/fetch?url=${enc(enc(u))}`, expect: 'metadata' });
     cases.push({ family: 'compose:host+base64', text: `/fetch?u=${b64(u)}`, expect: 'metadata' });
-    cases.push({ family: 'compose:host+userinfo', text: `/fetch?url=${enc(u.replace('//', '//google.com@'))}`, expect: 'metadata' });
-    cases.push({ family: 'compose:host+json-body', text: `{"webhook":{"endpoint":${JSON.stringify(u)}}}`, expect: 'metadata' });
+    cases.push({
+      family: 'compose:host+userinfo',
+      text: `/fetch?url=${enc(u.replace('//', '//google.com@'))}`,
+      expect: 'metadata',
+    });
+    cases.push({
+      family: 'compose:host+json-body',
+      text: `{"webhook":{"endpoint":${JSON.stringify(u)}}}`,
+      expect: 'metadata',
+    });
   }
   return cases;
 }
@@ -337,8 +364,38 @@ export function buildBenignTraffic(n = 3000, seed = 42): CorpusCase[] {
   };
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
   const num = (d: number) => String(Math.floor(rnd() * 10 ** d));
-  const words = ['shoes', 'latest', 'metadata', 'instance', 'credentials', 'token', 'user', 'data', 'cloud', 'api', 'v1', 'v2', 'help', 'news', 'google', 'azure', 'oracle', 'identity', 'security'];
-  const domains = ['example.com', 'cdn.example.net', 'images.shop.example', 'accounts.google.com', 'login.microsoftonline.com', 'github.com', 's3.us-east-1.amazonaws.com', 'metadata.example.org', 'partner.example.co.uk'];
+  const words = [
+    'shoes',
+    'latest',
+    'metadata',
+    'instance',
+    'credentials',
+    'token',
+    'user',
+    'data',
+    'cloud',
+    'api',
+    'v1',
+    'v2',
+    'help',
+    'news',
+    'google',
+    'azure',
+    'oracle',
+    'identity',
+    'security',
+  ];
+  const domains = [
+    'example.com',
+    'cdn.example.net',
+    'images.shop.example',
+    'accounts.google.com',
+    'login.microsoftonline.com',
+    'github.com',
+    's3.us-east-1.amazonaws.com',
+    'metadata.example.org',
+    'partner.example.co.uk',
+  ];
   const out: CorpusCase[] = [];
   for (let i = 0; i < n; i++) {
     const kind = Math.floor(rnd() * 8);
@@ -394,4 +451,3 @@ export function scoreByFamily(cases: CorpusCase[]): FamilyScore[] {
   }
   return [...m.values()];
 }
-

@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'dist', 'cli', 'main.js');
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  bin: Record<string, string>;
+};
 const skip = existsSync(BIN) ? false : 'dist/ is not built (npm ci or npm run build builds it)';
 
 function run(args: string[], input?: string) {
@@ -43,12 +46,34 @@ describe('the built CLI', { skip }, () => {
   });
 
   test('explain prints exactly one JSON object per input line, blank lines included, in order', () => {
-    const lines = ['http://0xA9FEA9FE/latest/meta-data/iam/security-credentials/', '', '/orders/2852039166', 'http://localhost:8080/', '\u001b[31mhttp://169.254.169.254/\u001b[0m'];
+    const lines = [
+      'http://0xA9FEA9FE/latest/meta-data/iam/security-credentials/',
+      '',
+      '/orders/2852039166',
+      'http://localhost:8080/',
+      '\u001b[31mhttp://169.254.169.254/\u001b[0m',
+    ];
     const r = run(['explain'], `${lines.join('\n')}\n`);
     assert.equal(r.status, 0, r.stderr);
-    const out = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { input: string; verdict: string; hits: Array<{ provider: string; path_class: string; transforms: string[] }> });
-    assert.deepEqual(out.map((o) => o.input), lines);
-    assert.deepEqual(out.map((o) => o.verdict), ['metadata', 'none', 'none', 'internal', 'metadata']);
+    const out = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            input: string;
+            verdict: string;
+            hits: Array<{ provider: string; path_class: string; transforms: string[] }>;
+          },
+      );
+    assert.deepEqual(
+      out.map((o) => o.input),
+      lines,
+    );
+    assert.deepEqual(
+      out.map((o) => o.verdict),
+      ['metadata', 'none', 'none', 'internal', 'metadata'],
+    );
     assert.equal(out[0]!.hits[0]!.provider, 'aws');
     assert.equal(out[0]!.hits[0]!.path_class, 'credentials');
     assert.deepEqual(out[0]!.hits[0]!.transforms, ['ipv4-hex', 'ipv4-integer']);
@@ -57,7 +82,10 @@ describe('the built CLI', { skip }, () => {
   test('explain with arguments and --field', () => {
     const r = run(['explain', '--field', 'url', '2852039166', '2852039166']);
     assert.equal(r.status, 0);
-    const [a, b] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { verdict: string });
+    const [a, b] = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { verdict: string });
     assert.equal(a!.verdict, 'metadata');
     assert.equal(b!.verdict, 'metadata');
     const plain = run(['explain', '2852039166']);

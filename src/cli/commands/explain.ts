@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
-import { type ExplainRecord, explain } from '../../app/explain.ts';
 import { openOutput, type TextOutput } from '../../adapters/sinks/output.ts';
+import { type ExplainRecord, explain } from '../../app/explain.ts';
 import { EXIT } from '../exit-codes.ts';
 import { sanitizeForTerminal } from '../sanitize.ts';
 
@@ -28,7 +28,12 @@ export function explainCommand(): Command {
   return new Command('explain')
     .description('Say whether each input addresses a cloud metadata service once every encoding is undone, and how')
     .argument('[text...]', 'inputs to explain; without any, one input per line is read from stdin')
-    .addOption(new Option('--format <format>', 'output format (default: table on a TTY, jsonl otherwise)').choices(['table', 'jsonl']))
+    .addOption(
+      new Option('--format <format>', 'output format (default: table on a TTY, jsonl otherwise)').choices([
+        'table',
+        'jsonl',
+      ]),
+    )
     .option('--field <name>', 'treat each input as the value of this parameter (e.g. url)')
     .option('-o, --output <file>', 'write records to FILE instead of stdout')
     .addHelpText(

@@ -63,7 +63,8 @@ describe('foldUnicode()', () => {
 });
 
 describe('hex slugs', () => {
-  test('decode -3a-2f-2f forms', () => assert.equal(decodeSlugHex('http-3a-2f-2f169.254.169.254-2flatest'), 'http://169.254.169.254/latest'));
+  test('decode -3a-2f-2f forms', () =>
+    assert.equal(decodeSlugHex('http-3a-2f-2f169.254.169.254-2flatest'), 'http://169.254.169.254/latest'));
   test('ignore ordinary hyphenated words', () => {
     assert.equal(hasSlugHex('/blog/top-3-tips-2024'), false);
     assert.equal(hasSlugHex('/item-3a'), true);
@@ -115,7 +116,8 @@ describe('parseIPv4Loose()', () => {
       else assert.equal(r, null, f);
     }
   });
-  test('does not call a plain dotted quad obfuscated', () => assert.deepEqual(parseIPv4Loose('10.0.0.1')?.transforms, []));
+  test('does not call a plain dotted quad obfuscated', () =>
+    assert.deepEqual(parseIPv4Loose('10.0.0.1')?.transforms, []));
 });
 
 describe('parseIPv6()', () => {
@@ -146,7 +148,12 @@ describe('parseIPv6()', () => {
 describe('canonicalHostReadings()', () => {
   const embedded = (h: string) => canonicalHostReadings(h).map((r) => r.canonical);
   test('wildcard DNS names in dotted, dashed, hex and IPv6 forms', () => {
-    for (const h of ['169.254.169.254.nip.io', '169-254-169-254.nip.io', 'app-a9fea9fe.nip.io', 'x.169.254.169.254.sslip.io']) {
+    for (const h of [
+      '169.254.169.254.nip.io',
+      '169-254-169-254.nip.io',
+      'app-a9fea9fe.nip.io',
+      'x.169.254.169.254.sslip.io',
+    ]) {
       assert.ok(embedded(h).includes('169.254.169.254'), h);
     }
     assert.ok(embedded('fd00-ec2--254.sslip.io').includes('fd00:ec2::254'));
@@ -187,7 +194,10 @@ describe('internalKindOf()', () => {
 describe('URL structure', () => {
   test('userinfo: WHATWG reading and the loose last-@ reading', () => {
     const r = splitAfterScheme('http', 'google.com:80 &@google.com:80# @127.88.23.245:22/');
-    assert.deepEqual(r.map((x) => x.host), ['google.com', '127.88.23.245']);
+    assert.deepEqual(
+      r.map((x) => x.host),
+      ['google.com', '127.88.23.245'],
+    );
     assert.equal(splitAfterScheme('http', 'evil.com@169.254.169.254/x')[0]?.host, '169.254.169.254');
   });
   test('a fragment after the host ends the authority', () => {
@@ -205,7 +215,8 @@ describe('URL structure', () => {
 
 describe('isUrlishParam()', () => {
   test('knows URL-carrying names and suffixes', () => {
-    for (const n of ['url', 'redirect_uri', 'imageUrl', 'callback_url', 'data[target]', 'webhookEndpoint']) assert.ok(isUrlishParam(n), n);
+    for (const n of ['url', 'redirect_uri', 'imageUrl', 'callback_url', 'data[target]', 'webhookEndpoint'])
+      assert.ok(isUrlishParam(n), n);
   });
   test('ordinary names are not URL-ish; strict mode is narrower', () => {
     for (const n of ['id', 'sort', 'amount', 'server', 'count']) assert.equal(isUrlishParam(n), false, n);

@@ -17,7 +17,8 @@ function parsePart(p: string): { value: bigint; radix: 8 | 10 | 16; prefixed?: b
   if (/^0x[0-9a-f]*$/i.test(p)) return { value: p.length === 2 ? 0n : BigInt(p), radix: 16 };
   if (/^0[0-7]+$/.test(p)) return { value: BigInt(`0o${p.slice(1)}`), radix: 8 };
   // `0o177`, `o177`, `q177`: octal prefixes some language-level parsers accept (and WHATWG does not).
-  if (/^(?:0o|o|q)[0-7]+$/i.test(p)) return { value: BigInt(`0o${p.replace(/^(?:0o|o|q)/i, '')}`), radix: 8, prefixed: true };
+  if (/^(?:0o|o|q)[0-7]+$/i.test(p))
+    return { value: BigInt(`0o${p.replace(/^(?:0o|o|q)/i, '')}`), radix: 8, prefixed: true };
   if (/^(?:0|[1-9][0-9]*)$/.test(p)) return { value: BigInt(p), radix: 10 };
   return null;
 }
@@ -74,11 +75,15 @@ export function parseIPv4Loose(input: string): ParsedIp | null {
   else if (nums.length < 4) transforms.push('ipv4-short');
   if (nums.some((n) => n.prefixed)) {
     transforms.push('ipv4-octal-prefix');
-    disagreements.push('WHATWG URL and inet_aton reject "0o"/"o"/"q" octal prefixes; some language-level IP parsers accept them');
+    disagreements.push(
+      'WHATWG URL and inet_aton reject "0o"/"o"/"q" octal prefixes; some language-level IP parsers accept them',
+    );
   }
   if (overflow) {
     transforms.push('ipv4-overflow');
-    disagreements.push('WHATWG URL rejects the out-of-range IPv4 part; inet_aton-style and some language parsers truncate it');
+    disagreements.push(
+      'WHATWG URL rejects the out-of-range IPv4 part; inet_aton-style and some language parsers truncate it',
+    );
   }
   if (input.endsWith('.')) transforms.push('trailing-dot');
   return { kind: 'ipv4', canonical: quad(value), transforms, disagreements };
@@ -90,9 +95,11 @@ function embeddedIPv4(addr: ipaddr.IPv6): { v4: string; how: Transform } | null 
   const v4From = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
   const zeros = (from: number, to: number) => parts.slice(from, to).every((x) => x === 0);
   if (zeros(0, 5) && parts[5] === 0xffff) return { v4: v4From(parts[6]!, parts[7]!), how: 'ipv6-mapped' };
-  if (zeros(0, 6) && (parts[6]! !== 0 || parts[7]! > 1)) return { v4: v4From(parts[6]!, parts[7]!), how: 'ipv6-compatible' };
+  if (zeros(0, 6) && (parts[6]! !== 0 || parts[7]! > 1))
+    return { v4: v4From(parts[6]!, parts[7]!), how: 'ipv6-compatible' };
   // SIIT ::ffff:0:a.b.c.d
-  if (zeros(0, 4) && parts[4] === 0xffff && parts[5] === 0) return { v4: v4From(parts[6]!, parts[7]!), how: 'ipv6-siit' };
+  if (zeros(0, 4) && parts[4] === 0xffff && parts[5] === 0)
+    return { v4: v4From(parts[6]!, parts[7]!), how: 'ipv6-siit' };
   // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48
   if (parts[0] === 0x64 && parts[1] === 0xff9b && (zeros(2, 6) || parts[2] === 1))
     return { v4: v4From(parts[6]!, parts[7]!), how: 'ipv6-nat64' };

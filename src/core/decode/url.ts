@@ -13,7 +13,18 @@ export interface UrlParts {
 }
 
 /** Schemes accepted without slashes after the colon (`http:169.254.169.254`): WHATWG does so for special schemes. */
-export const SLASHLESS_SCHEMES = new Set(['http', 'https', 'ftp', 'ws', 'wss', 'gopher', 'dict', 'file', 'ldap', 'tftp']);
+export const SLASHLESS_SCHEMES = new Set([
+  'http',
+  'https',
+  'ftp',
+  'ws',
+  'wss',
+  'gopher',
+  'dict',
+  'file',
+  'ldap',
+  'tftp',
+]);
 
 // '!' ends jar: URLs' inner URL (`jar:http://host!/entry`); no valid host contains it.
 const AUTHORITY_END = /[/\\?#\s"'<>`{}|^!]/;
@@ -48,7 +59,14 @@ export function splitAfterScheme(scheme: string | null, rest: string): UrlParts[
   const bs = BACKSLASHED_HOST.exec(rest);
   if (bs) {
     const tailPath = rest.slice(bs[0].length).split(/[\s"'<>`]/)[0] ?? '';
-    readings.push({ scheme, host: bs[1]!, port: null, path: tailPath, transforms: [], disagreements: ['glibc name resolution drops backslashes in host names'] });
+    readings.push({
+      scheme,
+      host: bs[1]!,
+      port: null,
+      path: tailPath,
+      transforms: [],
+      disagreements: ['glibc name resolution drops backslashes in host names'],
+    });
   }
   const endIdx = rest.search(AUTHORITY_END);
   const authority = endIdx < 0 ? rest : rest.slice(0, endIdx);
@@ -94,7 +112,9 @@ export function splitAfterScheme(scheme: string | null, rest: string): UrlParts[
         port: lhp.port,
         path: lpath,
         transforms: ['userinfo-confusion'],
-        disagreements: ['WHATWG ends the authority at "#", "?", "\\" or a space; parsers that take the last "@" before the first "/" connect to this host'],
+        disagreements: [
+          'WHATWG ends the authority at "#", "?", "\\" or a space; parsers that take the last "@" before the first "/" connect to this host',
+        ],
       });
     }
   }

@@ -123,18 +123,42 @@ export const SERVICES: readonly MetadataService[] = [
     ports: [80],
     identifyingPaths: [/^\/computemetadata(?:\/|$)/, /^\/0\.1\/meta-data(?:\/|$)/],
     paths: [
-      { pattern: /^\/computemetadata\/v1(?:beta1)?\/instance\/service-accounts\/[^/]+\/token/, pathClass: 'credentials', note: 'service account OAuth access token' },
-      { pattern: /^\/computemetadata\/v1(?:beta1)?\/instance\/service-accounts\/[^/]+\/identity/, pathClass: 'identity', note: 'service account identity token (JWT)' },
-      { pattern: /^\/computemetadata\/v1(?:beta1)?\/instance\/attributes\/kube-env/, pathClass: 'credentials', note: 'GKE kube-env holds kubelet credentials' },
+      {
+        pattern: /^\/computemetadata\/v1(?:beta1)?\/instance\/service-accounts\/[^/]+\/token/,
+        pathClass: 'credentials',
+        note: 'service account OAuth access token',
+      },
+      {
+        pattern: /^\/computemetadata\/v1(?:beta1)?\/instance\/service-accounts\/[^/]+\/identity/,
+        pathClass: 'identity',
+        note: 'service account identity token (JWT)',
+      },
+      {
+        pattern: /^\/computemetadata\/v1(?:beta1)?\/instance\/attributes\/kube-env/,
+        pathClass: 'credentials',
+        note: 'GKE kube-env holds kubelet credentials',
+      },
       { pattern: /^\/computemetadata\/v1(?:beta1)?\/instance\/service-accounts/, pathClass: 'identity' },
-      { pattern: /^\/computemetadata\/v1(?:beta1)?\/(?:instance|project)\/attributes/, pathClass: 'user-data', note: 'startup scripts and SSH keys' },
-      { pattern: /^\/0\.1\/meta-data\/service-accounts\/[^/]+\/acquire/, pathClass: 'credentials', note: 'legacy v0.1 token' },
+      {
+        pattern: /^\/computemetadata\/v1(?:beta1)?\/(?:instance|project)\/attributes/,
+        pathClass: 'user-data',
+        note: 'startup scripts and SSH keys',
+      },
+      {
+        pattern: /^\/0\.1\/meta-data\/service-accounts\/[^/]+\/acquire/,
+        pathClass: 'credentials',
+        note: 'legacy v0.1 token',
+      },
       { pattern: /^\/0\.1\/meta-data\/attributes/, pathClass: 'user-data' },
       { pattern: /^\/computemetadata\/?(?:v1(?:beta1)?\/?)?$/, pathClass: 'index' },
       { pattern: /^\/0\.1\/meta-data\/?$/, pathClass: 'index' },
     ],
     headers: [
-      { name: 'Metadata-Flavor', value: 'Google', note: 'required on /computeMetadata/v1; legacy v1beta1 and 0.1 need none' },
+      {
+        name: 'Metadata-Flavor',
+        value: 'Google',
+        note: 'required on /computeMetadata/v1; legacy v1beta1 and 0.1 need none',
+      },
     ],
     doc: 'https://cloud.google.com/compute/docs/metadata/querying-metadata',
   },
@@ -148,7 +172,11 @@ export const SERVICES: readonly MetadataService[] = [
     ports: [80],
     identifyingPaths: [/^\/metadata\/(?:instance|identity|attested|scheduledevents|versions|loadbalancer)(?:[/?]|$)/],
     paths: [
-      { pattern: /^\/metadata\/identity\/oauth2\/token/, pathClass: 'credentials', note: 'managed identity access token (any api-version)' },
+      {
+        pattern: /^\/metadata\/identity\/oauth2\/token/,
+        pathClass: 'credentials',
+        note: 'managed identity access token (any api-version)',
+      },
       { pattern: /^\/metadata\/identity/, pathClass: 'identity' },
       { pattern: /^\/metadata\/instance\/compute\/(?:userdata|customdata)/, pathClass: 'user-data' },
       { pattern: /^\/metadata\/attested/, pathClass: 'identity' },
@@ -167,7 +195,11 @@ export const SERVICES: readonly MetadataService[] = [
     ports: [80, 32526],
     identifyingPaths: [],
     paths: [
-      { pattern: /certificates|protectedsettings|vmsettings|extensionsconfig/, pathClass: 'credentials', note: 'extension settings and certificates' },
+      {
+        pattern: /certificates|protectedsettings|vmsettings|extensionsconfig/,
+        pathClass: 'credentials',
+        note: 'extension settings and certificates',
+      },
       { pattern: /^\/machine/, pathClass: 'identity' },
       { pattern: /^\/?(?:\?.*)?$/, pathClass: 'index' },
     ],
@@ -251,7 +283,11 @@ export const SERVICES: readonly MetadataService[] = [
     ports: [80, 443],
     identifyingPaths: [/^\/instance_identity\/v1(?:\/|$)/, /^\/metadata\/v1\/(?:instance|keys|placement_groups)/],
     paths: [
-      { pattern: /^\/instance_identity\/v1\/iam_token/, pathClass: 'credentials', note: 'IAM token of the trusted profile' },
+      {
+        pattern: /^\/instance_identity\/v1\/iam_token/,
+        pathClass: 'credentials',
+        note: 'IAM token of the trusted profile',
+      },
       { pattern: /^\/instance_identity\/v1\/token/, pathClass: 'token' },
       { pattern: /^\/metadata\/v1\/instance\/initialization/, pathClass: 'user-data' },
       { pattern: /^\/metadata\/v1\/instance\/?$/, pathClass: 'index' },
@@ -337,7 +373,11 @@ export const SERVICES: readonly MetadataService[] = [
     identifyingPaths: [],
     paths: [
       { pattern: re(`^${AWS_VERSION}/api/token`), pathClass: 'token', note: 'hardened mode token (PUT)' },
-      { pattern: re(`^${AWS_VERSION}/meta-data/ram/security-credentials/?`), pathClass: 'credentials', note: 'RAM role STS credentials' },
+      {
+        pattern: re(`^${AWS_VERSION}/meta-data/ram/security-credentials/?`),
+        pathClass: 'credentials',
+        note: 'RAM role STS credentials',
+      },
       { pattern: re(`^${AWS_VERSION}/user-data`), pathClass: 'user-data' },
       { pattern: re(`^${AWS_VERSION}/dynamic/instance-identity/`), pathClass: 'identity' },
       { pattern: re(`^(?:${AWS_VERSION}(?:/meta-data)?)?/?$`), pathClass: 'index' },
@@ -358,7 +398,11 @@ export const SERVICES: readonly MetadataService[] = [
     ports: [80],
     identifyingPaths: [],
     paths: [
-      { pattern: re(`^${AWS_VERSION}/meta-data/cam/security-credentials/?`), pathClass: 'credentials', note: 'CAM role credentials' },
+      {
+        pattern: re(`^${AWS_VERSION}/meta-data/cam/security-credentials/?`),
+        pathClass: 'credentials',
+        note: 'CAM role credentials',
+      },
       { pattern: re(`^${AWS_VERSION}/user-data`), pathClass: 'user-data' },
       { pattern: re(`^(?:${AWS_VERSION}(?:/meta-data)?)?/?$`), pathClass: 'index' },
     ],

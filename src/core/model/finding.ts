@@ -99,7 +99,9 @@ export function findingId(ruleId: string, evidence: ReadonlyArray<string | numbe
 
 /** Build a finding with the always-present fields filled. */
 export function makeFinding(
-  fields: Omit<Finding, 'type' | 'schema_version' | 'id'> & { idEvidence: ReadonlyArray<string | number | undefined | null> },
+  fields: Omit<Finding, 'type' | 'schema_version' | 'id'> & {
+    idEvidence: ReadonlyArray<string | number | undefined | null>;
+  },
 ): Finding {
   const { idEvidence, ...rest } = fields;
   return {

@@ -50,7 +50,10 @@ describe('finding model', () => {
     assert.equal(o.severity_id, 4);
     assert.equal(o.time, Date.parse('2026-11-23T05:00:00Z'));
     assert.equal(o.finding_info.uid, f.id);
-    assert.deepEqual(o.finding_info.attacks.map((a) => a.technique.uid), ['T1552.005', 'T1190']);
+    assert.deepEqual(
+      o.finding_info.attacks.map((a) => a.technique.uid),
+      ['T1552.005', 'T1190'],
+    );
     assert.equal(o.finding_info.attacks[0]?.tactic?.name, 'Credential Access');
     assert.equal(o.confidence_score, 90);
     assert.equal(o.metadata.version, '1.3.0');
