@@ -31,6 +31,20 @@ function scrubbed(rule: LineRule, observe?: (f: Finding) => void): LineRule {
   };
 }
 
+/** Logs repeat the same paths and referers over and over: remember a pure test's answers (bounded). */
+function memoised(test: (s: string) => boolean, max = 4096): (s: string) => boolean {
+  const seen = new Map<string, boolean>();
+  return (s) => {
+    let v = seen.get(s);
+    if (v === undefined) {
+      v = test(s);
+      if (seen.size >= max) seen.clear();
+      if (s.length <= 256) seen.set(s, v);
+    }
+    return v;
+  };
+}
+
 /**
  * The line rules `scan` runs, in order. A new line rule (e.g. credential exposure) is one entry here: it gets every
  * line its `mayMatch` accepts, with the parsed request when the line is one.
@@ -39,7 +53,7 @@ export function scanRules(): LineRule[] {
   const cause = new LeakCauseCorrelator();
   return [
     // The core prefilter runs on each field before the full decoder: it passes whatever classify() would flag.
-    scrubbed(ssrfLineRule({ fieldFilter: mayAddressMetadata }), (f) => cause.observe(f)),
+    scrubbed(ssrfLineRule({ fieldFilter: memoised(mayAddressMetadata) }), (f) => cause.observe(f)),
     scrubbed(credentialExposureRule({ salt: secretSalt(), cause })),
   ];
 }

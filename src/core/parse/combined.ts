@@ -53,6 +53,9 @@ function isDigits(line: string, a: number, b: number): boolean {
   return true;
 }
 
+/** Two fields of printable ASCII, as the regex's `(\S+) (\S+) ` needs (any other whitespace is left to the regex). */
+const TWO_TOKENS = /^[!-~]+ [!-~]+ /;
+
 /**
  * The request target, Referer and trailing text of a combined/common line, found with `indexOf` alone: exactly the
  * values `parseCombined` gives, or null whenever the line's shape leaves any doubt (then it is parsed in full).
@@ -63,14 +66,10 @@ export function quickCombinedPlaces(line: string): string[] | null {
   if (s1 <= 0) return null;
   const s2 = line.indexOf(' ', s1 + 1);
   if (s2 <= s1 + 1) return null;
-  // The first two fields are `\S+`: any other whitespace (tab, NBSP, …) there is left to the regex.
-  for (let k = 0; k < s2; k++) {
-    const c = line.charCodeAt(k);
-    if ((c < 33 && k !== s1) || c >= 127) return null;
-  }
+  if (!TWO_TOKENS.test(line)) return null;
   const lb = line.indexOf(' [', s2 + 1);
   // The regex's lazy user field could settle on a later ` [`: only the first one after the user is unambiguous.
-  if (lb < s2 + 2 || line.indexOf(' [', s2) < lb) return null;
+  if (lb < s2 + 2 || line.charCodeAt(s2 + 1) === 91) return null;
   const rb = line.indexOf(']', lb + 2);
   if (rb < lb + 3 || line.charCodeAt(rb + 1) !== 32 || line.charCodeAt(rb + 2) !== 34) return null;
   const reqEnd = closingQuote(line, rb + 3);
