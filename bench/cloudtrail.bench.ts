@@ -15,7 +15,11 @@ const dir = mkdtempSync(join(tmpdir(), 'imdsguard-bench-ct-'));
 const built = join(root, 'dist', 'cli', 'main.js');
 const entry = existsSync(built) ? [built] : ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
 
-function run(verb: string, argv: string[]): { secs: number; rssMiB: number; findings: number; stderr: string } {
+function run(
+  verb: string,
+  argv: string[],
+  nodeFlags: string[] = [],
+): { secs: number; rssMiB: number; findings: number; stderr: string } {
   const rssFile = join(dir, `rss-${verb}`);
   const hook = join(dir, `rss-${verb}.mjs`);
   writeFileSync(
@@ -26,7 +30,7 @@ function run(verb: string, argv: string[]): { secs: number; rssMiB: number; find
   const t0 = performance.now();
   const r = spawnSync(
     process.execPath,
-    ['--import', hook, ...entry, verb, '--format', 'jsonl', '-o', out, '--stats', ...argv],
+    [...nodeFlags, '--import', hook, ...entry, verb, '--format', 'jsonl', '-o', out, '--stats', ...argv],
     { encoding: 'utf8' },
   );
   const secs = (performance.now() - t0) / 1000;
@@ -35,12 +39,10 @@ function run(verb: string, argv: string[]): { secs: number; rssMiB: number; find
   return { secs, rssMiB: Number(readFileSync(rssFile, 'utf8')) / 1024, findings, stderr: r.stderr.trim() };
 }
 
-try {
-  const trail = join(dir, 'trail.json');
-  const inv = join(dir, 'instances.json');
-  let t = performance.now();
-  const g = await generateTrail(trail, mib * (1 << 20));
-  await generateInstances(inv, 2000);
+async function trailRun(sizeMiB: number, inv: string, capMiB?: number): Promise<void> {
+  const trail = join(dir, `trail-${sizeMiB}.json`);
+  const t = performance.now();
+  const g = await generateTrail(trail, sizeMiB * (1 << 20));
   console.log(
     `generated trail ${(g.bytes / (1 << 20)).toFixed(0)} MiB, ${g.records} records, ${g.stolen} stolen-key uses in ${((performance.now() - t) / 1000).toFixed(1)} s`,
   );
@@ -52,13 +54,22 @@ try {
       .join('\n'),
   );
   console.log(
-    `cloudtrail: ${(g.records / ct.secs).toFixed(0)} records/s, ${(g.bytes / (1 << 20) / ct.secs).toFixed(0)} MiB/s wall (process start included), peak RSS ${ct.rssMiB.toFixed(0)} MiB, ${ct.findings} findings`,
+    `cloudtrail ${sizeMiB} MiB: ${(g.records / ct.secs).toFixed(0)} records/s, ${(g.bytes / (1 << 20) / ct.secs).toFixed(0)} MiB/s wall (process start included), peak RSS ${ct.rssMiB.toFixed(0)} MiB, ${ct.findings} findings`,
   );
+  if (capMiB) {
+    // Proof of flat memory: the same input with the V8 old space capped far below the input size.
+    const capped = run('cloudtrail', ['--inventory', inv, trail], [`--max-old-space-size=${capMiB}`]);
+    console.log(
+      `cloudtrail ${sizeMiB} MiB with --max-old-space-size=${capMiB}: completed in ${capped.secs.toFixed(1)} s, peak RSS ${capped.rssMiB.toFixed(0)} MiB`,
+    );
+  }
   rmSync(trail);
+}
 
-  const big = join(dir, 'fleet.json');
-  t = performance.now();
-  const p = await generateInstances(big, 0, mib * (1 << 20));
+async function postureRun(sizeMiB: number): Promise<void> {
+  const big = join(dir, `fleet-${sizeMiB}.json`);
+  const t = performance.now();
+  const p = await generateInstances(big, 0, sizeMiB * (1 << 20));
   console.log(
     `generated describe-instances ${(p.bytes / (1 << 20)).toFixed(0)} MiB, ${p.instances} instances in ${((performance.now() - t) / 1000).toFixed(1)} s`,
   );
@@ -70,8 +81,19 @@ try {
       .join('\n'),
   );
   console.log(
-    `posture: ${(p.instances / ps.secs).toFixed(0)} instances/s, peak RSS ${ps.rssMiB.toFixed(0)} MiB, ${ps.findings} findings`,
+    `posture ${sizeMiB} MiB: ${(p.instances / ps.secs).toFixed(0)} instances/s, peak RSS ${ps.rssMiB.toFixed(0)} MiB, ${ps.findings} findings`,
   );
+  rmSync(big);
+}
+
+try {
+  const inv = join(dir, 'instances.json');
+  await generateInstances(inv, 2000);
+  // The same workload at an eighth of the size first: flat memory means the same peak RSS for both.
+  await trailRun(Math.max(1, Math.round(mib / 8)), inv);
+  await trailRun(mib, inv, 64);
+  await postureRun(Math.max(1, Math.round(mib / 8)));
+  await postureRun(mib);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -18,6 +18,8 @@ export interface PostureResult {
   resources: number;
   findings: number;
   readiness: ReadinessRow[];
+  /** Instances that already require tokens (not listed in the readiness view). */
+  alreadyRequired: number;
   unknown: string[];
   seconds: number;
 }
@@ -42,6 +44,7 @@ export async function runPosture(opts: PostureOptions): Promise<PostureResult> {
   const noToken = new Map<string, number>();
   const forScript: Finding[] = [];
   let records = 0;
+  let alreadyRequired = 0;
   let resources = 0;
   let findings = 0;
   const unknown = new Set<string>();
@@ -51,7 +54,11 @@ export async function runPosture(opts: PostureOptions): Promise<PostureResult> {
     for (const u of facts.unknown) unknown.add(u);
     for (const [k, v] of facts.noTokenByInstance) noToken.set(k, (noToken.get(k) ?? 0) + v);
     resources += facts.resources.length;
-    for (const row of readiness(facts)) rows.set(row.instance.toLowerCase(), row);
+    // Only instances that still allow IMDSv1 need a readiness row: memory follows the non-compliant part of the fleet.
+    for (const row of readiness(facts)) {
+      if (row.status === 'already-required') alreadyRequired++;
+      else rows.set(row.instance.toLowerCase(), row);
+    }
     for (const f of postureFindings(facts)) {
       f.origin.line = lineOf(rec.text, rec.line, JSON.stringify(f.resource?.id ?? ''));
       findings++;
@@ -64,7 +71,6 @@ export async function runPosture(opts: PostureOptions): Promise<PostureResult> {
   const ready = [...rows.values()].map((r): ReadinessRow => {
     const n = noToken.get(r.instance.toLowerCase());
     if (n === undefined) return r;
-    if (r.status === 'already-required') return { ...r, metadata_no_token: n };
     return { ...r, metadata_no_token: n, status: n > 0 ? 'would-break' : 'ready' };
   });
   if (opts.remediationScript) {
@@ -78,7 +84,7 @@ export async function runPosture(opts: PostureOptions): Promise<PostureResult> {
   }
   // A readiness-only file (metrics with no instance) still reports what it measured.
   for (const [k, n] of noToken) {
-    if (!rows.has(k))
+    if (!rows.has(k) && n > 0)
       ready.push({
         instance: k,
         http_tokens: 'unknown',
@@ -91,6 +97,7 @@ export async function runPosture(opts: PostureOptions): Promise<PostureResult> {
     resources,
     findings,
     readiness: ready,
+    alreadyRequired,
     unknown: [...unknown],
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
   };

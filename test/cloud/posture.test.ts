@@ -84,7 +84,12 @@ describe('posture on AWS inventory', () => {
       metadata_no_token: 17,
       status: 'would-break',
     });
-    assert.equal(result.readiness.find((r) => r.instance === 'i-0fedcba9876543210')?.metadata_no_token, 0);
+    assert.equal(
+      result.readiness.find((r) => r.instance === 'i-0fedcba9876543210'),
+      undefined,
+      'instances requiring tokens are only counted',
+    );
+    assert.equal(result.alreadyRequired, 2);
     const text = readFileSync(script, 'utf8');
     assert.match(
       text,

@@ -71,7 +71,7 @@ Examples:
       }
       for (const f of result.unknown)
         process.stderr.write(`imdsguard: warning: ${f}: no inventory shape recognised in some records\n`);
-      const view = renderReadiness(result.readiness);
+      const view = renderReadiness(result.readiness, result.alreadyRequired);
       if (opts.readiness) {
         try {
           await writeFile(opts.readiness, view);

@@ -43,7 +43,10 @@ export const RULES = {
 export interface CorrelatorOptions {
   book?: AddressBook;
   ranges?: AwsRanges;
-  /** Records per finding before a group is written out and restarted: keeps memory flat on any input size. */
+  /**
+   * Records per finding before a group is written out and restarted (default 1000): memory is bounded by groups ×
+   * batch, not by input size.
+   */
   batch?: number;
   /** Records kept per not-yet-suspicious address, in case later records make it suspicious. */
   pendingPerGroup?: number;
@@ -109,7 +112,7 @@ export class InstanceCredentialCorrelator {
   constructor(opts: CorrelatorOptions = {}) {
     this.book = opts.book;
     this.ranges = opts.ranges;
-    this.batch = opts.batch ?? 10_000;
+    this.batch = opts.batch ?? 1000;
     this.pendingPerGroup = opts.pendingPerGroup ?? 64;
     this.maxTracked = opts.maxTracked ?? 500_000;
   }
@@ -328,8 +331,17 @@ export class InstanceCredentialCorrelator {
   ): Finding[] {
     const { reasons, severity, category, ...extra } = info;
     const g = this.groupFor(rule, key, base, extra, c.time);
-    g.ids.push(c.eventId);
     g.count++;
+    // Routine Describe calls only matter once the instance is suspected: until then keep a few, count the rest.
+    if (
+      category === 'describe' &&
+      g.ids.length >= this.pendingPerGroup &&
+      !this.stolen.has(`${base.account}|${base.instanceKey}`)
+    ) {
+      g.unlisted++;
+    } else {
+      g.ids.push(c.eventId);
+    }
     if (c.time && (g.firstTime === '' || c.time < g.firstTime)) g.firstTime = c.time;
     if (c.time && c.time > g.lastTime) g.lastTime = c.time;
     if (g.names.size < 64 || g.names.has(c.eventName)) g.names.set(c.eventName, (g.names.get(c.eventName) ?? 0) + 1);

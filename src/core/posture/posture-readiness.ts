@@ -27,9 +27,12 @@ export function readiness(facts: InventoryFacts): ReadinessRow[] {
 }
 
 /** The readiness view as text for stderr or a file. */
-export function renderReadiness(rows: ReadinessRow[]): string {
-  if (rows.length === 0) return 'IMDSv2 readiness: no EC2 instances in the inventory\n';
-  const lines = ['IMDSv2 readiness (CloudWatch MetadataNoToken; > 0 means something still calls without a token):'];
+export function renderReadiness(rows: ReadinessRow[], alreadyRequired = 0): string {
+  const done = alreadyRequired > 0 ? `${alreadyRequired} instance(s) already require tokens` : '';
+  if (rows.length === 0) return `IMDSv2 readiness: no instance allows IMDSv1${done ? `; ${done}` : ''}\n`;
+  const lines = [
+    `IMDSv2 readiness (CloudWatch MetadataNoToken; > 0 means something still calls without a token)${done ? `; ${done}` : ''}:`,
+  ];
   for (const r of rows) {
     const n = r.metadata_no_token === null ? 'no data' : String(r.metadata_no_token);
     lines.push(
