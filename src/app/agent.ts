@@ -141,6 +141,16 @@ export async function runAgent(o: AgentOptions): Promise<number> {
           help: 'Events waiting for attribution',
           registers: [http.registry],
         }),
+        sensorStats: new http.prom.Gauge({
+          name: 'imdsguard_sensor_stat',
+          help: "The sensor's own counters (lost: records the kernel ring dropped; restarts; events; ...)",
+          labelNames: ['sensor', 'stat'],
+          registers: [http.registry],
+          collect() {
+            if (!sensor) return;
+            for (const [k, v] of Object.entries(sensor.stats())) this.set({ sensor: sensor.name, stat: k }, v);
+          },
+        }),
       }
     : undefined;
 

@@ -2,7 +2,7 @@
 export type BtRecord =
   | {
       k: 'C';
-      ns: bigint;
+      ns: number;
       pid: number;
       ppid: number;
       uid: number;
@@ -14,11 +14,11 @@ export type BtRecord =
       addr: string;
       comm: string;
     }
-  | { k: 'W'; ns: bigint; pid: number; fd: number; len: number; chunk: string; more?: string }
+  | { k: 'W'; ns: number; pid: number; fd: number; len: number; chunk: string; more?: string }
   | { k: 'V'; pid: number; fd: number; chunk: string }
-  | { k: 'D'; ns: bigint; pid: number; fd: number }
-  | { k: 'E'; ns: bigint; pid: number; ppid: number; uid: number; cgroup: number; filename: string }
-  | { k: 'A'; ns: bigint; pid: number; index: number; arg: string };
+  | { k: 'D'; ns: number; pid: number; fd: number }
+  | { k: 'E'; ns: number; pid: number; ppid: number; uid: number; cgroup: number; filename: string }
+  | { k: 'A'; ns: number; pid: number; index: number; arg: string };
 
 /** Split off `n` space-separated fields; the rest of the line (which may hold spaces) is the last element. */
 function fields(s: string, n: number): string[] | null {
@@ -35,6 +35,15 @@ function fields(s: string, n: number): string[] | null {
 }
 
 const int = (s: string | undefined) => Number.parseInt(s ?? '', 10);
+/**
+ * Kernel monotonic nanoseconds as a double: exact up to about 104 days of uptime and off by a few nanoseconds
+ * beyond, which does not matter for ordering records 30 ms apart, and is much cheaper than BigInt on the hot path.
+ */
+const nsOf = (s: string) => {
+  const n = Number(s);
+  if (!Number.isFinite(n)) throw new RangeError(`Bad timestamp "${s}"`);
+  return n;
+};
 
 /** Parse one printf line (without its trailing newline). Returns null for anything else. */
 export function parseBtLine(line: string): BtRecord | null {
@@ -53,7 +62,7 @@ function parse(line: string): BtRecord | null {
       if (!f) return null;
       return {
         k: 'C',
-        ns: BigInt(f[1] as string),
+        ns: nsOf(f[1] as string),
         pid: int(f[2]),
         ppid: int(f[3]),
         uid: int(f[4]),
@@ -71,7 +80,7 @@ function parse(line: string): BtRecord | null {
       if (!f) return null;
       return {
         k: 'W',
-        ns: BigInt(f[1] as string),
+        ns: nsOf(f[1] as string),
         pid: int(f[2]),
         fd: int(f[3]),
         len: int(f[4]),
@@ -86,14 +95,14 @@ function parse(line: string): BtRecord | null {
     case 'D': {
       const f = fields(text, 3);
       if (!f) return null;
-      return { k: 'D', ns: BigInt(f[1] as string), pid: int(f[2]), fd: int(f[3]) };
+      return { k: 'D', ns: nsOf(f[1] as string), pid: int(f[2]), fd: int(f[3]) };
     }
     case 'E': {
       const f = fields(text, 6);
       if (!f) return null;
       return {
         k: 'E',
-        ns: BigInt(f[1] as string),
+        ns: nsOf(f[1] as string),
         pid: int(f[2]),
         ppid: int(f[3]),
         uid: int(f[4]),
@@ -104,7 +113,7 @@ function parse(line: string): BtRecord | null {
     case 'A': {
       const f = fields(text, 4);
       if (!f) return null;
-      return { k: 'A', ns: BigInt(f[1] as string), pid: int(f[2]), index: int(f[3]), arg: f[4] ?? '' };
+      return { k: 'A', ns: nsOf(f[1] as string), pid: int(f[2]), index: int(f[3]), arg: f[4] ?? '' };
     }
     default:
       return null;

@@ -56,7 +56,7 @@ export class BpftraceSensor implements HostSensor {
   private restartTimer: NodeJS.Timeout | undefined;
   private backoff: number;
   /** Kernel monotonic ns → epoch ms. bpftrace's nsecs and Node's hrtime are both CLOCK_MONOTONIC. */
-  private readonly offsetMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
+  private readonly offsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
   private readonly counters = {
     lines: 0,
     records: 0,
@@ -119,7 +119,8 @@ export class BpftraceSensor implements HostSensor {
       const child = spawn(this.o.bpftrace, ['-f', 'json', this.programPath], {
         stdio: ['ignore', 'pipe', 'pipe'],
         // 200 is the most bpftrace 0.17 allows; without it buf()/str() stop at 64 bytes and the token header is missed.
-        env: { ...process.env, BPFTRACE_STRLEN: '200', BPFTRACE_MAP_KEYS_MAX: '65536' },
+        // A 4 MiB perf ring per CPU (default 256 KiB): a flood of keep-alive requests overflows the default.
+        env: { ...process.env, BPFTRACE_STRLEN: '200', BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_PERF_RB_PAGES: '1024' },
       });
       this.child = child;
       child.stderr?.setEncoding('utf8');
@@ -204,19 +205,23 @@ export class BpftraceSensor implements HostSensor {
 
   private flush(all: boolean): void {
     if (this.buffer.length > 0) {
-      const horizon = process.hrtime.bigint() - BigInt(this.o.reorderMs) * 1_000_000n;
-      this.buffer.sort((a, b) => (a.k === 'V' || b.k === 'V' ? 0 : a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : 0));
-      let n = 0;
-      if (all) n = this.buffer.length;
-      else while (n < this.buffer.length && (this.buffer[n] as Exclude<BtRecord, { k: 'V' }>).ns <= horizon) n++;
-      const ready = this.buffer.splice(0, n);
-      for (const r of ready) this.process(r as Exclude<BtRecord, { k: 'V' }>);
+      const horizon = Number(process.hrtime.bigint()) - this.o.reorderMs * 1e6;
+      // Only the records old enough are sorted and processed; the rest wait for the next tick.
+      const ready: Array<Exclude<BtRecord, { k: 'V' }>> = [];
+      const keep: BtRecord[] = [];
+      for (const r of this.buffer) {
+        if (r.k !== 'V' && (all || r.ns <= horizon)) ready.push(r);
+        else keep.push(r);
+      }
+      this.buffer = keep;
+      ready.sort((a, b) => a.ns - b.ns);
+      for (const r of ready) this.process(r);
     }
     this.sweep();
   }
 
-  private toMs(ns: bigint): number {
-    return Number(ns / 1_000_000n) + this.offsetMs + Number(ns % 1_000_000n) / 1e6;
+  private toMs(ns: number): number {
+    return ns / 1e6 + this.offsetMs;
   }
 
   private process(r: Exclude<BtRecord, { k: 'V' }>): void {

@@ -33,7 +33,46 @@ export class Attributor {
   }
   private readonly procRoot: string;
 
+  /**
+   * Recent attributions by process: a keep-alive client sends many requests, and reading /proc for each costs
+   * about twenty file reads. Keyed with the exec time so a reused pid is never given the old identity.
+   */
+  private readonly recent = new Map<string, { atMs: number; process: ProcessInfo; container?: ContainerIdentity }>();
+
   async attribute(ev: SensorEvent & { cgroupId?: number }): Promise<AttributedEvent> {
+    const exec = this.pids.get(ev.pid);
+    const key = `${ev.pid}:${exec?.timeMs ?? ''}:${ev.uid ?? ''}:${ev.netns ?? ''}:${ev.exe ?? ''}`;
+    const now = Date.now();
+    let hit = this.recent.get(key);
+    if (!hit || now - hit.atMs > 5000) {
+      hit = { atMs: now, ...(await this.identify(ev)) };
+      this.recent.delete(key);
+      this.recent.set(key, hit);
+      if (this.recent.size > 4096) this.recent.delete(this.recent.keys().next().value as string);
+    }
+    const event: ConnectEvent = {
+      kind: 'connect',
+      origin: { sensor: ev.sensor },
+      time: new Date(ev.timeMs).toISOString(),
+      process: hit.process,
+      destination: ev.destination,
+      ...(ev.http
+        ? {
+            http: {
+              method: ev.http.method,
+              path: ev.http.path,
+              token: ev.http.token,
+              headerNames: ev.http.headerNames,
+            },
+          }
+        : {}),
+    };
+    return { event, timeMs: ev.timeMs, ...(hit.container ? { container: hit.container } : {}) };
+  }
+
+  private async identify(
+    ev: SensorEvent & { cgroupId?: number },
+  ): Promise<{ process: ProcessInfo; container?: ContainerIdentity }> {
     const snap: ProcSnapshot = await readProc(ev.pid, this.procRoot);
     const exec = this.pids.get(ev.pid);
     const p: ProcessInfo = { pid: ev.pid };
@@ -68,25 +107,7 @@ export class Attributor {
       p.containerRuntime = container.runtime;
     }
     p.ancestors = await this.ancestors(ppid, 3);
-
-    const event: ConnectEvent = {
-      kind: 'connect',
-      origin: { sensor: ev.sensor },
-      time: new Date(ev.timeMs).toISOString(),
-      process: p,
-      destination: ev.destination,
-      ...(ev.http
-        ? {
-            http: {
-              method: ev.http.method,
-              path: ev.http.path,
-              token: ev.http.token,
-              headerNames: ev.http.headerNames,
-            },
-          }
-        : {}),
-    };
-    return { event, timeMs: ev.timeMs, ...(container ? { container } : {}) };
+    return { process: p, ...(container ? { container } : {}) };
   }
 
   private async ancestors(ppid: number | undefined, levels: number): Promise<Array<{ pid: number; exe?: string }>> {

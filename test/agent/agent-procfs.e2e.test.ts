@@ -1,0 +1,105 @@
+/**
+ * The procfs fallback on the real kernel: a client that holds its connection open inside a test namespace is
+ * found by polling /proc/<pid>/net/tcp per namespace and attributed through /proc/<pid>/fd.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  CI,
+  createNetns,
+  deleteNetns,
+  missingPrerequisite,
+  type Netns,
+  type RunningAgent,
+  startAgent,
+  startFakeInNetns,
+  stopChild,
+  uniqueName,
+} from './netns.ts';
+
+const why = missingPrerequisite([]);
+if (why && CI) throw new Error(`agent procfs e2e cannot run under CI: ${why}`);
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON records under test, checked by the assertions
+type Rec = Record<string, any>;
+
+describe('imdsguard agent --sensor procfs (polling, test namespace)', { skip: why, timeout: 120_000 }, () => {
+  let ns: Netns;
+  let fake: ChildProcess | undefined;
+  let holder: ChildProcess | undefined;
+  let dir: string;
+  let agent: RunningAgent | undefined;
+  let records: Rec[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'imdsguard-agent-procfs-'));
+    ns = createNetns(uniqueName('igap'));
+    fake = await startFakeInNetns(ns.name);
+    const out = join(dir, 'out.jsonl');
+    agent = startAgent([
+      '--sensor',
+      'procfs',
+      '--procfs-interval',
+      '50',
+      '--events',
+      '--format',
+      'jsonl',
+      '-o',
+      out,
+      '--state',
+      join(dir, 'state'),
+      '--warmup',
+      '0',
+    ]);
+    await agent.ready;
+    // A client that keeps its socket to the metadata address open for two seconds.
+    holder = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns.name,
+        '/usr/bin/python3',
+        '-c',
+        "import socket,time; s=socket.create_connection(('169.254.169.254',80)); time.sleep(2)",
+      ],
+      { stdio: 'ignore' },
+    );
+    await new Promise<void>((resolve) => holder?.once('exit', () => resolve()));
+    await stopChild(agent.child, 'SIGTERM', 20_000);
+    records = (await readFile(out, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Rec);
+  });
+
+  after(async () => {
+    await stopChild(holder, 'SIGKILL');
+    await stopChild(agent?.child, 'SIGKILL');
+    await stopChild(fake, 'SIGKILL');
+    if (ns) deleteNetns(ns.name);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('finds the open connection, its process and namespace, and says what it cannot see', () => {
+    const e = records.find((r) => r.type === 'event' && r.process.pid === holder?.pid);
+    assert.ok(e, JSON.stringify(records));
+    assert.equal(e.sensor, 'procfs');
+    assert.match(e.process.exe, /python3/);
+    assert.equal(e.process.netns, ns.inode);
+    assert.equal(e.process.uid, 0);
+    assert.deepEqual(e.destination, { ip: '169.254.169.254', port: 80 });
+    assert.equal(e.http, undefined);
+    assert.equal(
+      records.filter((r) => r.type === 'event' && r.process.pid === holder?.pid).length,
+      1,
+      'reported once per socket',
+    );
+    assert.ok(agent?.logs.some((l) => l.includes('short connections can be missed')));
+  });
+});
