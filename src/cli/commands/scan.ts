@@ -117,13 +117,19 @@ Examples:
       if (flags.fromStart && !flags.follow)
         process.stderr.write('imdsguard: --from-start only matters with --follow\n');
       const sink = await openSink(flags.format, flags.output);
+      let atOrAbove = 0;
       const ac = new AbortController();
+      // A closed pipe (`scan … | head`) ends the scan quietly, like any Unix filter; the exit code still says whether
+      // findings were seen.
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EPIPE') throw e;
+        process.exit(atOrAbove > 0 && !flags.exitZero ? EXIT.findings : EXIT.ok);
+      });
       const onTerm = () => ac.abort();
       process.once('SIGTERM', onTerm);
       process.once('SIGINT', onTerm);
       const started = process.hrtime.bigint();
       const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6;
-      let atOrAbove = 0;
       const stats = { ref: undefined as undefined | { linesRead: number; bytesRead: number; findings: number } };
       const tty = Boolean(process.stderr.isTTY) && flags.progress;
       const timer = tty

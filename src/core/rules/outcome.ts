@@ -34,6 +34,6 @@ export function inferOutcome(pathClass: PathClass, status: number | undefined, b
     };
   return {
     outcome: 'likely-success',
-    reason: `status ${status} with ${bytes} bytes, the size a ${pathClass} response has (${lo}–${hi} bytes)`,
+    reason: `status ${status} with ${bytes} bytes, within the size of ${pathClass} responses (${lo}–${hi} bytes)`,
   };
 }
