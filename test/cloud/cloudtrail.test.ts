@@ -130,6 +130,15 @@ describe('cloudtrail on composed AWS records with inventory', () => {
     assert.ok(!ids(recon).includes('ev-console-user'), 'an SSO user with an ASIA key is no instance role');
   });
 
+  test("credentials of one instance used on another instance of the same account, through the account's own endpoint", async () => {
+    const fs = await run([`${F}/cross-instance.ndjson`], { inventory });
+    const outside = byRule(fs, OUTSIDE);
+    assert.deepEqual(ids(outside), ['x-cross']);
+    assert.equal(outside[0]?.resource?.id, 'i-0a1b2c3d4e5f60718');
+    assert.equal(outside[0]?.client?.ip, '10.0.2.20');
+    assert.equal(outside[0]?.severity, 'high');
+  });
+
   test('without inventory the same files still find the attacker-owned VPC endpoint', async () => {
     const fs = await run([`${F}/AWSLogs`]);
     assert.ok(ids(byRule(fs, OUTSIDE)).includes('ev-foreign-vpce'));

@@ -170,16 +170,6 @@ export class InstanceCredentialCorrelator {
       this.stats.serviceMade++;
       return out;
     }
-    const recon = reconClass(call);
-    if (recon) {
-      out.push(
-        ...this.add('recon', `recon|${base.account}|${base.role}|${base.instanceKey}`, base, call, {
-          severity: recon.severity,
-          category: recon.category,
-        }),
-      );
-    }
-
     const reasons: OutsideReason[] = [];
     if (
       call.vpcEndpointAccountId &&
@@ -196,6 +186,17 @@ export class InstanceCredentialCorrelator {
           ? this.book.serviceAccount(base.role)
           : this.book.instance(call.provider, base.instanceKey);
     }
+    const recon = reconClass(call);
+    // Describe calls from the instance's own address are its software at work, not reconnaissance.
+    if (recon && !(recon.category === 'describe' && ip !== undefined && owned?.has(ip))) {
+      out.push(
+        ...this.add('recon', `recon|${base.account}|${base.role}|${base.instanceKey}`, base, call, {
+          severity: recon.severity,
+          category: recon.category,
+        }),
+      );
+    }
+
     if (ip && cls !== 'not-ip') {
       if (owned) {
         if (!owned.has(ip)) reasons.push('not-instance-address');
