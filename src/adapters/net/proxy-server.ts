@@ -44,6 +44,8 @@ export interface ProxyServerOptions {
   requestTimeoutMs?: number;
   /** Upstream must answer with headers within this time, else 504. Default 5000. */
   upstreamTimeoutMs?: number;
+  /** Idle keep-alive connections are closed after this time. Default 5000. */
+  keepAliveTimeoutMs?: number;
   /** Largest request head accepted (431 beyond). Default 8192. */
   maxHeaderSize?: number;
 }
@@ -230,7 +232,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
 
     const server = createServer(
       {
-        keepAliveTimeout: 5000,
+        keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5000,
         headersTimeout: opts.headersTimeoutMs ?? 5000,
         requestTimeout: opts.requestTimeoutMs ?? 10_000,
         maxHeaderSize: opts.maxHeaderSize ?? 8192,
@@ -252,13 +254,25 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
     });
     server.on('clientError', (err: NodeJS.ErrnoException, sock: Socket) => {
       const [status, text] = CLIENT_ERROR_STATUS[err.code ?? ''] ?? [400, 'Bad Request'];
-      if (sock.writable && !sock.destroyed)
-        sock.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      else sock.destroy();
-      // A request that never parsed is still a request: record it, attributed when possible.
-      if (err.code === 'ECONNRESET') return;
+      if (err.code === 'ECONNRESET' || !sock.writable || sock.destroyed) {
+        sock.destroy();
+        return;
+      }
+      // A request that never parsed is still a request: answer once the caller is known (the client's socket
+      // must still be open for that), bounded so a slow attribution cannot hold the socket.
       const started = performance.now();
+      let answered = false;
+      const answer = () => {
+        if (answered) return;
+        answered = true;
+        if (sock.writable && !sock.destroyed)
+          sock.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        else sock.destroy();
+      };
+      const cap = setTimeout(answer, 250);
       void identityOf(sock).then((caller) => {
+        clearTimeout(cap);
+        answer();
         const request: PolicyRequest = {
           method: 'UNKNOWN',
           target: '/',
@@ -282,7 +296,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: spec.host, port: spec.port, ipv6Only: spec.host.includes(':') }, () => {
+      server.listen({ host: spec.host, port: spec.port, ipv6Only: spec.host.includes(':'), backlog: 4096 }, () => {
         server.off('error', reject);
         resolve();
       });

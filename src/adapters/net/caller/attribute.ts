@@ -58,7 +58,7 @@ export class Attributor {
     this.facts = new ProcessFactsCache(new UserNames(), this.root);
     this.index = new ProcessIndex({
       procRoot: this.root,
-      ignore: () => new Set([process.pid, ...(this.diag?.pid !== undefined ? [this.diag.pid] : [])]),
+      last: () => new Set([process.pid, ...(this.diag?.pid !== undefined ? [this.diag.pid] : [])]),
     });
   }
 
@@ -85,27 +85,35 @@ export class Attributor {
     this.diag = undefined;
   }
 
+  /**
+   * The client's socket in our namespace. Candidates are tried in order (the first found wins) but asked in one
+   * batch: our own address first (a client that dialled the proxy directly), then the endpoint the client dialled
+   * before the redirect. That order matters on loopback, where the proxy's own upstream connection may share the
+   * client's source port and so match the second tuple.
+   */
   private async ownSocket(
     fam: 4 | 6,
     peer: string,
     port: number,
     dsts: Array<{ ip: string; port: number }>,
   ): Promise<SocketOwner | null> {
-    if (this.diag) {
+    const diag = this.diag;
+    if (diag) {
       try {
-        for (const d of dsts) {
-          const r = await this.diag.lookup(fam, peer, port, d.ip, d.port);
-          if (r) return r;
-        }
-        return null;
+        const found = await Promise.all(dsts.map((d) => diag.lookup(fam, peer, port, d.ip, d.port)));
+        return found.find((f) => f !== null) ?? null;
       } catch (e) {
         this.warn(`sock_diag helper failed (${(e as Error).message}); falling back to /proc/net/tcp`);
-        this.diag.close();
+        diag.close();
         this.diag = undefined;
       }
     }
     const table = await readFile(`${this.root}/net/tcp${fam === 6 ? '6' : ''}`, 'utf8');
-    return findRow(table, peer, port, dsts);
+    for (const d of dsts) {
+      const row = findRow(table, peer, port, [d]);
+      if (row) return row;
+    }
+    return null;
   }
 
   /** Search the other network namespaces for the socket bound to peer:port. */
@@ -177,7 +185,7 @@ export class Attributor {
       const peer = unmapV4(c.peerIp);
       const fam: 4 | 6 = isIPv4(peer) ? 4 : 6;
       const local = { ip: unmapV4(c.localIp), port: c.localPort };
-      const dsts = [c.originalDst, local]
+      const dsts = [local, c.originalDst]
         .filter((d): d is { ip: string; port: number } => d !== undefined && isIPv4(unmapV4(d.ip)) === (fam === 4))
         .map((d) => ({ ip: unmapV4(d.ip), port: d.port }));
       const own = await this.ownSocket(fam, peer, c.peerPort, dsts);

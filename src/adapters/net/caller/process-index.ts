@@ -10,8 +10,8 @@ const SOCKET_LINK = /^socket:\[(\d+)\]$/;
 export interface ProcessIndexOptions {
   /** /proc, or another mount of it (tests). */
   procRoot?: string;
-  /** Pids never reported as owners (the proxy itself and its helpers). */
-  ignore?: () => ReadonlySet<number>;
+  /** Pids tried last (the proxy itself, with a socket per client, and its helper): a client never holds these. */
+  last?: () => ReadonlySet<number>;
   maxKnown?: number;
 }
 
@@ -19,12 +19,12 @@ export class ProcessIndex {
   private readonly root: string;
   private readonly known = new Map<number, number>();
   private readonly recent: number[] = [];
-  private readonly ignore: () => ReadonlySet<number>;
+  private readonly last: () => ReadonlySet<number>;
   private readonly maxKnown: number;
 
   constructor(opts: ProcessIndexOptions = {}) {
     this.root = opts.procRoot ?? '/proc';
-    this.ignore = opts.ignore ?? (() => new Set([process.pid]));
+    this.last = opts.last ?? (() => new Set([process.pid]));
     this.maxKnown = opts.maxKnown ?? 200_000;
   }
 
@@ -85,6 +85,20 @@ export class ProcessIndex {
     return pid;
   }
 
+  private tgid(pid: number): number {
+    try {
+      const m = /^Tgid:\s+(\d+)/m.exec(readFileSync(`${this.root}/${pid}/status`, 'latin1'));
+      if (m) {
+        const t = Number(m[1]);
+        if (t !== pid) for (const [ino, p] of this.known) if (p === pid) this.known.set(ino, t);
+        return t;
+      }
+    } catch {
+      // Keep the id we have.
+    }
+    return pid;
+  }
+
   private uidOf(pid: number): number | undefined {
     try {
       return statSync(`${this.root}/${pid}`).uid;
@@ -98,10 +112,11 @@ export class ProcessIndex {
    * `uid` is the socket's owner, used to try that user's processes first.
    */
   findOwner(inode: number, uid?: number, candidates?: readonly number[]): number | null {
-    const ignored = this.ignore();
+    const deferred = this.last();
     const cached = this.known.get(inode);
-    if (cached !== undefined && !ignored.has(cached) && this.scan(cached, inode)) return this.remember(cached);
-    const tried = new Set<number>(ignored);
+    // A socket inode seen in a process's fd table stays that process's while the connection is open.
+    if (cached !== undefined) return this.remember(cached);
+    const tried = new Set<number>(deferred);
     const attempt = (pid: number): boolean => {
       if (tried.has(pid)) return false;
       tried.add(pid);
@@ -111,14 +126,17 @@ export class ProcessIndex {
     for (const pid of [...this.recent]) if ((!allowed || allowed.has(pid)) && attempt(pid)) return this.remember(pid);
     // The newest few next: a client that just started (curl, a CLI) is among them.
     const last = candidates ? undefined : this.lastPid();
+    // ns_last_pid may name a thread: /proc/<tid> is reachable (though not listed), so report its thread group.
     if (last !== undefined)
-      for (let pid = last; pid > last - 16 && pid > 0; pid--) if (attempt(pid)) return this.remember(pid);
+      for (let pid = last; pid > last - 16 && pid > 0; pid--) if (attempt(pid)) return this.remember(this.tgid(pid));
     const pids = candidates ? [...candidates].sort((a, b) => b - a) : this.pids();
     for (const pid of pids.slice(0, 8)) if (attempt(pid)) return this.remember(pid);
     if (uid !== undefined) {
       for (const pid of pids) if (!tried.has(pid) && this.uidOf(pid) === uid && attempt(pid)) return this.remember(pid);
     }
     for (const pid of pids) if (attempt(pid)) return this.remember(pid);
+    // Only in-process clients (tests) dial the proxy from the proxy's own process.
+    for (const pid of deferred) if ((!allowed || allowed.has(pid)) && this.scan(pid, inode)) return this.remember(pid);
     return null;
   }
 }
