@@ -100,6 +100,7 @@ export class InstanceCredentialCorrelator {
   private readonly batch: number;
   private readonly pendingPerGroup: number;
   private readonly maxTracked: number;
+  private readonly maxPending: number;
   private readonly groups = new Map<string, Group>();
   private readonly pending = new Map<string, Group>();
   private readonly keyToInstance = new Map<string, { instanceId: string; role?: string }>();
@@ -113,8 +114,10 @@ export class InstanceCredentialCorrelator {
     this.book = opts.book;
     this.ranges = opts.ranges;
     this.batch = opts.batch ?? 1000;
-    this.pendingPerGroup = opts.pendingPerGroup ?? 64;
+    this.pendingPerGroup = opts.pendingPerGroup ?? 16;
     this.maxTracked = opts.maxTracked ?? 500_000;
+    // Pending groups hold record ids: fewer of them, so the worst case stays near 100 MiB.
+    this.maxPending = Math.min(this.maxTracked, 100_000);
   }
 
   private bounded<K, V>(m: Map<K, V>, k: K, v: V): void {
@@ -239,7 +242,7 @@ export class InstanceCredentialCorrelator {
       // Not suspicious yet: keep a few records in case the address turns out to be a workstation's.
       let p = this.pending.get(gkey);
       if (!p) {
-        if (this.pending.size >= this.maxTracked) {
+        if (this.pending.size >= this.maxPending) {
           this.stats.dropped++;
           return out;
         }
