@@ -143,7 +143,7 @@ try {
   const url = 'http://169.254.169.254/latest/meta-data/iam/security-credentials/';
   // wrk (not wrk2) has no rate flag: a per-request delay on 4 connections paces it near 1,000 requests/s.
   const paced = join(dir, 'paced.lua');
-  writeFileSync(paced, 'function delay()\n  return 2\nend\n');
+  writeFileSync(paced, 'function delay()\n  return 3\nend\n');
   const samples: Sample[] = [];
   samples.push(
     await measure('idle', agentPid, btPid, port, () => {

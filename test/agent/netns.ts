@@ -11,6 +11,13 @@ import { fileURLToPath } from 'node:url';
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const CI = process.env.CI === 'true';
 
+// ip, auditd and auditctl live in sbin, which a CI or sudo environment may leave off PATH; the agent's children
+// inherit this too.
+for (const d of ['/usr/sbin', '/sbin']) {
+  if (!(process.env.PATH ?? '').split(':').includes(d))
+    process.env.PATH = `${process.env.PATH ?? '/usr/bin:/bin'}:${d}`;
+}
+
 export function sh(
   cmd: string,
   args: string[],

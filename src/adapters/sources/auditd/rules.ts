@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ImdsguardError } from '../../../core/errors.ts';
+import { which } from '../host/which.ts';
 
 const run = promisify(execFile);
 export const AUDIT_KEY = 'imdsguard';
@@ -16,7 +17,8 @@ export const AUDIT_RULES: string[][] = [
 
 export async function auditctl(args: string[]): Promise<string> {
   try {
-    const { stdout } = await run('auditctl', args);
+    // Resolved through the sbin directories too: a service or CI environment may not have them on PATH.
+    const { stdout } = await run((await which('auditctl')) ?? 'auditctl', args);
     return stdout;
   } catch (e) {
     const err = e as { stderr?: string; message: string };

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { which } from '../host/which.ts';
 
 const run = promisify(execFile);
 export const TRACEFS = '/sys/kernel/tracing';
@@ -18,6 +19,6 @@ export async function tracefsMounted(dir = TRACEFS): Promise<boolean> {
 /** Mount tracefs when needed. Returns true when this call mounted it (so a caller may unmount it later). */
 export async function ensureTracefs(dir = TRACEFS): Promise<boolean> {
   if (await tracefsMounted(dir)) return false;
-  await run('mount', ['-t', 'tracefs', 'nodev', dir]);
+  await run((await which('mount')) ?? 'mount', ['-t', 'tracefs', 'nodev', dir]);
   return true;
 }
