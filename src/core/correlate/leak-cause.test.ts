@@ -37,7 +37,7 @@ test('LeakCauseCorrelator names the credentials request of the same client withi
   assert.match(cause?.note ?? '', /same client 590 s earlier/);
   assert.equal(c.cause({ clientIp: '192.0.2.1', time: '2026-11-23T05:09:50Z' }), undefined, 'another client');
   assert.equal(
-    c.cause({ clientIp: '203.0.113.7', time: '2026-11-23T05:20:01Z' })?.line,
+    c.cause({ clientIp: '203.0.113.7', time: '2026-11-23T05:15:00Z' })?.line,
     2,
     'the first request left the window',
   );
