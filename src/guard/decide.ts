@@ -83,9 +83,11 @@ export function decide(
   const path = a.path ?? '';
   const reason = rule
     ? `allowed: ${rule.package} is on the caller's stack${rule.reason ? ` (${rule.reason})` : ''}`
-    : packages.length > 0
-      ? `no allowlisted cloud SDK on the caller's stack (packages seen: ${packages.slice(0, 6).join(', ')})`
-      : "no allowlisted cloud SDK on the caller's stack";
+    : a.callers.length === 0
+      ? `"${a.host}" resolved to a metadata address (cloud SDKs use the address or the provider's hostname, so the allowlist does not apply)`
+      : packages.length > 0
+        ? `no allowlisted cloud SDK on the caller's stack (packages seen: ${packages.slice(0, 6).join(', ')})`
+        : "no allowlisted cloud SDK on the caller's stack";
   const finding = makeFinding({
     idEvidence: [GUARD_RULE.id, process.pid, a.host, a.address, a.port, path, outcome, Date.now()],
     rule: { ...GUARD_RULE },

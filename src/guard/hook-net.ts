@@ -102,8 +102,8 @@ export function hookNet(decide: Decide): () => void {
     }
 
     const byName = metadataAtHostname(host, port, undefined);
-    const callers = ctx ? [captureCaller(), ctx.caller] : [captureCaller()];
     if (byName) {
+      const callers = ctx ? [captureCaller(), ctx.caller] : [captureCaller()];
       const line = requestLine(opts, ctx);
       const d = metadataAtHostname(host, port, line.path) ?? byName;
       const dec = decide(d, attempt(host, null, port, line, via, callers));
@@ -111,6 +111,11 @@ export function hookNet(decide: Decide): () => void {
       (this as unknown as Record<symbol, boolean>)[kMetadataSocket] = true;
       return original.apply(this, args);
     }
+    // Any other name is checked on its DNS answer. Its caller's stack is not captured here: capturing costs tens of
+    // microseconds on every connection, and the allowlist does not apply to names that turn out to resolve to a
+    // metadata address (SDKs use the literal address or the provider's hostname; a name that resolves there is the
+    // wildcard-DNS or rebinding case). A fetch that asked for a metadata URL brought its stack along.
+    const callers = ctx ? [ctx.caller] : [];
     const inner: LookupFn = opts.lookup ?? (dnsLookup as unknown as LookupFn);
     const wrapped: LookupFn = (hostname, lookupOpts, cb) => {
       inner(hostname, lookupOpts, (err, address, family) => {
