@@ -118,6 +118,23 @@ async function azureSdk(): Promise<Result> {
   }
 }
 
+/**
+ * An allowlisted caller that uses fetch: a module under node_modules/fake-sdk (the test writes it and allowlists
+ * it with IMDSGUARD_GUARD_ALLOW), then the app's own fetch to the same origin, which undici would serve on the
+ * kept-alive socket the SDK opened.
+ */
+async function fetchReuse(): Promise<Result> {
+  const dir = process.env.FAKE_SDK_DIR;
+  if (!dir) return { outcome: 'error', code: 'NO_FAKE_SDK' };
+  const sdk = (await import(`${dir}/node_modules/fake-sdk/index.mjs`)) as { get(url: string): Promise<number> };
+  const url = `http://169.254.169.254${AWS_CREDS}`;
+  const first = await sdk.get(url);
+  // Let undici return the connection to its pool (it is handed back a moment after the body ends).
+  await new Promise((res) => setTimeout(res, 100));
+  const r = await viaFetch(url);
+  return { ...r, message: `sdk status ${first}; ${r.message ?? ''}` };
+}
+
 const AWS_CREDS = '/latest/meta-data/iam/security-credentials/';
 const CASES: Record<string, () => Promise<Result>> = {
   'http-ip': () => httpGet(`http://169.254.169.254${AWS_CREDS}`),
@@ -151,6 +168,7 @@ const CASES: Record<string, () => Promise<Result>> = {
   'tls-name': () => rawConnect('rebind.guard.test', 443, true),
   'net-benign': () => rawConnect('127.0.0.1', 8080),
   'aws-sdk': awsSdk,
+  'fetch-reuse': fetchReuse,
   'gcp-sdk': gcpSdk,
   'azure-sdk': azureSdk,
 };

@@ -4,7 +4,7 @@
  * every client library is driven against them. Nothing can leave the namespace.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -126,6 +126,27 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
     // Right after the SDK used a keep-alive socket to the service, the app's own request must not ride on it.
     for (const c of ['http-ip', 'fetch-gcp-header', 'http-azure']) {
       assert.equal(res.get(c)!.code, 'ERR_IMDSGUARD_BLOCKED', `${c}: ${JSON.stringify(res.get(c))}`);
+    }
+  });
+
+  test('a kept-alive fetch socket opened by an allowlisted caller is not reused for the app', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'imdsguard-fake-sdk-'));
+    try {
+      mkdirSync(join(dir, 'node_modules', 'fake-sdk'), { recursive: true });
+      writeFileSync(
+        join(dir, 'node_modules', 'fake-sdk', 'index.mjs'),
+        'export async function get(url) { const r = await fetch(url); await r.text(); return r.status; }\n',
+      );
+      const res = await run(['fetch-reuse'], { FAKE_SDK_DIR: dir, IMDSGUARD_GUARD_ALLOW: 'fake-sdk:aws' });
+      const r = res.get('fetch-reuse')!;
+      assert.match(r.message ?? '', /^sdk status 200;/, JSON.stringify(r));
+      assert.equal(r.code, 'ERR_IMDSGUARD_BLOCKED', JSON.stringify(r));
+      assert.deepEqual(
+        r.findings.map((f) => [f.decision, f.via]),
+        [['deny', 'fetch-reused-socket']],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
