@@ -39,7 +39,8 @@ function memoised(test: (s: string) => boolean, max = 4096): (s: string) => bool
     if (v === undefined) {
       v = test(s);
       if (seen.size >= max) seen.clear();
-      if (s.length <= 256) seen.set(s, v);
+      // A copy, not the slice: a slice would keep its whole read chunk alive for as long as the memo holds it.
+      if (s.length <= 256) seen.set(Buffer.from(s, 'utf16le').toString('utf16le'), v);
     }
     return v;
   };

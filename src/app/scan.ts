@@ -112,6 +112,9 @@ class InputScanner {
       return;
     }
     if (!prechecked && !this.wants(text)) return;
+    // From here on, findings and rule state may keep pieces of the line: copy it out of its read chunk first, so that
+    // what they keep is the line, not the whole chunk it was sliced from.
+    text = Buffer.from(text, 'utf16le').toString('utf16le');
     const d = this.driver.parse(text, { file: this.name, line });
     if (d.switchedFrom) this.warn('format change', line, `format changed from ${d.switchedFrom} to ${d.format}`);
     if (d.fallback) this.stats.note('lines in no known format, read as text');

@@ -46,7 +46,7 @@ export async function* maybeGunzip(source: AsyncIterable<Buffer>): AsyncGenerato
 }
 
 /** Open a file for reading, gunzipping it if it is gzip. Errors name the file. */
-export async function openFileBytes(path: string, highWaterMark = 256 * 1024): Promise<AsyncIterable<Buffer>> {
+export async function openFileBytes(path: string, highWaterMark = 64 * 1024): Promise<AsyncIterable<Buffer>> {
   let gz: boolean;
   try {
     gz = await isGzipFile(path);
