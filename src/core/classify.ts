@@ -54,8 +54,11 @@ const V6_RE =
   /\[?((?:[0-9a-f]{1,4})?:(?:[0-9a-f]{0,4}:){1,6}(?:[0-9a-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?)(?:%25\w+|%\w+)?\]?/gi;
 const NAME_RE =
   /(?<![\w.-])((?:[a-z0-9-]+\.)*(?:metadata\.google\.internal|metadata\.goog|instance-data\.ec2\.internal|metadata\.tencentyun\.com|metadata\.packet\.net|metadata\.platformequinix\.com|api\.metadata\.cloud\.ibm\.com|rancher-metadata\.rancher\.internal|nip\.io|sslip\.io|xip\.io|nip\.direct|rbndr\.us|1u\.ms|rebind\.it|rebind\.network|lock\.cmpxchg8b\.com))\.?(?![\w-])/gi;
-const HOSTPATH_RE =
-  /(?<![\w.%:/-])([^\s/\\?#"'<>=&@]{1,120})[/\\]((?:latest|computemetadata|metadata|opc|openstack|hetzner|v1|v2|v3|v4|0\.1|\d{4}-\d{2}-\d{2}|instance_identity|conf|user_data|msi)\b[^\s"'<>&]*)/gi;
+/** Metadata path words that can follow a bare host (`2852039166/latest/meta-data`). Matched first, then the host is looked for behind. */
+const HOSTPATH_WORD_RE =
+  /[/\\]((?:latest|computemetadata|metadata|opc|openstack|hetzner|v1|v2|v3|v4|0\.1|\d{4}-\d{2}-\d{2}|instance_identity|conf|user_data|msi)\b[^\s"'<>&]*)/gi;
+const HOST_CHAR = /[^\s/\\?#"'<>=&@]/;
+const BEFORE_HOST_FORBIDDEN = /[\w.%:/-]/;
 
 function pushScheme(v: View, out: Candidate[]): void {
   SCHEME_RE.lastIndex = 0;
@@ -164,11 +167,19 @@ function pushBare(v: View, out: Candidate[]): void {
     const end = m.index + m[0].length;
     add(m[0], t.slice(end, end + 2048), 'bare', t.slice(m.index, end + 128).split(/[\s"'<>]/)[0]!, m.index);
   }
-  HOSTPATH_RE.lastIndex = 0;
-  for (const m of t.matchAll(HOSTPATH_RE)) {
-    const host = m[1]!;
+  HOSTPATH_WORD_RE.lastIndex = 0;
+  for (const m of t.matchAll(HOSTPATH_WORD_RE)) {
+    // Walk back over host characters (at most 120) from the separator.
+    let start = m.index;
+    while (start > 0 && m.index - start < 120 && HOST_CHAR.test(t[start - 1]!)) start--;
+    if (start === m.index || (start > 0 && m.index - start >= 120 && HOST_CHAR.test(t[start - 1]!))) continue;
+    if (start > 0 && BEFORE_HOST_FORBIDDEN.test(t[start - 1]!)) continue;
+    let host = t.slice(start, m.index);
+    // Punctuation such as ',' or '(' inside the run also starts a host (`x,169.254.169.254/latest`).
+    const cut = host.search(/[^\w.%:[\]-][\w.%:[\]-]*$/);
+    if (cut >= 0) host = host.slice(cut + 1);
     if (/^[a-z][a-z0-9+.-]*:$/i.test(host)) continue;
-    add(host.replace(/^.*@/, ''), `/${m[2]!}`, 'hostpath', m[0]);
+    add(host, `/${m[1]!}`, 'hostpath', t.slice(start, m.index + m[0].length));
   }
 }
 

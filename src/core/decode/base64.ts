@@ -1,3 +1,5 @@
+import { decodeBackslashEscapes } from './escapes.ts';
+
 /** Base64 and base64url values that carry a URL (e.g. `?u=aHR0cDovLzE2OS4yNTQuMTY5LjI1NC8=`). */
 
 const RUN = /[A-Za-z0-9+/_-]{12,}={0,2}/g;
@@ -30,12 +32,16 @@ export const BASE64_MARKERS = [
   '%2F',
   '%2f',
   '%25',
+  '%2B',
+  '%2b',
   '%26',
   '%23',
   '%3D',
   '%3d',
   '%u00',
   ':\\/',
+  '\\/\\/',
+  '\\\\\\/',
   'credentials',
   'meta-data',
   'api/token',
@@ -98,10 +104,12 @@ function decodeRun(run: string): string | null {
 function worthOpening(d: string, depth: number): boolean {
   if (hasMarker(d)) return true;
   if (depth === 0) return false;
-  RUN.lastIndex = 0;
-  for (const m of [...d.matchAll(RUN)]) {
-    const inner = decodeRun(m[0]);
-    if (inner !== null && worthOpening(inner, depth - 1)) return true;
+  // A base64 run inside JSON may have its slashes escaped (`\/`).
+  for (const text of d.includes('\\') ? [d, decodeBackslashEscapes(d)] : [d]) {
+    for (const m of [...text.matchAll(RUN)]) {
+      const inner = decodeRun(m[0]);
+      if (inner !== null && worthOpening(inner, depth - 1)) return true;
+    }
   }
   return false;
 }
