@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { isIPv4, isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
 import { matchEndpoint } from '../../core/endpoints/lookup.ts';
 import type { PathClass } from '../../core/model/hit.ts';
 import { AWS_TOKEN_HEADER, AWS_TTL_HEADER, isTokenRequest, tokenTtlSeconds } from '../../core/policy/aws-semantics.ts';
@@ -184,47 +184,53 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
 
       const hasBody = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
       const chunked = req.headers['transfer-encoding'] !== undefined;
-      let upstreamRes: Awaited<ReturnType<typeof up.pool.request>>;
+      // The token is read (to remember its digest) but never logged or stored.
+      const ttl = isTokenRequest(request) ? tokenTtlSeconds(headers[AWS_TTL_HEADER]) : null;
+      let tokenText = '';
+      let status = 0;
+      let upstreamError: string | undefined;
       try {
-        upstreamRes = await up.pool.request({
-          path: target,
-          method: request.method as 'GET',
-          headers: upstreamHeaders(req.headers, up.authority),
-          body: hasBody || chunked ? req : null,
-          headersTimeout: opts.upstreamTimeoutMs ?? 5000,
-          bodyTimeout: opts.upstreamTimeoutMs ?? 5000,
-        });
+        // stream(): the response body goes straight into the client's response, chunk by chunk, never whole.
+        await up.pool.stream(
+          {
+            path: target,
+            method: request.method as 'GET',
+            headers: upstreamHeaders(req.headers, up.authority),
+            body: hasBody || chunked ? req : null,
+            headersTimeout: opts.upstreamTimeoutMs ?? 5000,
+            bodyTimeout: opts.upstreamTimeoutMs ?? 5000,
+          },
+          ({ statusCode, headers: h }) => {
+            status = statusCode;
+            res.writeHead(statusCode, downstreamHeaders(h as Record<string, string | string[] | undefined>));
+            if (ttl === null || statusCode !== 200) return res;
+            return new Writable({
+              write(chunk: Buffer, _enc, cb) {
+                if (tokenText.length < 4096) tokenText += chunk.toString('latin1');
+                res.write(chunk, cb);
+              },
+              final(cb) {
+                res.end(cb);
+              },
+            });
+          },
+        );
+        if (ttl !== null && tokenText) ledger.add(tokenText, ttl, nowMs());
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        const timeout = /timeout/i.test(err.code ?? '') || /timeout/i.test(err.name);
-        const status = timeout ? 504 : 502;
-        const body = `imdsguard: metadata endpoint ${timeout ? 'timed out' : 'unreachable'} (${err.code ?? err.message})\n`;
-        if (!res.headersSent) {
+        upstreamError = err.code ?? err.message;
+        if (status === 0 && !res.headersSent) {
+          const timeout = /timeout/i.test(err.code ?? '') || /timeout/i.test(err.name);
+          status = timeout ? 504 : 502;
+          const body = `imdsguard: metadata endpoint ${timeout ? 'timed out' : 'unreachable'} (${upstreamError})\n`;
           res.writeHead(status, {
             'content-type': 'text/plain; charset=utf-8',
             'content-length': Buffer.byteLength(body),
           });
           res.end(body);
-        } else res.destroy();
-        res.once('close', () => finish(started, request, caller, decision, status, err.code ?? err.message));
-        return;
-      }
-      const status = upstreamRes.statusCode;
-      res.writeHead(status, downstreamHeaders(upstreamRes.headers as Record<string, string | string[] | undefined>));
-      // The token is read (to remember its digest) but never logged or stored.
-      const ttl = isTokenRequest(request) && status === 200 ? tokenTtlSeconds(headers[AWS_TTL_HEADER]) : null;
-      let tokenText = '';
-      if (ttl !== null) {
-        upstreamRes.body.on('data', (c: Buffer) => {
-          if (tokenText.length < 4096) tokenText += c.toString('latin1');
-        });
-      }
-      let upstreamError: string | undefined;
-      try {
-        await pipeline(upstreamRes.body, res);
-        if (ttl !== null && tokenText) ledger.add(tokenText, ttl, nowMs());
-      } catch (e) {
-        upstreamError = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+          res.once('close', () => finish(started, request, caller, decision, status, upstreamError));
+          return;
+        }
         res.destroy();
       }
       finish(started, request, caller, decision, status, upstreamError);

@@ -1,0 +1,231 @@
+/**
+ * What the metadata proxy costs, against the fake metadata service on loopback, in one run:
+ *  - added latency (p50/p99/p99.9) at a fixed rate (default 1,000 requests/s), over keep-alive connections and
+ *    with a fresh connection per request (how curl and most SDKs behave), measured with autocannon;
+ *  - sustained throughput at saturation as a ratio to calling the fake directly, measured with wrk.
+ * Attribution is included: the policy allows only the load generators' executables and refuses unknown callers,
+ * so a request that was not attributed would be a non-2xx and is counted.
+ *
+ *   npm run bench -- --only proxy [--duration 8] [--rate 1000] [--connections 10] [--json]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '8' },
+    rate: { type: 'string', default: '1000' },
+    connections: { type: 'string', default: '10' },
+    json: { type: 'boolean', default: false },
+    only: { type: 'string' },
+  },
+  strict: false,
+});
+const DURATION = Number(values.duration);
+const RATE = Number(values.rate);
+const CONNECTIONS = Number(values.connections);
+const PATH = '/latest/meta-data/instance-id';
+
+const POLICY = `
+defaults:
+  imdsv2_only: false
+  unknown_caller: deny
+  other_namespaces: deny
+rules:
+  - name: load generators
+    match: { exe: ["**/node", "**/wrk"] }
+    action: allow
+  - name: everything else is refused
+    match: {}
+    action: deny
+`;
+
+function startChild(argv: string[], stream: 'stdout' | 'stderr', pick: (line: string) => number | undefined) {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${argv.join(' ')} did not start`)), 60_000);
+    createInterface({ input: child[stream] }).on('line', (l) => {
+      const p = pick(l);
+      if (p !== undefined) {
+        clearTimeout(t);
+        resolve(p);
+      }
+    });
+    child.once('exit', (c) => reject(new Error(`${argv.join(' ')} exited ${c}`)));
+  });
+  (stream === 'stdout' ? child.stderr : child.stdout).resume();
+  return { child, port };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+interface LatencyRun {
+  p50: number;
+  p99: number;
+  p999: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+/** Fixed-rate run; latencies collected per response (autocannon's own histogram is 1 ms coarse). */
+async function latencyRun(url: string, fresh: boolean): Promise<LatencyRun> {
+  const times: number[] = [];
+  let inst: autocannon.Instance | undefined;
+  const r = await new Promise<autocannon.Result>((resolve, reject) => {
+    inst = autocannon(
+      {
+        url,
+        connections: CONNECTIONS,
+        overallRate: RATE,
+        duration: DURATION,
+        // Connection: close makes the server end each connection after its response and autocannon dial again
+        // (its reconnectRate option drops the response it resets on, so it cannot measure this).
+        ...(fresh ? { headers: { connection: 'close' } } : {}),
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+    inst.on('response', (_client, status, _bytes, ms) => {
+      if (status >= 200 && status < 300) times.push(ms);
+    });
+  });
+  void inst;
+  times.sort((a, b) => a - b);
+  return {
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    p999: percentile(times, 99.9),
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  };
+}
+
+/** Saturation with wrk (a C load generator, so it is not the bottleneck it would be in-process). */
+function wrkRun(url: string, fresh: boolean): { rps: number; non2xx: number } {
+  const args = ['-t1', '-c32', `-d${DURATION}s`, ...(fresh ? ['-H', 'Connection: close'] : []), url];
+  const r = spawnSync('wrk', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.error?.message}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
+  return { rps, non2xx };
+}
+
+const hasWrk = spawnSync('sh', ['-c', 'command -v wrk']).status === 0;
+const dir = mkdtempSync(join(tmpdir(), 'imdsguard-proxy-bench-'));
+const policyFile = join(dir, 'policy.yaml');
+writeFileSync(policyFile, POLICY);
+const records = join(dir, 'records.jsonl');
+
+const fake = startChild(['test/fake-imds/serve.ts', '--listen', '127.0.0.1:0'], 'stdout', (l) => {
+  const m = /"listening":"127\.0\.0\.1:(\d+)"/.exec(l);
+  return m ? Number(m[1]) : undefined;
+});
+const fakePort = await fake.port;
+const proxy = startChild(
+  [
+    'src/cli/main.ts',
+    'proxy',
+    '--policy',
+    policyFile,
+    '--listen',
+    '127.0.0.1:0',
+    '--upstream',
+    `http://127.0.0.1:${fakePort}`,
+    '--format',
+    'jsonl',
+    '-o',
+    records,
+  ],
+  'stderr',
+  (l) => {
+    const m = /"listeners":\[\{"host":"127\.0\.0\.1","port":(\d+)/.exec(l);
+    return m ? Number(m[1]) : undefined;
+  },
+);
+const proxyPort = await proxy.port;
+const direct = `http://127.0.0.1:${fakePort}${PATH}`;
+const proxied = `http://127.0.0.1:${proxyPort}${PATH}`;
+
+try {
+  // Warm both paths (JIT, pools, caches) before measuring.
+  await autocannon({ url: direct, connections: CONNECTIONS, duration: 2 });
+  await autocannon({ url: proxied, connections: CONNECTIONS, duration: 2 });
+
+  const latency: Record<string, { direct: LatencyRun; proxy: LatencyRun }> = {};
+  for (const mode of ['keep-alive', 'fresh-connection'] as const) {
+    const fresh = mode === 'fresh-connection';
+    latency[mode] = { direct: await latencyRun(direct, fresh), proxy: await latencyRun(proxied, fresh) };
+  }
+  const saturation: Record<string, { direct: number; proxy: number; ratio: number; proxyNon2xx: number }> = {};
+  if (hasWrk) {
+    for (const mode of ['keep-alive', 'fresh-connection'] as const) {
+      const fresh = mode === 'fresh-connection';
+      const d = wrkRun(direct, fresh);
+      const p = wrkRun(proxied, fresh);
+      saturation[mode] = { direct: d.rps, proxy: p.rps, ratio: p.rps / d.rps, proxyNon2xx: p.non2xx };
+    }
+  }
+  const attributed = readFileSync(records, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{') && l.endsWith('}'))
+    .slice(-1)
+    .map((l) => JSON.parse(l) as { process?: { exe?: string } })[0]?.process?.exe;
+
+  const summary = {
+    bench: 'proxy',
+    rate: RATE,
+    connections: CONNECTIONS,
+    duration_s: DURATION,
+    latency_ms: Object.fromEntries(
+      Object.entries(latency).map(([mode, r]) => [
+        mode,
+        {
+          direct: { p50: r.direct.p50, p99: r.direct.p99, p99_9: r.direct.p999 },
+          proxy: { p50: r.proxy.p50, p99: r.proxy.p99, p99_9: r.proxy.p999 },
+          added: {
+            p50: r.proxy.p50 - r.direct.p50,
+            p99: r.proxy.p99 - r.direct.p99,
+            p99_9: r.proxy.p999 - r.direct.p999,
+          },
+          proxy_requests: r.proxy.requests,
+          proxy_non2xx: r.proxy.non2xx,
+          proxy_errors: r.proxy.errors,
+        },
+      ]),
+    ),
+    saturation_rps: hasWrk ? saturation : 'wrk not installed',
+    last_record_exe: attributed,
+  };
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  const f = (n: number) => n.toFixed(3);
+  process.stderr.write(
+    `proxy bench: ${RATE} req/s for ${DURATION}s per run, ${CONNECTIONS} connections (latency: autocannon)\n`,
+  );
+  for (const [mode, r] of Object.entries(latency)) {
+    process.stderr.write(
+      `  ${mode.padEnd(17)} direct p50/p99/p99.9 ${f(r.direct.p50)}/${f(r.direct.p99)}/${f(r.direct.p999)} ms   ` +
+        `proxy ${f(r.proxy.p50)}/${f(r.proxy.p99)}/${f(r.proxy.p999)} ms   ` +
+        `added ${f(r.proxy.p50 - r.direct.p50)}/${f(r.proxy.p99 - r.direct.p99)}/${f(r.proxy.p999 - r.direct.p999)} ms   ` +
+        `(proxy non-2xx ${r.proxy.non2xx}, errors ${r.proxy.errors})\n`,
+    );
+  }
+  for (const [mode, s] of Object.entries(saturation)) {
+    process.stderr.write(
+      `  saturation ${mode.padEnd(17)} direct ${s.direct.toFixed(0)} req/s   proxy ${s.proxy.toFixed(0)} req/s   ratio ${(s.ratio * 100).toFixed(1)}%  (wrk -t1 -c32; proxy non-2xx ${s.proxyNon2xx})\n`,
+    );
+  }
+  process.stderr.write(`  last record attributed to: ${attributed}\n`);
+} finally {
+  proxy.child.kill('SIGTERM');
+  fake.child.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}
