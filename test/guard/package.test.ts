@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createNetns, netnsUnavailable, type TestNetns } from './netns.ts';
 
@@ -15,8 +15,10 @@ const why = netnsUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`package test cannot run under CI: ${why}`);
 
 const ROOT = resolve(import.meta.dirname, '../..');
-/** Runtime dependencies the guard's built code imports; linked from this checkout instead of downloaded. */
-const RUNTIME_DEPS = ['ipaddr.js'];
+/** The package's runtime dependencies, linked from this checkout instead of downloaded. */
+const RUNTIME_DEPS = Object.keys(
+  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {},
+);
 
 describe('installed package: node --import imdsguard/guard/register', { skip: why ?? false, timeout: 120_000 }, () => {
   let dir: string;
@@ -34,7 +36,10 @@ describe('installed package: node --import imdsguard/guard/register', { skip: wh
     mkdirSync(pkgDir, { recursive: true });
     const untar = spawnSync('tar', ['xzf', join(dir, tgz), '-C', pkgDir, '--strip-components=1']);
     assert.equal(untar.status, 0);
-    for (const d of RUNTIME_DEPS) symlinkSync(join(ROOT, 'node_modules', d), join(dir, 'node_modules', d));
+    for (const d of RUNTIME_DEPS) {
+      mkdirSync(dirname(join(dir, 'node_modules', d)), { recursive: true });
+      symlinkSync(join(ROOT, 'node_modules', d), join(dir, 'node_modules', d));
+    }
     writeFileSync(
       join(dir, 'app.mjs'),
       `import http from 'node:http';
