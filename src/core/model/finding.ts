@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AttackId } from './attack.ts';
+import type { ProcessInfo } from './event.ts';
 import type { PathClass, Transform, Verdict } from './hit.ts';
 import type { Severity } from './severity.ts';
 
@@ -14,6 +15,9 @@ export interface FindingOrigin {
   event_ids?: string[];
   format?: string;
 }
+
+/** The process a host or proxy finding is about (argv masked). */
+export type FindingProcess = Pick<ProcessInfo, 'pid' | 'ppid' | 'exe' | 'argv' | 'uid' | 'user' | 'netns' | 'container'>;
 
 export interface FindingRule {
   id: string;
@@ -56,16 +60,7 @@ export interface Finding {
     field?: string;
   };
   // host / proxy family
-  process?: {
-    pid: number;
-    ppid?: number;
-    exe?: string;
-    argv?: string[];
-    uid?: number;
-    user?: string;
-    netns?: number;
-    container?: string;
-  };
+  process?: FindingProcess;
   destination?: { ip: string; port: number };
   imds_version?: 1 | 2;
   decision?: 'allow' | 'deny' | 'audit';
