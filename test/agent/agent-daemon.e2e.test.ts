@@ -89,9 +89,8 @@ describe('imdsguard agent as a daemon (bpftrace sensor)', { skip: why, timeout: 
     const allow = join(dir, 'allow.yaml');
     await writeFile(allow, 'callers:\n  - name: nothing yet\n    exe: /nonexistent\n');
     const out = join(dir, 'out.jsonl');
+    // No --sensor: the agent picks bpftrace itself on this machine and says why.
     agent = startAgent([
-      '--sensor',
-      'bpftrace',
       '--format',
       'jsonl',
       '-o',
@@ -190,26 +189,17 @@ describe('imdsguard agent as a daemon (bpftrace sensor)', { skip: why, timeout: 
     assert.equal(await stopChild(agent.child, 'SIGTERM', 20_000), 0, agent.logs.slice(-5).join('\n'));
   });
 
-  it('keeps the baseline across restarts: a caller seen before is not unusual after restart', async () => {
+  it('keeps the baseline across restarts (and picks bpftrace by itself): a caller seen before is not unusual after restart', async () => {
     const state = JSON.parse(await readFile(join(dir, 'state', 'baseline.json'), 'utf8'));
     assert.ok(
       Object.keys(state.entries).some((k) => k.startsWith('/usr/bin/wget|root|host|credentials')),
       Object.keys(state.entries).join('\n'),
     );
     const out = join(dir, 'out2.jsonl');
-    agent = startAgent([
-      '--sensor',
-      'bpftrace',
-      '--format',
-      'jsonl',
-      '-o',
-      out,
-      '--state',
-      join(dir, 'state'),
-      '--warmup',
-      '0',
-    ]);
+    // No --sensor: the agent picks bpftrace itself on this machine and says why.
+    agent = startAgent(['--format', 'jsonl', '-o', out, '--state', join(dir, 'state'), '--warmup', '0']);
     await agent.ready;
+    assert.ok(agent.logs.some((l) => l.includes('using sensor bpftrace: root and bpftrace present (preferred)')));
     const w = Number(
       runIn(ns.name, `echo $$; exec wget -q -O /dev/null ${base}/meta-data/iam/security-credentials/`).trim(),
     );
