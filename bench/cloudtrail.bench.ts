@@ -60,7 +60,7 @@ async function trailRun(sizeMiB: number, inv: string, capMiB?: number): Promise<
     // Proof of flat memory: the same input with the V8 old space capped far below the input size.
     const capped = run('cloudtrail', ['--inventory', inv, trail], [`--max-old-space-size=${capMiB}`]);
     console.log(
-      `cloudtrail ${sizeMiB} MiB with --max-old-space-size=${capMiB}: completed in ${capped.secs.toFixed(1)} s, peak RSS ${capped.rssMiB.toFixed(0)} MiB`,
+      `cloudtrail ${sizeMiB} MiB with --max-old-space-size=${capMiB}: completed in ${capped.secs.toFixed(1)} s, peak RSS ${capped.rssMiB.toFixed(0)} MiB, ${capped.findings} findings; ${capped.stderr}`,
     );
   }
   rmSync(trail);
