@@ -99,6 +99,10 @@ describe('imdsguard agent --sensor bpftrace (real kernel, test namespaces)', { s
     pids.curlNobody = Number(
       runIn(host.name, `echo $$; exec curl -s -o /dev/null ${base}/meta-data/`, { uid: 65534 }).trim(),
     );
+    // The ECS credentials endpoint.
+    pids.ecs = Number(
+      runIn(host.name, 'echo $$; exec curl -s -o /dev/null http://169.254.170.2/v2/credentials/test-task-role').trim(),
+    );
     // A "container": its own namespace and a Docker-shaped cgroup.
     pids.ctrCurl = Number(
       runIn(
@@ -207,6 +211,15 @@ describe('imdsguard agent --sensor bpftrace (real kernel, test namespaces)', { s
     const n = eventOf(pids.curlNobody as number);
     assert.equal(n?.process.uid, 65534);
     assert.equal(n?.process.user, 'nobody');
+  });
+
+  it('covers the ECS credentials endpoint too', () => {
+    const e = eventOf(pids.ecs as number);
+    assert.ok(e, 'ECS event');
+    assert.deepEqual(e.destination, { ip: '169.254.170.2', port: 80 });
+    assert.equal(e.provider, 'aws');
+    assert.equal(e.path_class, 'credentials');
+    assert.equal(e.http.path, '/v2/credentials/test-task-role');
   });
 
   it('attributes the client in the container namespace and cgroup, and raises the unusual-caller severity', () => {

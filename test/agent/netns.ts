@@ -60,6 +60,8 @@ export function createNetns(name: string): Netns {
   // No dummy interface on these kernels: the metadata addresses live on the namespace's own lo.
   sh('ip', ['-n', name, 'addr', 'add', '169.254.169.254/32', 'dev', 'lo']);
   sh('ip', ['-n', name, 'addr', 'add', 'fd00:ec2::254/128', 'dev', 'lo', 'nodad']);
+  // ECS task metadata/credentials endpoint too.
+  sh('ip', ['-n', name, 'addr', 'add', '169.254.170.2/32', 'dev', 'lo']);
   return { name, inode: statSync(`/run/netns/${name}`).ino };
 }
 
@@ -74,7 +76,7 @@ export function deleteNetns(name: string): void {
   sh('ip', ['netns', 'del', name], { allowFail: true });
 }
 
-/** Start the fake metadata service inside a namespace on 169.254.169.254:80 and [fd00:ec2::254]:80. */
+/** Start the fake metadata service inside a namespace on 169.254.169.254:80, [fd00:ec2::254]:80 and 169.254.170.2:80 (ECS). */
 export async function startFakeInNetns(ns: string): Promise<ChildProcess> {
   const child = spawn(
     'ip',
@@ -90,6 +92,8 @@ export async function startFakeInNetns(ns: string): Promise<ChildProcess> {
       '169.254.169.254:80',
       '--listen',
       '[fd00:ec2::254]:80',
+      '--listen',
+      '169.254.170.2:80',
     ],
     { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -98,7 +102,7 @@ export async function startFakeInNetns(ns: string): Promise<ChildProcess> {
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('fake metadata service did not start in 20 s')), 20_000);
     rl.on('line', (l) => {
-      if (l.includes('listening') && ++listening === 2) {
+      if (l.includes('listening') && ++listening === 3) {
         clearTimeout(t);
         resolve();
       }
