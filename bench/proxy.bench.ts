@@ -174,12 +174,18 @@ try {
       saturation[mode] = { direct: d.rps, proxy: p.rps, ratio: p.rps / d.rps, proxyNon2xx: p.non2xx };
     }
   }
-  const attributed = readFileSync(records, 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith('{') && l.endsWith('}'))
-    .slice(-1)
-    .map((l) => JSON.parse(l) as { process?: { exe?: string } })[0]?.process?.exe;
-
+  // Every proxied request left a record: count how many were attributed, and to which executables.
+  let known = 0;
+  let unknown = 0;
+  const exes = new Set<string>();
+  for (const l of readFileSync(records, 'utf8').split('\n')) {
+    if (!l.startsWith('{"type":"event"')) continue;
+    const ev = JSON.parse(l) as { process: { identity: string; exe?: string } };
+    if (ev.process.identity === 'known') known++;
+    else unknown++;
+    if (ev.process.exe) exes.add(ev.process.exe);
+  }
+  const attributed = { known, unknown, exes: [...exes] };
   const summary = {
     bench: 'proxy',
     rate: RATE,
@@ -203,7 +209,7 @@ try {
       ]),
     ),
     saturation_rps: hasWrk ? saturation : 'wrk not installed',
-    last_record_exe: attributed,
+    attribution: attributed,
   };
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   const f = (n: number) => n.toFixed(3);
@@ -223,7 +229,7 @@ try {
       `  saturation ${mode.padEnd(17)} direct ${s.direct.toFixed(0)} req/s   proxy ${s.proxy.toFixed(0)} req/s   ratio ${(s.ratio * 100).toFixed(1)}%  (wrk -t1 -c32; proxy non-2xx ${s.proxyNon2xx})\n`,
     );
   }
-  process.stderr.write(`  last record attributed to: ${attributed}\n`);
+  process.stderr.write(`  records: ${known} attributed, ${unknown} unknown; callers: ${[...exes].join(', ')}\n`);
 } finally {
   proxy.child.kill('SIGTERM');
   fake.child.kill('SIGTERM');

@@ -52,7 +52,12 @@ export function maskArgv(argv: readonly string[]): string[] {
   return argv.map((a) => a.replace(SECRET_ARG, (_m, head: string, keep: string) => `${head}${keep}****`));
 }
 
+/** One caller object serves every request of a keep-alive connection: build its record part once. */
+const PROCESS_PARTS = new WeakMap<CallerIdentity, Record<string, unknown>>();
+
 function processOf(c: CallerIdentity): Record<string, unknown> {
+  const cached = PROCESS_PARTS.get(c);
+  if (cached) return cached;
   const p: Record<string, unknown> = { identity: c.known ? 'known' : 'unknown' };
   if (!c.known && c.reason) p.reason = c.reason;
   for (const k of ['pid', 'ppid', 'exe', 'uid', 'user', 'netns', 'container'] as const) {
@@ -61,6 +66,7 @@ function processOf(c: CallerIdentity): Record<string, unknown> {
   if (c.argv) p.argv = maskArgv(c.argv);
   if (c.exeSha256) p.exe_sha256 = c.exeSha256;
   p.other_namespace = c.otherNamespace;
+  PROCESS_PARTS.set(c, p);
   return p;
 }
 
