@@ -20,7 +20,13 @@ const IPV4_RE = /(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d
  */
 const IPV6_RE =
   /(?:[0-9A-Fa-f]{1,4}:)*[0-9A-Fa-f]{0,4}::[0-9A-Fa-f:.]*|[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}(?![\w:])/g;
-const QUICK6 = /::|[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}/;
+/** Cheap gate for the IPv6 pass: a `::`, or at least seven colons on the line. */
+function mayHoldIpv6(text: string): boolean {
+  if (text.includes('::')) return true;
+  let n = 0;
+  for (let i = text.indexOf(':'); i !== -1; i = text.indexOf(':', i + 1)) if (++n >= 7) return true;
+  return false;
+}
 const QUICK = /\d\.\d|:[0-9A-Fa-f]*:/;
 
 /** The character before an address: not part of a word, a dotted or coloned sequence, or a URL (`/`, `@`). */
@@ -90,7 +96,7 @@ export class IpPseudonymiser {
       this.replaced++;
       return this.pseudonym(a, 'ipv4');
     });
-    if (QUICK6.test(out)) {
+    if (mayHoldIpv6(out)) {
       out = out.replace(IPV6_RE, (a: string, at: number, all: string) => {
         if (a.length < 3 || !leftOk(all, at) || /[\w:]/.test(all[at + a.length] ?? '') || !ipaddr.IPv6.isValid(a))
           return a;

@@ -4,6 +4,7 @@ import { applyMasks, detectLine, newDetectState } from './detect.ts';
 import { decodeSecretText } from './encoding.ts';
 import { classifyJwt, decodeJwtPayload } from './jwt.ts';
 import { mask, secretHash } from './mask.ts';
+import { IpPseudonymiser } from './pseudonymise.ts';
 import { scrubRecord } from './scrub.ts';
 import { LeakTracker } from './tracker.ts';
 
@@ -157,4 +158,19 @@ test('scrubRecord() masks secrets in every string of a finding and leaves the re
   assert.equal(s.n, 3);
   const clean = { a: 'nothing here', b: [1, 2] };
   assert.equal(scrubRecord(clean), clean, 'unchanged records are returned as they are');
+});
+
+test('IpPseudonymiser replaces client addresses only', () => {
+  const p = new IpPseudonymiser(Buffer.from('k'));
+  const line =
+    '203.0.113.7:52311 [23/Nov/2026:05:10:01 +0000] "GET http://10.0.0.5/x" "Chrome/131.0.0.0" 2a02:1810:1::5 fd00:ec2::254 ::1 v1.2.3.4.5';
+  const out = p.line(line);
+  const first = out.split(':')[0]!;
+  assert.match(first, /^2(4\d|5[0-5])\.\d+\.\d+\.\d+$/);
+  assert.ok(out.includes(`${first}:52311 [23/Nov/2026:05:10:01 +0000]`), 'port and clock kept');
+  assert.ok(out.includes('http://10.0.0.5/x') && out.includes('Chrome/131.0.0.0'), 'URLs and versions kept');
+  assert.ok(!out.includes('2a02:1810:1::5') && out.includes(' fd00:ec2::254 ::1 '), 'metadata and loopback kept');
+  assert.ok(out.endsWith('v1.2.3.4.5'));
+  assert.equal(p.line('203.0.113.7').split(':')[0], first, 'stable');
+  assert.equal(p.replaced, 3);
 });
