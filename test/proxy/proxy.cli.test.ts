@@ -117,21 +117,29 @@ describe('imdsguard proxy (process): records, SIGHUP reload, SIGTERM', () => {
         'jsonl',
         '-o',
         records,
+        '--metrics-port',
+        '0',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     try {
       const rl = createInterface({ input: child.stderr });
       let port = 0;
+      let metricsPort = 0;
       for await (const line of rl) {
         const m = /"port":(\d+)/.exec(line);
         if (m && /listening/.test(line)) {
           port = Number(m[1]);
+          metricsPort = Number(/"metrics":(\d+)/.exec(line)?.[1]);
           break;
         }
       }
-      assert.ok(port > 0);
+      assert.ok(port > 0 && metricsPort > 0, `ports ${port}, ${metricsPort}`);
       assert.equal((await call(port, 'GET', '/latest/meta-data/instance-id')).status, 200);
+      const metrics = await call(metricsPort, 'GET', '/metrics');
+      assert.match(metrics.body, /imdsguard_proxy_requests_total\{decision="allow",status="200"\} 1/);
+      const health = await call(metricsPort, 'GET', '/healthz');
+      assert.match(health.body, /"attribution":"sock_diag"/);
       writeFileSync(policy, 'rules:\n  - { name: closed now, match: {}, action: deny }\n');
       child.kill('SIGHUP');
       let status = 0;
