@@ -201,9 +201,13 @@ export interface RunningAgent {
   ready: Promise<Record<string, unknown>>;
 }
 
-/** Start `imdsguard agent` from the sources with the given flags; logs (JSON on stderr) are collected. */
-export function startAgent(args: string[]): RunningAgent {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'agent', ...args], {
+/**
+ * Start `imdsguard agent` with the given flags, from the sources (tests) or the built CLI (`built`, for
+ * measurements without tsx in the process); logs (JSON on stderr) are collected.
+ */
+export function startAgent(args: string[], opts: { built?: boolean } = {}): RunningAgent {
+  const entry = opts.built ? ['dist/cli/main.js'] : ['--import', 'tsx', 'src/cli/main.ts'];
+  const child = spawn(process.execPath, [...entry, 'agent', ...args], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
