@@ -76,6 +76,11 @@ export class Attributor {
     return new Attributor(opts, diag);
   }
 
+  /** The sock_diag helper's pid, while it runs. */
+  get helperPid(): number | undefined {
+    return this.diag?.pid;
+  }
+
   get backend(): 'sock_diag' | 'procfs' {
     return this.diag ? 'sock_diag' : 'procfs';
   }

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { Attributor } from '../../src/adapters/net/caller/attribute.ts';
+import { findRow, ipv4Hex, ipv6Hex } from '../../src/adapters/net/caller/proc-net-tcp.ts';
+import { containerIdFromCgroup } from '../../src/adapters/net/caller/process-info.ts';
+import { SELF_EXE } from './harness.ts';
+
+/** A loopback server that hands each accepted socket to the test. */
+async function acceptor(): Promise<{ server: Server; port: number; next: () => Promise<Socket> }> {
+  const queue: Socket[] = [];
+  const waiting: Array<(s: Socket) => void> = [];
+  const server = createServer((s) => {
+    const w = waiting.shift();
+    if (w) w(s);
+    else queue.push(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    server,
+    port: (server.address() as { port: number }).port,
+    next: () => new Promise((r) => (queue.length > 0 ? r(queue.shift()!) : waiting.push(r))),
+  };
+}
+
+const ends = (s: Socket) => ({
+  peerIp: s.remoteAddress!,
+  peerPort: s.remotePort!,
+  localIp: s.localAddress!,
+  localPort: s.localPort!,
+});
+
+describe('Attributor', () => {
+  let acc: Awaited<ReturnType<typeof acceptor>>;
+  before(async () => {
+    acc = await acceptor();
+  });
+  after(() => acc.server.close());
+
+  test('sock_diag: a client in another process is identified by pid, exe, argv and uid', async () => {
+    const a = await Attributor.create();
+    try {
+      assert.equal(a.backend, 'sock_diag');
+      const child = spawn(
+        process.execPath,
+        ['-e', `const s=require('net').connect(${acc.port},'127.0.0.1');s.on('data',()=>process.exit(0))`],
+        {
+          stdio: 'ignore',
+        },
+      );
+      const sock = await acc.next();
+      const id = await a.attribute(ends(sock));
+      sock.end('bye');
+      await once(child, 'exit');
+      assert.equal(id.known, true, id.reason);
+      assert.equal(id.pid, child.pid);
+      assert.equal(id.ppid, process.pid);
+      assert.equal(id.exe, SELF_EXE);
+      assert.equal(id.argv?.[0], process.execPath);
+      assert.equal(id.uid, process.getuid?.());
+      assert.equal(id.otherNamespace, false);
+      assert.ok(typeof id.netns === 'number' && id.netns === a.ownNetns);
+    } finally {
+      a.close();
+    }
+  });
+
+  test('/proc/net/tcp fallback identifies the same way', async () => {
+    const a = await Attributor.create({ python: false });
+    try {
+      assert.equal(a.backend, 'procfs');
+      const client = (await import('node:net')).connect(acc.port, '127.0.0.1');
+      const sock = await acc.next();
+      const id = await a.attribute(ends(sock));
+      client.destroy();
+      sock.destroy();
+      assert.deepEqual([id.known, id.pid, id.exe], [true, process.pid, SELF_EXE]);
+    } finally {
+      a.close();
+    }
+  });
+
+  test('when the helper dies, attribution falls back to /proc and still works', async () => {
+    const warnings: string[] = [];
+    const a = await Attributor.create({ warn: (m) => warnings.push(m) });
+    try {
+      const pid = a.helperPid!;
+      process.kill(pid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 100));
+      const client = (await import('node:net')).connect(acc.port, '127.0.0.1');
+      const sock = await acc.next();
+      const id = await a.attribute(ends(sock));
+      client.destroy();
+      sock.destroy();
+      assert.equal(id.pid, process.pid);
+      assert.equal(a.backend, 'procfs');
+      assert.match(warnings.join('\n'), /falling back to \/proc\/net\/tcp/);
+    } finally {
+      a.close();
+    }
+  });
+
+  test('a peer with no local socket is a clear unknown', async () => {
+    const a = await Attributor.create();
+    try {
+      const id = await a.attribute({ peerIp: '127.0.0.1', peerPort: 1, localIp: '127.0.0.1', localPort: acc.port });
+      assert.equal(id.known, false);
+      assert.match(id.reason ?? '', /no local socket/);
+    } finally {
+      a.close();
+    }
+  });
+});
+
+describe('/proc helpers', () => {
+  test('addresses in /proc/net/tcp{,6} notation', () => {
+    assert.equal(ipv4Hex('127.0.0.1'), '0100007F');
+    assert.equal(ipv4Hex('169.254.169.254'), 'FEA9FEA9');
+    assert.equal(ipv6Hex('fd00:ec2::254'), 'C20E00FD000000000000000054020000');
+    assert.equal(ipv6Hex('::1'), '00000000000000000000000001000000');
+  });
+  test('findRow() matches the local address and skips sockets without an inode', () => {
+    const table = [
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   0: 0100007F:AC34 0100007F:46A0 06 00000000:00000000 03:00000000 00000000     0        0 0 3',
+      '   1: 0100007F:AC34 0100007F:46A0 01 00000000:00000000 00:00000000 00000000  1000        0 22719 1',
+    ].join('\n');
+    assert.deepEqual(findRow(table, '127.0.0.1', 0xac34), { inode: 22719, uid: 1000 });
+    assert.equal(findRow(table, '127.0.0.1', 0xac34, [{ ip: '127.0.0.1', port: 1 }]), null);
+  });
+  test('containerIdFromCgroup() reads docker, containerd and cri-o paths', () => {
+    const id = 'a'.repeat(64);
+    assert.equal(containerIdFromCgroup(`0::/system.slice/docker-${id}.scope\n`), id);
+    assert.equal(containerIdFromCgroup(`0::/kubepods/besteffort/pod1234/cri-containerd-${id}.scope\n`), id);
+    assert.equal(containerIdFromCgroup(`12:memory:/docker/${id}\n`), id);
+    assert.equal(containerIdFromCgroup('0::/user.slice/user-0.slice/session-1.scope\n'), undefined);
+  });
+});
