@@ -161,6 +161,13 @@ describe('cloudtrail on NDJSON exports without inventory', () => {
     assert.deepEqual(outside[0]?.origin.event_ids, ['nd-3']);
     assert.deepEqual(reasons(outside[0]).sort(), ['address-change', 'outside-aws']);
   });
+  test('Athena UNLOAD output (lower-cased field names, JSON strings) is read like CloudTrail', async () => {
+    const inventory = [`${F}/aws-describe-instances.json`];
+    const fs = await run([`${F}/athena-unload.ndjson`], { inventory });
+    assert.deepEqual(ids(byRule(fs, OUTSIDE)), ['ath-stolen']);
+    assert.deepEqual(ids(byRule(fs, 'cloud-imdsv1-credentials-in-use')), ['ath-stolen']);
+  });
+
   test('without ranges, only the address change remains', async () => {
     const fs = await run([`${F}/lake-export.ndjson`]);
     assert.deepEqual(reasons(byRule(fs, OUTSIDE)[0]), ['address-change']);

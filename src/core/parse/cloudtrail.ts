@@ -19,6 +19,81 @@ const INSTANCE_PRINCIPAL = /^[A-Z0-9]+:(i-[0-9a-f]{6,32})$/i;
 /** Event sources through which the SSM agent on the instance talks to its service: not outside use. */
 const SERVICE_CHANNELS = new Set(['ec2messages.amazonaws.com', 'ssmmessages.amazonaws.com']);
 
+/**
+ * CloudTrail field names. Athena tables (and `UNLOAD … WITH (format = 'JSON')`) give them lower-cased, with
+ * `requestparameters`/`responseelements` as JSON strings; records in that shape are brought back to these names.
+ */
+const FIELD_NAMES = [
+  'eventVersion',
+  'userIdentity',
+  'type',
+  'principalId',
+  'arn',
+  'accountId',
+  'accessKeyId',
+  'userName',
+  'invokedBy',
+  'sessionContext',
+  'attributes',
+  'creationDate',
+  'mfaAuthenticated',
+  'sessionIssuer',
+  'ec2RoleDelivery',
+  'sourceIdentity',
+  'webIdFederationData',
+  'eventTime',
+  'eventSource',
+  'eventName',
+  'awsRegion',
+  'sourceIPAddress',
+  'userAgent',
+  'errorCode',
+  'errorMessage',
+  'requestParameters',
+  'responseElements',
+  'additionalEventData',
+  'requestID',
+  'eventID',
+  'readOnly',
+  'resources',
+  'eventType',
+  'apiVersion',
+  'managementEvent',
+  'recipientAccountId',
+  'sharedEventID',
+  'vpcEndpointId',
+  'vpcEndpointAccountId',
+  'eventCategory',
+  'tlsDetails',
+  'credentials',
+  'roleSessionName',
+  'roleArn',
+  'assumedRoleUser',
+];
+const CANONICAL = new Map(FIELD_NAMES.map((n) => [n.toLowerCase(), n]));
+
+function canonicalKeys(v: unknown, depth: number): unknown {
+  if (depth > 4 || v === null || typeof v !== 'object' || Array.isArray(v)) {
+    if (typeof v === 'string' && depth === 1 && v.startsWith('{')) {
+      try {
+        return canonicalKeys(JSON.parse(v), depth);
+      } catch {
+        return v;
+      }
+    }
+    return v;
+  }
+  const out: Obj = {};
+  for (const [k, x] of Object.entries(v as Obj)) out[CANONICAL.get(k.toLowerCase()) ?? k] = canonicalKeys(x, depth + 1);
+  return out;
+}
+
+/** Athena-shaped (lower-cased) CloudTrail record → the documented field names; other records pass unchanged. */
+export function normaliseCloudTrailKeys(r: Obj): Obj {
+  if (r.eventVersion !== undefined || r.eventversion === undefined) return r;
+  return canonicalKeys(r, 0) as Obj;
+}
+
 /** Does this object look like a CloudTrail record? */
 export function isCloudTrailRecord(r: Obj): boolean {
   return typeof r.eventVersion === 'string' && (obj(r.userIdentity) !== undefined || typeof r.eventSource === 'string');
@@ -60,7 +135,8 @@ function kindOf(
  * CloudTrail record → `CloudCall`, or undefined when it is not a CloudTrail record.
  * @example cloudTrailToCall({ eventVersion: '1.08', eventID: 'x', eventName: 'GetCallerIdentity', userIdentity: { type: 'AssumedRole', arn: 'arn:aws:sts::1:assumed-role/r/i-0abc12345' } })
  */
-export function cloudTrailToCall(r: Obj, where: { file?: string; line?: number } = {}): CloudCall | undefined {
+export function cloudTrailToCall(raw: Obj, where: { file?: string; line?: number } = {}): CloudCall | undefined {
+  const r = normaliseCloudTrailKeys(raw);
   if (!isCloudTrailRecord(r)) return undefined;
   const ui = obj(r.userIdentity) ?? {};
   const sc = obj(ui.sessionContext) ?? {};
