@@ -13,8 +13,11 @@ import { ensureTracefs } from './tracefs.ts';
 
 export interface BpftraceSensorOptions {
   pids: PidTable;
-  bpftrace?: string;
+  /** The bpftrace command (a path, or a command line such as a recorded-output replayer for tests). */
+  bpftrace?: string | string[];
   addresses?: WatchedAddress[];
+  /** Check root and mount tracefs before starting (default true; off for replayed output). */
+  preflight?: boolean;
   /** Per-CPU buffers deliver out of order; hold records this long and process them by kernel time. */
   reorderMs?: number;
   /** A connection with no request bytes after this long is reported at connection level. */
@@ -41,7 +44,8 @@ export type BpftraceEvent = SensorEvent & { cgroupId?: number };
  */
 export class BpftraceSensor implements HostSensor {
   readonly name = 'bpftrace' as const;
-  private readonly o: Required<Omit<BpftraceSensorOptions, 'addresses'>> & { addresses?: WatchedAddress[] };
+  private readonly o: Required<Omit<BpftraceSensorOptions, 'addresses' | 'preflight'>> &
+    Pick<BpftraceSensorOptions, 'addresses' | 'preflight'>;
   private child: ChildProcess | undefined;
   private stopping = false;
   private dir: string | undefined;
@@ -93,12 +97,14 @@ export class BpftraceSensor implements HostSensor {
   async start(emit: (ev: SensorEvent) => void, log: SensorLog): Promise<void> {
     this.emit = emit;
     this.log = log;
-    if (process.getuid?.() !== 0)
-      throw new ImdsguardError('E_SENSOR', 'bpftrace needs root (bpftrace 0.17 refuses to run otherwise)');
-    try {
-      this.mountedTracefs = await ensureTracefs();
-    } catch (e) {
-      throw new ImdsguardError('E_SENSOR', `Cannot mount tracefs: ${(e as Error).message}`, { cause: e });
+    if (this.o.preflight !== false) {
+      if (process.getuid?.() !== 0)
+        throw new ImdsguardError('E_SENSOR', 'bpftrace needs root (bpftrace 0.17 refuses to run otherwise)');
+      try {
+        this.mountedTracefs = await ensureTracefs();
+      } catch (e) {
+        throw new ImdsguardError('E_SENSOR', `Cannot mount tracefs: ${(e as Error).message}`, { cause: e });
+      }
     }
     if (this.mountedTracefs) log.info({ sensor: 'bpftrace' }, 'mounted tracefs at /sys/kernel/tracing');
     this.dir = await mkdtemp(join(tmpdir(), 'imdsguard-bt-'));
@@ -116,7 +122,8 @@ export class BpftraceSensor implements HostSensor {
       let attached = false;
       let probes: number | undefined;
       let stderrTail = '';
-      const child = spawn(this.o.bpftrace, ['-f', 'json', this.programPath], {
+      const [cmd, ...pre] = Array.isArray(this.o.bpftrace) ? this.o.bpftrace : [this.o.bpftrace];
+      const child = spawn(cmd as string, [...pre, '-f', 'json', this.programPath], {
         stdio: ['ignore', 'pipe', 'pipe'],
         // 200 is the most bpftrace 0.17 allows; without it buf()/str() stop at 64 bytes and the token header is missed.
         // A 4 MiB perf ring per CPU (default 256 KiB): a flood of keep-alive requests overflows the default.
@@ -154,7 +161,7 @@ export class BpftraceSensor implements HostSensor {
       });
       child.once('error', (e: NodeJS.ErrnoException) => {
         if (first && !attached)
-          reject(new ImdsguardError('E_SENSOR', `Cannot run ${this.o.bpftrace}: ${e.code ?? e.message}`, { cause: e }));
+          reject(new ImdsguardError('E_SENSOR', `Cannot run ${String(cmd)}: ${e.code ?? e.message}`, { cause: e }));
       });
       child.once('exit', (code, signal) => {
         this.child = undefined;

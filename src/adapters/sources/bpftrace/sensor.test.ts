@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { PidTable } from '../host/pid-table.ts';
+import type { SensorEvent } from '../host/sensor-event.ts';
+import { BpftraceSensor } from './sensor.ts';
+
+const FAKE = fileURLToPath(new URL('../../../../test/fixtures/agent/fake-bpftrace.mjs', import.meta.url));
+
+describe('BpftraceSensor (replayed bpftrace output)', () => {
+  let dir: string | undefined;
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+    delete process.env.FAKE_BPFTRACE_STATE;
+  });
+
+  it('reorders records, joins continuations, keeps exec argv, counts losses, and restarts bpftrace after a crash', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'imdsguard-fakebt-'));
+    process.env.FAKE_BPFTRACE_STATE = join(dir, 'state');
+    const pids = new PidTable();
+    const sensor = new BpftraceSensor({
+      pids,
+      bpftrace: [process.execPath, FAKE],
+      preflight: false,
+      backoffMs: { min: 50, max: 100 },
+    });
+    const events: SensorEvent[] = [];
+    const logs: string[] = [];
+    const log = {
+      info: (_o: Record<string, unknown>, m: string) => logs.push(m),
+      warn: (_o: Record<string, unknown>, m: string) => logs.push(m),
+      error: (_o: Record<string, unknown>, m: string) => logs.push(m),
+    };
+    await sensor.start((e) => events.push(e), log);
+    const deadline = Date.now() + 10_000;
+    while (events.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await sensor.stop();
+
+    assert.equal(events.length, 2, JSON.stringify(events));
+    const [first, second] = events;
+    assert.equal(first?.pid, 4242);
+    assert.equal(first?.exe, '/usr/bin/curl');
+    assert.deepEqual(first?.argv, ['curl', '-H', 'X-aws-ec2-metadata-token: AQAEAfake==']);
+    assert.equal(first?.netns, 4026532177);
+    assert.deepEqual(first?.destination, { ip: '169.254.169.254', port: 80 });
+    assert.equal(first?.http?.path, '/latest/meta-data/iam/security-credentials/role');
+    // The token header sits past byte 200: it is only seen through the continuation record.
+    assert.equal(first?.http?.awsToken, true);
+    assert.ok(!JSON.stringify(first?.http).includes('AQAEA'));
+    assert.equal(second?.pid, 4343);
+    assert.equal(second?.uid, 1000);
+    assert.equal(second?.destination.ip, 'fd00:ec2::254');
+    assert.equal(second?.http?.token, false);
+    const stats = sensor.stats();
+    assert.equal(stats.lost, 5);
+    assert.equal(stats.orphan_writes, 1);
+    assert.equal(stats.restarts, 1);
+    assert.equal(stats.unparsed, 1);
+    assert.ok(
+      logs.some((l) => /bpftrace exited \(1\); restarting in 50 ms/.test(l)),
+      logs.join('\n'),
+    );
+  });
+
+  it('fails to start with a clear error when bpftrace cannot run', async () => {
+    const sensor = new BpftraceSensor({ pids: new PidTable(), bpftrace: '/nonexistent/bpftrace', preflight: false });
+    const log = { info() {}, warn() {}, error() {} };
+    await assert.rejects(
+      sensor.start(() => {}, log),
+      /Cannot run \/nonexistent\/bpftrace: ENOENT/,
+    );
+    await sensor.stop();
+  });
+});
