@@ -35,6 +35,7 @@ describe('imdsguard agent --sensor procfs (polling, test namespace)', { skip: wh
   let dir: string;
   let agent: RunningAgent | undefined;
   let records: Rec[] = [];
+  let sigintCode: number | null = null;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'imdsguard-agent-procfs-'));
@@ -71,7 +72,8 @@ describe('imdsguard agent --sensor procfs (polling, test namespace)', { skip: wh
       { stdio: 'ignore' },
     );
     await new Promise<void>((resolve) => holder?.once('exit', () => resolve()));
-    await stopChild(agent.child, 'SIGTERM', 20_000);
+    // Ctrl-C: a clean stop (records flushed), exit code 130.
+    sigintCode = await stopChild(agent.child, 'SIGINT', 20_000);
     records = (await readFile(out, 'utf8'))
       .split('\n')
       .filter(Boolean)
@@ -101,5 +103,7 @@ describe('imdsguard agent --sensor procfs (polling, test namespace)', { skip: wh
       'reported once per socket',
     );
     assert.ok(agent?.logs.some((l) => l.includes('short connections can be missed')));
+    assert.equal(sigintCode, 130);
+    assert.ok(agent?.logs.some((l) => l.includes('agent stopped')));
   });
 });

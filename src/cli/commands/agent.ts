@@ -122,6 +122,8 @@ Examples:
           'E_USAGE',
           `--fail-on must be one of info, low, medium, high, critical, not "${f.failOn}"`,
         );
+      // The CLI's default SIGINT handler exits at once; the agent must first remove its audit rules and save state.
+      process.removeAllListeners('SIGINT');
       const log = pino({ level: f.logLevel, base: { component: 'agent' } }, pino.destination({ dest: 2, sync: true }));
       const code = await runAgent({
         sensor: assertSensorName(f.sensor),
