@@ -231,3 +231,26 @@ export function startAgent(args: string[], opts: { built?: boolean } = {}): Runn
   child.stdout?.resume();
   return { child, logs, ready };
 }
+
+/**
+ * Why the kernel refuses a sensor here, or undefined when it accepts it. Only this may skip the kernel tests under
+ * CI: a missing tool is an installation error and fails the run.
+ */
+export function kernelRefusal(sensor: 'bpftrace' | 'auditd'): string | undefined {
+  if (sensor === 'auditd') {
+    const r = sh('auditctl', ['-s'], { allowFail: true });
+    return r.code === 0 ? undefined : `the kernel refuses audit: ${r.err.trim().split('\n').pop()}`;
+  }
+  if (!existsSync('/sys/kernel/tracing/events/syscalls'))
+    sh('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'], { allowFail: true });
+  const r = sh('bpftrace', ['-e', 'tracepoint:syscalls:sys_enter_getppid { } BEGIN { exit(); }'], {
+    allowFail: true,
+    timeoutMs: 60_000,
+  });
+  if (r.code === 0) return undefined;
+  const last = r.err
+    .split('\n')
+    .filter((l) => l.trim() && !l.includes('RLIMIT_MEMLOCK'))
+    .pop();
+  return `the kernel refuses bpftrace tracepoints: ${last ?? `exit ${r.code}`}`;
+}
