@@ -68,17 +68,27 @@ function hostKind(host: string): 'ipv4' | 'ipv6' | 'hostname' {
   return isIPv4(host) ? 'ipv4' : isIPv6(host) ? 'ipv6' : 'hostname';
 }
 
+type Classified = { provider: string | null; service: string | null; pathClass: PathClass };
+
 /** Which service a path on this upstream addresses. An upstream that is not a catalogued address (a test fake on
- * loopback) is read as the shared 169.254.169.254, where the path names the provider. */
-function classify(
-  up: Upstream,
-  path: string,
-): { provider: string | null; service: string | null; pathClass: PathClass } {
+ * loopback) is read as the shared 169.254.169.254, where the path names the provider. Cached per path: clients ask
+ * for the same few paths over and over. */
+function classifier(up: Upstream): (path: string) => Classified {
   const host = up.url.hostname.replace(/^\[|\]$/g, '');
-  const m = matchEndpoint(host, hostKind(host), up.port, path) ?? matchEndpoint('169.254.169.254', 'ipv4', 80, path);
-  return m
-    ? { provider: m.provider, service: m.service, pathClass: m.pathClass }
-    : { provider: null, service: null, pathClass: 'other' };
+  const kind = hostKind(host);
+  const cache = new Map<string, Classified>();
+  return (path) => {
+    let c = cache.get(path);
+    if (!c) {
+      const m = matchEndpoint(host, kind, up.port, path) ?? matchEndpoint('169.254.169.254', 'ipv4', 80, path);
+      c = m
+        ? { provider: m.provider, service: m.service, pathClass: m.pathClass }
+        : { provider: null, service: null, pathClass: 'other' };
+      if (cache.size >= 1024) cache.clear();
+      cache.set(path, c);
+    }
+    return c;
+  };
 }
 
 function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
@@ -125,6 +135,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       }
       return p;
     };
+    const classify = classifier(up);
     const listenerName = `${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}`;
     const destination = { ip: up.ip ?? up.url.hostname, port: up.port };
 
@@ -161,7 +172,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         target,
         path,
         headers,
-        ...classify(up, path),
+        ...classify(path),
         token: tokenHeader === undefined ? 'none' : ledger.check(tokenHeader, nowMs()),
       };
       const ctx: DecideContext = { nowMs: nowMs(), rate };
