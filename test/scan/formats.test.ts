@@ -180,6 +180,23 @@ describe('scan: every log format', () => {
     assert.equal(f.target!.raw, '/fetch?u=http://169.254.169.254/latest/meta-data/iam/security-credentials/');
   });
 
+  it('repeated attempts from one client are grouped for the summary, each line keeping its own finding', async () => {
+    const { findings, stats } = await scanFiles([join(FIX, 'combined.log')]);
+    assert.equal(findings.filter((f) => f.client?.ip === '192.0.2.66').length, 2);
+    const g = stats.clients.get('192.0.2.66')!;
+    assert.equal(g.count, 2);
+    assert.equal(g.first, '2026-11-21T09:14:04.000Z');
+    assert.equal(g.last, '2026-11-21T09:14:05.000Z');
+    assert.ok(
+      g.techniques.has('plain') && [...g.techniques].some((t) => t.startsWith('percent')),
+      [...g.techniques].join(),
+    );
+    assert.deepEqual([...g.outcomes].sort(), ['attempt', 'likely-success']);
+    const text = stats.render(1000);
+    assert.match(text, /192\.0\.2\.66: 2 finding\(s\), max critical/);
+    assert.match(text, /findings: 5 \(critical 1, high 2, medium 1, low 1\)/);
+  });
+
   it('benign look-alikes give nothing: order ids that are IP integers, a localhost Referer, plain pages', async () => {
     const { findings } = await scanFiles([join(FIX, 'combined.log')]);
     for (const line of [1, 2, 8, 9]) assert.ok(!findings.some((f) => f.origin.line === line), `line ${line}`);
