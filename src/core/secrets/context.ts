@@ -17,7 +17,7 @@ export interface Hint {
 
 /** Undo the escapes that would hide a hint (JSON-in-JSON quotes, percent-encoding) without caring about spans. */
 function loosen(text: string): string {
-  let s = text.replace(/\\+"/g, '"').replace(/\\+\//g, '/');
+  let s = text.replace(/\\+"|\\x22/g, '"').replace(/\\+\//g, '/');
   if (s.includes('%')) {
     for (let i = 0; i < 2; i++) {
       const next = s.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16)));

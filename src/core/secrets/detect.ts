@@ -87,13 +87,15 @@ function isHex(c: number): boolean {
 
 /**
  * True when a token starting at `i` starts at a word boundary, escapes counting as boundaries: `%22ASIA…`,
- * `%2522ASIA…`, `\u0022ASIA…` and `\nASIA…` all start a token although an alphanumeric character precedes it.
+ * `%2522ASIA…`, `\u0022ASIA…`, `\x22ASIA…` and `\nASIA…` all start a token although an alphanumeric character precedes it.
  */
 export function startsToken(text: string, i: number): boolean {
   if (i === 0 || !isAlnum(text.charCodeAt(i - 1))) return true;
   if (i >= 3 && text.charCodeAt(i - 3) === 37 && isHex(text.charCodeAt(i - 2)) && isHex(text.charCodeAt(i - 1)))
     return true;
   if (i >= 5 && text.charCodeAt(i - 5) === 37 && text.startsWith('25', i - 4) && isHex(text.charCodeAt(i - 2)))
+    return true;
+  if (i >= 4 && text.charCodeAt(i - 4) === 92 && text.charCodeAt(i - 3) === 120 && isHex(text.charCodeAt(i - 2)))
     return true;
   if (i >= 6 && text.charCodeAt(i - 6) === 92 && text.charCodeAt(i - 5) === 117) return true;
   if (i >= 2 && text.charCodeAt(i - 2) === 92 && 'nrtbf'.includes(text[i - 1]!)) return true;

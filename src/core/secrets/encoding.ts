@@ -26,8 +26,11 @@ export const START = String.raw`(?<=^|[^A-Za-z0-9]|%[0-9A-Fa-f]{2}|%25[0-9A-Fa-f
 export const END_B64 = String.raw`(?![A-Za-z0-9+/]|%2[BbFf]|%252[BbFf]|\\{1,7}\/)`;
 export const END_WORD = '(?![A-Za-z0-9])';
 
-/** A quote as it may appear around a key or value: raw, JSON-escaped (any depth), percent-encoded, HTML entity. */
-export const QUOTE = String.raw`(?:\\{0,7}["'\x60]|%22|%27|%2522|%2527|&quot;|&#34;|&#39;)?`;
+/**
+ * A quote as it may appear around a key or value: raw, JSON-escaped (any depth), percent-encoded, HTML entity, or
+ * hex-escaped the way nginx and Apache write `"` inside a quoted access-log field (`\x22`).
+ */
+export const QUOTE = String.raw`(?:\\{0,7}["'\x60]|%22|%27|%2522|%2527|&quot;|&#34;|&#39;|\\x22|\\x27)?`;
 /** Key/value separator: JSON, YAML, util.inspect, Python repr, query string, header, Ruby hash, percent-encoded. */
 export const SEP = String.raw`[ \t]*(?:=>|:|=|%3[AaDd]|%253[AaDd])[ \t]*`;
 
