@@ -63,6 +63,22 @@ function processInfo(): NonNullable<Finding['process']> {
   return p;
 }
 
+/** The request line as the output contract has it: `token` says whether an IMDSv2 session token was sent. */
+function httpOf(a: ConnectionAttempt): NonNullable<Finding['http']> {
+  return {
+    ...(a.method ? { method: a.method } : {}),
+    ...(a.path ? { path: a.path } : {}),
+    token: Boolean(a.header?.('x-aws-ec2-metadata-token')),
+  };
+}
+
+/** IMDSv2 when the request carries a session token or asks for one (PUT …/api/token); IMDSv1 otherwise. */
+function imdsVersion(a: ConnectionAttempt): 1 | 2 {
+  if (a.header?.('x-aws-ec2-metadata-token')) return 2;
+  if (a.method === 'PUT' && /\/api\/token/.test(a.path ?? '')) return 2;
+  return 1;
+}
+
 /** Decide, emit the finding, and return what the hook must do. */
 export function decide(
   d: MetadataDestination,
@@ -119,9 +135,8 @@ export function decide(
     outcome: outcome === 'deny' ? 'attempt' : 'likely-success',
     process: processInfo(),
     ...(a.address ? { destination: { ip: a.address, port: a.port ?? 0 } } : {}),
-    ...(a.method || a.path
-      ? { http: { ...(a.method ? { method: a.method } : {}), ...(a.path ? { path: a.path } : {}) } }
-      : {}),
+    ...(a.method || a.path ? { http: httpOf(a) } : {}),
+    ...(d.service === 'ec2-imds' && a.header ? { imds_version: imdsVersion(a) } : {}),
     decision: outcome,
     policy_rule: rule ? `allow:${rule.package}` : `mode:${o.mode}`,
     evidence: { via: a.via, caller_packages: packages, app_frame: appFrame },
