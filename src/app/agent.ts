@@ -226,6 +226,29 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   const persistTimer = setInterval(() => void persist(), 30_000);
   persistTimer.unref();
 
+  // Signals are handled from here on, so that one arriving while the sensor starts still stops cleanly.
+  type StopReason = 'signal' | 'sigint' | 'duration';
+  let requestStop: (r: StopReason) => void = () => {};
+  const stopRequested = new Promise<StopReason>((resolve) => {
+    requestStop = resolve;
+  });
+  process.once('SIGTERM', () => requestStop('signal'));
+  // Ctrl-C stops as cleanly as SIGTERM (audit rules removed, state saved), then exits 130.
+  process.once('SIGINT', () => requestStop('sigint'));
+  process.on('SIGHUP', () => {
+    if (!o.allowlist) {
+      log.info({}, 'SIGHUP: no allowlist configured');
+      return;
+    }
+    loadAllowlist(o.allowlist).then(
+      (a) => {
+        allow = a;
+        log.info({ entries: a.length, file: o.allowlist }, 'SIGHUP: allowlist reloaded');
+      },
+      (e: Error) => log.error({ err: e.message }, 'SIGHUP: allowlist not reloaded, keeping the previous one'),
+    );
+  });
+
   const candidates = await selectSensors(o, pids);
   for (const [i, c] of candidates.entries()) {
     log.info({ sensor: c.sensor.name, reason: c.reason, sees: c.sees }, `using sensor ${c.sensor.name}: ${c.reason}`);
@@ -261,25 +284,10 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   );
   o.onReady?.((sensor as HostSensor).name);
 
-  const reason = await new Promise<'signal' | 'sigint' | 'duration'>((resolve) => {
-    process.once('SIGTERM', () => resolve('signal'));
-    // Ctrl-C stops as cleanly as SIGTERM (audit rules removed, state saved), then exits 130.
-    process.once('SIGINT', () => resolve('sigint'));
-    if (o.durationS !== undefined) setTimeout(() => resolve('duration'), o.durationS * 1000).unref();
-    process.on('SIGHUP', () => {
-      if (!o.allowlist) {
-        log.info({}, 'SIGHUP: no allowlist configured');
-        return;
-      }
-      loadAllowlist(o.allowlist).then(
-        (a) => {
-          allow = a;
-          log.info({ entries: a.length, file: o.allowlist }, 'SIGHUP: allowlist reloaded');
-        },
-        (e: Error) => log.error({ err: e.message }, 'SIGHUP: allowlist not reloaded, keeping the previous one'),
-      );
-    });
-  });
+  const durationTimer =
+    o.durationS !== undefined ? setTimeout(() => requestStop('duration'), o.durationS * 1000) : undefined;
+  const reason = await stopRequested;
+  clearTimeout(durationTimer);
   log.info({ reason }, 'stopping');
   const active: HostSensor = sensor;
   await active.stop();
