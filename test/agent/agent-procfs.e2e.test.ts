@@ -106,4 +106,61 @@ describe('imdsguard agent --sensor procfs (polling, test namespace)', { skip: wh
     assert.equal(sigintCode, 130);
     assert.ok(agent?.logs.some((l) => l.includes('agent stopped')));
   });
+
+  it('with --duration exits 1 when a finding reaches --fail-on, and 0 when nothing does', async () => {
+    const run = (failOn: string) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const a = startAgent([
+          '--sensor',
+          'procfs',
+          '--procfs-interval',
+          '50',
+          '--duration',
+          '3',
+          '--fail-on',
+          failOn,
+          '--format',
+          'jsonl',
+          '--state',
+          join(dir, `state-${failOn}`),
+          '--warmup',
+          '0',
+        ]);
+        let out = '';
+        a.child.stdout?.removeAllListeners('data');
+        a.child.stdout?.setEncoding('utf8');
+        a.child.stdout?.on('data', (c: string) => {
+          out += c;
+        });
+        a.ready
+          .then(() => {
+            const h = spawn(
+              'ip',
+              [
+                'netns',
+                'exec',
+                ns.name,
+                '/usr/bin/python3',
+                '-c',
+                "import socket,time; s=socket.create_connection(('169.254.169.254',80)); time.sleep(1)",
+              ],
+              { stdio: 'ignore' },
+            );
+            h.once('exit', () => undefined);
+          })
+          .catch(() => undefined);
+        a.child.once('exit', (code) => resolve({ code, out }));
+      });
+    const medium = await run('medium');
+    const lines = medium.out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Rec);
+    const f = lines.find((r) => r.type === 'finding' && r.rule.id === 'imds-unusual-caller');
+    assert.ok(f, medium.out);
+    assert.equal(f.severity, 'medium');
+    assert.equal(medium.code, 1);
+    const critical = await run('critical');
+    assert.equal(critical.code, 0, critical.out);
+  });
 });
