@@ -6,7 +6,7 @@
  * Attribution is included: the policy allows only the load generators' executables and refuses unknown callers,
  * so a request that was not attributed would be a non-2xx and is counted.
  *
- *   npm run bench -- --only proxy [--duration 8] [--rate 1000] [--connections 10] [--json]
+ *   npm run bench -- --only proxy [--duration 8] [--rate 1000] [--connections 10] [--fresh-connections 50] [--json]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '8' },
     rate: { type: 'string', default: '1000' },
     connections: { type: 'string', default: '10' },
+    'fresh-connections': { type: 'string', default: '50' },
     json: { type: 'boolean', default: false },
     only: { type: 'string' },
   },
@@ -29,6 +30,8 @@ const { values } = parseArgs({
 const DURATION = Number(values.duration);
 const RATE = Number(values.rate);
 const CONNECTIONS = Number(values.connections);
+// With a new connection per request, each autocannon client waits for its connect: more of them keep the rate.
+const FRESH_CONNECTIONS = Number(values['fresh-connections']);
 const PATH = '/latest/meta-data/instance-id';
 
 const POLICY = `
@@ -84,7 +87,7 @@ async function latencyRun(url: string, fresh: boolean): Promise<LatencyRun> {
     inst = autocannon(
       {
         url,
-        connections: CONNECTIONS,
+        connections: fresh ? FRESH_CONNECTIONS : CONNECTIONS,
         overallRate: RATE,
         duration: DURATION,
         // Connection: close makes the server end each connection after its response and autocannon dial again
@@ -178,18 +181,24 @@ try {
   let known = 0;
   let unknown = 0;
   const exes = new Set<string>();
+  const unknownWhy = new Map<string, number>();
   for (const l of readFileSync(records, 'utf8').split('\n')) {
     if (!l.startsWith('{"type":"event"')) continue;
-    const ev = JSON.parse(l) as { process: { identity: string; exe?: string } };
+    const ev = JSON.parse(l) as { process: { identity: string; exe?: string; reason?: string }; status: number };
     if (ev.process.identity === 'known') known++;
-    else unknown++;
+    else {
+      unknown++;
+      const why = `${ev.process.reason ?? '?'} (status ${ev.status})`;
+      unknownWhy.set(why, (unknownWhy.get(why) ?? 0) + 1);
+    }
     if (ev.process.exe) exes.add(ev.process.exe);
   }
-  const attributed = { known, unknown, exes: [...exes] };
+  const attributed = { known, unknown, unknown_reasons: Object.fromEntries(unknownWhy), exes: [...exes] };
   const summary = {
     bench: 'proxy',
     rate: RATE,
     connections: CONNECTIONS,
+    fresh_connections: FRESH_CONNECTIONS,
     duration_s: DURATION,
     latency_ms: Object.fromEntries(
       Object.entries(latency).map(([mode, r]) => [
@@ -209,7 +218,7 @@ try {
       ]),
     ),
     saturation_rps: hasWrk ? saturation : 'wrk not installed',
-    attribution: attributed,
+    `proxy bench: ${RATE} req/s for ${DURATION}s per run, ${CONNECTIONS} keep-alive / ${FRESH_CONNECTIONS} fresh-connection clients (autocannon)\n`,
   };
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   const f = (n: number) => n.toFixed(3);
@@ -230,6 +239,7 @@ try {
     );
   }
   process.stderr.write(`  records: ${known} attributed, ${unknown} unknown; callers: ${[...exes].join(', ')}\n`);
+  for (const [why, n] of unknownWhy) process.stderr.write(`    unknown: ${n} × ${why}\n`);
 } finally {
   proxy.child.kill('SIGTERM');
   fake.child.kill('SIGTERM');
