@@ -218,12 +218,12 @@ try {
       ]),
     ),
     saturation_rps: hasWrk ? saturation : 'wrk not installed',
-    `proxy bench: ${RATE} req/s for ${DURATION}s per run, ${CONNECTIONS} keep-alive / ${FRESH_CONNECTIONS} fresh-connection clients (autocannon)\n`,
+    attribution: attributed,
   };
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   const f = (n: number) => n.toFixed(3);
   process.stderr.write(
-    `proxy bench: ${RATE} req/s for ${DURATION}s per run, ${CONNECTIONS} connections (latency: autocannon)\n`,
+    `proxy bench: ${RATE} req/s for ${DURATION}s per run, ${CONNECTIONS} keep-alive / ${FRESH_CONNECTIONS} fresh-connection clients (autocannon)\n`,
   );
   for (const [mode, r] of Object.entries(latency)) {
     process.stderr.write(
