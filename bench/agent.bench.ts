@@ -125,30 +125,32 @@ if (why) {
 
 const dir = await mkdtemp(join(tmpdir(), 'imdsguard-agent-bench-'));
 const ns = createNetns(uniqueName('igab'));
-const fake = await startFakeInNetns(ns.name);
-const agent = startAgent(
-  [
-    '--sensor',
-    'bpftrace',
-    '--events',
-    '--format',
-    'jsonl',
-    '-o',
-    join(dir, 'out.jsonl'),
-    '--state',
-    join(dir, 'state'),
-    '--warmup',
-    '0',
-    '--metrics-port',
-    '0',
-  ],
-  {
-    // The built CLI when there is one, so that tsx's compiler is not counted in the agent's memory and CPU.
-    built: existsSync(join(REPO, 'dist/cli/main.js')),
-  },
-);
-const builtNote = existsSync(join(REPO, 'dist/cli/main.js')) ? 'dist/cli/main.js' : 'src via tsx';
+let fake: Awaited<ReturnType<typeof startFakeInNetns>> | undefined;
+let agent: ReturnType<typeof startAgent> | undefined;
 try {
+  fake = await startFakeInNetns(ns.name);
+  agent = startAgent(
+    [
+      '--sensor',
+      'bpftrace',
+      '--events',
+      '--format',
+      'jsonl',
+      '-o',
+      join(dir, 'out.jsonl'),
+      '--state',
+      join(dir, 'state'),
+      '--warmup',
+      '0',
+      '--metrics-port',
+      '0',
+    ],
+    {
+      // The built CLI when there is one, so that tsx's compiler is not counted in the agent's memory and CPU.
+      built: existsSync(join(REPO, 'dist/cli/main.js')),
+    },
+  );
+  const builtNote = existsSync(join(REPO, 'dist/cli/main.js')) ? 'dist/cli/main.js' : 'src via tsx';
   await agent.ready;
   const port = Number(JSON.parse(agent.logs.find((l) => l.includes('metrics and health')) ?? '{}').port);
   const btPid = Number(JSON.parse(agent.logs.find((l) => l.includes('bpftrace probes attached')) ?? '{}').pid);
@@ -179,7 +181,8 @@ try {
     `${JSON.stringify({ bench: 'agent', cli: builtNote, kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(), samples })}\n`,
   );
 } finally {
-  await stopChild(agent.child, 'SIGTERM', 20_000);
+  // Everything this bench made goes, whatever failed.
+  await stopChild(agent?.child, 'SIGTERM', 20_000);
   await stopChild(fake, 'SIGKILL');
   deleteNetns(ns.name);
   rmSync(dir, { recursive: true, force: true });
