@@ -13,6 +13,8 @@ export interface AuditdSensorOptions {
   /** Install our connect rules at start and remove them at stop. */
   installRule: boolean;
   pollMs?: number;
+  /** Check that auditd runs before following its log (default true; off to follow a copied or test log). */
+  preflight?: boolean;
 }
 
 /** Is the auditd sensor usable: auditctl present, a daemon receiving records, the log readable? */
@@ -58,8 +60,10 @@ export class AuditdSensor implements HostSensor {
 
   async start(emit: (ev: SensorEvent) => void, log: SensorLog): Promise<void> {
     this.emit = emit;
-    const avail = await auditdAvailable(this.o.logPath);
-    if (!avail.ok) throw new ImdsguardError('E_SENSOR', `auditd sensor unavailable: ${avail.why}`);
+    if (this.o.preflight !== false) {
+      const avail = await auditdAvailable(this.o.logPath);
+      if (!avail.ok) throw new ImdsguardError('E_SENSOR', `auditd sensor unavailable: ${avail.why}`);
+    }
     if (this.o.installRule) {
       this.added = await installAuditRules();
       log.info({ sensor: 'auditd', rules: this.added.map((r) => r.join(' ')) }, 'installed audit rules');
