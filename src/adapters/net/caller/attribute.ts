@@ -194,7 +194,19 @@ export class Attributor {
         .filter((d): d is { ip: string; port: number } => d !== undefined && isIPv4(unmapV4(d.ip)) === (fam === 4))
         .map((d) => ({ ip: unmapV4(d.ip), port: d.port }));
       const own = await this.ownSocket(fam, peer, c.peerPort, dsts);
-      if (own) return await this.identify(this.index.findOwner(own.inode, own.uid), own, this.ownNetns);
+      if (own) {
+        const pid = this.index.findOwner(own.inode, own.uid);
+        // No holder found: either the client already closed its end, or we may not read its fds. Say which.
+        if (pid === null && (await this.ownSocket(fam, peer, c.peerPort, dsts))?.inode !== own.inode) {
+          return {
+            known: false,
+            reason: 'the client closed its connection before it could be attributed',
+            uid: own.uid,
+            otherNamespace: false,
+          };
+        }
+        return await this.identify(pid, own, this.ownNetns);
+      }
       const foreign = await this.foreignSocket(fam, peer, c.peerPort);
       if (foreign)
         return await this.identify(
