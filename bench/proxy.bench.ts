@@ -122,11 +122,36 @@ function wrkRun(url: string, fresh: boolean): { rps: number; non2xx: number } {
   return { rps, non2xx };
 }
 
+/**
+ * Latency with a fresh connection per request, the way curl and most SDKs ask: wrk with one connection and
+ * `Connection: close`, so every request dials anew (autocannon stalls when the server closes each connection).
+ * Percentiles come from wrk's own histogram through its Lua `done` hook, in microseconds.
+ */
+function wrkFreshLatency(url: string, luaFile: string): LatencyRun & { rps: number } {
+  const r = spawnSync('wrk', ['-t1', '-c1', `-d${DURATION}s`, '-s', luaFile, url], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.error?.message}`);
+  const m = /PCT (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(r.stdout);
+  if (!m) throw new Error(`wrk printed no percentiles: ${r.stdout}`);
+  const [p50, p99, p999, requests, non2xx] = m.slice(1).map(Number) as [number, number, number, number, number];
+  return { p50: p50 / 1000, p99: p99 / 1000, p999: p999 / 1000, requests, non2xx, errors: 0, rps: requests / DURATION };
+}
+
 const hasWrk = spawnSync('sh', ['-c', 'command -v wrk']).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'imdsguard-proxy-bench-'));
 const policyFile = join(dir, 'policy.yaml');
 writeFileSync(policyFile, POLICY);
 const records = join(dir, 'records.jsonl');
+const freshLua = join(dir, 'fresh.lua');
+writeFileSync(
+  freshLua,
+  `wrk.headers["Connection"] = "close"
+local non2xx = 0
+response = function(status, headers, body) if status < 200 or status > 299 then non2xx = non2xx + 1 end end
+done = function(summary, latency, requests)
+  io.write(string.format("PCT %d %d %d %d %d\\n", latency:percentile(50), latency:percentile(99), latency:percentile(99.9), summary.requests, non2xx))
+end
+`,
+);
 
 const fake = startChild(['test/fake-imds/serve.ts', '--listen', '127.0.0.1:0'], 'stdout', (l) => {
   const m = /"listening":"127\.0\.0\.1:(\d+)"/.exec(l);
@@ -164,9 +189,15 @@ try {
   await autocannon({ url: proxied, connections: CONNECTIONS, duration: 2 });
 
   const latency: Record<string, { direct: LatencyRun; proxy: LatencyRun }> = {};
-  for (const mode of ['keep-alive', 'fresh-connection'] as const) {
-    const fresh = mode === 'fresh-connection';
-    latency[mode] = { direct: await latencyRun(direct, fresh), proxy: await latencyRun(proxied, fresh) };
+  let freshRates: { direct: number; proxy: number } | undefined;
+  latency['keep-alive'] = { direct: await latencyRun(direct, false), proxy: await latencyRun(proxied, false) };
+  if (hasWrk) {
+    const d = wrkFreshLatency(direct, freshLua);
+    const p = wrkFreshLatency(proxied, freshLua);
+    latency['fresh-connection (wrk -c1, as fast as it goes)'] = { direct: d, proxy: p };
+    freshRates = { direct: d.rps, proxy: p.rps };
+  } else {
+    latency['fresh-connection'] = { direct: await latencyRun(direct, true), proxy: await latencyRun(proxied, true) };
   }
   const saturation: Record<string, { direct: number; proxy: number; ratio: number; proxyNon2xx: number }> = {};
   if (hasWrk) {
@@ -218,6 +249,7 @@ try {
       ]),
     ),
     saturation_rps: hasWrk ? saturation : 'wrk not installed',
+    fresh_connection_rps: freshRates,
     attribution: attributed,
   };
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -227,10 +259,15 @@ try {
   );
   for (const [mode, r] of Object.entries(latency)) {
     process.stderr.write(
-      `  ${mode.padEnd(17)} direct p50/p99/p99.9 ${f(r.direct.p50)}/${f(r.direct.p99)}/${f(r.direct.p999)} ms   ` +
+      `  ${mode.padEnd(46)} direct p50/p99/p99.9 ${f(r.direct.p50)}/${f(r.direct.p99)}/${f(r.direct.p999)} ms   ` +
         `proxy ${f(r.proxy.p50)}/${f(r.proxy.p99)}/${f(r.proxy.p999)} ms   ` +
         `added ${f(r.proxy.p50 - r.direct.p50)}/${f(r.proxy.p99 - r.direct.p99)}/${f(r.proxy.p999 - r.direct.p999)} ms   ` +
         `(proxy non-2xx ${r.proxy.non2xx}, errors ${r.proxy.errors})\n`,
+    );
+  }
+  if (freshRates) {
+    process.stderr.write(
+      `  fresh-connection rates reached: direct ${freshRates.direct.toFixed(0)} req/s, proxy ${freshRates.proxy.toFixed(0)} req/s\n`,
     );
   }
   for (const [mode, s] of Object.entries(saturation)) {

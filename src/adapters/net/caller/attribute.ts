@@ -197,7 +197,11 @@ export class Attributor {
       if (own) {
         const pid = this.index.findOwner(own.inode, own.uid);
         // No holder found: either the client already closed its end, or we may not read its fds. Say which.
-        if (pid === null && (await this.ownSocket(fam, peer, c.peerPort, dsts))?.inode !== own.inode) {
+        // (An orphaned socket, closed by its process but not yet gone, has inode 0.)
+        if (
+          pid === null &&
+          (own.inode === 0 || (await this.ownSocket(fam, peer, c.peerPort, dsts))?.inode !== own.inode)
+        ) {
           return {
             known: false,
             reason: 'the client closed its connection before it could be attributed',
