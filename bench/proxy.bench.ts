@@ -123,11 +123,11 @@ function wrkRun(url: string, fresh: boolean): { rps: number; non2xx: number } {
 }
 
 /**
- * Latency with a fresh connection per request, the way curl and most SDKs ask: wrk with one connection and
- * `Connection: close`, so every request dials anew (autocannon stalls when the server closes each connection).
+ * Latency from wrk with one connection, as fast as it goes. With `Connection: close` every request dials anew, the
+ * way curl and most SDKs ask (autocannon stalls when the server closes each connection, so it cannot measure that).
  * Percentiles come from wrk's own histogram through its Lua `done` hook, in microseconds.
  */
-function wrkFreshLatency(url: string, luaFile: string): LatencyRun & { rps: number } {
+function wrkLatency(url: string, luaFile: string): LatencyRun & { rps: number } {
   const r = spawnSync('wrk', ['-t1', '-c1', `-d${DURATION}s`, '-s', luaFile, url], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.error?.message}`);
   const m = /PCT (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(r.stdout);
@@ -142,16 +142,15 @@ const policyFile = join(dir, 'policy.yaml');
 writeFileSync(policyFile, POLICY);
 const records = join(dir, 'records.jsonl');
 const freshLua = join(dir, 'fresh.lua');
-writeFileSync(
-  freshLua,
-  `wrk.headers["Connection"] = "close"
-local non2xx = 0
+const keepAliveLua = join(dir, 'keep-alive.lua');
+const luaBody = `local non2xx = 0
 response = function(status, headers, body) if status < 200 or status > 299 then non2xx = non2xx + 1 end end
 done = function(summary, latency, requests)
   io.write(string.format("PCT %d %d %d %d %d\\n", latency:percentile(50), latency:percentile(99), latency:percentile(99.9), summary.requests, non2xx))
 end
-`,
-);
+`;
+writeFileSync(freshLua, `wrk.headers["Connection"] = "close"\n${luaBody}`);
+writeFileSync(keepAliveLua, luaBody);
 
 const fake = startChild(['test/fake-imds/serve.ts', '--listen', '127.0.0.1:0'], 'stdout', (l) => {
   const m = /"listening":"127\.0\.0\.1:(\d+)"/.exec(l);
@@ -192,10 +191,13 @@ try {
   let freshRates: { direct: number; proxy: number } | undefined;
   latency['keep-alive'] = { direct: await latencyRun(direct, false), proxy: await latencyRun(proxied, false) };
   if (hasWrk) {
-    const d = wrkFreshLatency(direct, freshLua);
-    const p = wrkFreshLatency(proxied, freshLua);
+    const d = wrkLatency(direct, freshLua);
+    const p = wrkLatency(proxied, freshLua);
     latency['fresh-connection (wrk -c1, as fast as it goes)'] = { direct: d, proxy: p };
     freshRates = { direct: d.rps, proxy: p.rps };
+    const kd = wrkLatency(direct, keepAliveLua);
+    const kp = wrkLatency(proxied, keepAliveLua);
+    latency['keep-alive (wrk -c1, as fast as it goes)'] = { direct: kd, proxy: kp };
   } else {
     latency['fresh-connection'] = { direct: await latencyRun(direct, true), proxy: await latencyRun(proxied, true) };
   }
