@@ -91,8 +91,8 @@ export class Attributor {
   }
 
   /**
-   * The client's socket in our namespace. Candidates are tried in order (the first found wins) but asked in one
-   * batch: our own address first (a client that dialled the proxy directly), then the endpoint the client dialled
+   * The client's socket in our namespace. Candidates are tried in order (the first found wins) in one round trip
+   * to the helper: our own address first (a client that dialled the proxy directly), then the endpoint the client dialled
    * before the redirect. That order matters on loopback, where the proxy's own upstream connection may share the
    * client's source port and so match the second tuple.
    */
@@ -105,8 +105,7 @@ export class Attributor {
     const diag = this.diag;
     if (diag) {
       try {
-        const found = await Promise.all(dsts.map((d) => diag.lookup(fam, peer, port, d.ip, d.port)));
-        return found.find((f) => f !== null) ?? null;
+        return await diag.lookupFirst(fam, peer, port, dsts);
       } catch (e) {
         this.warn(`sock_diag helper failed (${(e as Error).message}); falling back to /proc/net/tcp`);
         diag.close();

@@ -3,7 +3,8 @@
  * Node has no netlink sockets; Python's standard library does. One exact NETLINK_SOCK_DIAG lookup by 4-tuple is a
  * hash lookup in the kernel (microseconds), where reading /proc/net/tcp walks every bucket of the established
  * table (milliseconds, see docs). Protocol, one line each way:
- *   "<id> <4|6> <src> <sport> <dst> <dport>\n"  →  "<id> <uid> <inode>\n" | "<id> - <errno>\n"
+ *   "<id> <4|6> <src> <sport> <dst> <dport> [<dst> <dport>…]\n"  →  "<id> <uid> <inode>\n" | "<id> - <errno>\n"
+ *   (the first destination that matches wins: one round trip for every candidate)
  *   "<id> ping\n" → "<id> pong\n"
  */
 export const SOCKDIAG_SCRIPT = String.raw`
@@ -40,11 +41,15 @@ while True:
     parts = line.decode('ascii', 'replace').split()
     if len(parts) == 2 and parts[1] == 'ping':
         out.write(parts[0] + ' pong\n')
-    elif len(parts) == 6:
-        try:
-            r = lookup(int(parts[0]) & 0xffffffff, *parts[1:])
-        except Exception as e:
-            r = '- 22'
+    elif len(parts) >= 6 and len(parts) % 2 == 0:
+        r = '- 2'
+        for i in range(4, len(parts), 2):
+            try:
+                r = lookup(int(parts[0]) & 0xffffffff, parts[1], parts[2], parts[3], parts[i], parts[i + 1])
+            except Exception as e:
+                r = '- 22'
+            if r != '- 2':
+                break
         out.write(parts[0] + ' ' + r + '\n')
     out.flush()
 `;

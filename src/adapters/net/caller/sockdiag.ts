@@ -12,6 +12,13 @@ export interface SocketOwner {
 export interface SockDiag {
   /** The socket (src:sport → dst:dport) in the helper's network namespace, null when none; throws when unavailable. */
   lookup(family: 4 | 6, src: string, sport: number, dst: string, dport: number): Promise<SocketOwner | null>;
+  /** The same for several destinations in one round trip: the first that matches. */
+  lookupFirst(
+    family: 4 | 6,
+    src: string,
+    sport: number,
+    dsts: ReadonlyArray<{ ip: string; port: number }>,
+  ): Promise<SocketOwner | null>;
   readonly pid: number | undefined;
   close(): void;
 }
@@ -88,10 +95,14 @@ export async function startSockDiag(python = 'python3', timeoutMs = 5000): Promi
   idle = () => out.unref?.();
   busy = () => out.ref?.();
   idle();
-  return {
+  const diag: SockDiag = {
     pid: child.pid,
-    async lookup(family, src, sport, dst, dport) {
-      const r = await ask(`${family} ${src} ${sport} ${dst} ${dport}`);
+    lookup(family, src, sport, dst, dport) {
+      return diag.lookupFirst(family, src, sport, [{ ip: dst, port: dport }]);
+    },
+    async lookupFirst(family, src, sport, dsts) {
+      if (dsts.length === 0) return null;
+      const r = await ask(`${family} ${src} ${sport} ${dsts.map((d) => `${d.ip} ${d.port}`).join(' ')}`);
       if (r.startsWith('- ')) {
         if (r === '- 2') return null;
         throw new Error(`sock_diag lookup failed (errno ${r.slice(2)})`);
@@ -104,4 +115,5 @@ export async function startSockDiag(python = 'python3', timeoutMs = 5000): Promi
       child.kill();
     },
   };
+  return diag;
 }
