@@ -45,6 +45,8 @@ const r = spawnSync(
     'tsx',
     '--test',
     '--test-concurrency=1',
+    // A test that hangs fails after 10 minutes instead of holding CI to its limit.
+    '--test-timeout=600000',
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
     '--test-reporter=tap',

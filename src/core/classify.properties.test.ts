@@ -9,7 +9,7 @@ import { parseIPv4Loose, parseIPv6 } from './decode/ip.ts';
 import { percentDecodeFixpoint } from './decode/percent.ts';
 import { foldUnicode } from './decode/unicode.ts';
 import { decodeViews } from './decode/views.ts';
-import { arbitraryMetadataPayload } from './test-arbitraries.ts';
+import { arbitraryMetadataPayload } from '../../test/support/arbitraries.ts';
 
 const anyText = fc.oneof(
   fc.string({ maxLength: 200, unit: 'binary' }),

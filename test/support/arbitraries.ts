@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 
-/** Test-only generators (fast-check is a dev dependency; nothing in src/ imports this file at run time). */
+/** Test-only generators (fast-check is a dev dependency). */
 
 const HOSTS = [
   '169.254.169.254',
