@@ -11,7 +11,7 @@ import { jsonlSink } from '../adapters/sinks/jsonl.ts';
 import { ocsfSink } from '../adapters/sinks/ocsf.ts';
 import { openSink, type SinkFormat } from '../adapters/sinks/open-sink.ts';
 import { openSyncFileOutput } from '../adapters/sinks/sync-file-output.ts';
-import { VERSION } from '../cli/version.ts';
+import { VERSION } from '../adapters/version.ts';
 import { ImdsguardError } from '../core/errors.ts';
 import { parsePolicy } from '../core/policy/load.ts';
 import { type ProxyOutcome, proxyEvent, proxyFinding } from '../core/policy/records.ts';

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { VERSION } from '../adapters/version.ts';
 import { agentCommand } from './commands/agent.ts';
 import { cloudtrailCommand } from './commands/cloudtrail.ts';
 import { explainCommand } from './commands/explain.ts';
@@ -7,7 +8,6 @@ import { postureCommand } from './commands/posture.ts';
 import { proxyCommand } from './commands/proxy.ts';
 import { redactCommand } from './commands/redact.ts';
 import { scanCommand } from './commands/scan.ts';
-import { VERSION } from './version.ts';
 
 /** The commands, one file each under commands/. */
 const COMMANDS: Array<() => Command> = [

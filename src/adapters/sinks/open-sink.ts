@@ -1,5 +1,5 @@
-import { VERSION } from '../../cli/version.ts';
 import type { FindingSink } from '../../core/ports.ts';
+import { VERSION } from '../version.ts';
 import { jsonArraySink, jsonlSink } from './jsonl.ts';
 import { ocsfSink } from './ocsf.ts';
 import { openOutput } from './output.ts';

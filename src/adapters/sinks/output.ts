@@ -1,5 +1,5 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { ImdsguardError } from '../../core/errors.ts';
 
 /** A text output with backpressure: stdout, or a file given with -o. */
@@ -27,7 +27,9 @@ export async function openOutput(path?: string): Promise<TextOutput> {
   const ws: WriteStream = createWriteStream(path, { flags: 'w' });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
-    ws.once('error', (e) => reject(new ImdsguardError('E_SINK_IO', `Cannot open output "${path}": ${e.message}`, { cause: e })));
+    ws.once('error', (e) =>
+      reject(new ImdsguardError('E_SINK_IO', `Cannot open output "${path}": ${e.message}`, { cause: e })),
+    );
   });
   let failed: Error | undefined;
   ws.on('error', (e) => {

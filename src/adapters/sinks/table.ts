@@ -1,6 +1,6 @@
-import { sanitizeForTerminal } from '../../cli/sanitize.ts';
 import type { FindingSink } from '../../core/ports.ts';
 import type { TextOutput } from './output.ts';
+import { sanitizeForTerminal } from './sanitize.ts';
 
 /** Longest cell we print before truncating with an ellipsis: attacker URLs can be megabytes long. */
 const MAX_CELL = 160;

@@ -1,11 +1,11 @@
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { bpftraceProgram } from '../../adapters/sources/bpftrace/program.ts';
+import { VERSION } from '../../adapters/version.ts';
 import { runAgent } from '../../app/agent.ts';
 import { assertSensorName } from '../../app/agent-sensors.ts';
 import { ImdsguardError } from '../../core/errors.ts';
 import { isSeverity, type Severity } from '../../core/model/severity.ts';
-import { VERSION } from '../version.ts';
 
 function intArg(name: string, min: number, max: number): (v: string) => number {
   return (v) => {

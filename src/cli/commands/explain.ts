@@ -1,9 +1,9 @@
 import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
 import { openOutput, type TextOutput } from '../../adapters/sinks/output.ts';
+import { sanitizeForTerminal } from '../../adapters/sinks/sanitize.ts';
 import { type ExplainRecord, explain } from '../../app/explain.ts';
 import { EXIT } from '../exit-codes.ts';
-import { sanitizeForTerminal } from '../sanitize.ts';
 
 function renderBlock(r: ExplainRecord): string {
   const lines = [`${sanitizeForTerminal(r.input)}`, `  verdict: ${r.verdict}`];

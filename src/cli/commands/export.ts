@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import { openOutput } from '../../adapters/sinks/output.ts';
+import { VERSION } from '../../adapters/version.ts';
 import { runExport } from '../../app/export.ts';
 import { ImdsguardError } from '../../core/errors.ts';
 import { EXPORT_TARGETS, type ExportTarget } from '../../core/export/index.ts';
 import { EXIT } from '../exit-codes.ts';
-import { VERSION } from '../version.ts';
 
 export function exportCommand(): Command {
   return new Command('export')

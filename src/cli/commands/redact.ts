@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
+import { sanitizeForTerminal } from '../../adapters/sinks/sanitize.ts';
 import { type FileSummary, redact } from '../../app/redact.ts';
 import { EXIT } from '../exit-codes.ts';
-import { sanitizeForTerminal } from '../sanitize.ts';
 
 function describe(s: FileSummary, dryRun: boolean): string {
   const name = s.input === '-' ? 'stdin' : sanitizeForTerminal(s.input);
