@@ -6,6 +6,7 @@ import {
   buildCorpus,
   scoreByFamily,
 } from '../test/corpus/ssrf-corpus.ts';
+import { ELASTIC_STRINGS } from './elastic-strings.ts';
 
 function table(title: string, rows: ReturnType<typeof scoreByFamily>, wrongIs: string): void {
   const total = rows.reduce((a, r) => a + r.total, 0);
@@ -21,28 +22,7 @@ function table(title: string, rows: ReturnType<typeof scoreByFamily>, wrongIs: s
 table('attacks (recall: verdict metadata)', scoreByFamily([...buildCorpus(), ...buildCompositions()]), 'missed');
 table('hard benign (no metadata verdict)', scoreByFamily([...buildBenign(), ...buildBenignTraffic()]), 'false alarm');
 
-/** The 18 literal strings of Elastic's web-server IMDS SSRF rule, matched case-insensitively, for comparison. */
-const ELASTIC = [
-  '169.254.169.254',
-  '169%2e254%2e169%2e254',
-  '0xa9fea9fe',
-  '0xa9.0xfe.0xa9.0xfe',
-  '2852039166',
-  '0251.0376.0251.0376',
-  '::ffff:169.254.169.254',
-  '::ffff:a9fe:a9fe',
-  'fd00:ec2::254',
-  '100.100.100.200',
-  '169.254.170.2',
-  'metadata.google.internal',
-  'metadata.goog',
-  'computemetadata/v1',
-  'meta-data/iam/security-credentials',
-  'meta-data%2fiam%2fsecurity-credentials',
-  'latest/meta-data',
-  'latest/api/token',
-];
-const elastic = (t: string) => ELASTIC.some((s) => t.toLowerCase().includes(s));
+const elastic = (t: string) => ELASTIC_STRINGS.some((s) => t.toLowerCase().includes(s.toLowerCase()));
 const attacks = [...buildCorpus(), ...buildCompositions()];
 const benign = [...buildBenign(), ...buildBenignTraffic()];
 const caught = attacks.filter((c) => elastic(c.text)).length;

@@ -5,28 +5,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { ELASTIC_STRINGS } from './elastic-strings.ts';
 import { generateCombinedLog } from './scan-gen.ts';
-
-const ELASTIC = [
-  '169.254.169.254',
-  '169%2e254%2e169%2e254',
-  '0xa9fea9fe',
-  '0xa9.0xfe.0xa9.0xfe',
-  '2852039166',
-  '0251.0376.0251.0376',
-  '::ffff:169.254.169.254',
-  '::ffff:a9fe:a9fe',
-  'fd00:ec2::254',
-  '100.100.100.200',
-  '169.254.170.2',
-  'metadata.google.internal',
-  'metadata.goog',
-  'computeMetadata/v1',
-  'meta-data/iam/security-credentials',
-  'meta-data%2Fiam%2Fsecurity-credentials',
-  'latest/meta-data',
-  'latest/api/token',
-];
 
 const args = process.argv.slice(2);
 const mibArg = args.indexOf('--mib');
@@ -93,7 +73,7 @@ try {
   const rssMiB = usage.maxRSS / 1024;
 
   const pats = join(dir, 'patterns.txt');
-  writeFileSync(pats, `${ELASTIC.join('\n')}\n`);
+  writeFileSync(pats, `${ELASTIC_STRINGS.join('\n')}\n`);
   let rgMiBs: number | undefined;
   let rgHits = 0;
   const rgCheck = spawnSync('rg', ['--version']);

@@ -1,35 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parse } from 'yaml';
 import { classify, verdictOf } from '../../src/core/classify.ts';
 import { CLOUDFRONT_FIELDS } from '../../src/core/parse/cloudfront.ts';
 import type { LogFormatName } from '../../src/core/parse/types.ts';
-import { CORPORA, corporaSkip } from '../corpora/shared.ts';
+import { CRS_METADATA, HARNESS_HEADERS, loadCrsFiles } from '../corpora/crs-cases.ts';
+import { corporaSkip } from '../corpora/shared.ts';
 import { scanFiles } from './helpers.ts';
 
 const skip = corporaSkip('crs');
-
-interface Stage {
-  input: { method?: string; uri?: string; data?: string; headers?: Record<string, string> };
-}
-interface FtwFile {
-  rule_id: number;
-  tests: Array<{ test_id: number; stages: Stage[] }>;
-}
-
-/** The go-ftw cases that address a metadata service (labelled by reading each request; see test/corpora/crs.test.ts). */
-const METADATA: Record<number, Set<number>> = {
-  931100: new Set(),
-  934110: new Set([1, 2, 3, 4, 5, 6, 7, 8, 10]),
-  934120: new Set([
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 24, 35, 36, 39, 43, 44, 45, 46, 47, 48,
-    49, 53,
-  ]),
-  934190: new Set(),
-};
 
 interface Req {
   method: string;
@@ -37,16 +18,6 @@ interface Req {
   data?: string;
   headers: Record<string, string>;
 }
-
-const HARNESS_HEADERS = new Set([
-  'host',
-  'user-agent',
-  'accept',
-  'accept-encoding',
-  'accept-language',
-  'accept-charset',
-  'content-type',
-]);
 
 /** nginx/Apache escaping of `"`, `\` and bytes outside printable ASCII. */
 function clfEscape(s: string): string {
@@ -191,8 +162,7 @@ describe('scan finds the CRS metadata cases written as log lines of every format
   after(() => rmSync(dir, { recursive: true, force: true }));
   const cases: Array<{ id: string; req: Req; metadata: boolean; where: 'uri' | 'headers' | 'data' }> = [];
   if (!skip) {
-    for (const f of readdirSync(join(CORPORA, 'crs')).filter((n) => n.endsWith('.yaml'))) {
-      const doc = parse(readFileSync(join(CORPORA, 'crs', f), 'utf8')) as FtwFile;
+    for (const doc of loadCrsFiles()) {
       for (const t of doc.tests) {
         for (const [si, s] of t.stages.entries()) {
           const headers: Record<string, string> = {};
@@ -204,7 +174,7 @@ describe('scan finds the CRS metadata cases written as log lines of every format
             headers,
             ...(s.input.data ? { data: String(s.input.data) } : {}),
           };
-          const metadata = METADATA[doc.rule_id]?.has(t.test_id) ?? false;
+          const metadata = CRS_METADATA[doc.rule_id]?.has(t.test_id) ?? false;
           // Where the attack sits decides which formats can carry it.
           const where =
             verdictOf(classify(req.uri, { kind: 'target' })) === 'metadata'

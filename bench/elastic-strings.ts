@@ -1,0 +1,21 @@
+/** The 18 literal strings of Elastic's "Web Server Cloud Metadata SSRF Request" rule, the baseline we compare with. */
+export const ELASTIC_STRINGS = [
+  '169.254.169.254',
+  '169%2e254%2e169%2e254',
+  '0xa9fea9fe',
+  '0xa9.0xfe.0xa9.0xfe',
+  '2852039166',
+  '0251.0376.0251.0376',
+  '::ffff:169.254.169.254',
+  '::ffff:a9fe:a9fe',
+  'fd00:ec2::254',
+  '100.100.100.200',
+  '169.254.170.2',
+  'metadata.google.internal',
+  'metadata.goog',
+  'computeMetadata/v1',
+  'meta-data/iam/security-credentials',
+  'meta-data%2Fiam%2Fsecurity-credentials',
+  'latest/meta-data',
+  'latest/api/token',
+] as const;
