@@ -6,6 +6,7 @@ import { runAgent } from '../../app/agent.ts';
 import { assertSensorName } from '../../app/agent-sensors.ts';
 import { ImdsguardError } from '../../core/errors.ts';
 import { isSeverity, type Severity } from '../../core/model/severity.ts';
+import { formatOption } from '../output-options.ts';
 
 function intArg(name: string, min: number, max: number): (v: string) => number {
   return (v) => {
@@ -44,12 +45,7 @@ export function agentCommand(): Command {
         .default('auto')
         .env('IMDSGUARD_SENSOR'),
     )
-    .addOption(
-      new Option('--format <format>', 'output format (default: table on a TTY, jsonl otherwise)').choices([
-        'jsonl',
-        'table',
-      ]),
-    )
+    .addOption(formatOption('output format', ['jsonl', 'table']))
     .option('-o, --output <file>', 'write records to FILE (each flushed as written) instead of stdout')
     .addOption(
       new Option('--state <dir>', 'state directory (baseline, recent sequences)')

@@ -1,8 +1,9 @@
-import { Command, Option } from 'commander';
-import { openSink, SINK_FORMATS, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
+import { Command } from 'commander';
+import { openSink, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
 import { runCloudtrail } from '../../app/cloudtrail.ts';
-import { atLeast, SEVERITIES, type Severity } from '../../core/model/severity.ts';
+import { atLeast, type Severity } from '../../core/model/severity.ts';
 import { EXIT } from '../exit-codes.ts';
+import { failOnOption, formatOption } from '../output-options.ts';
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -34,17 +35,9 @@ export function cloudtrailCommand(): Command {
       [],
     )
     .option('--aws-ip-ranges <file>', "AWS's published ip-ranges.json, read offline, to tell addresses outside AWS")
-    .addOption(
-      new Option('--format <format>', 'output format (default: table on a TTY, jsonl otherwise)').choices([
-        ...SINK_FORMATS,
-      ]),
-    )
+    .addOption(formatOption())
     .option('-o, --output <file>', 'write records to FILE instead of stdout')
-    .addOption(
-      new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity')
-        .choices([...SEVERITIES])
-        .default('medium'),
-    )
+    .addOption(failOnOption())
     .option('--stats', 'print records read, records/s and findings to stderr')
     .addHelpText(
       'after',

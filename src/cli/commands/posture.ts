@@ -1,11 +1,12 @@
 import { writeFile } from 'node:fs/promises';
-import { Command, Option } from 'commander';
-import { openSink, SINK_FORMATS, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
+import { Command } from 'commander';
+import { openSink, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
 import { runPosture } from '../../app/posture.ts';
 import { ImdsguardError } from '../../core/errors.ts';
-import { atLeast, SEVERITIES, type Severity } from '../../core/model/severity.ts';
+import { atLeast, type Severity } from '../../core/model/severity.ts';
 import { renderReadiness } from '../../core/posture/posture-readiness.ts';
 import { EXIT } from '../exit-codes.ts';
+import { failOnOption, formatOption } from '../output-options.ts';
 
 interface Opts {
   format?: SinkFormat;
@@ -23,17 +24,9 @@ export function postureCommand(): Command {
         'and default service accounts, GKE metadata server, Azure Metadata Security Protocol) and say how to fix each',
     )
     .argument('<files...>', 'inventory JSON as the CLIs print it (gzipped or not; "-" reads stdin)')
-    .addOption(
-      new Option('--format <format>', 'output format (default: table on a TTY, jsonl otherwise)').choices([
-        ...SINK_FORMATS,
-      ]),
-    )
+    .addOption(formatOption())
     .option('-o, --output <file>', 'write findings to FILE instead of stdout')
-    .addOption(
-      new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity')
-        .choices([...SEVERITIES])
-        .default('medium'),
-    )
+    .addOption(failOnOption())
     .option('--remediation-script <file>', 'write every remediation command into one shell script to review and run')
     .option(
       '--readiness <file>',

@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { applyRedirect, NFT_TABLE, redirectRuleset, removeRedirect } from '../../adapters/net/nft-redirect.ts';
-import { SINK_FORMATS, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
+import type { SinkFormat } from '../../adapters/sinks/open-sink.ts';
 import { loadPolicyFile, resolveListeners, runProxy } from '../../app/proxy.ts';
 import { ImdsguardError } from '../../core/errors.ts';
 import { EXIT } from '../exit-codes.ts';
+import { formatOption } from '../output-options.ts';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -98,11 +99,7 @@ export function proxyCommand(): Command {
     .option('--policy <file>', 'policy file (YAML); reloaded on SIGHUP')
     .option('--listen <addr:port>', 'listen address (repeat; paired with --upstream by position)', collect, [])
     .option('--upstream <url>', 'metadata endpoint behind the --listen in the same position (repeat)', collect, [])
-    .addOption(
-      new Option('--format <format>', 'record format (default: table on a TTY, jsonl otherwise)').choices([
-        ...SINK_FORMATS,
-      ]),
-    )
+    .addOption(formatOption('record format'))
     .option('-o, --output <file>', 'write records to FILE (each flushed as written) instead of stdout')
     .addOption(
       new Option('--metrics-port <port>', 'serve /metrics and /healthz on 127.0.0.1:PORT')

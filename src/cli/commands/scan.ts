@@ -1,10 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { openSink, SINK_FORMATS, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
+import { openSink, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
 import { runScan } from '../../app/scan.ts';
 import { scanRules } from '../../app/scan-rules.ts';
-import { atLeast, isSeverity, SEVERITIES, type Severity } from '../../core/model/severity.ts';
+import { atLeast, isSeverity, type Severity } from '../../core/model/severity.ts';
 import { LOG_FORMATS, type LogFormatName } from '../../core/parse/types.ts';
 import { EXIT } from '../exit-codes.ts';
+import { failOnOption, formatOption } from '../output-options.ts';
 
 interface ScanFlags {
   logFormat: LogFormatName;
@@ -67,17 +68,9 @@ export function scanCommand(): Command {
         .argParser(collectField)
         .default({}),
     )
-    .addOption(
-      new Option('--format <format>', 'output format (default: table on a TTY, jsonl otherwise)').choices([
-        ...SINK_FORMATS,
-      ]),
-    )
+    .addOption(formatOption())
     .option('-o, --output <file>', 'write findings to FILE instead of stdout')
-    .addOption(
-      new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity')
-        .choices([...SEVERITIES])
-        .default('medium'),
-    )
+    .addOption(failOnOption())
     .option('--exit-zero', 'exit 0 even when there are findings (errors still exit 2)')
     .option(
       '-f, --follow',

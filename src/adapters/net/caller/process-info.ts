@@ -1,17 +1,10 @@
 /** What /proc says about a process: exe, argv, uids, netns, container, user name. */
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, readlinkSync, statSync } from 'node:fs';
+import type { FindingProcess } from '../../../core/model/finding.ts';
 
-export interface ProcessFacts {
-  pid: number;
-  ppid?: number;
-  exe?: string;
-  argv?: string[];
-  uid?: number;
-  user?: string;
-  netns?: number;
-  container?: string;
-}
+/** The identity fields of the event model's process, as /proc gives them. */
+export type ProcessFacts = FindingProcess;
 
 const MAX_ARGV = 64;
 const MAX_ARG_LEN = 512;
