@@ -18,6 +18,7 @@ import {
   missingPrerequisite,
   type Netns,
   type RunningAgent,
+  recordingArgs,
   runIn,
   sh,
   startAgent,
@@ -66,20 +67,7 @@ describe('imdsguard agent --sensor auditd (real audit log, test namespaces)', { 
     ctr = createNetns(uniqueName('igau-ctr'));
     fakes.push(await startFakeInNetns(host.name), await startFakeInNetns(ctr.name));
     const out = join(dir, 'out.jsonl');
-    agent = startAgent([
-      '--sensor',
-      'auditd',
-      '--audit-rule',
-      '--events',
-      '--format',
-      'jsonl',
-      '-o',
-      out,
-      '--state',
-      join(dir, 'state'),
-      '--warmup',
-      '0',
-    ]);
+    agent = startAgent(['--sensor', 'auditd', '--audit-rule', '--events', ...recordingArgs(out, dir)]);
     await agent.ready;
 
     const base = 'http://169.254.169.254/latest';

@@ -18,6 +18,7 @@ import {
   missingPrerequisite,
   type Netns,
   type RunningAgent,
+  recordingArgs,
   removeCgroup,
   runIn,
   startAgent,
@@ -52,21 +53,7 @@ describe('imdsguard agent --sensor bpftrace (real kernel, test namespaces)', { s
     fakes.push(await startFakeInNetns(host.name), await startFakeInNetns(ctr.name));
     cgroup = createContainerCgroup();
     const out = join(dir, 'out.jsonl');
-    agent = startAgent([
-      '--sensor',
-      'bpftrace',
-      '--events',
-      '--format',
-      'jsonl',
-      '-o',
-      out,
-      '--state',
-      join(dir, 'state'),
-      '--warmup',
-      '0',
-      '--metrics-port',
-      '0',
-    ]);
+    agent = startAgent(['--sensor', 'bpftrace', '--events', ...recordingArgs(out, dir), '--metrics-port', '0']);
     await agent.ready;
 
     const base = 'http://169.254.169.254/latest';

@@ -20,6 +20,7 @@ import {
   missingPrerequisite,
   type Netns,
   type RunningAgent,
+  recordingArgs,
   runIn,
   startAgent,
   startFakeInNetns,
@@ -93,22 +94,7 @@ describe('imdsguard agent as a daemon (bpftrace sensor)', { skip: why, timeout: 
     await writeFile(allow, 'callers:\n  - name: nothing yet\n    exe: /nonexistent\n');
     const out = join(dir, 'out.jsonl');
     // No --sensor: the agent picks bpftrace itself on this machine and says why.
-    agent = startAgent([
-      '--format',
-      'jsonl',
-      '-o',
-      out,
-      '--state',
-      join(dir, 'state'),
-      '--warmup',
-      '0',
-      '--metrics-port',
-      '0',
-      '--allowlist',
-      allow,
-      '--queue-max',
-      '5',
-    ]);
+    agent = startAgent([...recordingArgs(out, dir), '--metrics-port', '0', '--allowlist', allow, '--queue-max', '5']);
     await agent.ready;
     const portLine = agent.logs.find((l) => l.includes('metrics and health'));
     const port = Number(JSON.parse(portLine ?? '{}').port);

@@ -16,6 +16,7 @@ import {
   missingPrerequisite,
   type Netns,
   type RunningAgent,
+  recordingArgs,
   startAgent,
   startFakeInNetns,
   stopChild,
@@ -42,21 +43,7 @@ describe('imdsguard agent --sensor procfs (polling, test namespace)', { skip: wh
     ns = createNetns(uniqueName('igap'));
     fake = await startFakeInNetns(ns.name);
     const out = join(dir, 'out.jsonl');
-    agent = startAgent([
-      '--sensor',
-      'procfs',
-      '--procfs-interval',
-      '50',
-      '--events',
-      '--format',
-      'jsonl',
-      '-o',
-      out,
-      '--state',
-      join(dir, 'state'),
-      '--warmup',
-      '0',
-    ]);
+    agent = startAgent(['--sensor', 'procfs', '--procfs-interval', '50', '--events', ...recordingArgs(out, dir)]);
     await agent.ready;
     // A client that keeps its socket to the metadata address open for two seconds.
     holder = spawn(

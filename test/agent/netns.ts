@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -205,6 +206,11 @@ export interface RunningAgent {
  * Start `imdsguard agent` with the given flags, from the sources (tests) or the built CLI (`built`, for
  * measurements without tsx in the process); logs (JSON on stderr) are collected.
  */
+/** The flags every agent test uses to record jsonl to `out`, with state under `dir` and no warm-up. */
+export function recordingArgs(out: string, dir: string): string[] {
+  return ['--format', 'jsonl', '-o', out, '--state', join(dir, 'state'), '--warmup', '0'];
+}
+
 export function startAgent(args: string[], opts: { built?: boolean } = {}): RunningAgent {
   const entry = opts.built ? ['dist/cli/main.js'] : ['--import', 'tsx', 'src/cli/main.ts'];
   const child = spawn(process.execPath, [...entry, 'agent', ...args], {
