@@ -27,6 +27,8 @@ function scrubbed(rule: LineRule, observe?: (f: Finding) => void): LineRule {
     ...(rule.placeFilter ? { placeFilter: (value: string) => rule.placeFilter!(value) } : {}),
     evaluate: (input: LineInput) => clean(rule.evaluate(input)),
     ...(rule.rawLines ? { rawLines: true } : {}),
+    ...(rule.chunkMayMatch ? { chunkMayMatch: (chunk: string, file: string) => rule.chunkMayMatch!(chunk, file) } : {}),
+    ...(rule.lookbehindLines !== undefined ? { lookbehindLines: rule.lookbehindLines } : {}),
     ...(rule.flush ? { flush: (file: string) => clean(rule.flush!(file)) } : {}),
   };
 }

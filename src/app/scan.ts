@@ -36,6 +36,11 @@ export interface ScanConfig {
 
 const STDIN_NAME = '-';
 
+/** A copy of `s` that does not keep alive the (larger) string it was sliced from. */
+function copyString(s: string): string {
+  return Buffer.from(s, 'utf16le').toString('utf16le');
+}
+
 /** A line is binary garbage when it holds NUL or mostly control bytes. */
 function isBinary(b: Buffer): boolean {
   if (b.indexOf(0) >= 0) return true;
@@ -47,9 +52,23 @@ function isBinary(b: Buffer): boolean {
   return ctl > 4 && ctl * 10 > b.length;
 }
 
+/** A chunk's text kept for look-behind replay. */
+interface RecentChunk {
+  text: string;
+  firstLine: number;
+  lines: number;
+}
+
 class InputScanner {
   private readonly driver: FormatDriver;
   private readonly warned = new Map<string, number>();
+  /** Per rule: the last line it was offered (rules with `chunkMayMatch` skip whole chunks). */
+  private readonly offered: number[];
+  /** The latest chunks, enough to hold the longest look-behind any rule asks for. */
+  private readonly recent: RecentChunk[] = [];
+  private readonly lookbehind: number;
+  /** Per rule, whether it takes part in the current chunk (rules with `chunkMayMatch` sit out chunks that fail it). */
+  private active: readonly boolean[] | undefined;
 
   readonly name: string;
   private readonly cfg: ScanConfig;
@@ -60,6 +79,58 @@ class InputScanner {
     this.cfg = cfg;
     this.stats = stats;
     this.driver = new FormatDriver(cfg.logFormat, cfg.parser ?? {});
+    this.offered = cfg.rules.map(() => 0);
+    this.lookbehind = Math.max(0, ...cfg.rules.map((r) => (r.chunkMayMatch ? (r.lookbehindLines ?? 0) : 0)));
+  }
+
+  /** Remember a chunk for look-behind; forget chunks no look-behind can reach. */
+  private remember(text: string, firstLine: number, lines: number): void {
+    if (this.lookbehind === 0) return;
+    this.recent.push({ text, firstLine, lines });
+    let held = 0;
+    for (const r of this.recent) held += r.lines;
+    while (this.recent.length > 1 && held - this.recent[0]!.lines >= this.lookbehind)
+      held -= this.recent.shift()!.lines;
+  }
+
+  /**
+   * Before rule `i` sees a chunk starting at `firstLine`, show it the lines of its look-behind it skipped, in order,
+   * as raw lines (they hold no evidence of their own: the rule's chunk test failed on them).
+   */
+  private async replay(i: number, firstLine: number): Promise<void> {
+    const rule = this.cfg.rules[i]!;
+    const from = Math.max(this.offered[i]! + 1, firstLine - (rule.lookbehindLines ?? 0));
+    this.offered[i] = firstLine - 1;
+    if (from >= firstLine) return;
+    const format = this.driver.format ?? 'text';
+    for (const r of this.recent) {
+      if (r.firstLine + r.lines <= from || r.firstLine >= firstLine) continue;
+      let start = 0;
+      let line = r.firstLine;
+      while (start < r.text.length && line < firstLine) {
+        let nl = r.text.indexOf('\n', start);
+        if (nl < 0) nl = r.text.length;
+        if (line >= from) {
+          let end = nl;
+          if (end > start && r.text.charCodeAt(end - 1) === 13) end--;
+          const l = r.text.slice(start, end);
+          if (l.length > 0 && l.length <= this.cfg.maxLineBytes && rule.mayMatch(l))
+            await this.emit(rule.evaluate({ text: copyString(l), file: this.name, line, format }));
+        }
+        start = nl + 1;
+        line++;
+      }
+    }
+  }
+
+  /** Rules with a chunk test are offered every line of a chunk that takes the per-line path. */
+  private async offerAll(firstLine: number, lines: number, may?: readonly boolean[]): Promise<void> {
+    const rules = this.cfg.rules;
+    for (let i = 0; i < rules.length; i++) {
+      if (!rules[i]!.chunkMayMatch || (may && !may[i])) continue;
+      await this.replay(i, firstLine);
+      this.offered[i] = firstLine + lines - 1;
+    }
   }
 
   warn(reason: string, line: number | undefined, detail: string): void {
@@ -81,7 +152,7 @@ class InputScanner {
    * without a full parse (request, Referer, …); the others at the whole line, and only if they cared about its chunk.
    * `#` lines always go through: W3C and Zeek directives carry parser state.
    */
-  wants(text: string, chunkMay?: readonly boolean[]): boolean {
+  wants(text: string, chunkMay?: readonly boolean[], noBreaks = false): boolean {
     if (text.length === 0) return false;
     if (text.charCodeAt(0) === 35) return true;
     const rules = this.cfg.rules;
@@ -89,7 +160,7 @@ class InputScanner {
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i]!;
       if (r.placeFilter) {
-        if (places === undefined) places = this.driver.quickPlaces(text);
+        if (places === undefined) places = this.driver.quickPlaces(text, noBreaks);
         if (places === null) {
           if (r.mayMatch(text)) return true;
         } else {
@@ -114,7 +185,7 @@ class InputScanner {
     if (!prechecked && !this.wants(text)) return;
     // From here on, findings and rule state may keep pieces of the line: copy it out of its read chunk first, so that
     // what they keep is the line, not the whole chunk it was sliced from.
-    text = Buffer.from(text, 'utf16le').toString('utf16le');
+    text = copyString(text);
     const d = this.driver.parse(text, { file: this.name, line });
     if (d.switchedFrom) this.warn('format change', line, `format changed from ${d.switchedFrom} to ${d.format}`);
     if (d.fallback) this.stats.note('lines in no known format, read as text');
@@ -131,7 +202,10 @@ class InputScanner {
     if (r.kind === 'meta') return;
     this.stats.linesParsed++;
     this.stats.formats.set(d.format, (this.stats.formats.get(d.format) ?? 0) + 1);
-    for (const rule of this.cfg.rules) {
+    const rules = this.cfg.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
+      if (this.active && !this.active[i] && rule.chunkMayMatch) continue;
       let found: Finding[];
       try {
         found = rule.evaluate({ text, file: this.name, line, format: d.format, event: r.event });
@@ -149,7 +223,10 @@ class InputScanner {
 
   /** Rules that read raw text see lines that are not requests too. */
   private async rawRules(text: string, line: number, format: string): Promise<void> {
-    for (const rule of this.cfg.rules) {
+    const rules = this.cfg.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
+      if (this.active && !this.active[i] && rule.chunkMayMatch) continue;
       if (!rule.rawLines || !rule.mayMatch(text)) continue;
       await this.emit(rule.evaluate({ text, file: this.name, line, format }));
     }
@@ -171,8 +248,17 @@ class InputScanner {
       const text = buf.toString('utf8');
       const rules = this.cfg.rules;
       // Rules without a place filter decide on the whole chunk first (their tests are substring tests).
-      const chunkMay = rules.map((r) => (r.placeFilter ? true : r.mayMatch(text)));
+      const chunkMay = rules.map((r) =>
+        r.placeFilter ? true : r.chunkMayMatch ? r.chunkMayMatch(text, this.name) : r.mayMatch(text),
+      );
+      await this.offerAll(c.firstLine, c.lines, chunkMay);
+      this.remember(text, c.firstLine, c.lines);
+      this.active = chunkMay;
       if (!chunkMay.some(Boolean) && text.charCodeAt(0) !== 35 && !text.includes('\n#')) return;
+      // ASCII text (as many characters as bytes) holds no U+2028/U+2029; lines are already cut at LF.
+      const noBreaks =
+        text.indexOf('\r') < 0 &&
+        (text.length === buf.length || (text.indexOf('\u2028') < 0 && text.indexOf('\u2029') < 0));
       let start = 0;
       let line = c.firstLine;
       while (start < text.length) {
@@ -183,7 +269,7 @@ class InputScanner {
         if (end > start) {
           const l = text.slice(start, end);
           // Only lines some rule may care about pay for a parse (and an await).
-          if (this.wants(l, chunkMay)) await this.line(l, line, true);
+          if (this.wants(l, chunkMay, noBreaks)) await this.line(l, line, true);
         }
         start = nl + 1;
         line++;
@@ -191,6 +277,9 @@ class InputScanner {
       return;
     }
     // Slow path, line by line: binary garbage is skipped, invalid UTF-8 is decoded with replacement characters.
+    await this.offerAll(c.firstLine, c.lines);
+    this.remember(buf.toString('utf8'), c.firstLine, c.lines);
+    this.active = undefined;
     let start = 0;
     let line = c.firstLine;
     while (start < buf.length) {
@@ -267,7 +356,8 @@ async function scanInput(input: Input, cfg: ScanConfig, stats: ScanStats): Promi
   }
   let bytes: AsyncIterable<Buffer>;
   try {
-    bytes = await openFileBytes(input.path);
+    // Large reads: the per-chunk tests (secret markers, directives) cost less per byte on larger chunks.
+    bytes = await openFileBytes(input.path, 256 << 10);
   } catch (e) {
     stats.inputsFailed.push(input.path);
     cfg.warn((e as Error).message);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { arbitraryMetadataPayload } from '../../test/support/arbitraries.ts';
 import { classify, verdictOf } from './classify.ts';
 import { decodeEntities } from './decode/entities.ts';
 import { decodeBackslashEscapes } from './decode/escapes.ts';
@@ -9,7 +10,6 @@ import { parseIPv4Loose, parseIPv6 } from './decode/ip.ts';
 import { percentDecodeFixpoint } from './decode/percent.ts';
 import { foldUnicode } from './decode/unicode.ts';
 import { decodeViews } from './decode/views.ts';
-import { arbitraryMetadataPayload } from '../../test/support/arbitraries.ts';
 
 const anyText = fc.oneof(
   fc.string({ maxLength: 200, unit: 'binary' }),

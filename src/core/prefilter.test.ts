@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { buildBenign, buildCompositions, buildCorpus } from '../../test/corpus/ssrf-corpus.ts';
+import { arbitraryMetadataPayload } from '../../test/support/arbitraries.ts';
 import { classify } from './classify.ts';
 import { mayAddressMetadata } from './prefilter.ts';
-import { arbitraryMetadataPayload } from '../../test/support/arbitraries.ts';
 
 test('mayAddressMetadata() passes every corpus case the classifier finds anything in', () => {
   const cases = [...buildCorpus(), ...buildCompositions(), ...buildBenign()];

@@ -17,7 +17,10 @@ export interface FindingOrigin {
 }
 
 /** The process a host or proxy finding is about (argv masked). */
-export type FindingProcess = Pick<ProcessInfo, 'pid' | 'ppid' | 'exe' | 'argv' | 'uid' | 'user' | 'netns' | 'container'>;
+export type FindingProcess = Pick<
+  ProcessInfo,
+  'pid' | 'ppid' | 'exe' | 'argv' | 'uid' | 'user' | 'netns' | 'container'
+>;
 
 export interface FindingRule {
   id: string;

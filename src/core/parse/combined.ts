@@ -1,5 +1,5 @@
 import type { HttpEvent } from '../model/event.ts';
-import { clfTime, intOrUndef, orUndef, splitRequestLine } from './fields.ts';
+import { clfTime, intOrUndef, orUndef, requestTargetOf, splitRequestLine } from './fields.ts';
 import { httpEvent, type LineParser, type LogFormat, NOMATCH } from './types.ts';
 
 /**
@@ -53,20 +53,33 @@ function isDigits(line: string, a: number, b: number): boolean {
   return true;
 }
 
-/** Two fields of printable ASCII, as the regex's `(\S+) (\S+) ` needs (any other whitespace is left to the regex). */
-const TWO_TOKENS = /^[!-~]+ [!-~]+ /;
+/** Whether `line[a, b)` is printable ASCII without spaces (`[!-~]+`). */
+function isToken(line: string, a: number, b: number): boolean {
+  if (b <= a) return false;
+  for (let k = a; k < b; k++) {
+    const c = line.charCodeAt(k);
+    if (c < 33 || c > 126) return false;
+  }
+  return true;
+}
+
+/** Whether `line` holds a character the full parse's `.` does not cross (CR, LF, U+2028, U+2029). */
+function hasLineBreak(line: string): boolean {
+  return /[\r\n\u2028\u2029]/.test(line);
+}
 
 /**
  * The request target, Referer and trailing text of a combined/common line, found with `indexOf` alone: exactly the
  * values `parseCombined` gives, or null whenever the line's shape leaves any doubt (then it is parsed in full).
  * Lines holding CR, U+2028 or U+2029 are always left to the full parse (the regex's `.` does not cross them).
  */
-export function quickCombinedPlaces(line: string): string[] | null {
+export function quickCombinedPlaces(line: string, noBreaks = false): string[] | null {
   const s1 = line.indexOf(' ');
   if (s1 <= 0) return null;
   const s2 = line.indexOf(' ', s1 + 1);
   if (s2 <= s1 + 1) return null;
-  if (!TWO_TOKENS.test(line)) return null;
+  // The regex's `(\S+) (\S+) `: two fields of printable ASCII (any other whitespace is left to the regex).
+  if (!isToken(line, 0, s1) || !isToken(line, s1 + 1, s2)) return null;
   const lb = line.indexOf(' [', s2 + 1);
   // The regex's lazy user field could settle on a later ` [`: only the first one after the user is unambiguous.
   if (lb < s2 + 2 || line.charCodeAt(s2 + 1) === 91) return null;
@@ -81,10 +94,9 @@ export function quickCombinedPlaces(line: string): string[] | null {
   let byEnd = line.indexOf(' ', stEnd + 1);
   if (byEnd < 0) byEnd = line.length;
   if (!(isDigits(line, stEnd + 1, byEnd) || (byEnd === stEnd + 2 && line.charCodeAt(stEnd + 1) === 45))) return null;
-  if (line.indexOf('\r') >= 0 || line.indexOf('\n') >= 0 || line.indexOf('\u2028') >= 0 || line.indexOf('\u2029') >= 0)
-    return null;
+  if (!noBreaks && hasLineBreak(line)) return null;
   const out: string[] = [];
-  const target = splitRequestLine(line.slice(rb + 3, reqEnd)).target;
+  const target = requestTargetOf(line, rb + 3, reqEnd);
   if (target) out.push(target);
   let rest = byEnd;
   // ` "referer" "user-agent"` when both are there; the regex takes them only as a pair.
@@ -99,8 +111,10 @@ export function quickCombinedPlaces(line: string): string[] | null {
       }
     }
   }
-  const tail = line.slice(rest).trim();
-  if (tail) out.push(tail);
+  if (rest < line.length) {
+    const tail = line.slice(rest).trim();
+    if (tail) out.push(tail);
+  }
   return out;
 }
 

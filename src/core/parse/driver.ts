@@ -37,9 +37,9 @@ export class FormatDriver {
    * The raw attack-bearing fields of `text` when the current format can list them without a full parse (see
    * `LineParser.quickPlaces`), or null.
    */
-  quickPlaces(text: string): string[] | null {
+  quickPlaces(text: string, noBreaks = false): string[] | null {
     const p = this.parser;
-    return p?.quickPlaces ? p.quickPlaces(text) : null;
+    return p?.quickPlaces ? p.quickPlaces(text, noBreaks) : null;
   }
 
   parse(text: string, origin: LineOrigin): DriverResult {

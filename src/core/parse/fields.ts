@@ -34,6 +34,51 @@ export function splitRequestLine(r: string): {
   return /^[A-Za-z_-]{1,20}$/.test(method) ? { method, target: rest, protocol } : { target: s };
 }
 
+const isWs = (c: number) => c <= 32 || c >= 128;
+
+function isMethodChar(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45;
+}
+
+/** Whether `s[i, b)` starts with `word` (upper-case ASCII letters and `/`), in any case. */
+function startsWithWord(s: string, i: number, b: number, word: string): boolean {
+  if (i + word.length > b) return false;
+  for (let k = 0; k < word.length; k++) {
+    const w = word.charCodeAt(k);
+    const c = s.charCodeAt(i + k);
+    // Setting bit 5 folds exactly the two cases of a letter onto one value; `/` is compared as is.
+    if (w === 47 ? c !== 47 : (c | 0x20) !== (w | 0x20)) return false;
+  }
+  return true;
+}
+
+/** `HTTP/d`, `HTTPS/d` or `RTSP/d` (any case) at `i`, within `s[.., b)`. */
+function isProtocolAt(s: string, i: number, b: number): boolean {
+  const digitAt = (k: number) => k < b && s.charCodeAt(k) >= 48 && s.charCodeAt(k) <= 57;
+  return (
+    ((startsWithWord(s, i, b, 'HTTP/') || startsWithWord(s, i, b, 'RTSP/')) && digitAt(i + 5)) ||
+    (startsWithWord(s, i, b, 'HTTPS/') && digitAt(i + 6))
+  );
+}
+
+/**
+ * `splitRequestLine(s.slice(a, b)).target`, without building the parts: the hot path of `scan` calls it on every
+ * line. A property test holds the two equal.
+ */
+export function requestTargetOf(s: string, a: number, b: number): string | undefined {
+  // Unicode whitespace is rare: leave it (and leading/trailing ASCII whitespace) to the general function.
+  if (b > a && (isWs(s.charCodeAt(a)) || isWs(s.charCodeAt(b - 1)))) return splitRequestLine(s.slice(a, b)).target;
+  if (b <= a || (b === a + 1 && s.charCodeAt(a) === 45)) return undefined;
+  const first = s.indexOf(' ', a);
+  if (first < 0 || first >= b) return s.slice(a, b);
+  let end = b;
+  const last = s.lastIndexOf(' ', b - 1);
+  if (last > first && isProtocolAt(s, last + 1, b)) end = last;
+  if (first - a < 1 || first - a > 20) return s.slice(a, b);
+  for (let k = a; k < first; k++) if (!isMethodChar(s.charCodeAt(k))) return s.slice(a, b);
+  return s.slice(first + 1, end);
+}
+
 const MONTHS: Record<string, number> = {
   Jan: 0,
   Feb: 1,

@@ -53,9 +53,9 @@ export interface LineParser {
    * Optional fast path: the raw text of every field of `text` a rule could flag (the request, Referer, …), found
    * without a full parse, or null when the line may not be in this format (then it is parsed in full). Every value
    * `parse` puts in an attack-bearing event field must be a substring of one returned here, with the same text
-   * before it.
+   * before it. `noBreaks`: the caller knows `text` holds no CR, LF, U+2028 or U+2029.
    */
-  quickPlaces?(text: string): string[] | null;
+  quickPlaces?(text: string, noBreaks?: boolean): string[] | null;
 }
 
 export interface ParserOptions {

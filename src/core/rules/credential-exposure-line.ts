@@ -29,6 +29,8 @@ export interface CredentialExposureOptions {
  */
 export function credentialExposureRule(opts: CredentialExposureOptions): LineRule & {
   readonly rawLines: true;
+  chunkMayMatch(chunk: string, file: string): boolean;
+  readonly lookbehindLines: number;
   flush(file: string): Finding[];
 } {
   const trackers = new Map<string, LeakTracker<LeakLineMeta>>();
@@ -68,6 +70,15 @@ export function credentialExposureRule(opts: CredentialExposureOptions): LineRul
   return {
     id: CREDENTIAL_EXPOSURE_FAMILY,
     rawLines: true,
+    // A chunk without any secret marker matters only while a leak is open (PEM block, look-ahead window); its
+    // context lines (RoleArn, Expiration, closing braces) are replayed by the caller if a secret follows closely.
+    chunkMayMatch(chunk: string, file: string): boolean {
+      if (inBlock > 0) return true;
+      const t = trackers.get(file);
+      if (t && (t.waiting || t.inBlock)) return true;
+      return mayHoldSecret(chunk);
+    },
+    lookbehindLines: new LeakTracker({ salt: '' }).contextLines,
     mayMatch(text: string): boolean {
       // Inside a PEM block, key lines carry no marker: every line must be seen until the block ends.
       return inBlock > 0 || mayHoldSecret(text) || HINT_LINE.test(text);

@@ -26,6 +26,15 @@ export interface LineRule {
    * make any line-level test pass.
    */
   placeFilter?(value: string): boolean;
+  /**
+   * Optional test on a whole chunk of lines, for stateful rules whose line test passes on context lines that only
+   * matter near evidence (a `RoleArn` line near a key): false when no line of `chunk` can start or continue a
+   * finding in `file`. When a chunk passes after one that did not, the caller first shows the rule the last
+   * `lookbehindLines` lines it skipped (through `mayMatch`, in order), so that context before the evidence is kept.
+   */
+  chunkMayMatch?(chunk: string, file: string): boolean;
+  /** With `chunkMayMatch`: how many skipped lines before a passing chunk the rule needs to see. */
+  readonly lookbehindLines?: number;
   evaluate(input: LineInput): Finding[];
   /** Also evaluate lines that do not parse in the log format (without `event`): rules about raw text, e.g. leaks. */
   readonly rawLines?: boolean;

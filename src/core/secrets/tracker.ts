@@ -85,6 +85,16 @@ export class LeakTracker<M = undefined> {
     return this.state.line + 1;
   }
 
+  /** True while a leak waits for its look-ahead lines: every following line may still add to it. */
+  get waiting(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Lines of context before a secret that `push` may use (look-behind and look-ahead windows of hints). */
+  get contextLines(): number {
+    return this.behind + this.ahead;
+  }
+
   /** True inside a multi-line PEM key, where lines hold secrets without any recognisable marker. */
   get inBlock(): boolean {
     return this.state.pemLines >= 0;
