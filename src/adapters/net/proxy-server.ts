@@ -18,7 +18,7 @@ import { policyPath } from '../../core/policy/target-check.ts';
 import type { CallerIdentity, Decision, Policy, PolicyRequest } from '../../core/policy/types.ts';
 import type { ConnectionEnds } from './caller/attribute.ts';
 import { TokenLedger } from './token-ledger.ts';
-import { downstreamHeaders, openUpstream, type Upstream, upstreamHeaders } from './upstream.ts';
+import { downstreamHeaders, openUpstream, type Upstream, upstreamHead, upstreamHeaders } from './upstream.ts';
 
 export interface ListenSpec {
   host: string;
@@ -109,6 +109,31 @@ const STATUS_TEXT: Record<number, string> = {
   429: 'Too Many Requests',
 };
 
+/** Answer 502 (unreachable) or 504 (timed out) for an upstream that failed before its response head. */
+function upstreamFailure(
+  res: ServerResponse,
+  code: string | undefined,
+  name: string,
+  what: string | undefined,
+): number {
+  const timeout = /timeout/i.test(code ?? '') || /timeout/i.test(name);
+  const status = timeout ? 504 : 502;
+  const body = `imdsguard: metadata endpoint ${timeout ? 'timed out' : 'unreachable'} (${what})\n`;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+  return status;
+}
+
+function internalError(res: ServerResponse): (e: unknown) => void {
+  return (e) => {
+    if (!res.headersSent) {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`imdsguard: internal error\n`);
+    } else res.destroy();
+    process.emitWarning(`proxy: ${(e as Error).message}`);
+  };
+}
+
 export async function startProxyServer(opts: ProxyServerOptions): Promise<RunningProxy> {
   const nowMs = opts.nowMs ?? Date.now;
   const ledger = new TokenLedger();
@@ -118,9 +143,10 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
   const addresses: RunningProxy['addresses'] = [];
 
   for (const spec of opts.listeners) {
-    const up = openUpstream(spec.upstream);
+    const up = openUpstream(spec.upstream, { timeoutMs: opts.upstreamTimeoutMs ?? 5000 });
     upstreams.push(up);
     const identities = new WeakMap<Socket, Promise<CallerIdentity>>();
+    const resolved = new WeakMap<Socket, CallerIdentity>();
     const identityOf = (sock: Socket): Promise<CallerIdentity> => {
       let p = identities.get(sock);
       if (!p) {
@@ -132,6 +158,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
           ...(up.ip ? { originalDst: { ip: up.ip, port: up.port } } : {}),
         });
         identities.set(sock, p);
+        p.then((c) => resolved.set(sock, c)).catch(() => undefined);
       }
       return p;
     };
@@ -160,54 +187,27 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       });
     };
 
-    const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-      const started = performance.now();
-      const caller = await identityOf(req.socket);
-      const target = req.url ?? '/';
-      const path = policyPath(target);
-      const headers = flatHeaders(req);
-      const tokenHeader = headers[AWS_TOKEN_HEADER];
-      const request: PolicyRequest = {
-        method: req.method ?? 'GET',
-        target,
-        path,
-        headers,
-        ...classify(path),
-        token: tokenHeader === undefined ? 'none' : ledger.check(tokenHeader, nowMs()),
-      };
-      const ctx: DecideContext = { nowMs: nowMs(), rate };
-      const decision = decide(opts.policy(), request, caller, ctx);
-
-      if (decision.status !== undefined) {
-        req.resume();
-        const status = decision.status;
-        const body = status === 401 ? AWS_401 : refusalBody(decision);
-        res.writeHead(status, STATUS_TEXT[status], {
-          'content-type': status === 401 ? 'text/html' : 'text/plain; charset=utf-8',
-          'content-length': Buffer.byteLength(body),
-          'x-imdsguard-decision': 'deny',
-          ...(status === 405 ? { allow: request.path === '/latest/api/token' ? 'OPTIONS, PUT' : 'GET, HEAD' } : {}),
-        });
-        res.end(body);
-        res.once('close', () => finish(started, request, caller, decision, status));
-        return;
-      }
-
-      const hasBody = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
-      const chunked = req.headers['transfer-encoding'] !== undefined;
-      // The token is read (to remember its digest) but never logged or stored.
-      const ttl = isTokenRequest(request) ? tokenTtlSeconds(headers[AWS_TTL_HEADER]) : null;
+    /** Requests with a body (rare: metadata clients send none) go through undici, which streams the body up. */
+    const forwardWithBody = async (
+      req: IncomingMessage,
+      res: ServerResponse,
+      started: number,
+      request: PolicyRequest,
+      caller: CallerIdentity,
+      decision: Decision,
+      ttl: number | null,
+    ): Promise<void> => {
       let tokenText = '';
       let status = 0;
       let upstreamError: string | undefined;
       try {
         // stream(): the response body goes straight into the client's response, chunk by chunk, never whole.
-        await up.pool.stream(
+        await up.bodyPool().stream(
           {
-            path: target,
+            path: request.target,
             method: request.method as 'GET',
             headers: upstreamHeaders(req.headers, up.authority),
-            body: hasBody || chunked ? req : null,
+            body: req,
             headersTimeout: opts.upstreamTimeoutMs ?? 5000,
             bodyTimeout: opts.upstreamTimeoutMs ?? 5000,
           },
@@ -231,20 +231,118 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         const err = e as NodeJS.ErrnoException;
         upstreamError = err.code ?? err.message;
         if (status === 0 && !res.headersSent) {
-          const timeout = /timeout/i.test(err.code ?? '') || /timeout/i.test(err.name);
-          status = timeout ? 504 : 502;
-          const body = `imdsguard: metadata endpoint ${timeout ? 'timed out' : 'unreachable'} (${upstreamError})\n`;
-          res.writeHead(status, {
-            'content-type': 'text/plain; charset=utf-8',
-            'content-length': Buffer.byteLength(body),
-          });
-          res.end(body);
+          status = upstreamFailure(res, err.code, err.name, upstreamError);
           res.once('close', () => finish(started, request, caller, decision, status, upstreamError));
           return;
         }
         res.destroy();
       }
       finish(started, request, caller, decision, status, upstreamError);
+    };
+
+    /** Bodiless requests: the lean keep-alive client; the response is passed on chunk by chunk as it arrives. */
+    const forward = (
+      req: IncomingMessage,
+      res: ServerResponse,
+      started: number,
+      request: PolicyRequest,
+      caller: CallerIdentity,
+      decision: Decision,
+      ttl: number | null,
+    ): void => {
+      let status = 0;
+      let capture = false;
+      let tokenText = '';
+      let done = false;
+      const end = (upstreamError?: string) => {
+        if (done) return;
+        done = true;
+        if (capture && tokenText && ttl !== null) ledger.add(tokenText, ttl, nowMs());
+        finish(started, request, caller, decision, status, upstreamError);
+      };
+      const resume = () => ex.resume();
+      const clientGone = () => {
+        if (done) return;
+        ex.abort();
+        end('CLIENT_CLOSED');
+      };
+      const ex = up.h1.request(
+        request.method,
+        upstreamHead(request.method, request.target, req.headers, up.authority),
+        {
+          onHead(st, h) {
+            res.writeHead(st, h);
+            status = st;
+            capture = ttl !== null && st === 200;
+          },
+          onData(chunk, last) {
+            if (capture && tokenText.length < 4096) tokenText += chunk.toString('latin1');
+            if (last) {
+              res.end(chunk);
+              return true;
+            }
+            if (res.write(chunk)) return true;
+            res.once('drain', resume);
+            res.once('close', clientGone);
+            return false;
+          },
+          onEnd() {
+            if (!res.writableEnded) res.end();
+            end();
+          },
+          onError(err) {
+            if (done) return;
+            if (status === 0 && !res.headersSent) {
+              status = upstreamFailure(res, err.code, err.name, err.code);
+              res.once('close', () => end(err.code));
+              return;
+            }
+            res.destroy();
+            end(err.code);
+          },
+        },
+      );
+    };
+
+    const handle = (req: IncomingMessage, res: ServerResponse, caller: CallerIdentity, started: number): void => {
+      const target = req.url ?? '/';
+      const path = policyPath(target);
+      const headers = req.headers as Record<string, string | undefined>;
+      const tokenHeader = headers[AWS_TOKEN_HEADER];
+      const request: PolicyRequest = {
+        method: req.method ?? 'GET',
+        target,
+        path,
+        // Node joins repeated headers into one string; only set-cookie stays a list, and a request has no business
+        // sending it, but the policy sees strings only.
+        headers: headers['set-cookie'] === undefined ? headers : flatHeaders(req),
+        ...classify(path),
+        token: tokenHeader === undefined ? 'none' : ledger.check(tokenHeader, nowMs()),
+      };
+      const ctx: DecideContext = { nowMs: nowMs(), rate };
+      const decision = decide(opts.policy(), request, caller, ctx);
+
+      if (decision.status !== undefined) {
+        req.resume();
+        const status = decision.status;
+        const body = status === 401 ? AWS_401 : refusalBody(decision);
+        res.writeHead(status, STATUS_TEXT[status], {
+          'content-type': status === 401 ? 'text/html' : 'text/plain; charset=utf-8',
+          'content-length': Buffer.byteLength(body),
+          'x-imdsguard-decision': 'deny',
+          ...(status === 405 ? { allow: request.path === '/latest/api/token' ? 'OPTIONS, PUT' : 'GET, HEAD' } : {}),
+        });
+        res.end(body);
+        res.once('close', () => finish(started, request, caller, decision, status));
+        return;
+      }
+
+      const cl = req.headers['content-length'];
+      const hasBody = (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
+      // The token is read (to remember its digest) but never logged or stored.
+      const ttl = isTokenRequest(request) ? tokenTtlSeconds(headers[AWS_TTL_HEADER]) : null;
+      if (hasBody) void forwardWithBody(req, res, started, request, caller, decision, ttl).catch(internalError(res));
+      else forward(req, res, started, request, caller, decision, ttl);
     };
 
     const server = createServer(
@@ -256,13 +354,21 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         connectionsCheckingInterval: Math.min(1000, opts.headersTimeoutMs ?? 1000),
       },
       (req, res) => {
-        handle(req, res).catch((e: unknown) => {
-          if (!res.headersSent) {
-            res.writeHead(500, { 'content-type': 'text/plain' });
-            res.end(`imdsguard: internal error\n`);
-          } else res.destroy();
-          process.emitWarning(`proxy: ${(e as Error).message}`);
-        });
+        const started = performance.now();
+        const sock = req.socket;
+        // Keep-alive: the caller is known from the connection's first request; no promise, no microtask.
+        const known = resolved.get(sock);
+        if (known) {
+          try {
+            handle(req, res, known, started);
+          } catch (e) {
+            internalError(res)(e);
+          }
+          return;
+        }
+        identityOf(sock)
+          .then((caller) => handle(req, res, caller, started))
+          .catch(internalError(res));
       },
     );
     // Start attribution as soon as the connection is accepted, in parallel with reading the request.
@@ -334,7 +440,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
             }),
         ),
       );
-      await Promise.all(upstreams.map((u) => u.pool.close().catch(() => undefined)));
+      await Promise.all(upstreams.map((u) => u.close()));
     },
   };
 }
