@@ -73,7 +73,7 @@ export function loadPolicyFile(path: string): Policy {
  */
 async function openProxySink(format: SinkFormat | undefined, output: string | undefined) {
   if (output && output !== '-' && (format === undefined || format === 'jsonl' || format === 'ocsf')) {
-    const out = openSyncFileOutput(output);
+    const out = openSyncFileOutput(output, { batch: true });
     return format === 'ocsf' ? ocsfSink(out, { version: VERSION }, Date.now) : jsonlSink(out);
   }
   return openSink(format, output);

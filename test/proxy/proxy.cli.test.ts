@@ -182,4 +182,38 @@ describe('imdsguard proxy (process): records, SIGHUP reload, SIGTERM', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
+
+  test('records are batched per event-loop turn yet every answered request is in the file after SIGINT', async () => {
+    const policy = join(dir, 'p-int.yaml');
+    const records = join(dir, 'records-int.jsonl');
+    writeFileSync(policy, 'defaults: { imdsv2_only: false }\nrules:\n  - { name: open, match: {}, action: allow }\n');
+    const child = spawn(
+      process.execPath,
+      [...CLI, 'proxy', '--policy', policy, '--listen', '127.0.0.1:0', '--upstream', fake.url, '-o', records],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      let port = 0;
+      for await (const line of createInterface({ input: child.stderr })) {
+        const m = /"port":(\d+)/.exec(line);
+        if (m && /listening/.test(line)) {
+          port = Number(m[1]);
+          break;
+        }
+      }
+      const replies = await Promise.all(
+        Array.from({ length: 50 }, () => call(port, 'GET', '/latest/meta-data/instance-id')),
+      );
+      assert.ok(replies.every((r) => r.status === 200));
+      child.kill('SIGINT');
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 130);
+      const events = readFileSync(records, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{"type":"event"'));
+      assert.equal(events.length, 50);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
 });
