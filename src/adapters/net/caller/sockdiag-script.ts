@@ -6,16 +6,15 @@
  *   "<id> <4|6> <src> <sport> <dst> <dport> [<dst> <dport>…]\n"  →  "<id> <uid> <inode>\n" | "<id> - <errno>\n"
  *   (the first destination that matches wins: one round trip for every candidate)
  *   "<id> ping\n" → "<id> pong\n"
+ * Queries that arrive together (Node writes a burst of them at once) are answered together, in one write.
  */
 export const SOCKDIAG_SCRIPT = String.raw`
-import socket, struct, sys
+import os, socket, struct
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST = 1
 NLMSG_ERROR = 2
 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
-inp = sys.stdin.buffer
-out = sys.stdout
 def lookup(seq, fam, src, sport, dst, dport):
     af = socket.AF_INET if fam == '4' else socket.AF_INET6
     a = socket.inet_pton(af, src).ljust(16, b'\0')
@@ -34,14 +33,11 @@ def lookup(seq, fam, src, sport, dst, dport):
                 uid, inode = struct.unpack_from('=II', d, off + 16 + 4 + 48 + 12)
                 return '%d %d' % (uid, inode)
             off += (ln + 3) & ~3
-while True:
-    line = inp.readline()
-    if not line:
-        break
+def answer(line):
     parts = line.decode('ascii', 'replace').split()
     if len(parts) == 2 and parts[1] == 'ping':
-        out.write(parts[0] + ' pong\n')
-    elif len(parts) >= 6 and len(parts) % 2 == 0:
+        return parts[0] + ' pong\n'
+    if len(parts) >= 6 and len(parts) % 2 == 0:
         r = '- 2'
         for i in range(4, len(parts), 2):
             try:
@@ -50,6 +46,19 @@ while True:
                 r = '- 22'
             if r != '- 2':
                 break
-        out.write(parts[0] + ' ' + r + '\n')
-    out.flush()
+        return parts[0] + ' ' + r + '\n'
+    return parts[0] + ' - 22\n' if parts else ''
+# Every query that arrived together is answered in one write: one wake-up serves a burst of new connections.
+buf = b''
+while True:
+    d = os.read(0, 65536)
+    if not d:
+        break
+    buf += d
+    lines = buf.split(b'\n')
+    buf = lines.pop()
+    out = ''.join(answer(l) for l in lines if l)
+    b = out.encode('ascii')
+    while b:
+        b = b[os.write(1, b):]
 `;

@@ -55,6 +55,15 @@ export async function startSockDiag(python = 'python3', timeoutMs = 5000): Promi
       r(line.slice(sp + 1));
     }
   });
+  // Queries asked during one turn of the event loop go to the helper in one write (and come back in one).
+  let batch = '';
+  let flushing: NodeJS.Immediate | undefined;
+  const flush = () => {
+    flushing = undefined;
+    const text = batch;
+    batch = '';
+    if (text && !dead) child.stdin.write(text);
+  };
   const ask = (payload: string): Promise<string> =>
     new Promise((resolve, reject) => {
       if (dead) {
@@ -65,7 +74,8 @@ export async function startSockDiag(python = 'python3', timeoutMs = 5000): Promi
       const id = seq;
       if (pending.size === 0 && busy) busy();
       pending.set(id, (v) => (v instanceof Error ? reject(v) : resolve(v)));
-      child.stdin.write(`${id} ${payload}\n`);
+      batch += `${id} ${payload}\n`;
+      flushing ??= setImmediate(flush);
     });
 
   await new Promise<void>((resolve, reject) => {
