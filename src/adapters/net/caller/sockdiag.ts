@@ -57,9 +57,9 @@ export async function startSockDiag(python = 'python3', timeoutMs = 5000): Promi
   });
   // Queries asked during one turn of the event loop go to the helper in one write (and come back in one).
   let batch = '';
-  let flushing: NodeJS.Immediate | undefined;
+  let scheduled = false;
   const flush = () => {
-    flushing = undefined;
+    scheduled = false;
     const text = batch;
     batch = '';
     if (text && !dead) child.stdin.write(text);
@@ -75,7 +75,10 @@ export async function startSockDiag(python = 'python3', timeoutMs = 5000): Promi
       if (pending.size === 0 && busy) busy();
       pending.set(id, (v) => (v instanceof Error ? reject(v) : resolve(v)));
       batch += `${id} ${payload}\n`;
-      flushing ??= setImmediate(flush);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
     });
 
   await new Promise<void>((resolve, reject) => {
