@@ -68,6 +68,69 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [^\r\n]*)?$/;
 const MAX_HEAD = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+/** A response head as read: what the client gets and how the body is framed (the method decides the rest). */
+interface ParsedHead {
+  status: number;
+  /** For the client: hop-by-hop headers removed. Shared between responses with the same head: never mutated. */
+  headers: Record<string, string | string[]>;
+  /** Content-Length, or -1 when absent (or overridden by Transfer-Encoding). */
+  length: number;
+  /** Transfer-Encoding present: whether it ends in chunked; undefined when absent. */
+  chunked: boolean | undefined;
+  /** The server will not keep the connection (Connection: close, HTTP/1.0, or length and chunked together). */
+  close: boolean;
+}
+
+/** Parse a response head (without its final CRLF CRLF). Throws UpstreamError on anything malformed. */
+export function parseHead(head: string): ParsedHead {
+  const lines = head.split('\r\n');
+  const m = STATUS_LINE.exec(lines[0] ?? '');
+  if (!m) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'malformed status line');
+  const status = Number(m[2]);
+  if (status === 101) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'unexpected protocol switch');
+  const headers: Record<string, string | string[]> = {};
+  let length: string | undefined;
+  let te: string | undefined;
+  let close = m[1] === '0';
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'malformed header line');
+    const name = line.slice(0, colon).toLowerCase();
+    if (!TOKEN.test(name)) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'malformed header name');
+    const value = line.slice(colon + 1).trim();
+    if (BAD_VALUE.test(value)) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'control character in header');
+    if (name === 'content-length') {
+      if (length !== undefined && length !== value)
+        throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'conflicting Content-Length');
+      length = value;
+    } else if (name === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
+    else if (name === 'connection') {
+      const v = value.toLowerCase();
+      if (v.includes('close')) close = true;
+      else if (m[1] === '0' && v.includes('keep-alive')) close = false;
+    }
+    if (HOP_BY_HOP.has(name)) continue;
+    const prev = headers[name];
+    if (prev === undefined) headers[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else headers[name] = [prev, value];
+  }
+  let chunked: boolean | undefined;
+  let n = -1;
+  if (te !== undefined) {
+    delete headers['content-length'];
+    chunked = /(?:^|,)\s*chunked\s*$/i.test(te);
+    // Length and chunked together smell of smuggling: use chunked, but never reuse the socket.
+    if (length !== undefined) close = true;
+  } else if (length !== undefined) {
+    if (!/^\d{1,15}$/.test(length)) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'bad Content-Length');
+    n = Number(length);
+  }
+  return { status, headers, length: n, chunked, close };
+}
 const MAX_CHUNK_LINE = 4096;
 
 /** Connection states. */
@@ -320,56 +383,19 @@ class Conn {
 
   /** Parse a response head and hand it on. Returns true when it was a final response (state set for its body). */
   private onHead(head: string, p: Pending): boolean {
-    const lines = head.split('\r\n');
-    const m = STATUS_LINE.exec(lines[0] ?? '');
-    if (!m) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'malformed status line');
-    const status = Number(m[2]);
-    if (status < 200) {
-      if (status === 101) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'unexpected protocol switch');
-      return false; // 100 Continue and friends: the final response follows.
-    }
-    const headers: Record<string, string | string[]> = {};
-    let length: string | undefined;
-    let te: string | undefined;
-    let close = m[1] === '0';
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'malformed header line');
-      const name = line.slice(0, colon).toLowerCase();
-      if (!TOKEN.test(name)) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'malformed header name');
-      const value = line.slice(colon + 1).trim();
-      if (BAD_VALUE.test(value)) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'control character in header');
-      if (name === 'content-length') {
-        if (length !== undefined && length !== value)
-          throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'conflicting Content-Length');
-        length = value;
-      } else if (name === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
-      else if (name === 'connection') {
-        const v = value.toLowerCase();
-        if (v.includes('close')) close = true;
-        else if (m[1] === '0' && v.includes('keep-alive')) close = false;
-      }
-      if (HOP_BY_HOP.has(name)) continue;
-      const prev = headers[name];
-      if (prev === undefined) headers[name] = value;
-      else if (Array.isArray(prev)) prev.push(value);
-      else headers[name] = [prev, value];
-    }
+    const h = this.pool.parsedHead(head);
+    if (h.status < 200) return false; // 100 Continue and friends: the final response follows.
+    let close = h.close;
     let state: S;
-    if (p.method === 'HEAD' || status === 204 || status === 304) state = S.Idle;
-    else if (te !== undefined) {
-      delete headers['content-length'];
-      if (/(?:^|,)\s*chunked\s*$/i.test(te)) state = S.ChunkSize;
+    if (p.method === 'HEAD' || h.status === 204 || h.status === 304) state = S.Idle;
+    else if (h.chunked !== undefined) {
+      if (h.chunked) state = S.ChunkSize;
       else {
         state = S.UntilClose;
         close = true;
       }
-      // Length and chunked together smell of smuggling: use chunked, but never reuse the socket.
-      if (length !== undefined) close = true;
-    } else if (length !== undefined) {
-      if (!/^\d{1,15}$/.test(length)) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', 'bad Content-Length');
-      this.remaining = Number(length);
+    } else if (h.length >= 0) {
+      this.remaining = h.length;
       state = this.remaining === 0 ? S.Idle : S.Length;
     } else {
       state = S.UntilClose;
@@ -378,8 +404,8 @@ class Conn {
     this.keepAlive = !close;
     this.state = state;
     this.deadline = Date.now() + this.pool.bodyTimeoutMs;
-    p.handler.onHead(status, headers);
-    if (state === S.Idle && this.current === p) p.handler.onData(Buffer.alloc(0), true);
+    p.handler.onHead(h.status, h.headers);
+    if (state === S.Idle && this.current === p) p.handler.onData(EMPTY, true);
     return true;
   }
 
@@ -416,6 +442,8 @@ export class H1Pool {
   private readonly waiting: Pending[] = [];
   private sweep: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Recent response heads, parsed: an endpoint sends the same few heads over and over (until its Date ticks). */
+  private readonly heads = new Map<string, ParsedHead>();
 
   constructor(o: H1PoolOptions) {
     this.host = o.host;
@@ -452,6 +480,17 @@ export class H1Pool {
       this.sweep ??= this.startSweep();
     }
     c.send(p);
+  }
+
+  /** @internal */
+  parsedHead(head: string): ParsedHead {
+    let h = this.heads.get(head);
+    if (!h) {
+      h = parseHead(head);
+      if (this.heads.size >= 64) this.heads.clear();
+      this.heads.set(head, h);
+    }
+    return h;
   }
 
   /** @internal A connection is free again. */

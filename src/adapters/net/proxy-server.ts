@@ -11,12 +11,13 @@ import { Writable } from 'node:stream';
 import { matchEndpoint } from '../../core/endpoints/lookup.ts';
 import type { PathClass } from '../../core/model/hit.ts';
 import { AWS_TOKEN_HEADER, AWS_TTL_HEADER, isTokenRequest, tokenTtlSeconds } from '../../core/policy/aws-semantics.ts';
-import { type DecideContext, decide } from '../../core/policy/decide.ts';
+import { DecisionCache } from '../../core/policy/decision-cache.ts';
 import { newRateState } from '../../core/policy/rate-limit.ts';
 import type { ProxyOutcome } from '../../core/policy/records.ts';
 import { policyPath } from '../../core/policy/target-check.ts';
 import type { CallerIdentity, Decision, Policy, PolicyRequest } from '../../core/policy/types.ts';
 import type { ConnectionEnds } from './caller/attribute.ts';
+import type { Exchange, ResponseHandler, UpstreamError } from './h1-client.ts';
 import { TokenLedger } from './token-ledger.ts';
 import { downstreamHeaders, openUpstream, type Upstream, upstreamHead, upstreamHeaders } from './upstream.ts';
 
@@ -109,6 +110,107 @@ const STATUS_TEXT: Record<number, string> = {
   429: 'Too Many Requests',
 };
 
+type Finish = (
+  started: number,
+  request: PolicyRequest,
+  caller: CallerIdentity,
+  decision: Decision,
+  status: number,
+  upstreamError?: string,
+) => void;
+
+/**
+ * One request on its way through the lean upstream client: the response head and body go to the client as they
+ * come, and the outcome is recorded once, whatever happens. A class rather than closures: nothing is allocated per
+ * request beyond this object.
+ */
+class Forwarding implements ResponseHandler {
+  exchange: Exchange | undefined;
+  private status = 0;
+  private capture = false;
+  private tokenText = '';
+  private done = false;
+  private readonly res: ServerResponse;
+  private readonly started: number;
+  private readonly request: PolicyRequest;
+  private readonly caller: CallerIdentity;
+  private readonly decision: Decision;
+  private readonly ttl: number | null;
+  private readonly finish: Finish;
+  private readonly ledger: TokenLedger;
+  private readonly nowMs: () => number;
+  constructor(
+    res: ServerResponse,
+    started: number,
+    request: PolicyRequest,
+    caller: CallerIdentity,
+    decision: Decision,
+    ttl: number | null,
+    finish: Finish,
+    ledger: TokenLedger,
+    nowMs: () => number,
+  ) {
+    this.res = res;
+    this.started = started;
+    this.request = request;
+    this.caller = caller;
+    this.decision = decision;
+    this.ttl = ttl;
+    this.finish = finish;
+    this.ledger = ledger;
+    this.nowMs = nowMs;
+  }
+
+  private end(upstreamError?: string): void {
+    if (this.done) return;
+    this.done = true;
+    // The token is read (to remember its digest) but never logged or stored.
+    if (this.capture && this.tokenText && this.ttl !== null) this.ledger.add(this.tokenText, this.ttl, this.nowMs());
+    this.finish(this.started, this.request, this.caller, this.decision, this.status, upstreamError);
+  }
+
+  private clientGone(): void {
+    if (this.done) return;
+    this.exchange?.abort();
+    this.end('CLIENT_CLOSED');
+  }
+
+  onHead(status: number, headers: Record<string, string | string[]>): void {
+    this.res.writeHead(status, headers);
+    this.status = status;
+    this.capture = this.ttl !== null && status === 200;
+  }
+
+  onData(chunk: Buffer, last: boolean): boolean {
+    if (this.capture && this.tokenText.length < 4096) this.tokenText += chunk.toString('latin1');
+    if (last) {
+      this.res.end(chunk);
+      return true;
+    }
+    if (this.res.write(chunk)) return true;
+    // Backpressure (a large body, a slow client): wait for the client, and give up on the upstream if it leaves.
+    this.res.once('drain', () => this.exchange?.resume());
+    this.res.once('close', () => this.clientGone());
+    return false;
+  }
+
+  onEnd(): void {
+    if (!this.res.writableEnded) this.res.end();
+    this.end();
+  }
+
+  onError(err: UpstreamError): void {
+    if (this.done) return;
+    if (this.status === 0 && !this.res.headersSent) {
+      this.status = upstreamFailure(this.res, err.code, err.name, err.code);
+      this.res.once('close', () => this.end(err.code));
+      return;
+    }
+    this.res.destroy();
+    this.end(err.code);
+  }
+}
+
 /** Answer 502 (unreachable) or 504 (timed out) for an upstream that failed before its response head. */
 function upstreamFailure(
   res: ServerResponse,
@@ -163,6 +265,8 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       return p;
     };
     const classify = classifier(up);
+    // Per listener: the same target classifies differently on another endpoint. Rate limits stay shared.
+    const decisions = new DecisionCache(rate);
     const listenerName = `${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}`;
     const destination = { ip: up.ip ?? up.url.hostname, port: up.port };
 
@@ -250,57 +354,11 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       decision: Decision,
       ttl: number | null,
     ): void => {
-      let status = 0;
-      let capture = false;
-      let tokenText = '';
-      let done = false;
-      const end = (upstreamError?: string) => {
-        if (done) return;
-        done = true;
-        if (capture && tokenText && ttl !== null) ledger.add(tokenText, ttl, nowMs());
-        finish(started, request, caller, decision, status, upstreamError);
-      };
-      const resume = () => ex.resume();
-      const clientGone = () => {
-        if (done) return;
-        ex.abort();
-        end('CLIENT_CLOSED');
-      };
-      const ex = up.h1.request(
+      const f = new Forwarding(res, started, request, caller, decision, ttl, finish, ledger, nowMs);
+      f.exchange = up.h1.request(
         request.method,
         upstreamHead(request.method, request.target, req.headers, up.authority),
-        {
-          onHead(st, h) {
-            res.writeHead(st, h);
-            status = st;
-            capture = ttl !== null && st === 200;
-          },
-          onData(chunk, last) {
-            if (capture && tokenText.length < 4096) tokenText += chunk.toString('latin1');
-            if (last) {
-              res.end(chunk);
-              return true;
-            }
-            if (res.write(chunk)) return true;
-            res.once('drain', resume);
-            res.once('close', clientGone);
-            return false;
-          },
-          onEnd() {
-            if (!res.writableEnded) res.end();
-            end();
-          },
-          onError(err) {
-            if (done) return;
-            if (status === 0 && !res.headersSent) {
-              status = upstreamFailure(res, err.code, err.name, err.code);
-              res.once('close', () => end(err.code));
-              return;
-            }
-            res.destroy();
-            end(err.code);
-          },
-        },
+        f,
       );
     };
 
@@ -319,8 +377,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         ...classify(path),
         token: tokenHeader === undefined ? 'none' : ledger.check(tokenHeader, nowMs()),
       };
-      const ctx: DecideContext = { nowMs: nowMs(), rate };
-      const decision = decide(opts.policy(), request, caller, ctx);
+      const decision = decisions.decide(opts.policy(), request, caller, nowMs());
 
       if (decision.status !== undefined) {
         req.resume();
