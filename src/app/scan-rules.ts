@@ -1,5 +1,6 @@
 import { LeakCauseCorrelator } from '../core/correlate/leak-cause.ts';
 import type { Finding } from '../core/model/finding.ts';
+import { detach } from '../core/parse/spans.ts';
 import { mayAddressMetadata } from '../core/prefilter.ts';
 import { credentialExposureRule } from '../core/rules/credential-exposure-line.ts';
 import type { LineInput, LineRule } from '../core/rules/line-rule.ts';
@@ -27,7 +28,8 @@ function scrubbed(rule: LineRule, observe?: (f: Finding) => void): LineRule {
     ...(rule.placeFilter ? { placeFilter: (value: string) => rule.placeFilter!(value) } : {}),
     evaluate: (input: LineInput) => clean(rule.evaluate(input)),
     ...(rule.rawLines ? { rawLines: true } : {}),
-    ...(rule.chunkMayMatch ? { chunkMayMatch: (chunk: string, file: string) => rule.chunkMayMatch!(chunk, file) } : {}),
+    ...(rule.chunkEvidence ? { chunkEvidence: (chunk: string) => rule.chunkEvidence!(chunk) } : {}),
+    ...(rule.holdsOpen ? { holdsOpen: (file: string) => rule.holdsOpen!(file) } : {}),
     ...(rule.lookbehindLines !== undefined ? { lookbehindLines: rule.lookbehindLines } : {}),
     ...(rule.flush ? { flush: (file: string) => clean(rule.flush!(file)) } : {}),
   };
@@ -42,7 +44,7 @@ function memoised(test: (s: string) => boolean, max = 4096): (s: string) => bool
       v = test(s);
       if (seen.size >= max) seen.clear();
       // A copy, not the slice: a slice would keep its whole read chunk alive for as long as the memo holds it.
-      if (s.length <= 256) seen.set(Buffer.from(s, 'utf16le').toString('utf16le'), v);
+      if (s.length <= 256) seen.set(detach(s), v);
     }
     return v;
   };

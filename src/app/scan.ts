@@ -1,13 +1,22 @@
 import { isUtf8 } from 'node:buffer';
-import { chunkLines, type LineBase, type LineChunk, type RESET } from '../adapters/sources/chunk-lines.ts';
+import {
+  chunkLines,
+  type LineBase,
+  type LineChunk,
+  type OverlongLine,
+  type RESET,
+} from '../adapters/sources/chunk-lines.ts';
 import { expandInputs, type Input } from '../adapters/sources/expand-inputs.ts';
 import { followFile } from '../adapters/sources/follow.ts';
 import { maybeGunzip, openFileBytes } from '../adapters/sources/open-input.ts';
 import type { Finding } from '../core/model/finding.ts';
 import { FormatDriver } from '../core/parse/driver.ts';
+import { detach } from '../core/parse/spans.ts';
 import type { LogFormatName, ParserOptions } from '../core/parse/types.ts';
 import type { FindingSink } from '../core/ports.ts';
 import type { LineRule } from '../core/rules/line-rule.ts';
+import { ScanFilterPool } from './scan-filter-pool.ts';
+import { type ChunkFilterResult, decodeChunk, type FieldLister, lineWanted, pickLines } from './scan-line-filter.ts';
 import { ScanStats } from './scan-stats.ts';
 
 export interface ScanConfig {
@@ -32,14 +41,17 @@ export interface ScanConfig {
   onFinding?: (f: Finding) => void;
   /** Called once with the live statistics object (for a progress line). */
   onStats?: (s: ScanStats) => void;
+  /**
+   * Worker threads for the stateless filter stage (0: none). Only for rules built by `scanRules()`: the workers
+   * build their own copies of those. Not used with `follow`.
+   */
+  workers?: number;
 }
+
+/** Chunks read in the main thread before any goes to a worker: small inputs never wait for a worker to start. */
+const WARMUP_CHUNKS = 2;
 
 const STDIN_NAME = '-';
-
-/** A copy of `s` that does not keep alive the (larger) string it was sliced from. */
-function copyString(s: string): string {
-  return Buffer.from(s, 'utf16le').toString('utf16le');
-}
 
 /** A line is binary garbage when it holds NUL or mostly control bytes. */
 function isBinary(b: Buffer): boolean {
@@ -54,7 +66,7 @@ function isBinary(b: Buffer): boolean {
 
 /** A chunk's text kept for look-behind replay. */
 interface RecentChunk {
-  text: string;
+  text: string | Buffer;
   firstLine: number;
   lines: number;
 }
@@ -62,29 +74,40 @@ interface RecentChunk {
 class InputScanner {
   private readonly driver: FormatDriver;
   private readonly warned = new Map<string, number>();
-  /** Per rule: the last line it was offered (rules with `chunkMayMatch` skip whole chunks). */
+  /** Per rule: the last line it was offered (rules with `chunkEvidence` skip whole chunks). */
   private readonly offered: number[];
   /** The latest chunks, enough to hold the longest look-behind any rule asks for. */
   private readonly recent: RecentChunk[] = [];
   private readonly lookbehind: number;
-  /** Per rule, whether it takes part in the current chunk (rules with `chunkMayMatch` sit out chunks that fail it). */
+  /** Per rule, whether it takes part in the current chunk (rules with `chunkEvidence` sit out chunks without evidence). */
   private active: readonly boolean[] | undefined;
 
   readonly name: string;
   private readonly cfg: ScanConfig;
   private readonly stats: ScanStats;
 
-  constructor(name: string, cfg: ScanConfig, stats: ScanStats) {
+  private readonly pool: ScanFilterPool | undefined;
+  private readonly lister: FieldLister;
+
+  constructor(name: string, cfg: ScanConfig, stats: ScanStats, pool?: ScanFilterPool) {
     this.name = name;
     this.cfg = cfg;
     this.stats = stats;
-    this.driver = new FormatDriver(cfg.logFormat, cfg.parser ?? {});
+    this.pool = pool;
+    const driver = new FormatDriver(cfg.logFormat, cfg.parser ?? {});
+    this.driver = driver;
+    this.lister = {
+      places: (t, nb) => driver.quickPlaces(t, nb),
+      get spans() {
+        return driver.quickSpans;
+      },
+    };
     this.offered = cfg.rules.map(() => 0);
-    this.lookbehind = Math.max(0, ...cfg.rules.map((r) => (r.chunkMayMatch ? (r.lookbehindLines ?? 0) : 0)));
+    this.lookbehind = Math.max(0, ...cfg.rules.map((r) => (r.chunkEvidence ? (r.lookbehindLines ?? 0) : 0)));
   }
 
   /** Remember a chunk for look-behind; forget chunks no look-behind can reach. */
-  private remember(text: string, firstLine: number, lines: number): void {
+  private remember(text: string | Buffer, firstLine: number, lines: number): void {
     if (this.lookbehind === 0) return;
     this.recent.push({ text, firstLine, lines });
     let held = 0;
@@ -105,6 +128,7 @@ class InputScanner {
     const format = this.driver.format ?? 'text';
     for (const r of this.recent) {
       if (r.firstLine + r.lines <= from || r.firstLine >= firstLine) continue;
+      if (typeof r.text !== 'string') r.text = r.text.toString('utf8');
       let start = 0;
       let line = r.firstLine;
       while (start < r.text.length && line < firstLine) {
@@ -115,7 +139,7 @@ class InputScanner {
           if (end > start && r.text.charCodeAt(end - 1) === 13) end--;
           const l = r.text.slice(start, end);
           if (l.length > 0 && l.length <= this.cfg.maxLineBytes && rule.mayMatch(l))
-            await this.emit(rule.evaluate({ text: copyString(l), file: this.name, line, format }));
+            await this.emit(rule.evaluate({ text: detach(l), file: this.name, line, format }));
         }
         start = nl + 1;
         line++;
@@ -127,7 +151,7 @@ class InputScanner {
   private async offerAll(firstLine: number, lines: number, may?: readonly boolean[]): Promise<void> {
     const rules = this.cfg.rules;
     for (let i = 0; i < rules.length; i++) {
-      if (!rules[i]!.chunkMayMatch || (may && !may[i])) continue;
+      if (!rules[i]!.chunkEvidence || (may && !may[i])) continue;
       await this.replay(i, firstLine);
       this.offered[i] = firstLine + lines - 1;
     }
@@ -147,30 +171,6 @@ class InputScanner {
     this.warn(reason, line, `skipped: ${detail}`);
   }
 
-  /**
-   * Whether any rule may care about this line. Rules with a `placeFilter` look only at the fields the format can list
-   * without a full parse (request, Referer, …); the others at the whole line, and only if they cared about its chunk.
-   * `#` lines always go through: W3C and Zeek directives carry parser state.
-   */
-  wants(text: string, chunkMay?: readonly boolean[], noBreaks = false): boolean {
-    if (text.length === 0) return false;
-    if (text.charCodeAt(0) === 35) return true;
-    const rules = this.cfg.rules;
-    let places: string[] | null | undefined;
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i]!;
-      if (r.placeFilter) {
-        if (places === undefined) places = this.driver.quickPlaces(text, noBreaks);
-        if (places === null) {
-          if (r.mayMatch(text)) return true;
-        } else {
-          for (const p of places) if (r.placeFilter(p)) return true;
-        }
-      } else if ((chunkMay === undefined || chunkMay[i]) && r.mayMatch(text)) return true;
-    }
-    return false;
-  }
-
   async line(text: string, line: number, prechecked = false): Promise<void> {
     if (text.length === 0) return;
     if (text.charCodeAt(text.length - 1) === 13) text = text.slice(0, -1);
@@ -182,10 +182,10 @@ class InputScanner {
       );
       return;
     }
-    if (!prechecked && !this.wants(text)) return;
+    if (!prechecked && !lineWanted(text, this.cfg.rules, this.lister.places, undefined, false)) return;
     // From here on, findings and rule state may keep pieces of the line: copy it out of its read chunk first, so that
     // what they keep is the line, not the whole chunk it was sliced from.
-    text = copyString(text);
+    text = detach(text);
     const d = this.driver.parse(text, { file: this.name, line });
     if (d.switchedFrom) this.warn('format change', line, `format changed from ${d.switchedFrom} to ${d.format}`);
     if (d.fallback) this.stats.note('lines in no known format, read as text');
@@ -205,7 +205,7 @@ class InputScanner {
     const rules = this.cfg.rules;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
-      if (this.active && !this.active[i] && rule.chunkMayMatch) continue;
+      if (this.active && !this.active[i] && rule.chunkEvidence) continue;
       let found: Finding[];
       try {
         found = rule.evaluate({ text, file: this.name, line, format: d.format, event: r.event });
@@ -226,7 +226,7 @@ class InputScanner {
     const rules = this.cfg.rules;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
-      if (this.active && !this.active[i] && rule.chunkMayMatch) continue;
+      if (this.active && !this.active[i] && rule.chunkEvidence) continue;
       if (!rule.rawLines || !rule.mayMatch(text)) continue;
       await this.emit(rule.evaluate({ text, file: this.name, line, format }));
     }
@@ -245,40 +245,62 @@ class InputScanner {
     this.stats.bytesRead += c.buf.length;
     const buf = c.buf;
     if (isUtf8(buf) && buf.indexOf(0) < 0) {
-      const text = buf.toString('utf8');
+      const text = decodeChunk(buf);
       const rules = this.cfg.rules;
       // Rules without a place filter decide on the whole chunk first (their tests are substring tests).
       const chunkMay = rules.map((r) =>
-        r.placeFilter ? true : r.chunkMayMatch ? r.chunkMayMatch(text, this.name) : r.mayMatch(text),
+        r.placeFilter
+          ? true
+          : r.chunkEvidence
+            ? Boolean(r.holdsOpen?.(this.name)) || r.chunkEvidence(text)
+            : r.mayMatch(text),
       );
-      await this.offerAll(c.firstLine, c.lines, chunkMay);
-      this.remember(text, c.firstLine, c.lines);
-      this.active = chunkMay;
-      if (!chunkMay.some(Boolean) && text.charCodeAt(0) !== 35 && !text.includes('\n#')) return;
-      // ASCII text (as many characters as bytes) holds no U+2028/U+2029; lines are already cut at LF.
-      const noBreaks =
-        text.indexOf('\r') < 0 &&
-        (text.length === buf.length || (text.indexOf('\u2028') < 0 && text.indexOf('\u2029') < 0));
-      let start = 0;
-      let line = c.firstLine;
-      while (start < text.length) {
-        let nl = text.indexOf('\n', start);
-        if (nl < 0) nl = text.length;
-        let end = nl;
-        if (end > start && text.charCodeAt(end - 1) === 13) end--;
-        if (end > start) {
-          const l = text.slice(start, end);
-          // Only lines some rule may care about pay for a parse (and an await).
-          if (this.wants(l, chunkMay, noBreaks)) await this.line(l, line, true);
-        }
-        start = nl + 1;
-        line++;
-      }
+      await this.textChunk(c, text, chunkMay);
       return;
     }
-    // Slow path, line by line: binary garbage is skipped, invalid UTF-8 is decoded with replacement characters.
+    await this.slowChunk(c);
+  }
+
+  /** A chunk the filter stage read in a worker: only the lines it picked are read here, unless a rule takes it all. */
+  async filteredChunk(c: LineChunk, res: ChunkFilterResult): Promise<void> {
+    if (!res.ok) {
+      this.stats.linesRead += c.lines;
+      this.stats.bytesRead += c.buf.length;
+      await this.slowChunk(c);
+      return;
+    }
+    const rules = this.cfg.rules;
+    const chunkMay = rules.map((r, i) =>
+      r.chunkEvidence ? Boolean(r.holdsOpen?.(this.name)) || res.evidence[i]! : true,
+    );
+    if (res.directives || rules.some((r, i) => r.chunkEvidence && chunkMay[i])) {
+      await this.chunk(c);
+      return;
+    }
+    this.stats.linesRead += c.lines;
+    this.stats.bytesRead += c.buf.length;
+    await this.offerAll(c.firstLine, c.lines, chunkMay);
+    this.remember(c.buf, c.firstLine, c.lines);
+    this.active = chunkMay;
+    for (let k = 0; k < res.lines.length; k++) await this.line(res.texts[k]!, c.firstLine + res.lines[k]!, true);
+  }
+
+  /** A decoded chunk, line by line: only lines some rule may care about pay for a parse (and an await). */
+  private async textChunk(c: LineChunk, text: string, chunkMay: boolean[]): Promise<void> {
+    await this.offerAll(c.firstLine, c.lines, chunkMay);
+    this.remember(text, c.firstLine, c.lines);
+    this.active = chunkMay;
+    if (!chunkMay.some(Boolean) && text.charCodeAt(0) !== 35 && !text.includes('\n#')) return;
+    const picked: Array<[number, string]> = [];
+    pickLines(text, c.buf.length, this.cfg.rules, this.lister, chunkMay, (index, line) => picked.push([index, line]));
+    for (const [index, line] of picked) await this.line(line, c.firstLine + index, true);
+  }
+
+  /** Slow path, line by line: binary garbage is skipped, invalid UTF-8 is decoded with replacement characters. */
+  private async slowChunk(c: LineChunk): Promise<void> {
+    const buf = c.buf;
     await this.offerAll(c.firstLine, c.lines);
-    this.remember(buf.toString('utf8'), c.firstLine, c.lines);
+    this.remember(buf, c.firstLine, c.lines);
     this.active = undefined;
     let start = 0;
     let line = c.firstLine;
@@ -299,34 +321,73 @@ class InputScanner {
     }
   }
 
+  private lastLine = 0;
+  private chunksSeen = 0;
+  private poolFailed = false;
+
+  /** Finish one chunk, in input order. */
+  private async finish(c: LineChunk | OverlongLine, filtered?: Promise<ChunkFilterResult>): Promise<void> {
+    if ('overlong' in c) {
+      this.stats.linesRead++;
+      this.skip('line too long', c.line, `line of ${c.bytes} bytes exceeds --max-line-bytes ${this.cfg.maxLineBytes}`);
+      this.lastLine = c.line;
+      return;
+    }
+    let res: ChunkFilterResult | undefined;
+    if (filtered) {
+      try {
+        res = await filtered;
+      } catch (e) {
+        if (!this.poolFailed) this.cfg.warn(`${this.name}: filter worker failed (${(e as Error).message}); reading on`);
+        this.poolFailed = true;
+      }
+    }
+    if (res) await this.filteredChunk(c, res);
+    else await this.chunk(c);
+    this.lastLine = c.firstLine + c.lines - 1;
+  }
+
   async run(source: AsyncIterable<Buffer | typeof RESET | LineBase>): Promise<void> {
-    let lastLine = 0;
+    // With workers, chunks are filtered ahead in parallel (a bounded window) and finished here in order.
+    const pool = this.pool;
+    const window = pool ? pool.size * 2 : 0;
+    const queue: Array<{ c: LineChunk | OverlongLine; filtered?: Promise<ChunkFilterResult> }> = [];
     try {
       for await (const c of chunkLines(source, this.cfg.maxLineBytes)) {
-        if ('overlong' in c) {
-          this.stats.linesRead++;
-          this.skip(
-            'line too long',
-            c.line,
-            `line of ${c.bytes} bytes exceeds --max-line-bytes ${this.cfg.maxLineBytes}`,
-          );
-          lastLine = c.line;
-          continue;
+        if (pool && !this.poolFailed && !('overlong' in c) && this.chunksSeen >= WARMUP_CHUNKS) {
+          const filtered = pool.filter(c.buf, this.driver.format);
+          filtered.catch(() => {}); // seen when the chunk is finished
+          queue.push({ c, filtered });
+          while (queue.length > window) {
+            const q = queue.shift()!;
+            await this.finish(q.c, q.filtered);
+          }
+        } else {
+          while (queue.length > 0) {
+            const q = queue.shift()!;
+            await this.finish(q.c, q.filtered);
+          }
+          await this.finish(c);
         }
-        await this.chunk(c);
-        lastLine = c.firstLine + c.lines - 1;
+        this.chunksSeen++;
         if (this.cfg.signal?.aborted) break;
+      }
+      while (queue.length > 0) {
+        const q = queue.shift()!;
+        await this.finish(q.c, q.filtered);
       }
       for (const rule of this.cfg.rules) if (rule.flush) await this.emit(rule.flush(this.name));
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       const what = err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message) ? 'truncated gzip' : 'read error';
       this.stats.skip(what);
-      if (lastLine === 0) {
+      if (this.lastLine === 0) {
         this.stats.inputsFailed.push(this.name);
         this.cfg.warn(`${this.name}: cannot read: ${err.message}`);
       } else
-        this.cfg.warn(`${this.name}: ${what} after line ${lastLine}: ${err.message}; the lines before were scanned`);
+        this.cfg.warn(
+          `${this.name}: ${what} after line ${this.lastLine}: ${err.message}; the lines before were scanned`,
+        );
     }
   }
 }
@@ -335,13 +396,13 @@ async function* stdinBytes(cfg: ScanConfig): AsyncGenerator<Buffer> {
   yield* maybeGunzip((cfg.stdin ?? process.stdin) as AsyncIterable<Buffer>);
 }
 
-async function scanInput(input: Input, cfg: ScanConfig, stats: ScanStats): Promise<void> {
+async function scanInput(input: Input, cfg: ScanConfig, stats: ScanStats, pool?: ScanFilterPool): Promise<void> {
   stats.inputs++;
   if (input.kind === 'stdin') {
-    await new InputScanner(STDIN_NAME, cfg, stats).run(stdinBytes(cfg));
+    await new InputScanner(STDIN_NAME, cfg, stats, pool).run(stdinBytes(cfg));
     return;
   }
-  const scanner = new InputScanner(input.path, cfg, stats);
+  const scanner = new InputScanner(input.path, cfg, stats, cfg.follow ? undefined : pool);
   if (cfg.follow) {
     const signal = cfg.signal ?? new AbortController().signal;
     await scanner.run(
@@ -375,14 +436,20 @@ export async function runScan(cfg: ScanConfig): Promise<ScanStats> {
     stats.inputsFailed.push(e.input);
     cfg.warn(e.message);
   }
+  const workers = cfg.follow ? 0 : (cfg.workers ?? 0);
+  const pool = workers > 0 ? new ScanFilterPool(workers, cfg.parser ?? {}) : undefined;
   let next = 0;
   const worker = async () => {
     while (next < inputs.length && !cfg.signal?.aborted) {
       const input = inputs[next++]!;
-      await scanInput(input, cfg, stats);
+      await scanInput(input, cfg, stats, pool);
     }
   };
   const n = cfg.follow ? inputs.length : Math.max(1, Math.min(cfg.concurrency, inputs.length));
-  await Promise.all(Array.from({ length: n }, worker));
+  try {
+    await Promise.all(Array.from({ length: n }, worker));
+  } finally {
+    await pool?.close();
+  }
   return stats;
 }

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseCombined, quickCombinedPlaces } from '../../src/core/parse/combined.ts';
+import { parseCombined, quickCombinedPlaces, quickCombinedSpans } from '../../src/core/parse/combined.ts';
+import { NextIndex, spanBuffer } from '../../src/core/parse/spans.ts';
 import { placesOf } from '../../src/core/rules/ssrf-http.ts';
+import { lineArb } from './combined-lines.ts';
 
 /** What the SSRF rule reads from a fully parsed line. */
 function fullPlaces(line: string): string[] | undefined {
@@ -13,65 +15,6 @@ function fullPlaces(line: string): string[] | undefined {
         .sort()
     : undefined;
 }
-
-const piece = fc.constantFrom(
-  ' ',
-  '"',
-  '\\',
-  '\\"',
-  '[',
-  ']',
-  ' [',
-  '] "',
-  '-',
-  '200',
-  '5120',
-  'GET',
-  '/a?u=http://169.254.169.254/',
-  'HTTP/1.1',
-  '\t',
-  '\u2028',
-  '\r',
-  'x',
-  '%41',
-  '" "',
-  '::1',
-  '192.0.2.1',
-  '10/Oct/2026:13:55:36 +0000',
-  '\u00a0',
-  'é',
-);
-const clean = fc.constantFrom('', 'x', '/p?q=1', 'GET /a HTTP/1.1', 'https://r.example/', 'Mozilla/5.0', '-', 'a b');
-const fragment = fc.oneof(
-  { weight: 3, arbitrary: clean },
-  { weight: 2, arbitrary: fc.array(piece, { maxLength: 6 }).map((a) => a.join('')) },
-);
-
-/** Lines shaped like combined/common with random fragments in every field, plus fully random ones. */
-const lineArb = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc
-      .tuple(
-        fc.oneof(fc.constantFrom('203.0.113.9', '::1', 'x'), fragment),
-        fc.oneof(fc.constant('-'), fragment),
-        fc.oneof(fc.constantFrom('-', 'frank', 'a b'), fragment),
-        fc.oneof(fc.constantFrom('10/Oct/2026:13:55:36 +0000', 't'), fragment),
-        fragment,
-        fc.constantFrom('200', '-', '404', '302', '20', '2000'),
-        fc.constantFrom('512', '-', '0', '1234', '', '12a'),
-        fragment,
-        fragment,
-        fragment,
-        fc.boolean(),
-      )
-      .map(
-        ([ip, id, user, time, req, st, by, ref, ua, tail, pair]) =>
-          `${ip || '1.2.3.4'} ${id || '-'} ${user || '-'} [${time || 't'}] "${req}" ${st} ${by}${pair ? ` "${ref}" "${ua}"` : ''}${tail}`,
-      ),
-  },
-  { weight: 1, arbitrary: fc.array(piece, { maxLength: 25 }).map((a) => a.join('')) },
-);
 
 describe('combined fast path', () => {
   it('gives exactly the fields the full parse gives, or declines', () => {
@@ -97,5 +40,51 @@ describe('combined fast path', () => {
     assert.deepEqual(quickCombinedPlaces(line)!.sort(), fullPlaces(line));
     const common = '10.1.2.3 - frank [10/Oct/2026:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326';
     assert.deepEqual(quickCombinedPlaces(common), ['/apache_pb.gif']);
+  });
+});
+
+describe('combined span fast path', () => {
+  it('gives the same fields as quickCombinedPlaces for a line inside a chunk, or declines', () => {
+    let taken = 0;
+    fc.assert(
+      fc.property(fc.array(lineArb, { minLength: 1, maxLength: 4 }), fc.nat(3), (lines, pick) => {
+        const clean = lines.map((l) => l.replace(/[\r\n\u2028\u2029]/g, ' '));
+        const text = `${clean.join('\n')}\n`;
+        const find = new NextIndex(text);
+        const out = spanBuffer();
+        let start = 0;
+        for (const [i, line] of clean.entries()) {
+          const end = start + line.length;
+          // Lines are visited in order, as the scanner does; `pick` varies which ones are skipped.
+          if (i % 4 !== pick) {
+            const n = quickCombinedSpans(text, start, end, true, find, out);
+            const quick = quickCombinedPlaces(line, true);
+            if (n >= 0) {
+              taken++;
+              const spans = Array.from({ length: n }, (_, k) => text.slice(out[k * 2]!, out[k * 2 + 1]!));
+              assert.deepEqual(spans, quick, JSON.stringify(line));
+            }
+          }
+          start = end + 1;
+        }
+        return true;
+      }),
+      { numRuns: 10_000, seed: 9 },
+    );
+    assert.ok(taken > 1500, `span path taken on ${taken} lines`);
+  });
+
+  it('takes the span path on ordinary lines and declines without the no-breaks promise', () => {
+    const line =
+      '203.0.113.10 - - [21/Nov/2026:09:12:01 +0000] "GET /a?b=1 HTTP/1.1" 200 5120 "https://x.example/" "Mozilla/5.0" "198.51.100.1"';
+    const text = `x\n${line}\n`;
+    const out = spanBuffer();
+    const n = quickCombinedSpans(text, 2, 2 + line.length, true, new NextIndex(text), out);
+    assert.equal(n, 3);
+    assert.deepEqual(
+      [0, 1, 2].map((k) => text.slice(out[k * 2]!, out[k * 2 + 1]!)),
+      ['/a?b=1', 'https://x.example/', '"198.51.100.1"'],
+    );
+    assert.equal(quickCombinedSpans(text, 2, 2 + line.length, false, new NextIndex(text), out), -1);
   });
 });

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { openSink, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
 import { runScan } from '../../app/scan.ts';
@@ -17,6 +18,7 @@ interface ScanFlags {
   follow?: boolean;
   fromStart?: boolean;
   concurrency: number;
+  workers: number;
   maxLineBytes: number;
   summary: boolean;
   progress: boolean;
@@ -48,6 +50,15 @@ function positiveInt(v: string): number {
   return n;
 }
 
+function nonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected 0 or a positive integer, got "${v}"`);
+  return n;
+}
+
+/** One filter worker per core, up to four: past that the main thread (reading, ordering) is the limit. */
+const DEFAULT_WORKERS = Math.min(4, availableParallelism());
+
 export function scanCommand(): Command {
   return new Command('scan')
     .description('Find metadata-SSRF attempts (and SSRF to other internal addresses) in web, proxy and WAF logs')
@@ -78,6 +89,14 @@ export function scanCommand(): Command {
     )
     .option('--from-start', 'with --follow: read what the files hold first, then follow')
     .addOption(new Option('--concurrency <n>', 'inputs read at the same time').argParser(positiveInt).default(4))
+    .addOption(
+      new Option(
+        '--workers <n>',
+        'threads that pre-filter large inputs in parallel (0: read everything in the main thread)',
+      )
+        .argParser(nonNegativeInt)
+        .default(DEFAULT_WORKERS, 'one per core, at most 4'),
+    )
     .addOption(
       new Option('--max-line-bytes <n>', 'skip (and report) lines longer than this')
         .argParser(positiveInt)
@@ -147,6 +166,7 @@ Examples:
           fromStart: Boolean(flags.fromStart),
           maxLineBytes: flags.maxLineBytes,
           concurrency: flags.concurrency,
+          workers: flags.workers,
           signal: ac.signal,
           warn: (m) => process.stderr.write(`${tty ? '\r\u001b[K' : ''}imdsguard: ${m}\n`),
           onFinding: (f) => {

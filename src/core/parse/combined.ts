@@ -1,5 +1,6 @@
 import type { HttpEvent } from '../model/event.ts';
-import { clfTime, intOrUndef, orUndef, requestTargetOf, splitRequestLine } from './fields.ts';
+import { clfTime, intOrUndef, orUndef, requestTargetOf, requestTargetSpan, splitRequestLine } from './fields.ts';
+import type { NextIndex, SpanBuffer } from './spans.ts';
 import { httpEvent, type LineParser, type LogFormat, NOMATCH } from './types.ts';
 
 /**
@@ -118,6 +119,98 @@ export function quickCombinedPlaces(line: string, noBreaks = false): string[] | 
   return out;
 }
 
+/** ASCII whitespace as `String.prototype.trim` removes it. */
+const isAsciiSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
+
+const SLOT_SPACE = 0;
+const SLOT_QUOTE = 1;
+const SLOT_BRACKET = 2;
+const SLOT_CLOSE = 3;
+
+/** `closingQuote` within `[i, end)` of a larger text, through `find`; -1 when the line has none. */
+function closingQuoteIn(text: string, i: number, end: number, find: NextIndex): number {
+  for (;;) {
+    const q = find.next(SLOT_QUOTE, '"', i);
+    if (q >= end) return -1;
+    let bs = 0;
+    for (let k = q - 1; k >= i && text.charCodeAt(k) === 92; k--) bs++;
+    if (bs % 2 === 0) return q;
+    i = q + 1;
+  }
+}
+
+/**
+ * `quickCombinedPlaces(text.slice(start, end))` as spans of `text`, without slicing: -1 where that gives null, and
+ * also where a value is not a plain span of the line (a request with surrounding whitespace, a tail that may end in
+ * Unicode whitespace) or the caller cannot promise `noBreaks`; the caller then takes the general path.
+ */
+export function quickCombinedSpans(
+  text: string,
+  start: number,
+  end: number,
+  noBreaks: boolean,
+  find: NextIndex,
+  out: SpanBuffer,
+): number {
+  if (!noBreaks) return -1;
+  const s1 = find.next(SLOT_SPACE, ' ', start);
+  if (s1 >= end || s1 === start) return -1;
+  const s2 = find.next(SLOT_SPACE, ' ', s1 + 1);
+  if (s2 >= end || s2 <= s1 + 1) return -1;
+  if (!isToken(text, start, s1) || !isToken(text, s1 + 1, s2)) return -1;
+  const lb = find.next(SLOT_BRACKET, ' [', s2 + 1);
+  if (lb + 2 > end || lb < s2 + 2 || text.charCodeAt(s2 + 1) === 91) return -1;
+  const rb = find.next(SLOT_CLOSE, ']', lb + 2);
+  if (rb + 3 > end || rb < lb + 3 || text.charCodeAt(rb + 1) !== 32 || text.charCodeAt(rb + 2) !== 34) return -1;
+  const reqEnd = closingQuoteIn(text, rb + 3, end, find);
+  if (reqEnd < 0 || reqEnd + 1 >= end || text.charCodeAt(reqEnd + 1) !== 32) return -1;
+  const st = reqEnd + 2;
+  const stEnd = find.next(SLOT_SPACE, ' ', st);
+  if (stEnd >= end) return -1;
+  const stOk = stEnd === st + 3 ? isDigits(text, st, stEnd) : stEnd === st + 1 && text.charCodeAt(st) === 45;
+  if (!stOk) return -1;
+  let byEnd = find.next(SLOT_SPACE, ' ', stEnd + 1);
+  if (byEnd > end) byEnd = end;
+  if (!(isDigits(text, stEnd + 1, byEnd) || (byEnd === stEnd + 2 && text.charCodeAt(stEnd + 1) === 45))) return -1;
+  let n = 0;
+  // The request target, as `requestTargetOf` finds it.
+  const t = requestTargetSpan(text, rb + 3, reqEnd, out, 0);
+  if (t < 0) return -1;
+  n += t;
+  let rest = byEnd;
+  if (byEnd + 1 < end && text.charCodeAt(byEnd) === 32 && text.charCodeAt(byEnd + 1) === 34) {
+    const refEnd = closingQuoteIn(text, byEnd + 2, end, find);
+    if (refEnd >= 0 && refEnd + 2 < end && text.charCodeAt(refEnd + 1) === 32 && text.charCodeAt(refEnd + 2) === 34) {
+      const uaEnd = closingQuoteIn(text, refEnd + 3, end, find);
+      if (uaEnd >= 0) {
+        const ra = byEnd + 2;
+        const empty = refEnd === ra || (refEnd === ra + 1 && text.charCodeAt(ra) === 45);
+        if (!empty) {
+          out[n * 2] = ra;
+          out[n * 2 + 1] = refEnd;
+          n++;
+        }
+        rest = uaEnd + 1;
+      }
+    }
+  }
+  if (rest < end) {
+    let ta = rest;
+    let tb = end;
+    while (ta < tb && isAsciiSpace(text.charCodeAt(ta))) ta++;
+    while (tb > ta && isAsciiSpace(text.charCodeAt(tb - 1))) tb--;
+    if (ta < tb) {
+      const c0 = text.charCodeAt(ta);
+      const c1 = text.charCodeAt(tb - 1);
+      if (c0 >= 128 || c1 >= 128) return -1;
+      out[n * 2] = ta;
+      out[n * 2 + 1] = tb;
+      n++;
+    }
+  }
+  return n;
+}
+
 function make(name: string): LogFormat {
   return {
     name,
@@ -130,6 +223,7 @@ function make(name: string): LogFormat {
           return ev ? { kind: 'event', event: ev } : NOMATCH;
         },
         quickPlaces: quickCombinedPlaces,
+        quickSpans: quickCombinedSpans,
       };
     },
   };

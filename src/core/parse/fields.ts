@@ -79,6 +79,35 @@ export function requestTargetOf(s: string, a: number, b: number): string | undef
   return s.slice(first + 1, end);
 }
 
+/**
+ * `requestTargetOf(s, a, b)` as a span, without making the string: writes `[start, end)` to `out` and returns 1,
+ * returns 0 when there is no target, and -1 where the general function must decide (surrounding whitespace).
+ */
+export function requestTargetSpan(s: string, a: number, b: number, out: Int32Array, at: number): number {
+  if (b > a && (isWs(s.charCodeAt(a)) || isWs(s.charCodeAt(b - 1)))) return -1;
+  if (b <= a || (b === a + 1 && s.charCodeAt(a) === 45)) return 0;
+  let ta = a;
+  let tb = b;
+  const first = s.indexOf(' ', a);
+  if (first >= 0 && first < b && first - a <= 20) {
+    let method = true;
+    for (let k = a; k < first; k++)
+      if (!isMethodChar(s.charCodeAt(k))) {
+        method = false;
+        break;
+      }
+    if (method) {
+      ta = first + 1;
+      const last = s.lastIndexOf(' ', b - 1);
+      if (last > first && isProtocolAt(s, last + 1, b)) tb = last;
+    }
+  }
+  if (tb <= ta) return 0;
+  out[at] = ta;
+  out[at + 1] = tb;
+  return 1;
+}
+
 const MONTHS: Record<string, number> = {
   Jan: 0,
   Feb: 1,

@@ -29,7 +29,8 @@ export interface CredentialExposureOptions {
  */
 export function credentialExposureRule(opts: CredentialExposureOptions): LineRule & {
   readonly rawLines: true;
-  chunkMayMatch(chunk: string, file: string): boolean;
+  chunkEvidence(chunk: string): boolean;
+  holdsOpen(file: string): boolean;
   readonly lookbehindLines: number;
   flush(file: string): Finding[];
 } {
@@ -72,11 +73,11 @@ export function credentialExposureRule(opts: CredentialExposureOptions): LineRul
     rawLines: true,
     // A chunk without any secret marker matters only while a leak is open (PEM block, look-ahead window); its
     // context lines (RoleArn, Expiration, closing braces) are replayed by the caller if a secret follows closely.
-    chunkMayMatch(chunk: string, file: string): boolean {
+    chunkEvidence: mayHoldSecret,
+    holdsOpen(file: string): boolean {
       if (inBlock > 0) return true;
       const t = trackers.get(file);
-      if (t && (t.waiting || t.inBlock)) return true;
-      return mayHoldSecret(chunk);
+      return t !== undefined && (t.waiting || t.inBlock);
     },
     lookbehindLines: new LeakTracker({ salt: '' }).contextLines,
     mayMatch(text: string): boolean {

@@ -27,13 +27,16 @@ export interface LineRule {
    */
   placeFilter?(value: string): boolean;
   /**
-   * Optional test on a whole chunk of lines, for stateful rules whose line test passes on context lines that only
-   * matter near evidence (a `RoleArn` line near a key): false when no line of `chunk` can start or continue a
-   * finding in `file`. When a chunk passes after one that did not, the caller first shows the rule the last
-   * `lookbehindLines` lines it skipped (through `mayMatch`, in order), so that context before the evidence is kept.
+   * Optional pure test on a whole chunk of lines, for stateful rules whose line test passes on context lines that
+   * only matter near evidence (a `RoleArn` line near a key): false when no line of `chunk` holds evidence. The rule
+   * then sits the chunk out unless `holdsOpen` says a finding is still open. When a chunk is taken after one that
+   * was not, the caller first shows the rule the last `lookbehindLines` lines it skipped (through `mayMatch`, in
+   * order), so that context before the evidence is kept.
    */
-  chunkMayMatch?(chunk: string, file: string): boolean;
-  /** With `chunkMayMatch`: how many skipped lines before a passing chunk the rule needs to see. */
+  chunkEvidence?(chunk: string): boolean;
+  /** With `chunkEvidence`: true while a finding in `file` is open and every line matters (a PEM block, a look-ahead). */
+  holdsOpen?(file: string): boolean;
+  /** With `chunkEvidence`: how many skipped lines before a taken chunk the rule needs to see. */
   readonly lookbehindLines?: number;
   evaluate(input: LineInput): Finding[];
   /** Also evaluate lines that do not parse in the log format (without `event`): rules about raw text, e.g. leaks. */

@@ -1,0 +1,97 @@
+/**
+ * Field spans found inside a larger text (a chunk of many lines) without slicing lines: the fast path `scan` runs on
+ * every line. A span is a pair of offsets `[start, end)` into the text.
+ */
+
+/**
+ * `indexOf` over one text with the next hit of each needle remembered, so that lines without a needle do not each
+ * search the rest of the text for it (which would make a chunk of such lines quadratic).
+ */
+/** Needles one `NextIndex` follows: each caller uses a small slot number per needle (no lookup by needle). */
+export const NEXT_INDEX_SLOTS = 8;
+
+export class NextIndex {
+  private readonly text: string;
+  /** Per slot: the position a search started from, and what it found there (text length when nothing). */
+  private readonly from = new Float64Array(NEXT_INDEX_SLOTS).fill(Number.POSITIVE_INFINITY);
+  private readonly hit = new Float64Array(NEXT_INDEX_SLOTS);
+
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  /** The first index ≥ `pos` where `needle` (always the same one for a `slot`) occurs, or the text's length. */
+  next(slot: number, needle: string, pos: number): number {
+    const h0 = this.hit[slot]!;
+    if (this.from[slot]! <= pos && h0 >= pos) return h0;
+    let h = this.text.indexOf(needle, pos);
+    if (h < 0) h = this.text.length;
+    this.from[slot] = pos;
+    this.hit[slot] = h;
+    return h;
+  }
+}
+
+/**
+ * A copy of `s` that does not keep alive the (larger) string it was sliced from: concatenation and a slice make V8
+ * flatten into a new string of `s`'s length.
+ */
+export function detach(s: string): string {
+  return s.length > 12 ? ` ${s}`.slice(1) : s;
+}
+
+/** Where a format's fast path writes the spans of one line: up to `MAX_SPANS` pairs. */
+export const MAX_SPANS = 4;
+export type SpanBuffer = Int32Array;
+export function spanBuffer(): SpanBuffer {
+  return new Int32Array(MAX_SPANS * 2);
+}
+
+/**
+ * A format's fast path over one line `text[start, end)` of a larger text: writes the spans of the fields a rule could
+ * flag into `out` and returns how many, or -1 whenever the line's shape leaves any doubt (the caller then reads the
+ * line through `quickPlaces` or in full). The spans must be exactly the values `quickPlaces` gives for the line.
+ */
+export type QuickSpans = (
+  text: string,
+  start: number,
+  end: number,
+  noBreaks: boolean,
+  find: NextIndex,
+  out: SpanBuffer,
+) => number;
+
+/**
+ * A cache of a pure test's answers on spans of text, keyed by their content: logs repeat the same requests and
+ * referers, and a hit costs one pass over the span's characters and a comparison, with no string made.
+ */
+export class SpanMemo {
+  private readonly keys: Array<string | undefined>;
+  private readonly values: Uint8Array;
+  private readonly mask: number;
+  private readonly test: (value: string) => boolean;
+  private readonly maxLength: number;
+
+  constructor(test: (value: string) => boolean, slots = 8192, maxLength = 512) {
+    this.test = test;
+    this.keys = new Array<string | undefined>(slots);
+    this.values = new Uint8Array(slots);
+    this.mask = slots - 1;
+    this.maxLength = maxLength;
+  }
+
+  get(text: string, a: number, b: number): boolean {
+    const len = b - a;
+    if (len > this.maxLength) return this.test(text.slice(a, b));
+    let h = len;
+    for (let k = a; k < b; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
+    const slot = (h ^ (h >>> 15)) & this.mask;
+    const key = this.keys[slot];
+    if (key !== undefined && key.length === len && text.startsWith(key, a)) return this.values[slot] === 1;
+    const value = text.slice(a, b);
+    const v = this.test(value);
+    this.keys[slot] = detach(value);
+    this.values[slot] = v ? 1 : 0;
+    return v;
+  }
+}

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { filterChunk, lineWanted, pickLines } from '../../src/app/scan-line-filter.ts';
+import { scanRules } from '../../src/app/scan-rules.ts';
+import { quickCombinedPlaces, quickCombinedSpans } from '../../src/core/parse/combined.ts';
+import { NextIndex, SpanMemo } from '../../src/core/parse/spans.ts';
+import { lineArb } from './combined-lines.ts';
+
+const places = (t: string, nb: boolean) => quickCombinedPlaces(t, nb);
+const attack = fc.constantFrom(
+  '203.0.113.9 - - [21/Nov/2026:00:00:00 +0000] "GET /p?u=http://169.254.169.254/latest/meta-data/ HTTP/1.1" 200 1 "-" "x"',
+  '203.0.113.9 - - [21/Nov/2026:00:00:00 +0000] "GET /p HTTP/1.1" 200 1 "http://0xa9fea9fe/" "x"',
+  '203.0.113.9 - - [21/Nov/2026:00:00:00 +0000] "GET /ok HTTP/1.1" 200 1 "-" "x" "metadata.google.internal"',
+  '203.0.113.9 - - [21/Nov/2026:00:00:00 +0000] "GET /ok HTTP/1.1" 200 1 "-" "x"',
+);
+const chunkArb = fc
+  .array(fc.oneof(lineArb, attack), { minLength: 1, maxLength: 12 })
+  .chain((lines) => fc.constantFrom('\n', '\r\n').map((eol) => `${lines.join(eol)}${eol}`));
+
+describe('scan line filter', () => {
+  it('picks exactly the lines lineWanted picks, span path or not', () => {
+    const rules = scanRules().filter((r) => r.placeFilter);
+    let picked = 0;
+    fc.assert(
+      fc.property(chunkArb, (text) => {
+        const bytes = Buffer.byteLength(text);
+        const fast: number[] = [];
+        pickLines(text, bytes, rules, { places, spans: quickCombinedSpans }, undefined, (i) => fast.push(i));
+        const slow: number[] = [];
+        text
+          .split('\n')
+          .slice(0, -1)
+          .forEach((raw, i) => {
+            const l = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+            // The per-line reference, told nothing about the chunk (no no-breaks promise).
+            if (lineWanted(l, rules, places, undefined, false)) slow.push(i);
+          });
+        assert.deepEqual(fast, slow, JSON.stringify(text));
+        picked += fast.length;
+        return true;
+      }),
+      { numRuns: 3000, seed: 5 },
+    );
+    assert.ok(picked > 500, `picked ${picked}`);
+  });
+
+  it('reads a chunk of lines without any needle in linear time', () => {
+    // Every line lacks spaces and quotes: a search per line over the rest of the chunk would be quadratic.
+    const text = `${'x'.repeat(30)}\n`.repeat(40_000);
+    const rules = scanRules().filter((r) => r.placeFilter);
+    let n = 0;
+    const find = new NextIndex(text);
+    let calls = 0;
+    const t0 = process.hrtime.bigint();
+    pickLines(text, text.length, rules, { places, spans: quickCombinedSpans }, undefined, () => n++);
+    for (let p = 0; p < text.length; p += 31) if (find.next(0, ' ', p) === text.length) calls++;
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    assert.equal(calls, 40_000);
+    // Not a timing test of speed: a quadratic scan here takes minutes, a linear one milliseconds.
+    assert.ok(ms < 60_000, `${ms} ms`);
+    assert.equal(n, 40_000, 'lines that fit no format are left to the rules (the SSRF rule takes them)');
+  });
+
+  it('memoises a pure test by content, and never answers for a different span', () => {
+    let calls = 0;
+    const memo = new SpanMemo((v) => {
+      calls++;
+      return v.includes('bad');
+    }, 4);
+    const text = 'xx/a/bad/yy/a/ok/zz/a/bad/';
+    assert.equal(memo.get(text, 2, 8), true); // /a/bad
+    assert.equal(memo.get(text, 19, 25), true); // /a/bad again: cached
+    assert.equal(calls, 1);
+    assert.equal(memo.get(text, 11, 16), false); // /a/ok
+    // A tiny table collides often: answers stay right.
+    for (let i = 0; i < 50; i++) {
+      const t = `${'q'.repeat(i)}/bad${i}`;
+      assert.equal(memo.get(t, i, t.length), true);
+      assert.equal(memo.get(`${t}-`, 0, i), false);
+    }
+  });
+
+  it('filterChunk reports bad bytes, evidence and directives', () => {
+    const rules = scanRules();
+    assert.equal(filterChunk(Buffer.from('a\u0000b\n'), rules, { places }).ok, false);
+    assert.equal(filterChunk(Buffer.from([0x61, 0xff, 0x0a]), rules, { places }).ok, false);
+    const withKey = filterChunk(Buffer.from('x\nkey AKIAFAKEFAKEFAKEFAKE\n'), rules, { places });
+    assert.ok(withKey.ok);
+    assert.deepEqual(
+      withKey.evidence,
+      rules.map((r) => r.chunkEvidence !== undefined),
+    );
+    assert.equal(filterChunk(Buffer.from('#Fields: a b\nx\n'), rules, { places }).directives, true);
+  });
+});
