@@ -68,8 +68,9 @@ export function loadPolicyFile(path: string): Policy {
 }
 
 /**
- * The record sink. A file given with -o in a line format (jsonl, ocsf) gets one synchronous append per record:
- * flushed as written, and far cheaper per request than a WriteStream. Anything else goes through openSink.
+ * The record sink. A file given with -o in a line format (jsonl, ocsf) gets one synchronous append per event-loop
+ * turn (all the records the turn produced, written before the loop waits again; pending ones on close and at exit):
+ * far cheaper per request than a WriteStream or a write per record. Anything else goes through openSink.
  */
 async function openProxySink(format: SinkFormat | undefined, output: string | undefined) {
   if (output && output !== '-' && (format === undefined || format === 'jsonl' || format === 'ocsf')) {
