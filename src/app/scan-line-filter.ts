@@ -27,7 +27,8 @@ export function lineWanted(
       if (places === null) {
         if (r.mayMatch(text)) return true;
       } else {
-        for (const p of places) if (r.placeFilter(p)) return true;
+        const memo = memoOf(r.placeFilter);
+        for (const p of places) if (memo.get(p, 0, p.length)) return true;
       }
     } else if ((take === undefined || take[i]) && r.mayMatch(text)) return true;
   }

@@ -1,6 +1,5 @@
 import { LeakCauseCorrelator } from '../core/correlate/leak-cause.ts';
 import type { Finding } from '../core/model/finding.ts';
-import { detach } from '../core/parse/spans.ts';
 import { mayAddressMetadata } from '../core/prefilter.ts';
 import { credentialExposureRule } from '../core/rules/credential-exposure-line.ts';
 import type { LineInput, LineRule } from '../core/rules/line-rule.ts';
@@ -35,21 +34,6 @@ function scrubbed(rule: LineRule, observe?: (f: Finding) => void): LineRule {
   };
 }
 
-/** Logs repeat the same paths and referers over and over: remember a pure test's answers (bounded). */
-function memoised(test: (s: string) => boolean, max = 4096): (s: string) => boolean {
-  const seen = new Map<string, boolean>();
-  return (s) => {
-    let v = seen.get(s);
-    if (v === undefined) {
-      v = test(s);
-      if (seen.size >= max) seen.clear();
-      // A copy, not the slice: a slice would keep its whole read chunk alive for as long as the memo holds it.
-      if (s.length <= 256) seen.set(detach(s), v);
-    }
-    return v;
-  };
-}
-
 /**
  * The line rules `scan` runs, in order. A new line rule (e.g. credential exposure) is one entry here: it gets every
  * line its `mayMatch` accepts, with the parsed request when the line is one.
@@ -57,8 +41,9 @@ function memoised(test: (s: string) => boolean, max = 4096): (s: string) => bool
 export function scanRules(): LineRule[] {
   const cause = new LeakCauseCorrelator();
   return [
-    // The core prefilter runs on each field before the full decoder: it passes whatever classify() would flag.
-    scrubbed(ssrfLineRule({ fieldFilter: memoised(mayAddressMetadata) }), (f) => cause.observe(f)),
+    // The core prefilter runs on each field before the full decoder: it passes whatever classify() would flag. The
+    // scanner caches its answers by field value (logs repeat paths and referers).
+    scrubbed(ssrfLineRule({ fieldFilter: mayAddressMetadata }), (f) => cause.observe(f)),
     scrubbed(credentialExposureRule({ salt: secretSalt(), cause })),
   ];
 }

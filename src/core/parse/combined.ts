@@ -122,10 +122,7 @@ export function quickCombinedPlaces(line: string, noBreaks = false): string[] | 
 /** ASCII whitespace as `String.prototype.trim` removes it. */
 const isAsciiSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
 
-const SLOT_SPACE = 0;
-const SLOT_QUOTE = 1;
-const SLOT_BRACKET = 2;
-const SLOT_CLOSE = 3;
+const SLOT_QUOTE = 0;
 
 /** `closingQuote` within `[i, end)` of a larger text, through `find`; -1 when the line has none. */
 function closingQuoteIn(text: string, i: number, end: number, find: NextIndex): number {
@@ -142,7 +139,8 @@ function closingQuoteIn(text: string, i: number, end: number, find: NextIndex): 
 /**
  * `quickCombinedPlaces(text.slice(start, end))` as spans of `text`, without slicing: -1 where that gives null, and
  * also where a value is not a plain span of the line (a request with surrounding whitespace, a tail that may end in
- * Unicode whitespace) or the caller cannot promise `noBreaks`; the caller then takes the general path.
+ * Unicode whitespace) or the caller cannot promise `noBreaks`; the caller then takes the general path. Written with
+ * character loops and few searches: it runs on every line `scan` reads.
  */
 export function quickCombinedSpans(
   text: string,
@@ -153,25 +151,54 @@ export function quickCombinedSpans(
   out: SpanBuffer,
 ): number {
   if (!noBreaks) return -1;
-  const s1 = find.next(SLOT_SPACE, ' ', start);
-  if (s1 >= end || s1 === start) return -1;
-  const s2 = find.next(SLOT_SPACE, ' ', s1 + 1);
-  if (s2 >= end || s2 <= s1 + 1) return -1;
-  if (!isToken(text, start, s1) || !isToken(text, s1 + 1, s2)) return -1;
-  const lb = find.next(SLOT_BRACKET, ' [', s2 + 1);
-  if (lb + 2 > end || lb < s2 + 2 || text.charCodeAt(s2 + 1) === 91) return -1;
-  const rb = find.next(SLOT_CLOSE, ']', lb + 2);
-  if (rb + 3 > end || rb < lb + 3 || text.charCodeAt(rb + 1) !== 32 || text.charCodeAt(rb + 2) !== 34) return -1;
+  // `(\S+) (\S+) `: two fields of printable ASCII.
+  let k = start;
+  let c = 0;
+  while (k < end && (c = text.charCodeAt(k)) !== 32) {
+    if (c < 33 || c > 126) return -1;
+    k++;
+  }
+  if (k >= end || k === start) return -1;
+  const s1 = k++;
+  while (k < end && (c = text.charCodeAt(k)) !== 32) {
+    if (c < 33 || c > 126) return -1;
+    k++;
+  }
+  if (k >= end || k === s1 + 1) return -1;
+  const s2 = k;
+  // The first ` [` after the user field (`.+?`: at least one character, not starting with `[`).
+  if (text.charCodeAt(s2 + 1) === 91) return -1;
+  k = s2 + 1;
+  while (k + 1 < end && !(text.charCodeAt(k) === 32 && text.charCodeAt(k + 1) === 91)) k++;
+  if (k + 1 >= end || k < s2 + 2) return -1;
+  const lb = k;
+  // The first `]` after `[`, with at least one character between.
+  if (lb + 2 >= end || text.charCodeAt(lb + 2) === 93) return -1;
+  k = lb + 3;
+  while (k < end && text.charCodeAt(k) !== 93) k++;
+  const rb = k;
+  if (rb + 2 >= end || text.charCodeAt(rb + 1) !== 32 || text.charCodeAt(rb + 2) !== 34) return -1;
   const reqEnd = closingQuoteIn(text, rb + 3, end, find);
   if (reqEnd < 0 || reqEnd + 1 >= end || text.charCodeAt(reqEnd + 1) !== 32) return -1;
+  // Status: three digits or `-`, then a space.
   const st = reqEnd + 2;
-  const stEnd = find.next(SLOT_SPACE, ' ', st);
-  if (stEnd >= end) return -1;
-  const stOk = stEnd === st + 3 ? isDigits(text, st, stEnd) : stEnd === st + 1 && text.charCodeAt(st) === 45;
-  if (!stOk) return -1;
-  let byEnd = find.next(SLOT_SPACE, ' ', stEnd + 1);
-  if (byEnd > end) byEnd = end;
-  if (!(isDigits(text, stEnd + 1, byEnd) || (byEnd === stEnd + 2 && text.charCodeAt(stEnd + 1) === 45))) return -1;
+  let stEnd: number;
+  if (st + 3 < end && isDigit(text.charCodeAt(st)) && isDigit(text.charCodeAt(st + 1)) && isDigit(text.charCodeAt(st + 2)))
+    stEnd = st + 3;
+  else if (st + 1 < end && text.charCodeAt(st) === 45) stEnd = st + 1;
+  else return -1;
+  if (text.charCodeAt(stEnd) !== 32) return -1;
+  // Size: digits or `-`, up to the next space or the end of the line.
+  k = stEnd + 1;
+  while (k < end && (c = text.charCodeAt(k)) !== 32) {
+    if (!isDigit(c)) {
+      if (!(c === 45 && k === stEnd + 1)) return -1;
+    }
+    k++;
+  }
+  const byEnd = k;
+  if (byEnd === stEnd + 1) return -1;
+  if (text.charCodeAt(stEnd + 1) === 45 && byEnd !== stEnd + 2) return -1;
   let n = 0;
   // The request target, as `requestTargetOf` finds it.
   const t = requestTargetSpan(text, rb + 3, reqEnd, out, 0);
@@ -200,9 +227,7 @@ export function quickCombinedSpans(
     while (ta < tb && isAsciiSpace(text.charCodeAt(ta))) ta++;
     while (tb > ta && isAsciiSpace(text.charCodeAt(tb - 1))) tb--;
     if (ta < tb) {
-      const c0 = text.charCodeAt(ta);
-      const c1 = text.charCodeAt(tb - 1);
-      if (c0 >= 128 || c1 >= 128) return -1;
+      if (text.charCodeAt(ta) >= 128 || text.charCodeAt(tb - 1) >= 128) return -1;
       out[n * 2] = ta;
       out[n * 2 + 1] = tb;
       n++;
@@ -210,6 +235,8 @@ export function quickCombinedSpans(
   }
   return n;
 }
+
+const isDigit = (c: number) => c >= 48 && c <= 57;
 
 function make(name: string): LogFormat {
   return {

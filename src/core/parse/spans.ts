@@ -68,6 +68,8 @@ export type QuickSpans = (
 export class SpanMemo {
   private readonly keys: Array<string | undefined>;
   private readonly values: Uint8Array;
+  /** Per slot: the hash of the last value that missed there. A value is kept only when it misses twice. */
+  private readonly seen: Int32Array;
   private readonly mask: number;
   private readonly test: (value: string) => boolean;
   private readonly maxLength: number;
@@ -76,6 +78,7 @@ export class SpanMemo {
     this.test = test;
     this.keys = new Array<string | undefined>(slots);
     this.values = new Uint8Array(slots);
+    this.seen = new Int32Array(slots);
     this.mask = slots - 1;
     this.maxLength = maxLength;
   }
@@ -90,8 +93,13 @@ export class SpanMemo {
     if (key !== undefined && key.length === len && text.startsWith(key, a)) return this.values[slot] === 1;
     const value = text.slice(a, b);
     const v = this.test(value);
-    this.keys[slot] = detach(value);
-    this.values[slot] = v ? 1 : 0;
+    // Values seen once (ids in paths) would only push out the ones that repeat: keep a value on its second miss.
+    // (The tag is kept in small-integer range, which keeps this path free of number boxing.)
+    const tag = h & 0x3fffffff;
+    if (this.seen[slot] === tag) {
+      this.keys[slot] = detach(value);
+      this.values[slot] = v ? 1 : 0;
+    } else this.seen[slot] = tag;
     return v;
   }
 }
