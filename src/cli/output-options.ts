@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import { SINK_FORMATS } from '../adapters/sinks/open-sink.ts';
+import { SINK_FORMATS } from '../adapters/sinks/formats.ts';
 import { SEVERITIES } from '../core/model/severity.ts';
 
 /** `--format`, the same for every command that writes records (table on a TTY, jsonl otherwise). */

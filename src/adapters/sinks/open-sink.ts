@@ -1,13 +1,13 @@
 import type { FindingSink } from '../../core/ports.ts';
 import { VERSION } from '../version.ts';
+import type { SinkFormat } from './formats.ts';
 import { jsonArraySink, jsonlSink } from './jsonl.ts';
 import { ocsfSink } from './ocsf.ts';
 import { openOutput } from './output.ts';
 import { sarifSink } from './sarif.ts';
 import { tableSink } from './table.ts';
 
-export const SINK_FORMATS = ['table', 'jsonl', 'json', 'ocsf', 'sarif'] as const;
-export type SinkFormat = (typeof SINK_FORMATS)[number];
+export { SINK_FORMATS, type SinkFormat } from './formats.ts';
 
 export interface OpenSinkOptions {
   /** Product version stamped into OCSF and SARIF (defaults to the package version). */

@@ -1,9 +1,5 @@
 import { Command, Option } from 'commander';
-import { pino } from 'pino';
-import { bpftraceProgram } from '../../adapters/sources/bpftrace/program.ts';
 import { VERSION } from '../../adapters/version.ts';
-import { runAgent } from '../../app/agent.ts';
-import { assertSensorName } from '../../app/agent-sensors.ts';
 import { ImdsguardError } from '../../core/errors.ts';
 import { isSeverity, type Severity } from '../../core/model/severity.ts';
 import { formatOption } from '../output-options.ts';
@@ -109,6 +105,7 @@ Examples:
     )
     .action(async (f: AgentFlags) => {
       if (f.printProgram) {
+        const { bpftraceProgram } = await import('../../adapters/sources/bpftrace/program.ts');
         process.stdout.write(bpftraceProgram());
         process.exitCode = 0;
         return;
@@ -120,6 +117,12 @@ Examples:
         );
       // The CLI's default SIGINT handler exits at once; the agent must first remove its audit rules and save state.
       process.removeAllListeners('SIGINT');
+      // Loaded when the command runs, not at every start of the CLI.
+      const [{ pino }, { runAgent }, { assertSensorName }] = await Promise.all([
+        import('pino'),
+        import('../../app/agent.ts'),
+        import('../../app/agent-sensors.ts'),
+      ]);
       const log = pino({ level: f.logLevel, base: { component: 'agent' } }, pino.destination({ dest: 2, sync: true }));
       const code = await runAgent({
         sensor: assertSensorName(f.sensor),

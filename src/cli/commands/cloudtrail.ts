@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import { openSink, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
-import { runCloudtrail } from '../../app/cloudtrail.ts';
+import type { SinkFormat } from '../../adapters/sinks/formats.ts';
 import { atLeast, type Severity } from '../../core/model/severity.ts';
 import { EXIT } from '../exit-codes.ts';
 import { failOnOption, formatOption } from '../output-options.ts';
@@ -50,6 +49,11 @@ Examples:
   gcloud logging read 'logName:"cloudaudit"' --format=json | imdsguard cloudtrail --inventory gce.json -`,
     )
     .action(async (inputs: string[], opts: Opts) => {
+      // Loaded when the command runs, not at every start of the CLI.
+      const [{ openSink }, { runCloudtrail }] = await Promise.all([
+        import('../../adapters/sinks/open-sink.ts'),
+        import('../../app/cloudtrail.ts'),
+      ]);
       const sink = await openSink(opts.format, opts.output);
       let worst = false;
       try {

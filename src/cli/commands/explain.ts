@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
 import { openOutput, type TextOutput } from '../../adapters/sinks/output.ts';
 import { sanitizeForTerminal } from '../../adapters/sinks/sanitize.ts';
-import { type ExplainRecord, explain } from '../../app/explain.ts';
+import type { ExplainRecord } from '../../app/explain.ts';
 import { EXIT } from '../exit-codes.ts';
 
 function renderBlock(r: ExplainRecord): string {
@@ -45,6 +45,8 @@ Examples:
   imdsguard explain --format jsonl < payloads.txt`,
     )
     .action(async (texts: string[], opts: { format?: string; field?: string; output?: string }) => {
+      // Loaded when the command runs, not at every start of the CLI.
+      const { explain } = await import('../../app/explain.ts');
       const out = await openOutput(opts.output);
       const format = opts.format ?? (out.isTTY ? 'table' : 'jsonl');
       if (texts.length > 0) {

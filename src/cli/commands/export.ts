@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
 import { openOutput } from '../../adapters/sinks/output.ts';
 import { VERSION } from '../../adapters/version.ts';
-import { runExport } from '../../app/export.ts';
 import { ImdsguardError } from '../../core/errors.ts';
 import { EXPORT_TARGETS, type ExportTarget } from '../../core/export/index.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -41,6 +40,7 @@ Examples:
           throw new ImdsguardError('E_USAGE', `Cannot use --id-base "${opts.idBase}" (expected a positive integer)`);
       }
       const out = opts.output ? undefined : await openOutput();
+      const { runExport } = await import('../../app/export.ts');
       const written = await runExport(
         {
           target: opts.to,

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { openSink, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
-import { runPosture } from '../../app/posture.ts';
+import type { SinkFormat } from '../../adapters/sinks/formats.ts';
+import type { runPosture } from '../../app/posture.ts';
 import { ImdsguardError } from '../../core/errors.ts';
 import { atLeast, type Severity } from '../../core/model/severity.ts';
 import { renderReadiness } from '../../core/posture/posture-readiness.ts';
@@ -47,11 +47,16 @@ Examples:
   imdsguard posture instances.json metadata-no-token-i-0abc.json --remediation-script fix.sh`,
     )
     .action(async (files: string[], opts: Opts) => {
+      // Loaded when the command runs, not at every start of the CLI.
+      const [{ openSink }, posture] = await Promise.all([
+        import('../../adapters/sinks/open-sink.ts'),
+        import('../../app/posture.ts'),
+      ]);
       const sink = await openSink(opts.format, opts.output);
       let worst = false;
       let result: Awaited<ReturnType<typeof runPosture>>;
       try {
-        result = await runPosture({
+        result = await posture.runPosture({
           inputs: files,
           ...(opts.remediationScript ? { remediationScript: opts.remediationScript } : {}),
           emit: (f) => {

@@ -1,8 +1,11 @@
 import { Command, Option } from 'commander';
-import { pino } from 'pino';
 import { applyRedirect, NFT_TABLE, redirectRuleset, removeRedirect } from '../../adapters/net/nft-redirect.ts';
 import type { SinkFormat } from '../../adapters/sinks/open-sink.ts';
-import { loadPolicyFile, resolveListeners, runProxy } from '../../app/proxy.ts';
+import type * as ProxyApp from '../../app/proxy.ts';
+
+/** The proxy's code, loaded when a proxy command runs, not at every start of the CLI. */
+const proxyApp = (): Promise<typeof ProxyApp> => import('../../app/proxy.ts');
+
 import { ImdsguardError } from '../../core/errors.ts';
 import { EXIT } from '../exit-codes.ts';
 import { formatOption } from '../output-options.ts';
@@ -64,7 +67,7 @@ Examples:
   imdsguard proxy redirect --print --uid 998 --listen 0.0.0.0:8169 --upstream http://169.254.169.254
   imdsguard proxy redirect --remove`,
     )
-    .action((_f: RedirectFlags, self: Command) => {
+    .action(async (_f: RedirectFlags, self: Command) => {
       // --listen, --upstream and --policy belong to `proxy` itself; they may be written after `redirect` too.
       const f = self.optsWithGlobals<RedirectFlags>();
       const modes = [f.print, f.apply, f.remove].filter(Boolean).length;
@@ -77,6 +80,7 @@ Examples:
         process.exitCode = EXIT.ok;
         return;
       }
+      const { loadPolicyFile, resolveListeners } = await proxyApp();
       const policy = f.policy ? loadPolicyFile(f.policy) : undefined;
       const listeners = resolveListeners(f.listen, f.upstream, policy);
       const opts = { listeners, table: f.table, ...(f.uid !== undefined ? { proxyUid: f.uid } : {}) };
@@ -142,6 +146,7 @@ Examples:
     )
     .action(async (f: ProxyFlags) => {
       if (!f.policy) throw new ImdsguardError('E_USAGE', 'proxy needs --policy FILE');
+      const [{ pino }, { runProxy }] = await Promise.all([import('pino'), proxyApp()]);
       const log = pino({ level: f.logLevel, base: { name: 'imdsguard-proxy' } }, pino.destination(2));
       await runProxy({
         policyFile: f.policy,

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { sanitizeForTerminal } from '../../adapters/sinks/sanitize.ts';
-import { type FileSummary, redact } from '../../app/redact.ts';
+import type { FileSummary } from '../../app/redact.ts';
 import { EXIT } from '../exit-codes.ts';
 
 function describe(s: FileSummary, dryRun: boolean): string {
@@ -68,6 +68,8 @@ Examples:
         },
       ) => {
         const dryRun = Boolean(opts.dryRun);
+        // Loaded when the command runs, not at every start of the CLI.
+        const { redact } = await import('../../app/redact.ts');
         await redact(
           {
             inputs,

@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { openSink, type SinkFormat } from '../../adapters/sinks/open-sink.ts';
-import { runScan } from '../../app/scan.ts';
-import { scanRules } from '../../app/scan-rules.ts';
+import type { SinkFormat } from '../../adapters/sinks/formats.ts';
+import type { ScanStats } from '../../app/scan-stats.ts';
 import { atLeast, isSeverity, type Severity } from '../../core/model/severity.ts';
 import { LOG_FORMATS, type LogFormatName } from '../../core/parse/types.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -128,6 +127,12 @@ Examples:
   imdsguard scan --follow /var/log/haproxy.log`,
     )
     .action(async (inputs: string[], flags: ScanFlags) => {
+      // Loaded when the command runs: every command's code at start-up would cost each run time and memory.
+      const [{ openSink }, { runScan }, { scanRules }] = await Promise.all([
+        import('../../adapters/sinks/open-sink.ts'),
+        import('../../app/scan.ts'),
+        import('../../app/scan-rules.ts'),
+      ]);
       if (!isSeverity(flags.failOn)) throw new InvalidArgumentError(`unknown severity ${flags.failOn}`);
       if (flags.fromStart && !flags.follow)
         process.stderr.write('imdsguard: --from-start only matters with --follow\n');
@@ -157,7 +162,7 @@ Examples:
           }, 1000)
         : undefined;
       timer?.unref();
-      let result: Awaited<ReturnType<typeof runScan>>;
+      let result: ScanStats;
       try {
         result = await runScan({
           inputs: inputs ?? [],
