@@ -348,9 +348,10 @@ class InputScanner {
   }
 
   async run(source: AsyncIterable<Buffer | typeof RESET | LineBase>): Promise<void> {
-    // With workers, chunks are filtered ahead in parallel (a bounded window) and finished here in order.
+    // With workers, chunks are filtered ahead in parallel (a bounded window: eight chunks per worker keep them busy
+    // while this thread waits on the oldest) and finished here in order.
     const pool = this.pool;
-    const window = pool ? pool.size * 2 : 0;
+    const window = pool ? pool.size * 8 : 0;
     const queue: Array<{ c: LineChunk | OverlongLine; filtered?: Promise<ChunkFilterResult> }> = [];
     try {
       for await (const c of chunkLines(source, this.cfg.maxLineBytes)) {
