@@ -127,8 +127,8 @@ function wrkRun(url: string, fresh: boolean): { rps: number; non2xx: number } {
  * way curl and most SDKs ask (autocannon stalls when the server closes each connection, so it cannot measure that).
  * Percentiles come from wrk's own histogram through its Lua `done` hook, in microseconds.
  */
-function wrkLatency(url: string, luaFile: string): LatencyRun & { rps: number } {
-  const r = spawnSync('wrk', ['-t1', '-c1', `-d${DURATION}s`, '-s', luaFile, url], { encoding: 'utf8' });
+function wrkLatency(url: string, luaFile: string, connections = 1): LatencyRun & { rps: number } {
+  const r = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${DURATION}s`, '-s', luaFile, url], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.error?.message}`);
   const m = /PCT (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(r.stdout);
   if (!m) throw new Error(`wrk printed no percentiles: ${r.stdout}`);
@@ -150,6 +150,14 @@ done = function(summary, latency, requests)
 end
 `;
 writeFileSync(freshLua, `wrk.headers["Connection"] = "close"\n${luaBody}`);
+// Paced fresh connections: two wrk connections, each waiting 2000/RATE ms before its next request, come to a little
+// under RATE requests/s (wrk has no fixed-rate mode; the rate reached is reported).
+const PACED_CONNECTIONS = 2;
+const pacedFreshLua = join(dir, 'fresh-paced.lua');
+writeFileSync(
+  pacedFreshLua,
+  `wrk.headers["Connection"] = "close"\ndelay = function() return ${(PACED_CONNECTIONS * 1000) / RATE} end\n${luaBody}`,
+);
 writeFileSync(keepAliveLua, luaBody);
 
 const fake = startChild(['test/fake-imds/serve.ts', '--listen', '127.0.0.1:0'], 'stdout', (l) => {
@@ -191,6 +199,9 @@ try {
   let freshRates: { direct: number; proxy: number } | undefined;
   latency['keep-alive'] = { direct: await latencyRun(direct, false), proxy: await latencyRun(proxied, false) };
   if (hasWrk) {
+    const pd = wrkLatency(direct, pacedFreshLua, PACED_CONNECTIONS);
+    const pp = wrkLatency(proxied, pacedFreshLua, PACED_CONNECTIONS);
+    latency[`fresh-connection (wrk, paced: ${Math.round(pp.rps)} req/s)`] = { direct: pd, proxy: pp };
     const d = wrkLatency(direct, freshLua);
     const p = wrkLatency(proxied, freshLua);
     latency['fresh-connection (wrk -c1, as fast as it goes)'] = { direct: d, proxy: p };
