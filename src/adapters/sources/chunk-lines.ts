@@ -39,6 +39,8 @@ export interface LineBase {
 export async function* chunkLines(
   source: AsyncIterable<Buffer | string | typeof RESET | LineBase>,
   maxLineBytes: number,
+  /** Reads larger than this are cut into pieces of about this size (at line ends). */
+  maxChunkBytes = Number.POSITIVE_INFINITY,
 ): AsyncGenerator<LineChunk | OverlongLine> {
   let carry: Buffer[] = [];
   let carryLen = 0;
@@ -90,10 +92,21 @@ export async function* chunkLines(
       carry.push(rest);
       carryLen = rest.length;
     }
-    const n = countNewlines(buf);
-    // A single line inside `buf` may still exceed the limit (it arrived within one read); the scanner checks that.
-    yield { buf, firstLine: line, lines: n };
-    line += n;
+    // Large reads are handed on in pieces of about `maxChunkBytes`, cut at line ends. A single line inside `buf`
+    // may still exceed the line limit (it arrived within one read); the scanner checks that.
+    let from = 0;
+    while (from < buf.length) {
+      let to = buf.length;
+      if (to - from > maxChunkBytes) {
+        const cut = buf.lastIndexOf(10, from + maxChunkBytes - 1);
+        to = cut >= from ? cut + 1 : buf.indexOf(10, from + maxChunkBytes) + 1 || buf.length;
+      }
+      const piece = from === 0 && to === buf.length ? buf : buf.subarray(from, to);
+      const n = countNewlines(piece);
+      yield { buf: piece, firstLine: line, lines: n };
+      line += n;
+      from = to;
+    }
   }
   if (dropping > 0) {
     yield { overlong: true, line, bytes: dropping };
