@@ -58,12 +58,43 @@ function hitRank(h: MetadataHit): number {
   return severityRank(h.sensitivity) * 10 + h.transforms.length;
 }
 
+/**
+ * Field values (with their context) that `classify` found nothing in. It is pure, so the answer stands; logs repeat
+ * the same requests, and a value that passes the prefilter without being an attack (`?page=0`) would otherwise be
+ * decoded in full on every line. Bounded: cleared when full.
+ */
+export class CleanValues {
+  private readonly seen = new Set<string>();
+  private readonly max: number;
+  constructor(max = 8192) {
+    this.max = max;
+  }
+  private static key(value: string, ctx: ClassifyContext): string {
+    return `${ctx.kind ?? ''}\u0000${ctx.field ?? ''}\u0000${value}`;
+  }
+  has(value: string, ctx: ClassifyContext): boolean {
+    return this.seen.has(CleanValues.key(value, ctx));
+  }
+  add(value: string, ctx: ClassifyContext): void {
+    if (value.length > 512) return;
+    if (this.seen.size >= this.max) this.seen.clear();
+    this.seen.add(CleanValues.key(value, ctx));
+  }
+}
+
 /** Every hit in the event, by verdict, best first. */
-export function hitsOf(ev: HttpEvent, fieldFilter?: (text: string) => boolean): Map<Verdict, Located[]> {
+export function hitsOf(
+  ev: HttpEvent,
+  fieldFilter?: (text: string) => boolean,
+  clean?: CleanValues,
+): Map<Verdict, Located[]> {
   const by = new Map<Verdict, Located[]>();
   for (const place of placesOf(ev)) {
     if (fieldFilter && !fieldFilter(place.value)) continue;
-    for (const hit of classify(place.value, place.ctx)) {
+    if (clean?.has(place.value, place.ctx)) continue;
+    const hits = classify(place.value, place.ctx);
+    if (hits.length === 0) clean?.add(place.value, place.ctx);
+    for (const hit of hits) {
       if (place.metadataOnly && hit.verdict !== 'metadata') continue;
       const list = by.get(hit.verdict) ?? [];
       list.push({ hit, place });
@@ -103,9 +134,10 @@ export function ssrfFindings(
   ev: HttpEvent,
   where: { file: string; line: number },
   fieldFilter?: (text: string) => boolean,
+  clean?: CleanValues,
 ): Finding[] {
   const out: Finding[] = [];
-  const by = hitsOf(ev, fieldFilter);
+  const by = hitsOf(ev, fieldFilter, clean);
   for (const verdict of ['metadata', 'internal'] as const) {
     const list = by.get(verdict);
     if (!list || list.length === 0) continue;
@@ -175,13 +207,14 @@ export interface SsrfRuleOptions {
 /** The SSRF rule over log lines. */
 export function ssrfLineRule(opts: SsrfRuleOptions = {}): LineRule {
   const { lineFilter, fieldFilter } = opts;
+  const clean = new CleanValues();
   return {
     id: 'ssrf',
     mayMatch: lineFilter ?? (() => true),
     ...(fieldFilter ? { placeFilter: fieldFilter } : {}),
     evaluate(input: LineInput): Finding[] {
       if (!input.event) return [];
-      return ssrfFindings(input.event, input, fieldFilter);
+      return ssrfFindings(input.event, input, fieldFilter, clean);
     },
   };
 }
