@@ -83,8 +83,15 @@ export async function* chunkLines(
       }
       continue;
     }
-    const head = chunk.subarray(0, last + 1);
-    const buf = carryLen > 0 ? Buffer.concat([...carry, head]) : head;
+    let head = chunk.subarray(0, last + 1);
+    const bufs: Buffer[] = [];
+    if (carryLen > 0) {
+      // Join the carried start of a line with its end only, not with the whole read (which would copy it all).
+      const firstEnd = head.length > maxChunkBytes ? chunk.indexOf(10) + 1 : head.length;
+      bufs.push(Buffer.concat([...carry, head.subarray(0, firstEnd)]));
+      head = head.subarray(firstEnd);
+    }
+    if (head.length > 0) bufs.push(head);
     carry = [];
     carryLen = 0;
     const rest = chunk.subarray(last + 1);
@@ -92,20 +99,22 @@ export async function* chunkLines(
       carry.push(rest);
       carryLen = rest.length;
     }
-    // Large reads are handed on in pieces of about `maxChunkBytes`, cut at line ends. A single line inside `buf`
+    // Large reads are handed on in pieces of about `maxChunkBytes`, cut at line ends. A single line inside a piece
     // may still exceed the line limit (it arrived within one read); the scanner checks that.
-    let from = 0;
-    while (from < buf.length) {
-      let to = buf.length;
-      if (to - from > maxChunkBytes) {
-        const cut = buf.lastIndexOf(10, from + maxChunkBytes - 1);
-        to = cut >= from ? cut + 1 : buf.indexOf(10, from + maxChunkBytes) + 1 || buf.length;
+    for (const buf of bufs) {
+      let from = 0;
+      while (from < buf.length) {
+        let to = buf.length;
+        if (to - from > maxChunkBytes) {
+          const cut = buf.lastIndexOf(10, from + maxChunkBytes - 1);
+          to = cut >= from ? cut + 1 : buf.indexOf(10, from + maxChunkBytes) + 1 || buf.length;
+        }
+        const piece = from === 0 && to === buf.length ? buf : buf.subarray(from, to);
+        const n = countNewlines(piece);
+        yield { buf: piece, firstLine: line, lines: n };
+        line += n;
+        from = to;
       }
-      const piece = from === 0 && to === buf.length ? buf : buf.subarray(from, to);
-      const n = countNewlines(piece);
-      yield { buf: piece, firstLine: line, lines: n };
-      line += n;
-      from = to;
     }
   }
   if (dropping > 0) {
