@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { SinkFormat } from '../../adapters/sinks/formats.ts';
 import type { ScanStats } from '../../app/scan-stats.ts';
@@ -55,12 +54,6 @@ function nonNegativeInt(v: string): number {
   return n;
 }
 
-/**
- * Filter workers by default only where there are cores to spare: with two, the main thread and the workers share
- * them, and the copies between threads cost about what the parallel filtering saves (measured: `npm run bench`).
- */
-const DEFAULT_WORKERS = availableParallelism() >= 4 ? Math.min(4, availableParallelism() - 1) : 0;
-
 export function scanCommand(): Command {
   return new Command('scan')
     .description('Find metadata-SSRF attempts (and SSRF to other internal addresses) in web, proxy and WAF logs')
@@ -94,10 +87,10 @@ export function scanCommand(): Command {
     .addOption(
       new Option(
         '--workers <n>',
-        'threads that pre-filter large inputs in parallel (0: read everything in the main thread)',
+        'threads that pre-filter large inputs in parallel; each adds about 30 MiB of memory (0: the main thread reads everything)',
       )
         .argParser(nonNegativeInt)
-        .default(DEFAULT_WORKERS, 'cores - 1, at most 4, with 4 cores or more; else 0'),
+        .default(0),
     )
     .addOption(
       new Option('--max-line-bytes <n>', 'skip (and report) lines longer than this')
