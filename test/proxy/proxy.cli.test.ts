@@ -183,7 +183,7 @@ describe('imdsguard proxy (process): records, SIGHUP reload, SIGTERM', () => {
     }
   });
 
-  test('records are batched per event-loop turn yet every answered request is in the file after SIGINT', async () => {
+  test('every answered request is in the record file while the proxy runs, and still after SIGINT', async () => {
     const policy = join(dir, 'p-int.yaml');
     const records = join(dir, 'records-int.jsonl');
     writeFileSync(policy, 'defaults: { imdsv2_only: false }\nrules:\n  - { name: open, match: {}, action: allow }\n');
@@ -205,6 +205,14 @@ describe('imdsguard proxy (process): records, SIGHUP reload, SIGTERM', () => {
         Array.from({ length: 50 }, () => call(port, 'GET', '/latest/meta-data/instance-id')),
       );
       assert.ok(replies.every((r) => r.status === 200));
+      const eventsIn = () =>
+        readFileSync(records, 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('{"type":"event"')).length;
+      // Each record is written as its request completes: all 50 are there while the proxy still runs.
+      const until = Date.now() + 2000;
+      while (eventsIn() < 50 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(eventsIn(), 50);
       child.kill('SIGINT');
       const [code] = await once(child, 'exit');
       assert.equal(code, 130);
