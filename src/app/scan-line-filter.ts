@@ -1,6 +1,8 @@
 import { isAscii, isUtf8 } from 'node:buffer';
+import { quickCombinedSpans } from '../core/parse/combined.ts';
 import { NextIndex, type QuickSpans, SpanMemo, spanBuffer } from '../core/parse/spans.ts';
 import type { LineRule } from '../core/rules/line-rule.ts';
+import { CombinedScan } from './combined-scan-wasm.ts';
 
 /** The format's quick field lister (`LineParser.quickPlaces`), when it has one. */
 export type QuickPlaces = (text: string, noBreaks: boolean) => string[] | null;
@@ -72,6 +74,17 @@ function memoOf(filter: (value: string) => boolean): SpanMemo {
   return m;
 }
 
+/** One WebAssembly line stage per place filter (its cache belongs to that filter), or null without the module. */
+const scanners = new WeakMap<(value: string) => boolean, CombinedScan | null>();
+function scannerOf(filter: (value: string) => boolean): CombinedScan | null {
+  let s = scanners.get(filter);
+  if (s === undefined) {
+    s = CombinedScan.create(filter) ?? null;
+    scanners.set(filter, s);
+  }
+  return s;
+}
+
 /** How a format lists a line's fields without a full parse: as strings, and (faster) as spans. */
 export interface FieldLister {
   places: QuickPlaces | undefined;
@@ -90,8 +103,8 @@ export function pickLines(
   lister: FieldLister,
   take: readonly boolean[] | undefined,
   visit: (index: number, line: string) => void,
+  raw?: Uint8Array,
 ): void {
-  const noBreaks = chunkHasNoBreaks(text, bytes);
   const spans = lister.spans;
   // The span path serves only when every taking rule is a place filter (the others read the whole line anyway).
   let placeOnly = spans !== undefined;
@@ -104,6 +117,13 @@ export function pickLines(
       memoList.push(memoOf(r.placeFilter));
     } else if (take === undefined || take[i]) placeOnly = false;
   }
+  // Combined/common lines and one place filter: the WebAssembly line stage does all of this on the chunk's bytes.
+  if (raw && placeOnly && spans === quickCombinedSpans && filters.length === 1) {
+    const scanner = scannerOf(filters[0]!);
+    const general = (line: string) => lineWanted(line, rules, lister.places, take, false);
+    if (scanner?.pick(raw, general, visit)) return;
+  }
+  const noBreaks = chunkHasNoBreaks(text, bytes);
   const find = placeOnly ? new NextIndex(text) : undefined;
   const out = spanBuffer();
   let start = 0;
@@ -157,9 +177,17 @@ export function filterChunk(buf: Uint8Array, rules: readonly LineRule[], lister:
   const texts: string[] = [];
   if (!take.some(Boolean) && !directives) return { ok: true, evidence, directives, lines, texts };
   const lineRules = rules.filter((_, i) => take[i]);
-  pickLines(text, buf.length, lineRules, lister, undefined, (index, line) => {
-    lines.push(index);
-    texts.push(line);
-  });
+  pickLines(
+    text,
+    buf.length,
+    lineRules,
+    lister,
+    undefined,
+    (index, line) => {
+      lines.push(index);
+      texts.push(line);
+    },
+    buf,
+  );
   return { ok: true, evidence, directives, lines, texts };
 }

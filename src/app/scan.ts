@@ -299,7 +299,15 @@ class InputScanner {
     this.active = chunkMay;
     if (!chunkMay.some(Boolean) && text.charCodeAt(0) !== 35 && !text.includes('\n#')) return;
     const picked: Array<[number, string]> = [];
-    pickLines(text, c.buf.length, this.cfg.rules, this.lister, chunkMay, (index, line) => picked.push([index, line]));
+    pickLines(
+      text,
+      c.buf.length,
+      this.cfg.rules,
+      this.lister,
+      chunkMay,
+      (index, line) => picked.push([index, line]),
+      c.buf,
+    );
     for (const [index, line] of picked) await this.line(line, c.firstLine + index, true);
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { combinedScanAvailable } from '../../src/app/combined-scan-wasm.ts';
 import { filterChunk, lineWanted, pickLines } from '../../src/app/scan-line-filter.ts';
 import { scanRules } from '../../src/app/scan-rules.ts';
 import { quickCombinedPlaces, quickCombinedSpans } from '../../src/core/parse/combined.ts';
@@ -27,6 +28,17 @@ describe('scan line filter', () => {
         const bytes = Buffer.byteLength(text);
         const fast: number[] = [];
         pickLines(text, bytes, rules, { places, spans: quickCombinedSpans }, undefined, (i) => fast.push(i));
+        // The WebAssembly line stage (given the chunk's bytes) picks the same lines, with the same text.
+        const wasm: Array<[number, string]> = [];
+        pickLines(
+          text,
+          bytes,
+          rules,
+          { places, spans: quickCombinedSpans },
+          undefined,
+          (i, l) => wasm.push([i, l]),
+          Buffer.from(text),
+        );
         const slow: number[] = [];
         text
           .split('\n')
@@ -37,12 +49,45 @@ describe('scan line filter', () => {
             if (lineWanted(l, rules, places, undefined, false)) slow.push(i);
           });
         assert.deepEqual(fast, slow, JSON.stringify(text));
+        assert.deepEqual(
+          wasm.map(([i]) => i),
+          slow,
+          `wasm: ${JSON.stringify(text)}`,
+        );
+        const lines = text.split('\n');
+        for (const [i, l] of wasm) assert.equal(l, lines[i]!.replace(/\r$/, ''));
         picked += fast.length;
         return true;
       }),
       { numRuns: 3000, seed: 5 },
     );
     assert.ok(picked > 500, `picked ${picked}`);
+  });
+
+  it('has the WebAssembly line stage once built (CI builds it first)', (t) => {
+    if (!combinedScanAvailable()) {
+      assert.ok(process.env.CI !== 'true', 'dist/wasm/combined-scan.wasm must be built in CI');
+      t.skip('dist/wasm/combined-scan.wasm not built (npm run build)');
+      return;
+    }
+    // Many repeats of one line: the first ones teach the cache, the rest are settled in WebAssembly.
+    const line =
+      '203.0.113.9 - - [21/Nov/2026:00:00:00 +0000] "GET /p?u=http://169.254.169.254/latest/ HTTP/1.1" 200 1 "-" "x"';
+    const ok = '203.0.113.9 - - [21/Nov/2026:00:00:00 +0000] "GET /ok HTTP/1.1" 200 1 "-" "x"';
+    const text = `${[ok, line, ok, ok, line].join('\n')}\n`.repeat(200);
+    const rules = scanRules().filter((r) => r.placeFilter);
+    const seen: number[] = [];
+    pickLines(
+      text,
+      text.length,
+      rules,
+      { places, spans: quickCombinedSpans },
+      undefined,
+      (i) => seen.push(i),
+      Buffer.from(text),
+    );
+    assert.equal(seen.length, 400);
+    assert.ok(seen.every((i) => i % 5 === 1 || i % 5 === 4));
   });
 
   it('reads a chunk of lines without any needle in linear time', () => {
