@@ -2,7 +2,7 @@
 // 18 literal strings of Elastic's web rule, in one run: scan in the main thread alone (--workers 0), scan with filter
 // workers (--workers N, default 2), then ripgrep. Usage: npm run bench -- --only scan [--mib N] [--workers N]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -46,6 +46,10 @@ try {
     logLevel: 'error',
   });
   cleanup.push(bundleDir);
+  // The WebAssembly line stage, built from assembly/ and placed next to the bundle where the loader looks.
+  const wasm = spawnSync('npm', ['run', '--silent', 'build:wasm'], { cwd: root, stdio: 'inherit' });
+  if (wasm.status !== 0) throw new Error('npm run build:wasm failed');
+  copyFileSync(join(root, 'dist', 'wasm', 'combined-scan.wasm'), join(bundleDir, 'combined-scan.wasm'));
   const entry = [bundle];
   const rssFile = join(dir, 'rss');
   const rssHook = join(dir, 'rss-hook.mjs');
