@@ -5,11 +5,16 @@ import type { ChunkFilterResult } from './scan-line-filter.ts';
 /** A chunk sent to a filter worker: its bytes (transferred) and the format its lines are read in, if known. */
 export interface FilterRequest {
   id: number;
+  /** A buffer of the pool's, transferred; the chunk is its first `length` bytes. It comes back with the response. */
   bytes: ArrayBuffer;
+  length: number;
   format: string | undefined;
 }
 
-export type FilterResponse = { id: number; result: ChunkFilterResult } | { id: number; error: string };
+export type FilterResponse = ({ result: ChunkFilterResult } | { error: string }) & { id: number; bytes: ArrayBuffer };
+
+/** Buffers for chunks in flight, passed to the workers and back: no allocation (and no GC pressure) per chunk. */
+const BUFFER_BYTES = 256 << 10;
 
 interface Slot {
   worker: Worker;
@@ -26,6 +31,7 @@ export class ScanFilterPool {
   private readonly waiting = new Map<number, { resolve: (r: ChunkFilterResult) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private broken: Error | undefined;
+  private readonly free: ArrayBuffer[] = [];
 
   readonly size: number;
   private readonly parser: ParserOptions;
@@ -53,6 +59,7 @@ export class ScanFilterPool {
       worker.unref();
       worker.on('message', (m: FilterResponse) => {
         slot.busy--;
+        if (m.bytes.byteLength === BUFFER_BYTES) this.free.push(m.bytes);
         const w = this.waiting.get(m.id);
         if (!w) return;
         this.waiting.delete(m.id);
@@ -79,13 +86,15 @@ export class ScanFilterPool {
     if (this.slots.length === 0) this.start();
     let slot = this.slots[0]!;
     for (const s of this.slots) if (s.busy < slot.busy) slot = s;
-    const copy = new Uint8Array(bytes);
+    const buffer =
+      bytes.length <= BUFFER_BYTES ? (this.free.pop() ?? new ArrayBuffer(BUFFER_BYTES)) : new ArrayBuffer(bytes.length);
+    new Uint8Array(buffer, 0, bytes.length).set(bytes);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       slot.busy++;
-      const req: FilterRequest = { id, bytes: copy.buffer, format };
-      slot.worker.postMessage(req, [copy.buffer]);
+      const req: FilterRequest = { id, bytes: buffer, length: bytes.length, format };
+      slot.worker.postMessage(req, [buffer]);
     });
   }
 

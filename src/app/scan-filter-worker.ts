@@ -27,9 +27,11 @@ function listerOf(format: string | undefined): FieldLister {
 parentPort!.on('message', (req: FilterRequest) => {
   let res: FilterResponse;
   try {
-    res = { id: req.id, result: filterChunk(new Uint8Array(req.bytes), rules, listerOf(req.format)) };
+    const result = filterChunk(new Uint8Array(req.bytes, 0, req.length), rules, listerOf(req.format));
+    res = { id: req.id, bytes: req.bytes, result };
   } catch (e) {
-    res = { id: req.id, error: (e as Error).message };
+    res = { id: req.id, bytes: req.bytes, error: (e as Error).message };
   }
-  parentPort!.postMessage(res);
+  // The buffer goes back to the pool with the answer.
+  parentPort!.postMessage(res, [req.bytes]);
 });
