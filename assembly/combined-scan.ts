@@ -25,7 +25,9 @@ const SLOT_SIZE: usize = 16;
 const SEEN_PTR: usize = TABLE_PTR + SLOTS * SLOT_SIZE;
 const ARENA_PTR: usize = SEEN_PTR + SLOTS * 4;
 const ARENA_CAP: usize = 2 << 20;
-const END_PTR: usize = ARENA_PTR + ARENA_CAP;
+// The secret-marker tables: low and high nibble masks of the first and second byte of each anchor pair.
+const MARK_PTR: usize = ARENA_PTR + ARENA_CAP;
+const END_PTR: usize = MARK_PTR + 64;
 const MAX_KEY: i32 = 512;
 
 export const KIND_DOUBT: u32 = 1; // the fast path declines: the caller reads the line in full
@@ -54,6 +56,138 @@ export function init(): void {
   const have = memory.size();
   if (have < pages) memory.grow(pages - have);
   clearCache();
+  initMarkers();
+}
+
+// Secret markers, exactly the core's secret prefilter (src/core/secrets/detect.ts):
+//   A[KS]IA|ABIA|ACCA|STS\.|ya29\.|eyJ|[Ss][Ee][Cc][Rr][Ee][Tt]|[Tt][Oo][Kk][Ee][Nn]|PRIVATE KEY|AQA[A-Z]A|
+//   IQoJ|FwoG|FQoG|AgoJ|AQoD|CAIS
+// All ASCII, so testing the bytes is testing the text. Each marker holds one of these anchor pairs, grouped in
+// eight buckets; a SIMD pass finds positions where a pair of a bucket may start (nibble tables), and only those are
+// checked against the markers of that bucket.
+function setBit(ptr: usize, bit: u32): void {
+  store<u8>(ptr, <u8>(<u32>load<u8>(ptr) | bit));
+}
+
+function pair(bucket: i32, a: u32, b: u32): void {
+  const bit: u32 = 1 << <u32>bucket;
+  setBit(MARK_PTR + <usize>(a & 15), bit);
+  setBit(MARK_PTR + 16 + <usize>(a >> 4), bit);
+  setBit(MARK_PTR + 32 + <usize>(b & 15), bit);
+  setBit(MARK_PTR + 48 + <usize>(b >> 4), bit);
+}
+
+function initMarkers(): void {
+  memory.fill(MARK_PTR, 0, 64);
+  // 0: secret, at "cr" in any case
+  pair(0, 99, 114);
+  pair(0, 99, 82);
+  pair(0, 67, 114);
+  pair(0, 67, 82);
+  // 1: token, at "ok" in any case
+  pair(1, 111, 107);
+  pair(1, 111, 75);
+  pair(1, 79, 107);
+  pair(1, 79, 75);
+  // 2: eyJ at "yJ"
+  pair(2, 121, 74);
+  // 3: STS. at "S.", ya29. at "a2"
+  pair(3, 83, 46);
+  pair(3, 97, 50);
+  // 4: PRIVATE KEY at "VA", CAIS at "CA"
+  pair(4, 86, 65);
+  pair(4, 67, 65);
+  // 5: AKIA ASIA ABIA ACCA AQA?A AgoJ AQoD at "A" and the next letter
+  pair(5, 65, 75);
+  pair(5, 65, 83);
+  pair(5, 65, 66);
+  pair(5, 65, 67);
+  pair(5, 65, 81);
+  pair(5, 65, 103);
+  // 6: IQoJ at "IQ"
+  pair(6, 73, 81);
+  // 7: FwoG, FQoG at "Fw", "FQ"
+  pair(7, 70, 119);
+  pair(7, 70, 81);
+}
+
+@inline function lower(c: u32): u32 {
+  return c >= 65 && c <= 90 ? c + 32 : c;
+}
+
+/** Whether bytes [q, q + s.length) of the chunk of `len` bytes are the ASCII string s (q may be out of range). */
+function isAt(q: i32, len: i32, s: string, caseless: bool): bool {
+  const n = s.length;
+  if (q < 0 || q + n > len) return false;
+  for (let i = 0; i < n; i++) {
+    const c = at(q + i);
+    const w = <u32>s.charCodeAt(i);
+    if (caseless ? lower(c) != w : c != w) return false;
+  }
+  return true;
+}
+
+@inline function isUpper(c: u32): bool {
+  return c >= 65 && c <= 90;
+}
+
+/** The markers of `bits`' buckets, checked around an anchor pair starting at q. */
+function markerAt(q: i32, len: i32, bits: u32): bool {
+  if (bits & 1 && isAt(q - 2, len, 'secret', true)) return true;
+  if (bits & 2 && isAt(q - 1, len, 'token', true)) return true;
+  if (bits & 4 && isAt(q - 1, len, 'eyJ', false)) return true;
+  if (bits & 8 && (isAt(q - 2, len, 'STS.', false) || isAt(q - 1, len, 'ya29.', false))) return true;
+  if (bits & 16 && (isAt(q - 3, len, 'PRIVATE KEY', false) || isAt(q, len, 'CAIS', false))) return true;
+  if (bits & 32 && q + 4 <= len && at(q) == 65) {
+    const c1 = at(q + 1);
+    if ((c1 == 75 || c1 == 83 || c1 == 66) && at(q + 2) == 73 && at(q + 3) == 65) return true; // AKIA ASIA ABIA
+    if (isAt(q, len, 'ACCA', false) || isAt(q, len, 'AgoJ', false) || isAt(q, len, 'AQoD', false)) return true;
+    if (q + 5 <= len && c1 == 81 && at(q + 2) == 65 && isUpper(at(q + 3)) && at(q + 4) == 65) return true; // AQA?A
+  }
+  if (bits & 64 && isAt(q, len, 'IQoJ', false)) return true;
+  if (bits & 128 && (isAt(q, len, 'FwoG', false) || isAt(q, len, 'FQoG', false))) return true;
+  return false;
+}
+
+@inline function bucketsAt(q: i32, len: i32): u32 {
+  if (q + 1 >= len) return 0;
+  const a = at(q);
+  const b = at(q + 1);
+  return (
+    <u32>load<u8>(MARK_PTR + <usize>(a & 15)) &
+    <u32>load<u8>(MARK_PTR + 16 + <usize>(a >> 4)) &
+    <u32>load<u8>(MARK_PTR + 32 + <usize>(b & 15)) &
+    <u32>load<u8>(MARK_PTR + 48 + <usize>(b >> 4))
+  );
+}
+
+/** Whether the chunk of `len` bytes at IN_PTR holds a secret marker (the core's secret prefilter, on bytes). */
+export function secretMarkers(len: i32): bool {
+  const lo0 = v128.load(MARK_PTR);
+  const hi0 = v128.load(MARK_PTR + 16);
+  const lo1 = v128.load(MARK_PTR + 32);
+  const hi1 = v128.load(MARK_PTR + 48);
+  const nib = i8x16.splat(15);
+  let p = 0;
+  while (p + 17 <= len) {
+    const v = v128.load(IN_PTR + <usize>p);
+    const w = v128.load(IN_PTR + <usize>p + 1);
+    const first = v128.and(i8x16.swizzle(lo0, v128.and(v, nib)), i8x16.swizzle(hi0, i8x16.shr_u(v, 4)));
+    const second = v128.and(i8x16.swizzle(lo1, v128.and(w, nib)), i8x16.swizzle(hi1, i8x16.shr_u(w, 4)));
+    const m = v128.and(first, second);
+    if (v128.any_true(m)) {
+      for (let i = 0; i < 16; i++) {
+        const bits = bucketsAt(p + i, len);
+        if (bits != 0 && markerAt(p + i, len, bits)) return true;
+      }
+    }
+    p += 16;
+  }
+  for (; p < len; p++) {
+    const bits = bucketsAt(p, len);
+    if (bits != 0 && markerAt(p, len, bits)) return true;
+  }
+  return false;
 }
 
 function clearCache(): void {

@@ -27,6 +27,7 @@ interface Exports {
   learn(a: number, b: number, flagged: number): void;
   spansOf(start: number, end: number): number;
   spanPtr(): number;
+  secretMarkers(len: number): number;
 }
 
 const KIND_DOUBT = 1;
@@ -81,6 +82,16 @@ export class CombinedScan {
     const m = compiledModule();
     if (!m) return undefined;
     return new CombinedScan(new Wasm.Instance(m, {}).exports as Exports, filter);
+  }
+
+  /**
+   * Whether `buf` holds a secret marker: the core's secret prefilter (`mayHoldSecret`) on the bytes, with no string
+   * made. Undefined when the chunk is too large for the module.
+   */
+  secretMarkers(buf: Uint8Array): boolean | undefined {
+    if (buf.length > this.inCap) return undefined;
+    new Uint8Array(this.x.memory.buffer, this.inPtr, buf.length).set(buf);
+    return this.x.secretMarkers(buf.length) !== 0;
   }
 
   /** For tests: the field spans the module finds in line [start, end) of `buf`, or null where it declines. */

@@ -2,6 +2,7 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import { quickCombinedSpans } from '../core/parse/combined.ts';
 import { NextIndex, type QuickSpans, SpanMemo, spanBuffer } from '../core/parse/spans.ts';
 import type { LineRule } from '../core/rules/line-rule.ts';
+import { mayHoldSecret } from '../core/secrets/detect.ts';
 import { CombinedScan } from './combined-scan-wasm.ts';
 
 /** The format's quick field lister (`LineParser.quickPlaces`), when it has one. */
@@ -85,6 +86,27 @@ function scannerOf(filter: (value: string) => boolean): CombinedScan | null {
   return s;
 }
 
+let markers: CombinedScan | null | undefined;
+
+/**
+ * A rule's `chunkEvidence` on a chunk. The core's secret prefilter runs in WebAssembly on the bytes when the module
+ * is there (same markers, all ASCII), so that a chunk nobody needs as text is never decoded; `text` decodes it.
+ */
+export function chunkEvidenceOf(rule: LineRule, buf: Uint8Array, text: () => string): boolean {
+  if (!rule.chunkEvidence) return false;
+  if (rule.chunkEvidence === mayHoldSecret) {
+    if (markers === undefined) markers = CombinedScan.create(() => false) ?? null;
+    const found = markers?.secretMarkers(buf);
+    if (found !== undefined) return found;
+  }
+  return rule.chunkEvidence(text());
+}
+
+/** Whether a chunk holds a `#` line (directives that carry parser state). */
+export function hasDirectives(buf: Uint8Array): boolean {
+  return buf[0] === 35 || Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).indexOf('\n#') >= 0;
+}
+
 /** How a format lists a line's fields without a full parse: as strings, and (faster) as spans. */
 export interface FieldLister {
   places: QuickPlaces | undefined;
@@ -97,7 +119,7 @@ export interface FieldLister {
  * it is wanted or its field values are new. `take`: per rule, whether it takes part (see `lineWanted`).
  */
 export function pickLines(
-  text: string,
+  textOf: string | (() => string),
   bytes: number,
   rules: readonly LineRule[],
   lister: FieldLister,
@@ -123,6 +145,7 @@ export function pickLines(
     const general = (line: string) => lineWanted(line, rules, lister.places, take, false);
     if (scanner?.pick(raw, general, visit)) return;
   }
+  const text = typeof textOf === 'string' ? textOf : textOf();
   const noBreaks = chunkHasNoBreaks(text, bytes);
   const find = placeOnly ? new NextIndex(text) : undefined;
   const out = spanBuffer();
@@ -169,10 +192,14 @@ export function decodeChunk(buf: Uint8Array): string {
 export function filterChunk(buf: Uint8Array, rules: readonly LineRule[], lister: FieldLister): ChunkFilterResult {
   const none: ChunkFilterResult = { ok: false, evidence: [], directives: false, lines: [], texts: [] };
   if (!isUtf8(buf) || buf.indexOf(0) >= 0) return none;
-  const text = decodeChunk(buf);
-  const evidence = rules.map((r) => (r.chunkEvidence ? r.chunkEvidence(text) : false));
-  const take = rules.map((r) => !r.chunkEvidence && (r.placeFilter !== undefined || r.mayMatch(text)));
-  const directives = text.charCodeAt(0) === 35 || text.includes('\n#');
+  let decoded: string | undefined;
+  const text = () => {
+    decoded ??= decodeChunk(buf);
+    return decoded;
+  };
+  const evidence = rules.map((r) => chunkEvidenceOf(r, buf, text));
+  const take = rules.map((r) => !r.chunkEvidence && (r.placeFilter !== undefined || r.mayMatch(text())));
+  const directives = hasDirectives(buf);
   const lines: number[] = [];
   const texts: string[] = [];
   if (!take.some(Boolean) && !directives) return { ok: true, evidence, directives, lines, texts };

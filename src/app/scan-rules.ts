@@ -27,7 +27,8 @@ function scrubbed(rule: LineRule, observe?: (f: Finding) => void): LineRule {
     ...(rule.placeFilter ? { placeFilter: (value: string) => rule.placeFilter!(value) } : {}),
     evaluate: (input: LineInput) => clean(rule.evaluate(input)),
     ...(rule.rawLines ? { rawLines: true } : {}),
-    ...(rule.chunkEvidence ? { chunkEvidence: (chunk: string) => rule.chunkEvidence!(chunk) } : {}),
+    // Passed as is: the scanner recognises the core's secret prefilter and runs it on bytes.
+    ...(rule.chunkEvidence ? { chunkEvidence: rule.chunkEvidence } : {}),
     ...(rule.holdsOpen ? { holdsOpen: (file: string) => rule.holdsOpen!(file) } : {}),
     ...(rule.lookbehindLines !== undefined ? { lookbehindLines: rule.lookbehindLines } : {}),
     ...(rule.flush ? { flush: (file: string) => clean(rule.flush!(file)) } : {}),

@@ -16,7 +16,15 @@ import type { LogFormatName, ParserOptions } from '../core/parse/types.ts';
 import type { FindingSink } from '../core/ports.ts';
 import type { LineRule } from '../core/rules/line-rule.ts';
 import { ScanFilterPool } from './scan-filter-pool.ts';
-import { type ChunkFilterResult, decodeChunk, type FieldLister, lineWanted, pickLines } from './scan-line-filter.ts';
+import {
+  type ChunkFilterResult,
+  chunkEvidenceOf,
+  decodeChunk,
+  type FieldLister,
+  hasDirectives,
+  lineWanted,
+  pickLines,
+} from './scan-line-filter.ts';
 import { ScanStats } from './scan-stats.ts';
 
 export interface ScanConfig {
@@ -252,15 +260,20 @@ class InputScanner {
     this.stats.bytesRead += c.buf.length;
     const buf = c.buf;
     if (isUtf8(buf) && buf.indexOf(0) < 0) {
-      const text = decodeChunk(buf);
+      // Decoded only if a rule or the line stage needs the text (a chunk nobody flags never is).
+      let decoded: string | undefined;
+      const text = () => {
+        decoded ??= decodeChunk(buf);
+        return decoded;
+      };
       const rules = this.cfg.rules;
       // Rules without a place filter decide on the whole chunk first (their tests are substring tests).
       const chunkMay = rules.map((r) =>
         r.placeFilter
           ? true
           : r.chunkEvidence
-            ? Boolean(r.holdsOpen?.(this.name)) || r.chunkEvidence(text)
-            : r.mayMatch(text),
+            ? Boolean(r.holdsOpen?.(this.name)) || chunkEvidenceOf(r, buf, text)
+            : r.mayMatch(text()),
       );
       await this.textChunk(c, text, chunkMay);
       return;
@@ -292,12 +305,12 @@ class InputScanner {
     for (let k = 0; k < res.lines.length; k++) await this.line(res.texts[k]!, c.firstLine + res.lines[k]!, true);
   }
 
-  /** A decoded chunk, line by line: only lines some rule may care about pay for a parse (and an await). */
-  private async textChunk(c: LineChunk, text: string, chunkMay: boolean[]): Promise<void> {
+  /** A valid UTF-8 chunk, line by line: only lines some rule may care about pay for a parse (and an await). */
+  private async textChunk(c: LineChunk, text: () => string, chunkMay: boolean[]): Promise<void> {
     await this.offerAll(c.firstLine, c.lines, chunkMay);
-    this.remember(text, c.firstLine, c.lines);
+    this.remember(c.buf, c.firstLine, c.lines);
     this.active = chunkMay;
-    if (!chunkMay.some(Boolean) && text.charCodeAt(0) !== 35 && !text.includes('\n#')) return;
+    if (!chunkMay.some(Boolean) && !hasDirectives(c.buf)) return;
     const picked: Array<[number, string]> = [];
     pickLines(
       text,

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { combinedScanAvailable } from '../../src/app/combined-scan-wasm.ts';
+import { CombinedScan, combinedScanAvailable } from '../../src/app/combined-scan-wasm.ts';
 import { filterChunk, lineWanted, pickLines } from '../../src/app/scan-line-filter.ts';
 import { scanRules } from '../../src/app/scan-rules.ts';
 import { quickCombinedPlaces, quickCombinedSpans } from '../../src/core/parse/combined.ts';
 import { NextIndex, SpanMemo } from '../../src/core/parse/spans.ts';
+import { mayHoldSecret } from '../../src/core/secrets/detect.ts';
 import { lineArb } from './combined-lines.ts';
 
 const places = (t: string, nb: boolean) => quickCombinedPlaces(t, nb);
@@ -88,6 +89,82 @@ describe('scan line filter', () => {
     );
     assert.equal(seen.length, 400);
     assert.ok(seen.every((i) => i % 5 === 1 || i % 5 === 4));
+  });
+
+  it('finds secret markers on bytes exactly where the core prefilter finds them in text', (t) => {
+    const scanner = CombinedScan.create(() => false);
+    if (!scanner) {
+      assert.ok(process.env.CI !== 'true', 'dist/wasm/combined-scan.wasm must be built in CI');
+      t.skip('dist/wasm/combined-scan.wasm not built (npm run build)');
+      return;
+    }
+    const bit = fc.constantFrom(
+      'AKIA',
+      'ASIA',
+      'ABIA',
+      'ACCA',
+      'AKI',
+      'KIA',
+      'STS.',
+      'STS',
+      'ya29.',
+      'ya29',
+      'eyJ',
+      'ey',
+      'yJ',
+      'secret',
+      'SeCrEt',
+      'secre',
+      'ecret',
+      'token',
+      'TOKEN',
+      'tOkEn',
+      'toke',
+      'oken',
+      'PRIVATE KEY',
+      'PRIVATE KE',
+      'AQAEA',
+      'AQAeA',
+      'AQA',
+      'IQoJ',
+      'FwoG',
+      'FQoG',
+      'AgoJ',
+      'AQoD',
+      'CAIS',
+      'CAI',
+      'cr',
+      'ok',
+      'A',
+      'S',
+      '.',
+      'é',
+      '\n',
+      ' ',
+      'x',
+      'ab',
+      'Q',
+      'K',
+      'I',
+      'J',
+      'G',
+      'D',
+    );
+    let hits = 0;
+    fc.assert(
+      fc.property(fc.array(bit, { maxLength: 40 }), fc.nat(20), (parts, pad) => {
+        const text = 'p'.repeat(pad) + parts.join('');
+        const expected = mayHoldSecret(text);
+        if (expected) hits++;
+        assert.equal(scanner.secretMarkers(Buffer.from(text)), expected, JSON.stringify(text));
+        return true;
+      }),
+      { numRuns: 20_000, seed: 17 },
+    );
+    assert.ok(hits > 2000, `markers present in ${hits} cases`);
+    const log = `${'203.0.113.9 - - [21/Nov/2026:00:00:00 +0000] "GET /ok HTTP/1.1" 200 1 "-" "Mozilla/5.0 (KHTML, like Gecko)"\n'.repeat(3000)}`;
+    assert.equal(scanner.secretMarkers(Buffer.from(log)), false);
+    assert.equal(scanner.secretMarkers(Buffer.from(`${log}x AKIAFAKE\n`)), true);
   });
 
   it('reads a chunk of lines without any needle in linear time', () => {
