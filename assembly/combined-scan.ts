@@ -54,7 +54,7 @@ export function missPtr(): usize {
 export function init(): void {
   const pages = <i32>((END_PTR + 0xffff) >> 16);
   const have = memory.size();
-  if (have < pages) memory.grow(pages - have);
+  if (have < pages && memory.grow(pages - have) < 0) unreachable(); // no memory: the caller falls back
   clearCache();
   initMarkers();
 }

@@ -81,7 +81,12 @@ export class CombinedScan {
   static create(filter: (value: string) => boolean): CombinedScan | undefined {
     const m = compiledModule();
     if (!m) return undefined;
-    return new CombinedScan(new Wasm.Instance(m, {}).exports as Exports, filter);
+    try {
+      return new CombinedScan(new Wasm.Instance(m, {}).exports as Exports, filter);
+    } catch {
+      // Its memory could not be had (about 8 MiB): the JavaScript path does the same work.
+      return undefined;
+    }
   }
 
   /**
