@@ -2,6 +2,7 @@
 // Adds lock entries for Biome's platform binaries that this registry does not serve, so `npm ci` accepts the lock.
 // They are optional and for other platforms: npm skips them here and never fetches them.
 import { readFileSync, writeFileSync } from 'node:fs';
+
 const file = process.argv[2] ?? 'package-lock.json';
 const lock = JSON.parse(readFileSync(file, 'utf8'));
 const biome = lock.packages['node_modules/@biomejs/biome'];
@@ -20,7 +21,14 @@ let added = 0;
 for (const [name, p] of Object.entries(platforms)) {
   const key = `node_modules/@biomejs/${name}`;
   if (lock.packages[key]) continue;
-  lock.packages[key] = { version, ...p, dev: true, license: 'MIT OR Apache-2.0', optional: true, engines: { node: '>=14.21.3' } };
+  lock.packages[key] = {
+    version,
+    ...p,
+    dev: true,
+    license: 'MIT OR Apache-2.0',
+    optional: true,
+    engines: { node: '>=14.21.3' },
+  };
   added++;
 }
 writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);

@@ -37,9 +37,11 @@ test('the purity check itself catches an import of node:fs', () => {
 
 test('dependencies point inward: core imports no outer layer; adapters and app never import the CLI', () => {
   const offenders: string[] = [];
-  const importsOf = (f: string) => [...readFileSync(f, 'utf8').matchAll(/from\s+['"](\.[^'"]+)['"]/g)].map((m) => m[1]!);
+  const importsOf = (f: string) =>
+    [...readFileSync(f, 'utf8').matchAll(/from\s+['"](\.[^'"]+)['"]/g)].map((m) => m[1]!);
   for (const f of files('src/core')) {
-    for (const i of importsOf(f)) if (/(?:^|\/)(?:adapters|app|cli|guard)\//.test(i)) offenders.push(`${f} imports ${i}`);
+    for (const i of importsOf(f))
+      if (/(?:^|\/)(?:adapters|app|cli|guard)\//.test(i)) offenders.push(`${f} imports ${i}`);
   }
   for (const f of [...files('src/adapters'), ...files('src/app')]) {
     for (const i of importsOf(f)) if (/(?:^|\/)cli\//.test(i)) offenders.push(`${f} imports ${i}`);

@@ -178,7 +178,11 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
         assert.equal(f.destination.ip, '169.254.169.254');
       }
       assert.equal(lines[0].target.path_class, 'credentials');
-      assert.deepEqual(lines[0].http, { method: 'GET', path: '/latest/meta-data/iam/security-credentials/', token: false });
+      assert.deepEqual(lines[0].http, {
+        method: 'GET',
+        path: '/latest/meta-data/iam/security-credentials/',
+        token: false,
+      });
       assert.equal(lines[0].imds_version, 1);
       assert.equal(lines[0].severity, 'critical');
       // The response body (credentials) never reaches a finding.

@@ -17,7 +17,8 @@ if (why && process.env.CI === 'true') throw new Error(`package test cannot run u
 const ROOT = resolve(import.meta.dirname, '../..');
 /** The package's runtime dependencies, linked from this checkout instead of downloaded. */
 const RUNTIME_DEPS = Object.keys(
-  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {},
+  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> })
+    .dependencies ?? {},
 );
 
 describe('installed package: node --import imdsguard/guard/register', { skip: why ?? false, timeout: 120_000 }, () => {

@@ -64,6 +64,16 @@ function isToken(line: string, a: number, b: number): boolean {
   return true;
 }
 
+/** The first space at or after `k` in `[k, end)` (or `end`), or -1 when a character before it is not `[!-~]`. */
+function tokenEnd(text: string, k: number, end: number): number {
+  for (; k < end; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 32) return k;
+    if (c < 33 || c > 126) return -1;
+  }
+  return end;
+}
+
 /** Whether `line` holds a character the full parse's `.` does not cross (CR, LF, U+2028, U+2029). */
 function hasLineBreak(line: string): boolean {
   return /[\r\n\u2028\u2029]/.test(line);
@@ -152,20 +162,11 @@ export function quickCombinedSpans(
 ): number {
   if (!noBreaks) return -1;
   // `(\S+) (\S+) `: two fields of printable ASCII.
-  let k = start;
-  let c = 0;
-  while (k < end && (c = text.charCodeAt(k)) !== 32) {
-    if (c < 33 || c > 126) return -1;
-    k++;
-  }
-  if (k >= end || k === start) return -1;
-  const s1 = k++;
-  while (k < end && (c = text.charCodeAt(k)) !== 32) {
-    if (c < 33 || c > 126) return -1;
-    k++;
-  }
-  if (k >= end || k === s1 + 1) return -1;
-  const s2 = k;
+  const s1 = tokenEnd(text, start, end);
+  if (s1 < 0 || s1 >= end || s1 === start) return -1;
+  const s2 = tokenEnd(text, s1 + 1, end);
+  if (s2 < 0 || s2 >= end || s2 === s1 + 1) return -1;
+  let k: number;
   // The first ` [` after the user field (`.+?`: at least one character, not starting with `[`).
   if (text.charCodeAt(s2 + 1) === 91) return -1;
   k = s2 + 1;
@@ -183,18 +184,22 @@ export function quickCombinedSpans(
   // Status: three digits or `-`, then a space.
   const st = reqEnd + 2;
   let stEnd: number;
-  if (st + 3 < end && isDigit(text.charCodeAt(st)) && isDigit(text.charCodeAt(st + 1)) && isDigit(text.charCodeAt(st + 2)))
+  if (
+    st + 3 < end &&
+    isDigit(text.charCodeAt(st)) &&
+    isDigit(text.charCodeAt(st + 1)) &&
+    isDigit(text.charCodeAt(st + 2))
+  )
     stEnd = st + 3;
   else if (st + 1 < end && text.charCodeAt(st) === 45) stEnd = st + 1;
   else return -1;
   if (text.charCodeAt(stEnd) !== 32) return -1;
   // Size: digits or `-`, up to the next space or the end of the line.
   k = stEnd + 1;
-  while (k < end && (c = text.charCodeAt(k)) !== 32) {
-    if (!isDigit(c)) {
-      if (!(c === 45 && k === stEnd + 1)) return -1;
-    }
-    k++;
+  for (; k < end; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 32) break;
+    if (!isDigit(c) && !(c === 45 && k === stEnd + 1)) return -1;
   }
   const byEnd = k;
   if (byEnd === stEnd + 1) return -1;
