@@ -101,13 +101,17 @@ function anyTime(v: unknown): string | undefined {
   return s && /^\d+(?:\.\d+)?$/.test(s) ? epochTime(s) : isoTime(s);
 }
 
-export function jsonEvent(
-  o: Record<string, unknown>,
-  opts: ParserOptions,
-  origin: { file: string; line: number },
-  format = 'json',
-): HttpEvent {
-  const map = opts.fieldMap;
+/** The fields of a JSON record a rule may flag: the request target, host, Referer, body and URL-ish extras. */
+interface JsonPlaces {
+  target: string | undefined;
+  method: string | undefined;
+  host: string | undefined;
+  referer: string | undefined;
+  body: string | undefined;
+  extra: Record<string, string>;
+}
+
+function jsonPlaces(o: Record<string, unknown>, map: Record<string, string> | undefined): JsonPlaces {
   let target = str(pick(o, 'url', map));
   let method = str(pick(o, 'method', map));
   const request = str(pick(o, 'request', map));
@@ -127,20 +131,52 @@ export function jsonEvent(
     const v = str(getPath(o, p));
     if (v) extra[k] = v;
   }
+  return {
+    target,
+    method,
+    host: str(pick(o, 'host', map)),
+    referer: str(pick(o, 'referer', map)),
+    body: str(pick(o, 'body', map)),
+    extra,
+  };
+}
+
+export function jsonEvent(
+  o: Record<string, unknown>,
+  opts: ParserOptions,
+  origin: { file: string; line: number },
+  format = 'json',
+): HttpEvent {
+  const map = opts.fieldMap;
+  const p = jsonPlaces(o, map);
   return httpEvent({
     origin: { file: origin.file, line: origin.line, format },
     time: anyTime(pick(o, 'time', map)),
-    method,
-    target,
-    host: str(pick(o, 'host', map)),
-    referer: str(pick(o, 'referer', map)),
+    method: p.method,
+    target: p.target,
+    host: p.host,
+    referer: p.referer,
     userAgent: str(pick(o, 'useragent', map)),
     status: intOrUndef(pick(o, 'status', map) as number | string | undefined),
     bytes: intOrUndef(pick(o, 'bytes', map) as number | string | undefined),
     clientIp: str(pick(o, 'client', map)),
-    ...(str(pick(o, 'body', map)) ? { body: str(pick(o, 'body', map)) } : {}),
-    ...(Object.keys(extra).length > 0 ? { extra } : {}),
+    ...(p.body ? { body: p.body } : {}),
+    ...(Object.keys(p.extra).length > 0 ? { extra: p.extra } : {}),
   });
+}
+
+/**
+ * The values `jsonEvent` puts in attack-bearing fields, found without building the event (no times, sizes or user
+ * agents): `scan` reads only these for a line, and builds the event only when one of them may matter.
+ */
+export function quickJsonPlaces(text: string, opts: ParserOptions): string[] | null {
+  const o = parseJsonObject(text);
+  if (!o) return null;
+  const p = jsonPlaces(o, opts.fieldMap);
+  const out: string[] = [];
+  for (const v of [p.target, p.host, p.referer, p.body]) if (v) out.push(v);
+  for (const v of Object.values(p.extra)) out.push(v);
+  return out;
 }
 
 export const jsonFormat: LogFormat = {
@@ -154,6 +190,7 @@ export const jsonFormat: LogFormat = {
         if (!o) return NOMATCH;
         return { kind: 'event', event: jsonEvent(o, opts, origin) };
       },
+      quickPlaces: (text) => quickJsonPlaces(text, opts),
     };
   },
 };
