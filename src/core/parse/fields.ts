@@ -199,18 +199,28 @@ export function splitAbsolute(target: string): { authority?: string | undefined;
   return { authority: m[1], rest: m[2] || '/' };
 }
 
+/** A dotted path's ways of splitting into a key and the rest, longest key first (computed once per path). */
+const SPLITS = new Map<string, ReadonlyArray<readonly [string, string]>>();
+function splitsOf(path: string): ReadonlyArray<readonly [string, string]> {
+  let s = SPLITS.get(path);
+  if (!s) {
+    const list: Array<readonly [string, string]> = [];
+    for (let i = path.lastIndexOf('.'); i > 0; i = path.lastIndexOf('.', i - 1))
+      list.push([path.slice(0, i), path.slice(i + 1)]);
+    s = list;
+    // Paths come from the code and from --field flags: a handful, but bounded all the same.
+    if (SPLITS.size < 4096) SPLITS.set(path, s);
+  }
+  return s;
+}
+
 /** Read a dotted path (`httpRequest.uri`) from a parsed JSON object; keys that contain dots are tried whole first. */
 export function getPath(obj: unknown, path: string): unknown {
   if (obj === null || typeof obj !== 'object') return undefined;
   const o = obj as Record<string, unknown>;
   if (path in o) return o[path];
-  const dot = path.indexOf('.');
-  if (dot < 0) return undefined;
   // Longest prefix that is a key, so `id.orig_h`-style keys work inside nested objects too.
-  for (let i = path.lastIndexOf('.'); i > 0; i = path.lastIndexOf('.', i - 1)) {
-    const head = path.slice(0, i);
-    if (head in o) return getPath(o[head], path.slice(i + 1));
-  }
+  for (const [head, rest] of splitsOf(path)) if (head in o) return getPath(o[head], rest);
   return undefined;
 }
 

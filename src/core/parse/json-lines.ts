@@ -120,11 +120,11 @@ function jsonPlaces(o: Record<string, unknown>, map: Record<string, string> | un
     target ??= r.target;
     method ??= r.method;
   }
-  const used = new Set<unknown>([target, request]);
   const extra: Record<string, string> = {};
-  // Top-level strings named like URLs that were not already taken as the target.
-  for (const [k, v] of Object.entries(o)) {
-    if (typeof v === 'string' && v.length > 0 && URLISH_KEY.test(k) && !used.has(v)) extra[k] = v;
+  // Top-level strings named like URLs that were not already taken as the target (or the request line).
+  for (const k in o) {
+    const v = o[k];
+    if (typeof v === 'string' && v.length > 0 && v !== target && v !== request && URLISH_KEY.test(k)) extra[k] = v;
   }
   for (const [k, p] of Object.entries(map ?? {})) {
     if (k in AUTO) continue;
