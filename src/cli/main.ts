@@ -6,6 +6,13 @@ import { buildProgram } from './program.ts';
 
 export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', () => process.exit(EXIT.sigint));
+  // A reader that stops early (`imdsguard … | head`) closes the pipe: end quietly, as Unix filters do, with the
+  // exit code so far. Commands that decide their own code on a closed pipe (scan) add a listener of their own.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    if (process.stdout.listenerCount('error') === 1)
+      process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok);
+  });
   try {
     await buildProgram().parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -20,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.error;
     }
     const err = e as NodeJS.ErrnoException;
+    // The reader went away while a command waited to write: stop now (input may still be coming), quietly.
+    if (err?.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok);
     process.stderr.write(`imdsguard: ${err?.message ?? String(e)}\n`);
     return EXIT.error;
   }

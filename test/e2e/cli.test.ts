@@ -100,6 +100,36 @@ describe('the built CLI', { skip }, () => {
   });
 });
 
+describe('a reader that stops early', { skip }, () => {
+  // `imdsguard … | head`: the pipe closes while we still write. The command ends quietly with its own exit code.
+  const piped = (cmd: string) =>
+    spawnSync('bash', ['-c', `${cmd} 2>/tmp/imdsguard-epipe.err | head -1 >/dev/null; echo "$\{PIPESTATUS[0]}"`], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+  const stderr = () => readFileSync('/tmp/imdsguard-epipe.err', 'utf8');
+
+  test('help into a closed pipe: exit 0, nothing on stderr', () => {
+    const r = piped('node dist/cli/main.js scan --help');
+    assert.equal(r.stdout.trim(), '0');
+    assert.equal(stderr(), '');
+  });
+
+  test('explain on endless input into a closed pipe: stops, exit 0, nothing on stderr', () => {
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        'yes "http://169.254.169.254/latest/meta-data/" | node dist/cli/main.js explain 2>/tmp/imdsguard-epipe.err | head -1 >/dev/null; echo "$' +
+          '{PIPESTATUS[1]}"',
+      ],
+      { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(r.stdout.trim(), '0');
+    assert.equal(stderr(), '');
+  });
+});
+
 describe('the package entry points', { skip }, () => {
   test('the root and ./core exports load from dist and classify', async () => {
     for (const entry of ['dist/index.js', 'dist/core/index.js']) {
