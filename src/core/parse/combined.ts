@@ -1,6 +1,6 @@
 import type { HttpEvent } from '../model/event.ts';
-import { clfTime, intOrUndef, orUndef, requestTargetOf, requestTargetSpan, splitRequestLine } from './fields.ts';
-import type { NextIndex, SpanBuffer } from './spans.ts';
+import { clfTime, intOrUndef, orUndef, requestTargetSpan, splitRequestLine } from './fields.ts';
+import { NextIndex, type SpanBuffer, spanBuffer } from './spans.ts';
 import { httpEvent, type LineParser, type LogFormat, NOMATCH } from './types.ts';
 
 /**
@@ -33,37 +33,6 @@ export function parseCombined(line: string, format: string, origin: { file: stri
   });
 }
 
-/** Index of the closing `"` of a quoted field whose content starts at `i` (`\\"` escapes), or -1. */
-function closingQuote(line: string, i: number): number {
-  for (;;) {
-    const q = line.indexOf('"', i);
-    if (q < 0) return -1;
-    let bs = 0;
-    for (let k = q - 1; k >= i && line.charCodeAt(k) === 92; k--) bs++;
-    if (bs % 2 === 0) return q;
-    i = q + 1;
-  }
-}
-
-function isDigits(line: string, a: number, b: number): boolean {
-  if (b <= a) return false;
-  for (let k = a; k < b; k++) {
-    const c = line.charCodeAt(k);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
-/** Whether `line[a, b)` is printable ASCII without spaces (`[!-~]+`). */
-function isToken(line: string, a: number, b: number): boolean {
-  if (b <= a) return false;
-  for (let k = a; k < b; k++) {
-    const c = line.charCodeAt(k);
-    if (c < 33 || c > 126) return false;
-  }
-  return true;
-}
-
 /** The first space at or after `k` in `[k, end)` (or `end`), or -1 when a character before it is not `[!-~]`. */
 function tokenEnd(text: string, k: number, end: number): number {
   for (; k < end; k++) {
@@ -74,59 +43,24 @@ function tokenEnd(text: string, k: number, end: number): number {
   return end;
 }
 
-/** Whether `line` holds a character the full parse's `.` does not cross (CR, LF, U+2028, U+2029). */
-function hasLineBreak(line: string): boolean {
-  return /[\r\n\u2028\u2029]/.test(line);
-}
-
 /**
- * The request target, Referer and trailing text of a combined/common line, found with `indexOf` alone: exactly the
- * values `parseCombined` gives, or null whenever the line's shape leaves any doubt (then it is parsed in full).
- * Lines holding CR, U+2028 or U+2029 are always left to the full parse (the regex's `.` does not cross them).
+ * The request target, Referer and trailing text of one combined/common line: exactly the values `parseCombined`
+ * gives, or null whenever the line's shape leaves any doubt (then it is parsed in full). It is `quickCombinedSpans`
+ * on the line alone; lines holding CR, LF, U+2028 or U+2029 are left to the full parse (the regex's `.` does not
+ * cross them) unless the caller promises `noBreaks`.
  */
 export function quickCombinedPlaces(line: string, noBreaks = false): string[] | null {
-  const s1 = line.indexOf(' ');
-  if (s1 <= 0) return null;
-  const s2 = line.indexOf(' ', s1 + 1);
-  if (s2 <= s1 + 1) return null;
-  // The regex's `(\S+) (\S+) `: two fields of printable ASCII (any other whitespace is left to the regex).
-  if (!isToken(line, 0, s1) || !isToken(line, s1 + 1, s2)) return null;
-  const lb = line.indexOf(' [', s2 + 1);
-  // The regex's lazy user field could settle on a later ` [`: only the first one after the user is unambiguous.
-  if (lb < s2 + 2 || line.charCodeAt(s2 + 1) === 91) return null;
-  const rb = line.indexOf(']', lb + 2);
-  if (rb < lb + 3 || line.charCodeAt(rb + 1) !== 32 || line.charCodeAt(rb + 2) !== 34) return null;
-  const reqEnd = closingQuote(line, rb + 3);
-  if (reqEnd < 0 || line.charCodeAt(reqEnd + 1) !== 32) return null;
-  const stEnd = line.indexOf(' ', reqEnd + 2);
-  const st = reqEnd + 2;
-  const stOk = stEnd === st + 3 ? isDigits(line, st, stEnd) : stEnd === st + 1 && line.charCodeAt(st) === 45;
-  if (!stOk) return null;
-  let byEnd = line.indexOf(' ', stEnd + 1);
-  if (byEnd < 0) byEnd = line.length;
-  if (!(isDigits(line, stEnd + 1, byEnd) || (byEnd === stEnd + 2 && line.charCodeAt(stEnd + 1) === 45))) return null;
-  if (!noBreaks && hasLineBreak(line)) return null;
-  const out: string[] = [];
-  const target = requestTargetOf(line, rb + 3, reqEnd);
-  if (target) out.push(target);
-  let rest = byEnd;
-  // ` "referer" "user-agent"` when both are there; the regex takes them only as a pair.
-  if (line.charCodeAt(byEnd) === 32 && line.charCodeAt(byEnd + 1) === 34) {
-    const refEnd = closingQuote(line, byEnd + 2);
-    if (refEnd >= 0 && line.charCodeAt(refEnd + 1) === 32 && line.charCodeAt(refEnd + 2) === 34) {
-      const uaEnd = closingQuote(line, refEnd + 3);
-      if (uaEnd >= 0) {
-        const ref = orUndef(line.slice(byEnd + 2, refEnd));
-        if (ref) out.push(ref);
-        rest = uaEnd + 1;
-      }
-    }
-  }
-  if (rest < line.length) {
-    const tail = line.slice(rest).trim();
-    if (tail) out.push(tail);
-  }
-  return out;
+  const out = spanBuffer();
+  const n = quickCombinedSpans(
+    line,
+    0,
+    line.length,
+    noBreaks || !/[\r\n\u2028\u2029]/.test(line),
+    new NextIndex(line),
+    out,
+  );
+  if (n < 0) return null;
+  return Array.from({ length: n }, (_, k) => line.slice(out[k * 2]!, out[k * 2 + 1]!));
 }
 
 /** ASCII whitespace as `String.prototype.trim` removes it. */
@@ -205,7 +139,7 @@ export function quickCombinedSpans(
   if (byEnd === stEnd + 1) return -1;
   if (text.charCodeAt(stEnd + 1) === 45 && byEnd !== stEnd + 2) return -1;
   let n = 0;
-  // The request target, as `requestTargetOf` finds it.
+  // The request target, as `splitRequestLine` finds it.
   const t = requestTargetSpan(text, rb + 3, reqEnd, out, 0);
   if (t < 0) return -1;
   n += t;

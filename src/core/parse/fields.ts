@@ -62,26 +62,10 @@ function isProtocolAt(s: string, i: number, b: number): boolean {
 }
 
 /**
- * `splitRequestLine(s.slice(a, b)).target`, without building the parts: the hot path of `scan` calls it on every
- * line. A property test holds the two equal.
- */
-export function requestTargetOf(s: string, a: number, b: number): string | undefined {
-  // Unicode whitespace is rare: leave it (and leading/trailing ASCII whitespace) to the general function.
-  if (b > a && (isWs(s.charCodeAt(a)) || isWs(s.charCodeAt(b - 1)))) return splitRequestLine(s.slice(a, b)).target;
-  if (b <= a || (b === a + 1 && s.charCodeAt(a) === 45)) return undefined;
-  const first = s.indexOf(' ', a);
-  if (first < 0 || first >= b) return s.slice(a, b);
-  let end = b;
-  const last = s.lastIndexOf(' ', b - 1);
-  if (last > first && isProtocolAt(s, last + 1, b)) end = last;
-  if (first - a < 1 || first - a > 20) return s.slice(a, b);
-  for (let k = a; k < first; k++) if (!isMethodChar(s.charCodeAt(k))) return s.slice(a, b);
-  return s.slice(first + 1, end);
-}
-
-/**
- * `requestTargetOf(s, a, b)` as a span, without making the string: writes `[start, end)` to `out` and returns 1,
- * returns 0 when there is no target, and -1 where the general function must decide (surrounding whitespace).
+ * `splitRequestLine(s.slice(a, b)).target` as a span, without making any string (the hot path of `scan` calls it on
+ * every line): writes `[start, end)` to `out` and returns 1, returns 0 when there is no target (or an empty one),
+ * and -1 where the general function must decide (surrounding or Unicode whitespace). A property test holds the two
+ * equal.
  */
 export function requestTargetSpan(s: string, a: number, b: number, out: Int32Array, at: number): number {
   if (b > a && (isWs(s.charCodeAt(a)) || isWs(s.charCodeAt(b - 1)))) return -1;
