@@ -4,18 +4,7 @@
 
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-
-/** A small deterministic PRNG (mulberry32), so every run generates the same bytes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './rng.ts';
 
 const ACCOUNT = '111122223333';
 const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');

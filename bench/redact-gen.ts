@@ -1,22 +1,12 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
+import { rng } from './rng.ts';
 
 /**
  * A deterministic mixed log for `redact`: combined access-log lines and application log lines, some with benign
  * look-alikes (csrf tokens, session ids, words like "token" and "secret") that force the slow path, and about one
  * line in `secretEvery` leaking fake metadata credentials in one of several encodings.
  */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 

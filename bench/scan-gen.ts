@@ -1,21 +1,11 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
+import { rng } from './rng.ts';
 
 /**
  * A deterministic, realistic combined access log: varied benign traffic (pages, assets, APIs with query strings,
  * order ids, search terms, referers, user agents) and a rare attack (about one line in 200,000).
  */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const PATHS = [
   '/',
   '/index.html',
