@@ -57,13 +57,19 @@ export interface Netns {
 
 export function createNetns(name: string): Netns {
   sh('ip', ['netns', 'add', name]);
-  sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-  // No dummy interface on these kernels: the metadata addresses live on the namespace's own lo.
-  sh('ip', ['-n', name, 'addr', 'add', '169.254.169.254/32', 'dev', 'lo']);
-  sh('ip', ['-n', name, 'addr', 'add', 'fd00:ec2::254/128', 'dev', 'lo', 'nodad']);
-  // ECS task metadata/credentials endpoint too.
-  sh('ip', ['-n', name, 'addr', 'add', '169.254.170.2/32', 'dev', 'lo']);
-  return { name, inode: statSync(`/run/netns/${name}`).ino };
+  try {
+    sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    // No dummy interface on these kernels: the metadata addresses live on the namespace's own lo.
+    sh('ip', ['-n', name, 'addr', 'add', '169.254.169.254/32', 'dev', 'lo']);
+    sh('ip', ['-n', name, 'addr', 'add', 'fd00:ec2::254/128', 'dev', 'lo', 'nodad']);
+    // ECS task metadata/credentials endpoint too.
+    sh('ip', ['-n', name, 'addr', 'add', '169.254.170.2/32', 'dev', 'lo']);
+    return { name, inode: statSync(`/run/netns/${name}`).ino };
+  } catch (e) {
+    // Half set up: never leave it behind.
+    spawnSync('ip', ['netns', 'del', name]);
+    throw e;
+  }
 }
 
 export function deleteNetns(name: string): void {

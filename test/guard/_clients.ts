@@ -5,8 +5,16 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { networkInterfaces } from 'node:os';
 import tls from 'node:tls';
 import { installGuard } from '../../src/guard/index.ts';
+
+// Some cases really connect to metadata addresses (allowlisted SDKs, monitor mode): only ever inside a test's own
+// network namespace (which has nothing but lo), never from the machine's.
+if (Object.keys(networkInterfaces()).some((name) => name !== 'lo')) {
+  console.error('_clients.ts must run inside a test network namespace (ip netns exec …)');
+  process.exit(2);
+}
 
 const findings: unknown[] = [];
 installGuard({ onFinding: (f) => findings.push(f) });
