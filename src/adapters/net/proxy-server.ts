@@ -3,12 +3,11 @@
  * destination, so the port says which endpoint the client dialled), caller attribution once per connection, a
  * policy decision per request, responses streamed back, and one record per request. Bodies are never logged.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { STATUS_CODES } from 'node:http';
 import { isIPv4, isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Writable } from 'node:stream';
 import { matchEndpoint } from '../../core/endpoints/lookup.ts';
+import type { HttpRequestError, RequestHead } from '../../core/http/request-head.ts';
 import type { PathClass } from '../../core/model/hit.ts';
 import { AWS_TOKEN_HEADER, AWS_TTL_HEADER, isTokenRequest, tokenTtlSeconds } from '../../core/policy/aws-semantics.ts';
 import { DecisionCache } from '../../core/policy/decision-cache.ts';
@@ -18,8 +17,9 @@ import { policyPath } from '../../core/policy/target-check.ts';
 import type { CallerIdentity, Decision, Policy, PolicyRequest } from '../../core/policy/types.ts';
 import type { ConnectionEnds } from './caller/attribute.ts';
 import type { Exchange, ResponseHandler, UpstreamError } from './h1-client.ts';
+import { type H1Connection, type H1Handler, H1Server } from './h1-server.ts';
 import { TokenLedger } from './token-ledger.ts';
-import { downstreamHeaders, openUpstream, type Upstream, upstreamHead, upstreamHeaders } from './upstream.ts';
+import { openUpstream, type Upstream, upstreamHead } from './upstream.ts';
 
 export interface ListenSpec {
   host: string;
@@ -49,6 +49,8 @@ export interface ProxyServerOptions {
   keepAliveTimeoutMs?: number;
   /** Largest request head accepted (431 beyond). Default 8192. */
   maxHeaderSize?: number;
+  /** Largest request body accepted (413 beyond). Default 65536: metadata clients send none. */
+  maxBodyBytes?: number;
 }
 
 export interface RunningProxy {
@@ -56,11 +58,6 @@ export interface RunningProxy {
   readonly addresses: Array<{ host: string; port: number; upstream: string }>;
   close(): Promise<void>;
 }
-
-const CLIENT_ERROR_STATUS: Record<string, [number, string]> = {
-  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
-};
 
 const AWS_401 =
   '<?xml version="1.0" encoding="iso-8859-1"?>\n<html><head><title>401 - Unauthorized</title></head><body><h1>401 - Unauthorized</h1></body></html>\n';
@@ -92,23 +89,42 @@ function classifier(up: Upstream): (path: string) => Classified {
   };
 }
 
-function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(req.headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
-}
-
 function refusalBody(d: Decision): string {
   return `imdsguard: ${d.action === 'deny' ? 'refused' : d.action}: ${d.reason} (rule "${d.rule}")\n`;
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  405: 'Method Not Allowed',
-  429: 'Too Many Requests',
-};
+/** The header lines of a refusal, per status (they do not depend on the request otherwise). */
+function refusalHeaders(status: number, path: string): string {
+  const type = status === 401 ? 'text/html' : 'text/plain; charset=utf-8';
+  const allow = status === 405 ? `allow: ${path === '/latest/api/token' ? 'OPTIONS, PUT' : 'GET, HEAD'}\r\n` : '';
+  return `content-type: ${type}\r\nx-imdsguard-decision: deny\r\n${allow}`;
+}
+
+/** Upstream response headers as lines for the client, and the body length they declare; cached per head object
+ * (the upstream client shares one object between identical heads and never changes it). */
+interface DownstreamHead {
+  lines: string;
+  length: number;
+}
+const downstreamHeads = new WeakMap<Record<string, string | string[]>, DownstreamHead>();
+function downstreamHead(headers: Record<string, string | string[]>): DownstreamHead {
+  let d = downstreamHeads.get(headers);
+  if (d) return d;
+  let lines = '';
+  let length = -1;
+  for (const k in headers) {
+    const v = headers[k]!;
+    if (k === 'content-length') {
+      length = Number(v);
+      continue;
+    }
+    if (typeof v === 'string') lines += `${k}: ${v}\r\n`;
+    else for (const one of v) lines += `${k}: ${one}\r\n`;
+  }
+  d = { lines, length };
+  downstreamHeads.set(headers, d);
+  return d;
+}
 
 type Finish = (
   started: number,
@@ -118,6 +134,8 @@ type Finish = (
   status: number,
   upstreamError?: string,
 ) => void;
+
+type Conn = H1Connection<CallerIdentity | Promise<CallerIdentity>>;
 
 /**
  * One request on its way through the lean upstream client: the response head and body go to the client as they
@@ -130,7 +148,7 @@ class Forwarding implements ResponseHandler {
   private capture = false;
   private tokenText = '';
   private done = false;
-  private readonly res: ServerResponse;
+  private readonly conn: Conn;
   private readonly started: number;
   private readonly request: PolicyRequest;
   private readonly caller: CallerIdentity;
@@ -140,7 +158,7 @@ class Forwarding implements ResponseHandler {
   private readonly ledger: TokenLedger;
   private readonly nowMs: () => number;
   constructor(
-    res: ServerResponse,
+    conn: Conn,
     started: number,
     request: PolicyRequest,
     caller: CallerIdentity,
@@ -150,7 +168,7 @@ class Forwarding implements ResponseHandler {
     ledger: TokenLedger,
     nowMs: () => number,
   ) {
-    this.res = res;
+    this.conn = conn;
     this.started = started;
     this.request = request;
     this.caller = caller;
@@ -159,6 +177,7 @@ class Forwarding implements ResponseHandler {
     this.finish = finish;
     this.ledger = ledger;
     this.nowMs = nowMs;
+    conn.onAbort = () => this.clientGone();
   }
 
   private end(upstreamError?: string): void {
@@ -176,92 +195,84 @@ class Forwarding implements ResponseHandler {
   }
 
   onHead(status: number, headers: Record<string, string | string[]>): void {
-    this.res.writeHead(status, headers);
+    const d = downstreamHead(headers);
+    this.conn.beginResponse(status, STATUS_CODES[status] ?? 'Status', d.lines, d.length);
     this.status = status;
     this.capture = this.ttl !== null && status === 200;
   }
 
   onData(chunk: Buffer, last: boolean): boolean {
     if (this.capture && this.tokenText.length < 4096) this.tokenText += chunk.toString('latin1');
-    if (last) {
-      this.res.end(chunk);
+    if (this.conn.sendBody(chunk, last)) {
+      if (last) this.end();
       return true;
     }
-    if (this.res.write(chunk)) return true;
-    // Backpressure (a large body, a slow client): wait for the client, and give up on the upstream if it leaves.
-    this.res.once('drain', () => this.exchange?.resume());
-    this.res.once('close', () => this.clientGone());
+    // Backpressure (a large body, a slow client): wait for the client; its leaving aborts the upstream (onAbort).
+    this.conn.onDrain(() => this.exchange?.resume());
     return false;
   }
 
   onEnd(): void {
-    if (!this.res.writableEnded) this.res.end();
+    this.conn.endResponse();
     this.end();
   }
 
   onError(err: UpstreamError): void {
     if (this.done) return;
-    if (this.status === 0 && !this.res.headersSent) {
-      this.status = upstreamFailure(this.res, err.code, err.name, err.code);
-      this.res.once('close', () => this.end(err.code));
+    if (this.status === 0) {
+      this.status = upstreamFailure(this.conn, err.code, err.name, err.code);
+      this.end(err.code);
       return;
     }
-    this.res.destroy();
+    this.conn.abort();
     this.end(err.code);
   }
 }
 
 /** Answer 502 (unreachable) or 504 (timed out) for an upstream that failed before its response head. */
-function upstreamFailure(
-  res: ServerResponse,
-  code: string | undefined,
-  name: string,
-  what: string | undefined,
-): number {
+function upstreamFailure(conn: Conn, code: string | undefined, name: string, what: string | undefined): number {
   const timeout = /timeout/i.test(code ?? '') || /timeout/i.test(name);
   const status = timeout ? 504 : 502;
   const body = `imdsguard: metadata endpoint ${timeout ? 'timed out' : 'unreachable'} (${what})\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  conn.respond(status, 'content-type: text/plain; charset=utf-8\r\n', body);
   return status;
 }
 
-function internalError(res: ServerResponse): (e: unknown) => void {
-  return (e) => {
-    if (!res.headersSent) {
-      res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`imdsguard: internal error\n`);
-    } else res.destroy();
-    process.emitWarning(`proxy: ${(e as Error).message}`);
-  };
+function internalError(conn: Conn, e: unknown): void {
+  if (conn.answering) conn.respond(500, 'content-type: text/plain\r\n', 'imdsguard: internal error\n');
+  process.emitWarning(`proxy: ${(e as Error).message}`);
 }
 
 export async function startProxyServer(opts: ProxyServerOptions): Promise<RunningProxy> {
   const nowMs = opts.nowMs ?? Date.now;
   const ledger = new TokenLedger();
   const rate = newRateState();
-  const servers: Server[] = [];
+  const servers: Array<H1Server<CallerIdentity | Promise<CallerIdentity>>> = [];
   const upstreams: Upstream[] = [];
   const addresses: RunningProxy['addresses'] = [];
 
   for (const spec of opts.listeners) {
     const up = openUpstream(spec.upstream, { timeoutMs: opts.upstreamTimeoutMs ?? 5000 });
     upstreams.push(up);
-    const identities = new WeakMap<Socket, Promise<CallerIdentity>>();
-    const resolved = new WeakMap<Socket, CallerIdentity>();
-    const identityOf = (sock: Socket): Promise<CallerIdentity> => {
-      let p = identities.get(sock);
-      if (!p) {
-        p = opts.attribution.attribute({
-          peerIp: sock.remoteAddress ?? '',
-          peerPort: sock.remotePort ?? 0,
-          localIp: sock.localAddress ?? '',
-          localPort: sock.localPort ?? 0,
-          ...(up.ip ? { originalDst: { ip: up.ip, port: up.port } } : {}),
-        });
-        identities.set(sock, p);
-        p.then((c) => resolved.set(sock, c)).catch(() => undefined);
-      }
+    /** The caller of a connection: attributed once, when it is accepted; kept on the connection. */
+    const identityOf = (conn: Conn): CallerIdentity | Promise<CallerIdentity> => {
+      const known = conn.context;
+      if (known !== undefined) return known;
+      const sock = conn.socket;
+      const p = opts.attribution.attribute({
+        peerIp: sock.remoteAddress ?? '',
+        peerPort: sock.remotePort ?? 0,
+        localIp: sock.localAddress ?? '',
+        localPort: sock.localPort ?? 0,
+        ...(up.ip ? { originalDst: { ip: up.ip, port: up.port } } : {}),
+      });
+      conn.context = p;
+      p.then(
+        (c) => {
+          conn.context = c;
+        },
+        () => undefined,
+      );
       return p;
     };
     const classify = classifier(up);
@@ -270,14 +281,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
     const listenerName = `${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}`;
     const destination = { ip: up.ip ?? up.url.hostname, port: up.port };
 
-    const finish = (
-      started: number,
-      request: PolicyRequest,
-      caller: CallerIdentity,
-      decision: Decision,
-      status: number,
-      upstreamError?: string,
-    ) => {
+    const finish: Finish = (started, request, caller, decision, status, upstreamError) => {
       opts.onOutcome({
         time: new Date(nowMs()).toISOString(),
         request,
@@ -291,212 +295,120 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       });
     };
 
-    /** Requests with a body (rare: metadata clients send none) go through undici, which streams the body up. */
-    const forwardWithBody = async (
-      req: IncomingMessage,
-      res: ServerResponse,
-      started: number,
-      request: PolicyRequest,
-      caller: CallerIdentity,
-      decision: Decision,
-      ttl: number | null,
-    ): Promise<void> => {
-      let tokenText = '';
-      let status = 0;
-      let upstreamError: string | undefined;
-      try {
-        // stream(): the response body goes straight into the client's response, chunk by chunk, never whole.
-        await up.bodyPool().stream(
-          {
-            path: request.target,
-            method: request.method as 'GET',
-            headers: upstreamHeaders(req.headers, up.authority),
-            body: req,
-            headersTimeout: opts.upstreamTimeoutMs ?? 5000,
-            bodyTimeout: opts.upstreamTimeoutMs ?? 5000,
-          },
-          ({ statusCode, headers: h }) => {
-            status = statusCode;
-            res.writeHead(statusCode, downstreamHeaders(h as Record<string, string | string[] | undefined>));
-            if (ttl === null || statusCode !== 200) return res;
-            return new Writable({
-              write(chunk: Buffer, _enc, cb) {
-                if (tokenText.length < 4096) tokenText += chunk.toString('latin1');
-                res.write(chunk, cb);
-              },
-              final(cb) {
-                res.end(cb);
-              },
-            });
-          },
-        );
-        if (ttl !== null && tokenText) ledger.add(tokenText, ttl, nowMs());
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        upstreamError = err.code ?? err.message;
-        if (status === 0 && !res.headersSent) {
-          status = upstreamFailure(res, err.code, err.name, upstreamError);
-          res.once('close', () => finish(started, request, caller, decision, status, upstreamError));
-          return;
-        }
-        res.destroy();
-      }
-      finish(started, request, caller, decision, status, upstreamError);
-    };
-
-    /** Bodiless requests: the lean keep-alive client; the response is passed on chunk by chunk as it arrives. */
-    const forward = (
-      req: IncomingMessage,
-      res: ServerResponse,
-      started: number,
-      request: PolicyRequest,
-      caller: CallerIdentity,
-      decision: Decision,
-      ttl: number | null,
-    ): void => {
-      const f = new Forwarding(res, started, request, caller, decision, ttl, finish, ledger, nowMs);
-      f.exchange = up.h1.request(
-        request.method,
-        upstreamHead(request.method, request.target, req.headers, up.authority),
-        f,
-      );
-    };
-
-    const handle = (req: IncomingMessage, res: ServerResponse, caller: CallerIdentity, started: number): void => {
-      const target = req.url ?? '/';
+    const handle = (conn: Conn, head: RequestHead, body: Buffer | null, caller: CallerIdentity, started: number) => {
+      const target = head.target;
       const path = policyPath(target);
-      const headers = req.headers as Record<string, string | undefined>;
+      const headers = head.headers;
       const tokenHeader = headers[AWS_TOKEN_HEADER];
       const request: PolicyRequest = {
-        method: req.method ?? 'GET',
+        method: head.method,
         target,
         path,
-        // Node joins repeated headers into one string; only set-cookie stays a list, and a request has no business
-        // sending it, but the policy sees strings only.
-        headers: headers['set-cookie'] === undefined ? headers : flatHeaders(req),
+        headers,
         ...classify(path),
         token: tokenHeader === undefined ? 'none' : ledger.check(tokenHeader, nowMs()),
       };
       const decision = decisions.decide(opts.policy(), request, caller, nowMs());
 
       if (decision.status !== undefined) {
-        req.resume();
         const status = decision.status;
-        const body = status === 401 ? AWS_401 : refusalBody(decision);
-        res.writeHead(status, STATUS_TEXT[status], {
-          'content-type': status === 401 ? 'text/html' : 'text/plain; charset=utf-8',
-          'content-length': Buffer.byteLength(body),
-          'x-imdsguard-decision': 'deny',
-          ...(status === 405 ? { allow: request.path === '/latest/api/token' ? 'OPTIONS, PUT' : 'GET, HEAD' } : {}),
-        });
-        res.end(body);
-        res.once('close', () => finish(started, request, caller, decision, status));
+        conn.respond(status, refusalHeaders(status, request.path), status === 401 ? AWS_401 : refusalBody(decision));
+        finish(started, request, caller, decision, status);
         return;
       }
-
-      const cl = req.headers['content-length'];
-      const hasBody = (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
       // The token is read (to remember its digest) but never logged or stored.
       const ttl = isTokenRequest(request) ? tokenTtlSeconds(headers[AWS_TTL_HEADER]) : null;
-      if (hasBody) void forwardWithBody(req, res, started, request, caller, decision, ttl).catch(internalError(res));
-      else forward(req, res, started, request, caller, decision, ttl);
+      const f = new Forwarding(conn, started, request, caller, decision, ttl, finish, ledger, nowMs);
+      f.exchange = up.h1.request(
+        request.method,
+        upstreamHead(request.method, target, head.fields, up.authority, body),
+        f,
+        body,
+      );
     };
 
-    const server = createServer(
-      {
-        keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5000,
-        headersTimeout: opts.headersTimeoutMs ?? 5000,
-        requestTimeout: opts.requestTimeoutMs ?? 10_000,
-        maxHeaderSize: opts.maxHeaderSize ?? 8192,
-        connectionsCheckingInterval: Math.min(1000, opts.headersTimeoutMs ?? 1000),
-      },
-      (req, res) => {
-        const started = performance.now();
-        const sock = req.socket;
-        // Keep-alive: the caller is known from the connection's first request; no promise, no microtask.
-        const known = resolved.get(sock);
-        if (known) {
-          try {
-            handle(req, res, known, started);
-          } catch (e) {
-            internalError(res)(e);
-          }
-          return;
-        }
-        identityOf(sock)
-          .then((caller) => handle(req, res, caller, started))
-          .catch(internalError(res));
-      },
-    );
-    // Start attribution as soon as the connection is accepted, in parallel with reading the request.
-    server.on('connection', (sock: Socket) => {
-      void identityOf(sock);
-    });
-    server.on('clientError', (err: NodeJS.ErrnoException, sock: Socket) => {
-      const [status, text] = CLIENT_ERROR_STATUS[err.code ?? ''] ?? [400, 'Bad Request'];
-      if (err.code === 'ECONNRESET' || !sock.writable || sock.destroyed) {
-        sock.destroy();
-        return;
+    const guarded = (conn: Conn, head: RequestHead, body: Buffer | null, caller: CallerIdentity, started: number) => {
+      if (!conn.answering) return;
+      try {
+        handle(conn, head, body, caller, started);
+      } catch (e) {
+        internalError(conn, e);
       }
-      // A request that never parsed is still a request: answer once the caller is known (the client's socket
-      // must still be open for that), bounded so a slow attribution cannot hold the socket.
-      const started = performance.now();
-      let answered = false;
-      const answer = () => {
-        if (answered) return;
-        answered = true;
-        if (sock.writable && !sock.destroyed)
-          sock.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-        else sock.destroy();
-      };
-      const cap = setTimeout(answer, 250);
-      void identityOf(sock).then((caller) => {
-        clearTimeout(cap);
-        answer();
-        const request: PolicyRequest = {
-          method: 'UNKNOWN',
-          target: '/',
-          path: '/',
-          headers: {},
-          provider: null,
-          service: null,
-          pathClass: 'other',
-          token: 'none',
+    };
+
+    const handler: H1Handler<CallerIdentity | Promise<CallerIdentity>> = {
+      // Start attribution as soon as the connection is accepted, in parallel with reading the request.
+      onConnection: (conn) => void identityOf(conn),
+      onRequest: (conn, req) => {
+        const started = performance.now();
+        const id = identityOf(conn);
+        // Keep-alive: the caller is known from the connection's first request; no promise, no microtask.
+        if (!(id instanceof Promise)) guarded(conn, req.head, req.body, id, started);
+        else
+          id.then(
+            (caller) => guarded(conn, req.head, req.body, caller, started),
+            (e) => internalError(conn, e),
+          );
+      },
+      onClientError: (conn, err: HttpRequestError, head) => {
+        // A request that never parsed is still a request: answer once the caller is known (the client's socket
+        // must still be open for that), bounded so a slow attribution cannot hold the socket.
+        const started = performance.now();
+        let answered = false;
+        const answer = () => {
+          if (answered) return;
+          answered = true;
+          conn.reject(err);
         };
-        const decision: Decision = {
-          action: 'deny',
-          status,
-          reason: `malformed request (${err.code ?? err.message})`,
-          rule: 'http-parser',
-          report: false,
-          severity: 'low',
-        };
-        finish(started, request, caller, decision, status);
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: spec.host, port: spec.port, ipv6Only: spec.host.includes(':'), backlog: 4096 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+        const cap = setTimeout(answer, 250);
+        void Promise.resolve(identityOf(conn)).then((caller) => {
+          clearTimeout(cap);
+          answer();
+          const target = head?.target ?? '/';
+          const request: PolicyRequest = {
+            method: head?.method ?? 'UNKNOWN',
+            target,
+            path: head ? policyPath(target) : '/',
+            headers: {},
+            provider: null,
+            service: null,
+            pathClass: 'other',
+            token: 'none',
+          };
+          const decision: Decision = {
+            action: 'deny',
+            status: err.status,
+            reason: `malformed request (${err.code}: ${err.message})`,
+            rule: 'http-parser',
+            report: false,
+            severity: 'low',
+          };
+          finish(started, request, caller, decision, err.status);
+        });
+      },
+    };
+
+    const server = new H1Server(
+      {
+        host: spec.host,
+        port: spec.port,
+        keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 5000,
+        headersTimeoutMs: opts.headersTimeoutMs ?? 5000,
+        requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+        maxHeaderSize: opts.maxHeaderSize ?? 8192,
+        maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,
+      },
+      handler,
+    );
+    const bound = await server.listen();
     servers.push(server);
-    addresses.push({ host: spec.host, port: (server.address() as AddressInfo).port, upstream: spec.upstream });
+    addresses.push({ host: spec.host, port: bound.port, upstream: spec.upstream });
   }
 
   return {
     addresses,
     async close() {
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              s.closeAllConnections();
-            }),
-        ),
-      );
+      await Promise.all(servers.map((s) => s.close()));
       await Promise.all(upstreams.map((u) => u.close()));
     },
   };

@@ -1,12 +1,10 @@
 /**
  * Re-originate a request to the real metadata endpoint: hop-by-hop headers dropped, Host set to the endpoint,
  * nothing added (in particular no X-Forwarded-For, which the EC2 service refuses on token requests).
- * Requests without a body (all a metadata client sends) go through the lean keep-alive client in h1-client.ts;
- * the rare request with a body goes through undici, which streams it.
+ * Requests go through the lean keep-alive client in h1-client.ts; a body (read whole by the front end) is sent
+ * with a Content-Length of its decoded size.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
-import { Pool } from 'undici';
 import { H1Pool } from './h1-client.ts';
 
 const HOP_BY_HOP = new Set([
@@ -29,10 +27,7 @@ export interface Upstream {
   readonly port: number;
   /** host[:port] as sent in Host. */
   readonly authority: string;
-  /** Bodiless requests. */
   readonly h1: H1Pool;
-  /** Requests with a body (created on first use). */
-  bodyPool(): Pool;
   close(): Promise<void>;
 }
 
@@ -60,73 +55,50 @@ export function openUpstream(raw: string, opts: UpstreamOptions = {}): Upstream 
     bodyTimeoutMs: opts.timeoutMs ?? 5000,
     keepAliveTimeoutMs: 4000,
   });
-  let pool: Pool | undefined;
   return {
     url,
     ip: isIP(host) ? host : undefined,
     port,
     authority: url.host,
     h1,
-    bodyPool() {
-      pool ??= new Pool(url.origin, {
-        connections,
-        connectTimeout: opts.connectTimeoutMs ?? 2000,
-        keepAliveTimeout: 4000,
-        pipelining: 1,
-      });
-      return pool;
-    },
     async close() {
       await h1.close();
-      await pool?.close().catch(() => undefined);
     },
   };
 }
 
 /**
- * The request head for the upstream (request line, headers, blank line) from the headers as Node parsed them:
- * hop-by-hop headers (and those named in Connection) removed, Host replaced. Node's parser has already refused
- * CR, LF and NUL in the method, target and header values.
+ * The request head for the upstream (request line, headers, blank line) from the fields as the client sent them
+ * (names lower-cased, duplicates kept, in order): hop-by-hop fields (and those named in Connection) removed, Host
+ * replaced, Expect dropped (the body is already read), and Content-Length set to the decoded body's length when the
+ * client framed a body at all. The parser has already refused CR, LF and NUL in the method, target and values.
  */
-export function upstreamHead(method: string, target: string, h: IncomingHttpHeaders, authority: string): string {
-  const conn = h.connection;
+export function upstreamHead(
+  method: string,
+  target: string,
+  fields: readonly string[],
+  authority: string,
+  body: Buffer | null,
+): string {
   let extra: Set<string> | undefined;
-  if (typeof conn === 'string')
-    for (const n of conn.split(',')) {
-      const name = n.trim().toLowerCase();
-      if (!name || name === 'close' || name === 'keep-alive') continue;
-      extra ??= new Set();
-      extra.add(name);
-    }
+  let framed = false;
+  for (let i = 0; i < fields.length; i += 2) {
+    const k = fields[i]!;
+    if (k === 'content-length' || k === 'transfer-encoding') framed = true;
+    else if (k === 'connection')
+      for (const n of fields[i + 1]!.split(',')) {
+        const name = n.trim().toLowerCase();
+        if (!name || name === 'close' || name === 'keep-alive') continue;
+        extra ??= new Set();
+        extra.add(name);
+      }
+  }
   let head = `${method} ${target} HTTP/1.1\r\nhost: ${authority}\r\n`;
-  for (const k in h) {
-    const v = h[k];
-    if (v === undefined || HOP_BY_HOP.has(k) || extra?.has(k)) continue;
-    if (typeof v === 'string') head += `${k}: ${v}\r\n`;
-    else for (const one of v) head += `${k}: ${one}\r\n`;
+  for (let i = 0; i < fields.length; i += 2) {
+    const k = fields[i]!;
+    if (HOP_BY_HOP.has(k) || k === 'content-length' || k === 'expect' || extra?.has(k)) continue;
+    head += `${k}: ${fields[i + 1]}\r\n`;
   }
+  if (framed || body !== null) head += `content-length: ${body?.length ?? 0}\r\n`;
   return `${head}\r\n`;
-}
-
-/** Request headers for the upstream: hop-by-hop headers (and those named in Connection) removed, Host replaced. */
-export function upstreamHeaders(h: IncomingHttpHeaders, authority: string): Record<string, string | string[]> {
-  const drop = new Set(HOP_BY_HOP);
-  const conn = h.connection;
-  if (typeof conn === 'string') for (const n of conn.split(',')) drop.add(n.trim().toLowerCase());
-  const out: Record<string, string | string[]> = { host: authority };
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined || drop.has(k)) continue;
-    out[k] = v;
-  }
-  return out;
-}
-
-/** Response headers for the client: hop-by-hop ones removed (Node sets its own framing). */
-export function downstreamHeaders(h: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined || (HOP_BY_HOP.has(k) && k !== 'host')) continue;
-    out[k] = v;
-  }
-  return out;
 }
