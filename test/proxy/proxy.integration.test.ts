@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { proxyEvent, proxyFinding } from '../../src/core/policy/records.ts';
 import { FAKE_ACCESS_KEY_ID, FAKE_ROLE, FAKE_SECRET_ACCESS_KEY, FAKE_SESSION_TOKEN } from '../fake-imds/handlers.ts';
@@ -204,6 +205,47 @@ describe('proxy on loopback: failures and abuse', () => {
       assert.equal(proxyEvent(h.outcomes.at(-1)!).process.identity, 'unknown');
     } finally {
       await h.close();
+    }
+  });
+
+  test('a chunked request body goes up whole, with its decoded length and without Expect or Transfer-Encoding', async () => {
+    const seen: string[] = [];
+    const echo = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        seen.push(
+          JSON.stringify({
+            cl: req.headers['content-length'],
+            te: req.headers['transfer-encoding'],
+            ex: req.headers.expect,
+            body,
+          }),
+        );
+        res.end(body.toUpperCase());
+      });
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    const h = await startHarness({
+      policy: 'defaults: { imdsv2_only: false }\nrules:\n  - { name: all, match: {}, action: allow }\n',
+      upstream: `http://127.0.0.1:${(echo.address() as AddressInfo).port}`,
+    });
+    try {
+      const r = await raw(
+        h.port,
+        'PUT /latest/api/token HTTP/1.1\r\nHost: x\r\nX-aws-ec2-metadata-token-ttl-seconds: 60\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n',
+      );
+      assert.match(r.data, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+      assert.match(r.data, /\r\n\r\nABCDE$/);
+      assert.deepEqual(
+        seen.map((x) => JSON.parse(x)),
+        [{ cl: '5', body: 'abcde' }],
+      );
+    } finally {
+      await h.close();
+      echo.close();
     }
   });
 

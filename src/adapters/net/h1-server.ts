@@ -112,8 +112,8 @@ export class H1Connection<C> {
   constructor(server: H1Server<C>, socket: Socket) {
     this.server = server;
     this.socket = socket;
-    this.deadline = Date.now() + server.headersTimeoutMs;
-    socket.setNoDelay(true);
+    this.requestStart = Date.now();
+    this.deadline = this.requestStart + server.headersTimeoutMs;
     socket.on('data', (c: Buffer) => this.onData(c));
     socket.on('end', () => this.onEnd());
     socket.on('error', () => this.socket.destroy());
