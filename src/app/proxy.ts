@@ -14,7 +14,7 @@ import { openSyncFileOutput } from '../adapters/sinks/sync-file-output.ts';
 import { VERSION } from '../adapters/version.ts';
 import { ImdsguardError } from '../core/errors.ts';
 import { parsePolicy } from '../core/policy/load.ts';
-import { type ProxyOutcome, proxyEvent, proxyFinding } from '../core/policy/records.ts';
+import { type ProxyOutcome, proxyEvent, proxyEventJson, proxyFinding } from '../core/policy/records.ts';
 import type { Policy } from '../core/policy/types.ts';
 
 /** One listener per endpoint: the port tells the proxy which endpoint a redirected client dialled. */
@@ -142,7 +142,14 @@ export async function runProxy(o: ProxyRunOptions): Promise<void> {
         o.log.error({ err: e }, 'cannot write record');
       }
     };
-    write(proxyEvent(out) as unknown as Record<string, unknown>);
+    if (sink.writeJson) {
+      try {
+        const p = sink.writeJson(proxyEventJson(out));
+        if (p) p.catch((e: unknown) => o.log.error({ err: e }, 'cannot write record'));
+      } catch (e) {
+        o.log.error({ err: e }, 'cannot write record');
+      }
+    } else write(proxyEvent(out) as unknown as Record<string, unknown>);
     const f = proxyFinding(out);
     if (f) write(f as unknown as Record<string, unknown>);
   };

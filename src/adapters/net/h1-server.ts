@@ -50,6 +50,8 @@ export interface H1Handler<C> {
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
+/** Bodies up to this size are copied next to their head and sent in one write; larger ones are not copied. */
+const SMALL_BODY = 16 * 1024;
 
 type State = 'head' | 'body' | 'busy' | 'idle' | 'rejecting' | 'closed';
 
@@ -320,18 +322,24 @@ export class H1Connection<C> {
     if (this.state !== 'busy') return true;
     const s = this.socket;
     const data = !this.bodyless && chunk.length > 0;
-    if (data || this.pendingHead !== null || (last && this.chunkedOut)) {
+    const head = this.pendingHead;
+    this.pendingHead = null;
+    const prefix = `${head ?? ''}${data && this.chunkedOut ? `${chunk.length.toString(16)}\r\n` : ''}`;
+    const suffix = `${data && this.chunkedOut ? '\r\n' : ''}${last && this.chunkedOut ? LAST_CHUNK : ''}`;
+    if (!data) {
+      if (prefix || suffix) s.write(prefix + suffix, 'latin1');
+    } else if (chunk.length <= SMALL_BODY) {
+      // The usual metadata answer: head and whole body in one buffer, one write, one system call.
+      const out = Buffer.allocUnsafe(prefix.length + chunk.length + suffix.length);
+      out.write(prefix, 0, 'latin1');
+      chunk.copy(out, prefix.length);
+      if (suffix) out.write(suffix, prefix.length + chunk.length, 'latin1');
+      s.write(out);
+    } else {
       s.cork();
-      if (this.pendingHead !== null) {
-        s.write(this.pendingHead, 'latin1');
-        this.pendingHead = null;
-      }
-      if (data) {
-        if (this.chunkedOut) s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-        s.write(chunk);
-        if (this.chunkedOut) s.write('\r\n', 'latin1');
-      }
-      if (last && this.chunkedOut) s.write(LAST_CHUNK, 'latin1');
+      if (prefix) s.write(prefix, 'latin1');
+      s.write(chunk);
+      if (suffix) s.write(suffix, 'latin1');
       s.uncork();
     }
     if (last) {

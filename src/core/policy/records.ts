@@ -111,6 +111,63 @@ export function proxyEvent(o: ProxyOutcome): ProxyEventRecord {
   };
 }
 
+const PROCESS_JSON = new WeakMap<CallerIdentity, string>();
+const DECISION_JSON = new WeakMap<Decision, string>();
+const DESTINATION_JSON = new WeakMap<ProxyOutcome['destination'], string>();
+const ORIGIN_JSON = new Map<string, string>();
+const CLASS_JSON = new Map<string, string>();
+
+function num(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null';
+}
+
+/**
+ * `JSON.stringify(proxyEvent(o))`, byte for byte, at a fraction of its cost: the parts that repeat from request to
+ * request (the caller, the decision, the listener, the path's class) are serialized once and reused, so only the
+ * time, method, path, status and latency are written per request. The proxy writes one of these per request.
+ */
+export function proxyEventJson(o: ProxyOutcome): string {
+  const c = o.caller;
+  let proc = PROCESS_JSON.get(c);
+  if (proc === undefined) {
+    proc = JSON.stringify(processOf(c));
+    PROCESS_JSON.set(c, proc);
+  }
+  const d = o.decision;
+  let dec = DECISION_JSON.get(d);
+  if (dec === undefined) {
+    dec = `"decision":${JSON.stringify(d.action)},"policy_rule":${JSON.stringify(d.rule)},"reason":${JSON.stringify(d.reason)}`;
+    DECISION_JSON.set(d, dec);
+  }
+  let dst = DESTINATION_JSON.get(o.destination);
+  if (dst === undefined) {
+    dst = JSON.stringify(o.destination);
+    DESTINATION_JSON.set(o.destination, dst);
+  }
+  let origin = ORIGIN_JSON.get(o.listener);
+  if (origin === undefined) {
+    origin = JSON.stringify({ sensor: PROXY_SENSOR, listener: o.listener });
+    if (ORIGIN_JSON.size > 256) ORIGIN_JSON.clear();
+    ORIGIN_JSON.set(o.listener, origin);
+  }
+  const r = o.request;
+  const classKey = `${r.provider}\u0000${r.service}\u0000${r.pathClass}`;
+  let cls = CLASS_JSON.get(classKey);
+  if (cls === undefined) {
+    cls = `"provider":${JSON.stringify(r.provider)},"service":${JSON.stringify(r.service)},"path_class":${JSON.stringify(r.pathClass)}`;
+    if (CLASS_JSON.size > 1024) CLASS_JSON.clear();
+    CLASS_JSON.set(classKey, cls);
+  }
+  const v = imdsVersion(r);
+  return (
+    `{"type":"event","kind":"proxy-request","time":${JSON.stringify(o.time)},"origin":${origin},"process":${proc},` +
+    `"destination":${dst},"http":{"method":${JSON.stringify(r.method)},"path":${JSON.stringify(pathOnly(r.target))},` +
+    `"token":${r.headers[AWS_TOKEN_HEADER] !== undefined}},${v ? `"imds_version":${v},` : ''}${cls},${dec},` +
+    `"status":${num(o.status)},"latency_ms":${num(Math.round(o.latencyMs * 1000) / 1000)}` +
+    `${o.upstreamError ? `,"upstream_error":${JSON.stringify(o.upstreamError)}` : ''}}`
+  );
+}
+
 /** The finding for a reported decision (deny and audit by default), or null. */
 export function proxyFinding(o: ProxyOutcome): Finding | null {
   if (!o.decision.report) return null;
