@@ -50,6 +50,8 @@ export interface H1Handler<C> {
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
+const MAX_CACHED_HEADS = 512;
+const MAX_CACHED_HEAD = 2048;
 /** Bodies up to this size are copied next to their head and sent in one write; larger ones are not copied. */
 const SMALL_BODY = 16 * 1024;
 
@@ -195,7 +197,7 @@ export class H1Connection<C> {
       }
       let head: RequestHead;
       try {
-        head = parseRequestHead(buf.toString('latin1', start, end));
+        head = this.server.parseHead(buf.toString('latin1', start, end));
       } catch (e) {
         this.fail(e instanceof HttpRequestError ? e : new HttpRequestError(400, 'HPE_INVALID_REQUEST', String(e)));
         return false;
@@ -381,8 +383,11 @@ export class H1Connection<C> {
     this.head = undefined;
     if (!this.keepAlive || this.clientEnded) {
       this.state = 'closed';
-      this.socket.end();
-      this.socket.destroySoon();
+      const s = this.socket;
+      // Everything written is with the kernel already (the usual case): close at once, and the kernel sends it
+      // followed by FIN. Otherwise end after the queue drains.
+      if (s.writableLength === 0 && this.buf === null) s.destroy();
+      else s.destroySoon();
       return;
     }
     this.state = 'idle';
@@ -429,6 +434,7 @@ export class H1Server<C> {
   closing = false;
   private readonly net: Server;
   private readonly conns = new Set<H1Connection<C>>();
+  private readonly heads = new Map<string, RequestHead>();
   private sweep: NodeJS.Timeout | undefined;
   private readonly opts: H1ServerOptions;
 
@@ -447,6 +453,22 @@ export class H1Server<C> {
       this.conns.add(c);
       handler.onConnection(c);
     });
+  }
+
+  /**
+   * Parse a head, or reuse the result for a head seen before byte for byte: a client asks the same few things over
+   * and over, and each answer is an immutable value. Bounded; refused heads are never kept.
+   */
+  parseHead(text: string): RequestHead {
+    let h = this.heads.get(text);
+    if (h === undefined) {
+      h = parseRequestHead(text);
+      if (text.length <= MAX_CACHED_HEAD) {
+        if (this.heads.size >= MAX_CACHED_HEADS) this.heads.clear();
+        this.heads.set(text, h);
+      }
+    }
+    return h;
   }
 
   forget(c: H1Connection<C>): void {

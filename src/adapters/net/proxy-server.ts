@@ -135,6 +135,13 @@ type Finish = (
   upstreamError?: string,
 ) => void;
 
+interface RequestTemplate {
+  path: string;
+  classified: Classified;
+  /** The head sent upstream for this request without a body. */
+  upstreamHead: string;
+}
+
 type Conn = H1Connection<CallerIdentity | Promise<CallerIdentity>>;
 
 /**
@@ -281,9 +288,17 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
     const listenerName = `${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}`;
     const destination = { ip: up.ip ?? up.url.hostname, port: up.port };
 
+    // Requests finishing in the same millisecond share one timestamp string.
+    let timeMs = Number.NaN;
+    let timeText = '';
     const finish: Finish = (started, request, caller, decision, status, upstreamError) => {
+      const now = nowMs();
+      if (now !== timeMs) {
+        timeMs = now;
+        timeText = new Date(now).toISOString();
+      }
       opts.onOutcome({
-        time: new Date(nowMs()).toISOString(),
+        time: timeText,
         request,
         caller,
         decision,
@@ -295,17 +310,36 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       });
     };
 
+    /** What a head always comes to on this listener (the server hands out one object per distinct head). */
+    const templates = new WeakMap<RequestHead, RequestTemplate>();
+    const templateOf = (head: RequestHead): RequestTemplate => {
+      let t = templates.get(head);
+      if (!t) {
+        const path = policyPath(head.target);
+        t = {
+          path,
+          classified: classify(path),
+          upstreamHead: upstreamHead(head.method, head.target, head.fields, up.authority, null),
+        };
+        templates.set(head, t);
+      }
+      return t;
+    };
+
     const handle = (conn: Conn, head: RequestHead, body: Buffer | null, caller: CallerIdentity, started: number) => {
       const target = head.target;
-      const path = policyPath(target);
+      const t = templateOf(head);
       const headers = head.headers;
       const tokenHeader = headers[AWS_TOKEN_HEADER];
+      const c = t.classified;
       const request: PolicyRequest = {
         method: head.method,
         target,
-        path,
+        path: t.path,
         headers,
-        ...classify(path),
+        provider: c.provider,
+        service: c.service,
+        pathClass: c.pathClass,
         token: tokenHeader === undefined ? 'none' : ledger.check(tokenHeader, nowMs()),
       };
       const decision = decisions.decide(opts.policy(), request, caller, nowMs());
@@ -321,7 +355,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       const f = new Forwarding(conn, started, request, caller, decision, ttl, finish, ledger, nowMs);
       f.exchange = up.h1.request(
         request.method,
-        upstreamHead(request.method, target, head.fields, up.authority, body),
+        body === null ? t.upstreamHead : upstreamHead(request.method, target, head.fields, up.authority, body),
         f,
         body,
       );

@@ -19,24 +19,25 @@ export class HttpRequestError extends Error {
   }
 }
 
+/** A parsed head is a value: the server may hand the same object to every request that sent the same bytes. */
 export interface RequestHead {
-  method: string;
+  readonly method: string;
   /** As sent: origin-form for a well-behaved client; anything else is for the policy's target check to refuse. */
-  target: string;
+  readonly target: string;
   /** HTTP/1.<minor>. */
-  minor: 0 | 1;
+  readonly minor: 0 | 1;
   /** Lower-cased names; repeated fields joined with ", " (RFC 9110 §5.3). */
-  headers: Record<string, string>;
+  readonly headers: Readonly<Record<string, string>>;
   /** Every field as sent, in order, name (lower-cased) then value: what is forwarded, duplicates kept. */
-  fields: string[];
+  readonly fields: readonly string[];
   /** Content-Length, 0 when absent. */
-  contentLength: number;
+  readonly contentLength: number;
   /** Transfer-Encoding: chunked. */
-  chunked: boolean;
+  readonly chunked: boolean;
   /** Whether the connection stays open after the response (version default, then Connection). */
-  keepAlive: boolean;
+  readonly keepAlive: boolean;
   /** Expect: 100-continue. */
-  expectContinue: boolean;
+  readonly expectContinue: boolean;
 }
 
 export interface RequestHeadLimits {

@@ -79,10 +79,16 @@ test('proxyEventJson is JSON.stringify(proxyEvent) byte for byte, caches include
       decision: pick(decisions),
       destination: pick(destinations),
       status: pick([200, 401, 403, 502, 0]),
-      latencyMs: pick([r() * 10, 0, Number.NaN, 1e-7, 123456.78951]),
+      latencyMs: pick([r() * 10, r() * 1e-3, r() * 1e6, 0, Number.NaN, 1e-7, 0.0005, 0.0015, 2.5, 123456.78951, 1e13]),
       listener: pick(['127.0.0.1:8169', '[::]:8170', str()]),
       ...(r() < 0.2 ? { upstreamError: pick(['ECONNREFUSED', str()]) } : {}),
     };
     assert.equal(proxyEventJson(o), JSON.stringify(proxyEvent(o)), `case ${i}`);
+    // Latency is printed from integers: every millisecond value near this one prints as JSON.stringify would.
+    for (let k = 0; k < 8; k++) {
+      const latencyMs = (Math.floor(r() * 2e6) + k) / 1000 + (r() - 0.5) / 1000;
+      const again = { ...o, latencyMs };
+      assert.equal(proxyEventJson(again), JSON.stringify(proxyEvent(again)), `case ${i}.${k} (${latencyMs})`);
+    }
   }
 });

@@ -10,7 +10,7 @@ import { isIPv4 } from 'node:net';
 import type { CallerIdentity } from '../../../core/policy/types.ts';
 import { findRow } from './proc-net-tcp.ts';
 import { ProcessIndex } from './process-index.ts';
-import { ExeHashes, netnsOf, ProcessFactsCache, UserNames } from './process-info.ts';
+import { ExeHashes, netnsOf, type ProcessFacts, ProcessFactsCache, UserNames } from './process-info.ts';
 import { type SockDiag, type SocketOwner, startSockDiag } from './sockdiag.ts';
 
 export interface ConnectionEnds {
@@ -44,6 +44,7 @@ export class Attributor {
   private readonly index: ProcessIndex;
   private readonly facts: ProcessFactsCache;
   private readonly hashes = new ExeHashes();
+  private readonly identities = new WeakMap<ProcessFacts, CallerIdentity>();
   private readonly hashExe: boolean;
   private readonly now: () => number;
   private readonly warn: (m: string) => void;
@@ -173,12 +174,19 @@ export class Attributor {
         uid: owner.uid,
         otherNamespace: otherNs(fallbackNetns),
       };
-    const id: CallerIdentity = {
-      ...f,
-      uid: f.uid ?? owner.uid,
-      known: true,
-      otherNamespace: otherNs(f.netns ?? fallbackNetns),
-    };
+    // One identity object per process facts (while they hold): every connection of a long-lived client then shares
+    // it, and so do the parts of its records built from it.
+    const cacheable = fallbackNetns === this.ownNetns && (f.uid !== undefined || owner.uid === undefined);
+    let id = cacheable ? this.identities.get(f) : undefined;
+    if (!id) {
+      id = {
+        ...f,
+        uid: f.uid ?? owner.uid,
+        known: true,
+        otherNamespace: otherNs(f.netns ?? fallbackNetns),
+      };
+      if (cacheable) this.identities.set(f, id);
+    }
     if (!this.hashExe) return id;
     return this.hashes.hash(pid, this.root).then((h) => (h ? { ...id, exeSha256: h } : id));
   }
