@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Attributor } from '../../src/adapters/net/caller/attribute.ts';
 import { findRow, ipv4Hex, ipv6Hex } from '../../src/adapters/net/caller/proc-net-tcp.ts';
+import { ProcessIndex } from '../../src/adapters/net/caller/process-index.ts';
 import { containerIdFromCgroup } from '../../src/adapters/net/caller/process-info.ts';
 import { SELF_EXE } from './harness.ts';
 
@@ -136,5 +140,47 @@ describe('/proc helpers', () => {
     assert.equal(containerIdFromCgroup(`0::/kubepods/besteffort/pod1234/cri-containerd-${id}.scope\n`), id);
     assert.equal(containerIdFromCgroup(`12:memory:/docker/${id}\n`), id);
     assert.equal(containerIdFromCgroup('0::/user.slice/user-0.slice/session-1.scope\n'), undefined);
+  });
+});
+
+describe('ProcessIndex: a client that reconnects on the descriptor it just closed', () => {
+  /** A /proc of one client process whose fd links (dangling symlinks, as in /proc) name socket inodes. */
+  function fakeProc(): { root: string; link: (fd: number, inode: number | null) => void; done: () => void } {
+    const root = mkdtempSync(join(tmpdir(), 'imdsguard-proc-'));
+    mkdirSync(join(root, '4242', 'fd'), { recursive: true });
+    mkdirSync(join(root, 'sys', 'kernel'), { recursive: true });
+    writeFileSync(join(root, 'sys', 'kernel', 'ns_last_pid'), '4242\n');
+    const link = (fd: number, inode: number | null) => {
+      rmSync(join(root, '4242', 'fd', String(fd)), { force: true });
+      if (inode !== null) symlinkSync(`socket:[${inode}]`, join(root, '4242', 'fd', String(fd)));
+    };
+    return { root, link, done: () => rmSync(root, { recursive: true, force: true }) };
+  }
+
+  test('the freed descriptor is probed first: no walk of the fd table; sockets seen on the way are learned', () => {
+    const p = fakeProc();
+    try {
+      const index = new ProcessIndex({ procRoot: p.root, last: () => new Set() });
+      for (let fd = 0; fd < 40; fd++) p.link(fd, 1000 + fd);
+      assert.equal(index.findOwner(1007), 4242);
+      assert.equal(index.stats.walks, 1);
+      // Connections on fds 7 and 9 end; the client opens two new sockets there.
+      index.released(1007);
+      index.released(1009);
+      p.link(7, 2001);
+      p.link(9, 2002);
+      assert.equal(index.findOwner(2002), 4242);
+      assert.equal(index.findOwner(2001), 4242);
+      assert.equal(index.stats.walks, 1, 'found by probing fds 7 and 9, not by walking 40 descriptors');
+      assert.ok(index.stats.probes <= 2, `${index.stats.probes} probes`);
+      // A socket the probe did not foresee still falls back to a walk.
+      p.link(20, 3000);
+      assert.equal(index.findOwner(3000), 4242);
+      assert.equal(index.stats.walks, 2);
+      // Nobody holds it: null, not a wrong process.
+      assert.equal(index.findOwner(9999), null);
+    } finally {
+      p.done();
+    }
   });
 });

@@ -38,6 +38,8 @@ export interface H1Request {
 export interface H1Handler<C> {
   /** A connection was accepted: start whatever per-connection work (attribution) can run while its head arrives. */
   onConnection(conn: H1Connection<C>): void;
+  /** The connection has closed (whichever end closed it). */
+  onClose?(conn: H1Connection<C>): void;
   /** A complete request. Answer it exactly once: respond(), or beginResponse()/sendBody()/endResponse(), or abort(). */
   onRequest(conn: H1Connection<C>, req: H1Request): void;
   /**
@@ -154,6 +156,7 @@ export class H1Connection<C> {
     const wasBusy = this.state === 'busy';
     this.state = 'closed';
     this.server.forget(this);
+    this.server.handler.onClose?.(this);
     const abort = this.onAbort;
     this.onAbort = undefined;
     if (wasBusy && abort) abort();

@@ -29,6 +29,8 @@ export interface ListenSpec {
 
 export interface CallerAttribution {
   attribute(c: ConnectionEnds): Promise<CallerIdentity>;
+  /** The connection attributed with these ends has closed. */
+  release?(c: ConnectionEnds): void;
 }
 
 export interface ProxyServerOptions {
@@ -261,18 +263,21 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
   for (const spec of opts.listeners) {
     const up = openUpstream(spec.upstream, { timeoutMs: opts.upstreamTimeoutMs ?? 5000 });
     upstreams.push(up);
+    const endsOf = new WeakMap<Conn, ConnectionEnds>();
     /** The caller of a connection: attributed once, when it is accepted; kept on the connection. */
     const identityOf = (conn: Conn): CallerIdentity | Promise<CallerIdentity> => {
       const known = conn.context;
       if (known !== undefined) return known;
       const sock = conn.socket;
-      const p = opts.attribution.attribute({
+      const ends: ConnectionEnds = {
         peerIp: sock.remoteAddress ?? '',
         peerPort: sock.remotePort ?? 0,
         localIp: sock.localAddress ?? '',
         localPort: sock.localPort ?? 0,
         ...(up.ip ? { originalDst: { ip: up.ip, port: up.port } } : {}),
-      });
+      };
+      const p = opts.attribution.attribute(ends);
+      if (opts.attribution.release) endsOf.set(conn, ends);
       conn.context = p;
       p.then(
         (c) => {
@@ -373,6 +378,10 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
     const handler: H1Handler<CallerIdentity | Promise<CallerIdentity>> = {
       // Start attribution as soon as the connection is accepted, in parallel with reading the request.
       onConnection: (conn) => void identityOf(conn),
+      onClose: (conn) => {
+        const ends = endsOf.get(conn);
+        if (ends) opts.attribution.release?.(ends);
+      },
       onRequest: (conn, req) => {
         const started = performance.now();
         const id = identityOf(conn);

@@ -37,6 +37,10 @@ export function unmapV4(ip: string): string {
   return ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
 }
 
+function connectionKey(c: ConnectionEnds): string {
+  return `${c.peerIp} ${c.peerPort} ${c.localPort}`;
+}
+
 export class Attributor {
   readonly ownNetns: number | undefined;
   private diag: SockDiag | undefined;
@@ -45,6 +49,8 @@ export class Attributor {
   private readonly facts: ProcessFactsCache;
   private readonly hashes = new ExeHashes();
   private readonly identities = new WeakMap<ProcessFacts, CallerIdentity>();
+  /** Client socket inode per attributed connection (peer address and our port), until release(). */
+  private readonly inodes = new Map<string, number>();
   private readonly hashExe: boolean;
   private readonly now: () => number;
   private readonly warn: (m: string) => void;
@@ -191,6 +197,15 @@ export class Attributor {
     return this.hashes.hash(pid, this.root).then((h) => (h ? { ...id, exeSha256: h } : id));
   }
 
+  /** The connection has ended: its client's descriptor is the likeliest home of that client's next socket. */
+  release(c: ConnectionEnds): void {
+    const key = connectionKey(c);
+    const inode = this.inodes.get(key);
+    if (inode === undefined) return;
+    this.inodes.delete(key);
+    this.index.released(inode);
+  }
+
   /** Attribute one connection. Never throws: failures give an unknown identity with a reason. */
   async attribute(c: ConnectionEnds): Promise<CallerIdentity> {
     try {
@@ -203,6 +218,10 @@ export class Attributor {
       const own = await this.ownSocket(fam, peer, c.peerPort, dsts);
       if (own) {
         const pid = this.index.findOwner(own.inode, own.uid);
+        if (pid !== null) {
+          if (this.inodes.size >= 100_000) this.inodes.clear();
+          this.inodes.set(connectionKey(c), own.inode);
+        }
         // No holder found: either the client already closed its end, or we may not read its fds. Say which.
         // (An orphaned socket, closed by its process but not yet gone, has inode 0.)
         if (
