@@ -1,7 +1,8 @@
 /**
  * What the metadata proxy costs, against the fake metadata service on loopback, in one run:
  *  - added latency (p50/p99/p99.9) at a fixed rate (default 1,000 requests/s), over keep-alive connections and
- *    with a fresh connection per request (how curl and most SDKs behave), measured with autocannon;
+ *    with a fresh connection per request (how curl and most SDKs behave), measured with wrk paced by a Lua delay
+ *    (and, over keep-alive, with autocannon too);
  *  - sustained throughput at saturation as a ratio to calling the fake directly, measured with wrk.
  * Attribution is included: the policy allows only the load generators' executables and refuses unknown callers,
  * so a request that was not attributed would be a non-2xx and is counted.
@@ -150,14 +151,17 @@ done = function(summary, latency, requests)
 end
 `;
 writeFileSync(freshLua, `wrk.headers["Connection"] = "close"\n${luaBody}`);
-// Paced fresh connections: two wrk connections, each waiting 2000/RATE ms before its next request, come to a little
-// under RATE requests/s (wrk has no fixed-rate mode; the rate reached is reported).
-const PACED_CONNECTIONS = 2;
+// Paced runs: N wrk connections, each waiting N*1000/RATE ms before its next request, come to a little under RATE
+// requests/s (wrk has no fixed-rate mode; the rate reached is reported). wrk times each request in C, so these
+// percentiles carry less noise than autocannon's, whose timer runs in this Node process.
+const PACED_FRESH_CONNECTIONS = 5;
 const pacedFreshLua = join(dir, 'fresh-paced.lua');
 writeFileSync(
   pacedFreshLua,
-  `wrk.headers["Connection"] = "close"\ndelay = function() return ${(PACED_CONNECTIONS * 1000) / RATE} end\n${luaBody}`,
+  `wrk.headers["Connection"] = "close"\ndelay = function() return ${(PACED_FRESH_CONNECTIONS * 1000) / RATE} end\n${luaBody}`,
 );
+const pacedKeepAliveLua = join(dir, 'keep-alive-paced.lua');
+writeFileSync(pacedKeepAliveLua, `delay = function() return ${(CONNECTIONS * 1000) / RATE} end\n${luaBody}`);
 writeFileSync(keepAliveLua, luaBody);
 
 const fake = startChild(['test/fake-imds/serve.ts', '--listen', '127.0.0.1:0'], 'stdout', (l) => {
@@ -197,18 +201,24 @@ try {
 
   const latency: Record<string, { direct: LatencyRun; proxy: LatencyRun }> = {};
   let freshRates: { direct: number; proxy: number } | undefined;
-  latency['keep-alive'] = { direct: await latencyRun(direct, false), proxy: await latencyRun(proxied, false) };
+  latency[`keep-alive (autocannon, ${RATE} req/s)`] = {
+    direct: await latencyRun(direct, false),
+    proxy: await latencyRun(proxied, false),
+  };
   if (hasWrk) {
-    const pd = wrkLatency(direct, pacedFreshLua, PACED_CONNECTIONS);
-    const pp = wrkLatency(proxied, pacedFreshLua, PACED_CONNECTIONS);
+    const kd = wrkLatency(direct, pacedKeepAliveLua, CONNECTIONS);
+    const kp = wrkLatency(proxied, pacedKeepAliveLua, CONNECTIONS);
+    latency[`keep-alive (wrk, paced: ${Math.round(kp.rps)} req/s)`] = { direct: kd, proxy: kp };
+    const pd = wrkLatency(direct, pacedFreshLua, PACED_FRESH_CONNECTIONS);
+    const pp = wrkLatency(proxied, pacedFreshLua, PACED_FRESH_CONNECTIONS);
     latency[`fresh-connection (wrk, paced: ${Math.round(pp.rps)} req/s)`] = { direct: pd, proxy: pp };
     const d = wrkLatency(direct, freshLua);
     const p = wrkLatency(proxied, freshLua);
     latency['fresh-connection (wrk -c1, as fast as it goes)'] = { direct: d, proxy: p };
     freshRates = { direct: d.rps, proxy: p.rps };
-    const kd = wrkLatency(direct, keepAliveLua);
-    const kp = wrkLatency(proxied, keepAliveLua);
-    latency['keep-alive (wrk -c1, as fast as it goes)'] = { direct: kd, proxy: kp };
+    const ud = wrkLatency(direct, keepAliveLua);
+    const up = wrkLatency(proxied, keepAliveLua);
+    latency['keep-alive (wrk -c1, as fast as it goes)'] = { direct: ud, proxy: up };
   } else {
     latency['fresh-connection'] = { direct: await latencyRun(direct, true), proxy: await latencyRun(proxied, true) };
   }
@@ -268,7 +278,7 @@ try {
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   const f = (n: number) => n.toFixed(3);
   process.stderr.write(
-    `proxy bench: ${RATE} req/s for ${DURATION}s per run, ${CONNECTIONS} keep-alive / ${FRESH_CONNECTIONS} fresh-connection clients (autocannon)\n`,
+    `proxy bench: ${RATE} req/s for ${DURATION}s per run, ${CONNECTIONS} keep-alive / ${FRESH_CONNECTIONS} fresh-connection clients (autocannon); wrk paced: ${CONNECTIONS} keep-alive / ${PACED_FRESH_CONNECTIONS} fresh\n`,
   );
   for (const [mode, r] of Object.entries(latency)) {
     process.stderr.write(
