@@ -38,7 +38,9 @@ const RATE = Number(values.rate);
 const CONNECTIONS = Number(values.connections);
 // With a new connection per request, each autocannon client waits for its connect: more of them keep the rate.
 const FRESH_CONNECTIONS = Number(values['fresh-connections']);
-const ROUNDS = Math.max(1, Math.floor(Number(values.rounds)));
+const ROUNDS = Number(values.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
+  throw new Error(`--rounds must be a whole number ≥ 1, not ${values.rounds}`);
 const PATH = '/latest/meta-data/instance-id';
 
 const POLICY = `
@@ -128,8 +130,6 @@ interface SaturationRound {
 interface Saturation extends SaturationRound {
   /** Each round's direct/proxied pair; the top-level figures are those of the round with the median ratio. */
   rounds: SaturationRound[];
-  minRatio: number;
-  maxRatio: number;
 }
 
 function summarizeRounds(rounds: SaturationRound[]): Saturation {
@@ -139,8 +139,6 @@ function summarizeRounds(rounds: SaturationRound[]): Saturation {
     ...median,
     proxyNon2xx: rounds.reduce((n, r) => n + r.proxyNon2xx, 0),
     rounds,
-    minRatio: byRatio[0]!.ratio,
-    maxRatio: byRatio[byRatio.length - 1]!.ratio,
   };
 }
 
