@@ -36,9 +36,13 @@ const why = missing ?? kernelRefusal('bpftrace');
 // biome-ignore lint/suspicious/noExplicitAny: parsed JSON records under test, checked by the assertions
 type Rec = Record<string, any>;
 
+// One connection per request (`agent: false`). Node's global agent keeps sockets alive, and this test blocks its
+// event loop for seconds in spawnSync (wrk, curl): meanwhile the daemon closes the idle connection after its 5 s
+// keep-alive timeout, the FIN is not read yet, and the next request goes out on the dead socket ("socket hang up").
+// That race is the client's (a scraper retries it); it said nothing about the daemon.
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
@@ -179,7 +183,11 @@ describe('imdsguard agent as a daemon (bpftrace sensor)', { skip: why, timeout: 
   });
 
   it('keeps the baseline across restarts (and picks bpftrace by itself): a caller seen before is not unusual after restart', async () => {
-    const state = JSON.parse(await readFile(join(dir, 'state', 'baseline.json'), 'utf8'));
+    // The baseline is the one the first test's agent saved when it stopped.
+    const saved = await readFile(join(dir, 'state', 'baseline.json'), 'utf8').catch((e: unknown) => {
+      throw new Error(`no baseline saved by the first test's agent (did it fail?): ${String(e)}`);
+    });
+    const state = JSON.parse(saved);
     assert.ok(
       Object.keys(state.entries).some((k) => k.startsWith('/usr/bin/wget|root|host|credentials')),
       Object.keys(state.entries).join('\n'),
