@@ -8,6 +8,7 @@ import {
   type UrlParts,
 } from './decode/url.ts';
 import { decodeViews, type View } from './decode/views.ts';
+import { REDIRECT_ALIASES } from './endpoints/aliases.ts';
 import { matchEndpoint, normalisePath } from './endpoints/lookup.ts';
 import type { HitContext, InternalKind, MetadataHit, VerdictOrNone } from './model/hit.ts';
 import { severityRank } from './model/severity.ts';
@@ -250,7 +251,24 @@ function finishPath(parts: UrlParts): { path: string; transforms: string[] } {
   return { path, transforms };
 }
 
+/** A public redirector that answers with a redirect to a metadata URL (`endpoints/aliases.ts`): read as its target. */
+function redirectTarget(parts: UrlParts): UrlParts | null {
+  const host = parts.host.toLowerCase().replace(/\.$/, '');
+  const path = normalisePath(parts.path);
+  const alias = REDIRECT_ALIASES.find((r) => r.host === host && path.startsWith(r.path || '/'));
+  if (!alias) return null;
+  const m = /^([a-z]+):\/\/(.*)$/.exec(alias.target)!;
+  const t = splitAfterScheme(m[1]!, m[2]!)[0]!;
+  return {
+    ...t,
+    transforms: [...parts.transforms, `redirect:${alias.host}`],
+    disagreements: [`${alias.host}${alias.path} redirects to ${alias.target} (${alias.source})`],
+  };
+}
+
 function evaluate(c: Candidate): MetadataHit[] {
+  const redirect = redirectTarget(c.parts);
+  if (redirect) return evaluate({ ...c, parts: redirect });
   const hits: MetadataHit[] = [];
   const readings = canonicalHostReadings(c.parts.host);
   if (readings.length === 0) return hits;

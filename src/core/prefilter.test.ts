@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { buildContextBenign, buildGrammarAttacks } from '../../test/corpus/families.ts';
 import { buildBenign, buildCompositions, buildCorpus } from '../../test/corpus/ssrf-corpus.ts';
 import { arbitraryMetadataPayload } from '../../test/support/arbitraries.ts';
 import { classify } from './classify.ts';
 import { mayAddressMetadata } from './prefilter.ts';
 
 test('mayAddressMetadata() passes every corpus case the classifier finds anything in', () => {
-  const cases = [...buildCorpus(), ...buildCompositions(), ...buildBenign()];
+  const cases = [
+    ...buildCorpus(),
+    ...buildCompositions(),
+    ...buildBenign(),
+    ...buildGrammarAttacks(200),
+    ...buildContextBenign(200),
+  ];
   const missed = cases.filter((c) => classify(c.text).length > 0 && !mayAddressMetadata(c.text)).map((c) => c.text);
   assert.deepEqual(missed, []);
 });
@@ -57,6 +64,23 @@ test('mayAddressMetadata() passes whatever the classifier flags in arbitrary tex
             '10',
             '127',
             '1',
+            'make-',
+            '-rebind-',
+            '-rr',
+            '.1u.ms',
+            'ip-',
+            'o',
+            'c',
+            '687474703a2f2f',
+            '3136392e323534',
+            'aHR0cDovL',
+            'MTY5LjI1NC4',
+            '.jpg',
+            '\\150',
+            '\\x3a',
+            'String.fromCharCode(104,116,116,112,58,47,47',
+            ')',
+            'meta.sub.sh.je',
           ),
           { maxLength: 14 },
         )

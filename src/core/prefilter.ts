@@ -1,4 +1,7 @@
-import { BASE64_MARKERS } from './decode/base64.ts';
+import { BASE64_MARKERS, SPLIT_URL_HEAD } from './decode/base64.ts';
+import { CHARCODE_MARKER } from './decode/charcodes.ts';
+import { HEX_MARKER_FORMS } from './decode/hex-url.ts';
+import { ALIAS_NAMES } from './endpoints/aliases.ts';
 
 /**
  * A cheap necessary condition for `classify()` to find anything: text that fails it cannot address a metadata
@@ -14,7 +17,12 @@ import { BASE64_MARKERS } from './decode/base64.ts';
  *   whitespace, the start) with `0x`, an octal `0`, a dotted number or three digits; literal metadata addresses
  *   (and their dashed forms in DNS names) are matched anywhere;
  * - a base64 payload the decoder would open contains the base64 form of one of `BASE64_MARKERS` (computed below,
- *   at every byte alignment, also wrapped twice).
+ *   at every byte alignment, also wrapped twice);
+ * - a base64 URL split across `/` is joined only when it opens with `aHR0` (`http`), whose letters then appear in order
+ *   with only slashes between them;
+ * - a hex-written URL the decoder opens holds the hex form of one of `BASE64_MARKERS` (`HEX_MARKER_FORMS`);
+ * - a `String.fromCharCode(…)` call is decoded only when the text names it;
+ * - a public alias (wildcard, rebinding and fixed DNS names, redirectors: `endpoints/aliases.ts`) appears literally.
  */
 
 const ENTITY = /&(?:#|[a-z]{2,8};)/i;
@@ -22,6 +30,12 @@ const SLUG = /[-_](?:3a|2f|2e|40)(?:[-_]|$)/i;
 /** Matched against the lower-cased text. */
 const NAMES =
   /metadata|instance-data|nip\.io|sslip\.io|xip\.io|nip\.direct|rbndr\.us|1u\.ms|rebind|cmpxchg8b|rebnd|localhost|localtest\.me|lvh\.me|vcap\.me|lacolhost|traefik\.me|fbi\.com|ip\.addr\.tools|backname|\.internal|kubernetes|svc\.cluster|tencentyun|packet\.net|platformequinix|rancher|ip6-|ipv6-|loopback|localdomain|\.local(?![\w-])|\.corp(?![\w-])|\.lan(?![\w-])|intranet|home\.arpa|msi\/token/;
+/** Names from the alias data (`endpoints/aliases.ts`) and the script-call marker, matched against the lower-cased text. */
+const ALIASES = new RegExp(
+  [...ALIAS_NAMES, CHARCODE_MARKER].map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'),
+);
+const HEX_RUN = /[0-9a-f]{16}/i;
+const HEX_FORMS = new RegExp(HEX_MARKER_FORMS.join('|'));
 const IPV6 = /::|\[[0-9a-f]{0,4}:|[0-9a-f]{1,4}:[0-9a-f]{1,4}:[0-9a-f]{1,4}/i;
 const IPV4_HOST = /(?:^|[=@[\s"'>(,;|]|\/\/|:\/?)(?:0x|0o|[0oq][0-7]|\d{1,3}\.\d|\d{3}|0(?![\w.]))/i;
 const LITERAL = /169[.-]254[.-]|100[.-]100[.-]100[.-]200|192[.-]0[.-]0[.-]192|168[.-]63[.-]129[.-]16|a9fea9fe/i;
@@ -95,7 +109,11 @@ export function mayAddressMetadata(text: string): boolean {
   if (dash && SLUG.test(text)) return true;
   if (colon && IPV6.test(text)) return true;
   if (digit && (IPV4_HOST.test(text) || LITERAL.test(text))) return true;
-  if (NAMES.test(upper ? text.toLowerCase() : text)) return true;
+  const lowerText = upper ? text.toLowerCase() : text;
+  if (NAMES.test(lowerText)) return true;
+  if (ALIASES.test(lowerText)) return true;
+  if (digit && text.length >= 16 && HEX_RUN.test(text) && HEX_FORMS.test(lowerText)) return true;
+  if (upper && lower && SPLIT_URL_HEAD.test(text)) return true;
   if (text.length >= 12 && HAS_RUN.test(text)) {
     if (upper && lower && BASE64_MIXED.test(text)) return true;
     if (BASE64_SINGLE_CASE.test(text)) return true;

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { buildGrammarAttacks } from './families.ts';
 import { buildBenign, buildBenignTraffic, buildCompositions, buildCorpus, scoreByFamily } from './ssrf-corpus.ts';
 
 describe('own SSRF corpus', () => {
-  const attacks = [...buildCorpus(), ...buildCompositions()];
+  const attacks = [...buildCorpus(), ...buildCompositions(), ...buildGrammarAttacks()];
   const benign = [...buildBenign(), ...buildBenignTraffic()];
 
   test('the corpus is large and covers every decoding family', () => {
@@ -25,6 +26,11 @@ describe('own SSRF corpus', () => {
       'scheme-gopher',
       'crlf-injection',
       'nested-redirect',
+      'rebinding-grammar',
+      'dns-alias',
+      'hex-url',
+      'base64-path',
+      'script-escape',
     ]) {
       assert.ok(families.has(f), `family ${f} present`);
     }

@@ -122,9 +122,35 @@ export function findBase64Urls(s: string): string[] {
   const out: string[] = [];
   RUN.lastIndex = 0;
   for (const m of s.matchAll(RUN)) {
-    const d = decodeRun(m[0]);
-    if (d !== null && worthOpening(d, 1)) out.push(d);
+    for (const run of pathReadings(m[0])) {
+      const d = decodeRun(run);
+      if (d !== null && worthOpening(d, 1)) {
+        out.push(d);
+        break;
+      }
+    }
     if (out.length >= 8) break;
+  }
+  return out;
+}
+
+/** The base64 of `http` at the start of a URL; a run split by `/` is joined only when it opens with it. */
+export const SPLIT_URL_HEAD = /a\/*H\/*R\/*0/;
+
+/**
+ * A run as found, and when it holds `/`: the run from each segment on (the encoded URL is a later path segment,
+ * `/sig/300/aHR0cDovL…`), and, when it opens with the encoding of `http`, those segments joined (image proxies let the
+ * encoded URL be split by `/`). At most eight segments are tried.
+ */
+function pathReadings(run: string): string[] {
+  if (!run.includes('/')) return [run];
+  const out = [run];
+  const segs = run.split('/');
+  for (let i = 0; i < segs.length && i <= 8; i++) {
+    const tail = segs.slice(i).join('/');
+    if (i > 0 && tail.length >= 12) out.push(tail);
+    const joined = segs.slice(i).join('');
+    if (joined.startsWith('aHR0') && segs.length - i > 1) out.push(joined);
   }
   return out;
 }

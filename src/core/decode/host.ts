@@ -1,6 +1,8 @@
 import ipaddr from 'ipaddr.js';
+import { DNS_ALIASES, DNS_SERVICES, type DnsService } from '../endpoints/aliases.ts';
 import type { InternalKind, Transform } from '../model/hit.ts';
 import { parseIPv4Loose, parseIPv6 } from './ip.ts';
+import { readMakeRecords } from './rebinding.ts';
 import { foldUnicode, hasNonAscii } from './unicode.ts';
 
 /** One way a written host can be read. A host can have several (a rebinding name carries two addresses). */
@@ -13,25 +15,15 @@ export interface HostReading {
   form: 'literal' | 'numeric' | 'name';
 }
 
-/** Wildcard DNS services that answer with the address written in the name. */
-const WILDCARD_SUFFIXES = [
-  'nip.io',
-  'sslip.io',
-  'xip.io',
-  'nip.direct',
-  'traefik.me',
-  'localtest.me',
-  'lvh.me',
-  'vcap.me',
-  'lacolhost.com',
-  'ip.addr.tools',
-  'backname.io',
-  'fbi.com',
-];
+const zones = (kind: DnsService['kind']) => DNS_SERVICES.filter((d) => d.kind === kind).map((d) => d.suffix);
+/** Wildcard DNS services that answer with the address written in the name (loopback-only zones included). */
+const WILDCARD_SUFFIXES = [...zones('wildcard'), ...zones('loopback')];
 /** DNS rebinding services: the name alternates between addresses written in it. */
-const REBINDING_SUFFIXES = ['rbndr.us', '1u.ms', 'rebind.it', 'rebind.network', 'lock.cmpxchg8b.com', 'rebnd.io'];
+const REBINDING_SUFFIXES = zones('rebinding');
 /** Names that always resolve to loopback. */
-const LOOPBACK_WILDCARDS = ['localtest.me', 'lvh.me', 'vcap.me', 'lacolhost.com', 'fbi.com', 'localhost'];
+const LOOPBACK_WILDCARDS = [...zones('loopback'), 'localhost'];
+/** Fixed public names whose address record is a metadata or loopback address. */
+const FIXED_ALIASES = new Map(DNS_ALIASES.map((a) => [a.name, a]));
 
 const LOOPBACK_NAMES = new Set([
   'localhost',
@@ -171,7 +163,33 @@ function readHost(written: string): HostReading[] {
   if (suffix) {
     const label = name === suffix ? '' : name.slice(0, name.length - suffix.length - 1);
     const tag: Transform = rebind ? 'dns-rebinding' : 'wildcard-dns';
+    const seen = new Set<string>();
+    for (const r of readMakeRecords(label)) {
+      if (r.kind === 'hostname') {
+        // A CNAME to another name: that name's own readings (a metadata hostname, another rebinding name).
+        for (const t of readHost(r.value).slice(0, 8)) {
+          if (seen.has(`${t.kind}|${t.canonical}`)) continue;
+          seen.add(`${t.kind}|${t.canonical}`);
+          readings.push({
+            ...t,
+            transforms: [...transforms, `${tag}:${suffix}`, 'cname', ...t.transforms],
+            disagreements: [`${suffix} answers with a CNAME to ${r.value}`, ...t.disagreements],
+            form: 'name',
+          });
+        }
+        continue;
+      }
+      seen.add(`${r.kind}|${r.value}`);
+      readings.push({
+        kind: r.kind,
+        canonical: r.value,
+        transforms: [...transforms, `${tag}:${suffix}`, ...(r.how === 'dotted' ? [] : [r.how])],
+        disagreements: [`${suffix} resolves the name to the record written in it`],
+        form: 'name',
+      });
+    }
     for (const a of addressesInName(label)) {
+      if (seen.has(`${a.kind}|${a.ip}`)) continue;
       readings.push({
         kind: a.kind,
         canonical: a.ip,
@@ -189,6 +207,17 @@ function readHost(written: string): HostReading[] {
         form: 'name',
       });
     }
+  } else if (FIXED_ALIASES.has(name)) {
+    const a = FIXED_ALIASES.get(name)!;
+    const v = parseIPv4Loose(a.address) ?? parseIPv6(a.address);
+    if (v)
+      readings.push({
+        kind: v.kind,
+        canonical: v.canonical,
+        transforms: [...transforms, 'dns-alias'],
+        disagreements: [`${name} is a public name whose address record is ${a.address} (${a.source})`],
+        form: 'name',
+      });
   } else if (
     /[a-z]/.test(name.slice(name.lastIndexOf('.') + 1)) &&
     name.includes('.') &&

@@ -1,7 +1,9 @@
 import type { Transform } from '../model/hit.ts';
 import { findBase64Urls } from './base64.ts';
+import { decodeCharCodeCalls, hasCharCodeCall } from './charcodes.ts';
 import { decodeEntities } from './entities.ts';
 import { decodeBackslashEscapes } from './escapes.ts';
+import { findHexUrls } from './hex-url.ts';
 import { percentDecodeFixpoint, percentTransform } from './percent.ts';
 import { decodeSlugHex, hasSlugHex } from './slug.ts';
 import { foldUnicode, hasNonAscii } from './unicode.ts';
@@ -55,6 +57,15 @@ const decoders: Decoder[] = [
   (v) => {
     if (v.text.length < 12) return [];
     return findBase64Urls(v.text).map((t) => ({ text: t, transforms: [...v.transforms, 'base64'] }));
+  },
+  (v) => {
+    if (v.text.length < 16) return [];
+    return findHexUrls(v.text).map((t) => ({ text: t, transforms: [...v.transforms, 'hex-url'] }));
+  },
+  (v) => {
+    if (!hasCharCodeCall(v.text)) return [];
+    const t = decodeCharCodeCalls(v.text);
+    return t !== v.text ? [{ text: t, transforms: [...v.transforms, 'js-charcode'] }] : [];
   },
 ];
 

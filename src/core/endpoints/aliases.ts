@@ -1,0 +1,110 @@
+/**
+ * Public names that lead to a metadata (or loopback) address without naming it: DNS services that answer with the
+ * address written in the name, rebinding services, fixed names that resolve to a metadata address, and redirectors
+ * that answer with a redirect to one. Data, each entry with where it is documented; the decoders in
+ * `decode/host.ts` and `decode/rebinding.ts` read the grammars, the classifier and the prefilter take the names from
+ * here.
+ */
+
+export interface DnsService {
+  /** The zone (`nip.io`): names under it are read by the service's grammar. */
+  suffix: string;
+  /** `wildcard`: answers with the address written in the name. `rebinding`: alternates between written addresses.
+   * `loopback`: every name under it resolves to loopback. */
+  kind: 'wildcard' | 'rebinding' | 'loopback';
+  source: string;
+}
+
+export const DNS_SERVICES: readonly DnsService[] = [
+  { suffix: 'nip.io', kind: 'wildcard', source: 'https://nip.io/ (dotted, dashed and hex forms)' },
+  { suffix: 'sslip.io', kind: 'wildcard', source: 'https://sslip.io/ (dotted, dashed, IPv6 with dashes for colons)' },
+  { suffix: 'xip.io', kind: 'wildcard', source: 'https://github.com/basecamp/xip-pdns (xip.io, retired)' },
+  { suffix: 'nip.direct', kind: 'wildcard', source: 'https://nip.direct/' },
+  { suffix: 'traefik.me', kind: 'wildcard', source: 'https://traefik.me/' },
+  { suffix: 'ip.addr.tools', kind: 'wildcard', source: 'https://addr.tools/ (ip.addr.tools)' },
+  { suffix: 'backname.io', kind: 'wildcard', source: 'https://backname.io/' },
+  {
+    suffix: 'localtest.me',
+    kind: 'loopback',
+    source: 'https://readme.localtest.me/; PayloadsAllTheThings SSRF README',
+  },
+  {
+    suffix: 'localh.st',
+    kind: 'loopback',
+    source: 'PayloadsAllTheThings SSRF README, "Bypass Localhost with a Domain Redirect"',
+  },
+  { suffix: 'lvh.me', kind: 'loopback', source: 'lvh.me ("local virtual host"): every name resolves to 127.0.0.1' },
+  { suffix: 'vcap.me', kind: 'loopback', source: 'Cloud Foundry bosh-lite docs: *.vcap.me resolves to 127.0.0.1' },
+  { suffix: 'lacolhost.com', kind: 'loopback', source: 'lacolhost.com: every name resolves to 127.0.0.1' },
+  { suffix: 'fbi.com', kind: 'loopback', source: 'fbi.com wildcard A record 127.0.0.1 (long-standing SSRF folklore)' },
+  { suffix: 'rbndr.us', kind: 'rebinding', source: 'https://github.com/taviso/rbndr (<hex ip>.<hex ip>.rbndr.us)' },
+  {
+    suffix: '1u.ms',
+    kind: 'rebinding',
+    source: 'https://github.com/neex/1u.ms (make-<record>[-and-<record>|-rebind-<record>]-rr, hex-, ip-v6-, cname-)',
+  },
+  {
+    suffix: 'rebind.it',
+    kind: 'rebinding',
+    source: 'https://github.com/nccgroup/singularity (s-<ip>-<ip>-<session>-<strategy>-e.<zone>)',
+  },
+  { suffix: 'rebind.network', kind: 'rebinding', source: 'rebind.network public rebinding service' },
+  {
+    suffix: 'lock.cmpxchg8b.com',
+    kind: 'rebinding',
+    source: 'https://lock.cmpxchg8b.com/rebinder.html (rbndr front end)',
+  },
+  { suffix: 'rebnd.io', kind: 'rebinding', source: 'rebnd.io public rebinding service' },
+];
+
+/** A fixed public name whose A/AAAA record is a metadata or loopback address. */
+export interface DnsAlias {
+  name: string;
+  address: string;
+  source: string;
+}
+
+export const DNS_ALIASES: readonly DnsAlias[] = [
+  {
+    name: 'meta.sub.sh.je',
+    address: '169.254.169.254',
+    source: 'https://github.com/neex/1u.ms/blob/master/records.go (predefined record of the 1u.ms server)',
+  },
+  {
+    name: 'local.sub.sh.je',
+    address: '127.0.0.1',
+    source: 'https://github.com/neex/1u.ms/blob/master/records.go (predefined record of the 1u.ms server)',
+  },
+];
+
+/** A public URL that answers with a redirect to a metadata URL. Matched on host and path prefix. */
+export interface RedirectAlias {
+  host: string;
+  /** Lower-case path prefix ('' for any path on the host). */
+  path: string;
+  target: string;
+  source: string;
+}
+
+export const REDIRECT_ALIASES: readonly RedirectAlias[] = [
+  {
+    host: 'nicob.net',
+    path: '/redir6a',
+    // The page lists it as a static redirect to the AWS metadata address; the path it redirects to is not written.
+    target: 'http://169.254.169.254/',
+    source: 'PayloadsAllTheThings, SSRF-Cloud-Instances.md (AWS), "HTTP redirect", static',
+  },
+  {
+    host: '62epax5fhvj3zzmzigyoe5ipkbn7fysllvges3a.302.r3dir.me',
+    path: '',
+    target: 'http://169.254.169.254/latest/meta-data/',
+    source: 'PayloadsAllTheThings, SSRF README, "Bypass Using a Redirect" (r3dir.me)',
+  },
+];
+
+/** Every DNS name in this file (zones and fixed names), lower-case: the classifier and the prefilter look for them. */
+export const ALIAS_NAMES: readonly string[] = [
+  ...DNS_SERVICES.map((s) => s.suffix),
+  ...DNS_ALIASES.map((a) => a.name),
+  ...REDIRECT_ALIASES.map((r) => r.host),
+];
