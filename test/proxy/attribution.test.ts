@@ -9,7 +9,12 @@ import { after, before, describe, test } from 'node:test';
 import { Attributor } from '../../src/adapters/net/caller/attribute.ts';
 import { findRow, ipv4Hex, ipv6Hex } from '../../src/adapters/net/caller/proc-net-tcp.ts';
 import { ProcessIndex } from '../../src/adapters/net/caller/process-index.ts';
-import { containerIdFromCgroup } from '../../src/adapters/net/caller/process-info.ts';
+import {
+  containerIdFromCgroup,
+  ProcessFactsCache,
+  parseStat,
+  UserNames,
+} from '../../src/adapters/net/caller/process-info.ts';
 import { SELF_EXE } from './harness.ts';
 
 /** A loopback server that hands each accepted socket to the test. */
@@ -182,5 +187,47 @@ describe('ProcessIndex: a client that reconnects on the descriptor it just close
     } finally {
       p.done();
     }
+  });
+
+  test('process facts are keyed by pid and start time: a reused pid running the same executable inherits nothing (P2)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'imdsguard-proc-'));
+    try {
+      const dir = join(root, '4242');
+      mkdirSync(join(dir, 'ns'), { recursive: true });
+      symlinkSync('/usr/bin/python3', join(dir, 'exe'));
+      symlinkSync('net:[4026531840]', join(dir, 'ns', 'net'));
+      const become = (startTime: number, container: string, netns: number) => {
+        // The command name may hold spaces and parentheses: fields are counted after the last ')'.
+        writeFileSync(
+          join(dir, 'stat'),
+          `4242 (py (x) y) S 1 4242 4242 0 -1 4194560 ${'0 '.repeat(12)}${startTime} 1000 50\n`,
+        );
+        writeFileSync(join(dir, 'cgroup'), `0::/system.slice/docker-${container}.scope\n`);
+        writeFileSync(join(dir, 'cmdline'), `python3\u0000app-${startTime}.py\u0000`);
+        rmSync(join(dir, 'ns', 'net'));
+        symlinkSync(`net:[${netns}]`, join(dir, 'ns', 'net'));
+      };
+      const a = 'a'.repeat(64);
+      const b = 'b'.repeat(64);
+      become(100, a, 4026531840);
+      const cache = new ProcessFactsCache(new UserNames('/nonexistent'), root);
+      const first = cache.get(4242, 0)!;
+      assert.equal(first.container, a);
+      assert.equal(cache.get(4242, 1), first, 'the same process: the cached facts');
+      // The process exits and another python3, in another container and namespace, gets pid 4242 within the TTL.
+      become(200, b, 4026532999);
+      const second = cache.get(4242, 2)!;
+      assert.notEqual(second, first);
+      assert.equal(second.container, b);
+      assert.equal(second.netns, 4026532999);
+      assert.deepEqual(second.argv, ['python3', 'app-200.py']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('parseStat reads ppid and start time past a command name with spaces and parentheses', () => {
+    assert.deepEqual(parseStat(`9 (a) b) c) R 7 ${'0 '.repeat(17)}12345 0\n`), { ppid: 7, startTime: 12345 });
+    assert.equal(parseStat('9 (trunc'), null);
   });
 });

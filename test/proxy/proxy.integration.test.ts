@@ -107,6 +107,58 @@ describe('proxy on loopback: IMDSv1/v2 flows', () => {
     assert.equal(dots.status, 400);
   });
 
+  test('a deny glob cannot be passed by writing the path another way; the service is sent the form judged (P3)', async () => {
+    h.setPolicy(`defaults: { target_check: false }
+rules:
+  - name: no role credentials
+    match: { path: /latest/meta-data/iam/security-credentials/* }
+    action: deny
+  - name: the rest of latest
+    match: { exe: ${JSON.stringify(SELF_EXE)}, path: /latest/** }
+    action: allow
+`);
+    try {
+      const t = await token(h.port);
+      for (const variant of [
+        `/latest/meta-data/iam//security-credentials/${FAKE_ROLE}`,
+        `/latest/meta-data/iam/security-credentials/${FAKE_ROLE}/`,
+        `/latest/meta-data/IAM/security-credentials/${FAKE_ROLE}`,
+        `/latest/meta-data/iam/security-credentials;x/${FAKE_ROLE}`,
+        `/latest/meta-data/iam/security-credentials%3Bx/${FAKE_ROLE}`,
+        `/2021-07-15/meta-data/iam/security-credentials/${FAKE_ROLE}`,
+      ]) {
+        const before = h.fake.seen.length;
+        const r = await call(h.port, 'GET', variant, { 'X-aws-ec2-metadata-token': t });
+        assert.equal(r.status, 403, variant);
+        assert.equal(h.fake.seen.length, before, `${variant} never reaches the service`);
+      }
+      const ok = await call(h.port, 'GET', '/latest//meta-data/./instance-id;x', { 'X-aws-ec2-metadata-token': t });
+      assert.equal(ok.status, 200);
+      assert.equal(h.fake.seen.at(-1)!.target, '/latest/meta-data/instance-id');
+    } finally {
+      h.setPolicy((await import('./harness.ts')).LOOPBACK_POLICY);
+    }
+  });
+
+  test('a Connection header naming the token header, and a GET with a body, are refused, not relayed (P4, P5)', async () => {
+    const t = await token(h.port);
+    const before = h.fake.seen.length;
+    const hop = await call(h.port, 'GET', '/latest/meta-data/', {
+      'X-aws-ec2-metadata-token': t,
+      Connection: 'X-aws-ec2-metadata-token',
+    });
+    assert.equal(hop.status, 400);
+    assert.match(hop.body, /Connection names "x-aws-ec2-metadata-token"/);
+    const body = await raw(
+      h.port,
+      `GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\nX-aws-ec2-metadata-token: ${t}\r\nContent-Length: 4\r\nConnection: close\r\n\r\nabcd`,
+    );
+    assert.match(body.data, /^HTTP\/1\.1 400/);
+    assert.match(body.data, /a GET request with a body/);
+    assert.equal(h.fake.seen.length, before, 'neither reached the service');
+    assert.equal(h.outcomes.at(-1)!.decision.rule, 'relay-check');
+  });
+
   test('records: the event has the contract fields and never a body, a token or a secret', async () => {
     const t = await token(h.port);
     await call(h.port, 'GET', CREDS, { 'X-aws-ec2-metadata-token': t });

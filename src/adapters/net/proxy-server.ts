@@ -10,10 +10,10 @@ import { matchEndpoint } from '../../core/endpoints/lookup.ts';
 import type { HttpRequestError, RequestHead } from '../../core/http/request-head.ts';
 import type { PathClass } from '../../core/model/hit.ts';
 import { AWS_TOKEN_HEADER, AWS_TTL_HEADER, isTokenRequest, tokenTtlSeconds } from '../../core/policy/aws-semantics.ts';
-import { DecisionCache } from '../../core/policy/decision-cache.ts';
+import { canonicalTarget } from '../../core/policy/canonical-path.ts';
+import { decide } from '../../core/policy/decide.ts';
 import { newRateState } from '../../core/policy/rate-limit.ts';
 import type { ProxyOutcome } from '../../core/policy/records.ts';
-import { policyPath } from '../../core/policy/target-check.ts';
 import type { CallerIdentity, Decision, Policy, PolicyRequest } from '../../core/policy/types.ts';
 import type { ConnectionEnds } from './caller/attribute.ts';
 import type { Exchange, ResponseHandler, UpstreamError } from './h1-client.ts';
@@ -139,6 +139,8 @@ type Finish = (
 
 interface RequestTemplate {
   path: string;
+  /** The canonical target sent upstream (the form the policy judged). */
+  upstreamTarget: string;
   classified: Classified;
   /** The head sent upstream for this request without a body. */
   upstreamHead: string;
@@ -288,8 +290,6 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       return p;
     };
     const classify = classifier(up);
-    // Per listener: the same target classifies differently on another endpoint. Rate limits stay shared.
-    const decisions = new DecisionCache(rate);
     const listenerName = `${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}`;
     const destination = { ip: up.ip ?? up.url.hostname, port: up.port };
 
@@ -320,11 +320,12 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
     const templateOf = (head: RequestHead): RequestTemplate => {
       let t = templates.get(head);
       if (!t) {
-        const path = policyPath(head.target);
+        const c = canonicalTarget(head.target);
         t = {
-          path,
-          classified: classify(path),
-          upstreamHead: upstreamHead(head.method, head.target, head.fields, up.authority, null),
+          path: c.path,
+          upstreamTarget: c.upstream,
+          classified: classify(c.upstreamPath),
+          upstreamHead: upstreamHead(head.method, c.upstream, head.fields, up.authority, null),
         };
         templates.set(head, t);
       }
@@ -347,7 +348,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         pathClass: c.pathClass,
         token: tokenHeader === undefined ? 'none' : ledger.check(tokenHeader, nowMs()),
       };
-      const decision = decisions.decide(opts.policy(), request, caller, nowMs());
+      const decision = decide(opts.policy(), request, caller, { nowMs: nowMs(), rate });
 
       if (decision.status !== undefined) {
         const status = decision.status;
@@ -360,7 +361,9 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       const f = new Forwarding(conn, started, request, caller, decision, ttl, finish, ledger, nowMs);
       f.exchange = up.h1.request(
         request.method,
-        body === null ? t.upstreamHead : upstreamHead(request.method, target, head.fields, up.authority, body),
+        body === null
+          ? t.upstreamHead
+          : upstreamHead(request.method, t.upstreamTarget, head.fields, up.authority, body),
         f,
         body,
       );
@@ -411,7 +414,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
           const request: PolicyRequest = {
             method: head?.method ?? 'UNKNOWN',
             target,
-            path: head ? policyPath(target) : '/',
+            path: head ? canonicalTarget(target).path : '/',
             headers: {},
             provider: null,
             service: null,

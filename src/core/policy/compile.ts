@@ -1,4 +1,5 @@
 /** Raw rule (validated YAML) → compiled matchers. */
+import { canonicalGlob } from './canonical-path.ts';
 import { globToRegExp, isGlob } from './glob.ts';
 import type { RawMatch, RawRule } from './schema.ts';
 import type { CallerIdentity, Match, Matcher, Rule } from './types.ts';
@@ -31,6 +32,15 @@ function strings(alts: string[], caseInsensitive = false): Matcher<string | unde
   };
 }
 
+/**
+ * Path globs over the canonical path (see canonical-path.ts): the glob is canonicalised the same way, and a path
+ * matches with or without a trailing `/`, so `/a/*` covers `/a/b/` and `/a/` alike.
+ */
+function pathMatcher(globs: string[]): Matcher<string> {
+  const m = strings(globs.map(canonicalGlob));
+  return (p) => m(p) || (p !== '/' && m(`${p}/`));
+}
+
 function netnsMatcher(alts: Array<'host' | 'other' | number>): Matcher<CallerIdentity> {
   return (c) => alts.some((a) => (a === 'host' ? !c.otherNamespace : a === 'other' ? c.otherNamespace : c.netns === a));
 }
@@ -55,7 +65,7 @@ export function compileMatch(m: RawMatch): Match {
   }
   if (m.netns !== undefined) out.netns = netnsMatcher(list(m.netns));
   if (m.method !== undefined) out.method = strings(list(m.method).map((x) => x.toUpperCase())) as Matcher<string>;
-  if (m.path !== undefined) out.path = strings(list(m.path)) as Matcher<string>;
+  if (m.path !== undefined) out.path = pathMatcher(list(m.path));
   if (m.provider !== undefined) out.provider = strings(list(m.provider), true);
   if (m.path_class !== undefined) {
     const classes: string[] = list(m.path_class);

@@ -1,11 +1,12 @@
 /**
  * The proxy's decision as a pure function of the policy, the request, the caller and the rate-limit state.
- * Order: request-target sanity → the service's own protocol rules → `defaults` (a failed check refuses whatever
+ * Order: request-target sanity → what could not be relayed as seen (relay-check.ts) → the service's own protocol rules → `defaults` (a failed check refuses whatever
  * the rules say) → the first matching rule and its protections → the default for unmatched paths.
  */
 import type { Severity } from '../model/severity.ts';
 import { awsProtocolProblem, isAwsImds, isTokenRequest } from './aws-semantics.ts';
 import { type RateState, take } from './rate-limit.ts';
+import { relayProblem } from './relay-check.ts';
 import { targetProblem } from './target-check.ts';
 import type { Action, CallerIdentity, Decision, Policy, PolicyRequest, Protections, Rule } from './types.ts';
 
@@ -127,6 +128,8 @@ export function decide(policy: Policy, req: PolicyRequest, caller: CallerIdentit
     const problem = targetProblem(req.target);
     if (problem) return refuse(400, `invalid request target: ${problem}`, 'defaults.target_check', req);
   }
+  const relay = relayProblem(req.method, req.headers);
+  if (relay) return refuse(400, relay, 'relay-check', req);
   const proto = awsProtocolProblem(req);
   if (proto) return refuse(proto[0], proto[1], 'aws-semantics', req, false);
 

@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { matchEndpoint } from '../endpoints/lookup.ts';
 import { InputSyntaxError } from '../errors.ts';
+import { canonicalTarget } from './canonical-path.ts';
 import { decide } from './decide.ts';
 import { globToRegExp } from './glob.ts';
 import { parsePolicy } from './load.ts';
 import { newRateState, take } from './rate-limit.ts';
-import { policyPath, targetProblem } from './target-check.ts';
+import { targetProblem } from './target-check.ts';
 import type { CallerIdentity, PolicyRequest } from './types.ts';
 
 const EXAMPLE = readFileSync('test/fixtures/proxy/example-policy.yaml', 'utf8');
@@ -18,12 +19,12 @@ function request(
   headers: Record<string, string> = {},
   token?: PolicyRequest['token'],
 ): PolicyRequest {
-  const path = policyPath(target);
-  const m = matchEndpoint('169.254.169.254', 'ipv4', 80, path)!;
+  const c = canonicalTarget(target);
+  const m = matchEndpoint('169.254.169.254', 'ipv4', 80, c.upstreamPath)!;
   return {
     method,
     target,
-    path,
+    path: c.path,
     headers,
     provider: m.provider,
     service: m.service,
@@ -255,9 +256,30 @@ describe('helpers', () => {
       assert.equal(targetProblem(t), null, t);
     }
   });
-  test('policyPath() undoes unreserved escapes only', () => {
-    assert.equal(policyPath('/latest/meta%2Ddata/?x'), '/latest/meta-data/');
-    assert.equal(policyPath('/a%20b'), '/a%20b');
+  test('canonicalTarget(): one form for every way of writing a path; the query is kept as written', () => {
+    assert.deepEqual(canonicalTarget('/latest/meta%2Ddata/?x=%41'), {
+      upstream: '/latest/meta-data/?x=%41',
+      path: '/latest/meta-data',
+      upstreamPath: '/latest/meta-data/',
+    });
+    assert.equal(canonicalTarget('/a%20b').upstream, '/a%20b');
+    assert.equal(canonicalTarget('/a b/%C3%A9').upstream, '/a%20b/%C3%A9');
+    assert.equal(
+      canonicalTarget('/LATEST//meta-data/./iam/x/../security-credentials;x/r/').upstream,
+      '/LATEST/meta-data/iam/security-credentials/r/',
+    );
+    assert.equal(
+      canonicalTarget('/LATEST//meta-data/./iam/x/../security-credentials;x/r/').path,
+      '/latest/meta-data/iam/security-credentials/r',
+    );
+    assert.equal(canonicalTarget('/2021-07-15/meta-data/iam%3Bp/').path, '/latest/meta-data/iam');
+    assert.equal(canonicalTarget('/2021-07-15/meta-data/').upstream, '/2021-07-15/meta-data/');
+    assert.equal(canonicalTarget('http://169.254.169.254/latest/user-data?a#f').upstream, '/latest/user-data?a');
+    assert.equal(canonicalTarget('/../..').path, '/');
+    assert.equal(
+      canonicalTarget('/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/').upstreamPath,
+      '/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/',
+    );
   });
   test('take() refills over time', () => {
     const s = newRateState();
@@ -265,5 +287,113 @@ describe('helpers', () => {
     assert.ok(take(s, 'k', l, 0));
     assert.ok(!take(s, 'k', l, 50));
     assert.ok(take(s, 'k', l, 151));
+  });
+});
+
+describe('paths the service reads the same cannot pass a rule written for one of them (P3)', () => {
+  const policy = parsePolicy(
+    `defaults: { target_check: false }
+rules:
+  - name: no role credentials
+    match: { path: /latest/meta-data/iam/security-credentials/* }
+    action: deny
+  - name: the rest of latest
+    match: { path: /latest/** }
+    action: allow
+  - name: no credentials of any kind
+    match: { path_class: [credentials, token] }
+    action: deny
+  - name: everything
+    match: { path: /** }
+    action: allow
+`,
+    'p3.yaml',
+  );
+  const run = (target: string) => decide(policy, request('GET', target), root('/usr/bin/curl'), ctx());
+
+  test('the plain path is denied, and so is every other way of writing it', () => {
+    for (const t of [
+      '/latest/meta-data/iam/security-credentials/role',
+      '/latest/meta-data/iam/security-credentials/',
+      '/latest/meta-data/iam//security-credentials/role',
+      '//latest/meta-data/iam/security-credentials/role',
+      '/latest/meta-data/iam/security-credentials/role/',
+      '/latest/meta-data/iam/security-credentials/role//',
+      '/LATEST/meta-data/IAM/Security-Credentials/role',
+      '/latest/meta-data/iam/security-credentials;x/role',
+      '/latest/meta-data/iam/security-credentials%3Bx/role',
+      '/latest/meta-data/iam/security-credentials%3bx/role',
+      '/latest/meta-data/iam/./security-credentials/role',
+      '/latest/meta-data/iam/x/../security-credentials/role',
+      '/latest/meta-data/iam/security-credentials/%72ole',
+      '/latest/meta-data/iam/security-credentials%2Frole',
+      '/latest/meta-data/iam\\security-credentials\\role',
+      'http://169.254.169.254/latest/meta-data/iam/security-credentials/role',
+      '/2021-07-15/meta-data/iam/security-credentials/role',
+      '/1.0/meta-data/iam/security-credentials/role',
+    ]) {
+      const d = run(t);
+      assert.equal(d.action, 'deny', t);
+      assert.equal(d.rule, 'no role credentials', t);
+    }
+    assert.equal(run('/latest/meta-data/instance-id').action, 'allow');
+  });
+
+  test('a dated version reaches the rule written for /latest', () => {
+    assert.equal(run('/2021-07-15/meta-data/instance-id').rule, 'the rest of latest');
+  });
+
+  test('path_class catches the credentials a path glob does not name', () => {
+    const byClass = parsePolicy(
+      `rules:
+  - name: no credentials of any kind
+    match: { path_class: [credentials, token] }
+    action: deny
+  - name: everything
+    match: { path: /** }
+    action: allow
+`,
+      'class.yaml',
+    );
+    const target = '/2021-07-15/meta-data/identity-credentials/ec2/security-credentials/ec2-instance';
+    // The glob on iam/security-credentials does not name this path: it falls to the next rule.
+    assert.equal(run(target).rule, 'the rest of latest');
+    const d = decide(byClass, request('GET', target), root('/usr/bin/curl'), ctx());
+    assert.equal(d.action, 'deny');
+    assert.equal(d.rule, 'no credentials of any kind');
+  });
+
+  test('the shipped example prefers path_class: the EC2 instance credentials are refused to the application', () => {
+    const shipped = parsePolicy(readFileSync('packaging/proxy-policy.example.yaml', 'utf8'), 'example');
+    const app = root('/usr/bin/node', { uid: 1000, user: 'app' });
+    const tok = request('GET', '/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance', TOKEN);
+    assert.equal(decide(shipped, tok, app, ctx()).action, 'deny');
+    const role = request('GET', '/latest//meta-data/iam/security-credentials/app-role/', TOKEN);
+    assert.equal(decide(shipped, role, app, ctx()).action, 'allow');
+  });
+});
+
+describe('requests the proxy could not relay as the policy saw them are refused (P4, P5)', () => {
+  const policy = parsePolicy('rules:\n  - name: all\n    match: {}\n    action: allow\n', 'all.yaml');
+  const run = (method: string, target: string, headers: Record<string, string>) =>
+    decide(policy, request(method, target, headers), root('/usr/bin/curl'), ctx());
+
+  test('Connection naming the token or TTL header: 400, never forwarded without it', () => {
+    for (const h of [
+      { connection: 'x-aws-ec2-metadata-token', 'x-aws-ec2-metadata-token': 'AQAE' },
+      { connection: 'close, X-aws-ec2-metadata-token-ttl-seconds' },
+      { connection: 'upgrade' },
+    ]) {
+      const d = run('GET', '/latest/meta-data/', h);
+      assert.equal(d.status, 400, JSON.stringify(h));
+      assert.equal(d.rule, 'relay-check');
+    }
+    assert.equal(run('GET', '/latest/meta-data/', { connection: 'keep-alive, close' }).status, undefined);
+  });
+
+  test('a body on GET or HEAD: 400; an empty Content-Length passes', () => {
+    assert.equal(run('GET', '/latest/meta-data/', { 'content-length': '4' }).status, 400);
+    assert.equal(run('HEAD', '/latest/meta-data/', { 'transfer-encoding': 'chunked' }).status, 400);
+    assert.equal(run('GET', '/latest/meta-data/', { 'content-length': '0' }).status, undefined);
   });
 });

@@ -20,16 +20,3 @@ export function targetProblem(target: string): string | null {
   if (/%(?![0-9a-f]{2})/i.test(target)) return 'malformed percent-encoding';
   return null;
 }
-
-const UNRESERVED = /%(2[dDeE]|3[0-9]|4[1-9a-fA-F]|5[0-9aA]|5[fF]|6[1-9a-fA-F]|7[0-9aA]|7[eE])/g;
-
-/**
- * The path policy globs match: query dropped, percent-escapes of unreserved characters undone (RFC 3986 §6.2.2.2),
- * everything else kept as written.
- * @example policyPath('/latest/meta%2Ddata/?x=1') // '/latest/meta-data/'
- */
-export function policyPath(target: string): string {
-  const q = target.search(/[?#]/);
-  const path = q < 0 ? target : target.slice(0, q);
-  return path.replace(UNRESERVED, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
-}

@@ -28,7 +28,7 @@ export interface PolicyRequest {
   method: string;
   /** The raw request target (path and query, or absolute-form). */
   target: string;
-  /** Path without query, unreserved percent-escapes undone (what `path` globs match). */
+  /** The canonical path (canonical-path.ts): what `path` globs and the service's own rules are checked against. */
   path: string;
   /** Lower-case header names → values. */
   headers: Readonly<Record<string, string | undefined>>;

@@ -54,16 +54,37 @@ export class UserNames {
   }
 }
 
+/** ppid (field 4) and start time in clock ticks since boot (field 22) from /proc/<pid>/stat; null when unreadable. */
+export function parseStat(stat: string): { ppid: number; startTime: number } | null {
+  // Fields after the command name, which is in parentheses and may hold spaces or parentheses itself.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // f[0] is field 3 (state): field N is f[N - 3].
+  const ppid = Number(f[1]);
+  const startTime = Number(f[19]);
+  return Number.isInteger(ppid) && Number.isInteger(startTime) ? { ppid, startTime } : null;
+}
+
+/** A process's start time (field 22 of /proc/<pid>/stat): with the pid, it names one process, never its successor. */
+export function startTimeOf(pid: number, procRoot = '/proc'): number | undefined {
+  try {
+    return parseStat(readFileSync(`${procRoot}/${pid}/stat`, 'latin1'))?.startTime;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Read a process's facts. Fields the proxy cannot read (no CAP_SYS_PTRACE) are left out. */
 export function readProcess(pid: number, users: UserNames, nowMs: number, procRoot = '/proc'): ProcessFacts | null {
   const base = `${procRoot}/${pid}`;
   const facts: ProcessFacts = { pid };
+  let startTime: number;
   try {
     // /proc/<pid> belongs to the process's effective uid; stat is far cheaper than formatting /proc/<pid>/status.
     facts.uid = statSync(base).uid;
-    const stat = readFileSync(`${base}/stat`, 'latin1');
-    const ppid = /\) \S (\d+)/.exec(stat.slice(stat.lastIndexOf(')')));
-    if (ppid) facts.ppid = Number(ppid[1]);
+    const stat = parseStat(readFileSync(`${base}/stat`, 'latin1'));
+    if (!stat) return null;
+    facts.ppid = stat.ppid;
+    startTime = stat.startTime;
   } catch {
     return null;
   }
@@ -90,12 +111,20 @@ export function readProcess(pid: number, users: UserNames, nowMs: number, procRo
   } catch {
     // Not in a container, or unreadable.
   }
+  // Read last: if the pid was reused while we read, the start time differs from the one read first.
+  if (startTimeOf(pid, procRoot) !== startTime) return null;
+  STARTED.set(facts, startTime);
   return facts;
 }
 
+const STARTED = new WeakMap<ProcessFacts, number>();
+
 /**
- * Facts per pid, reused while the pid still runs the same executable (checked with one readlink), so a
- * long-lived client opening many connections costs one syscall per connection instead of six.
+ * Facts per process, keyed by pid AND start time (field 22 of /proc/<pid>/stat): a pid reused by another process,
+ * even one running the same executable (a python3 in a container after a python3 on the host), never inherits the
+ * previous owner's uid, namespace or container. A hit costs one read of /proc/<pid>/stat, one stat of /proc/<pid>
+ * (the effective uid, which setuid() changes in place) and one readlink of its exe (execve() keeps pid and start
+ * time) instead of six reads.
  */
 export class ProcessFactsCache {
   private readonly cache = new Map<number, { facts: ProcessFacts; at: number }>();
@@ -110,8 +139,13 @@ export class ProcessFactsCache {
   get(pid: number, nowMs: number): ProcessFacts | null {
     const hit = this.cache.get(pid);
     if (hit && nowMs - hit.at < this.ttlMs) {
+      const base = `${this.procRoot}/${pid}`;
       try {
-        if (readlinkSync(`${this.procRoot}/${pid}/exe`).replace(/ \(deleted\)$/, '') === hit.facts.exe)
+        if (
+          startTimeOf(pid, this.procRoot) === STARTED.get(hit.facts) &&
+          statSync(base).uid === hit.facts.uid &&
+          readlinkSync(`${base}/exe`).replace(/ \(deleted\)$/, '') === hit.facts.exe
+        )
           return hit.facts;
       } catch {
         // Gone or unreadable: read afresh below.
