@@ -371,6 +371,12 @@ function score(h: MetadataHit): number {
  */
 export function classify(text: string, ctx: ClassifyContext = {}): MetadataHit[] {
   if (text.length === 0 || !mayAddressMetadata(text)) return [];
+  return classifyUnfiltered(text, ctx);
+}
+
+/** `classify` without its prefilter: the oracle the prefilter is tested against. */
+export function classifyUnfiltered(text: string, ctx: ClassifyContext = {}): MetadataHit[] {
+  if (text.length === 0) return [];
   const views = decodeViews(text);
   const candidates: Candidate[] = [];
   for (const v of views) {

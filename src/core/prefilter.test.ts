@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { buildContextBenign, buildGrammarAttacks } from '../../test/corpus/families.ts';
 import { buildBenign, buildCompositions, buildCorpus } from '../../test/corpus/ssrf-corpus.ts';
 import { arbitraryMetadataPayload } from '../../test/support/arbitraries.ts';
-import { classify } from './classify.ts';
+import { classifyUnfiltered as classify } from './classify.ts';
 import { mayAddressMetadata } from './prefilter.ts';
 
 test('mayAddressMetadata() passes every corpus case the classifier finds anything in', () => {

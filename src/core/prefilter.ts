@@ -1,7 +1,11 @@
 import { BASE64_MARKERS, SPLIT_URL_HEAD } from './decode/base64.ts';
 import { CHARCODE_MARKER } from './decode/charcodes.ts';
 import { HEX_MARKER_FORMS } from './decode/hex-url.ts';
+import { percentDecodeFixpoint } from './decode/percent.ts';
+import { foldUnicode } from './decode/unicode.ts';
 import { ALIAS_NAMES } from './endpoints/aliases.ts';
+import { ALL_IPV4 } from './endpoints/lookup.ts';
+import { addressMatters, ipv4Value } from './numeric-host.ts';
 
 /**
  * A cheap necessary condition for `classify()` to find anything: text that fails it cannot address a metadata
@@ -10,12 +14,15 @@ import { ALIAS_NAMES } from './endpoints/aliases.ts';
  * passes here.
  *
  * The reasoning, family by family:
- * - any encoding the decoder undoes leaves a mark: `%`, `\`, `&#`/`&name;`, non-ASCII, tab/CR/LF, hex slugs;
+ * - any encoding the decoder undoes leaves a mark: `\`, `&#`/`&name;`, tab/CR/LF, hex slugs; text with `%` or
+ *   non-ASCII is tested again percent-decoded (to its fixpoint, as the decoder does) and folded, so that a view
+ *   opened by either is tested as the classifier will read it;
  * - a name the catalogue or the internal lists know, or a wildcard/rebinding DNS suffix, appears literally;
  * - an IPv6 literal has `::`, brackets or three colon-separated hex groups;
- * - an IPv4 host in any numeric form starts right after a host boundary (`//`, `:`, `@`, `=`, `[`, a quote, `>`,
- *   whitespace, the start) with `0x`, an octal `0`, a dotted number or three digits; literal metadata addresses
- *   (and their dashed forms in DNS names) are matched anywhere;
+ * - an IPv4 host in any numeric form is a whole run of letters, digits and dots (every host the classifier cuts
+ *   out starts and ends at other characters); the run is read by value as `parseIPv4Loose` reads it and counts only
+ *   when that address is a catalogue metadata address or an internal one; literal metadata addresses (and their
+ *   dashed forms in DNS names) are matched anywhere;
  * - a base64 payload the decoder would open contains the base64 form of one of `BASE64_MARKERS` (computed below,
  *   at every byte alignment, also wrapped twice);
  * - a base64 URL split across `/` is joined only when it opens with `aHR0` (`http`), whose letters then appear in order
@@ -37,8 +44,14 @@ const ALIASES = new RegExp(
 const HEX_RUN = /[0-9a-f]{16}/i;
 const HEX_FORMS = new RegExp(HEX_MARKER_FORMS.join('|'));
 const IPV6 = /::|\[[0-9a-f]{0,4}:|[0-9a-f]{1,4}:[0-9a-f]{1,4}:[0-9a-f]{1,4}/i;
-const IPV4_HOST = /(?:^|[=@[\s"'>(,;|]|\/\/|:\/?)(?:0x|0o|[0oq][0-7]|\d{1,3}\.\d|\d{3}|0(?![\w.]))/i;
-const LITERAL = /169[.-]254[.-]|100[.-]100[.-]100[.-]200|192[.-]0[.-]0[.-]192|168[.-]63[.-]129[.-]16|a9fea9fe/i;
+/** Metadata addresses written anywhere, dotted or dashed (DNS names that embed them), and 169.254.169.254 in hex. */
+const LITERAL = new RegExp(
+  ['169[.-]254[.-]', 'a9fea9fe', ...ALL_IPV4.map((a) => a.split('.').join('[.-]'))].join('|'),
+  'i',
+);
+/** Folded text that is all ASCII. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: any ASCII
+const ASCII = /^[\u0000-\u007f]*$/;
 const HAS_RUN = /[A-Za-z0-9+/_-]{12,}/;
 
 function stableBase64(s: string): string[] {
@@ -85,30 +98,70 @@ const BASE64_SINGLE_CASE = new RegExp(
     .join('|'),
 );
 
-/** False only when `classify(text)` cannot return a hit. */
-export function mayAddressMetadata(text: string): boolean {
-  // One pass over the characters decides which (slower) tests can matter at all.
+/** Percent-decoding and Unicode folding open at most this many layers here; deeper text is passed as it is. */
+const MAX_LAYERS = 8;
+
+/**
+ * False only when `classify(text)` cannot return a hit. One pass over the characters: control characters and `\`
+ * pass at once; each run of letters, digits and dots with a digit in it is read as an IPv4 host by value
+ * (`numeric-host.ts`); the flags seen decide which (slower) tests can matter. Text with `%` is also tested once
+ * percent-decoded, text with non-ASCII once folded: the classifier reads those views too.
+ */
+export function mayAddressMetadata(text: string, layer = 0): boolean {
+  if (layer > MAX_LAYERS) return true;
   let digit = false;
   let upper = false;
   let lower = false;
   let colon = false;
   let amp = false;
   let dash = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 37 || c === 92 || c === 9 || c === 10 || c === 13 || c >= 128) return true; // % \ tab LF CR non-ASCII
-    if (c >= 48 && c <= 57) digit = true;
-    else if (c >= 65 && c <= 90) upper = true;
-    else if (c >= 97 && c <= 122) lower = true;
-    else if (c === 58 || c === 91)
+  let percent = false;
+  let wide = false;
+  // The current run of host characters (ASCII letters, digits, dots; non-ASCII, which folding may turn into them).
+  let runStart = 0;
+  let runDigit = false;
+  let runWide = false;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 32;
+    if (c === 92 || c === 9 || c === 10 || c === 13) return true; // \ tab LF CR
+    const d = c >= 48 && c <= 57;
+    const u = c >= 65 && c <= 90;
+    const l = c >= 97 && c <= 122;
+    if (d || u || l || c === 46 || c >= 128) {
+      if (d) runDigit = digit = true;
+      else if (u) upper = true;
+      else if (l) lower = true;
+      else if (c >= 128) runWide = wide = true;
+      continue;
+    }
+    if (runWide) {
+      // A host written with characters that fold to ASCII is read folded.
+      if (ASCII.test(foldUnicode(text.slice(runStart, i)))) return true;
+    } else if (runDigit) {
+      const v = ipv4Value(text, runStart, i);
+      if (v >= 0 && addressMatters(v)) return true;
+    }
+    runStart = i + 1;
+    runDigit = false;
+    runWide = false;
+    if (c === 58 || c === 91)
       colon = true; // ':' '['
     else if (c === 38) amp = true;
     else if (c === 45 || c === 95) dash = true;
+    else if (c === 37) percent = true;
+  }
+  if (percent) {
+    const decoded = percentDecodeFixpoint(text).text;
+    if (decoded !== text && mayAddressMetadata(decoded, layer + 1)) return true;
+  }
+  if (wide) {
+    const folded = foldUnicode(text);
+    if (folded !== text && mayAddressMetadata(folded, layer + 1)) return true;
   }
   if (amp && ENTITY.test(text)) return true;
   if (dash && SLUG.test(text)) return true;
   if (colon && IPV6.test(text)) return true;
-  if (digit && (IPV4_HOST.test(text) || LITERAL.test(text))) return true;
+  if (digit && LITERAL.test(text)) return true;
   const lowerText = upper ? text.toLowerCase() : text;
   if (NAMES.test(lowerText)) return true;
   if (ALIASES.test(lowerText)) return true;

@@ -1,0 +1,118 @@
+import ipaddr from 'ipaddr.js';
+import { internalKindOf } from './decode/host.ts';
+import { ALL_IPV4 } from './endpoints/lookup.ts';
+
+/**
+ * The prefilter's value check for digit runs: a run of letters, digits and dots is read as an IPv4 host exactly as
+ * `parseIPv4Loose` reads one (1–4 parts, decimal, octal `0…`, `0o`/`o`/`q` octal, hex `0x…`, out-of-range parts
+ * truncated, one trailing dot), and it can matter only when its address is a metadata address of the catalogue or
+ * an internal one (`internalKindOf`). A 10-digit timestamp or an order id then costs one pass over its characters.
+ */
+
+const TWO32 = 4294967296;
+const parts = new Float64Array(4);
+
+const isOctal = (c: number) => c >= 48 && c <= 55;
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 32;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
+/** One part `text[a, b)` modulo 2^32, or -1 when `parseIPv4Loose` rejects it. */
+function partValue(text: string, a: number, b: number): number {
+  if (a >= b) return -1;
+  const c0 = text.charCodeAt(a);
+  let v = 0;
+  if (c0 === 48 && b - a >= 2 && (text.charCodeAt(a + 1) | 32) === 120) {
+    // 0x…, digits optional
+    for (let i = a + 2; i < b; i++) {
+      const d = hexDigit(text.charCodeAt(i));
+      if (d < 0) return -1;
+      v = (v * 16 + d) % TWO32;
+    }
+    return v;
+  }
+  let from = -1;
+  if (c0 === 48 && b - a >= 2) {
+    // 0[0-7]+, or 0o[0-7]+
+    from = (text.charCodeAt(a + 1) | 32) === 111 ? a + 2 : a + 1;
+  } else if ((c0 | 32) === 111 || (c0 | 32) === 113) from = a + 1; // o[0-7]+, q[0-7]+
+  if (from >= 0) {
+    if (from >= b) return -1;
+    for (let i = from; i < b; i++) {
+      const c = text.charCodeAt(i);
+      if (!isOctal(c)) return -1;
+      v = (v * 8 + c - 48) % TWO32;
+    }
+    return v;
+  }
+  if (c0 === 48) return 0; // a lone 0
+  if (c0 < 49 || c0 > 57) return -1;
+  for (let i = a; i < b; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    v = (v * 10 + c - 48) % TWO32;
+  }
+  return v;
+}
+
+/** The address `parseIPv4Loose(text.slice(a, b))` reads, as a 32-bit number, or -1 when it reads none. */
+export function ipv4Value(text: string, a: number, b: number): number {
+  if (b > a && text.charCodeAt(b - 1) === 46) b--;
+  if (b <= a || b - a > 64) return -1;
+  let n = 0;
+  let start = a;
+  for (let i = a; i <= b; i++) {
+    if (i < b && text.charCodeAt(i) !== 46) continue;
+    if (n === 4) return -1;
+    const v = partValue(text, start, i);
+    if (v < 0) return -1;
+    parts[n++] = v;
+    start = i + 1;
+  }
+  let value = 0;
+  for (let k = 0; k < n - 1; k++) value = value * 256 + (parts[k]! % 256);
+  const limit = 256 ** (5 - n);
+  return value * limit + (parts[n - 1]! % limit);
+}
+
+const METADATA = new Set(
+  ALL_IPV4.map((a) =>
+    ipaddr.IPv4.parse(a)
+      .toByteArray()
+      .reduce((n, x) => n * 256 + x, 0),
+  ),
+);
+
+type Range = [ipaddr.IPv4, number];
+/**
+ * Address intervals outside which `internalKindOf` is null: the ipaddr.js special ranges whose network address it
+ * calls internal (it decides by range, except that of 0.0.0.0/8 only 0.0.0.0 counts, which is its network address).
+ */
+const INTERNAL: Array<[number, number]> = (() => {
+  const special = (ipaddr.IPv4.prototype as unknown as { SpecialRanges: Record<string, Range | Range[]> })
+    .SpecialRanges;
+  const out: Array<[number, number]> = [];
+  for (const entry of Object.values(special)) {
+    const list = (Array.isArray(entry[0]) ? entry : [entry]) as Range[];
+    for (const [addr, bits] of list) {
+      if (internalKindOf({ kind: 'ipv4', canonical: addr.toString() }) === null) continue;
+      const lo = addr.toByteArray().reduce((n, x) => n * 256 + x, 0);
+      out.push([lo, lo + 2 ** (32 - bits) - 1]);
+    }
+  }
+  return out;
+})();
+
+function quad(v: number): string {
+  return `${Math.floor(v / 16777216)}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+/** Whether an address (a 32-bit number) is one classify can report: a metadata or an internal address. */
+export function addressMatters(v: number): boolean {
+  if (METADATA.has(v)) return true;
+  for (const [lo, hi] of INTERNAL)
+    if (v >= lo && v <= hi) return internalKindOf({ kind: 'ipv4', canonical: quad(v) }) !== null;
+  return false;
+}
