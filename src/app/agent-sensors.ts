@@ -12,7 +12,7 @@ export type SensorName = (typeof SENSOR_NAMES)[number];
 /** What each sensor can see, said once at startup so nobody mistakes a connection log for a request log. */
 export const SENSOR_SEES: Record<SensorName, string> = {
   bpftrace:
-    'every connect to a metadata address (IPv4/IPv6), the request line and header names (IMDSv1/v2, paths), exec-time exe/argv',
+    'every TCP connection to a metadata address (IPv4/IPv6) from the kernel socket, whatever system call made it; the request line and header names gathered across writes (IMDSv1/v2, paths; "unknown" when the head was not seen whole); exec-time exe/argv',
   auditd:
     'connections only (pid, exe, uid, destination): audit records carry no payload and no network namespace, so no method, path or token',
   procfs:

@@ -64,6 +64,10 @@ function eventRecord(a: AttributedEvent, h: ReturnType<typeof classifyHostEvent>
     service: h.service,
     ...(h.pathClass ? { path_class: h.pathClass } : {}),
     ...(h.imdsVersion ? { imds_version: h.imdsVersion } : {}),
+    ...(ev.capture ? { capture: ev.capture.complete ? 'full' : 'partial' } : {}),
+    ...(ev.capture?.gap ? { capture_gap: ev.capture.gap } : {}),
+    ...(ev.preExisting ? { connection: 'pre-existing' } : {}),
+    ...(ev.openedBy !== undefined ? { opened_by: { pid: ev.openedBy } } : {}),
   };
 }
 

@@ -50,6 +50,30 @@ function state(warmupMs = 0): HostDetectionState {
 }
 
 describe('classifyHostEvent()', () => {
+  it('says unknown, never 1, when a payload-reading sensor did not see the whole head; a token seen is still 2', () => {
+    const cut = { ...ev({}, { method: 'GET', path: '/latest/meta-data/iam/security-credentials/' }) };
+    cut.capture = { complete: false, gap: 'request head incomplete' };
+    const h = classifyHostEvent(cut, T0);
+    assert.equal(h.imdsVersion, 'unknown');
+    const state: HostDetectionState = {
+      baseline: newBaseline(T0, 0),
+      sequences: newV2Sequence(),
+      windows: newEnumeration(),
+    };
+    assert.ok(!detectHost(state, h, { allow: [] }).some((f) => f.rule.id === 'imds-v1-use'));
+    const none = ev({});
+    none.capture = { complete: false, gap: 'request sent by sendfile' };
+    assert.equal(classifyHostEvent(none, T0).imdsVersion, 'unknown');
+    const tokened = ev({}, { method: 'GET', path: '/latest/meta-data/', headers: ['x-aws-ec2-metadata-token'] });
+    tokened.capture = { complete: false, gap: 'cut' };
+    assert.equal(classifyHostEvent(tokened, T0).imdsVersion, 2);
+    const whole = ev({}, { method: 'GET', path: '/latest/meta-data/' });
+    whole.capture = { complete: true };
+    assert.equal(classifyHostEvent(whole, T0).imdsVersion, 1);
+    // Sensors that never read payload (auditd, procfs) set no capture: no version at all, as before.
+    assert.equal(classifyHostEvent(ev({}), T0).imdsVersion, undefined);
+  });
+
   it('tells IMDSv1 from v2 and unwraps IPv4-mapped destinations', () => {
     assert.equal(classifyHostEvent(ev({}, { method: 'GET', path: '/latest/meta-data/' }), T0).imdsVersion, 1);
     const put = classifyHostEvent(

@@ -50,6 +50,16 @@ export interface ConnectEvent {
   process: ProcessInfo;
   destination: { ip: string; port: number };
   http?: { method?: string; path?: string; token: boolean; headerNames?: string[] };
+  /**
+   * How much of the request the sensor saw, for sensors that read payload bytes: `complete` when the whole request
+   * head was read; otherwise `gap` says why not (the head was cut, a path whose payload is out of reach, …).
+   * Absent for sensors that never see payload (auditd, procfs).
+   */
+  capture?: { complete: boolean; gap?: string };
+  /** The connection was open before the sensor attached. */
+  preExisting?: boolean;
+  /** The pid that opened the connection, when another process sent the request on it (a forked child, a passed fd). */
+  openedBy?: number;
 }
 
 export interface CloudApiEvent {

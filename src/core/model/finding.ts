@@ -65,7 +65,7 @@ export interface Finding {
   // host / proxy family
   process?: FindingProcess;
   destination?: { ip: string; port: number };
-  imds_version?: 1 | 2;
+  imds_version?: 1 | 2 | 'unknown';
   decision?: 'allow' | 'deny' | 'audit';
   policy_rule?: string;
   status?: number;

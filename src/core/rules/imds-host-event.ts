@@ -14,8 +14,11 @@ export interface HostImdsEvent {
   service: string | null;
   /** null when only the connection is known (auditd, procfs, or no request bytes seen). */
   pathClass: PathClass | null;
-  /** AWS only, when the request is known: 2 with a session token (or the token PUT itself), else 1. */
-  imdsVersion?: 1 | 2;
+  /**
+   * AWS only: 2 with a session token (or the token PUT itself); 1 without, when the whole request head was seen;
+   * 'unknown' when a payload-reading sensor did not see the whole head (never a guessed 1).
+   */
+  imdsVersion?: 1 | 2 | 'unknown';
   /** The AWS IMDSv2 session token header was sent. */
   awsToken: boolean;
   /** This is the IMDSv2 token request (PUT /latest/api/token). */
@@ -56,7 +59,9 @@ export function classifyHostEvent(event: ConnectEvent, timeMs: number, container
   // On 169.254.169.254 a path that names no provider is still answered by EC2 when the host is on AWS.
   const aws =
     match?.provider === 'aws' || (match?.provider === 'multi' && kind === 'ipv4' && host === '169.254.169.254');
-  if (aws && http?.method) out.imdsVersion = awsToken || tokenPut ? 2 : 1;
+  if (aws && (awsToken || tokenPut)) out.imdsVersion = 2;
+  else if (aws && event.capture && !event.capture.complete) out.imdsVersion = 'unknown';
+  else if (aws && http?.method) out.imdsVersion = 1;
   return out;
 }
 

@@ -1,22 +1,28 @@
 /** One record of the agent's bpftrace program, parsed from its printf text (see program.ts for the layout). */
+/** A connection to a watched destination: S at SYN_SENT, P for one open before the program attached. */
+export interface BtOpen {
+  k: 'S' | 'P';
+  ns: number;
+  pid: number;
+  ppid: number;
+  uid: number;
+  netns: number;
+  cgroup: number;
+  /** The kernel's socket address, as printed (decimal): the key that ties writes and close to the connection. */
+  sk: string;
+  family: 4 | 6;
+  port: number;
+  /** s: a system call; u: io_uring. */
+  via: 's' | 'u';
+  addr: string;
+  comm: string;
+}
+
 export type BtRecord =
-  | {
-      k: 'C';
-      ns: number;
-      pid: number;
-      ppid: number;
-      uid: number;
-      netns: number;
-      cgroup: number;
-      fd: number;
-      family: 4 | 6;
-      port: number;
-      addr: string;
-      comm: string;
-    }
-  | { k: 'W'; ns: number; pid: number; fd: number; len: number; chunk: string; more?: string }
-  | { k: 'V'; pid: number; fd: number; chunk: string }
-  | { k: 'D'; ns: number; pid: number; fd: number }
+  | BtOpen
+  | { k: 'W'; ns: number; pid: number; sk: string; call: string; total: number; off: number; n: number; chunk: string }
+  | { k: 'F'; ns: number; pid: number; sk: string; kind: string }
+  | { k: 'D'; ns: number; sk: string }
   | { k: 'E'; ns: number; pid: number; ppid: number; uid: number; cgroup: number; filename: string }
   | { k: 'A'; ns: number; pid: number; index: number; arg: string };
 
@@ -57,45 +63,53 @@ export function parseBtLine(line: string): BtRecord | null {
 function parse(line: string): BtRecord | null {
   const text = line.endsWith('\n') ? line.slice(0, -1) : line;
   switch (text[0]) {
-    case 'C': {
-      const f = fields(text, 11);
+    case 'S':
+    case 'P': {
+      // S carries the via field; P does not (a connection found by its writes).
+      const isS = text[0] === 'S';
+      const f = fields(text, isS ? 12 : 11);
       if (!f) return null;
+      const rest = isS ? 11 : 10;
       return {
-        k: 'C',
+        k: isS ? 'S' : 'P',
         ns: nsOf(f[1] as string),
         pid: int(f[2]),
         ppid: int(f[3]),
         uid: int(f[4]),
         netns: int(f[5]),
         cgroup: int(f[6]),
-        fd: int(f[7]),
+        sk: f[7] as string,
         family: f[8] === '6' ? 6 : 4,
         port: int(f[9]),
-        addr: f[10] as string,
-        comm: f[11] as string,
+        via: isS && f[10] === 'u' ? 'u' : 's',
+        addr: f[rest] as string,
+        comm: f[rest + 1] as string,
       };
     }
     case 'W': {
-      const f = fields(text, 5);
+      const f = fields(text, 8);
       if (!f) return null;
       return {
         k: 'W',
         ns: nsOf(f[1] as string),
         pid: int(f[2]),
-        fd: int(f[3]),
-        len: int(f[4]),
-        chunk: f[5] as string,
+        sk: f[3] as string,
+        call: f[4] as string,
+        total: int(f[5]),
+        off: int(f[6]),
+        n: int(f[7]),
+        chunk: f[8] as string,
       };
     }
-    case 'V': {
-      const f = fields(text, 3);
+    case 'F': {
+      const f = fields(text, 4);
       if (!f) return null;
-      return { k: 'V', pid: int(f[1]), fd: int(f[2]), chunk: f[3] as string };
+      return { k: 'F', ns: nsOf(f[1] as string), pid: int(f[2]), sk: f[3] as string, kind: (f[4] ?? '').trim() };
     }
     case 'D': {
-      const f = fields(text, 3);
+      const f = fields(text, 2);
       if (!f) return null;
-      return { k: 'D', ns: nsOf(f[1] as string), pid: int(f[2]), fd: int(f[3]) };
+      return { k: 'D', ns: nsOf(f[1] as string), sk: (f[2] ?? '').trim() };
     }
     case 'E': {
       const f = fields(text, 6);

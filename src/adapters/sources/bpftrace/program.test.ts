@@ -32,18 +32,23 @@ describe('bpftraceProgram()', () => {
     const p = bpftraceProgram([{ family: 4, ip: '169.254.169.254', ports: null }]);
     assert.doesNotMatch(p, /kprobe|kfunc/);
     for (const tp of [
-      'sys_enter_connect',
-      'sys_enter_write',
-      'sys_enter_sendto',
-      'sys_enter_sendmsg',
-      'sys_enter_writev',
-      'sys_enter_close',
+      'sock:inet_sock_set_state',
+      'sys_exit_write',
+      'sys_exit_sendto',
+      'sys_exit_sendmsg',
+      'sys_exit_writev',
+      'sys_enter_sendfile64',
       'sys_enter_execve',
       'sched_process_exec',
     ]) {
       assert.ok(p.includes(tp), tp);
     }
     assert.match(p, /BEGIN \{ printf\("R ready\\n"\); \}/);
+    // The connection comes from the kernel's socket, not from connect()'s user-memory argument.
+    assert.doesNotMatch(p, /sys_enter_connect|uservaddr/);
+    // io_uring payload probes only when asked (they need kernel-internal types in BTF).
+    assert.doesNotMatch(p, /io_sr_msg/);
+    assert.match(bpftraceProgram(undefined, 8, { uringPayload: true }), /io_sr_msg/);
     assert.throws(() => bpftraceProgram([{ family: 4, ip: '300.1.1.1', ports: null }]), /Not an IPv4 address/);
   });
 });

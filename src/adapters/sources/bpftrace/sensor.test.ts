@@ -17,7 +17,7 @@ describe('BpftraceSensor (replayed bpftrace output)', () => {
     delete process.env.FAKE_BPFTRACE_STATE;
   });
 
-  it('reorders records, joins continuations, keeps exec argv, counts losses, and restarts bpftrace after a crash', async () => {
+  it('reorders records, joins chunks and split writes, reports a cut head as partial, keeps exec argv, counts losses, and restarts bpftrace after a crash', async () => {
     dir = await mkdtemp(join(tmpdir(), 'imdsguard-fakebt-'));
     process.env.FAKE_BPFTRACE_STATE = join(dir, 'state');
     const pids = new PidTable();
@@ -36,24 +36,34 @@ describe('BpftraceSensor (replayed bpftrace output)', () => {
     };
     await sensor.start((e) => events.push(e), log);
     const deadline = Date.now() + 10_000;
-    while (events.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (events.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await sensor.stop();
 
-    assert.equal(events.length, 2, JSON.stringify(events));
-    const [first, second] = events;
+    assert.equal(events.length, 3, JSON.stringify(events));
+    const [first] = events;
+    const second = events.find((e) => e.pid === 4343);
+    const third = events.find((e) => e.pid === 4444);
     assert.equal(first?.pid, 4242);
     assert.equal(first?.exe, '/usr/bin/curl');
     assert.deepEqual(first?.argv, ['curl', '-H', 'X-aws-ec2-metadata-token: AQAEAfake==']);
     assert.equal(first?.netns, 4026532177);
     assert.deepEqual(first?.destination, { ip: '169.254.169.254', port: 80 });
     assert.equal(first?.http?.path, '/latest/meta-data/iam/security-credentials/role');
-    // The token header sits past byte 200: it is only seen through the continuation record.
+    // The token header sits past byte 160: it is only seen in the second chunk.
     assert.equal(first?.http?.awsToken, true);
+    assert.deepEqual(first?.capture, { complete: true });
     assert.ok(!JSON.stringify(first?.http).includes('AQAEA'));
     assert.equal(second?.pid, 4343);
     assert.equal(second?.uid, 1000);
     assert.equal(second?.destination.ip, 'fd00:ec2::254');
     assert.equal(second?.http?.token, false);
+    assert.equal(second?.http?.path, '/latest/meta-data/');
+    assert.deepEqual(second?.capture, { complete: true });
+    // 160 of 2,000 bytes printed and no end of head: the request line is known, the rest is not.
+    assert.equal(third?.pid, 4444);
+    assert.equal(third?.http?.path, '/latest/meta-data/');
+    assert.equal(third?.capture?.complete, false);
+    assert.match(third?.capture?.gap ?? '', /160 of 2000/);
     const stats = sensor.stats();
     assert.equal(stats.lost, 5);
     assert.equal(stats.orphan_writes, 1);

@@ -7,7 +7,7 @@ import { ImdsguardError } from '../../../core/errors.ts';
 import { parseRequestHead, unescapeBpftraceBuf } from '../../../core/parse/imds-request-head.ts';
 import type { PidTable } from '../host/pid-table.ts';
 import type { HostSensor, SensorEvent, SensorLog } from '../host/sensor-event.ts';
-import { type BtRecord, parseBtLine } from './lines.ts';
+import { type BtOpen, type BtRecord, parseBtLine } from './lines.ts';
 import { bpftraceProgram, type WatchedAddress } from './program.ts';
 import { ensureTracefs } from './tracefs.ts';
 
@@ -27,11 +27,34 @@ export interface BpftraceSensorOptions {
   backoffMs?: { min: number; max: number };
 }
 
+/** The longest request head gathered across send calls; a longer one is reported as partial. */
+export const HEAD_MAX_BYTES = 4096;
+
+/** One send call being put together from its W records. */
+interface Call {
+  id: string;
+  pid: number;
+  total: number;
+  covered: number;
+  timeMs: number;
+}
+
+/** A watched socket, from SYN_SENT (or its first write, when it was open before bpftrace attached) to TCP_CLOSE. */
 interface Conn {
-  rec: Extract<BtRecord, { k: 'C' }>;
+  rec: BtOpen;
   timeMs: number;
   requests: number;
   reported: boolean;
+  /** Request-head bytes gathered so far, the writer and when it started. */
+  head: string;
+  headPid: number;
+  headMs: number;
+  /** Skipping the rest of a head that was already reported as cut. */
+  skip: boolean;
+  call?: Call | undefined;
+  /** A path whose payload tracepoints cannot read carried bytes (sendfile, splice, io_uring). */
+  outOfReach?: string;
+  lastMs: number;
 }
 
 /** Events carry the cgroup id so attribution can find a container after a short-lived process is gone. */
@@ -53,7 +76,6 @@ export class BpftraceSensor implements HostSensor {
   private emit: (ev: BpftraceEvent) => void = () => {};
   private log: SensorLog | undefined;
   private buffer: BtRecord[] = [];
-  private lastW: Extract<BtRecord, { k: 'W' }> | undefined;
   private readonly conns = new Map<string, Conn>();
   private readonly pendingArgv = new Map<number, string[]>();
   private timer: NodeJS.Timeout | undefined;
@@ -70,6 +92,8 @@ export class BpftraceSensor implements HostSensor {
     unparsed: 0,
     orphan_writes: 0,
     conns_evicted: 0,
+    partial: 0,
+    not_http: 0,
   };
   mountedTracefs = false;
 
@@ -85,9 +109,12 @@ export class BpftraceSensor implements HostSensor {
     this.backoff = this.o.backoffMs.min;
   }
 
+  /** io_uring SEND payloads are read through kernel types from BTF; off when this kernel's BTF lacks them. */
+  private uringPayload = true;
+
   /** The program this sensor runs (for `--print-program` and reviews). */
   program(): string {
-    return bpftraceProgram(this.o.addresses);
+    return bpftraceProgram(this.o.addresses, 8, { uringPayload: this.uringPayload });
   }
 
   stats(): Record<string, number> {
@@ -110,9 +137,20 @@ export class BpftraceSensor implements HostSensor {
     this.dir = await mkdtemp(join(tmpdir(), 'imdsguard-bt-'));
     this.programPath = join(this.dir, 'imds.bt');
     await writeFile(this.programPath, this.program(), { mode: 0o600 });
-    this.timer = setInterval(() => this.flush(false), 10);
-    this.timer.unref();
-    await this.spawnOnce(true);
+    try {
+      await this.spawnOnce(true);
+    } catch (e) {
+      // The io_uring payload probes name kernel-internal types; a kernel whose BTF differs refuses them. Everything
+      // else is stable ABI or tracepoint fields, so run without them rather than not at all.
+      if (!/io_kiocb|io_sr_msg|io_uring/.test((e as Error).message)) throw e;
+      log.warn(
+        { sensor: 'bpftrace', err: (e as Error).message },
+        'io_uring payload probes refused by this kernel; io_uring sends are reported without their payload',
+      );
+      this.uringPayload = false;
+      await writeFile(this.programPath, this.program(), { mode: 0o600 });
+      await this.spawnOnce(true);
+    }
   }
 
   /** Spawn bpftrace; on the first start, resolve when probes are attached and reject if it dies first. */
@@ -199,25 +237,36 @@ export class BpftraceSensor implements HostSensor {
       return;
     }
     this.counters.records++;
-    if (rec.k === 'V') {
-      // The continuation is printed right after its W by the same probe invocation: same CPU buffer, adjacent.
-      if (this.lastW && this.lastW.pid === rec.pid && this.lastW.fd === rec.fd) this.lastW.more = rec.chunk;
-      return;
-    }
-    if (rec.k === 'W') this.lastW = rec;
     this.buffer.push(rec);
     // Bounded: under a flood, process now rather than hold more.
     if (this.buffer.length > 20_000) this.flush(true);
+    this.schedule();
+  }
+
+  /**
+   * Wake up only while there is something to do: records waiting out the reorder window (every 10 ms) or
+   * connections waiting for their request (every 100 ms). With no metadata traffic the sensor does not wake at all.
+   */
+  private schedule(): void {
+    if (this.timer || this.stopping) return;
+    const delay = this.buffer.length > 0 ? 10 : this.conns.size > 0 ? 100 : 0;
+    if (delay === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush(false);
+      this.schedule();
+    }, delay);
+    this.timer.unref();
   }
 
   private flush(all: boolean): void {
     if (this.buffer.length > 0) {
       const horizon = Number(process.hrtime.bigint()) - this.o.reorderMs * 1e6;
       // Only the records old enough are sorted and processed; the rest wait for the next tick.
-      const ready: Array<Exclude<BtRecord, { k: 'V' }>> = [];
+      const ready: BtRecord[] = [];
       const keep: BtRecord[] = [];
       for (const r of this.buffer) {
-        if (r.k !== 'V' && (all || r.ns <= horizon)) ready.push(r);
+        if (all || r.ns <= horizon) ready.push(r);
         else keep.push(r);
       }
       this.buffer = keep;
@@ -231,7 +280,7 @@ export class BpftraceSensor implements HostSensor {
     return ns / 1e6 + this.offsetMs;
   }
 
-  private process(r: Exclude<BtRecord, { k: 'V' }>): void {
+  private process(r: BtRecord): void {
     switch (r.k) {
       case 'A': {
         if (r.index === 0) this.pendingArgv.set(r.pid, [r.arg]);
@@ -252,67 +301,194 @@ export class BpftraceSensor implements HostSensor {
         });
         return;
       }
-      case 'C': {
-        const key = `${r.pid}:${r.fd}`;
-        this.conns.delete(key);
-        this.conns.set(key, { rec: r, timeMs: this.toMs(r.ns), requests: 0, reported: false });
+      case 'S':
+      case 'P': {
+        const old = this.conns.get(r.sk);
+        // A socket address reused after a close we did not see: the old connection is over.
+        if (old) this.finish(old);
+        this.conns.delete(r.sk);
+        const t = this.toMs(r.ns);
+        this.conns.set(r.sk, {
+          rec: r,
+          timeMs: t,
+          requests: 0,
+          reported: false,
+          head: '',
+          headPid: r.pid,
+          headMs: t,
+          skip: false,
+          lastMs: t,
+        });
         while (this.conns.size > this.o.maxConnections) {
-          this.conns.delete(this.conns.keys().next().value as string);
+          const first = this.conns.values().next().value as Conn;
+          this.finish(first);
+          this.conns.delete(first.rec.sk);
           this.counters.conns_evicted++;
         }
         return;
       }
       case 'W': {
-        const c = this.conns.get(`${r.pid}:${r.fd}`);
+        const c = this.conns.get(r.sk);
         if (!c) {
           this.counters.orphan_writes++;
           return;
         }
-        const first = unescapeBpftraceBuf(r.chunk, Math.min(r.len, 200));
-        const bytes = r.len > 200 && r.more ? first + unescapeBpftraceBuf(r.more, r.len - 200) : first;
-        const head = parseRequestHead(bytes);
-        if (!head) return;
-        c.requests++;
-        c.reported = true;
-        this.send(c, this.toMs(r.ns), head);
+        const t = this.toMs(r.ns);
+        c.lastMs = t;
+        if (c.call?.id !== r.call) {
+          this.endCall(c);
+          c.call = { id: r.call, pid: r.pid, total: r.total, covered: 0, timeMs: t };
+        }
+        const call = c.call as Call;
+        // A chunk after a missing one (a lost record) cannot be placed: the call ends as cut.
+        if (r.off !== call.covered) return;
+        call.covered += r.n;
+        this.feed(c, unescapeBpftraceBuf(r.chunk, r.n), r.pid, t);
+        return;
+      }
+      case 'F': {
+        const c = this.conns.get(r.sk);
+        if (c) c.outOfReach = r.kind;
         return;
       }
       case 'D': {
-        const key = `${r.pid}:${r.fd}`;
-        const c = this.conns.get(key);
-        this.conns.delete(key);
-        if (c && !c.reported) this.send(c, c.timeMs, undefined);
+        const c = this.conns.get(r.sk);
+        if (!c) return;
+        this.conns.delete(r.sk);
+        this.finish(c);
         return;
       }
     }
   }
 
-  /** Connections that never showed request bytes (TLS, an unsupported write path) are reported at connection level. */
-  private sweep(): void {
-    const now = Date.now();
-    for (const c of this.conns.values()) {
-      if (c.reported) continue;
-      if (now - c.timeMs < this.o.requestWaitMs) break;
-      c.reported = true;
-      this.send(c, c.timeMs, undefined);
+  /** The call's last chunk was seen: bytes it sent beyond what was printed cut a head in progress. */
+  private endCall(c: Conn): void {
+    const call = c.call;
+    if (!call) return;
+    c.call = undefined;
+    if (call.covered < call.total && c.head) {
+      this.partial(c, `request head longer than the bytes read from one send call (${call.covered} of ${call.total})`);
+      c.skip = true;
     }
   }
 
-  private send(c: Conn, timeMs: number, head: ReturnType<typeof parseRequestHead> | undefined): void {
+  /** Add sent bytes to the socket's request stream; report each request head as soon as it ends. */
+  private feed(c: Conn, bytes: string, pid: number, timeMs: number): void {
+    let s = bytes;
+    while (s.length > 0) {
+      if (c.skip) {
+        const end = s.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        c.skip = false;
+        s = s.slice(end + 4);
+        continue;
+      }
+      if (!c.head) {
+        // Bytes that cannot begin a request line are a body (or a continuation we did not see begin).
+        if (!/^[A-Z]/.test(s)) return;
+        c.headPid = pid;
+        c.headMs = timeMs;
+      }
+      // The head end may straddle two writes: search from just before the new bytes.
+      const from = Math.max(0, c.head.length - 3);
+      c.head += s;
+      s = '';
+      const end = c.head.indexOf('\r\n\r\n', from);
+      if (end >= 0) {
+        s = c.head.slice(end + 4);
+        const text = c.head.slice(0, end + 4);
+        c.head = '';
+        this.request(c, text, undefined);
+      } else if (c.head.length > HEAD_MAX_BYTES) {
+        this.partial(c, `request head longer than ${HEAD_MAX_BYTES} bytes`);
+        c.skip = true;
+      }
+    }
+  }
+
+  /** Report the head gathered so far as cut, for a reason. */
+  private partial(c: Conn, gap: string): void {
+    const text = c.head;
+    c.head = '';
+    this.request(c, text, gap);
+  }
+
+  private request(c: Conn, text: string, gap: string | undefined): void {
+    const head = parseRequestHead(text);
+    if (!head) {
+      this.counters.not_http++;
+      return;
+    }
+    c.requests++;
+    c.reported = true;
+    if (gap) this.counters.partial++;
+    this.send(c, c.headMs, c.headPid, head, gap ? { complete: false, gap } : { complete: true });
+  }
+
+  /** The connection is over (closed, evicted or the sensor stops): whatever was pending is reported. */
+  private finish(c: Conn): void {
+    this.endCall(c);
+    if (c.head) this.partial(c, 'request head incomplete when the connection closed');
+    if (!c.reported) this.connectionOnly(c);
+  }
+
+  private connectionOnly(c: Conn): void {
+    c.reported = true;
+    this.counters.partial++;
+    const gap = c.outOfReach
+      ? `request sent by ${c.outOfReach}, whose payload tracepoints cannot read`
+      : c.rec.via === 'u'
+        ? 'no request bytes seen (io_uring operation whose payload tracepoints cannot read)'
+        : 'no request bytes seen';
+    this.send(c, c.timeMs, c.rec.pid, undefined, { complete: false, gap });
+  }
+
+  /**
+   * Heads that stopped growing, and connections that never showed request bytes (TLS, a path whose payload is out
+   * of reach), are reported once requestWaitMs has passed.
+   */
+  private sweep(): void {
+    const now = Date.now();
+    for (const c of this.conns.values()) {
+      this.endCallIfStale(c, now);
+      if (c.head && now - c.lastMs >= this.o.requestWaitMs)
+        this.partial(c, `request head incomplete after ${this.o.requestWaitMs} ms`);
+      if (!c.reported && now - c.timeMs >= this.o.requestWaitMs) this.connectionOnly(c);
+    }
+  }
+
+  /** Every chunk of a call is printed by one probe run, so a call older than the reorder window is complete. */
+  private endCallIfStale(c: Conn, now: number): void {
+    if (c.call && now - c.call.timeMs > this.o.reorderMs * 2) this.endCall(c);
+  }
+
+  private send(
+    c: Conn,
+    timeMs: number,
+    writer: number,
+    head: ReturnType<typeof parseRequestHead> | undefined,
+    capture: { complete: boolean; gap?: string },
+  ): void {
     const r = c.rec;
-    const exec = this.o.pids.get(r.pid);
     this.counters.events++;
+    // The writer may be another process than the one that connected (a forked child, a passed descriptor). A
+    // child that did not exec runs the same program: the opener's exec record stands in for it. uid, netns and
+    // cgroup are the opener's: the kernel records them at SYN_SENT.
+    const exec = this.o.pids.get(writer) ?? (writer !== r.pid ? this.o.pids.get(r.pid) : undefined);
     this.emit({
       sensor: 'bpftrace',
       timeMs,
-      pid: r.pid,
-      ppid: r.ppid,
+      pid: writer,
+      ...(writer === r.pid ? { ppid: r.ppid } : {}),
       uid: r.uid,
       netns: r.netns,
       comm: r.comm,
       ...(exec ? { exe: exec.exe, ...(exec.argv ? { argv: exec.argv } : {}) } : {}),
       destination: { ip: r.addr, port: r.port },
       ...(head ? { http: head } : {}),
+      capture,
+      ...(r.k === 'P' ? { preExisting: true } : {}),
+      ...(writer !== r.pid ? { openedBy: r.pid } : {}),
       cgroupId: r.cgroup,
     });
   }
@@ -328,9 +504,9 @@ export class BpftraceSensor implements HostSensor {
       await exited;
       clearTimeout(t);
     }
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.flush(true);
-    for (const c of this.conns.values()) if (!c.reported) this.send(c, c.timeMs, undefined);
+    for (const c of this.conns.values()) this.finish(c);
     this.conns.clear();
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }

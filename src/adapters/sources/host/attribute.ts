@@ -66,6 +66,9 @@ export class Attributor {
             },
           }
         : {}),
+      ...(ev.capture ? { capture: ev.capture } : {}),
+      ...(ev.preExisting ? { preExisting: true } : {}),
+      ...(ev.openedBy !== undefined ? { openedBy: ev.openedBy } : {}),
     };
     return { event, timeMs: ev.timeMs, ...(hit.container ? { container: hit.container } : {}) };
   }

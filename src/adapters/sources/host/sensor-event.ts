@@ -16,6 +16,12 @@ export interface SensorEvent {
   destination: { ip: string; port: number };
   /** The request, when the sensor sees payload bytes (bpftrace). */
   http?: RequestHead;
+  /** For sensors that read payload: whether the whole request head was seen, and if not why (see ConnectEvent). */
+  capture?: { complete: boolean; gap?: string };
+  /** The connection was open before the sensor attached. */
+  preExisting?: boolean;
+  /** The pid that opened the connection, when another process sent the request on it. */
+  openedBy?: number;
 }
 
 /** A host sensor: starts, pushes events, stops. `describe` says what it can and cannot see, for the startup log. */
