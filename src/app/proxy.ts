@@ -14,7 +14,7 @@ import { openSyncFileOutput } from '../adapters/sinks/sync-file-output.ts';
 import { VERSION } from '../adapters/version.ts';
 import { ImdsguardError } from '../core/errors.ts';
 import { parsePolicy } from '../core/policy/load.ts';
-import { type ProxyOutcome, proxyEvent, proxyEventJson, proxyFinding } from '../core/policy/records.ts';
+import { type ProxyOutcome, proxyEvent, proxyFinding } from '../core/policy/records.ts';
 import type { Policy } from '../core/policy/types.ts';
 
 /** One listener per endpoint: the port tells the proxy which endpoint a redirected client dialled. */
@@ -91,6 +91,7 @@ export interface ProxyRunOptions {
   python: string | false;
   headersTimeoutMs?: number;
   upstreamTimeoutMs?: number;
+  maxConnectionsPerPeer?: number;
   log: Logger;
   /** Resolves when the proxy should stop (signals); tests pass their own. */
   until?: Promise<void>;
@@ -142,14 +143,7 @@ export async function runProxy(o: ProxyRunOptions): Promise<void> {
         o.log.error({ err: e }, 'cannot write record');
       }
     };
-    if (sink.writeJson) {
-      try {
-        const p = sink.writeJson(proxyEventJson(out));
-        if (p) p.catch((e: unknown) => o.log.error({ err: e }, 'cannot write record'));
-      } catch (e) {
-        o.log.error({ err: e }, 'cannot write record');
-      }
-    } else write(proxyEvent(out) as unknown as Record<string, unknown>);
+    write(proxyEvent(out) as unknown as Record<string, unknown>);
     const f = proxyFinding(out);
     if (f) write(f as unknown as Record<string, unknown>);
   };
@@ -161,6 +155,7 @@ export async function runProxy(o: ProxyRunOptions): Promise<void> {
     onOutcome,
     ...(o.headersTimeoutMs !== undefined ? { headersTimeoutMs: o.headersTimeoutMs } : {}),
     ...(o.upstreamTimeoutMs !== undefined ? { upstreamTimeoutMs: o.upstreamTimeoutMs } : {}),
+    ...(o.maxConnectionsPerPeer !== undefined ? { maxConnectionsPerPeer: o.maxConnectionsPerPeer } : {}),
   });
   o.log.info(
     { listeners: proxy.addresses, attribution: attributor.backend, rules: policy.rules.length, metrics: metrics?.port },

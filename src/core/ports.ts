@@ -21,8 +21,6 @@ export interface EventSource {
 /** Where records go. `close` flushes. */
 export interface FindingSink {
   write(record: Finding | Record<string, unknown>): void | Promise<void>;
-  /** A record already serialized: exactly what JSON.stringify(record) gives. Sinks that print JSON take it as is. */
-  writeJson?(json: string): void | Promise<void>;
   close(): Promise<void>;
 }
 

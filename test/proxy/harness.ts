@@ -3,7 +3,12 @@ import { realpathSync } from 'node:fs';
 import { type Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { Attributor } from '../../src/adapters/net/caller/attribute.ts';
-import { type CallerAttribution, type RunningProxy, startProxyServer } from '../../src/adapters/net/proxy-server.ts';
+import {
+  type CallerAttribution,
+  type ProxyServerOptions,
+  type RunningProxy,
+  startProxyServer,
+} from '../../src/adapters/net/proxy-server.ts';
 import { parsePolicy } from '../../src/core/policy/load.ts';
 import type { ProxyOutcome } from '../../src/core/policy/records.ts';
 import type { Policy } from '../../src/core/policy/types.ts';
@@ -46,6 +51,8 @@ export async function startHarness(
     headersTimeoutMs?: number;
     upstreamTimeoutMs?: number;
     keepAliveTimeoutMs?: number;
+    /** Any other front-end option (limits, caps). */
+    server?: Partial<ProxyServerOptions>;
   } = {},
 ): Promise<Harness> {
   const fake = await startFakeImds(o.fake ?? {});
@@ -60,6 +67,7 @@ export async function startHarness(
     ...(o.headersTimeoutMs ? { headersTimeoutMs: o.headersTimeoutMs } : {}),
     ...(o.upstreamTimeoutMs ? { upstreamTimeoutMs: o.upstreamTimeoutMs } : {}),
     ...(o.keepAliveTimeoutMs ? { keepAliveTimeoutMs: o.keepAliveTimeoutMs } : {}),
+    ...o.server,
   });
   return {
     fake,

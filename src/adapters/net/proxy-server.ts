@@ -1,13 +1,14 @@
 /**
- * The enforcing metadata proxy: one listener per upstream endpoint (after a redirect Node cannot read the original
- * destination, so the port says which endpoint the client dialled), caller attribution once per connection, a
- * policy decision per request, responses streamed back, and one record per request. Bodies are never logged.
+ * The enforcing metadata proxy: one node:http listener per upstream endpoint (after a redirect Node cannot read the
+ * original destination, so the port says which endpoint the client dialled), caller attribution once per
+ * connection, a policy decision per request, responses streamed back, and one record per request. Bodies are never
+ * logged. Requests are parsed by llhttp in strict mode, then checked by head-check.ts where llhttp is lenient.
  */
-import { STATUS_CODES } from 'node:http';
-import { isIPv4, isIPv6 } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import { isIPv4, isIPv6, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { matchEndpoint } from '../../core/endpoints/lookup.ts';
-import type { HttpRequestError, RequestHead } from '../../core/http/request-head.ts';
+import { HttpRequestError, headProblem } from '../../core/http/head-check.ts';
 import type { PathClass } from '../../core/model/hit.ts';
 import { AWS_TOKEN_HEADER, AWS_TTL_HEADER, isTokenRequest, tokenTtlSeconds } from '../../core/policy/aws-semantics.ts';
 import { canonicalTarget } from '../../core/policy/canonical-path.ts';
@@ -16,10 +17,8 @@ import { newRateState } from '../../core/policy/rate-limit.ts';
 import type { ProxyOutcome } from '../../core/policy/records.ts';
 import type { CallerIdentity, Decision, Policy, PolicyRequest } from '../../core/policy/types.ts';
 import type { ConnectionEnds } from './caller/attribute.ts';
-import type { Exchange, ResponseHandler, UpstreamError } from './h1-client.ts';
-import { type H1Connection, type H1Handler, H1Server } from './h1-server.ts';
 import { TokenLedger } from './token-ledger.ts';
-import { openUpstream, type Upstream, upstreamHead } from './upstream.ts';
+import { HOP_BY_HOP, openUpstream, type Upstream } from './upstream.ts';
 
 export interface ListenSpec {
   host: string;
@@ -41,18 +40,23 @@ export interface ProxyServerOptions {
   /** Every request's outcome, after the response finished. */
   onOutcome: (o: ProxyOutcome) => void;
   nowMs?: () => number;
-  /** Client must send complete headers within this time (slowloris). Default 5000. */
+  /** Client must send complete headers within this time (slowloris), else 408. Default 5000. */
   headersTimeoutMs?: number;
   /** Whole request within this time. Default 10000. */
   requestTimeoutMs?: number;
-  /** Upstream must answer with headers within this time, else 504. Default 5000. */
+  /** Upstream must answer (and not fall silent in its body) within this time, else 504. Default 5000. */
   upstreamTimeoutMs?: number;
   /** Idle keep-alive connections are closed after this time. Default 5000. */
   keepAliveTimeoutMs?: number;
   /** Largest request head accepted (431 beyond). Default 8192. */
   maxHeaderSize?: number;
+  /** Most header fields accepted (431 beyond). Default 100. */
+  maxHeaderFields?: number;
   /** Largest request body accepted (413 beyond). Default 65536: metadata clients send none. */
   maxBodyBytes?: number;
+  /** Open connections accepted from one peer address; more are answered 503 and closed. Default 1024
+   * (processes of this host all reach the proxy from one address, so this bounds them together). */
+  maxConnectionsPerPeer?: number;
 }
 
 export interface RunningProxy {
@@ -71,206 +75,120 @@ function hostKind(host: string): 'ipv4' | 'ipv6' | 'hostname' {
 type Classified = { provider: string | null; service: string | null; pathClass: PathClass };
 
 /** Which service a path on this upstream addresses. An upstream that is not a catalogued address (a test fake on
- * loopback) is read as the shared 169.254.169.254, where the path names the provider. Cached per path: clients ask
- * for the same few paths over and over. */
+ * loopback) is read as the shared 169.254.169.254, where the path names the provider. */
 function classifier(up: Upstream): (path: string) => Classified {
   const host = up.url.hostname.replace(/^\[|\]$/g, '');
   const kind = hostKind(host);
-  const cache = new Map<string, Classified>();
   return (path) => {
-    let c = cache.get(path);
-    if (!c) {
-      const m = matchEndpoint(host, kind, up.port, path) ?? matchEndpoint('169.254.169.254', 'ipv4', 80, path);
-      c = m
-        ? { provider: m.provider, service: m.service, pathClass: m.pathClass }
-        : { provider: null, service: null, pathClass: 'other' };
-      if (cache.size >= 1024) cache.clear();
-      cache.set(path, c);
-    }
-    return c;
+    const m = matchEndpoint(host, kind, up.port, path) ?? matchEndpoint('169.254.169.254', 'ipv4', 80, path);
+    return m
+      ? { provider: m.provider, service: m.service, pathClass: m.pathClass }
+      : { provider: null, service: null, pathClass: 'other' };
   };
+}
+
+/** Lower-cased names → values, repeated fields joined with ", " (RFC 9110 §5.3), from the raw list. */
+function headerMap(raw: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    const prev = out[k];
+    out[k] = prev === undefined ? raw[i + 1]! : `${prev}, ${raw[i + 1]}`;
+  }
+  return out;
 }
 
 function refusalBody(d: Decision): string {
   return `imdsguard: ${d.action === 'deny' ? 'refused' : d.action}: ${d.reason} (rule "${d.rule}")\n`;
 }
 
-/** The header lines of a refusal, per status (they do not depend on the request otherwise). */
-function refusalHeaders(status: number, path: string): string {
-  const type = status === 401 ? 'text/html' : 'text/plain; charset=utf-8';
-  const allow = status === 405 ? `allow: ${path === '/latest/api/token' ? 'OPTIONS, PUT' : 'GET, HEAD'}\r\n` : '';
-  return `content-type: ${type}\r\nx-imdsguard-decision: deny\r\n${allow}`;
+/** Answer locally; `close` also ends the connection (after a malformed request nothing behind it is read). */
+function answer(res: ServerResponse, status: number, body: string, headers: Record<string, string>, close = false) {
+  if (res.headersSent || res.destroyed) return;
+  const h: Record<string, string | number> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+  };
+  if (close) h.connection = 'close';
+  res.writeHead(status, h);
+  res.end(body);
 }
 
-/** Upstream response headers as lines for the client, and the body length they declare; cached per head object
- * (the upstream client shares one object between identical heads and never changes it). */
-interface DownstreamHead {
-  lines: string;
-  length: number;
-}
-const downstreamHeads = new WeakMap<Record<string, string | string[]>, DownstreamHead>();
-function downstreamHead(headers: Record<string, string | string[]>): DownstreamHead {
-  let d = downstreamHeads.get(headers);
-  if (d) return d;
-  let lines = '';
-  let length = -1;
-  for (const k in headers) {
-    const v = headers[k]!;
-    if (k === 'content-length') {
-      length = Number(v);
-      continue;
-    }
-    if (typeof v === 'string') lines += `${k}: ${v}\r\n`;
-    else for (const one of v) lines += `${k}: ${one}\r\n`;
-  }
-  d = { lines, length };
-  downstreamHeads.set(headers, d);
-  return d;
+function refuse(res: ServerResponse, d: Decision, path: string): void {
+  const status = d.status!;
+  const headers: Record<string, string> = { 'x-imdsguard-decision': 'deny' };
+  if (status === 401) headers['content-type'] = 'text/html';
+  if (status === 405) headers.allow = path === '/latest/api/token' ? 'OPTIONS, PUT' : 'GET, HEAD';
+  answer(res, status, status === 401 ? AWS_401 : refusalBody(d), headers);
 }
 
-type Finish = (
-  started: number,
-  request: PolicyRequest,
-  caller: CallerIdentity,
-  decision: Decision,
-  status: number,
-  upstreamError?: string,
-) => void;
-
-interface RequestTemplate {
-  path: string;
-  /** The canonical target sent upstream (the form the policy judged). */
-  upstreamTarget: string;
-  classified: Classified;
-  /** The head sent upstream for this request without a body. */
-  upstreamHead: string;
+function parserDecision(err: HttpRequestError): Decision {
+  return {
+    action: 'deny',
+    status: err.status,
+    reason: `malformed request (${err.code}: ${err.message})`,
+    rule: 'http-parser',
+    report: false,
+    severity: 'low',
+  };
 }
 
-type Conn = H1Connection<CallerIdentity | Promise<CallerIdentity>>;
-
-/**
- * One request on its way through the lean upstream client: the response head and body go to the client as they
- * come, and the outcome is recorded once, whatever happens. A class rather than closures: nothing is allocated per
- * request beyond this object.
- */
-class Forwarding implements ResponseHandler {
-  exchange: Exchange | undefined;
-  private status = 0;
-  private capture = false;
-  private tokenText = '';
-  private done = false;
-  private readonly conn: Conn;
-  private readonly started: number;
-  private readonly request: PolicyRequest;
-  private readonly caller: CallerIdentity;
-  private readonly decision: Decision;
-  private readonly ttl: number | null;
-  private readonly finish: Finish;
-  private readonly ledger: TokenLedger;
-  private readonly nowMs: () => number;
-  constructor(
-    conn: Conn,
-    started: number,
-    request: PolicyRequest,
-    caller: CallerIdentity,
-    decision: Decision,
-    ttl: number | null,
-    finish: Finish,
-    ledger: TokenLedger,
-    nowMs: () => number,
-  ) {
-    this.conn = conn;
-    this.started = started;
-    this.request = request;
-    this.caller = caller;
-    this.decision = decision;
-    this.ttl = ttl;
-    this.finish = finish;
-    this.ledger = ledger;
-    this.nowMs = nowMs;
-    conn.onAbort = () => this.clientGone();
-  }
-
-  private end(upstreamError?: string): void {
-    if (this.done) return;
-    this.done = true;
-    // The token is read (to remember its digest) but never logged or stored.
-    if (this.capture && this.tokenText && this.ttl !== null) this.ledger.add(this.tokenText, this.ttl, this.nowMs());
-    this.finish(this.started, this.request, this.caller, this.decision, this.status, upstreamError);
-  }
-
-  private clientGone(): void {
-    if (this.done) return;
-    this.exchange?.abort();
-    this.end('CLIENT_CLOSED');
-  }
-
-  onHead(status: number, headers: Record<string, string | string[]>): void {
-    const d = downstreamHead(headers);
-    this.conn.beginResponse(status, STATUS_CODES[status] ?? 'Status', d.lines, d.length);
-    this.status = status;
-    this.capture = this.ttl !== null && status === 200;
-  }
-
-  onData(chunk: Buffer, last: boolean): boolean {
-    if (this.capture && this.tokenText.length < 4096) this.tokenText += chunk.toString('latin1');
-    if (this.conn.sendBody(chunk, last)) {
-      if (last) this.end();
-      return true;
-    }
-    // Backpressure (a large body, a slow client): wait for the client; its leaving aborts the upstream (onAbort).
-    this.conn.onDrain(() => this.exchange?.resume());
-    return false;
-  }
-
-  onEnd(): void {
-    this.conn.endResponse();
-    this.end();
-  }
-
-  onError(err: UpstreamError): void {
-    if (this.done) return;
-    if (this.status === 0) {
-      this.status = upstreamFailure(this.conn, err.code, err.name, err.code);
-      this.end(err.code);
-      return;
-    }
-    this.conn.abort();
-    this.end(err.code);
-  }
+/** A request that never reached the policy (parser, body cap, connection cap): its record. */
+function bareRequest(method: string, target: string): PolicyRequest {
+  return {
+    method,
+    target,
+    path: canonicalTarget(target).path,
+    headers: {},
+    provider: null,
+    service: null,
+    pathClass: 'other',
+    token: 'none',
+  };
 }
 
-/** Answer 502 (unreachable) or 504 (timed out) for an upstream that failed before its response head. */
-function upstreamFailure(conn: Conn, code: string | undefined, name: string, what: string | undefined): number {
-  const timeout = /timeout/i.test(code ?? '') || /timeout/i.test(name);
-  const status = timeout ? 504 : 502;
-  const body = `imdsguard: metadata endpoint ${timeout ? 'timed out' : 'unreachable'} (${what})\n`;
-  conn.respond(status, 'content-type: text/plain; charset=utf-8\r\n', body);
-  return status;
-}
-
-function internalError(conn: Conn, e: unknown): void {
-  if (conn.answering) conn.respond(500, 'content-type: text/plain\r\n', 'imdsguard: internal error\n');
-  process.emitWarning(`proxy: ${(e as Error).message}`);
+/** The status a client error from llhttp is answered with. */
+function clientErrorStatus(code: string | undefined): number {
+  if (code === 'HPE_HEADER_OVERFLOW') return 431;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
+  return 400;
 }
 
 export async function startProxyServer(opts: ProxyServerOptions): Promise<RunningProxy> {
   const nowMs = opts.nowMs ?? Date.now;
   const ledger = new TokenLedger();
   const rate = newRateState();
-  const servers: Array<H1Server<CallerIdentity | Promise<CallerIdentity>>> = [];
+  const servers: Server[] = [];
   const upstreams: Upstream[] = [];
   const addresses: RunningProxy['addresses'] = [];
+  const maxBody = opts.maxBodyBytes ?? 64 * 1024;
+  const maxPerPeer = opts.maxConnectionsPerPeer ?? 1024;
+  const maxFields = opts.maxHeaderFields ?? 100;
+  const headersTimeout = opts.headersTimeoutMs ?? 5000;
+  /** Open connections per peer address, across listeners. */
+  const perPeer = new Map<string, number>();
+  /** Connections refused by the per-peer cap: nothing they send is handled. */
+  const capped = new WeakSet<Socket>();
+  /** Connections whose request was refused before the policy: answered once and closed; the parser's later
+   * complaints about what follows (a body read as chunked, a second request) are not answered again. */
+  const ending = new WeakSet<Socket>();
 
   for (const spec of opts.listeners) {
     const up = openUpstream(spec.upstream, { timeoutMs: opts.upstreamTimeoutMs ?? 5000 });
     upstreams.push(up);
-    const endsOf = new WeakMap<Conn, ConnectionEnds>();
-    /** The caller of a connection: attributed once, when it is accepted; kept on the connection. */
-    const identityOf = (conn: Conn): CallerIdentity | Promise<CallerIdentity> => {
-      const known = conn.context;
+    const classify = classifier(up);
+    const listenerName = `${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}`;
+    const destination = { ip: up.ip ?? up.url.hostname, port: up.port };
+
+    /** The caller of each connection: attributed once, when it is accepted. */
+    const callers = new WeakMap<Socket, CallerIdentity | Promise<CallerIdentity>>();
+    /** Bytes read on a connection when its last request began (a timeout with nothing new is an idle close). */
+    const readAtRequest = new WeakMap<Socket, number>();
+
+    const identityOf = (sock: Socket): CallerIdentity | Promise<CallerIdentity> => {
+      const known = callers.get(sock);
       if (known !== undefined) return known;
-      const sock = conn.socket;
       const ends: ConnectionEnds = {
         peerIp: sock.remoteAddress ?? '',
         peerPort: sock.remotePort ?? 0,
@@ -279,31 +197,25 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         ...(up.ip ? { originalDst: { ip: up.ip, port: up.port } } : {}),
       };
       const p = opts.attribution.attribute(ends);
-      if (opts.attribution.release) endsOf.set(conn, ends);
-      conn.context = p;
+      callers.set(sock, p);
       p.then(
-        (c) => {
-          conn.context = c;
-        },
+        (c) => callers.set(sock, c),
         () => undefined,
       );
+      if (opts.attribution.release) sock.once('close', () => opts.attribution.release?.(ends));
       return p;
     };
-    const classify = classifier(up);
-    const listenerName = `${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}`;
-    const destination = { ip: up.ip ?? up.url.hostname, port: up.port };
 
-    // Requests finishing in the same millisecond share one timestamp string.
-    let timeMs = Number.NaN;
-    let timeText = '';
-    const finish: Finish = (started, request, caller, decision, status, upstreamError) => {
-      const now = nowMs();
-      if (now !== timeMs) {
-        timeMs = now;
-        timeText = new Date(now).toISOString();
-      }
+    const finish = (
+      started: number,
+      request: PolicyRequest,
+      caller: CallerIdentity,
+      decision: Decision,
+      status: number,
+      upstreamError?: string,
+    ) => {
       opts.onOutcome({
-        time: timeText,
+        time: new Date(nowMs()).toISOString(),
         request,
         caller,
         decision,
@@ -315,146 +227,321 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       });
     };
 
-    /** What a head always comes to on this listener (the server hands out one object per distinct head). */
-    const templates = new WeakMap<RequestHead, RequestTemplate>();
-    const templateOf = (head: RequestHead): RequestTemplate => {
-      let t = templates.get(head);
-      if (!t) {
-        const c = canonicalTarget(head.target);
-        t = {
-          path: c.path,
-          upstreamTarget: c.upstream,
-          classified: classify(c.upstreamPath),
-          upstreamHead: upstreamHead(head.method, c.upstream, head.fields, up.authority, null),
-        };
-        templates.set(head, t);
-      }
-      return t;
-    };
-
-    const handle = (conn: Conn, head: RequestHead, body: Buffer | null, caller: CallerIdentity, started: number) => {
-      const target = head.target;
-      const t = templateOf(head);
-      const headers = head.headers;
-      const tokenHeader = headers[AWS_TOKEN_HEADER];
-      const c = t.classified;
-      const request: PolicyRequest = {
-        method: head.method,
-        target,
-        path: t.path,
-        headers,
-        provider: c.provider,
-        service: c.service,
-        pathClass: c.pathClass,
-        token: tokenHeader === undefined ? 'none' : ledger.check(tokenHeader, nowMs()),
+    /** Answer a request refused before the policy, once the caller is known (bounded: never held by attribution). */
+    const refuseEarly = (
+      sock: Socket,
+      started: number,
+      request: PolicyRequest,
+      err: HttpRequestError,
+      send: () => void,
+    ) => {
+      ending.add(sock);
+      let sent = false;
+      const once = () => {
+        if (sent) return;
+        sent = true;
+        send();
       };
-      const decision = decide(opts.policy(), request, caller, { nowMs: nowMs(), rate });
-
-      if (decision.status !== undefined) {
-        const status = decision.status;
-        conn.respond(status, refusalHeaders(status, request.path), status === 401 ? AWS_401 : refusalBody(decision));
-        finish(started, request, caller, decision, status);
-        return;
-      }
-      // The token is read (to remember its digest) but never logged or stored.
-      const ttl = isTokenRequest(request) ? tokenTtlSeconds(headers[AWS_TTL_HEADER]) : null;
-      const f = new Forwarding(conn, started, request, caller, decision, ttl, finish, ledger, nowMs);
-      f.exchange = up.h1.request(
-        request.method,
-        body === null
-          ? t.upstreamHead
-          : upstreamHead(request.method, t.upstreamTarget, head.fields, up.authority, body),
-        f,
-        body,
+      const cap = setTimeout(once, 250);
+      void Promise.resolve(identityOf(sock)).then(
+        (caller) => {
+          clearTimeout(cap);
+          once();
+          finish(started, request, caller, parserDecision(err), err.status);
+        },
+        () => {
+          clearTimeout(cap);
+          once();
+        },
       );
     };
 
-    const guarded = (conn: Conn, head: RequestHead, body: Buffer | null, caller: CallerIdentity, started: number) => {
-      if (!conn.answering) return;
+    const forward = (
+      req: IncomingMessage,
+      res: ServerResponse,
+      started: number,
+      request: PolicyRequest,
+      upstreamTarget: string,
+      caller: CallerIdentity,
+      decision: Decision,
+      body: Buffer | null,
+    ) => {
+      // The token is read (to remember its digest) but never logged or stored.
+      const ttl = isTokenRequest(request) ? tokenTtlSeconds(request.headers[AWS_TTL_HEADER]) : null;
+      let status = 0;
+      let done = false;
+      const end = (upstreamError?: string) => {
+        if (done) return;
+        done = true;
+        finish(started, request, caller, decision, status, upstreamError);
+      };
+      const upReq = up.send(
+        req.method ?? 'GET',
+        upstreamTarget,
+        req.rawHeaders,
+        body,
+        (upRes) => {
+          status = upRes.statusCode ?? 502;
+          const headers: string[] = [];
+          const raw = upRes.rawHeaders;
+          for (let i = 0; i < raw.length; i += 2)
+            if (!HOP_BY_HOP.has(raw[i]!.toLowerCase()) || raw[i]!.toLowerCase() === 'host')
+              headers.push(raw[i]!, raw[i + 1]!);
+          res.writeHead(status, upRes.statusMessage || STATUS_CODES[status] || 'Status', headers);
+          let token = '';
+          if (ttl !== null && status === 200)
+            upRes.on('data', (c: Buffer) => {
+              if (token.length < 4096) token += c.toString('latin1');
+            });
+          upRes.on('end', () => {
+            if (token && ttl !== null) ledger.add(token, ttl, nowMs());
+          });
+          upRes.pipe(res);
+          res.once('finish', () => end());
+          upRes.once('error', () => {
+            res.destroy();
+            end('UPSTREAM_RESET');
+          });
+        },
+        (err) => {
+          if (res.headersSent) {
+            res.destroy();
+            end(err.code ?? 'UPSTREAM_ERROR');
+            return;
+          }
+          const timeout = err.code === 'UPSTREAM_TIMEOUT';
+          status = timeout ? 504 : 502;
+          answer(
+            res,
+            status,
+            `imdsguard: metadata endpoint ${timeout ? 'timed out' : 'unreachable'} (${err.code})\n`,
+            {},
+          );
+          end(err.code ?? 'UPSTREAM_ERROR');
+        },
+      );
+      // The client left before the answer was complete: stop asking the upstream.
+      res.once('close', () => {
+        if (!res.writableFinished) {
+          upReq.destroy();
+          end('CLIENT_CLOSED');
+        }
+      });
+    };
+
+    const handle = (
+      req: IncomingMessage,
+      res: ServerResponse,
+      caller: CallerIdentity,
+      started: number,
+      body: Buffer | null,
+    ) => {
+      const target = req.url ?? '/';
+      const c = canonicalTarget(target);
+      const cls = classify(c.upstreamPath);
+      const headers = headerMap(req.rawHeaders);
+      const tokenHeader = headers[AWS_TOKEN_HEADER];
+      const request: PolicyRequest = {
+        method: req.method ?? 'GET',
+        target,
+        path: c.path,
+        headers,
+        provider: cls.provider,
+        service: cls.service,
+        pathClass: cls.pathClass,
+        token: tokenHeader === undefined ? 'none' : ledger.check(tokenHeader, nowMs()),
+      };
+      const decision = decide(opts.policy(), request, caller, { nowMs: nowMs(), rate });
+      if (decision.status !== undefined) {
+        refuse(res, decision, request.path);
+        finish(started, request, caller, decision, decision.status);
+        return;
+      }
+      forward(req, res, started, request, c.upstream, caller, decision, body);
+    };
+
+    const guarded = (
+      req: IncomingMessage,
+      res: ServerResponse,
+      caller: CallerIdentity,
+      started: number,
+      body: Buffer | null,
+    ) => {
       try {
-        handle(conn, head, body, caller, started);
+        handle(req, res, caller, started, body);
       } catch (e) {
-        internalError(conn, e);
+        answer(res, 500, 'imdsguard: internal error\n', {}, true);
+        process.emitWarning(`proxy: ${(e as Error).message}`);
       }
     };
 
-    const handler: H1Handler<CallerIdentity | Promise<CallerIdentity>> = {
-      // Start attribution as soon as the connection is accepted, in parallel with reading the request.
-      onConnection: (conn) => void identityOf(conn),
-      onClose: (conn) => {
-        const ends = endsOf.get(conn);
-        if (ends) opts.attribution.release?.(ends);
-      },
-      onRequest: (conn, req) => {
-        const started = performance.now();
-        const id = identityOf(conn);
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+      const started = performance.now();
+      const sock = req.socket;
+      // A refused connection (cap) or one whose earlier request was malformed: nothing more is read from it.
+      if (capped.has(sock) || ending.has(sock)) return;
+      readAtRequest.set(sock, sock.bytesRead);
+      const problem = headProblem(req.httpVersion, req.rawHeaders, { maxFields });
+      if (problem) {
+        refuseEarly(sock, started, bareRequest(req.method ?? 'UNKNOWN', req.url ?? '/'), problem, () =>
+          answer(res, problem.status, `imdsguard: ${problem.message}\n`, {}, true),
+        );
+        return;
+      }
+      const proceed = (body: Buffer | null) => {
+        const id = identityOf(sock);
         // Keep-alive: the caller is known from the connection's first request; no promise, no microtask.
-        if (!(id instanceof Promise)) guarded(conn, req.head, req.body, id, started);
+        if (!(id instanceof Promise)) guarded(req, res, id, started, body);
         else
           id.then(
-            (caller) => guarded(conn, req.head, req.body, caller, started),
-            (e) => internalError(conn, e),
+            (caller) => guarded(req, res, caller, started, body),
+            (e: unknown) => {
+              answer(res, 500, 'imdsguard: internal error\n', {}, true);
+              process.emitWarning(`proxy: ${(e as Error).message}`);
+            },
           );
-      },
-      onClientError: (conn, err: HttpRequestError, head) => {
-        // A request that never parsed is still a request: answer once the caller is known (the client's socket
-        // must still be open for that), bounded so a slow attribution cannot hold the socket.
-        const started = performance.now();
-        let answered = false;
-        const answer = () => {
-          if (answered) return;
-          answered = true;
-          conn.reject(err);
-        };
-        const cap = setTimeout(answer, 250);
-        void Promise.resolve(identityOf(conn)).then((caller) => {
-          clearTimeout(cap);
-          answer();
-          const target = head?.target ?? '/';
-          const request: PolicyRequest = {
-            method: head?.method ?? 'UNKNOWN',
-            target,
-            path: head ? canonicalTarget(target).path : '/',
-            headers: {},
-            provider: null,
-            service: null,
-            pathClass: 'other',
-            token: 'none',
-          };
-          const decision: Decision = {
-            action: 'deny',
-            status: err.status,
-            reason: `malformed request (${err.code}: ${err.message})`,
-            rule: 'http-parser',
-            report: false,
-            severity: 'low',
-          };
-          finish(started, request, caller, decision, err.status);
-        });
-      },
+      };
+      const framed = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      if (!framed) {
+        req.resume();
+        proceed(null);
+        return;
+      }
+      // A body (metadata clients send none) is read whole before the policy sees the request, up to the cap.
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let over = false;
+      req.on('data', (c: Buffer) => {
+        if (over) return;
+        size += c.length;
+        if (size > maxBody) {
+          over = true;
+          const err = new HttpRequestError(413, 'HPE_BODY_TOO_LARGE', `request body over ${maxBody} bytes`);
+          refuseEarly(sock, started, bareRequest(req.method ?? 'UNKNOWN', req.url ?? '/'), err, () =>
+            answer(res, 413, `imdsguard: ${err.message}\n`, {}, true),
+          );
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('end', () => {
+        if (!over) proceed(Buffer.concat(chunks));
+      });
     };
 
-    const server = new H1Server(
+    const server = createServer(
       {
-        host: spec.host,
-        port: spec.port,
-        keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 5000,
-        headersTimeoutMs: opts.headersTimeoutMs ?? 5000,
-        requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+        insecureHTTPParser: false,
+        // Checked in head-check.ts instead, so a request without Host is answered and recorded like any refusal.
+        requireHostHeader: false,
         maxHeaderSize: opts.maxHeaderSize ?? 8192,
-        maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,
+        headersTimeout,
+        requestTimeout: Math.max(opts.requestTimeoutMs ?? 10_000, headersTimeout),
+        keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5000,
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+        noDelay: true,
       },
-      handler,
+      onRequest,
     );
-    const bound = await server.listen();
+    // One more than accepted, so that too many fields are seen (and refused) rather than silently cut off.
+    server.maxHeadersCount = maxFields + 1;
+    // Expect other than 100-continue: refused and recorded by head-check.ts, not answered by Node on its own.
+    server.on('checkExpectation', onRequest);
+
+    server.on('connection', (sock: Socket) => {
+      const peer = sock.remoteAddress ?? '';
+      const n = (perPeer.get(peer) ?? 0) + 1;
+      perPeer.set(peer, n);
+      sock.once('close', () => {
+        const left = (perPeer.get(peer) ?? 1) - 1;
+        if (left <= 0) perPeer.delete(peer);
+        else perPeer.set(peer, left);
+      });
+      if (n > maxPerPeer) {
+        // Refused before attribution: a flood of connections must not become a flood of /proc walks.
+        const started = performance.now();
+        const reason = `more than ${maxPerPeer} open connections from ${peer}`;
+        const body = `imdsguard: refused: ${reason}\n`;
+        capped.add(sock);
+        sock.end(
+          `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+        callers.set(sock, {
+          known: false,
+          reason: 'not attributed: over the per-peer connection cap',
+          otherNamespace: false,
+        });
+        finish(
+          started,
+          bareRequest('UNKNOWN', '/'),
+          callers.get(sock) as CallerIdentity,
+          {
+            action: 'deny',
+            status: 503,
+            reason,
+            rule: 'connection-cap',
+            report: true,
+            severity: 'medium',
+          },
+          503,
+        );
+        return;
+      }
+      // Start attribution as soon as the connection is accepted, in parallel with reading the request.
+      void identityOf(sock);
+    });
+
+    server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock: Socket) => {
+      if (ending.has(sock) || capped.has(sock)) return;
+      if (err.code === 'ECONNRESET' || !sock.writable) {
+        sock.destroy();
+        return;
+      }
+      // A connection that sent nothing since its last request is closed without an answer or a record.
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && sock.bytesRead <= (readAtRequest.get(sock) ?? 0)) {
+        sock.destroy();
+        return;
+      }
+      const started = performance.now();
+      const status = clientErrorStatus(err.code);
+      const line = /^([A-Za-z]{1,20}) (\S{1,2048}) /.exec(err.rawPacket?.toString('latin1') ?? '');
+      const e = new HttpRequestError(status, err.code ?? 'HPE_INVALID', err.message);
+      refuseEarly(sock, started, bareRequest(line?.[1] ?? 'UNKNOWN', line?.[2] ?? '/'), e, () => {
+        const body = `imdsguard: malformed request (${e.code})\n`;
+        sock.end(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      });
+    });
+
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(spec.port, spec.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
     servers.push(server);
-    addresses.push({ host: spec.host, port: bound.port, upstream: spec.upstream });
+    const bound = server.address();
+    addresses.push({
+      host: spec.host,
+      port: typeof bound === 'object' && bound ? bound.port : spec.port,
+      upstream: spec.upstream,
+    });
   }
 
   return {
     addresses,
     async close() {
-      await Promise.all(servers.map((s) => s.close()));
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      );
       await Promise.all(upstreams.map((u) => u.close()));
     },
   };

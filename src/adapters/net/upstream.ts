@@ -1,13 +1,14 @@
 /**
- * Re-originate a request to the real metadata endpoint: hop-by-hop headers dropped, Host set to the endpoint,
- * nothing added (in particular no X-Forwarded-For, which the EC2 service refuses on token requests).
- * Requests go through the lean keep-alive client in h1-client.ts; a body (read whole by the front end) is sent
- * with a Content-Length of its decoded size.
+ * Re-originate a request to the real metadata endpoint through node:http's keep-alive agent: hop-by-hop headers
+ * dropped, Host set to the endpoint, nothing added (in particular no X-Forwarded-For, which the EC2 service refuses
+ * on token requests). The request is relayed only after the policy decided on it; the proxy refuses requests whose
+ * Connection header names other fields (relay-check.ts), so nothing the policy read is dropped here.
  */
+import { Agent, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, request } from 'node:http';
 import { isIP } from 'node:net';
-import { H1Pool } from './h1-client.ts';
 
-const HOP_BY_HOP = new Set([
+/** Fields that belong to one connection, not to the request (RFC 9110 §7.6.1), and Host, which is replaced. */
+export const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -27,15 +28,43 @@ export interface Upstream {
   readonly port: number;
   /** host[:port] as sent in Host. */
   readonly authority: string;
-  readonly h1: H1Pool;
+  /**
+   * Send one request. `rawHeaders` as node:http hands them over (name, value, …); `body` is the request body read
+   * whole (null: none). The response or the error is handed to `onResponse`/`onError` exactly once.
+   */
+  send(
+    method: string,
+    target: string,
+    rawHeaders: readonly string[],
+    body: Buffer | null,
+    onResponse: (res: IncomingMessage) => void,
+    onError: (err: NodeJS.ErrnoException) => void,
+  ): ClientRequest;
   close(): Promise<void>;
 }
 
 export interface UpstreamOptions {
-  connectTimeoutMs?: number;
   connections?: number;
-  /** Headers (and, for the lean client, each silence in the body) within this time. Default 5000. */
+  /** No response head, or a silence in the body, this long: the request fails with code UPSTREAM_TIMEOUT. */
   timeoutMs?: number;
+}
+
+/** The request's fields for the upstream: hop-by-hop fields, Content-Length and Expect dropped; duplicates kept. */
+export function upstreamHeaders(
+  rawHeaders: readonly string[],
+  authority: string,
+  body: Buffer | null,
+): OutgoingHttpHeaders {
+  const out: Record<string, string | string[]> = { host: authority };
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const k = rawHeaders[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(k) || k === 'content-length' || k === 'expect') continue;
+    const v = rawHeaders[i + 1]!;
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  if (body !== null) out['content-length'] = String(body.length);
+  return out;
 }
 
 export function openUpstream(raw: string, opts: UpstreamOptions = {}): Upstream {
@@ -45,60 +74,45 @@ export function openUpstream(raw: string, opts: UpstreamOptions = {}): Upstream 
   if (url.pathname !== '/' || url.search) throw new Error(`Upstream "${raw}" must name an origin only, without a path`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port ? Number(url.port) : 80;
-  const connections = opts.connections ?? 128;
-  const h1 = new H1Pool({
-    host,
-    port,
-    connections,
-    connectTimeoutMs: opts.connectTimeoutMs ?? 2000,
-    headersTimeoutMs: opts.timeoutMs ?? 5000,
-    bodyTimeoutMs: opts.timeoutMs ?? 5000,
-    keepAliveTimeoutMs: 4000,
-  });
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.connections ?? 128, scheduling: 'lifo' });
+  const authority = url.host;
   return {
     url,
     ip: isIP(host) ? host : undefined,
     port,
-    authority: url.host,
-    h1,
+    authority,
+    send(method, target, rawHeaders, body, onResponse, onError) {
+      let failed = false;
+      const fail = (e: NodeJS.ErrnoException) => {
+        if (failed) return;
+        failed = true;
+        onError(e);
+      };
+      const req = request(
+        {
+          host,
+          port,
+          method,
+          path: target,
+          agent,
+          setHost: false,
+          headers: upstreamHeaders(rawHeaders, authority, body),
+        },
+        onResponse,
+      );
+      req.setTimeout(timeoutMs, () => {
+        const e: NodeJS.ErrnoException = new Error(`no answer within ${timeoutMs} ms`);
+        e.code = 'UPSTREAM_TIMEOUT';
+        fail(e);
+        req.destroy(e);
+      });
+      req.on('error', fail);
+      req.end(body ?? undefined);
+      return req;
+    },
     async close() {
-      await h1.close();
+      agent.destroy();
     },
   };
-}
-
-/**
- * The request head for the upstream (request line, headers, blank line) from the fields as the client sent them
- * (names lower-cased, duplicates kept, in order): hop-by-hop fields (and those named in Connection) removed, Host
- * replaced, Expect dropped (the body is already read), and Content-Length set to the decoded body's length when the
- * client framed a body at all. The parser has already refused CR, LF and NUL in the method, target and values.
- */
-export function upstreamHead(
-  method: string,
-  target: string,
-  fields: readonly string[],
-  authority: string,
-  body: Buffer | null,
-): string {
-  let extra: Set<string> | undefined;
-  let framed = false;
-  for (let i = 0; i < fields.length; i += 2) {
-    const k = fields[i]!;
-    if (k === 'content-length' || k === 'transfer-encoding') framed = true;
-    else if (k === 'connection')
-      for (const n of fields[i + 1]!.split(',')) {
-        const name = n.trim().toLowerCase();
-        if (!name || name === 'close' || name === 'keep-alive') continue;
-        extra ??= new Set();
-        extra.add(name);
-      }
-  }
-  let head = `${method} ${target} HTTP/1.1\r\nhost: ${authority}\r\n`;
-  for (let i = 0; i < fields.length; i += 2) {
-    const k = fields[i]!;
-    if (HOP_BY_HOP.has(k) || k === 'content-length' || k === 'expect' || extra?.has(k)) continue;
-    head += `${k}: ${fields[i + 1]}\r\n`;
-  }
-  if (framed || body !== null) head += `content-length: ${body?.length ?? 0}\r\n`;
-  return `${head}\r\n`;
 }

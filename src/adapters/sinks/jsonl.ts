@@ -7,9 +7,6 @@ export function jsonlSink(out: TextOutput): FindingSink {
     write(record) {
       return out.write(`${JSON.stringify(record)}\n`);
     },
-    writeJson(json) {
-      return out.write(`${json}\n`);
-    },
     close: () => out.close(),
   };
 }

@@ -33,6 +33,7 @@ interface ProxyFlags {
   sockDiag: boolean;
   headersTimeoutMs?: number;
   upstreamTimeoutMs?: number;
+  maxConnectionsPerPeer?: number;
   logLevel: string;
 }
 
@@ -127,6 +128,11 @@ export function proxyCommand(): Command {
       'the endpoint must answer within this time, else 504',
       intArg('--upstream-timeout-ms', 100, 600_000),
     )
+    .option(
+      '--max-connections-per-peer <n>',
+      'open connections accepted from one address (503 beyond; local processes share one address)',
+      intArg('--max-connections-per-peer', 1, 1_000_000),
+    )
     .addOption(
       new Option('--log-level <level>', 'stderr log level').choices(['debug', 'info', 'warn', 'error']).default('info'),
     )
@@ -159,6 +165,7 @@ Examples:
         python: f.sockDiag ? f.python : false,
         ...(f.headersTimeoutMs !== undefined ? { headersTimeoutMs: f.headersTimeoutMs } : {}),
         ...(f.upstreamTimeoutMs !== undefined ? { upstreamTimeoutMs: f.upstreamTimeoutMs } : {}),
+        ...(f.maxConnectionsPerPeer !== undefined ? { maxConnectionsPerPeer: f.maxConnectionsPerPeer } : {}),
         log,
       });
       process.exitCode = EXIT.ok;

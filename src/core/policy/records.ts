@@ -52,12 +52,7 @@ export function maskArgv(argv: readonly string[]): string[] {
   return argv.map((a) => a.replace(SECRET_ARG, (_m, head: string, keep: string) => `${head}${keep}****`));
 }
 
-/** One caller object serves every request of a keep-alive connection: build its record part once. */
-const PROCESS_PARTS = new WeakMap<CallerIdentity, Record<string, unknown>>();
-
 function processOf(c: CallerIdentity): Record<string, unknown> {
-  const cached = PROCESS_PARTS.get(c);
-  if (cached) return cached;
   const p: Record<string, unknown> = { identity: c.known ? 'known' : 'unknown' };
   if (!c.known && c.reason) p.reason = c.reason;
   for (const k of ['pid', 'ppid', 'exe', 'uid', 'user', 'netns', 'container'] as const) {
@@ -66,7 +61,6 @@ function processOf(c: CallerIdentity): Record<string, unknown> {
   if (c.argv) p.argv = maskArgv(c.argv);
   if (c.exeSha256) p.exe_sha256 = c.exeSha256;
   p.other_namespace = c.otherNamespace;
-  PROCESS_PARTS.set(c, p);
   return p;
 }
 
@@ -109,79 +103,6 @@ export function proxyEvent(o: ProxyOutcome): ProxyEventRecord {
     latency_ms: Math.round(o.latencyMs * 1000) / 1000,
     ...(o.upstreamError ? { upstream_error: o.upstreamError } : {}),
   };
-}
-
-const PROCESS_JSON = new WeakMap<CallerIdentity, string>();
-const DECISION_JSON = new WeakMap<Decision, string>();
-const DESTINATION_JSON = new WeakMap<ProxyOutcome['destination'], string>();
-const ORIGIN_JSON = new Map<string, string>();
-const CLASS_JSON = new Map<string, string>();
-
-function num(n: number): string {
-  return Number.isFinite(n) ? String(n) : 'null';
-}
-
-/** `num(Math.round(ms * 1000) / 1000)` from integers: formatting a fraction is the slow part of number printing. For
- * k/1000 below 1e9 the shortest round-trip form is exactly the decimal with its trailing zeros dropped. */
-function millis3(ms: number): string {
-  const k = Math.round(ms * 1000);
-  if (!(k >= 0 && k < 1e12)) return num(k / 1000);
-  const whole = Math.floor(k / 1000);
-  let frac = k - whole * 1000;
-  if (frac === 0) return String(whole);
-  let digits = 3;
-  while (frac % 10 === 0) {
-    frac /= 10;
-    digits--;
-  }
-  return `${whole}.${String(frac).padStart(digits, '0')}`;
-}
-
-/**
- * `JSON.stringify(proxyEvent(o))`, byte for byte, at a fraction of its cost: the parts that repeat from request to
- * request (the caller, the decision, the listener, the path's class) are serialized once and reused, so only the
- * time, method, path, status and latency are written per request. The proxy writes one of these per request.
- */
-export function proxyEventJson(o: ProxyOutcome): string {
-  const c = o.caller;
-  let proc = PROCESS_JSON.get(c);
-  if (proc === undefined) {
-    proc = JSON.stringify(processOf(c));
-    PROCESS_JSON.set(c, proc);
-  }
-  const d = o.decision;
-  let dec = DECISION_JSON.get(d);
-  if (dec === undefined) {
-    dec = `"decision":${JSON.stringify(d.action)},"policy_rule":${JSON.stringify(d.rule)},"reason":${JSON.stringify(d.reason)}`;
-    DECISION_JSON.set(d, dec);
-  }
-  let dst = DESTINATION_JSON.get(o.destination);
-  if (dst === undefined) {
-    dst = JSON.stringify(o.destination);
-    DESTINATION_JSON.set(o.destination, dst);
-  }
-  let origin = ORIGIN_JSON.get(o.listener);
-  if (origin === undefined) {
-    origin = JSON.stringify({ sensor: PROXY_SENSOR, listener: o.listener });
-    if (ORIGIN_JSON.size > 256) ORIGIN_JSON.clear();
-    ORIGIN_JSON.set(o.listener, origin);
-  }
-  const r = o.request;
-  const classKey = `${r.provider}\u0000${r.service}\u0000${r.pathClass}`;
-  let cls = CLASS_JSON.get(classKey);
-  if (cls === undefined) {
-    cls = `"provider":${JSON.stringify(r.provider)},"service":${JSON.stringify(r.service)},"path_class":${JSON.stringify(r.pathClass)}`;
-    if (CLASS_JSON.size > 1024) CLASS_JSON.clear();
-    CLASS_JSON.set(classKey, cls);
-  }
-  const v = imdsVersion(r);
-  return (
-    `{"type":"event","kind":"proxy-request","time":${JSON.stringify(o.time)},"origin":${origin},"process":${proc},` +
-    `"destination":${dst},"http":{"method":${JSON.stringify(r.method)},"path":${JSON.stringify(pathOnly(r.target))},` +
-    `"token":${r.headers[AWS_TOKEN_HEADER] !== undefined}},${v ? `"imds_version":${v},` : ''}${cls},${dec},` +
-    `"status":${num(o.status)},"latency_ms":${millis3(o.latencyMs)}` +
-    `${o.upstreamError ? `,"upstream_error":${JSON.stringify(o.upstreamError)}` : ''}}`
-  );
 }
 
 /** The finding for a reported decision (deny and audit by default), or null. */
