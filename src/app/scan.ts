@@ -15,16 +15,7 @@ import { detach } from '../core/parse/spans.ts';
 import type { LogFormatName, ParserOptions } from '../core/parse/types.ts';
 import type { FindingSink } from '../core/ports.ts';
 import type { LineRule } from '../core/rules/line-rule.ts';
-import { ScanFilterPool } from './scan-filter-pool.ts';
-import {
-  type ChunkFilterResult,
-  chunkEvidenceOf,
-  decodeChunk,
-  type FieldLister,
-  hasDirectives,
-  lineWanted,
-  pickLines,
-} from './scan-line-filter.ts';
+import { decodeChunk, hasDirectives, lineWanted, pickLines, type QuickPlaces } from './scan-line-filter.ts';
 import { ScanStats } from './scan-stats.ts';
 
 export interface ScanConfig {
@@ -49,11 +40,6 @@ export interface ScanConfig {
   onFinding?: (f: Finding) => void;
   /** Called once with the live statistics object (for a progress line). */
   onStats?: (s: ScanStats) => void;
-  /**
-   * Worker threads for the stateless filter stage (0: none). Only for rules built by `scanRules()`: the workers
-   * build their own copies of those. Not used with `follow`.
-   */
-  workers?: number;
 }
 
 /**
@@ -62,9 +48,6 @@ export interface ScanConfig {
  * per-chunk tests cost little per byte.
  */
 const CHUNK_BYTES = 120 << 10;
-
-/** Chunks read in the main thread before any goes to a worker: small inputs never wait for a worker to start. */
-const WARMUP_CHUNKS = 2;
 
 const STDIN_NAME = '-';
 
@@ -101,22 +84,15 @@ class InputScanner {
   private readonly cfg: ScanConfig;
   private readonly stats: ScanStats;
 
-  private readonly pool: ScanFilterPool | undefined;
-  private readonly lister: FieldLister;
+  private readonly places: QuickPlaces;
 
-  constructor(name: string, cfg: ScanConfig, stats: ScanStats, pool?: ScanFilterPool) {
+  constructor(name: string, cfg: ScanConfig, stats: ScanStats) {
     this.name = name;
     this.cfg = cfg;
     this.stats = stats;
-    this.pool = pool;
     const driver = new FormatDriver(cfg.logFormat, cfg.parser ?? {});
     this.driver = driver;
-    this.lister = {
-      places: (t, nb) => driver.quickPlaces(t, nb),
-      get spans() {
-        return driver.quickSpans;
-      },
-    };
+    this.places = (t, nb) => driver.quickPlaces(t, nb);
     this.offered = cfg.rules.map(() => 0);
     this.lookbehind = Math.max(0, ...cfg.rules.map((r) => (r.chunkEvidence ? (r.lookbehindLines ?? 0) : 0)));
   }
@@ -197,7 +173,7 @@ class InputScanner {
       );
       return;
     }
-    if (!prechecked && !lineWanted(text, this.cfg.rules, this.lister.places, undefined, false)) return;
+    if (!prechecked && !lineWanted(text, this.cfg.rules, this.places, undefined, false)) return;
     // From here on, findings and rule state may keep pieces of the line: copy it out of its read chunk first, so that
     // what they keep is the line, not the whole chunk it was sliced from.
     text = detach(text);
@@ -272,37 +248,13 @@ class InputScanner {
         r.placeFilter
           ? true
           : r.chunkEvidence
-            ? Boolean(r.holdsOpen?.(this.name)) || chunkEvidenceOf(r, buf, text)
+            ? Boolean(r.holdsOpen?.(this.name)) || r.chunkEvidence(text())
             : r.mayMatch(text()),
       );
       await this.textChunk(c, text, chunkMay);
       return;
     }
     await this.slowChunk(c);
-  }
-
-  /** A chunk the filter stage read in a worker: only the lines it picked are read here, unless a rule takes it all. */
-  async filteredChunk(c: LineChunk, res: ChunkFilterResult): Promise<void> {
-    if (!res.ok) {
-      this.stats.linesRead += c.lines;
-      this.stats.bytesRead += c.buf.length;
-      await this.slowChunk(c);
-      return;
-    }
-    const rules = this.cfg.rules;
-    const chunkMay = rules.map((r, i) =>
-      r.chunkEvidence ? Boolean(r.holdsOpen?.(this.name)) || res.evidence[i]! : true,
-    );
-    if (res.directives || rules.some((r, i) => r.chunkEvidence && chunkMay[i])) {
-      await this.chunk(c);
-      return;
-    }
-    this.stats.linesRead += c.lines;
-    this.stats.bytesRead += c.buf.length;
-    await this.offerAll(c.firstLine, c.lines, chunkMay);
-    this.remember(c.buf, c.firstLine, c.lines);
-    this.active = chunkMay;
-    for (let k = 0; k < res.lines.length; k++) await this.line(res.texts[k]!, c.firstLine + res.lines[k]!, true);
   }
 
   /** A valid UTF-8 chunk, line by line: only lines some rule may care about pay for a parse (and an await). */
@@ -312,15 +264,7 @@ class InputScanner {
     this.active = chunkMay;
     if (!chunkMay.some(Boolean) && !hasDirectives(c.buf)) return;
     const picked: Array<[number, string]> = [];
-    pickLines(
-      text,
-      c.buf.length,
-      this.cfg.rules,
-      this.lister,
-      chunkMay,
-      (index, line) => picked.push([index, line]),
-      c.buf,
-    );
+    pickLines(text(), c.buf.length, this.cfg.rules, this.places, chunkMay, (index, line) => picked.push([index, line]));
     for (const [index, line] of picked) await this.line(line, c.firstLine + index, true);
   }
 
@@ -350,60 +294,23 @@ class InputScanner {
   }
 
   private lastLine = 0;
-  private chunksSeen = 0;
-  private poolFailed = false;
-
-  /** Finish one chunk, in input order. */
-  private async finish(c: LineChunk | OverlongLine, filtered?: Promise<ChunkFilterResult>): Promise<void> {
-    if ('overlong' in c) {
-      this.stats.linesRead++;
-      this.skip('line too long', c.line, `line of ${c.bytes} bytes exceeds --max-line-bytes ${this.cfg.maxLineBytes}`);
-      this.lastLine = c.line;
-      return;
-    }
-    let res: ChunkFilterResult | undefined;
-    if (filtered) {
-      try {
-        res = await filtered;
-      } catch (e) {
-        if (!this.poolFailed) this.cfg.warn(`${this.name}: filter worker failed (${(e as Error).message}); reading on`);
-        this.poolFailed = true;
-      }
-    }
-    if (res) await this.filteredChunk(c, res);
-    else await this.chunk(c);
-    this.lastLine = c.firstLine + c.lines - 1;
-  }
 
   async run(source: AsyncIterable<Buffer | typeof RESET | LineBase>): Promise<void> {
-    // With workers, chunks are filtered ahead in parallel (a bounded window: eight chunks per worker keep them busy
-    // while this thread waits on the oldest) and finished here in order.
-    const pool = this.pool;
-    const window = pool ? pool.size * 8 : 0;
-    const queue: Array<{ c: LineChunk | OverlongLine; filtered?: Promise<ChunkFilterResult> }> = [];
     try {
       for await (const c of chunkLines(source, this.cfg.maxLineBytes, CHUNK_BYTES)) {
-        if (pool && !this.poolFailed && !('overlong' in c) && this.chunksSeen >= WARMUP_CHUNKS) {
-          const filtered = pool.filter(c.buf, this.driver.format);
-          filtered.catch(() => {}); // seen when the chunk is finished
-          queue.push({ c, filtered });
-          while (queue.length > window) {
-            const q = queue.shift()!;
-            await this.finish(q.c, q.filtered);
-          }
+        if ('overlong' in c) {
+          this.stats.linesRead++;
+          this.skip(
+            'line too long',
+            c.line,
+            `line of ${c.bytes} bytes exceeds --max-line-bytes ${this.cfg.maxLineBytes}`,
+          );
+          this.lastLine = c.line;
         } else {
-          while (queue.length > 0) {
-            const q = queue.shift()!;
-            await this.finish(q.c, q.filtered);
-          }
-          await this.finish(c);
+          await this.chunk(c);
+          this.lastLine = c.firstLine + c.lines - 1;
         }
-        this.chunksSeen++;
         if (this.cfg.signal?.aborted) break;
-      }
-      while (queue.length > 0) {
-        const q = queue.shift()!;
-        await this.finish(q.c, q.filtered);
       }
       for (const rule of this.cfg.rules) if (rule.flush) await this.emit(rule.flush(this.name));
     } catch (e) {
@@ -425,13 +332,13 @@ async function* stdinBytes(cfg: ScanConfig): AsyncGenerator<Buffer> {
   yield* maybeGunzip((cfg.stdin ?? process.stdin) as AsyncIterable<Buffer>);
 }
 
-async function scanInput(input: Input, cfg: ScanConfig, stats: ScanStats, pool?: ScanFilterPool): Promise<void> {
+async function scanInput(input: Input, cfg: ScanConfig, stats: ScanStats): Promise<void> {
   stats.inputs++;
   if (input.kind === 'stdin') {
-    await new InputScanner(STDIN_NAME, cfg, stats, pool).run(stdinBytes(cfg));
+    await new InputScanner(STDIN_NAME, cfg, stats).run(stdinBytes(cfg));
     return;
   }
-  const scanner = new InputScanner(input.path, cfg, stats, cfg.follow ? undefined : pool);
+  const scanner = new InputScanner(input.path, cfg, stats);
   if (cfg.follow) {
     const signal = cfg.signal ?? new AbortController().signal;
     await scanner.run(
@@ -465,20 +372,14 @@ export async function runScan(cfg: ScanConfig): Promise<ScanStats> {
     stats.inputsFailed.push(e.input);
     cfg.warn(e.message);
   }
-  const workers = cfg.follow ? 0 : (cfg.workers ?? 0);
-  const pool = workers > 0 ? new ScanFilterPool(workers, cfg.parser ?? {}) : undefined;
   let next = 0;
   const worker = async () => {
     while (next < inputs.length && !cfg.signal?.aborted) {
       const input = inputs[next++]!;
-      await scanInput(input, cfg, stats, pool);
+      await scanInput(input, cfg, stats);
     }
   };
   const n = cfg.follow ? inputs.length : Math.max(1, Math.min(cfg.concurrency, inputs.length));
-  try {
-    await Promise.all(Array.from({ length: n }, worker));
-  } finally {
-    await pool?.close();
-  }
+  await Promise.all(Array.from({ length: n }, worker));
   return stats;
 }

@@ -16,7 +16,6 @@ interface ScanFlags {
   follow?: boolean;
   fromStart?: boolean;
   concurrency: number;
-  workers: number;
   maxLineBytes: number;
   summary: boolean;
   progress: boolean;
@@ -45,12 +44,6 @@ function collectField(v: string, prev: Record<string, string>): Record<string, s
 function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
-  return n;
-}
-
-function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected 0 or a positive integer, got "${v}"`);
   return n;
 }
 
@@ -84,14 +77,6 @@ export function scanCommand(): Command {
     )
     .option('--from-start', 'with --follow: read what the files hold first, then follow')
     .addOption(new Option('--concurrency <n>', 'inputs read at the same time').argParser(positiveInt).default(4))
-    .addOption(
-      new Option(
-        '--workers <n>',
-        'threads that pre-filter large inputs in parallel; each adds about 30 MiB of memory (0: the main thread reads everything)',
-      )
-        .argParser(nonNegativeInt)
-        .default(0),
-    )
     .addOption(
       new Option('--max-line-bytes <n>', 'skip (and report) lines longer than this')
         .argParser(positiveInt)
@@ -167,7 +152,6 @@ Examples:
           fromStart: Boolean(flags.fromStart),
           maxLineBytes: flags.maxLineBytes,
           concurrency: flags.concurrency,
-          workers: flags.workers,
           signal: ac.signal,
           warn: (m) => process.stderr.write(`${tty ? '\r\u001b[K' : ''}imdsguard: ${m}\n`),
           onFinding: (f) => {

@@ -189,7 +189,6 @@ function make(name: string): LogFormat {
           return ev ? { kind: 'event', event: ev } : NOMATCH;
         },
         quickPlaces: quickCombinedPlaces,
-        quickSpans: quickCombinedSpans,
       };
     },
   };

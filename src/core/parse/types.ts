@@ -1,5 +1,4 @@
 import type { HttpEvent } from '../model/event.ts';
-import type { QuickSpans } from './spans.ts';
 
 /** `--log-format` names (DESIGN.md). `auto` detects per file and re-detects when a line stops parsing. */
 export const LOG_FORMATS = [
@@ -57,8 +56,6 @@ export interface LineParser {
    * before it. `noBreaks`: the caller knows `text` holds no CR, LF, U+2028 or U+2029.
    */
   quickPlaces?(text: string, noBreaks?: boolean): string[] | null;
-  /** Optional: `quickPlaces` as spans of a line inside a larger text (see `QuickSpans`). */
-  quickSpans?: QuickSpans;
 }
 
 export interface ParserOptions {
