@@ -1,4 +1,4 @@
-import { classify, verdictOf } from '../core/classify.ts';
+import { type ContextNote, classifyWithContext, verdictOf } from '../core/classify.ts';
 import type { MetadataHit, VerdictOrNone } from '../core/model/hit.ts';
 
 /** What `explain` prints for one input. */
@@ -7,6 +7,12 @@ export interface ExplainRecord {
   input: string;
   verdict: VerdictOrNone;
   hits: ExplainHit[];
+  /**
+   * How the text around each metadata or internal reference was read, and why: a fetch `target`, or `prose`, `cidr`,
+   * `list`, `query-language`, `token-claim`, `slug`; with the outcome (`kept`, `kept-lower-confidence` when both
+   * readings are plausible, `dropped`). Empty when the input names nothing.
+   */
+  context: ContextNote[];
 }
 
 export interface ExplainHit {
@@ -47,6 +53,6 @@ export function toExplainHit(h: MetadataHit): ExplainHit {
 
 /** Explain one input line. */
 export function explain(input: string, field?: string): ExplainRecord {
-  const hits = classify(input, field ? { field } : {});
-  return { type: 'explain', input, verdict: verdictOf(hits), hits: hits.map(toExplainHit) };
+  const { hits, context } = classifyWithContext(input, field ? { field } : {});
+  return { type: 'explain', input, verdict: verdictOf(hits), hits: hits.map(toExplainHit), context };
 }

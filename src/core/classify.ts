@@ -10,6 +10,7 @@ import {
 import { decodeViews, type View } from './decode/views.ts';
 import { REDIRECT_ALIASES } from './endpoints/aliases.ts';
 import { matchEndpoint, normalisePath } from './endpoints/lookup.ts';
+import { type FetchContext, type Reading, readFetchContext } from './fetch-context.ts';
 import type { HitContext, InternalKind, MetadataHit, VerdictOrNone } from './model/hit.ts';
 import { severityRank } from './model/severity.ts';
 import { mayAddressMetadata } from './prefilter.ts';
@@ -27,8 +28,11 @@ export interface ClassifyContext {
 
 interface Candidate {
   parts: UrlParts;
-  /** Bare text standing as a word between spaces (or `+`, a space in query strings). */
-  prose?: boolean;
+  /** Where the reference starts in the view's text, and where its `host[:port]` ends (for the fetch-context model). */
+  start: number;
+  hostEnd: number;
+  /** Read from the caller's own framing (a Host header, a known URL, a named field): the text around tells nothing. */
+  framed?: boolean;
   context: HitContext;
   param?: string;
   view: View;
@@ -61,16 +65,33 @@ const HOSTPATH_WORD_RE =
 const HOST_CHAR = /[^\s/\\?#"'<>=&@]/;
 const BEFORE_HOST_FORBIDDEN = /[\w.%:/-]/;
 
+/** Index just after `host[:port]` as written from `from` on (the host may sit past userinfo). */
+function hostEndIn(text: string, from: number, parts: UrlParts): number {
+  const h = parts.host.length > 0 ? text.indexOf(parts.host, from) : -1;
+  if (h < 0) return from;
+  let end = h + parts.host.length;
+  const port = /^:\d{1,5}/.exec(text.slice(end, end + 6));
+  if (port) end += port[0].length;
+  return end;
+}
+
 function pushScheme(v: View, out: Candidate[]): void {
   SCHEME_RE.lastIndex = 0;
   for (const m of v.text.matchAll(SCHEME_RE)) {
-    const scheme = m[1]!.toLowerCase();
+    let scheme = m[1]!.toLowerCase();
     const slashes = m[2]!;
-    const idx = m.index;
+    let idx = m.index;
+    // `curl+http://…` in a query string is two words (`+` is a space there), not an `svn+ssh`-style scheme.
+    const plus = scheme.lastIndexOf('+');
+    if (plus >= 0 && SLASHLESS_SCHEMES.has(scheme.slice(plus + 1))) {
+      idx += plus + 1;
+      scheme = scheme.slice(plus + 1);
+    }
     if (idx > 0 && /[a-z0-9]/i.test(v.text[idx - 1]!)) continue;
     if (SKIP_SCHEMES.has(scheme)) continue;
     if (slashes.length === 0 && !SLASHLESS_SCHEMES.has(scheme)) continue;
-    let rest = v.text.slice(idx + m[0].length, idx + m[0].length + 4096);
+    const restAt = m.index + m[0].length;
+    let rest = v.text.slice(restAt, restAt + 4096);
     // `http://\\l\\o\\c…`: the slash run swallowed the first backslash of a backslashed host name; give it back.
     const giveBack = /^[/\\]{2}(\\+)$/.exec(slashes);
     if (giveBack && /^[a-z0-9.-]\\/i.test(rest)) rest = giveBack[1]! + rest;
@@ -79,7 +100,14 @@ function pushScheme(v: View, out: Candidate[]): void {
     if (scheme !== 'http' && scheme !== 'https') extra.push(`scheme:${scheme}`);
     for (const parts of splitAfterScheme(scheme, rest)) {
       parts.transforms.unshift(...extra);
-      out.push({ parts, context: 'url', view: v, raw: v.text.slice(idx, idx + m[0].length + 256).split(/\s/)[0]! });
+      out.push({
+        parts,
+        start: idx,
+        hostEnd: hostEndIn(v.text, restAt, parts),
+        context: 'url',
+        view: v,
+        raw: v.text.slice(idx, restAt + 256).split(/\s/)[0]!,
+      });
     }
   }
   PROTO_RELATIVE_RE.lastIndex = 0;
@@ -88,7 +116,14 @@ function pushScheme(v: View, out: Candidate[]): void {
     if (start >= 3 && v.text[start - 3] === ':') continue;
     for (const parts of splitAfterScheme(null, v.text.slice(start, start + 4096))) {
       parts.transforms.unshift('protocol-relative');
-      out.push({ parts, context: 'url', view: v, raw: v.text.slice(start - 2, start + 256).split(/\s/)[0]! });
+      out.push({
+        parts,
+        start: start - 2,
+        hostEnd: hostEndIn(v.text, start, parts),
+        context: 'url',
+        view: v,
+        raw: v.text.slice(start - 2, start + 256).split(/\s/)[0]!,
+      });
     }
   }
 }
@@ -121,17 +156,22 @@ function pushParams(v: View, out: Candidate[]): void {
   for (const p of extractParams(v.text)) {
     if (/^[a-z][a-z0-9+._-]{0,19}:[/\\]/i.test(p.value)) continue; // has a scheme: the URL pass sees it
     for (const parts of hostPathParts(p.value)) {
-      out.push({ parts, context: 'param', param: p.name, view: v, raw: `${p.name}=${p.value}`.slice(0, 512) });
+      out.push({
+        parts,
+        start: p.at,
+        hostEnd: hostEndIn(v.text, p.at, parts),
+        context: 'param',
+        param: p.name,
+        view: v,
+        raw: `${p.name}=${p.value}`.slice(0, 512),
+      });
     }
   }
 }
 
 function pushBare(v: View, out: Candidate[]): void {
   const t = v.text;
-  const add = (host: string, rest: string, context: HitContext, raw: string, start = -1) => {
-    const before = start > 0 ? t[start - 1]! : '';
-    const after = rest[0] ?? '';
-    const prose = /[\s+]/.test(before) && (after === '' || /[\s+&]/.test(after));
+  const add = (host: string, rest: string, context: HitContext, raw: string, start: number, hostEnd: number) => {
     let port: number | null = null;
     let path = '';
     const pm = /^:(\d{1,5})/.exec(rest);
@@ -142,17 +182,18 @@ function pushBare(v: View, out: Candidate[]): void {
     if (/^[/\\]/.test(rest)) path = rest.split(/[\s"'<>&]/)[0]!.replace(/\\/g, '/');
     out.push({
       parts: { scheme: null, host, port, path, transforms: [], disagreements: [] },
+      start,
+      hostEnd: hostEnd + (pm ? pm[0].length : 0),
       context,
       view: v,
       raw,
-      prose,
     });
   };
   if (/\d\.\d/.test(t)) {
     QUAD_RE.lastIndex = 0;
     for (const m of t.matchAll(QUAD_RE)) {
       const end = m.index + m[0].length;
-      add(m[1]!, t.slice(end, end + 2048), 'bare', t.slice(m.index, end + 128).split(/[\s"'<>]/)[0]!, m.index);
+      add(m[1]!, t.slice(end, end + 2048), 'bare', t.slice(m.index, end + 128).split(/[\s"'<>]/)[0]!, m.index, end);
     }
   }
   if (t.includes('::') || /:[0-9a-f]{1,4}:/i.test(t)) {
@@ -160,13 +201,13 @@ function pushBare(v: View, out: Candidate[]): void {
     for (const m of t.matchAll(V6_RE)) {
       if (!m[1]!.includes(':') || m[1]!.length < 3) continue;
       const end = m.index + m[0].length;
-      add(`[${m[1]}]`, m[0].endsWith(']') ? t.slice(end, end + 2048) : '', 'bare', m[0]);
+      add(`[${m[1]}]`, m[0].endsWith(']') ? t.slice(end, end + 2048) : '', 'bare', m[0], m.index, end);
     }
   }
   NAME_RE.lastIndex = 0;
   for (const m of t.matchAll(NAME_RE)) {
     const end = m.index + m[0].length;
-    add(m[0], t.slice(end, end + 2048), 'bare', t.slice(m.index, end + 128).split(/[\s"'<>]/)[0]!, m.index);
+    add(m[0], t.slice(end, end + 2048), 'bare', t.slice(m.index, end + 128).split(/[\s"'<>]/)[0]!, m.index, end);
   }
   HOSTPATH_WORD_RE.lastIndex = 0;
   for (const m of t.matchAll(HOSTPATH_WORD_RE)) {
@@ -180,7 +221,7 @@ function pushBare(v: View, out: Candidate[]): void {
     const cut = host.search(/[^\w.%:[\]-][\w.%:[\]-]*$/);
     if (cut >= 0) host = host.slice(cut + 1);
     if (/^[a-z][a-z0-9+.-]*:$/i.test(host)) continue;
-    add(host, `/${m[1]!}`, 'hostpath', t.slice(start, m.index + m[0].length));
+    add(host, `/${m[1]!}`, 'hostpath', t.slice(start, m.index + m[0].length), m.index - host.length, m.index);
   }
 }
 
@@ -207,14 +248,13 @@ function accept(
       if (isUrlishParam(c.param, true)) return true;
       // A bare number or a one-word name means a host only in a parameter that names a host or URL.
       if (r.form === 'numeric' && !opts.hasPath) return false;
-      if (opts.singleLabel) return opts.pathKnown;
+      // A one-word name (`metadata`, `instance-data`) as the value of an ordinary field is a word, unless a metadata path follows.
+      if (opts.singleLabel) return opts.pathKnown && opts.hasPath;
       return true;
     }
     // bare text
     if (opts.singleLabel || opts.portBound) return false;
     if (opts.wire) return opts.hasPath || c.parts.port !== null;
-    // A lone address in prose ("how to block 169.254.169.254") is talk about the service, not a request to it.
-    if (c.prose && !opts.hasPath && c.parts.port === null) return false;
     return r.form === 'literal' || r.form === 'name';
   }
   // internal
@@ -360,8 +400,40 @@ function score(h: MetadataHit): number {
     severityRank(h.sensitivity) * 100 +
     (h.provider && h.provider !== 'multi' ? 50 : 0) +
     contextRank(h.context) * 10 -
+    (h.ambiguity ? 90 : 0) -
     Math.min(9, h.transforms.length)
   );
+}
+
+/** Why one reference was read the way it was: a fetch target, or prose, a network block, a list entry, a query… */
+export interface ContextNote {
+  /** The reference as found (`169.254.169.254`, `http://169.254.169.254/latest/…`). */
+  reference: string;
+  /** The canonical endpoint it names. */
+  endpoint: string;
+  reading: Reading;
+  why: string;
+  /** `kept`: a hit. `kept-lower-confidence`: both readings plausible. `dropped`: not a fetch target. */
+  outcome: 'kept' | 'kept-lower-confidence' | 'dropped';
+}
+
+export interface Classification {
+  hits: MetadataHit[];
+  /** One note per reference and reading, kept hits first. */
+  context: ContextNote[];
+}
+
+function contextOf(c: Candidate): FetchContext {
+  if (c.framed) return { reading: 'target', why: 'the field itself is a host or URL', ambiguous: false };
+  return readFetchContext({
+    text: c.view.text,
+    start: c.start,
+    hostEnd: c.hostEnd,
+    scheme: c.parts.scheme,
+    path: c.parts.path,
+    param: c.param,
+    claims: c.view.claims,
+  });
 }
 
 /**
@@ -371,24 +443,44 @@ function score(h: MetadataHit): number {
  */
 export function classify(text: string, ctx: ClassifyContext = {}): MetadataHit[] {
   if (text.length === 0 || !mayAddressMetadata(text)) return [];
-  return classifyUnfiltered(text, ctx);
+  return classifyCore(text, ctx).hits;
 }
 
 /** `classify` without its prefilter: the oracle the prefilter is tested against. */
 export function classifyUnfiltered(text: string, ctx: ClassifyContext = {}): MetadataHit[] {
-  if (text.length === 0) return [];
+  return classifyCore(text, ctx).hits;
+}
+
+/** `classify`, with a note for every reference saying how the text around it was read (what `explain` prints). */
+export function classifyWithContext(text: string, ctx: ClassifyContext = {}): Classification {
+  if (text.length === 0 || !mayAddressMetadata(text)) return { hits: [], context: [] };
+  return classifyCore(text, ctx);
+}
+
+function classifyCore(text: string, ctx: ClassifyContext): Classification {
+  if (text.length === 0) return { hits: [], context: [] };
   const views = decodeViews(text);
   const candidates: Candidate[] = [];
   for (const v of views) {
+    const framed = { start: 0, hostEnd: v.text.length, framed: true, view: v, raw: text };
     if (ctx.kind === 'host' && v.transforms.length === 0) {
-      for (const parts of hostPathParts(v.text)) candidates.push({ parts, context: 'host', view: v, raw: text });
+      for (const parts of hostPathParts(v.text)) candidates.push({ parts, context: 'host', ...framed });
     }
     if (ctx.kind === 'url' && !/^[a-z][a-z0-9+.-]*:/i.test(v.text.trim())) {
-      for (const parts of hostPathParts(v.text)) candidates.push({ parts, context: 'url', view: v, raw: text });
+      for (const parts of hostPathParts(v.text)) candidates.push({ parts, context: 'url', ...framed });
     }
     if (ctx.field && isUrlishParam(ctx.field) && !/:[/\\]/.test(v.text)) {
+      // A named field: the whole value is the parameter's, but what it says (a list, a block, words) still counts.
       for (const parts of hostPathParts(v.text))
-        candidates.push({ parts, context: 'param', param: ctx.field, view: v, raw: text });
+        candidates.push({
+          parts,
+          context: 'param',
+          param: ctx.field,
+          view: v,
+          raw: text,
+          start: v.text.length - v.text.trimStart().length,
+          hostEnd: hostEndIn(v.text, 0, parts),
+        });
     }
     pushScheme(v, candidates);
     pushParams(v, candidates);
@@ -396,19 +488,49 @@ export function classifyUnfiltered(text: string, ctx: ClassifyContext = {}): Met
     if (candidates.length > 2000) break;
   }
   const best = new Map<string, MetadataHit>();
+  const dropped = new Map<string, ContextNote>();
+  const readingOf = new Map<MetadataHit, FetchContext>();
   const seen = new Set<string>();
   for (const c of candidates) {
     // The same candidate is often found again in a more decoded view; the first (least decoded) reading explains best.
     const key = `${c.context}\u0000${c.param ?? ''}\u0000${c.parts.host}\u0000${c.parts.port}\u0000${c.parts.path}\u0000${c.parts.transforms.join()}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    for (const h of evaluate(c)) {
+    const hits = evaluate(c);
+    if (hits.length === 0) continue;
+    const fc = contextOf(c);
+    for (const h of hits) {
       const key = `${h.verdict}|${h.endpoint.canonical}`;
+      if (fc.reading !== 'target' && !fc.ambiguous) {
+        if (!dropped.has(key))
+          dropped.set(key, {
+            reference: c.raw,
+            endpoint: h.endpoint.canonical,
+            reading: fc.reading,
+            why: fc.why,
+            outcome: 'dropped',
+          });
+        continue;
+      }
+      if (fc.reading !== 'target') h.ambiguity = `${fc.reading}: ${fc.why}`;
+      readingOf.set(h, fc);
       const prev = best.get(key);
       if (!prev || score(h) > score(prev)) best.set(key, h);
     }
   }
-  return [...best.values()].sort((a, b) => score(b) - score(a));
+  const hits = [...best.values()].sort((a, b) => score(b) - score(a));
+  const context: ContextNote[] = hits.map((h) => {
+    const fc = readingOf.get(h)!;
+    return {
+      reference: h.raw,
+      endpoint: h.endpoint.canonical,
+      reading: fc.reading,
+      why: fc.why,
+      outcome: h.ambiguity ? 'kept-lower-confidence' : 'kept',
+    };
+  });
+  for (const [key, note] of dropped) if (!best.has(key)) context.push(note);
+  return { hits, context };
 }
 
 /** The strongest verdict among hits: metadata > internal > none. */

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildGrammarAttacks } from './families.ts';
+import { buildContextBenign, buildGrammarAttacks } from './families.ts';
 import { buildBenign, buildBenignTraffic, buildCompositions, buildCorpus, scoreByFamily } from './ssrf-corpus.ts';
 
 describe('own SSRF corpus', () => {
   const attacks = [...buildCorpus(), ...buildCompositions(), ...buildGrammarAttacks()];
-  const benign = [...buildBenign(), ...buildBenignTraffic()];
+  const benign = [...buildBenign(), ...buildBenignTraffic(), ...buildContextBenign()];
 
   test('the corpus is large and covers every decoding family', () => {
     assert.ok(attacks.length > 2000, `${attacks.length} attack cases`);

@@ -16,6 +16,10 @@ function renderBlock(r: ExplainRecord): string {
     );
     for (const d of h.disagreements) lines.push(`    note: ${d}`);
   }
+  for (const c of r.context)
+    lines.push(
+      `  context: ${sanitizeForTerminal(c.endpoint)} read as ${c.reading} (${c.outcome}): ${sanitizeForTerminal(c.why)}`,
+    );
   return `${lines.join('\n')}\n`;
 }
 

@@ -150,6 +150,8 @@ export function isUrlishParam(name: string | undefined, strict = false): boolean
 export interface ParamValue {
   name: string;
   value: string;
+  /** Index of the value's first character in the text. */
+  at: number;
 }
 
 const QUERY_PAIR = /(?:^|[?&;\s])([\w.\-[\]$]{1,64})=([^&;\s"'<>]{1,4096})/g;
@@ -164,7 +166,8 @@ export function extractParams(text: string): ParamValue[] {
   for (const re of [QUERY_PAIR, JSON_PAIR, XML_ELEMENT, XML_ATTR, COOKIE_OR_HEADER]) {
     re.lastIndex = 0;
     for (const m of text.matchAll(re)) {
-      out.push({ name: m[1]!, value: m[2]! });
+      const nameEnd = m[0].indexOf(m[1]!) + m[1]!.length;
+      out.push({ name: m[1]!, value: m[2]!, at: m.index + m[0].indexOf(m[2]!, nameEnd) });
       if (out.length > 512) return out;
     }
   }

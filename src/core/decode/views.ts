@@ -12,6 +12,20 @@ import { foldUnicode, hasNonAscii } from './unicode.ts';
 export interface View {
   text: string;
   transforms: Transform[];
+  /** The view is the decoded header or claims of a token (a JWT): its values are data, not destinations. */
+  claims?: boolean;
+}
+
+const JWT = /\beyJ[\w-]{4,}\.eyJ[\w-]{4,}\.[\w-]*/g;
+
+/** The decoded header and claims of every JWT in the text. */
+function jwtParts(s: string): Set<string> {
+  const out = new Set<string>();
+  if (!s.includes('eyJ')) return out;
+  for (const m of s.matchAll(JWT)) {
+    for (const seg of m[0].split('.').slice(0, 2)) out.add(Buffer.from(seg, 'base64url').toString('utf8'));
+  }
+  return out;
 }
 
 const MAX_VIEWS = 16;
@@ -56,7 +70,14 @@ const decoders: Decoder[] = [
   },
   (v) => {
     if (v.text.length < 12) return [];
-    return findBase64Urls(v.text).map((t) => ({ text: t, transforms: [...v.transforms, 'base64'] }));
+    const found = findBase64Urls(v.text);
+    if (found.length === 0) return [];
+    const claims = jwtParts(v.text);
+    return found.map((t) => ({
+      text: t,
+      transforms: [...v.transforms, 'base64'],
+      ...(claims.has(t) ? { claims: true } : {}),
+    }));
   },
   (v) => {
     if (v.text.length < 16) return [];
@@ -84,7 +105,7 @@ export function decodeViews(text: string): View[] {
       for (const nv of d(v)) {
         if (seen.has(nv.text)) continue;
         seen.add(nv.text);
-        views.push(nv);
+        views.push(v.claims ? { ...nv, claims: true } : nv);
         if (views.length >= MAX_VIEWS) return views;
       }
     }

@@ -59,6 +59,11 @@ export interface MetadataHit {
   context: HitContext;
   /** Documentation link for the endpoint. */
   doc?: string;
+  /**
+   * Set when the text around the reference also reads as something other than a fetch target (a full URL among
+   * words or inside a query): why. The hit is kept with lower confidence.
+   */
+  ambiguity?: string;
 }
 
 export type HitContext = 'url' | 'param' | 'hostpath' | 'host' | 'bare';

@@ -145,10 +145,14 @@ export function ssrfFindings(
     const o = inferOutcome(hit.pathClass, ev.status, ev.bytes);
     const success = o.outcome === 'likely-success';
     const rule = verdict === 'metadata' ? SSRF_METADATA_RULE : SSRF_INTERNAL_RULE;
-    const confidence = Math.min(
-      0.99,
-      (verdict === 'metadata' ? (hit.context === 'bare' ? 0.7 : 0.9) : 0.6) + (hit.transforms.length > 0 ? 0.05 : 0),
-    );
+    // Both readings plausible (a full URL among words or in a query): kept, but with the confidence of a coin toss.
+    const confidence = hit.ambiguity
+      ? 0.5
+      : Math.min(
+          0.99,
+          (verdict === 'metadata' ? (hit.context === 'bare' ? 0.7 : 0.9) : 0.6) +
+            (hit.transforms.length > 0 ? 0.05 : 0),
+        );
     const others = list
       .slice(1)
       .map((x) => ({ field: x.place.field, decoded: x.hit.decoded, transforms: x.hit.transforms }));
@@ -185,6 +189,7 @@ export function ssrfFindings(
         evidence: {
           endpoint: hit.endpoint,
           context: hit.context,
+          ...(hit.ambiguity ? { ambiguity: hit.ambiguity } : {}),
           ...(hit.internalKind ? { internal_kind: hit.internalKind } : {}),
           ...(hit.disagreements.length > 0 ? { disagreements: hit.disagreements } : {}),
           ...(others.length > 0 ? { also: others.slice(0, 5) } : {}),

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { explain } from '../app/explain.ts';
+import { classify, classifyWithContext, verdictOf } from './classify.ts';
+import type { Reading } from './fetch-context.ts';
+
+const reading = (t: string) => classifyWithContext(t).context.find((c) => c.endpoint !== '127.0.0.1');
+const dropped = (t: string, r: Reading) => {
+  assert.notEqual(verdictOf(classify(t)), 'metadata', t);
+  const note = reading(t);
+  assert.equal(note?.reading, r, `${t}: ${JSON.stringify(note)}`);
+  assert.equal(note?.outcome, 'dropped', t);
+};
+const target = (t: string) => {
+  const { hits, context } = classifyWithContext(t);
+  assert.equal(verdictOf(hits), 'metadata', t);
+  assert.equal(context[0]?.outcome, 'kept', `${t}: ${JSON.stringify(context[0])}`);
+};
+const lowered = (t: string, r: Reading) => {
+  const { hits, context } = classifyWithContext(t);
+  assert.equal(verdictOf(hits), 'metadata', t);
+  assert.ok(hits[0]?.ambiguity?.startsWith(r), `${t}: ${hits[0]?.ambiguity}`);
+  assert.equal(context[0]?.outcome, 'kept-lower-confidence', t);
+};
+
+describe('prose: an address among words is talked about', () => {
+  test('search boxes, chat, comments; touching punctuation, quotes, brackets; starting the value', () => {
+    dropped('/search?q=what+is+169.254.169.254%3F', 'prose');
+    dropped('/search?q=%22169.254.169.254%22+blocked+again', 'prose');
+    dropped('/search?q=(169.254.169.254)', 'prose');
+    dropped('/search?q=169.254.169.254+iptables', 'prose');
+    dropped('/chat/send?msg=can+you+curl+169.254.169.254/latest/meta-data+from+the+pod%3F', 'prose');
+    dropped('{"message":"what is \\"fd00:ec2::254\\"","channel":"ops"}', 'prose');
+    dropped('/w/index.php?title=metadata.google.internal&action=edit', 'prose');
+  });
+  test('the same address as the value of a fetching parameter, or a command argument, is a target', () => {
+    target('/fetch?url=169.254.169.254/latest/meta-data/');
+    target('/fetch?q=169.254.169.254/latest/meta-data/iam/security-credentials/');
+    target('/x?cmd=;curl+-s+169.254.169.254/latest/meta-data/iam/security-credentials/');
+    target('/x?host=127.0.0.1%3Bwget%20-qO-%20169.254.169.254/latest/user-data');
+  });
+  test('a full URL among words: both readings plausible, kept with lower confidence', () => {
+    lowered('/search?q=why+does+curl+http://169.254.169.254/latest/meta-data/+hang', 'prose');
+    target('/search?q=curl+http://169.254.169.254/latest/meta-data/');
+    lowered('/notes?body=see+http://metadata.google.internal/computeMetadata/v1/+for+details', 'prose');
+  });
+});
+
+describe('query languages in parameters', () => {
+  test('SPL, KQL/Lucene, PromQL, Falco output, issue-tracker and SQL queries', () => {
+    dropped('/s?q=search+index%3Dproxy+dest%3D169.254.169.254+%7C+stats+count+by+src', 'query-language');
+    dropped('/k?query=destination.ip%3A%22169.254.169.254%22+AND+url.path%3A%2Flatest%2F*', 'query-language');
+    dropped('/api/v1/query?query=up%7Binstance%3D%22169.254.169.254%3A9100%22%7D', 'query-language');
+    dropped(
+      '/f?output=Outbound+connection+(command%3Dcurl+-s+169.254.170.2%2Fv2%2Fcredentials+container%3Dweb)',
+      'query-language',
+    );
+    dropped('/issues?q=is%3Aopen+label%3Aimds+169.254.169.254', 'query-language');
+    dropped("/q?sql=SELECT+*+FROM+flows+WHERE+dst+%3D+'100.100.100.200'", 'query-language');
+  });
+  test('a URL with its scheme inside a query is kept with lower confidence', () =>
+    lowered(
+      '/f?output=Outbound+connection+(command%3Dcurl+http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F+container%3Dweb)',
+      'query-language',
+    ));
+});
+
+describe('network blocks, lists, claims and slugs', () => {
+  test('CIDR in parameters and JSON bodies', () => {
+    dropped('/api/firewall/rules?cidr=169.254.169.254/32&action=deny', 'cidr');
+    dropped('/api/nacl?cidr=fd00:ec2::254/128&action=deny', 'cidr');
+    dropped('{"spec":{"egress":[{"to":[{"ipBlock":{"cidr":"0.0.0.0/0","except":["169.254.169.254/32"]}}]}]}}', 'cidr');
+  });
+  test('no_proxy and deny lists, hosts-file lines', () => {
+    dropped('/env?no_proxy=localhost,127.0.0.1,169.254.169.254,metadata.google.internal', 'list');
+    dropped('/hosts?line=169.254.169.254+metadata.google.internal', 'list');
+    dropped('/admin/denylist?hosts=169.254.170.2', 'list');
+  });
+  test('a list of URLs is still a list of things to fetch', () =>
+    target('/batch?urls=https://example.com/a,http://169.254.169.254/latest/meta-data/'));
+  test('a JWT claim that is an address is data; a jku URL is fetched', () => {
+    const b = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    dropped(
+      `/api/me?access_token=${b({ alg: 'HS256' })}.${b({ sub: 'a', ip: '169.254.169.254' })}.c2ln`,
+      'token-claim',
+    );
+    target(
+      `/api/me?access_token=${b({ alg: 'RS256', jku: 'http://169.254.169.254/latest/meta-data/' })}.${b({ sub: 'a' })}.c2ln`,
+    );
+  });
+  test('wiki slugs are page names', () => {
+    dropped('/wiki/169.254.169.254_(disambiguation)', 'slug');
+    dropped('/wiki/169.254.169.254%3A80_(address)', 'slug');
+  });
+  test('a one-word provider name in an ordinary field is a word; in a URL field, a host', () => {
+    assert.equal(verdictOf(classify('/catalog?facet=metadata&value=instance-data')), 'none');
+    assert.equal(verdictOf(classify('/fetch?url=metadata/computeMetadata/v1/')), 'metadata');
+  });
+});
+
+describe('explain says why', () => {
+  test('a context entry per reference, for dropped and kept readings alike', () => {
+    const r = explain('/api/firewall/rules?cidr=169.254.169.254/32&action=deny');
+    assert.equal(r.verdict, 'none');
+    assert.deepEqual(
+      r.context.map((c) => [c.endpoint, c.reading, c.outcome]),
+      [['169.254.169.254', 'cidr', 'dropped']],
+    );
+    const t = explain('/fetch?url=http://169.254.169.254/latest/meta-data/');
+    assert.deepEqual(
+      t.context.map((c) => [c.reading, c.outcome]),
+      [['target', 'kept']],
+    );
+    assert.deepEqual(explain('/index.html').context, []);
+  });
+});

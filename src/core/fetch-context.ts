@@ -1,0 +1,332 @@
+/**
+ * Is a metadata reference where a program would fetch it? The classifier finds every spelling of a metadata address
+ * or name; this decides what the text around it makes of it. An address among words (a search, a chat message, a
+ * comment), a network block (`169.254.169.254/32`), a list entry (`no_proxy=…,169.254.169.254,…`, a hosts-file line),
+ * a field compared in a query language (SPL, KQL/Lucene, PromQL, Falco output, SQL), a token's claim or a page slug
+ * is talked about, blocked or listed, not fetched.
+ *
+ * Where both readings are plausible — a full URL with a scheme inside prose or a query (`curl http://169.254.169.254/…`
+ * in a search box could be a pasted command or a payload) — the reading says so (`ambiguous`) and the hit is kept
+ * with lower confidence rather than dropped.
+ */
+
+import { percentDecodeFixpoint } from './decode/percent.ts';
+
+export type Reading = 'target' | 'prose' | 'cidr' | 'list' | 'query-language' | 'token-claim' | 'slug';
+
+export interface FetchContext {
+  reading: Reading;
+  /** Why, in a phrase a person can check against the input. */
+  why: string;
+  /** Both readings plausible: kept, with lower confidence. Only meaningful when `reading` is not `target`. */
+  ambiguous: boolean;
+}
+
+/** Where a reference sits in the text it was found in. */
+export interface ReferenceSpot {
+  text: string;
+  /** Index of the reference's first character (its scheme, `//`, or host). */
+  start: number;
+  /** Index just after `host[:port]` (for IPv6, after the address or its closing bracket). */
+  hostEnd: number;
+  scheme: string | null;
+  /** The path as parsed after the host ('' when none). */
+  path: string;
+  /** Name of the parameter the reference is the value of, when it is one. */
+  param?: string | undefined;
+  /** The text is the decoded claims of a token (a JWT payload): values there are data, not destinations. */
+  claims?: boolean | undefined;
+}
+
+const TARGET: FetchContext = { reading: 'target', why: 'where a program would fetch it', ambiguous: false };
+
+/** Claims whose value a server fetches (JWS header `jku`/`x5u`, OIDC discovery from `iss`). */
+const FETCHED_CLAIMS = /"(?:jku|x5u|jwks_uri|iss)"\s*:\s*"$/;
+/** Parameters that hold search text or a title: a bare address alone there is looked up, not fetched. */
+const SEARCH_PARAMS = new Set([
+  'q',
+  'query',
+  'search',
+  's',
+  'term',
+  'terms',
+  'keyword',
+  'keywords',
+  'k',
+  'text',
+  'title',
+  'subject',
+  'topic',
+  'tag',
+  'label',
+  'name',
+  'msg',
+  'message',
+  'body',
+  'comment',
+  'note',
+  'content',
+  'description',
+]);
+/** Parameters that hold lists of hosts not to be fetched (proxy bypass lists, allow/deny lists). */
+const LIST_PARAMS =
+  /^(?:no_?proxy|noproxy|bypass|exclude[sd]?|except|ignore|skip|allow(?:list)?|deny(?:list)?|block(?:list)?|whitelist|blacklist|hosts|entries|entry|line)$/i;
+/** The start of an HTTP request line or its version: not words of prose. */
+const NOT_WORDS = new Set([
+  'get',
+  'put',
+  'post',
+  'head',
+  'delete',
+  'patch',
+  'options',
+  'connect',
+  'trace',
+  'http',
+  'https',
+]);
+
+/** Query-language syntax, each with the language it shows. */
+const QUERY_SYNTAX: ReadonlyArray<[RegExp, string]> = [
+  [
+    /\|\s*(?:stats|table|where|eval|timechart|search|rex|top|dedup|fields|sort|head|tail|lookup|chart)\b/i,
+    'Splunk SPL',
+  ],
+  [/(?:^|\s)(?:index|sourcetype|source|eventtype|earliest|latest)\s*=\s*\S/i, 'Splunk SPL'],
+  [/\b[a-z_]\w*(?:\.\w+)+\s*:\s*(?:"|\*|\(|[\w*])/i, 'KQL/Lucene field'],
+  [/\b\w+:"[^"]*"/, 'Lucene field'],
+  [/\s(?:AND|OR|NOT)\s/, 'boolean'],
+  [/\{[^{}]*\b\w+\s*(?:=~|!~|!=|=)\s*"[^"]*"[^{}]*\}/, 'PromQL label matcher'],
+  [/\b(?:fd|proc|evt|container|k8s|user)\.\w+\s*=/, 'Falco output fields'],
+  [
+    /\((?:command|cmdline|user|container|image|parent|proc)=[^)]*\b(?:container|image|user|parent|pid)=/,
+    'Falco output fields',
+  ],
+  [
+    /(?:^|\s)(?:is|label|author|assignee|repo|org|state|type|milestone|project|sort|in|status):[\w"-]/i,
+    'issue-tracker search',
+  ],
+  [/\bselect\b[\s\S]+\bfrom\b|\bwhere\b\s+\w+\s*(?:=|!=|<>|\bin\b|\blike\b)/i, 'SQL'],
+];
+
+/** The parameter value (or JSON string) the reference sits in: [start, end) in the text. */
+function valueSpan(s: ReferenceSpot): [number, number, string | undefined] {
+  const t = s.text;
+  let from = 0;
+  for (let i = s.start - 1; i >= 0; i--) {
+    const c = t[i]!;
+    if (c === '\n') {
+      from = i + 1;
+      break;
+    }
+    // A query separator that opens `name=`.
+    if ((c === '&' || c === '?' || c === ';') && /^[\w.\-[\]$]{1,64}=/.test(t.slice(i + 1, i + 66))) {
+      from = i + 1;
+      break;
+    }
+    // A JSON string value: `"name":"…` or an array element `["…`, `,"…`.
+    if (c === '"' && t[i - 1] !== '\\' && /[:[,]\s*$/.test(t.slice(Math.max(0, i - 3), i)) && /^[{[]/.test(t)) {
+      from = i + 1;
+      break;
+    }
+  }
+  const eq = /^([\w.\-[\]$]{1,64})=/.exec(t.slice(from, from + 66));
+  let name: string | undefined;
+  if (eq && from + eq[0].length <= s.start) {
+    from += eq[0].length;
+    name = eq[1];
+  }
+  let to = t.length;
+  for (let i = s.hostEnd; i < t.length; i++) {
+    const c = t[i]!;
+    if (c === '\n' || (c === '&' && /^[\w.\-[\]$]{1,64}=/.test(t.slice(i + 1, i + 66)))) {
+      to = i;
+      break;
+    }
+    if (c === '"' && t[i - 1] !== '\\' && /^[{[]/.test(t) && /^\s*[,}\]]/.test(t.slice(i + 1, i + 3))) {
+      to = i;
+      break;
+    }
+  }
+  return [from, to, name];
+}
+
+const PUNCT = /^[\s"'`()[\]{}<>,.;:!?*]+|[\s"'`()[\]{}<>,.;:!?*]+$/g;
+
+function isWord(tok: string | undefined): boolean {
+  if (!tok) return false;
+  const w = tok.replace(PUNCT, '');
+  return /^[a-z][a-z'-]*[a-z]$/i.test(w) && !NOT_WORDS.has(w.toLowerCase());
+}
+
+/** The reference is the host of a URL written before it (scheme and slashes, perhaps userinfo). */
+const INSIDE_URL =
+  /(?:\b(?:https?|ftp|gopher|dict|file|ldap|tftp|wss?):[/\\]{0,4}|\b[a-z][\w+.-]*:[/\\]{1,4}|[/\\]{2})[^\s"'<>/\\]*$/i;
+/** Commands whose argument is fetched. */
+const FETCH_COMMANDS = new Set([
+  'curl',
+  'wget',
+  'fetch',
+  'nc',
+  'ncat',
+  'netcat',
+  'telnet',
+  'lynx',
+  'links',
+  'httpie',
+  'iwr',
+  'irm',
+  'invoke-webrequest',
+  'invoke-restmethod',
+]);
+
+/** The command right before the reference, flags (`-s`, `--max-time 2`, `-H 'X: y'`) aside. */
+function commandBefore(pre: string): string | undefined {
+  const toks = pre.split(/[\s;|&$`()]+/).filter(Boolean);
+  for (let i = toks.length - 1; i >= 0 && i >= toks.length - 6; i--) {
+    const tok = toks[i]!.replace(/^["']|["']$/g, '');
+    if (FETCH_COMMANDS.has(tok.toLowerCase())) return tok;
+    if (!tok.startsWith('-') && !/^\d+$/.test(tok) && !/^["']/.test(toks[i]!)) return undefined;
+  }
+  return undefined;
+}
+
+/** The words of a text (tokens that are words once punctuation touching them is removed). */
+function words(text: string): string[] {
+  return text.split(SEP).filter(isWord);
+}
+
+/** Whitespace or `+` (a space in query strings) separate words. */
+const SEP = /[\s+]+/;
+
+/**
+ * How the text around a metadata reference reads.
+ * @example readFetchContext({ text: 'q=what+is+169.254.169.254%3F', start: 10, hostEnd: 25, scheme: null, path: '' }).reading // 'prose'
+ */
+export function readFetchContext(s: ReferenceSpot): FetchContext {
+  const t = s.text;
+  let hasScheme = s.scheme !== null;
+  // The text around is read percent-decoded (`what%20is%20…`), whichever view the reference was found in.
+  const dec = (x: string) => {
+    const y = x.replace(/\+/g, ' ').replace(/\\(["'/])/g, '$1');
+    return y.includes('%') ? percentDecodeFixpoint(y).text : y;
+  };
+  const after = dec(t.slice(s.hostEnd, s.hostEnd + 96));
+  const before = dec(t.slice(Math.max(0, s.start - 96), s.start));
+  const cut = (x: string) => (x.length > 60 ? `${x.slice(0, 57)}…` : x);
+
+  if (s.claims) {
+    if (FETCHED_CLAIMS.test(before)) return TARGET;
+    return {
+      reading: 'token-claim',
+      why: 'a claim inside a token, which is data, not a destination',
+      ambiguous: false,
+    };
+  }
+  if (!hasScheme) {
+    // A network block: the address followed by a prefix length.
+    const cidr = /^\/(\d{1,3})(?![\d.\w/-])/.exec(after);
+    if (cidr && Number(cidr[1]) <= 128) {
+      return {
+        reading: 'cidr',
+        why: `a network block (/${cidr[1]}), as firewall and policy rules write it`,
+        ambiguous: false,
+      };
+    }
+    // A page slug: `169.254.169.254_(disambiguation)`.
+    if (/^(?::\d{1,5})?_[(\w]/.test(after)) {
+      return { reading: 'slug', why: 'part of a page name (a slug), not a host', ambiguous: false };
+    }
+  }
+  const [from, to, spanName] = valueSpan(s);
+  const param = s.param ?? spanName;
+  const value = dec(t.slice(from, to));
+  let pre = dec(t.slice(from, s.start));
+  // A host found on its own inside a URL (`curl http://169.254.169.254/…`) is read as that URL.
+  const url = hasScheme ? null : INSIDE_URL.exec(pre);
+  if (url) {
+    hasScheme = true;
+    pre = pre.slice(0, url.index);
+  }
+  const ambiguous = hasScheme;
+  const post = dec(t.slice(s.hostEnd, to));
+  const bareHost = !hasScheme && (s.path === '' || /^\/\d{1,3}$/.test(s.path));
+
+  // Lists of hosts: the reference is one entry of a comma- or semicolon-separated list, or a hosts-file line.
+  if (bareHost) {
+    const prevSep = /[,;]\s*$/.test(pre);
+    const nextSep = /^[,;]/.test(after.replace(/^:\d{1,5}/, ''));
+    if (prevSep || nextSep) {
+      const entries = value.split(/[,;]/).map((e) => e.trim());
+      if (entries.length >= 2 && entries.every((e) => e === '' || /^[\w.:*[\]/-]+$/.test(e))) {
+        return { reading: 'list', why: `an entry of a host list (${cut(value)})`, ambiguous: false };
+      }
+    }
+    if (param && LIST_PARAMS.test(param)) {
+      return { reading: 'list', why: `the value of ${param}, a list of hosts`, ambiguous: false };
+    }
+    // A hosts-file line: an address, then names.
+    if (
+      /^\s*$/.test(pre) &&
+      /^\s+[a-z][\w.-]*(?:\s+[a-z][\w.-]*)*\s*$/i.test(post) &&
+      /\s[a-z][\w-]*\.[a-z]/i.test(post)
+    ) {
+      return { reading: 'list', why: 'a hosts-file line (an address, then its names)', ambiguous: false };
+    }
+  }
+
+  // Query languages: the reference is a value compared or matched in a query.
+  // The query's own syntax, the reference itself set aside (`metadata.google.internal:443` is no `field:value`).
+  const around = `${pre} \u0000 ${post}`;
+  for (const [re, lang] of QUERY_SYNTAX) {
+    if (re.test(around)) {
+      return {
+        reading: 'query-language',
+        why: `a value inside a ${lang} query${ambiguous ? '; a full URL there may also be a payload' : ''}`,
+        ambiguous,
+      };
+    }
+  }
+
+  // The argument of a command that fetches (`;curl -s 169.254.169.254/latest/…`), unless it sits in a sentence.
+  const cmd = commandBefore(pre);
+  if (cmd && words(value).filter((w) => !FETCH_COMMANDS.has(w.toLowerCase())).length < 2) {
+    return { reading: 'target', why: `the argument of ${cmd}, a command that fetches it`, ambiguous: false };
+  }
+  // Prose: a word right before or right after the reference (punctuation touching it aside).
+  if (isWord(wordBefore(pre)) || isWord(wordAfter(post))) {
+    return {
+      reading: 'prose',
+      why: `words around it (${cut(value)})${ambiguous ? '; a full URL among words may also be a pasted payload' : ''}`,
+      ambiguous,
+    };
+  }
+  if (bareHost) {
+    // Quoted or bracketed, or the whole value of a search or title field: mentioned, not fetched.
+    if (/["'`([{<]$/.test(pre) && /^(?::\d{1,5})?["'`)\]}>]/.test(after)) {
+      return { reading: 'prose', why: 'quoted or bracketed, as text mentions a name', ambiguous: false };
+    }
+    if (param && SEARCH_PARAMS.has(param.toLowerCase()) && pre.trim() === '') {
+      return {
+        reading: 'prose',
+        why: `the text of a ${param} field (a search or a title), not a URL`,
+        ambiguous: false,
+      };
+    }
+  }
+  return TARGET;
+}
+
+/** The token before the reference, when a separator (and perhaps quotes or brackets) stands between them. */
+function wordBefore(pre: string): string | undefined {
+  const p = pre.replace(/["'`([{<]+$/, '');
+  if (p === '' || !/[\s+]$/.test(p)) return undefined;
+  return p.split(SEP).filter(Boolean).at(-1);
+}
+
+/** The token after the reference's path (and any punctuation touching it), when a separator follows. */
+function wordAfter(rest: string): string | undefined {
+  const r = rest.replace(/^[^\s+]*/, '');
+  if (r === '') return undefined;
+  return r.split(SEP).filter(Boolean)[0];
+}
