@@ -29,6 +29,10 @@ const ATTACKS = [
   '/fetch?u=http%3A%2F%2F0xA9FEA9FE%2Flatest%2Fmeta-data%2F',
   '/img?src=http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token',
   '/proxy?target=http%3A%2F%2F2852039166%2Flatest%2Fapi%2Ftoken',
+  '/go?next=http://10.0.3.7:8080/admin',
+  '/hook?callback=http%3A%2F%2F0x7f000001%3A2375%2Fcontainers%2Fjson',
+  '/p?url=http://[::ffff:a9fe:a9fe]/latest/user-data',
+  '/r?u=http://169.254.169.254.nip.io/latest/meta-data/',
 ];
 const MON = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const HEX = '0123456789abcdef';
@@ -54,8 +58,10 @@ class Model {
   private readonly r: () => number;
   private t = Date.UTC(2026, 10, 21, 0, 0, 0);
   attacks = 0;
-  constructor(seed: number) {
+  private readonly attackEvery: number;
+  constructor(seed: number, attackEvery = 200_000) {
     this.r = rng(seed);
+    this.attackEvery = attackEvery;
   }
   int(n: number): number {
     return Math.floor(this.r() * n);
@@ -145,7 +151,7 @@ class Model {
     this.attack = false;
     let [path, query] = this.target();
     let status = this.r() < 0.9 ? 200 : this.pick([301, 304, 404, 500]);
-    if (this.r() < 1 / 200_000) {
+    if (this.r() < 1 / this.attackEvery) {
       const a = this.pick(ATTACKS);
       const q = a.indexOf('?');
       path = a.slice(0, q);
@@ -254,9 +260,9 @@ export async function generateUniqueLog(
   kind: UniqueLogKind,
   path: string,
   bytes: number,
-  opts: { seed?: number; realLog?: string } = {},
+  opts: { seed?: number; realLog?: string; attackEvery?: number } = {},
 ): Promise<{ lines: number; attacks: number }> {
-  const m = new Model(opts.seed ?? 7);
+  const m = new Model(opts.seed ?? 7, opts.attackEvery);
   const ws = createWriteStream(path, { highWaterMark: 1 << 20 });
   let written = 0;
   let lines = 0;

@@ -262,9 +262,25 @@ class InputScanner {
     await this.offerAll(c.firstLine, c.lines, chunkMay);
     this.remember(c.buf, c.firstLine, c.lines);
     this.active = chunkMay;
-    if (!chunkMay.some(Boolean) && !hasDirectives(c.buf)) return;
+    const directives = hasDirectives(c.buf);
+    if (!chunkMay.some(Boolean) && !directives) return;
+    const rules = this.cfg.rules;
+    if (directives) {
+      // A directive changes how the lines after it are read (W3C `#Fields:`): each line is picked after the lines
+      // before it were parsed.
+      const t = text();
+      let start = 0;
+      for (let index = 0; start < t.length; index++) {
+        let nl = t.indexOf('\n', start);
+        if (nl < 0) nl = t.length;
+        const l = t.slice(start, nl > start && t.charCodeAt(nl - 1) === 13 ? nl - 1 : nl);
+        if (lineWanted(l, rules, this.places, chunkMay, false)) await this.line(l, c.firstLine + index, true);
+        start = nl + 1;
+      }
+      return;
+    }
     const picked: Array<[number, string]> = [];
-    pickLines(text(), c.buf.length, this.cfg.rules, this.places, chunkMay, (index, line) => picked.push([index, line]));
+    pickLines(text(), c.buf.length, rules, this.places, chunkMay, (index, line) => picked.push([index, line]));
     for (const [index, line] of picked) await this.line(line, c.firstLine + index, true);
   }
 

@@ -17,7 +17,19 @@ function clientIp(hostPort: string | undefined): string | undefined {
   return i > 0 ? hostPort.slice(0, i) : hostPort;
 }
 
-export function parseAlb(line: string, format: string, origin: { file: string; line: number }): HttpEvent | null {
+/** A line cut into its fields, with the parts of the request that can carry an attack; null when it is not one. */
+interface AlbLine {
+  f: string[];
+  /** 1 for ALB (the line starts with the request type), 0 for Classic ELB. */
+  i: number;
+  method: string | undefined;
+  target: string;
+  host: string | undefined;
+  /** ALB: domain_name (the SNI) and redirect_url, which can carry attacker text too. */
+  extra: Record<string, string> | undefined;
+}
+
+function cutAlb(line: string, format: string): AlbLine | null {
   // Neither starts with a bracket or quote (Envoy's `[time]` would otherwise look like a Classic ELB time).
   const c0 = line.charCodeAt(0);
   if (c0 === 91 || c0 === 34) return null;
@@ -26,31 +38,49 @@ export function parseAlb(line: string, format: string, origin: { file: string; l
   // ALB lines start with the request type, Classic ELB lines with the time.
   if ((format === 'alb') !== (i === 1)) return null;
   if (!TIME.test(f[i] ?? '') || f.length < i + 12) return null;
-  const request = f[i + 11]!;
-  const req = splitRequestLine(request);
+  const req = splitRequestLine(f[i + 11]!);
   if (!req.target) return null;
   const { authority, rest } = splitAbsolute(req.target);
+  let extra: Record<string, string> | undefined;
+  if (i === 1) {
+    const domain = orUndef(f[18]);
+    const redirect = orUndef(f[23]);
+    if (domain || redirect) {
+      extra = {};
+      if (domain) extra.sni = domain;
+      if (redirect) extra.redirect_url = redirect;
+    }
+  }
+  return { f, i, method: req.method, target: rest, host: authority?.replace(/:(80|443)$/, ''), extra };
+}
+
+export function parseAlb(line: string, format: string, origin: { file: string; line: number }): HttpEvent | null {
+  const a = cutAlb(line, format);
+  if (!a) return null;
+  const { f, i } = a;
   const ev = httpEvent({
     origin: { file: origin.file, line: origin.line, format },
     time: isoTime(f[i]),
     clientIp: clientIp(f[i + 2]),
-    method: req.method,
-    target: rest,
-    host: authority?.replace(/:(80|443)$/, ''),
+    method: a.method,
+    target: a.target,
+    host: a.host,
     status: intOrUndef(f[i + 7]),
     bytes: intOrUndef(f[i + 10]),
     userAgent: orUndef(f[i + 12]),
   });
-  // ALB: domain_name (the SNI) and redirect_url can carry attacker text too.
-  if (i === 1) {
-    const extra: Record<string, string> = {};
-    const domain = orUndef(f[18]);
-    if (domain) extra.sni = domain;
-    const redirect = orUndef(f[23]);
-    if (redirect) extra.redirect_url = redirect;
-    if (Object.keys(extra).length > 0) ev.extra = extra;
-  }
+  if (a.extra) ev.extra = a.extra;
   return ev;
+}
+
+/** The values `parseAlb` puts in attack-bearing fields (target, host, SNI, redirect URL), without building the event. */
+export function quickAlbPlaces(line: string, format: string): string[] | null {
+  const a = cutAlb(line, format);
+  if (!a) return null;
+  const out = [a.target];
+  if (a.host) out.push(a.host);
+  if (a.extra) out.push(...Object.values(a.extra));
+  return out;
 }
 
 function make(name: 'alb' | 'elb'): LogFormat {
@@ -64,6 +94,7 @@ function make(name: 'alb' | 'elb'): LogFormat {
           const ev = parseAlb(text, name, origin);
           return ev ? { kind: 'event', event: ev } : NOMATCH;
         },
+        quickPlaces: (text) => quickAlbPlaces(text, name),
       };
     },
   };

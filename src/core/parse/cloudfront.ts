@@ -1,5 +1,5 @@
 import type { LineParser, LogFormat } from './types.ts';
-import { W3cState, w3cParse } from './w3c.ts';
+import { W3cState, w3cParse, w3cPlaces } from './w3c.ts';
 
 /**
  * CloudFront standard logs: W3C, tab-separated, `#Version: 1.0` and `#Fields:` first. CloudFront percent-encodes
@@ -40,12 +40,12 @@ export const cloudfrontFormat: LogFormat = {
     /^\d{4}-\d{2}-\d{2}\t\d{2}:\d{2}:\d{2}\t[A-Z]{3}\d+(?:-[A-Z0-9]+)?\t/.test(line),
   create(): LineParser {
     const state = new W3cState('\t', CLOUDFRONT_FIELDS);
+    const map = { format: 'cloudfront', unescape: cloudfrontUnescape };
+    const looksRight = (r: Record<string, string>) => Boolean(r.date && r['cs-uri-stem']);
     return {
       format: 'cloudfront',
-      parse: (text, origin) =>
-        w3cParse(state, text, origin, { format: 'cloudfront', unescape: cloudfrontUnescape }, (r) =>
-          Boolean(r.date && r['cs-uri-stem']),
-        ),
+      parse: (text, origin) => w3cParse(state, text, origin, map, looksRight),
+      quickPlaces: (text) => w3cPlaces(state, text, map, looksRight),
     };
   },
 };

@@ -65,6 +65,31 @@ export function w3cEvent(rec: Record<string, string>, origin: LineOrigin, map: W
   return ev;
 }
 
+/**
+ * The values `w3cEvent` puts in attack-bearing fields (target, host, Referer, X-Forwarded-For), without building the
+ * event; null for directives and lines the parse would not take (the full parse then decides).
+ */
+export function w3cPlaces(
+  state: W3cState,
+  line: string,
+  map: W3cMapping,
+  looksRight: (rec: Record<string, string>) => boolean,
+): string[] | null {
+  if (line.startsWith('#')) return null;
+  const rec = state.record(line);
+  if (!rec || !looksRight(rec)) return null;
+  const un = map.unescape ?? ((v: string) => v);
+  const out: string[] = [];
+  const stem = rec['cs-uri-stem'];
+  const query = rec['cs-uri-query'];
+  if (stem !== undefined) out.push(un(stem) + (query ? `?${un(query)}` : ''));
+  const host = rec['x-host-header'] ?? rec['cs-host'] ?? rec['cs(host)'];
+  if (host) out.push(un(host));
+  if (rec['cs(referer)']) out.push(un(rec['cs(referer)']));
+  if (rec['x-forwarded-for']) out.push(rec['x-forwarded-for']);
+  return out;
+}
+
 /** Shared parse step: directives are META; a record that does not split into enough fields is NOMATCH. */
 export function w3cParse(
   state: W3cState,
