@@ -1,7 +1,8 @@
 /**
  * The in-process guard's cost per request: the same requests to a loopback server with and without the guard,
  * in alternating rounds (medians), for node:http opening a new connection by name each time (the connect hook,
- * the DNS-answer check and the caller stack capture all run) and for fetch (the wrapper runs; undici keeps the
+ * the DNS-answer check, the request-line check and the TCP-handle check all run), for node:http on a kept-alive
+ * socket (the hand-off and request-line checks run) and for fetch (the wrapper runs; undici keeps the
  * connection). Also the cost of a refusal, against the one metadata endpoint that lives on loopback (Azure Arc,
  * 127.0.0.1:40342), so that nothing can leave this host whatever happens.
  */
@@ -13,11 +14,13 @@ const server = http.createServer((_req, res) => res.end('ok'));
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const port = (server.address() as AddressInfo).port;
 const noKeepAlive = new http.Agent({ keepAlive: false });
+// One pooled socket: every request after the first is handed a kept-alive socket (the guard's hand-off check).
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-function httpGet(url: string): Promise<void> {
+function httpGet(url: string, agent: http.Agent = noKeepAlive): Promise<void> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, { agent: noKeepAlive }, (res) => {
+      .get(url, { agent }, (res) => {
         res.resume();
         res.on('end', resolve);
       })
@@ -66,6 +69,7 @@ async function ab(name: string, n: number, one: () => Promise<unknown>): Promise
 }
 
 await ab('node:http, new connection by name', 200, () => httpGet(`http://localhost:${port}/x?y=1`));
+await ab('node:http, kept-alive connection', 200, () => httpGet(`http://127.0.0.1:${port}/x?y=1`, keepAlive));
 await ab('fetch, kept-alive connection', 200, async () => {
   const r = await fetch(`http://127.0.0.1:${port}/x?y=1`);
   await r.text();
@@ -87,4 +91,5 @@ const per = (cpu.user + cpu.system) / n;
 g.uninstall();
 if (refused !== n) throw new Error(`only ${refused}/${n} refused`);
 console.log(`guard: refusal (finding built, error raised): ${per.toFixed(1)} µs CPU/request`);
+keepAlive.destroy();
 server.close();

@@ -1,12 +1,19 @@
 /**
  * Who asked for a connection: the JavaScript call stack at the moment the request was made, reduced to the
  * npm packages on it. The guard lets a metadata connection through when an allowlisted package (a cloud SDK's
- * credential provider) is on that stack, and refuses it otherwise — so the SDK keeps working while a URL that a
+ * credential provider) made the request, and refuses it otherwise — so the SDK keeps working while a URL that a
  * user slipped into `fetch(url)` or `axios.get(url)` is stopped even though it goes to the same address.
+ *
+ * A file name on a stack is only a claim: `vm.runInThisContext(code, { filename })` and `//# sourceURL=` let any
+ * code name any file. So a frame counts as a package's only when the script V8 ran there is that file: V8 reports
+ * the SHA-256 of each script's source (`CallSite.getScriptHash()`), and it must equal the hash of the file on disk
+ * at that path. `eval` and `new Function` frames never count as a package.
  *
  * Capturing is cheap (V8 records raw frames; nothing is formatted); the frames are only read when the
  * destination turns out to be a metadata service.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** A captured stack, read lazily. */
@@ -14,42 +21,111 @@ export interface CallerStack {
   readonly holder: { stack?: unknown };
 }
 
+/** One frame as the guard reads it. */
+export interface CallerFrame {
+  file: string;
+  /** The file on disk is the script V8 ran there (not a vm filename, sourceURL or eval). */
+  genuine: boolean;
+}
+
 const CAPTURE_DEPTH = 64;
+// Taken when the guard loads: code that later replaces these cannot forge or hide the frames the guard reads.
+const captureStackTrace = Error.captureStackTrace;
+const ErrorCtor = Error;
 
 /** Record the current stack, async frames included (`at async …`), without formatting it. */
 export function captureCaller(): CallerStack {
   const holder: { stack?: unknown } = {};
-  const prev = Error.stackTraceLimit;
-  Error.stackTraceLimit = CAPTURE_DEPTH;
-  Error.captureStackTrace(holder, captureCaller);
-  Error.stackTraceLimit = prev;
+  const prev = ErrorCtor.stackTraceLimit;
+  ErrorCtor.stackTraceLimit = CAPTURE_DEPTH;
+  captureStackTrace(holder, captureCaller);
+  ErrorCtor.stackTraceLimit = prev;
   return { holder };
 }
 
-/** The file names on a captured stack, innermost first. Reading consumes V8's lazy formatting once. */
-export function callerFiles(c: CallerStack): string[] {
-  const prev = Error.prepareStackTrace;
-  let files: string[] = [];
-  Error.prepareStackTrace = (_err, sites) =>
-    sites.map((s) => s.getFileName() ?? s.getScriptNameOrSourceURL?.() ?? '').filter((f) => f.length > 0);
-  try {
-    const v = c.holder.stack;
-    if (Array.isArray(v)) files = v as string[];
-    else if (typeof v === 'string') files = fromText(v);
-  } finally {
-    Error.prepareStackTrace = prev;
-  }
-  return files;
+interface RawSite {
+  file: string;
+  hash: string;
+  isEval: boolean;
 }
 
-/** Fallback when another library already formatted the stack to text. */
-function fromText(stack: string): string[] {
-  const out: string[] = [];
-  for (const line of stack.split('\n')) {
-    const m = /\(?((?:file:\/\/)?\/[^():]+):\d+:\d+\)?\s*$/.exec(line);
-    if (m) out.push(m[1]!);
+const readRaw = (_err: Error, sites: NodeJS.CallSite[]): RawSite[] =>
+  sites.map((s) => {
+    const isEval = s.isEval();
+    // getFileName only: a sourceURL comment is the script's own claim about itself.
+    const file = isEval ? '' : (s.getFileName() ?? '');
+    const hash = (s as unknown as { getScriptHash?: () => string }).getScriptHash?.() ?? '';
+    return { file, hash, isEval };
+  });
+
+/** SHA-256 of each file on disk (and of its text without a BOM, which the CommonJS loader strips), by path. */
+const diskHashes = new Map<string, readonly string[]>();
+
+function hashesOnDisk(path: string): readonly string[] {
+  let h = diskHashes.get(path);
+  if (h) return h;
+  try {
+    const buf = readFileSync(path);
+    const whole = createHash('sha256').update(buf).digest('hex');
+    const bom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
+    h = bom ? [whole, createHash('sha256').update(buf.subarray(3)).digest('hex')] : [whole];
+  } catch {
+    h = [];
+  }
+  diskHashes.set(path, h);
+  return h;
+}
+
+function genuine(file: string, hash: string): boolean {
+  if (!hash || file.startsWith('node:')) return false;
+  let path = file;
+  if (file.startsWith('file://')) {
+    try {
+      path = fileURLToPath(file);
+    } catch {
+      return false;
+    }
+  } else if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) return false;
+  return hashesOnDisk(path).includes(hash);
+}
+
+/**
+ * The frames on a captured stack, innermost first. Node's own frames are dropped; an eval frame is kept as an
+ * anonymous, non-genuine frame so that it cannot hide between an SDK and the request.
+ */
+export function callerFrames(c: CallerStack): CallerFrame[] {
+  const prev = ErrorCtor.prepareStackTrace;
+  let raw: RawSite[] = [];
+  try {
+    ErrorCtor.prepareStackTrace = readRaw;
+    // A prepareStackTrace that code made unassignable would decide what the guard reads: read nothing then.
+    if (ErrorCtor.prepareStackTrace !== readRaw) return [];
+    const v = c.holder.stack;
+    if (Array.isArray(v)) raw = v as RawSite[];
+  } catch {
+    return [];
+  } finally {
+    try {
+      ErrorCtor.prepareStackTrace = prev;
+    } catch {
+      // It was not ours to restore.
+    }
+  }
+  const out: CallerFrame[] = [];
+  for (const s of raw) {
+    if (s.isEval) {
+      out.push({ file: '<eval>', genuine: false });
+      continue;
+    }
+    if (!s.file || s.file.startsWith('node:') || s.file.startsWith('internal/')) continue;
+    out.push({ file: s.file, genuine: packageOf(s.file) !== null && genuine(s.file, s.hash) });
   }
   return out;
+}
+
+/** The file names on a captured stack, innermost first. */
+export function callerFiles(c: CallerStack): string[] {
+  return callerFrames(c).map((f) => f.file);
 }
 
 /** The npm package a file belongs to (`@scope/name` or `name`), from its last node_modules segment. */
@@ -68,19 +144,36 @@ export function packageOf(file: string): string | null {
 const OWN_URL = new URL('.', import.meta.url).href;
 const OWN_PATH = fileURLToPath(OWN_URL);
 
-/** Distinct packages on the stack, innermost first, and the first file outside node_modules (the app's code). */
-export function summarise(files: readonly string[]): { packages: string[]; appFrame: string | null } {
+export interface CallerSummary {
+  /** Distinct packages on the stack, innermost first (for the finding). */
+  packages: string[];
+  /**
+   * The packages that made the request: genuine package frames from the innermost frame outwards, up to the
+   * first frame that is not one (the application's code, an eval, a vm script under a package's name). Only these
+   * can match the allowlist, so an SDK that calls back into application code (a logger, a hook) does not lend
+   * its name to requests that code makes.
+   */
+  requesters: string[];
+  /** The first file outside node_modules (the app's code), or null. */
+  appFrame: string | null;
+}
+
+export function summarise(frames: readonly CallerFrame[]): CallerSummary {
   const packages: string[] = [];
+  const requesters: string[] = [];
   let appFrame: string | null = null;
-  for (const f of files) {
-    if (f.startsWith('node:') || f.startsWith('internal/')) continue;
-    if (f.startsWith(OWN_URL) || f.startsWith(OWN_PATH)) continue;
-    const p = packageOf(f);
+  let chain = true;
+  for (const f of frames) {
+    if (f.file.startsWith(OWN_URL) || f.file.startsWith(OWN_PATH)) continue;
+    const p = f.file === '<eval>' ? null : packageOf(f.file);
     if (p === null) {
-      if (appFrame === null) appFrame = f;
+      if (appFrame === null && f.file !== '<eval>') appFrame = f.file;
+      chain = false;
       continue;
     }
     if (!packages.includes(p)) packages.push(p);
+    if (!f.genuine) chain = false;
+    else if (chain && !requesters.includes(p)) requesters.push(p);
   }
-  return { packages, appFrame };
+  return { packages, requesters, appFrame };
 }

@@ -22,7 +22,52 @@ export interface RequestContext {
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();
 
-/** Marks sockets the guard let through to a metadata service, so they are not pooled for someone else. */
-export const kMetadataSocket: unique symbol = Symbol.for('imdsguard.metadataSocket');
+/**
+ * What the guard let a socket do: connect to these metadata addresses (canonical; `null` = whatever the catalogue
+ * hostname it was allowed by resolves to) for this request. Any other request handed the socket later (an agent's
+ * queue, a pool) is checked again, and the TCP handle refuses a metadata address it was not granted.
+ */
+export interface SocketGrant {
+  addresses: Set<string> | null;
+  /** The canonical destination the grant was for (address or catalogue hostname) and its kind. */
+  canonical: string;
+  kind: 'ipv4' | 'ipv6' | 'hostname';
+  port: number | null;
+  /** The request (node:http ClientRequest) the decision was made for, when node:http opened the socket. */
+  request: object | null;
+}
+
+/**
+ * Private to this copy of the guard (not `Symbol.for`): another copy of the module, or code that imitates the
+ * guard, cannot mark a socket as granted.
+ */
+export const kGrant: unique symbol = Symbol('imdsguard.grant');
+
+/** The grant on a socket, if the guard gave it one. */
+export function grantOf(socket: object | null | undefined): SocketGrant | undefined {
+  return socket ? (socket as Record<symbol, SocketGrant | undefined>)[kGrant] : undefined;
+}
+
+/** Record that the guard let `socket` reach `canonical` (null addresses: any address of a catalogue hostname). */
+export function grant(
+  socket: object,
+  d: { canonical: string; kind: 'ipv4' | 'ipv6' | 'hostname'; port: number | null },
+  request: object | null,
+): void {
+  const s = socket as Record<symbol, SocketGrant | undefined>;
+  const g = s[kGrant];
+  if (g) {
+    if (d.kind === 'hostname') g.addresses = null;
+    else g.addresses?.add(d.canonical);
+    return;
+  }
+  s[kGrant] = {
+    addresses: d.kind === 'hostname' ? null : new Set([d.canonical]),
+    canonical: d.canonical,
+    kind: d.kind,
+    port: d.port,
+    request,
+  };
+}
 /** The context of the request an undici Request object was created for. */
 export const kRequestContext: unique symbol = Symbol.for('imdsguard.requestContext');

@@ -5,7 +5,7 @@
 import { ATTACK } from '../core/model/attack.ts';
 import { type Finding, makeFinding } from '../core/model/finding.ts';
 import { GuardBlockedError } from './blocked-error.ts';
-import { type CallerStack, callerFiles, summarise } from './caller.ts';
+import { type CallerStack, callerFrames, summarise } from './caller.ts';
 import type { MetadataDestination } from './destination.ts';
 import type { AllowRule, ResolvedGuardOptions } from './options.ts';
 
@@ -86,9 +86,15 @@ export function decide(
   o: ResolvedGuardOptions,
   emit: (f: Finding) => void,
 ): Decision {
-  const files = a.callers.flatMap((c) => callerFiles(c));
-  const { packages, appFrame } = summarise(files);
-  const rule = matchAllow(o.allow, packages, d, a.header);
+  // Each stack is read on its own: the packages that made the request are those innermost on one stack.
+  const summaries = a.callers.map((c) => summarise(callerFrames(c)));
+  const packages = [...new Set(summaries.flatMap((s) => s.packages))];
+  const appFrame = summaries.find((s) => s.appFrame !== null)?.appFrame ?? null;
+  let rule: AllowRule | undefined;
+  for (const s of summaries) {
+    rule = matchAllow(o.allow, s.requesters, d, a.header);
+    if (rule) break;
+  }
   const outcome: 'allow' | 'deny' | 'audit' = rule ? 'allow' : o.mode === 'block' ? 'deny' : 'audit';
   if (outcome === 'allow' && !o.reportAllowed) return { allowed: true };
 
@@ -102,8 +108,8 @@ export function decide(
     : a.callers.length === 0
       ? `"${a.host}" resolved to a metadata address (cloud SDKs use the address or the provider's hostname, so the allowlist does not apply)`
       : packages.length > 0
-        ? `no allowlisted cloud SDK on the caller's stack (packages seen: ${packages.slice(0, 6).join(', ')})`
-        : "no allowlisted cloud SDK on the caller's stack";
+        ? `no allowlisted cloud SDK made the request (packages on the stack: ${packages.slice(0, 6).join(', ')})`
+        : 'no allowlisted cloud SDK made the request';
   const finding = makeFinding({
     idEvidence: [GUARD_RULE.id, process.pid, a.host, a.address, a.port, path, outcome, Date.now()],
     rule: { ...GUARD_RULE },

@@ -1,13 +1,28 @@
 /**
- * node:http hands the socket its host and port but not the request line, so the guard notes which request the
- * agent is opening a socket for. `addRequest` runs synchronously down to `net.connect`, so a plain variable does.
+ * node:http, the requests rather than the connections:
+ *
+ * - The agent opens a socket synchronously inside `addRequest`, so the guard notes which request that is (a
+ *   plain variable does) and, when the request names a metadata service, who made it.
+ * - A request can get a socket without any `connect()`: queued behind another one at `maxSockets` (the agent
+ *   hands it the socket that request freed), or from the pool. `onSocket` is where every socket reaches its
+ *   request, so a socket the guard granted to one request is checked again for any other.
+ * - Through a forward proxy the destination is in the request line (`GET http://169.254.169.254/…`,
+ *   `CONNECT 169.254.169.254:80`), not in the connection: the line node:http is about to send is checked.
  */
 import http from 'node:http';
+import { isIP } from 'node:net';
+import { type CallerStack, captureCaller } from './caller.ts';
+import { grantOf } from './context.ts';
+import type { ConnectionAttempt } from './decide.ts';
+import { type MetadataDestination, metadataAtAddress, metadataAtHostname } from './destination.ts';
+import type { Decide } from './hook-net.ts';
 
 interface PendingRequest {
   path?: string;
   method?: string;
+  host?: string;
   getHeader?: (name: string) => unknown;
+  destroy?: (err?: Error) => void;
 }
 
 let pending: PendingRequest | undefined;
@@ -17,22 +32,166 @@ export function currentHttpRequest(): PendingRequest | undefined {
   return pending;
 }
 
-type AddRequest = (this: http.Agent, req: PendingRequest, ...rest: unknown[]) => void;
+/** Who made a request that names a metadata service, recorded when it was made (node:http runs that synchronously). */
+const kRequestCaller = Symbol('imdsguard.requestCaller');
 
-export function hookHttp(): () => void {
-  const proto = http.Agent.prototype as unknown as { addRequest: AddRequest };
-  const original = proto.addRequest;
-  const patched: AddRequest = function addRequest(this: http.Agent, req, ...rest) {
+/** The stack recorded when a node:http request naming a metadata service was made. */
+export function requestCallerOf(req: object | undefined): CallerStack | undefined {
+  return req ? (req as Record<symbol, CallerStack | undefined>)[kRequestCaller] : undefined;
+}
+
+type AddRequest = (this: http.Agent, req: PendingRequest, options?: { host?: unknown }, ...rest: unknown[]) => void;
+type CreateSocket = (this: http.Agent, req: PendingRequest, ...rest: unknown[]) => void;
+type OnSocket = (this: PendingRequest, socket: object | null, err?: Error) => void;
+type StoreHeader = (this: PendingRequest, firstLine: string, headers: unknown) => void;
+
+/** Does a host, as written in request options, name a metadata service by address or catalogue hostname? */
+function namesMetadata(host: unknown): boolean {
+  if (typeof host !== 'string' || host.length === 0) return false;
+  const h = host.startsWith('[') ? host.slice(1, -1) : host;
+  return isIP(h) !== 0 ? metadataAtAddress(h, null) !== null : metadataAtHostname(h, null) !== null;
+}
+
+function headerOf(req: PendingRequest): ((name: string) => string | undefined) | undefined {
+  if (typeof req.getHeader !== 'function') return undefined;
+  const get = req.getHeader.bind(req);
+  return (name) => {
+    const v = get(name);
+    return v === undefined ? undefined : String(v);
+  };
+}
+
+function attemptFor(
+  req: PendingRequest,
+  where: { host: string; address: string | null; port: number | null; path?: string; method?: string },
+  via: string,
+  callers: CallerStack[],
+): ConnectionAttempt {
+  const a: ConnectionAttempt = { host: where.host, address: where.address, port: where.port, via, callers };
+  if (where.path !== undefined) a.path = where.path;
+  if (where.method !== undefined) a.method = where.method;
+  const header = headerOf(req);
+  if (header) a.header = header;
+  return a;
+}
+
+/**
+ * The destination a request line names when it is not origin-form: `CONNECT host:port` or an absolute URL
+ * (what clients send to a forward proxy). The URL parser reads hosts the way a proxy does (decimal and hex IPv4,
+ * IPv6 brackets), so `http://2852039166/` is 169.254.169.254 here too.
+ */
+export function proxyTarget(
+  method: string,
+  target: string,
+): { host: string; port: number; path: string | undefined } | null {
+  let u: URL;
+  try {
+    u = new URL(method === 'CONNECT' ? `http://${target}` : target);
+  } catch {
+    return null;
+  }
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  const port = u.port ? Number(u.port) : u.protocol === 'https:' || u.protocol === 'wss:' ? 443 : 80;
+  return { host, port, path: method === 'CONNECT' ? undefined : u.pathname + u.search };
+}
+
+export function metadataAtTarget(t: { host: string; port: number; path: string | undefined }) {
+  return isIP(t.host) !== 0 ? metadataAtAddress(t.host, t.port, t.path) : metadataAtHostname(t.host, t.port, t.path);
+}
+
+export function hookHttp(decide: Decide): () => void {
+  const agentProto = http.Agent.prototype as unknown as { addRequest: AddRequest };
+  const originalAdd = agentProto.addRequest;
+  const add: AddRequest = function addRequest(this: http.Agent, req, options, ...rest) {
+    // Only requests that name a metadata service pay for the stack: they are the ones that may later be handed
+    // a socket the guard granted (an agent pools and queues by host and port), or get their own socket from a
+    // queue, where the stack at connect is no longer theirs.
+    if (namesMetadata(options?.host ?? req.host)) (req as Record<symbol, unknown>)[kRequestCaller] = captureCaller();
     const prev = pending;
     pending = req;
     try {
-      Reflect.apply(original, this, [req, ...rest]);
+      Reflect.apply(originalAdd, this, [req, options, ...rest]);
     } finally {
       pending = prev;
     }
   };
-  proto.addRequest = patched;
+  agentProto.addRequest = add;
+  // An agent also opens sockets for queued requests when another socket closes (removeSocket): name that request.
+  const createProto = http.Agent.prototype as unknown as { createSocket: CreateSocket };
+  const originalCreate = createProto.createSocket;
+  const create: CreateSocket = function createSocket(this: http.Agent, req, ...rest) {
+    const prev = pending;
+    pending = req;
+    try {
+      Reflect.apply(originalCreate, this, [req, ...rest]);
+    } finally {
+      pending = prev;
+    }
+  };
+  createProto.createSocket = create;
+
+  const reqProto = http.ClientRequest.prototype as unknown as { onSocket: OnSocket; _storeHeader: StoreHeader };
+  const originalOnSocket = reqProto.onSocket;
+  const onSocket: OnSocket = function onSocket(this: PendingRequest, socket, err) {
+    const g = err ? undefined : grantOf(socket);
+    if (g && g.request !== this) {
+      const path = typeof this.path === 'string' ? this.path : undefined;
+      const at = (p: string | undefined): MetadataDestination | null =>
+        g.kind === 'hostname' ? metadataAtHostname(g.canonical, g.port, p) : metadataAtAddress(g.canonical, g.port, p);
+      const d = at(path) ?? at(undefined);
+      if (d) {
+        const caller = (this as Record<symbol, CallerStack | undefined>)[kRequestCaller];
+        const where = {
+          host: g.canonical,
+          address: g.kind === 'hostname' ? null : g.canonical,
+          port: g.port,
+          ...(path !== undefined ? { path } : {}),
+          ...(typeof this.method === 'string' ? { method: this.method } : {}),
+        };
+        // The caller recorded when the request was made; without one (a request that did not name the service)
+        // nobody allowlisted made it.
+        const dec = decide(d, attemptFor(this, where, 'http-socket-handoff', caller ? [caller] : []));
+        // node:http fails the request and destroys the socket when it is handed an error with it; nothing of this
+        // request has been written.
+        if (!dec.allowed && dec.error) return Reflect.apply(originalOnSocket, this, [socket, dec.error]);
+        g.request = this;
+      }
+    }
+    return Reflect.apply(originalOnSocket, this, [socket, err]);
+  };
+  reqProto.onSocket = onSocket;
+
+  const hadOwnStore = Object.hasOwn(reqProto, '_storeHeader');
+  const originalStore = reqProto._storeHeader;
+  const storeHeader: StoreHeader = function _storeHeader(this: PendingRequest, firstLine, headers) {
+    Reflect.apply(originalStore, this, [firstLine, headers]);
+    // Origin-form (`/…`) and `*` are the common case and cost two character reads.
+    const sp = firstLine.indexOf(' ');
+    const c = firstLine.charCodeAt(sp + 1);
+    if (sp < 0 || c === 47 || c === 42) return;
+    const end = firstLine.lastIndexOf(' HTTP/');
+    const method = firstLine.slice(0, sp);
+    const t = proxyTarget(method, firstLine.slice(sp + 1, end > sp ? end : undefined));
+    if (!t) return;
+    const d = metadataAtTarget(t);
+    if (!d) return;
+    const caller = (this as Record<symbol, CallerStack | undefined>)[kRequestCaller];
+    const callers = caller ? [captureCaller(), caller] : [captureCaller()];
+    const address = isIP(t.host) !== 0 ? t.host : null;
+    const where = { host: t.host, address, port: t.port, method, ...(t.path !== undefined ? { path: t.path } : {}) };
+    const dec = decide(d, attemptFor(this, where, method === 'CONNECT' ? 'http-connect' : 'http-proxy', callers));
+    // Destroyed before anything of it was written: the request line stays in this process.
+    if (!dec.allowed && dec.error) this.destroy?.(dec.error);
+  };
+  reqProto._storeHeader = storeHeader;
+
   return () => {
-    if (proto.addRequest === patched) proto.addRequest = original;
+    if (agentProto.addRequest === add) agentProto.addRequest = originalAdd;
+    if (createProto.createSocket === create) createProto.createSocket = originalCreate;
+    if (reqProto.onSocket === onSocket) reqProto.onSocket = originalOnSocket;
+    if (reqProto._storeHeader === storeHeader) {
+      if (hadOwnStore) reqProto._storeHeader = originalStore;
+      else delete (reqProto as Partial<typeof reqProto>)._storeHeader;
+    }
   };
 }

@@ -8,10 +8,10 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import net from 'node:net';
 import { type CallerStack, captureCaller } from './caller.ts';
-import { kMetadataSocket, type RequestContext, type RequestLine, requestContext } from './context.ts';
+import { grant, type RequestContext, type RequestLine, requestContext } from './context.ts';
 import type { ConnectionAttempt, Decision } from './decide.ts';
 import { type MetadataDestination, metadataAtAddress, metadataAtHostname } from './destination.ts';
-import { currentHttpRequest } from './hook-http.ts';
+import { currentHttpRequest, requestCallerOf } from './hook-http.ts';
 
 export type Decide = (d: MetadataDestination, a: ConnectionAttempt) => Decision;
 
@@ -31,10 +31,13 @@ interface ConnectOpts {
 
 const normalizeArgs = (net as unknown as { _normalizeArgs?: (a: unknown[]) => unknown[] })._normalizeArgs;
 
-function requestLine(opts: ConnectOpts, ctx: RequestContext | undefined): RequestLine {
+function requestLine(
+  opts: ConnectOpts,
+  ctx: RequestContext | undefined,
+  req: ReturnType<typeof currentHttpRequest>,
+): RequestLine {
   if (ctx) return ctx.target();
   const out: RequestLine = {};
-  const req = currentHttpRequest();
   if (req) {
     if (typeof req.path === 'string') out.path = req.path;
     if (typeof req.method === 'string') out.method = req.method;
@@ -75,6 +78,16 @@ function refuse(socket: net.Socket, err: Error): net.Socket {
   return socket;
 }
 
+/**
+ * The options net will use, each read exactly once (own and inherited enumerable properties): a getter that
+ * answers one thing to the check and another to net has nothing left to answer, because net gets this copy.
+ */
+function snapshot(given: object): ConnectOpts {
+  const out: Record<string, unknown> = {};
+  for (const k in given) out[k] = (given as Record<string, unknown>)[k];
+  return out as ConnectOpts;
+}
+
 /** Install the hook; returns the function that removes it. */
 export function hookNet(decide: Decide): () => void {
   const original = net.Socket.prototype.connect as unknown as ConnectFn;
@@ -83,33 +96,49 @@ export function hookNet(decide: Decide): () => void {
     if (Array.isArray(args[0])) normalized = args[0] as unknown[];
     else if (normalizeArgs) normalized = normalizeArgs(args);
     else return original.apply(this, args);
-    const opts = normalized[0] as ConnectOpts | undefined;
-    if (!opts || typeof opts !== 'object' || opts.path) return original.apply(this, args);
+    const given = normalized[0];
+    if (!given || typeof given !== 'object') return original.apply(this, args);
+    const opts = snapshot(given);
+    const pass = (lookup?: LookupFn): net.Socket => {
+      const copy = [...normalized];
+      // Keep the marker net uses to recognise already-normalised arguments.
+      for (const s of Object.getOwnPropertySymbols(normalized))
+        (copy as unknown as Record<symbol, unknown>)[s] = (normalized as unknown as Record<symbol, unknown>)[s];
+      copy[0] = lookup ? { ...opts, lookup } : opts;
+      return original.call(this, copy);
+    };
+    if (opts.path) return pass();
     const host = typeof opts.host === 'string' && opts.host.length > 0 ? opts.host : 'localhost';
     const port = opts.port === undefined || opts.port === null || opts.port === '' ? null : Number(opts.port);
     const ctx = requestContext.getStore();
-    const via = ctx ? ctx.via : currentHttpRequest() || typeof opts.pathname === 'string' ? 'http' : 'net';
+    const httpReq = currentHttpRequest();
+    const via = ctx ? ctx.via : httpReq || typeof opts.pathname === 'string' ? 'http' : 'net';
+    // For a node:http request, the stack recorded when it was made, not the one now: an agent opens a socket for a
+    // queued request from another request's callback, whose stack is not this request's.
+    const stacks = (): CallerStack[] => {
+      if (ctx) return [captureCaller(), ctx.caller];
+      const made = requestCallerOf(httpReq);
+      return made ? [made] : [captureCaller()];
+    };
 
     if (net.isIP(host) !== 0) {
-      const line = requestLine(opts, ctx);
+      const line = requestLine(opts, ctx, httpReq);
       const d = metadataAtAddress(host, port, line.path);
-      if (!d) return original.apply(this, args);
-      const callers = ctx ? [captureCaller(), ctx.caller] : [captureCaller()];
-      const dec = decide(d, attempt(host, host, port, line, via, callers));
+      if (!d) return pass();
+      const dec = decide(d, attempt(host, host, port, line, via, stacks()));
       if (!dec.allowed && dec.error) return refuse(this, dec.error);
-      (this as unknown as Record<symbol, boolean>)[kMetadataSocket] = true;
-      return original.apply(this, args);
+      grant(this, d, httpReq ?? null);
+      return pass();
     }
 
     const byName = metadataAtHostname(host, port, undefined);
     if (byName) {
-      const callers = ctx ? [captureCaller(), ctx.caller] : [captureCaller()];
-      const line = requestLine(opts, ctx);
+      const line = requestLine(opts, ctx, httpReq);
       const d = metadataAtHostname(host, port, line.path) ?? byName;
-      const dec = decide(d, attempt(host, null, port, line, via, callers));
+      const dec = decide(d, attempt(host, null, port, line, via, stacks()));
       if (!dec.allowed && dec.error) return refuse(this, dec.error);
-      (this as unknown as Record<symbol, boolean>)[kMetadataSocket] = true;
-      return original.apply(this, args);
+      grant(this, d, httpReq ?? null);
+      return pass();
     }
     // Any other name is checked on its DNS answer. Its caller's stack is not captured here: capturing costs tens of
     // microseconds on every connection, and the allowlist does not apply to names that turn out to resolve to a
@@ -124,8 +153,9 @@ export function hookNet(decide: Decide): () => void {
           return;
         }
         const list: LookupAddress[] = Array.isArray(address) ? address : [{ address, family: family ?? 0 }];
+        // Every answer is checked: with happy eyeballs net may try each of them.
         for (const entry of list) {
-          const line = requestLine(opts, ctx);
+          const line = requestLine(opts, ctx, httpReq);
           const d = metadataAtAddress(entry.address, port, line.path);
           if (!d) continue;
           const dec = decide(d, attempt(host, entry.address, port, line, via, callers));
@@ -133,18 +163,12 @@ export function hookNet(decide: Decide): () => void {
             cb(dec.error, address, family);
             return;
           }
-          (this as unknown as Record<symbol, boolean>)[kMetadataSocket] = true;
-          break;
+          grant(this, d, httpReq ?? null);
         }
         cb(null, address, family);
       });
     };
-    const copy = [...normalized];
-    // Keep the marker net uses to recognise already-normalised arguments.
-    for (const s of Object.getOwnPropertySymbols(normalized))
-      (copy as unknown as Record<symbol, unknown>)[s] = (normalized as unknown as Record<symbol, unknown>)[s];
-    copy[0] = { ...opts, lookup: wrapped };
-    return original.call(this, copy);
+    return pass(wrapped);
   };
   net.Socket.prototype.connect = patched as unknown as typeof net.Socket.prototype.connect;
   return () => {

@@ -1,25 +1,35 @@
 /**
  * Connection reuse must not launder a request: once the guard lets an SDK's socket reach a metadata service, a
  * later request from elsewhere could be handed the same pooled socket and never pass through connect again.
- * node:http agents are told not to pool those sockets; for undici (fetch) each request sent on one is checked.
+ * node:http agents are told not to pool those sockets (and every hand-off is checked in hook-http); for undici
+ * (fetch, and the undici package) each request sent on one is checked. Requests to a forward proxy carry their
+ * destination in the request line (`CONNECT host:port`, or an absolute URL): those are checked on every undici
+ * connection before the line is written.
  */
 import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { captureCaller } from './caller.ts';
-import { kMetadataSocket, kRequestContext, type RequestContext, requestContext } from './context.ts';
+import { grantOf, kRequestContext, type RequestContext, requestContext } from './context.ts';
 import { metadataAtAddress } from './destination.ts';
+import { metadataAtTarget, proxyTarget } from './hook-http.ts';
 import type { Decide } from './hook-net.ts';
 
 const kUses = Symbol('imdsguard.requestsOnSocket');
 
 type KeepAlive = (this: http.Agent, socket: Socket, req?: unknown) => boolean;
 
+interface UndiciRequest {
+  path?: string;
+  method?: string;
+  origin?: string;
+}
+
 export function hookReuse(decide: Decide): () => void {
   const agentProto = http.Agent.prototype as unknown as { keepSocketAlive: KeepAlive };
   const originalKeep = agentProto.keepSocketAlive;
   const keep: KeepAlive = function keepSocketAlive(this: http.Agent, socket: Socket, ...rest: unknown[]): boolean {
-    if ((socket as unknown as Record<symbol, unknown>)[kMetadataSocket]) return false;
+    if (grantOf(socket)) return false;
     return Reflect.apply(originalKeep, this, [socket, ...rest]) as boolean;
   };
   agentProto.keepSocketAlive = keep;
@@ -29,9 +39,37 @@ export function hookReuse(decide: Decide): () => void {
     const ctx = requestContext.getStore();
     if (request && ctx) (request as Record<symbol, RequestContext>)[kRequestContext] = ctx;
   };
+  const callersOf = (request: object) => {
+    const ctx = (request as Record<symbol, RequestContext | undefined>)[kRequestContext];
+    return ctx ? [ctx.caller] : [captureCaller()];
+  };
+  /** A request to a forward proxy: its destination is the CONNECT authority or the absolute-form target. */
+  const checkProxied = (request: UndiciRequest, socket: Socket): void => {
+    const method = request.method ?? 'GET';
+    const path = request.path ?? '';
+    if (method !== 'CONNECT' && (path.charCodeAt(0) === 47 || path === '*')) return;
+    const t = proxyTarget(method, path);
+    if (!t) return;
+    const d = metadataAtTarget(t);
+    if (!d) return;
+    const dec = decide(d, {
+      host: t.host,
+      address: isIP(t.host) !== 0 ? t.host : null,
+      port: t.port,
+      via: method === 'CONNECT' ? 'undici-connect' : 'undici-proxy',
+      callers: callersOf(request),
+      method,
+      ...(t.path !== undefined ? { path: t.path } : {}),
+    });
+    if (!dec.allowed && dec.error) socket.destroy(dec.error);
+  };
   const onSend = (msg: unknown): void => {
-    const { request, socket } = msg as { request?: { path?: string; method?: string }; socket?: Socket };
-    if (!request || !socket || !(socket as unknown as Record<symbol, unknown>)[kMetadataSocket]) return;
+    const { request, socket } = msg as { request?: UndiciRequest; socket?: Socket };
+    if (!request || !socket) return;
+    if (!grantOf(socket)) {
+      checkProxied(request, socket);
+      return;
+    }
     // The first request on the socket is the one connect already decided on.
     const uses = socket as unknown as Record<symbol, number | undefined>;
     const n = uses[kUses] ?? 0;
@@ -41,13 +79,12 @@ export function hookReuse(decide: Decide): () => void {
     if (!address) return;
     const d = metadataAtAddress(address, socket.remotePort ?? null, request.path);
     if (!d) return;
-    const ctx = (request as Record<symbol, RequestContext | undefined>)[kRequestContext];
     const a = {
       host: address,
       address,
       port: socket.remotePort ?? null,
       via: 'fetch-reused-socket',
-      callers: ctx ? [ctx.caller] : [captureCaller()],
+      callers: callersOf(request),
       ...(request.path !== undefined ? { path: request.path } : {}),
       ...(request.method !== undefined ? { method: request.method } : {}),
     };

@@ -5,5 +5,5 @@
  */
 export { GUARD_BLOCKED_CODE, GuardBlockedError, isGuardBlocked } from './blocked-error.ts';
 export { type MetadataDestination, metadataAtAddress, metadataAtHostname } from './destination.ts';
-export { type GuardHandle, guardInstalled, installGuard } from './install.ts';
+export { type GuardHandle, type GuardStatus, guardInstalled, installGuard } from './install.ts';
 export { type AllowRule, DEFAULT_ALLOW, type GuardMode, type GuardOptions, type GuardReport } from './options.ts';

@@ -1,17 +1,33 @@
-/** Install the guard in this process (once; a second call reconfigures it). */
+/**
+ * Install the guard in this process, once. The handle `installGuard()` returns is the capability to change or
+ * remove it: nothing else can (a second `installGuard()` throws, `guardInstalled()` gives a read-only view), so a
+ * module that an attacker controls cannot switch the guard to monitor mode or uninstall it. With
+ * `--import imdsguard/guard/register` nobody holds the handle: the settings of the environment stay.
+ */
 import type { Finding } from '../core/model/finding.ts';
 import { decide } from './decide.ts';
 import { hookFetch } from './hook-fetch.ts';
+import { setHandleDecider } from './hook-handle.ts';
 import { hookHttp } from './hook-http.ts';
 import { type Decide, hookNet } from './hook-net.ts';
 import { hookReuse } from './hook-reuse.ts';
+import { hookWorkers } from './hook-worker.ts';
 import { type GuardMode, type GuardOptions, type ResolvedGuardOptions, resolveOptions } from './options.ts';
 import { makeReporter } from './report.ts';
 
-export interface GuardHandle {
+/** What anyone may read about the installed guard. */
+export interface GuardStatus {
   readonly mode: GuardMode;
   /** Counts since installation. */
-  readonly stats: { blocked: number; audited: number; allowed: number };
+  readonly stats: Readonly<{ blocked: number; audited: number; allowed: number }>;
+  /** Whether the TCP-handle check (the last line, below net) is active in this process. */
+  readonly handleCheck: boolean;
+}
+
+/** The capability returned to whoever installed the guard. */
+export interface GuardHandle extends GuardStatus {
+  /** Replace the settings (mode, allowlist, reporting). */
+  reconfigure(options: GuardOptions): void;
   /** Remove every hook (tests, or an app that wants to turn the guard off at run time). */
   uninstall(): void;
 }
@@ -20,57 +36,82 @@ interface Installed {
   options: ResolvedGuardOptions;
   emit: (f: Finding) => void;
   stats: { blocked: number; audited: number; allowed: number };
-  unhooks: Array<() => void>;
-  handle: GuardHandle;
+  status: GuardStatus;
 }
 
 let current: Installed | undefined;
 
 /**
  * Protect every outbound connection of this process. Options in code win over `IMDSGUARD_GUARD_*` variables.
+ * Throws when the guard is already installed: change it with the handle the first call returned.
  * @example
  * import { installGuard } from 'imdsguard/guard';
- * installGuard({ mode: 'block', onFinding: (f) => logger.warn(f) });
+ * const guard = installGuard({ mode: 'block', onFinding: (f) => logger.warn(f) });
  */
 export function installGuard(options: GuardOptions = {}): GuardHandle {
-  const resolved = resolveOptions(options, process.env);
   if (current) {
-    current.options = resolved;
-    current.emit = makeReporter(resolved);
-    return current.handle;
+    throw new Error(
+      'imdsguard: the guard is already installed; only the handle returned by the first installGuard() can change or remove it',
+    );
   }
+  const resolved = resolveOptions(options, process.env);
   const stats = { blocked: 0, audited: 0, allowed: 0 };
+  const inst: Installed = {
+    options: resolved,
+    emit: makeReporter(resolved),
+    stats,
+    status: undefined as unknown as GuardStatus,
+  };
   const decideHere: Decide = (d, a) => {
-    const inst = current!;
     const dec = decide(d, a, inst.options, inst.emit);
     if (!dec.allowed) stats.blocked++;
     else if (dec.finding?.decision === 'audit') stats.audited++;
     else stats.allowed++;
     return dec;
   };
-  const unhooks = [hookHttp(), hookNet(decideHere), hookReuse(decideHere), hookFetch()];
-  const inst: Installed = {
-    options: resolved,
-    emit: makeReporter(resolved),
-    stats,
-    unhooks,
-    handle: {
-      get mode() {
-        return current?.options.mode ?? resolved.mode;
-      },
-      stats,
-      uninstall() {
-        if (current !== inst) return;
-        for (const u of unhooks.reverse()) u();
-        current = undefined;
-      },
+  const handleCheck = setHandleDecider(decideHere) === 'yes';
+  const unhooks = [
+    hookHttp(decideHere),
+    hookNet(decideHere),
+    hookReuse(decideHere),
+    hookFetch(),
+    hookWorkers(() => ({ mode: inst.options.mode, report: inst.options.report })),
+  ];
+  inst.status = Object.freeze({
+    get mode() {
+      return inst.options.mode;
     },
-  };
+    get stats() {
+      return { ...stats };
+    },
+    handleCheck,
+  });
   current = inst;
-  return inst.handle;
+  let removed = false;
+  return Object.freeze({
+    get mode() {
+      return inst.options.mode;
+    },
+    get stats() {
+      return { ...stats };
+    },
+    handleCheck,
+    reconfigure(next: GuardOptions) {
+      if (removed) throw new Error('imdsguard: this guard was uninstalled');
+      inst.options = resolveOptions(next, process.env);
+      inst.emit = makeReporter(inst.options);
+    },
+    uninstall() {
+      if (removed) return;
+      removed = true;
+      setHandleDecider(null);
+      for (const u of unhooks.reverse()) u();
+      current = undefined;
+    },
+  });
 }
 
-/** The installed guard, if any. */
-export function guardInstalled(): GuardHandle | undefined {
-  return current?.handle;
+/** A read-only view of the installed guard, if any. */
+export function guardInstalled(): GuardStatus | undefined {
+  return current?.status;
 }

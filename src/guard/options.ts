@@ -39,10 +39,26 @@ export interface GuardOptions {
 }
 
 /**
+ * Frozen copies: the allowlist is exported and handed around, and code that could add an entry to it could let
+ * itself through.
+ */
+function frozenRules(rules: readonly AllowRule[]): readonly AllowRule[] {
+  return Object.freeze(
+    rules.map((r) =>
+      Object.freeze({
+        ...r,
+        ...(r.providers ? { providers: Object.freeze([...r.providers]) } : {}),
+        ...(r.header ? { header: Object.freeze({ ...r.header }) } : {}),
+      }),
+    ),
+  );
+}
+
+/**
  * The cloud SDKs' own metadata clients. They are the code paths that legitimately read credentials from the
  * metadata service; each may reach only its own provider.
  */
-export const DEFAULT_ALLOW: readonly AllowRule[] = [
+export const DEFAULT_ALLOW: readonly AllowRule[] = frozenRules([
   {
     package: '@smithy/credential-provider-imds',
     providers: ['aws'],
@@ -80,7 +96,7 @@ export const DEFAULT_ALLOW: readonly AllowRule[] = [
     header: { name: 'metadata', value: 'true' },
     reason: '@azure/identity transport with the Metadata header',
   },
-];
+]);
 
 export interface ResolvedGuardOptions {
   mode: GuardMode;
@@ -120,7 +136,7 @@ export function resolveOptions(o: GuardOptions, env: NodeJS.ProcessEnv): Resolve
   }
   return {
     mode: o.mode ?? parseMode(env.IMDSGUARD_GUARD_MODE, 'IMDSGUARD_GUARD_MODE') ?? 'block',
-    allow: [...(o.allowDefaults === false ? [] : DEFAULT_ALLOW), ...extra, ...(o.allow ?? [])],
+    allow: frozenRules([...(o.allowDefaults === false ? [] : DEFAULT_ALLOW), ...extra, ...(o.allow ?? [])]),
     onFinding: o.onFinding,
     report: o.report ?? parseReport(env.IMDSGUARD_GUARD_REPORT) ?? 'stderr',
     reportAllowed: o.reportAllowed ?? false,

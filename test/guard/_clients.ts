@@ -4,10 +4,12 @@
  * Usage: node --import tsx test/guard/_clients.ts CASE [CASE…]   (guard settings from IMDSGUARD_GUARD_* variables)
  */
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import tls from 'node:tls';
-import { installGuard } from '../../src/guard/index.ts';
+import vm from 'node:vm';
+import type * as Guard from '../../src/guard/index.ts';
 
 // Some cases really connect to metadata addresses (allowlisted SDKs, monitor mode): only ever inside a test's own
 // network namespace (which has nothing but lo), never from the machine's.
@@ -16,8 +18,12 @@ if (Object.keys(networkInterfaces()).some((name) => name !== 'lo')) {
   process.exit(2);
 }
 
+// The built package when the test asks for it (worker threads load the guard's register module from there).
+const { guardInstalled, installGuard } = (await import(
+  process.env.IMDSGUARD_TEST_GUARD_MODULE ?? '../../src/guard/index.ts'
+)) as typeof Guard;
 const findings: unknown[] = [];
-installGuard({ onFinding: (f) => findings.push(f) });
+const guard = installGuard({ onFinding: (f) => findings.push(f) });
 
 type Result = { outcome: 'ok' | 'error'; code?: string; status?: number; body?: string; message?: string };
 
@@ -143,6 +149,212 @@ async function fetchReuse(): Promise<Result> {
   return { ...r, message: `sdk status ${first}; ${r.message ?? ''}` };
 }
 
+/**
+ * The app's request queued behind the AWS SDK's at the agent's maxSockets: node:http hands it the socket the SDK's
+ * request frees, without a connect(). The message says whether it really was queued and what the SDK got.
+ */
+async function awsSdkHandoff(): Promise<Result> {
+  const { fromInstanceMetadata } = await import('@aws-sdk/credential-providers');
+  const agent = http.globalAgent;
+  const prevMax = agent.maxSockets;
+  agent.maxSockets = 1;
+  try {
+    const sdk = fromInstanceMetadata({ timeout: 3000, maxRetries: 0 })().then(
+      (c) => `sdk ${c.accessKeyId}`,
+      (e: Error) => `sdk failed: ${e.message}`,
+    );
+    // Wait until the SDK holds the agent's only socket to the service, then ask for the same endpoint.
+    const deadline = Date.now() + 3000;
+    while (!Object.keys(agent.sockets).some((k) => k.startsWith('169.254.169.254:80')) && Date.now() < deadline)
+      await new Promise((r) => setImmediate(r));
+    const app = httpGet(`http://169.254.169.254${AWS_CREDS}fake-imds-role`);
+    const queued = Object.values(agent.requests).reduce((n, q) => n + (q?.length ?? 0), 0);
+    const [sdkSays, r] = await Promise.all([sdk, app]);
+    return { ...r, message: `${sdkSays}; queued ${queued}; ${r.message ?? ''}` };
+  } finally {
+    agent.maxSockets = prevMax;
+  }
+}
+
+const PROXY = 'http://127.0.0.1:3128';
+
+/** A request written for a forward proxy: absolute-form target, or CONNECT then a request through the tunnel. */
+function viaProxyRaw(method: 'GET' | 'CONNECT', target: string): Promise<Result> {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port: 3128, method, path: target });
+    const fail = (e: NodeJS.ErrnoException) => resolve({ outcome: 'error', code: e.code ?? '', message: e.message });
+    req.on('error', fail);
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ outcome: 'ok', status: res.statusCode ?? 0, body: body.slice(0, 200) }));
+    });
+    req.on('connect', (_res, socket) => {
+      const host = target.split(':')[0];
+      socket.write(`GET ${AWS_CREDS} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      let body = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d) => (body += d));
+      socket.on('end', () => resolve({ outcome: 'ok', status: Number(body.split(' ')[1]), body: body.slice(0, 200) }));
+      socket.on('error', fail);
+    });
+    req.end();
+  });
+}
+
+async function viaAxiosEnvProxy(url: string): Promise<Result> {
+  const { default: axios } = await import('axios');
+  try {
+    // No proxy option: axios takes HTTP_PROXY from the environment, as applications deployed behind one do.
+    const r = await axios.get(url, { responseType: 'text', validateStatus: () => true });
+    return { outcome: 'ok', status: r.status, body: String(r.data).slice(0, 200) };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { outcome: 'error', code: err.code ?? '', message: err.message };
+  }
+}
+
+async function viaUndici(url: string, how: 'proxy-agent' | 'env' | 'global-fetch'): Promise<Result> {
+  const undici = await import('undici');
+  try {
+    let r: { status: number; text(): Promise<string> };
+    if (how === 'global-fetch')
+      r = await fetch(url, { dispatcher: new undici.ProxyAgent(PROXY) } as unknown as RequestInit);
+    else {
+      const dispatcher = how === 'env' ? new undici.EnvHttpProxyAgent() : new undici.ProxyAgent(PROXY);
+      r = await undici.fetch(url, { dispatcher });
+    }
+    return { outcome: 'ok', status: r.status, body: (await r.text()).slice(0, 200) };
+  } catch (e) {
+    let err = e as NodeJS.ErrnoException & { cause?: unknown };
+    // undici's fetch reports connection failures as `TypeError: fetch failed` with the reason as its cause.
+    for (let i = 0; i < 4 && err.code === undefined && err.cause; i++) err = err.cause as typeof err;
+    return { outcome: 'error', code: err.code ?? '', message: err.message };
+  }
+}
+
+/** Options whose getters answer the check one thing and net another (a harmless address first, then the service). */
+function netGetterOptions(): Promise<Result> {
+  // Four reads happen before net's own in lookupAndConnect: the Socket constructor's, then a check that reads the
+  // host three times. A check that reads once and hands net its own copy leaves net nothing else to read.
+  let reads = 0;
+  const opts = {
+    get host() {
+      return ++reads <= 4 ? '127.0.0.1' : '169.254.169.254';
+    },
+    get port() {
+      return reads <= 4 ? 8080 : 80;
+    },
+  };
+  return new Promise((resolve) => {
+    const s = net.connect(opts as net.NetConnectOpts);
+    s.once('connect', () => {
+      const where = `${s.remoteAddress}:${s.remotePort}`;
+      s.destroy();
+      resolve({ outcome: 'ok', message: `connected to ${where}` });
+    });
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      resolve({ outcome: 'error', code: e.code ?? '', message: e.message }),
+    );
+  });
+}
+
+/** Application code compiled under the AWS SDK's file name: a vm script, or eval/new Function with a sourceURL. */
+function spoofedCaller(how: 'vm' | 'function'): Promise<Result> {
+  const sdkFile = createRequire(import.meta.url).resolve('@smithy/credential-provider-imds');
+  const body = `return new Promise((resolve) => {
+    const req = http.get(url, (res) => { res.resume(); res.on('end', () => resolve({ outcome: 'ok', status: res.statusCode })); });
+    req.on('error', (e) => resolve({ outcome: 'error', code: e.code, message: e.message }));
+  });`;
+  const fn =
+    how === 'vm'
+      ? (vm.runInThisContext(`(function (http, url) { ${body} })`, { filename: sdkFile }) as (
+          h: typeof http,
+          u: string,
+        ) => Promise<Result>)
+      : (new Function('http', 'url', `${body}\n//# sourceURL=${sdkFile}`) as (
+          h: typeof http,
+          u: string,
+        ) => Promise<Result>);
+  return fn(http, `http://169.254.169.254${AWS_CREDS}`);
+}
+
+/** A TCP handle from process.binding('tcp_wrap'), connected by hand: no net.Socket, no connect() of net. */
+function tcpWrap(): Promise<Result> {
+  type Handle = { connect(req: object, address: string, port: number): number; close(): void };
+  const b = (process as unknown as { binding(n: string): Record<string, unknown> }).binding('tcp_wrap') as {
+    TCP: new (type: number) => Handle;
+    TCPConnectWrap: new () => { oncomplete?: (status: number) => void };
+    constants: { SOCKET: number };
+  };
+  return new Promise((resolve) => {
+    const h = new b.TCP(b.constants.SOCKET);
+    const req = new b.TCPConnectWrap();
+    req.oncomplete = (status) => {
+      h.close();
+      resolve(status === 0 ? { outcome: 'ok' } : { outcome: 'error', code: `uv ${status}` });
+    };
+    const err = h.connect(req, '169.254.169.254', 80);
+    if (err !== 0) {
+      h.close();
+      resolve({ outcome: 'error', code: `uv ${err}` });
+    }
+  });
+}
+
+/** A worker thread started after the guard: its own request to the service. */
+async function workerRequest(): Promise<Result> {
+  const { Worker } = await import('node:worker_threads');
+  const code = `import http from 'node:http'; import { parentPort } from 'node:worker_threads';
+    http.get('http://169.254.169.254${AWS_CREDS}', (res) => { res.resume(); parentPort.postMessage({ outcome: 'ok', status: res.statusCode }); })
+      .on('error', (e) => parentPort.postMessage({ outcome: 'error', code: e.code, message: e.message }));`;
+  const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`));
+  return workerResult(w);
+}
+
+/** The same from an `eval` worker (CommonJS code, which Node starts without any --import). */
+async function workerEvalRequest(): Promise<Result> {
+  const { Worker } = await import('node:worker_threads');
+  const code = `const http = require('node:http'); const { parentPort } = require('node:worker_threads');
+    http.get('http://169.254.169.254${AWS_CREDS}', (res) => { res.resume(); parentPort.postMessage({ outcome: 'ok', status: res.statusCode }); })
+      .on('error', (e) => parentPort.postMessage({ outcome: 'error', code: e.code, message: e.message }));`;
+  return workerResult(new Worker(code, { eval: true }));
+}
+
+async function workerResult(w: import('node:worker_threads').Worker): Promise<Result> {
+  try {
+    return await new Promise<Result>((resolve) => {
+      w.once('message', (m: Result) => resolve(m));
+      w.once('error', (e: NodeJS.ErrnoException) =>
+        resolve({ outcome: 'error', code: 'WORKER_ERROR', message: e.message }),
+      );
+    });
+  } finally {
+    await w.terminate();
+  }
+}
+
+/** Another module tries to turn the guard off or to monitor mode, then asks for the credentials. */
+async function takeOver(): Promise<Result> {
+  const seen: string[] = [];
+  const view = guardInstalled() as unknown as Record<string, unknown>;
+  seen.push(`view.uninstall=${typeof view.uninstall}`, `view.reconfigure=${typeof view.reconfigure}`);
+  try {
+    installGuard({ mode: 'monitor' });
+    seen.push('reinstall accepted');
+  } catch {
+    seen.push('reinstall refused');
+  }
+  try {
+    (view as { mode: string }).mode = 'monitor';
+  } catch {
+    // frozen
+  }
+  const r = await httpGet(`http://169.254.169.254${AWS_CREDS}`);
+  return { ...r, message: `${seen.join(', ')}; mode ${guard.mode}; ${r.message ?? ''}` };
+}
+
 const AWS_CREDS = '/latest/meta-data/iam/security-credentials/';
 const CASES: Record<string, () => Promise<Result>> = {
   'http-ip': () => httpGet(`http://169.254.169.254${AWS_CREDS}`),
@@ -179,15 +391,36 @@ const CASES: Record<string, () => Promise<Result>> = {
   'fetch-reuse': fetchReuse,
   'gcp-sdk': gcpSdk,
   'azure-sdk': azureSdk,
+  'aws-sdk-handoff': awsSdkHandoff,
+  'http-absolute-proxy': () => viaProxyRaw('GET', `http://169.254.169.254${AWS_CREDS}`),
+  'http-absolute-proxy-decimal': () => viaProxyRaw('GET', `http://2852039166${AWS_CREDS}`),
+  'http-absolute-proxy-gcp-name': () => viaProxyRaw('GET', 'http://metadata.google.internal/computeMetadata/v1/'),
+  'http-connect-proxy': () => viaProxyRaw('CONNECT', '169.254.169.254:80'),
+  'http-absolute-proxy-benign': () => viaProxyRaw('GET', 'http://benign.guard.test:8080/latest/meta-data/'),
+  'axios-env-proxy': () => viaAxiosEnvProxy(`http://169.254.169.254${AWS_CREDS}`),
+  'axios-env-proxy-benign': () => viaAxiosEnvProxy('http://benign.guard.test:8080/latest/meta-data/'),
+  'undici-proxy-agent': () => viaUndici(`http://169.254.169.254${AWS_CREDS}`, 'proxy-agent'),
+  'undici-env-proxy': () => viaUndici(`http://169.254.169.254${AWS_CREDS}`, 'env'),
+  'fetch-proxy-dispatcher': () => viaUndici(`http://169.254.169.254${AWS_CREDS}`, 'global-fetch'),
+  'undici-proxy-benign': () => viaUndici('http://benign.guard.test:8080/latest/meta-data/', 'proxy-agent'),
+  'net-getter-options': netGetterOptions,
+  'vm-spoofed-caller': () => spoofedCaller('vm'),
+  'function-spoofed-caller': () => spoofedCaller('function'),
+  'tcp-wrap': tcpWrap,
+  'worker-request': workerRequest,
+  'worker-eval-request': workerEvalRequest,
+  'take-over': takeOver,
 };
 
+// Loading an SDK under tsx takes seconds on a loaded machine; a case that needs longer than this is stuck.
+const CASE_TIMEOUT_MS = 25_000;
 for (const name of process.argv.slice(2)) {
   const run = CASES[name];
   if (!run) throw new Error(`unknown case "${name}"`);
   const before = findings.length;
   const r = await Promise.race([
     run(),
-    new Promise<Result>((res) => setTimeout(() => res({ outcome: 'error', code: 'CASE_TIMEOUT' }), 8000)),
+    new Promise<Result>((res) => setTimeout(() => res({ outcome: 'error', code: 'CASE_TIMEOUT' }), CASE_TIMEOUT_MS)),
   ]);
   const fs = findings.slice(before) as Array<{ decision?: string; provider?: string; evidence?: { via?: string } }>;
   process.stdout.write(

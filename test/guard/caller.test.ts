@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { callerFiles, captureCaller, packageOf, summarise } from '../../src/guard/caller.ts';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import vm from 'node:vm';
+import {
+  type CallerStack,
+  callerFiles,
+  callerFrames,
+  captureCaller,
+  packageOf,
+  summarise,
+} from '../../src/guard/caller.ts';
 
 test('packageOf() names scoped and plain packages from their last node_modules segment', () => {
   assert.equal(
@@ -18,11 +30,14 @@ test('captureCaller() sees the calling file and summarise() keeps the first app 
     files.join('\n'),
   );
   const s = summarise([
-    '/app/node_modules/gaxios/build/index.js',
-    '/app/node_modules/gcp-metadata/build/index.js',
-    '/app/src/x.js',
+    { file: '/app/node_modules/gaxios/build/index.js', genuine: true },
+    { file: '/app/node_modules/gcp-metadata/build/index.js', genuine: true },
+    { file: '/app/src/x.js', genuine: false },
+    { file: '/app/node_modules/google-auth-library/build/index.js', genuine: true },
   ]);
-  assert.deepEqual(s.packages, ['gaxios', 'gcp-metadata']);
+  assert.deepEqual(s.packages, ['gaxios', 'gcp-metadata', 'google-auth-library']);
+  // Only the packages inside the application's frame made the request.
+  assert.deepEqual(s.requesters, ['gaxios', 'gcp-metadata']);
   assert.equal(s.appFrame, '/app/src/x.js');
 });
 
@@ -40,4 +55,68 @@ test('captureCaller() keeps async callers that awaited the request', async () =>
   const names = (c.holder.stack as unknown as string[]) ?? [];
   Error.prepareStackTrace = prev;
   assert.ok(names.includes('outerCaller'), names.join(','));
+});
+
+describe('caller identity cannot be claimed by naming a file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'imdsguard-caller-'));
+  const sdkFile = join(dir, 'node_modules', 'fake-sdk', 'index.cjs');
+  mkdirSync(join(dir, 'node_modules', 'fake-sdk'), { recursive: true });
+  writeFileSync(sdkFile, 'exports.call = function call(f) { return f(); };\n');
+  const sdk = createRequire(import.meta.url)(sdkFile) as { call<T>(f: () => T): T };
+  const g = globalThis as { __imdsguardCapture?: () => CallerStack };
+  g.__imdsguardCapture = () => captureCaller();
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    delete g.__imdsguardCapture;
+  });
+  const requesters = (c: CallerStack) => summarise(callerFrames(c)).requesters;
+
+  test('a module the loader loaded from node_modules counts as its package', () => {
+    assert.deepEqual(requesters(sdk.call(captureCaller)), ['fake-sdk']);
+  });
+
+  test('vm.runInThisContext with that file name does not', () => {
+    const c = vm.runInThisContext('__imdsguardCapture()', { filename: sdkFile }) as CallerStack;
+    assert.ok(callerFiles(c).includes(sdkFile), 'the frame is there, under the claimed name');
+    assert.deepEqual(requesters(c), []);
+  });
+
+  test('//# sourceURL in eval and new Function does not', () => {
+    // biome-ignore lint/security/noGlobalEval: what code run through eval can claim about itself is the subject
+    const indirectEval = globalThis.eval;
+    const viaEval = indirectEval(`__imdsguardCapture()\n//# sourceURL=${sdkFile}`) as CallerStack;
+    assert.deepEqual(requesters(viaEval), []);
+    const viaFunction = new Function(`return __imdsguardCapture()\n//# sourceURL=${sdkFile}`)() as CallerStack;
+    assert.deepEqual(requesters(viaFunction), []);
+  });
+
+  test('a vm script the SDK calls cannot borrow the SDK frame behind it', () => {
+    const forged = vm.runInThisContext('(function () { return __imdsguardCapture(); })', {
+      filename: sdkFile,
+    }) as () => CallerStack;
+    assert.deepEqual(requesters(sdk.call(forged)), []);
+  });
+
+  test('application code the SDK calls back (a logger, a hook) does not borrow its name', () => {
+    const appCallback = () => captureCaller();
+    const s = summarise(callerFrames(sdk.call(appCallback)));
+    assert.ok(s.packages.includes('fake-sdk'));
+    assert.deepEqual(s.requesters, []);
+  });
+
+  test('a prepareStackTrace that cannot be replaced makes the stack unreadable, not forged', () => {
+    const c = captureCaller();
+    const desc = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
+    Object.defineProperty(Error, 'prepareStackTrace', {
+      value: () => [{ file: sdkFile, hash: '', isEval: false }],
+      writable: false,
+      configurable: true,
+    });
+    try {
+      assert.deepEqual(callerFrames(c), []);
+    } finally {
+      if (desc) Object.defineProperty(Error, 'prepareStackTrace', desc);
+      else delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
+    }
+  });
 });

@@ -4,7 +4,7 @@
  * every client library is driven against them. Nothing can leave the namespace.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -23,7 +23,7 @@ interface CaseResult {
   findings: Array<{ decision?: string; provider?: string; via?: string }>;
 }
 
-describe('guard inside a test network namespace', { skip: why ?? false, timeout: 90_000 }, () => {
+describe('guard inside a test network namespace', { skip: why ?? false, timeout: 900_000 }, () => {
   let ns: TestNetns;
   before(async () => {
     ns = createNetns({
@@ -47,13 +47,16 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
         '127.0.0.1:8080',
       ].flatMap((l) => ['--listen', l]),
     ]);
+    // A plain forward proxy, in a process of its own (the guard runs in the client process only).
+    await ns.start([process.execPath, '--import', 'tsx', 'test/guard/_forward-proxy.ts', '3128']);
   });
   after(() => ns?.remove());
 
   async function run(cases: string[], env: Record<string, string> = {}): Promise<Map<string, CaseResult>> {
     const r = await ns.exec([process.execPath, '--import', 'tsx', 'test/guard/_clients.ts', ...cases], {
       env: { ...process.env, IMDSGUARD_GUARD_REPORT: 'none', METADATA_SERVER_DETECTION: 'assume-present', ...env },
-      timeoutMs: 60_000,
+      // Generous: tsx start-up alone takes seconds on a loaded machine.
+      timeoutMs: 180_000,
     });
     assert.equal(r.code, 0, `client process failed: ${r.stderr}`);
     const out = new Map<string, CaseResult>();
@@ -148,6 +151,99 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  const via = (r: CaseResult) => r.findings.map((f) => [f.decision, f.via]);
+
+  test('a request queued behind the AWS SDK at maxSockets is checked when handed its socket; the SDK still gets its credentials', async () => {
+    const r = (await run(['aws-sdk-handoff'])).get('aws-sdk-handoff')!;
+    // The scenario really happened: the app's request waited in the agent's queue while the SDK held the socket.
+    assert.match(r.message ?? '', /^sdk ASIAFAKEEXAMPLE00001; queued 1;/, JSON.stringify(r));
+    assert.equal(r.code, 'ERR_IMDSGUARD_BLOCKED', JSON.stringify(r));
+    assert.deepEqual(via(r), [['deny', 'http-socket-handoff']]);
+    // In monitor mode the same request is let through on the handed-off socket and reaches the credentials.
+    const m = (await run(['aws-sdk-handoff'], { IMDSGUARD_GUARD_MODE: 'monitor' })).get('aws-sdk-handoff')!;
+    assert.equal(m.status, 200, JSON.stringify(m));
+    assert.match(m.body ?? '', /ASIAFAKEEXAMPLE00001/);
+    assert.ok(
+      via(m).some(([d, v]) => d === 'audit' && v === 'http-socket-handoff'),
+      JSON.stringify(m.findings),
+    );
+  });
+
+  const PROXIED: Record<string, string> = {
+    'http-absolute-proxy': 'http-proxy',
+    'http-absolute-proxy-decimal': 'http-proxy',
+    'http-absolute-proxy-gcp-name': 'http-proxy',
+    'http-connect-proxy': 'http-connect',
+    'axios-env-proxy': 'http-proxy',
+    'undici-proxy-agent': 'undici-connect',
+    'undici-env-proxy': 'undici-connect',
+    'fetch-proxy-dispatcher': 'undici-connect',
+  };
+  const PROXY_ENV = { HTTP_PROXY: 'http://127.0.0.1:3128', http_proxy: 'http://127.0.0.1:3128' };
+
+  test('through a forward proxy (HTTP_PROXY, ProxyAgent, absolute-form, CONNECT) the request line is checked', async () => {
+    const benign = ['http-absolute-proxy-benign', 'axios-env-proxy-benign', 'undici-proxy-benign'];
+    const res = await run([...Object.keys(PROXIED), ...benign], PROXY_ENV);
+    for (const [c, v] of Object.entries(PROXIED)) {
+      const r = res.get(c)!;
+      assert.equal(r.code, 'ERR_IMDSGUARD_BLOCKED', `${c}: ${JSON.stringify(r)}`);
+      assert.deepEqual(via(r), [['deny', v]], c);
+    }
+    for (const c of benign) {
+      const r = res.get(c)!;
+      assert.equal(r.status, 200, `${c} goes through the proxy: ${JSON.stringify(r)}`);
+      assert.equal(r.findings.length, 0, c);
+    }
+    // The proxy does forward them: in monitor mode they reach the service.
+    const m = await run(Object.keys(PROXIED), { ...PROXY_ENV, IMDSGUARD_GUARD_MODE: 'monitor' });
+    for (const [c, v] of Object.entries(PROXIED)) {
+      const r = m.get(c)!;
+      assert.equal(r.outcome, 'ok', `${c}: ${JSON.stringify(r)}`);
+      // The AWS role listing, or for Google (asked without its header) the fake's own refusal; not the proxy's 502.
+      if (c === 'http-absolute-proxy-gcp-name') assert.notEqual(r.status, 502, JSON.stringify(r));
+      else assert.match(r.body ?? '', /fake-imds-role/, `${c}: ${JSON.stringify(r)}`);
+      assert.deepEqual(via(r), [['audit', v]], c);
+    }
+  });
+
+  test('getters on options, callers named after an SDK file, tcp_wrap and a take-over from another module', async () => {
+    const res = await run([
+      'net-getter-options',
+      'vm-spoofed-caller',
+      'function-spoofed-caller',
+      'tcp-wrap',
+      'take-over',
+    ]);
+    const g = res.get('net-getter-options')!;
+    // net connects where the check looked (the harmless address), or the connection is refused; never the service.
+    assert.ok(g.message === 'connected to 127.0.0.1:8080' || g.code === 'ERR_IMDSGUARD_BLOCKED', JSON.stringify(g));
+    for (const c of ['vm-spoofed-caller', 'function-spoofed-caller', 'take-over']) {
+      const r = res.get(c)!;
+      assert.equal(r.code, 'ERR_IMDSGUARD_BLOCKED', `${c}: ${JSON.stringify(r)}`);
+      assert.deepEqual(via(r), [['deny', 'http']], c);
+    }
+    assert.match(
+      res.get('take-over')!.message!,
+      /^view\.uninstall=undefined, view\.reconfigure=undefined, reinstall refused; mode block;/,
+    );
+    const t = res.get('tcp-wrap')!;
+    assert.match(t.code ?? '', /^uv -\d+$/, JSON.stringify(t));
+    assert.deepEqual(via(t), [['deny', 'tcp-handle-unowned']]);
+  });
+
+  test('worker threads started after installation are guarded too (built package)', {
+    skip: existsSync('dist/guard/register.js') ? false : 'dist/ is not built (npm run build)',
+  }, async () => {
+    const res = await run(['worker-request', 'worker-eval-request', 'aws-sdk'], {
+      IMDSGUARD_TEST_GUARD_MODULE: new URL('../../dist/guard/index.js', import.meta.url).href,
+    });
+    for (const c of ['worker-request', 'worker-eval-request']) {
+      const r = res.get(c)!;
+      assert.equal(r.code, 'ERR_IMDSGUARD_BLOCKED', `${c}: ${JSON.stringify(r)}`);
+    }
+    assert.equal(res.get('aws-sdk')!.body, 'ASIAFAKEEXAMPLE00001');
   });
 
   test('monitor mode lets the request through and reports it; findings can go to a file', async () => {
