@@ -5,14 +5,15 @@
  * nobody, and from a second namespace standing for a container. Nothing here touches the host's namespace.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { client, daemon, deleteNs, inNs, netnsUnavailable, sh, stop } from './netns.ts';
 
-const REASON = netnsUnavailable(['ip', 'nft', 'curl', 'python3', 'setpriv']);
+const REASON = netnsUnavailable(['ip', 'nft', 'curl', 'python3', 'setpriv', 'ss', 'conntrack']);
 if (REASON && process.env.CI === 'true') throw new Error(`CI=true but the namespace tests cannot run: ${REASON}`);
 
 const SUFFIX = `${process.pid % 100000}`;
@@ -284,6 +285,78 @@ print(s, a, b, body.strip())
     assert.match(c.stdout, /^i-0fake/);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(events().length, before, 'no proxy record: the request never went through the proxy');
+  });
+
+  test('redirect --apply ends a keep-alive connection opened before it, with conntrack already running (P1)', async () => {
+    // Start from no redirect, on a host where a connection tracker already runs (as with Docker, firewalld, ufw).
+    inNs(HOST, CLI[0]!, [...CLI.slice(1), 'proxy', 'redirect', '--remove']);
+    inNs(HOST, 'nft', ['add', 'table', 'inet', 'igp_tracker']);
+    inNs(HOST, 'nft', ['add', 'chain', 'inet', 'igp_tracker', 'out', '{ type filter hook output priority 0; }']);
+    inNs(HOST, 'nft', ['add', 'rule', 'inet', 'igp_tracker', 'out', 'ct', 'state', 'established', 'accept']);
+    // A client with one keep-alive connection: a token now (directly: no redirect yet), credentials when told.
+    const script = `
+const http = require('http');
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const go = (method, path, headers) => new Promise((resolve, reject) => {
+  const r = http.request({ host: '169.254.169.254', port: 80, method, path, headers, agent }, (x) => {
+    let b = ''; x.on('data', (d) => { b += d; }); x.on('end', () => resolve([x.statusCode, b, r.reusedSocket]));
+  });
+  r.on('error', reject); r.end();
+});
+(async () => {
+  const [s, token] = await go('PUT', '/latest/api/token', { 'X-aws-ec2-metadata-token-ttl-seconds': '60' });
+  console.log('first', s);
+  // Poll on the same connection (as an SDK does) so the service's keep-alive timeout never closes it.
+  let polling = true;
+  (async () => { while (polling) { await new Promise((r) => setTimeout(r, 1000)); if (polling) await go('GET', '/latest/meta-data/', { 'X-aws-ec2-metadata-token': token }).catch(() => undefined); } })();
+  await new Promise((r) => process.stdin.once('data', r));
+  polling = false;
+  const [s2, body, reused] = await go('GET', '/latest/meta-data/iam/security-credentials/', { 'X-aws-ec2-metadata-token': token });
+  console.log('second', s2, reused, JSON.stringify(body.slice(0, 80)));
+  process.exit(0);
+})().catch((e) => { console.log('error', e.code); process.exit(1); });
+`;
+    const child = spawn('ip', ['netns', 'exec', HOST, 'node', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    try {
+      for (let i = 0; i < 200 && !/first/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(out, /^first 200/, out);
+      const tracked = inNs(HOST, 'conntrack', ['-L', '-p', 'tcp', '--orig-dst', '169.254.169.254', '--dport', '80']);
+      assert.match(tracked.stdout, /ESTABLISHED/, 'the tracker follows the client connection');
+      const applied = inNs(HOST, CLI[0]!, [
+        ...CLI.slice(1),
+        'proxy',
+        'redirect',
+        '--apply',
+        '--uid',
+        String(PROXY_UID),
+        ...LISTEN,
+      ]);
+      assert.match(applied.stderr, /ended 1 metadata connection/, applied.stderr);
+      assert.match(applied.stderr, new RegExp(`node \\(pid ${child.pid}\\)`), applied.stderr);
+      assert.match(applied.stderr, /deleted \d+ connection-tracking entr/);
+      const exited = once(child, 'exit');
+      child.stdin.write('go\n');
+      await exited;
+      // The old connection is gone: the request went through the proxy, which refuses it (the token was not issued
+      // through the proxy, and node may not read credentials), and recorded it.
+      assert.match(out, /second (?:401|403) /, out);
+      const evs = await eventsOf(child.pid!, 1);
+      assert.ok(
+        evs.some((e) => e.http.path === '/latest/meta-data/iam/security-credentials/' && e.decision === 'deny'),
+        JSON.stringify(evs),
+      );
+      assert.doesNotMatch(out, /AccessKeyId|fake-role/);
+    } finally {
+      child.kill('SIGKILL');
+      inNs(HOST, 'nft', ['delete', 'table', 'inet', 'igp_tracker'], { allowFail: true });
+    }
   });
 
   test('fail-closed: with the proxy down and the redirect in place, connections are refused', async () => {

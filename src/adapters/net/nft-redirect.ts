@@ -17,7 +17,7 @@ export interface RedirectOptions {
   table?: string;
 }
 
-function endpointOf(spec: ListenSpec): { family: 'ip' | 'ip6'; addr: string; port: number } {
+export function endpointOf(spec: ListenSpec): { family: 'ip' | 'ip6'; addr: string; port: number } {
   const url = new URL(spec.upstream);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port ? Number(url.port) : 80;

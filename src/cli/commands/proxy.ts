@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { describeEnded, endMetadataConnections } from '../../adapters/net/end-connections.ts';
 import { applyRedirect, NFT_TABLE, redirectRuleset, removeRedirect } from '../../adapters/net/nft-redirect.ts';
 import type { SinkFormat } from '../../adapters/sinks/open-sink.ts';
 import type * as ProxyApp from '../../app/proxy.ts';
@@ -52,7 +53,10 @@ function redirectCommand(): Command {
   return new Command('redirect')
     .description('Print, apply or remove the nftables redirect that sends metadata traffic to the proxy')
     .option('--print', 'write the ruleset to stdout')
-    .option('--apply', 'load the ruleset (replaces an earlier one of ours)')
+    .option(
+      '--apply',
+      'load the ruleset (replaces an earlier one of ours), then end metadata connections opened before it',
+    )
     .option('--remove', 'delete our table, and nothing else')
     .option('--uid <uid>', "the proxy's uid, exempt from the redirect", intArg('--uid', 0, 4_294_967_294))
     .option('--table <name>', 'nftables table (inet family)', NFT_TABLE)
@@ -93,6 +97,8 @@ Examples:
       else {
         applyRedirect(opts);
         process.stderr.write(`imdsguard: applied table inet ${f.table} (${listeners.length} redirects)\n`);
+        // Connections opened before the redirect would keep reaching the service directly: end them.
+        process.stderr.write(describeEnded(endMetadataConnections(listeners, f.uid)));
       }
       process.exitCode = EXIT.ok;
     });
