@@ -323,7 +323,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       // The client left before the answer was complete: stop asking the upstream.
       res.once('close', () => {
         if (!res.writableFinished) {
-          upReq.destroy();
+          upReq.abort();
           end('CLIENT_CLOSED');
         }
       });

@@ -39,7 +39,7 @@ export interface Upstream {
     body: Buffer | null,
     onResponse: (res: IncomingMessage) => void,
     onError: (err: NodeJS.ErrnoException) => void,
-  ): ClientRequest;
+  ): { abort(): void };
   close(): Promise<void>;
 }
 
@@ -83,33 +83,43 @@ export function openUpstream(raw: string, opts: UpstreamOptions = {}): Upstream 
     port,
     authority,
     send(method, target, rawHeaders, body, onResponse, onError) {
-      let failed = false;
+      const headers = upstreamHeaders(rawHeaders, authority, body);
+      let current: ClientRequest | undefined;
+      let settled = false;
       const fail = (e: NodeJS.ErrnoException) => {
-        if (failed) return;
-        failed = true;
+        if (settled) return;
+        settled = true;
         onError(e);
       };
-      const req = request(
-        {
-          host,
-          port,
-          method,
-          path: target,
-          agent,
-          setHost: false,
-          headers: upstreamHeaders(rawHeaders, authority, body),
+      const attempt = (mayRetry: boolean) => {
+        let answered = false;
+        const req = request({ host, port, method, path: target, agent, setHost: false, headers }, (res) => {
+          answered = true;
+          settled = true;
+          onResponse(res);
+        });
+        current = req;
+        req.setTimeout(timeoutMs, () => {
+          const e: NodeJS.ErrnoException = new Error(`no answer within ${timeoutMs} ms`);
+          e.code = 'UPSTREAM_TIMEOUT';
+          fail(e);
+          req.destroy(e);
+        });
+        req.on('error', (e: NodeJS.ErrnoException) => {
+          // A kept-alive connection the service closed just as it was reused fails before any answer: the request
+          // most likely never reached the service, so it is sent once more on a new connection (as node:http's docs advise).
+          if (mayRetry && !answered && !settled && req.reusedSocket && e.code === 'ECONNRESET') attempt(false);
+          else fail(e);
+        });
+        req.end(body ?? undefined);
+      };
+      attempt(true);
+      return {
+        abort() {
+          settled = true;
+          current?.destroy();
         },
-        onResponse,
-      );
-      req.setTimeout(timeoutMs, () => {
-        const e: NodeJS.ErrnoException = new Error(`no answer within ${timeoutMs} ms`);
-        e.code = 'UPSTREAM_TIMEOUT';
-        fail(e);
-        req.destroy(e);
-      });
-      req.on('error', fail);
-      req.end(body ?? undefined);
-      return req;
+      };
     },
     async close() {
       agent.destroy();
