@@ -96,6 +96,86 @@ export function redactBytes(r: Redactor): (source: AsyncIterable<Buffer>) => Asy
   };
 }
 
+/**
+ * The byte order of a UTF-16 text, or null: a byte-order mark, or (without one) NUL bytes at every other position
+ * of the first kilobyte (ASCII text stored as UTF-16).
+ */
+export function utf16Order(head: Buffer): 'le' | 'be' | null {
+  if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) return 'le';
+  if (head.length >= 2 && head[0] === 0xfe && head[1] === 0xff) return 'be';
+  const n = Math.min(head.length, 1024) & ~1;
+  if (n < 16) return null;
+  let evenNul = 0;
+  let oddNul = 0;
+  for (let i = 0; i < n; i += 2) {
+    if (head[i] === 0) evenNul++;
+    if (head[i + 1] === 0) oddNul++;
+  }
+  const pairs = n / 2;
+  if (oddNul >= pairs * 0.9 && evenNul === 0) return 'le';
+  if (evenNul >= pairs * 0.9 && oddNul === 0) return 'be';
+  return null;
+}
+
+/** UTF-16 text (either order) masked line by line and written back in the same encoding and byte order. */
+function redactUtf16(r: Redactor, order: 'le' | 'be'): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+  const decode = (b: Buffer): string => (order === 'le' ? b : Buffer.from(b).swap16()).toString('utf16le');
+  const encode = (s: string): Buffer => {
+    const b = Buffer.from(s, 'utf16le');
+    return order === 'le' ? b : b.swap16();
+  };
+  return async function* (source) {
+    let bytes: Buffer = Buffer.alloc(0);
+    let text = '';
+    const flushLines = (all: boolean): Buffer | null => {
+      const last = all ? text.length - 1 : text.lastIndexOf('\n');
+      if (last < 0 || text.length === 0) return null;
+      const whole = text.slice(0, last + 1);
+      text = text.slice(last + 1);
+      const trailing = whole.endsWith('\n');
+      const lines = whole.split('\n');
+      if (trailing) lines.pop();
+      return encode(lines.map((l) => r.line(l)).join('\n') + (trailing ? '\n' : ''));
+    };
+    for await (const chunk of source) {
+      bytes = bytes.length > 0 ? Buffer.concat([bytes, chunk]) : chunk;
+      const even = bytes.length & ~1;
+      text += decode(bytes.subarray(0, even));
+      bytes = Buffer.from(bytes.subarray(even));
+      if (text.length > MAX_LINE)
+        throw new ImdsguardError('E_INPUT_FORMAT', `A line is longer than ${MAX_LINE} characters`);
+      const out = flushLines(false);
+      if (out) yield out;
+    }
+    const out = flushLines(true);
+    if (out) yield out;
+    if (bytes.length > 0) yield bytes;
+  };
+}
+
+/** Plain bytes or UTF-16, told apart by the first bytes of the input. */
+function redactAny(r: Redactor): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+  return async function* (source) {
+    const it = source[Symbol.asyncIterator]();
+    let head: Buffer = Buffer.alloc(0);
+    let done = false;
+    while (head.length < 1024) {
+      const n = await it.next();
+      if (n.done) {
+        done = true;
+        break;
+      }
+      head = Buffer.concat([head, n.value]);
+    }
+    const rest = async function* () {
+      yield head;
+      if (!done) for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+    };
+    const order = utf16Order(head);
+    yield* order ? redactUtf16(r, order)(rest()) : redactBytes(r)(rest());
+  };
+}
+
 async function isDirectory(p: string): Promise<boolean> {
   return stat(p).then(
     (s) => s.isDirectory(),
@@ -186,8 +266,8 @@ async function redactOne(
   }
   const source = readBytes(input);
   try {
-    if (gzip) await pipeline(source, gunzipIfGzip, redactBytes(r), createGzip({ level: 6 }), dest);
-    else await pipeline(source, gunzipIfGzip, redactBytes(r), dest);
+    if (gzip) await pipeline(source, gunzipIfGzip, redactAny(r), createGzip({ level: 6 }), dest);
+    else await pipeline(source, gunzipIfGzip, redactAny(r), dest);
     if (atomic) await atomic.commit();
   } catch (e) {
     if (atomic) await atomic.abort();

@@ -4,7 +4,7 @@ import { mayAddressMetadata } from '../core/prefilter.ts';
 import { credentialExposureRule } from '../core/rules/credential-exposure-line.ts';
 import type { LineInput, LineRule } from '../core/rules/line-rule.ts';
 import { ssrfLineRule } from '../core/rules/ssrf-http.ts';
-import { scrubRecord } from '../core/secrets/scrub.ts';
+import { Masker, maskRecord } from '../core/secrets/masker.ts';
 
 /**
  * Salt of the secret hashes in leak findings. The same salt makes the same secret recognisable across runs and
@@ -14,12 +14,16 @@ export function secretSalt(): string {
   return process.env.IMDSGUARD_SECRET_SALT || 'imdsguard-secret-hash-v1';
 }
 
-/** Findings quote what they saw, which may hold a secret next to the payload: mask it before any sink. */
-function scrubbed(rule: LineRule, observe?: (f: Finding) => void): LineRule {
+/**
+ * Findings quote what they saw, which may hold a secret next to the payload: mask it before any sink, and before
+ * anything else reads it (the leak correlator quotes, and cuts, what it is given).
+ */
+function masked(rule: LineRule, masker: Masker, observe?: (f: Finding) => void): LineRule {
   const clean = (list: Finding[]) =>
     list.map((f) => {
-      observe?.(f);
-      return scrubRecord(f);
+      const m = maskRecord(f, masker);
+      observe?.(m);
+      return m;
     });
   return {
     id: rule.id,
@@ -42,10 +46,12 @@ function scrubbed(rule: LineRule, observe?: (f: Finding) => void): LineRule {
  */
 export function scanRules(): LineRule[] {
   const cause = new LeakCauseCorrelator();
+  // One masker for the whole scan: a secret recognised in one finding is masked in every later one.
+  const masker = new Masker();
   return [
     // The core prefilter runs on each field before the full decoder: it passes whatever classify() would flag. The
     // scanner caches its answers by field value (logs repeat paths and referers).
-    scrubbed(ssrfLineRule({ fieldFilter: mayAddressMetadata }), (f) => cause.observe(f)),
-    scrubbed(credentialExposureRule({ salt: secretSalt(), cause })),
+    masked(ssrfLineRule({ fieldFilter: mayAddressMetadata }), masker, (f) => cause.observe(f)),
+    masked(credentialExposureRule({ salt: secretSalt(), cause, known: masker.known }), masker),
   ];
 }

@@ -4,6 +4,8 @@
  */
 import { ATTACK } from '../core/model/attack.ts';
 import { type Finding, makeFinding } from '../core/model/finding.ts';
+import { maskArgv } from '../core/secrets/argv.ts';
+import { maskRecord } from '../core/secrets/masker.ts';
 import { GuardBlockedError } from './blocked-error.ts';
 import { type CallerStack, callerFrames, summarise } from './caller.ts';
 import type { MetadataDestination } from './destination.ts';
@@ -57,7 +59,7 @@ function processInfo(): NonNullable<Finding['process']> {
     pid: process.pid,
     ppid: process.ppid,
     exe: process.execPath,
-    argv: [...process.argv],
+    argv: maskArgv(process.argv),
   };
   if (typeof process.getuid === 'function') p.uid = process.getuid();
   return p;
@@ -110,43 +112,45 @@ export function decide(
       : packages.length > 0
         ? `no allowlisted cloud SDK made the request (packages on the stack: ${packages.slice(0, 6).join(', ')})`
         : 'no allowlisted cloud SDK made the request';
-  const finding = makeFinding({
-    idEvidence: [GUARD_RULE.id, process.pid, a.host, a.address, a.port, path, outcome, Date.now()],
-    rule: { ...GUARD_RULE },
-    severity:
-      outcome === 'allow' ? 'info' : d.sensitivity === 'low' || d.sensitivity === 'info' ? 'medium' : d.sensitivity,
-    confidence: 1,
-    attack: [ATTACK.cloudInstanceMetadataApi],
-    title:
-      outcome === 'deny'
-        ? `Blocked an in-process connection to the ${d.provider} metadata service`
-        : outcome === 'audit'
-          ? `In-process connection to the ${d.provider} metadata service`
-          : `Allowed ${rule?.package} to reach the ${d.provider} metadata service`,
-    description: reason,
-    remediation:
-      'If the application must read instance metadata, do it through the cloud SDK (allowlisted) or add the calling package to the guard allowlist. Otherwise find where the destination came from (often a user-supplied URL) and validate it; require IMDSv2 and a hop limit of 1 on AWS.',
-    origin: { sensor: 'imdsguard-guard' },
-    time: new Date().toISOString(),
-    verdict: 'metadata',
-    provider: d.provider,
-    service: d.service,
-    target: {
-      raw: `${hostPart}${path}`,
-      decoded: `http://${addrPart}${path}`,
-      host: a.host,
-      ...(a.path !== undefined ? { path: a.path, path_class: d.pathClass } : {}),
-    },
-    transforms: a.address && a.address !== a.host ? ['dns-resolution'] : [],
-    outcome: outcome === 'deny' ? 'attempt' : 'likely-success',
-    process: processInfo(),
-    ...(a.address ? { destination: { ip: a.address, port: a.port ?? 0 } } : {}),
-    ...(a.method || a.path ? { http: httpOf(a) } : {}),
-    ...(d.service === 'ec2-imds' && a.header ? { imds_version: imdsVersion(a) } : {}),
-    decision: outcome,
-    policy_rule: rule ? `allow:${rule.package}` : `mode:${o.mode}`,
-    evidence: { via: a.via, caller_packages: packages, app_frame: appFrame },
-  });
+  const finding = maskRecord(
+    makeFinding({
+      idEvidence: [GUARD_RULE.id, process.pid, a.host, a.address, a.port, path, outcome, Date.now()],
+      rule: { ...GUARD_RULE },
+      severity:
+        outcome === 'allow' ? 'info' : d.sensitivity === 'low' || d.sensitivity === 'info' ? 'medium' : d.sensitivity,
+      confidence: 1,
+      attack: [ATTACK.cloudInstanceMetadataApi],
+      title:
+        outcome === 'deny'
+          ? `Blocked an in-process connection to the ${d.provider} metadata service`
+          : outcome === 'audit'
+            ? `In-process connection to the ${d.provider} metadata service`
+            : `Allowed ${rule?.package} to reach the ${d.provider} metadata service`,
+      description: reason,
+      remediation:
+        'If the application must read instance metadata, do it through the cloud SDK (allowlisted) or add the calling package to the guard allowlist. Otherwise find where the destination came from (often a user-supplied URL) and validate it; require IMDSv2 and a hop limit of 1 on AWS.',
+      origin: { sensor: 'imdsguard-guard' },
+      time: new Date().toISOString(),
+      verdict: 'metadata',
+      provider: d.provider,
+      service: d.service,
+      target: {
+        raw: `${hostPart}${path}`,
+        decoded: `http://${addrPart}${path}`,
+        host: a.host,
+        ...(a.path !== undefined ? { path: a.path, path_class: d.pathClass } : {}),
+      },
+      transforms: a.address && a.address !== a.host ? ['dns-resolution'] : [],
+      outcome: outcome === 'deny' ? 'attempt' : 'likely-success',
+      process: processInfo(),
+      ...(a.address ? { destination: { ip: a.address, port: a.port ?? 0 } } : {}),
+      ...(a.method || a.path ? { http: httpOf(a) } : {}),
+      ...(d.service === 'ec2-imds' && a.header ? { imds_version: imdsVersion(a) } : {}),
+      decision: outcome,
+      policy_rule: rule ? `allow:${rule.package}` : `mode:${o.mode}`,
+      evidence: { via: a.via, caller_packages: packages, app_frame: appFrame },
+    }),
+  );
   emit(finding);
   if (outcome === 'deny') {
     return { allowed: false, finding, error: new GuardBlockedError(d, a, reason, finding.id) };

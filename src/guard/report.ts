@@ -1,6 +1,7 @@
 /** Deliver guard findings: a callback, stderr as JSON lines, or a file (one JSON object per line). */
 import { appendFileSync } from 'node:fs';
 import type { Finding } from '../core/model/finding.ts';
+import { maskRecord } from '../core/secrets/masker.ts';
 import type { ResolvedGuardOptions } from './options.ts';
 
 /**
@@ -9,7 +10,8 @@ import type { ResolvedGuardOptions } from './options.ts';
  */
 export function makeReporter(o: Pick<ResolvedGuardOptions, 'onFinding' | 'report'>): (f: Finding) => void {
   const { onFinding, report } = o;
-  return (f) => {
+  return (found) => {
+    const f = maskRecord(found);
     if (onFinding) {
       try {
         onFinding(f);

@@ -1,11 +1,13 @@
 import type { FindingSink } from '../../core/ports.ts';
+import { Masker, maskRecord } from '../../core/secrets/masker.ts';
 import type { TextOutput } from './output.ts';
 
-/** One JSON object per line. */
+/** One JSON object per line. Records are masked first (`writeJson` takes text built from masked parts). */
 export function jsonlSink(out: TextOutput): FindingSink {
+  const masker = new Masker();
   return {
     write(record) {
-      return out.write(`${JSON.stringify(record)}\n`);
+      return out.write(`${JSON.stringify(maskRecord(record, masker))}\n`);
     },
     close: () => out.close(),
   };
@@ -15,8 +17,10 @@ export function jsonlSink(out: TextOutput): FindingSink {
 export function jsonArraySink(out: TextOutput): FindingSink {
   let first = true;
   let opened = false;
+  const masker = new Masker();
   return {
-    write(record) {
+    write(input) {
+      const record = maskRecord(input, masker);
       const prefix = opened ? (first ? '' : ',\n') : '[\n';
       opened = true;
       first = false;

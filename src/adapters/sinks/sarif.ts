@@ -1,6 +1,7 @@
 import type { Finding } from '../../core/model/finding.ts';
 import type { Severity } from '../../core/model/severity.ts';
 import type { FindingSink } from '../../core/ports.ts';
+import { Masker, maskRecord } from '../../core/secrets/masker.ts';
 import type { TextOutput } from './output.ts';
 
 /** The subset of SARIF 2.1.0 we emit (https://docs.oasis-open.org/sarif/sarif/v2.1.0/). */
@@ -64,9 +65,10 @@ export function toSarifResult(f: Finding): SarifResult {
 export function sarifSink(out: TextOutput, tool: { version: string }): FindingSink {
   const results: SarifResult[] = [];
   const rules = new Map<string, { id: string; name: string; severity: Severity; remediation: string }>();
+  const masker = new Masker();
   return {
     write(record) {
-      const f = record as Finding;
+      const f = maskRecord(record, masker) as Finding;
       if (f.type !== 'finding' || !f.rule) return;
       results.push(toSarifResult(f));
       if (!rules.has(f.rule.id))

@@ -1,4 +1,5 @@
 import type { FindingSink } from '../../core/ports.ts';
+import { Masker, maskRecord } from '../../core/secrets/masker.ts';
 import type { TextOutput } from './output.ts';
 import { sanitizeForTerminal } from './sanitize.ts';
 
@@ -60,8 +61,10 @@ export function renderRecord(r: Record<string, unknown>): string {
 
 /** Human-readable blocks for a terminal. */
 export function tableSink(out: TextOutput): FindingSink {
+  const masker = new Masker();
   return {
-    write: (record) => out.write(renderRecord(record as Record<string, unknown>)),
+    // Masked before cells are cut to width: a secret cut in two is no longer recognisable.
+    write: (record) => out.write(renderRecord(maskRecord(record, masker) as Record<string, unknown>)),
     close: () => out.close(),
   };
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ConnectEvent } from '../model/event.ts';
-import { maskArgv } from '../rules/host-argv-mask.ts';
 import { expectedCaller } from '../rules/imds-expected-callers.ts';
 import { classifyHostEvent } from '../rules/imds-host-event.ts';
+import { maskArgv } from '../secrets/argv.ts';
 import { BASELINE_MAX_ENTRIES, newBaseline, observeBaseline } from './imds-baseline.ts';
 import { imdsEnumeration, newEnumeration } from './imds-enumeration.ts';
 import { detectHost, type HostDetectionState } from './imds-host-pipeline.ts';

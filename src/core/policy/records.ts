@@ -2,6 +2,10 @@
 import { ATTACK } from '../model/attack.ts';
 import { type Finding, makeFinding } from '../model/finding.ts';
 import type { Severity } from '../model/severity.ts';
+import { maskArgv } from '../secrets/argv.ts';
+import { mayHoldSecret } from '../secrets/detect.ts';
+import { mayBeEncoded } from '../secrets/layers.ts';
+import { maskText } from '../secrets/masker.ts';
 import { AWS_TOKEN_HEADER, isAwsImds, isTokenRequest } from './aws-semantics.ts';
 import type { CallerIdentity, Decision, PolicyRequest } from './types.ts';
 
@@ -43,14 +47,6 @@ export interface ProxyEventRecord {
   upstream_error?: string;
 }
 
-/** Header values a client may pass on its command line (curl -H): masked wherever argv is recorded. */
-const SECRET_ARG =
-  /((?:x-aws-ec2-metadata-token|authorization|x-identity-header|x-aliyun-ecs-metadata-token)\s*[:=]\s*(?:bearer\s+|basic\s+)?)(\S{0,4})\S*/gi;
-
-/** argv with token and authorization header values masked (`AQAE****`). */
-export function maskArgv(argv: readonly string[]): string[] {
-  return argv.map((a) => a.replace(SECRET_ARG, (_m, head: string, keep: string) => `${head}${keep}****`));
-}
 
 function processOf(c: CallerIdentity): Record<string, unknown> {
   const p: Record<string, unknown> = { identity: c.known ? 'known' : 'unknown' };
@@ -64,9 +60,20 @@ function processOf(c: CallerIdentity): Record<string, unknown> {
   return p;
 }
 
+const MASKED_PATHS = new Map<string, string>();
+
+/** The path of a request target, without its query, any secret in it masked (cached: clients repeat paths). */
 function pathOnly(target: string): string {
   const q = target.search(/[?#]/);
-  return q < 0 ? target : target.slice(0, q);
+  const path = q < 0 ? target : target.slice(0, q);
+  if (!mayHoldSecret(path) && !mayBeEncoded(path)) return path;
+  let m = MASKED_PATHS.get(path);
+  if (m === undefined) {
+    m = maskText(path);
+    if (MASKED_PATHS.size > 1024) MASKED_PATHS.clear();
+    MASKED_PATHS.set(path, m);
+  }
+  return m;
 }
 
 function imdsVersion(r: PolicyRequest): 1 | 2 | undefined {

@@ -1,6 +1,7 @@
 import type { LeakCauseCorrelator } from '../correlate/leak-cause.ts';
 import type { Finding } from '../model/finding.ts';
 import { mayHoldSecret } from '../secrets/detect.ts';
+import type { KnownSecrets } from '../secrets/known.ts';
 import { LeakTracker } from '../secrets/tracker.ts';
 import { CREDENTIAL_EXPOSURE_FAMILY, type LeakLineMeta, leakFinding } from './credential-exposure.ts';
 import type { LineInput, LineRule } from './line-rule.ts';
@@ -17,6 +18,8 @@ export interface CredentialExposureOptions {
   salt: string;
   /** When given, each leak names the SSRF request that most likely caused it. */
   cause?: LeakCauseCorrelator;
+  /** Where the secrets found are remembered for whatever masks the output. */
+  known?: KnownSecrets;
   /** Files tracked at once (one tracker each). Default 4096. */
   maxFiles?: number;
 }
@@ -45,7 +48,7 @@ export function credentialExposureRule(opts: CredentialExposureOptions): LineRul
         const oldest = trackers.keys().next().value;
         if (oldest !== undefined) trackers.delete(oldest);
       }
-      t = new LeakTracker<LeakLineMeta>({ salt: opts.salt });
+      t = new LeakTracker<LeakLineMeta>({ salt: opts.salt, ...(opts.known ? { known: opts.known } : {}) });
       trackers.set(file, t);
     }
     return t;

@@ -65,8 +65,9 @@ const KEY_SECRET_RE = new RegExp(
   `secret_?access_?key${QUOTE}${SEP}${QUOTE}(?<value>${B64_NOPAD}{40})${END_B64}`,
   'gid',
 );
+/** Alibaba AccessKeySecret: 30 alphanumerics for a RAM user's key, longer and base64-like for an STS credential. */
 const KEY_ALI_SECRET_RE = new RegExp(
-  `access_?key_?secret${QUOTE}${SEP}${QUOTE}(?<value>[A-Za-z0-9]{30})${END_WORD}`,
+  `access_?key_?secret${QUOTE}${SEP}${QUOTE}(?<value>${B64_NOPAD}{30,64})${END_B64}`,
   'gid',
 );
 /** Any key ending in "token"; which key it is (the word in front) decides how much else is needed. */

@@ -3,7 +3,10 @@ export { applyMasks, type DetectState, detectLine, mayHoldSecret, newDetectState
 export { decodeSecretText } from './encoding.ts';
 export { classifyJwt, decodeJwtPayload, type JwtIdentity } from './jwt.ts';
 export { SECRET_KINDS, type SecretKind, type SecretMatch, type SecretProvider } from './kinds.ts';
+export { KnownSecrets, MIN_PIECE } from './known.ts';
+export { LAYERS, MAX_LAYERS, MAX_VIEWS, mayBeEncoded, views } from './layers.ts';
 export { mask, secretHash } from './mask.ts';
+export { applySpans, Masker, type MaskSpan, maskRecord, maskText } from './masker.ts';
 export { IpPseudonymiser } from './pseudonymise.ts';
 export { type RedactCounts, Redactor } from './redactor.ts';
 export { LeakTracker, type LineLeak, type MaskedSecret, type TrackerOptions } from './tracker.ts';

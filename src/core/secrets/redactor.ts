@@ -1,5 +1,4 @@
-import { applyMasks, type DetectState, detectLine, mayHoldSecret, newDetectState } from './detect.ts';
-import { mask } from './mask.ts';
+import { applySpans, Masker } from './masker.ts';
 import type { IpPseudonymiser } from './pseudonymise.ts';
 
 /** What redaction did to one input. */
@@ -25,12 +24,12 @@ function fingerprint(v: string): number {
 }
 
 /**
- * Masks every secret in a stream of lines, leaving every other character as it was. Lines go in without their
+ * Masks every secret in a stream of lines (the one masking engine, `Masker`), leaving every other character as it was. Lines go in without their
  * `\n` (a `\r` before it stays part of the line and is kept). Works on any string: callers reading bytes decode
  * them as latin1 so that every byte maps to one character and comes back unchanged.
  */
 export class Redactor {
-  private readonly state: DetectState = newDetectState();
+  private readonly masker = new Masker();
   /** Fingerprints of the secrets masked so far (numbers, not the secrets: memory stays small and holds no secret). */
   private readonly seen = new Set<number>();
   private readonly ips: IpPseudonymiser | undefined;
@@ -42,28 +41,29 @@ export class Redactor {
 
   /** True when `block` (several lines) can be passed through unchanged without looking at each line. */
   canSkip(block: string): boolean {
-    return this.ips === undefined && this.state.pemLines < 0 && !mayHoldSecret(block);
+    return this.ips === undefined && this.masker.canSkip(block);
   }
 
   /** Account for `n` lines passed through unchanged (after `canSkip`). */
   skipped(n: number): void {
     this.counts.lines += n;
-    this.state.line += n;
+    this.masker.skipped(n);
   }
 
   /** One line, redacted. */
   line(text: string): string {
     this.counts.lines++;
-    const matches = detectLine(text, this.state);
+    const spans = this.masker.spans(text);
     let out = text;
-    if (matches.length > 0) {
-      for (const m of matches) {
+    if (spans.length > 0) {
+      for (const m of spans) {
         this.counts.secrets++;
-        this.counts.byKind[m.kind] = (this.counts.byKind[m.kind] ?? 0) + 1;
+        const kind = m.kind ?? 'known-secret';
+        this.counts.byKind[kind] = (this.counts.byKind[kind] ?? 0) + 1;
         if (this.seen.size < 1_000_000) this.seen.add(fingerprint(m.value));
       }
       this.counts.distinctSecrets = this.seen.size;
-      out = applyMasks(text, matches, (m) => mask(m.value));
+      out = applySpans(text, spans);
     }
     if (this.ips) out = this.ips.line(out);
     if (out !== text) this.counts.linesChanged++;

@@ -4,8 +4,8 @@ import { applyMasks, detectLine, newDetectState } from './detect.ts';
 import { decodeSecretText } from './encoding.ts';
 import { classifyJwt, decodeJwtPayload } from './jwt.ts';
 import { mask, secretHash } from './mask.ts';
+import { maskRecord } from './masker.ts';
 import { IpPseudonymiser } from './pseudonymise.ts';
-import { scrubRecord } from './scrub.ts';
 import { LeakTracker } from './tracker.ts';
 
 const ID = 'ASIAFAKEQ3EGU7LR2WNP';
@@ -146,18 +146,18 @@ test('LeakTracker attaches the role from the request path and the expiry that fo
   );
 });
 
-test('scrubRecord() masks secrets in every string of a finding and leaves the rest as it was', () => {
+test('maskRecord() masks secrets in every string of a finding and leaves the rest as it was', () => {
   const f = {
     target: { raw: `/fetch?url=http://169.254.169.254/&k=${ID}&s=${encodeURIComponent(SECRET)}` },
     list: ['plain', `{"SecretAccessKey":"${SECRET}"}`],
     n: 3,
   };
-  const s = scrubRecord(f);
+  const s = maskRecord(f);
   assert.equal(s.target.raw, '/fetch?url=http://169.254.169.254/&k=ASIA****2WNP&s=Fake****9fGh');
   assert.deepEqual(s.list, ['plain', '{"SecretAccessKey":"Fake****9fGh"}']);
   assert.equal(s.n, 3);
   const clean = { a: 'nothing here', b: [1, 2] };
-  assert.equal(scrubRecord(clean), clean, 'unchanged records are returned as they are');
+  assert.equal(maskRecord(clean), clean, 'unchanged records are returned as they are');
 });
 
 test('IpPseudonymiser replaces client addresses only', () => {

@@ -1,6 +1,7 @@
 import { type Hint, hintsIn } from './context.ts';
 import { type DetectState, detectLine, newDetectState } from './detect.ts';
 import { SECRET_KINDS, type SecretKind, type SecretMatch, type SecretProvider } from './kinds.ts';
+import type { KnownSecrets } from './known.ts';
 import { mask, secretHash } from './mask.ts';
 
 /** One secret of a line, as it may leave the core: masked, hashed, never the value. */
@@ -42,6 +43,8 @@ export interface TrackerOptions {
   lookbehind?: number;
   /** Lines after a secret searched for hints (Expiration). Leaks are delayed by this many lines. Default 10. */
   lookahead?: number;
+  /** Secrets found are remembered here, so that whatever masks the output masks their later occurrences too. */
+  known?: KnownSecrets;
 }
 
 interface Pending<M> {
@@ -73,11 +76,13 @@ export class LeakTracker<M = undefined> {
   /** Lines that close a multi-line structure (`}` of a pretty-printed document): hints do not cross them. */
   private readonly boundaries: number[] = [];
   private readonly maskCache = new Map<string, { masked: string; hash: string }>();
+  private readonly known: KnownSecrets | undefined;
 
   constructor(opts: TrackerOptions) {
     this.salt = opts.salt;
     this.behind = opts.lookbehind ?? 40;
     this.ahead = opts.lookahead ?? 10;
+    this.known = opts.known;
   }
 
   /** The line number the next `push` will get. */
@@ -108,7 +113,10 @@ export class LeakTracker<M = undefined> {
     if (lineNo !== undefined && lineNo > this.state.line) this.state.line = lineNo - 1;
     const matches = detectLine(text, this.state);
     const line = this.state.line;
-    if (matches.length > 0) this.pending.push({ line, matches, meta, timeMs });
+    if (matches.length > 0) {
+      this.pending.push({ line, matches, meta, timeMs });
+      if (this.known) for (const m of matches) this.known.addMatch(m);
+    }
     // Hints are only worth keeping while a secret may still need them.
     for (const h of hintsIn(text, line)) this.hints.push(h);
     if (CLOSING.test(text)) this.boundaries.push(line);

@@ -13,6 +13,7 @@ import type { MetadataHit } from '../../core/model/hit.ts';
 import { maxSeverity, raiseSeverity, severityRank } from '../../core/model/severity.ts';
 import { mayAddressMetadata } from '../../core/prefilter.ts';
 import { hitsOf } from '../../core/rules/ssrf-http.ts';
+import { maskRecord, maskText } from '../../core/secrets/masker.ts';
 import type { GuardMode } from '../options.ts';
 
 export const MIDDLEWARE_RULE = {
@@ -143,38 +144,41 @@ export function inspectRequest(req: IncomingRequestView, mode: GuardMode, o: Mid
   const { hit, field, raw } = best;
   const block = mode === 'block';
   const path = req.url.split('?')[0] ?? req.url;
-  const finding = makeFinding({
-    idEvidence: [MIDDLEWARE_RULE.id, requestId],
-    rule: { ...MIDDLEWARE_RULE },
-    severity: severityOf(hit),
-    confidence: hit.context === 'bare' ? 0.7 : 0.9,
-    attack: [ATTACK.cloudInstanceMetadataApi, ATTACK.exploitPublicFacingApplication],
-    title: `${block ? 'Refused' : 'Saw'} a request carrying an SSRF payload for the ${hit.provider && hit.provider !== 'multi' ? `${hit.provider.toUpperCase()} ` : ''}metadata service (in ${field})`,
-    remediation:
-      'Find the code that fetches URLs or hosts taken from this request field and validate destinations after DNS resolution; the in-process guard (imdsguard/guard/register) stops the fetch itself.',
-    origin: { sensor: 'imdsguard-middleware' },
-    time: new Date().toISOString(),
-    verdict: 'metadata',
-    provider: hit.provider,
-    service: hit.service,
-    target: {
-      raw: raw.slice(0, 2048),
-      decoded: hit.decoded,
-      host: hit.endpoint.canonical,
-      path: hit.path,
-      path_class: hit.pathClass,
-    },
-    transforms: hit.transforms,
-    outcome: 'attempt',
-    outcome_reason: block
-      ? 'refused by the middleware before the application ran'
-      : 'passed on to the application (monitor mode)',
-    ...(req.clientIp ? { client: { ip: req.clientIp } } : {}),
-    http: { ...(req.method ? { method: req.method } : {}), path, field },
-    decision: block ? 'deny' : 'audit',
-    policy_rule: `mode:${mode}`,
-    evidence: { request_id: requestId, endpoint: hit.endpoint, context: hit.context },
-  });
+  // Masked before anything is cut: a secret cut in two is no longer recognisable.
+  const finding = maskRecord(
+    makeFinding({
+      idEvidence: [MIDDLEWARE_RULE.id, requestId],
+      rule: { ...MIDDLEWARE_RULE },
+      severity: severityOf(hit),
+      confidence: hit.context === 'bare' ? 0.7 : 0.9,
+      attack: [ATTACK.cloudInstanceMetadataApi, ATTACK.exploitPublicFacingApplication],
+      title: `${block ? 'Refused' : 'Saw'} a request carrying an SSRF payload for the ${hit.provider && hit.provider !== 'multi' ? `${hit.provider.toUpperCase()} ` : ''}metadata service (in ${field})`,
+      remediation:
+        'Find the code that fetches URLs or hosts taken from this request field and validate destinations after DNS resolution; the in-process guard (imdsguard/guard/register) stops the fetch itself.',
+      origin: { sensor: 'imdsguard-middleware' },
+      time: new Date().toISOString(),
+      verdict: 'metadata',
+      provider: hit.provider,
+      service: hit.service,
+      target: {
+        raw: maskText(raw).slice(0, 2048),
+        decoded: hit.decoded,
+        host: hit.endpoint.canonical,
+        path: hit.path,
+        path_class: hit.pathClass,
+      },
+      transforms: hit.transforms,
+      outcome: 'attempt',
+      outcome_reason: block
+        ? 'refused by the middleware before the application ran'
+        : 'passed on to the application (monitor mode)',
+      ...(req.clientIp ? { client: { ip: req.clientIp } } : {}),
+      http: { ...(req.method ? { method: req.method } : {}), path, field },
+      decision: block ? 'deny' : 'audit',
+      policy_rule: `mode:${mode}`,
+      evidence: { request_id: requestId, endpoint: hit.endpoint, context: hit.context },
+    }),
+  );
   if (o.onFinding) {
     try {
       o.onFinding(finding);

@@ -1,6 +1,6 @@
 import type { ConnectEvent, ProcessInfo } from '../../../core/model/event.ts';
 import { type ContainerIdentity, parseCgroup } from '../../../core/parse/host-cgroup.ts';
-import { maskArgv } from '../../../core/rules/host-argv-mask.ts';
+import { maskArgv } from '../../../core/secrets/argv.ts';
 import { CgroupPaths } from './cgroup-paths.ts';
 import type { PidTable } from './pid-table.ts';
 import { type ProcSnapshot, readProc, UserNames } from './proc-info.ts';

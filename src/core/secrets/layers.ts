@@ -1,0 +1,368 @@
+/**
+ * Encodings a secret may hide under, as data: each layer undoes one encoding of a whole text and says, for every
+ * character it produced, which characters of its input it came from. Layers compose (percent inside base64 inside
+ * JSON …), and the composition keeps the map back to the text as written, so a secret found in a decoded view is
+ * masked exactly where its encoded form sits and every other byte stays as it was.
+ */
+
+/** One decoded view of a line. `lo[i]`/`hi[i]`: the span of the line that decoded character `i` came from. */
+export interface View {
+  text: string;
+  /** Null for the line itself (the identity map). */
+  lo: Int32Array | null;
+  hi: Int32Array | null;
+  /** Layers undone, outermost first (`percent`, `percent`, `json` …). */
+  layers: readonly LayerName[];
+}
+
+export type LayerName = 'percent' | 'json' | 'hex-escape' | 'html' | 'base64' | 'hex';
+
+/** The result of one layer on one text: the decoded text and, per decoded character, its source span. */
+interface Step {
+  text: string;
+  lo: Int32Array;
+  hi: Int32Array;
+}
+
+interface Layer {
+  name: LayerName;
+  /** Cheap test: false when the layer cannot change `text`. */
+  may: RegExp;
+  decode(text: string): Step | null;
+}
+
+/** How many layers are undone, at most, one on top of the other. */
+export const MAX_LAYERS = 6;
+/** How many decoded views of one line are looked at, at most. */
+export const MAX_VIEWS = 32;
+/** Text longer than this is not decoded further (a line of several megabytes is data, not a log line). */
+const MAX_VIEW_CHARS = 1 << 20;
+/** Shortest base64 run decoded (16 bytes of text); shortest hex run (12 bytes). */
+const MIN_B64_RUN = 20;
+const MIN_HEX_RUN = 24;
+
+class Builder {
+  text = '';
+  private readonly lo: number[] = [];
+  private readonly hi: number[] = [];
+  push(s: string, from: number, to: number): void {
+    this.text += s;
+    for (let k = 0; k < s.length; k++) {
+      this.lo.push(from);
+      this.hi.push(to);
+    }
+  }
+  step(): Step {
+    return { text: this.text, lo: Int32Array.from(this.lo), hi: Int32Array.from(this.hi) };
+  }
+}
+
+function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/** `%XX` (any case) to the byte it names, `+` to a space (form encoding). Bytes become latin1 characters. */
+function percent(t: string): Step | null {
+  const b = new Builder();
+  let changed = false;
+  let run = 0;
+  for (let i = 0; i < t.length; ) {
+    const c = t.charCodeAt(i);
+    if (c === 37 && i + 2 < t.length) {
+      const h = hexVal(t.charCodeAt(i + 1));
+      const l = hexVal(t.charCodeAt(i + 2));
+      if (h >= 0 && l >= 0) {
+        if (run < i) pushEach(b, t, run, i);
+        b.push(String.fromCharCode(h * 16 + l), i, i + 3);
+        changed = true;
+        i += 3;
+        run = i;
+        continue;
+      }
+    }
+    if (c === 43) {
+      if (run < i) pushEach(b, t, run, i);
+      b.push(' ', i, i + 1);
+      i++;
+      run = i;
+      continue;
+    }
+    i++;
+  }
+  if (!changed) return null;
+  if (run < t.length) pushEach(b, t, run, t.length);
+  return b.step();
+}
+
+/** Copy `t[from, to)` one character per source character. */
+function pushEach(b: Builder, t: string, from: number, to: number): void {
+  for (let i = from; i < to; i++) b.push(t[i]!, i, i + 1);
+}
+
+const JSON_SIMPLE: Record<string, string> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  b: '\b',
+  f: '\f',
+  "'": "'",
+};
+
+/** One level of JSON (and JavaScript) string escaping: `\uXXXX`, `\"`, `\\`, `\/`, `\n` … */
+function jsonEscape(t: string): Step | null {
+  const b = new Builder();
+  let changed = false;
+  let run = 0;
+  for (let i = 0; i < t.length; ) {
+    if (t.charCodeAt(i) !== 92 || i + 1 >= t.length) {
+      i++;
+      continue;
+    }
+    const n = t[i + 1]!;
+    let out: string | undefined;
+    let len = 2;
+    if (n === 'u' && i + 5 < t.length) {
+      let v = 0;
+      for (let k = 2; k < 6; k++) {
+        const h = hexVal(t.charCodeAt(i + k));
+        v = h < 0 ? -1 : v < 0 ? -1 : v * 16 + h;
+      }
+      if (v >= 0) {
+        out = String.fromCharCode(v);
+        len = 6;
+      }
+    } else out = JSON_SIMPLE[n];
+    if (out === undefined) {
+      i++;
+      continue;
+    }
+    if (run < i) pushEach(b, t, run, i);
+    b.push(out, i, i + len);
+    changed = true;
+    i += len;
+    run = i;
+  }
+  if (!changed) return null;
+  if (run < t.length) pushEach(b, t, run, t.length);
+  return b.step();
+}
+
+/** `\xNN` byte escapes (nginx and Apache access logs, Python byte reprs). */
+function hexEscape(t: string): Step | null {
+  return replaceAll(t, /\\x([0-9A-Fa-f]{2})/g, (m) => String.fromCharCode(Number.parseInt(m[1]!, 16)));
+}
+
+const ENTITIES: Record<string, string> = {
+  quot: '"',
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  apos: "'",
+  sol: '/',
+  plus: '+',
+  equals: '=',
+  colon: ':',
+  comma: ',',
+  nbsp: ' ',
+};
+
+/** HTML character references: decimal, hexadecimal and the named ones a serialiser writes for URL and JSON text. */
+function html(t: string): Step | null {
+  return replaceAll(t, /&(?:#(\d{1,7})|#[xX]([0-9A-Fa-f]{1,6})|([A-Za-z]{2,6}));?/g, (m) => {
+    if (m[1] !== undefined || m[2] !== undefined) {
+      const v = m[1] !== undefined ? Number(m[1]) : Number.parseInt(m[2]!, 16);
+      return v <= 0xffff ? String.fromCharCode(v) : null;
+    }
+    return m[0].endsWith(';') ? (ENTITIES[m[3]!.toLowerCase()] ?? null) : null;
+  });
+}
+
+function replaceAll(t: string, re: RegExp, f: (m: RegExpExecArray) => string | null): Step | null {
+  const b = new Builder();
+  let changed = false;
+  let run = 0;
+  re.lastIndex = 0;
+  for (let m = re.exec(t); m !== null; m = re.exec(t)) {
+    const out = f(m);
+    if (out === null) continue;
+    if (run < m.index) pushEach(b, t, run, m.index);
+    b.push(out, m.index, m.index + m[0].length);
+    changed = true;
+    run = m.index + m[0].length;
+  }
+  if (!changed) return null;
+  if (run < t.length) pushEach(b, t, run, t.length);
+  return b.step();
+}
+
+const B64_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++)
+  B64_VALUE['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
+B64_VALUE[45] = 62; // - (base64url)
+B64_VALUE[95] = 63; // _ (base64url)
+
+/** Text a decoder may have produced: printable ASCII and line breaks, nearly all of it. Binary is not a view. */
+function isText(bytes: number[]): boolean {
+  let bad = 0;
+  for (const c of bytes) if (!((c >= 32 && c < 127) || c === 9 || c === 10 || c === 13)) bad++;
+  return bad * 20 <= bytes.length;
+}
+
+/** Base64 or base64url of `t[from, to)`; null unless it decodes to text. */
+function decodeB64(t: string, from: number, to: number): number[] | null {
+  const bytes: number[] = [];
+  let acc = 0;
+  let bits = 0;
+  for (let i = from; i < to; i++) {
+    const v = B64_VALUE[t.charCodeAt(i)]!;
+    acc = ((acc << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push((acc >> bits) & 0xff);
+    }
+    // Reject binary early: the first 12 bytes tell.
+    if (bytes.length === 12 && !isText(bytes)) return null;
+  }
+  return bytes.length >= 12 && isText(bytes) ? bytes : null;
+}
+
+/**
+ * Base64/base64url runs that decode to text (a credentials document, or one value, encoded whole). A run may have a
+ * word glued in front (`/cb/eyJ…`, `d=eyJ…` is split already): decoding is tried from its start and after each `/`,
+ * `+`, `-` or `_` near its start.
+ */
+function base64(t: string): Step | null {
+  const re = new RegExp(`[A-Za-z0-9+/_-]{${MIN_B64_RUN},}`, 'g');
+  const parts: Array<{ from: number; to: number; bytes: number[] }> = [];
+  for (let m = re.exec(t); m !== null; m = re.exec(t)) {
+    const end = m.index + m[0].length;
+    const starts = [m.index];
+    for (let k = 0; k < Math.min(m[0].length - MIN_B64_RUN, 32); k++) {
+      const c = m[0][k]!;
+      if (c === '/' || c === '+' || c === '-' || c === '_') starts.push(m.index + k + 1);
+    }
+    for (const s of starts) {
+      const bytes = decodeB64(t, s, end);
+      if (bytes) {
+        let to = end;
+        while (to < t.length && t.charCodeAt(to) === 61 && to - end < 2) to++;
+        parts.push({ from: s, to, bytes });
+        break;
+      }
+    }
+  }
+  if (parts.length === 0) return null;
+  const b = new Builder();
+  let at = 0;
+  for (const p of parts) {
+    pushEach(b, t, at, p.from);
+    p.bytes.forEach((c, i) => {
+      b.push(String.fromCharCode(c), p.from + Math.floor((8 * i) / 6), p.from + Math.ceil((8 * (i + 1)) / 6));
+    });
+    at = p.to;
+  }
+  pushEach(b, t, at, t.length);
+  return b.step();
+}
+
+/** Hex of text (an even run of hex digits that decodes to printable text). Hashes and ids decode to binary. */
+function hex(t: string): Step | null {
+  const re = new RegExp(`[0-9A-Fa-f]{${MIN_HEX_RUN},}`, 'g');
+  const parts: Array<{ from: number; to: number; bytes: number[] }> = [];
+  for (let m = re.exec(t); m !== null; m = re.exec(t)) {
+    const len = m[0].length & ~1;
+    const bytes: number[] = [];
+    for (let i = 0; i < len; i += 2) bytes.push(Number.parseInt(m[0].slice(i, i + 2), 16));
+    if (isText(bytes)) parts.push({ from: m.index, to: m.index + len, bytes });
+  }
+  if (parts.length === 0) return null;
+  const b = new Builder();
+  let at = 0;
+  for (const p of parts) {
+    pushEach(b, t, at, p.from);
+    p.bytes.forEach((c, i) => {
+      b.push(String.fromCharCode(c), p.from + 2 * i, p.from + 2 * i + 2);
+    });
+    at = p.to;
+  }
+  pushEach(b, t, at, t.length);
+  return b.step();
+}
+
+/** Base64 of printable ASCII: each 4-character group starts with `[I-Za-f]` (byte 0x20–0x7f) then a character whose
+ * low four bits are 2–7 (the next byte's top nibble). */
+const B64_TEXT = /(?:[I-Za-f][C-HS-Xi-ny-z0-3][A-Za-z0-9+/_-]{2}){5}/;
+/** Hex of printable ASCII: every byte's first digit is 2–7. */
+const HEX_TEXT = /(?:[2-7][0-9A-Fa-f]){12}/;
+
+/** The layers, in the order they are tried on each view. */
+export const LAYERS: readonly Layer[] = [
+  { name: 'percent', may: /%[0-9A-Fa-f]{2}/, decode: percent },
+  { name: 'json', may: /\\(?:u[0-9A-Fa-f]{4}|["\\/nrtbf'])/, decode: jsonEscape },
+  { name: 'hex-escape', may: /\\x[0-9A-Fa-f]{2}/, decode: hexEscape },
+  { name: 'html', may: /&(?:#\d|#[xX][0-9A-Fa-f]|[A-Za-z]{2,6};)/, decode: html },
+  // Base64 and hex of printable text have a fixed pattern (the top bits of every byte are 001 to 011), which random
+  // data, hashes and ids rarely show: the cheap tests look for five 3-byte groups, or twelve bytes, of it.
+  { name: 'base64', may: B64_TEXT, decode: base64 },
+  { name: 'hex', may: HEX_TEXT, decode: hex },
+];
+
+/** False when no layer can change `text`: the line is its only view. */
+export function mayBeEncoded(text: string): boolean {
+  for (const l of LAYERS) if (l.may.test(text)) return true;
+  return false;
+}
+
+function compose(parent: View, s: Step, name: LayerName): View {
+  if (parent.lo === null || parent.hi === null) return { text: s.text, lo: s.lo, hi: s.hi, layers: [name] };
+  const n = s.text.length;
+  const lo = new Int32Array(n);
+  const hi = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    lo[i] = parent.lo[s.lo[i]!]!;
+    hi[i] = parent.hi[s.hi[i]! - 1]!;
+  }
+  return { text: s.text, lo, hi, layers: [...parent.layers, name] };
+}
+
+/** The span of the line that `view.text[a, b)` came from. */
+export function sourceSpan(view: View, a: number, b: number): [number, number] {
+  if (view.lo === null || view.hi === null) return [a, b];
+  return [view.lo[a]!, view.hi[b - 1]!];
+}
+
+/**
+ * Every decoded view of `text` (the text itself excluded), breadth first: each layer that changes a view gives a new
+ * view, up to `MAX_LAYERS` deep and `MAX_VIEWS` in all. Identical texts are kept once.
+ * @example views('k%3DASIA%2B').map((v) => v.text) // ['k=ASIA+']
+ */
+export function views(text: string): View[] {
+  const out: View[] = [];
+  const seen = new Set<string>([text]);
+  let frontier: View[] = [{ text, lo: null, hi: null, layers: [] }];
+  for (let depth = 0; depth < MAX_LAYERS && frontier.length > 0; depth++) {
+    const next: View[] = [];
+    for (const v of frontier) {
+      if (v.text.length > MAX_VIEW_CHARS) continue;
+      for (const l of LAYERS) {
+        if (out.length >= MAX_VIEWS) return out;
+        if (!l.may.test(v.text)) continue;
+        const s = l.decode(v.text);
+        if (!s || seen.has(s.text)) continue;
+        seen.add(s.text);
+        const nv = compose(v, s, l.name);
+        out.push(nv);
+        next.push(nv);
+      }
+    }
+    frontier = next;
+  }
+  return out;
+}

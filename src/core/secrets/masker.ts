@@ -1,0 +1,265 @@
+import { type DetectState, detectLine, mayHoldSecret, newDetectState } from './detect.ts';
+import type { SecretKind } from './kinds.ts';
+import { KnownSecrets } from './known.ts';
+import { mayBeEncoded, sourceSpan, views } from './layers.ts';
+import { mask } from './mask.ts';
+
+/** One span of a line to mask, with the secret it holds. `kind` is absent for a piece of an already known secret. */
+export interface MaskSpan {
+  start: number;
+  end: number;
+  value: string;
+  kind?: SecretKind;
+  /** Layers undone to see it (empty: as written). */
+  layers: readonly string[];
+}
+
+/** Secrets of no fixed length: one running to the end of a wrapped line may go on at the start of the next. */
+const OPEN_ENDED = new Set<SecretKind>([
+  'aws-session-token',
+  'aws-imdsv2-session-token',
+  'gcp-access-token',
+  'alibaba-sts-security-token',
+  'gcp-identity-token',
+  'azure-managed-identity-token',
+  'oci-instance-principal-token',
+]);
+
+/** True when `c` may continue a secret (base64, base64url, JWT dots). */
+function secretChar(c: number): boolean {
+  return (
+    (c >= 48 && c <= 57) ||
+    (c >= 65 && c <= 90) ||
+    (c >= 97 && c <= 122) ||
+    c === 43 ||
+    c === 47 ||
+    c === 61 ||
+    c === 95 ||
+    c === 45 ||
+    c === 46
+  );
+}
+
+/**
+ * The one masking engine. Finds secrets by their shape in a line as written and in every decoded view of it
+ * (percent, JSON escapes, `\xNN`, HTML entities, base64, hex, composed; see layers.ts), remembers every secret it
+ * finds, and masks every later piece of a remembered secret wherever it shows up (a value logged alone, a token cut
+ * by a logger's line wrapping). Each masked span is replaced by `mask(secret)`; every other character is kept.
+ *
+ * Stateful across lines (multi-line documents, known secrets): one Masker per input stream. For strings that are
+ * not lines of one stream (the fields of a record), use `maskString`, which shares the known secrets only.
+ * @example new Masker().line('{"AccessKeyId":"ASIAQ3EGU7LR2WNPQX7Z"}') // '{"AccessKeyId":"ASIA****QX7Z"}'
+ */
+export class Masker {
+  readonly known: KnownSecrets;
+  private readonly state: DetectState = newDetectState();
+  /** A known secret that ran to the end of the previous line: its rest may open the next one. */
+  private carry: { secret: string; at: number; open: boolean } | null = null;
+
+  constructor(known: KnownSecrets = new KnownSecrets()) {
+    this.known = known;
+  }
+
+  /** Number of the last line seen (1-based). */
+  get lineNo(): number {
+    return this.state.line;
+  }
+
+  /** True inside a PEM block, where lines hold key material without any marker. */
+  get inBlock(): boolean {
+    return this.state.pemLines >= 0;
+  }
+
+  /** True when a block of lines can be passed through without looking at each line (then call `skipped`). */
+  canSkip(block: string): boolean {
+    if (this.state.pemLines >= 0 || this.carry !== null) return false;
+    if (mayHoldSecret(block) || mayBeEncoded(block)) return false;
+    return this.known.size === 0 || this.known.find(block).length === 0;
+  }
+
+  /** Account for `n` lines passed through unchanged after `canSkip`. */
+  skipped(n: number): void {
+    this.state.line += n;
+  }
+
+  /** The secret spans of the next line of the stream, sorted and without overlaps. */
+  spans(text: string): MaskSpan[] {
+    const found = this.find(text, this.state, true);
+    return found;
+  }
+
+  /** The next line of the stream with every secret masked. */
+  line(text: string): string {
+    return applySpans(text, this.spans(text));
+  }
+
+  /** A string outside the stream (a record field, an argv element), each of its lines read on its own. */
+  maskString(s: string): string {
+    if (this.known.size === 0 && !mayHoldSecret(s) && !mayBeEncoded(s)) return s;
+    const state = newDetectState();
+    const parts = s.split('\n');
+    let changed = false;
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!;
+      const out = applySpans(p, this.find(p, state, false));
+      if (out !== p) {
+        parts[i] = out;
+        changed = true;
+      }
+    }
+    return changed ? parts.join('\n') : s;
+  }
+
+  private find(text: string, state: DetectState, stream: boolean): MaskSpan[] {
+    const spans: MaskSpan[] = [];
+    const line = state.line + 1;
+    for (const m of detectLine(text, state)) {
+      spans.push({ start: m.start, end: m.end, value: m.value, kind: m.kind, layers: [] });
+      this.known.addMatch(m);
+    }
+    if (mayBeEncoded(text)) {
+      const pem = state.pemLines;
+      for (const v of views(text)) {
+        // Each view is the same line: detection state moves once per line, and PEM blocks are read as written.
+        state.line = line - 1;
+        state.pemLines = -1;
+        for (const m of detectLine(v.text, state)) {
+          const [s, e] = sourceSpan(v, m.start, m.end);
+          spans.push({ start: s, end: e, value: m.value, kind: m.kind, layers: v.layers });
+          this.known.addMatch(m);
+        }
+        if (this.known.size > 0)
+          for (const p of this.known.find(v.text)) {
+            const [s, e] = sourceSpan(v, p.start, p.end);
+            spans.push({ start: s, end: e, value: p.secret, layers: v.layers });
+          }
+      }
+      state.line = line;
+      state.pemLines = pem;
+    }
+    if (this.known.size > 0) {
+      let carry: Masker['carry'] = null;
+      if (stream && this.carry) carry = this.continued(text, this.carry, spans);
+      for (const p of this.known.find(text)) {
+        spans.push({ start: p.start, end: p.end, value: p.secret, layers: [] });
+        // A piece that runs to the end of the line while the secret goes on: the line was wrapped inside it.
+        if (p.end === text.length && p.at + (p.end - p.start) < p.secret.length)
+          carry = { secret: p.secret, at: p.at + (p.end - p.start), open: false };
+      }
+      if (stream) this.carry = carry;
+    } else if (stream) this.carry = null;
+    if (stream) this.wrapCarry(text, spans);
+    return merge(spans);
+  }
+
+  /**
+   * The rest of a secret cut by line wrapping, at the start of this line: the known rest of a known secret, or, after
+   * a token whose end was not seen (`open`), the run of secret characters the line starts with.
+   */
+  private continued(text: string, c: NonNullable<Masker['carry']>, spans: MaskSpan[]): Masker['carry'] {
+    let k = 0;
+    if (c.open) {
+      while (k < text.length && secretChar(text.charCodeAt(k))) k++;
+      // The rest of a token ends the line, or a quote, comma, bracket or blank closes it (not a timestamp's colon).
+      if (k === 0 || (k < text.length && !/["',;}\]) \t]/.test(text[k]!))) return null;
+      const whole = c.secret + text.slice(0, k);
+      spans.push({ start: 0, end: k, value: c.secret, layers: [] });
+      this.known.add(whole);
+      return k === text.length && text.length >= 64 ? { secret: whole, at: whole.length, open: true } : null;
+    }
+    while (k < text.length && c.at + k < c.secret.length && text.charCodeAt(k) === c.secret.charCodeAt(c.at + k)) k++;
+    if (k > 0 && (k >= 4 || c.at + k === c.secret.length)) {
+      spans.push({ start: 0, end: k, value: c.secret, layers: [] });
+      if (k === text.length && c.at + k < c.secret.length) return { ...c, at: c.at + k };
+    }
+    return null;
+  }
+
+  /** A secret found by its shape right at the end of a long line may be cut by wrapping: remember where it stops. */
+  private wrapCarry(text: string, spans: MaskSpan[]): void {
+    if (this.carry || text.length < 64) return;
+    for (const s of spans) {
+      if (s.end !== text.length || s.layers.length > 0) continue;
+      const written = text.slice(s.start, s.end);
+      if (s.kind && OPEN_ENDED.has(s.kind) && written === s.value && secretChar(text.charCodeAt(text.length - 1)))
+        this.carry = { secret: s.value, at: s.value.length, open: true };
+    }
+  }
+}
+
+/** Sort spans and merge overlapping ones (the first secret names the merged span). */
+function merge(spans: MaskSpan[]): MaskSpan[] {
+  if (spans.length <= 1) return spans;
+  spans.sort((a, b) => a.start - b.start || b.end - a.end);
+  const out: MaskSpan[] = [spans[0]!];
+  for (let i = 1; i < spans.length; i++) {
+    const s = spans[i]!;
+    const last = out[out.length - 1]!;
+    if (s.start < last.end) {
+      if (s.end > last.end) out[out.length - 1] = { ...last, end: s.end };
+    } else out.push(s);
+  }
+  return out;
+}
+
+/** `text` with every span replaced by the mask of its secret. */
+export function applySpans(text: string, spans: readonly MaskSpan[]): string {
+  if (spans.length === 0) return text;
+  let out = '';
+  let at = 0;
+  for (const s of spans) {
+    out += text.slice(at, s.start) + mask(s.value);
+    at = s.end;
+  }
+  return out + text.slice(at);
+}
+
+/**
+ * A string with every secret masked, read on its own (no state from other strings).
+ * @example maskText('GET /x?k=ASIAQ3EGU7LR2WNPQX7Z') // 'GET /x?k=ASIA****QX7Z'
+ */
+export function maskText(s: string, masker: Masker = new Masker()): string {
+  return masker.maskString(s);
+}
+
+/**
+ * A copy of a record with every secret in any string masked, keys included. Records quote what they saw (a raw
+ * request target, a header, a body, a command line), which may hold a credential: every writer passes its records
+ * through this before they leave the process. Unchanged records are returned as they are.
+ * @example maskRecord({ target: { raw: '/x?k=ASIAQ3EGU7LR2WNPQX7Z' } }) // { target: { raw: '/x?k=ASIA****QX7Z' } }
+ */
+export function maskRecord<T>(value: T, masker: Masker = new Masker()): T {
+  if (typeof value === 'object' && value !== null && MASKED.has(value)) return value;
+  const out = walk(value, 0, masker) as T;
+  if (typeof out === 'object' && out !== null) MASKED.add(out);
+  return out;
+}
+
+/**
+ * Records `maskRecord` returned: passing one again costs nothing (a scan masks its findings where they are made, and
+ * every sink masks what it is given). Records are not changed after masking.
+ */
+const MASKED = new WeakSet<object>();
+
+function walk(v: unknown, depth: number, m: Masker): unknown {
+  if (typeof v === 'string') return m.maskString(v);
+  if (depth > 32 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    let changed = false;
+    const out = v.map((x) => {
+      const y = walk(x, depth + 1, m);
+      if (y !== x) changed = true;
+      return y;
+    });
+    return changed ? out : v;
+  }
+  let changed = false;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const y = walk(x, depth + 1, m);
+    const key = m.maskString(k);
+    if (y !== x || key !== k) changed = true;
+    out[key] = y;
+  }
+  return changed ? out : v;
+}
