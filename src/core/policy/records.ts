@@ -47,7 +47,6 @@ export interface ProxyEventRecord {
   upstream_error?: string;
 }
 
-
 function processOf(c: CallerIdentity): Record<string, unknown> {
   const p: Record<string, unknown> = { identity: c.known ? 'known' : 'unknown' };
   if (!c.known && c.reason) p.reason = c.reason;
