@@ -77,6 +77,10 @@ export function ipv4Value(text: string, a: number, b: number): number {
   return value * limit + (parts[n - 1]! % limit);
 }
 
+function quad(v: number): string {
+  return `${Math.floor(v / 16777216)}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
 const METADATA = new Set(
   ALL_IPV4.map((a) =>
     ipaddr.IPv4.parse(a)
@@ -90,29 +94,40 @@ type Range = [ipaddr.IPv4, number];
  * Address intervals outside which `internalKindOf` is null: the ipaddr.js special ranges whose network address it
  * calls internal (it decides by range, except that of 0.0.0.0/8 only 0.0.0.0 counts, which is its network address).
  */
-const INTERNAL: Array<[number, number]> = (() => {
+const INTERNAL: Array<[number, number, boolean]> = (() => {
   const special = (ipaddr.IPv4.prototype as unknown as { SpecialRanges: Record<string, Range | Range[]> })
     .SpecialRanges;
-  const out: Array<[number, number]> = [];
+  const out: Array<[number, number, boolean]> = [];
   for (const entry of Object.values(special)) {
     const list = (Array.isArray(entry[0]) ? entry : [entry]) as Range[];
     for (const [addr, bits] of list) {
       if (internalKindOf({ kind: 'ipv4', canonical: addr.toString() }) === null) continue;
       const lo = addr.toByteArray().reduce((n, x) => n * 256 + x, 0);
-      out.push([lo, lo + 2 ** (32 - bits) - 1]);
+      const hi = lo + 2 ** (32 - bits) - 1;
+      // Whole: internal at both ends and just inside them (0.0.0.0/8 is not: only 0.0.0.0 counts).
+      const whole = [lo + 1, hi - 1, hi].every((v) => internalKindOf({ kind: 'ipv4', canonical: quad(v) }) !== null);
+      out.push([lo, hi, whole]);
     }
   }
   return out;
 })();
 
-function quad(v: number): string {
-  return `${Math.floor(v / 16777216)}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-}
+/** Answers inside ranges that are not internal throughout (small numbers: `page=3` reads as 0.0.0.3). Bounded. */
+const exact = new Map<number, boolean>();
 
 /** Whether an address (a 32-bit number) is one classify can report: a metadata or an internal address. */
 export function addressMatters(v: number): boolean {
   if (METADATA.has(v)) return true;
-  for (const [lo, hi] of INTERNAL)
-    if (v >= lo && v <= hi) return internalKindOf({ kind: 'ipv4', canonical: quad(v) }) !== null;
+  for (const [lo, hi, whole] of INTERNAL) {
+    if (v < lo || v > hi) continue;
+    if (whole) return true;
+    let r = exact.get(v);
+    if (r === undefined) {
+      r = internalKindOf({ kind: 'ipv4', canonical: quad(v) }) !== null;
+      if (exact.size >= 4096) exact.clear();
+      exact.set(v, r);
+    }
+    return r;
+  }
   return false;
 }

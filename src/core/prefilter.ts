@@ -41,7 +41,6 @@ const NAMES =
 const ALIASES = new RegExp(
   [...ALIAS_NAMES, CHARCODE_MARKER].map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'),
 );
-const HEX_RUN = /[0-9a-f]{16}/i;
 const HEX_FORMS = new RegExp(HEX_MARKER_FORMS.join('|'));
 const IPV6 = /::|\[[0-9a-f]{0,4}:|[0-9a-f]{1,4}:[0-9a-f]{1,4}:[0-9a-f]{1,4}/i;
 /** Metadata addresses written anywhere, dotted or dashed (DNS names that embed them), and 169.254.169.254 in hex. */
@@ -52,7 +51,6 @@ const LITERAL = new RegExp(
 /** Folded text that is all ASCII. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: any ASCII
 const ASCII = /^[\u0000-\u007f]*$/;
-const HAS_RUN = /[A-Za-z0-9+/_-]{12,}/;
 
 function stableBase64(s: string): string[] {
   const bytes = Buffer.from(s, 'utf8');
@@ -117,6 +115,13 @@ export function mayAddressMetadata(text: string, layer = 0): boolean {
   let dash = false;
   let percent = false;
   let wide = false;
+  let colons = 0;
+  let bracket = false;
+  // Longest runs of hex digits and of base64 characters: the hex and base64 forms are searched only where one fits.
+  let hexRun = 0;
+  let hexMax = 0;
+  let b64Run = 0;
+  let b64Max = 0;
   // The current run of host characters (ASCII letters, digits, dots; non-ASCII, which folding may turn into them).
   let runStart = 0;
   let runDigit = false;
@@ -127,6 +132,12 @@ export function mayAddressMetadata(text: string, layer = 0): boolean {
     const d = c >= 48 && c <= 57;
     const u = c >= 65 && c <= 90;
     const l = c >= 97 && c <= 122;
+    if (d || ((c | 32) <= 102 && (c | 32) >= 97)) {
+      if (++hexRun > hexMax) hexMax = hexRun;
+    } else hexRun = 0;
+    if (d || u || l || c === 43 || c === 47 || c === 45 || c === 95) {
+      if (++b64Run > b64Max) b64Max = b64Run;
+    } else b64Run = 0;
     if (d || u || l || c === 46 || c >= 128) {
       if (d) runDigit = digit = true;
       else if (u) upper = true;
@@ -144,15 +155,22 @@ export function mayAddressMetadata(text: string, layer = 0): boolean {
     runStart = i + 1;
     runDigit = false;
     runWide = false;
-    if (c === 58 || c === 91)
-      colon = true; // ':' '['
+    if (c === 58) {
+      colon = true;
+      colons++;
+    } else if (c === 91) colon = bracket = true;
     else if (c === 38) amp = true;
     else if (c === 45 || c === 95) dash = true;
     else if (c === 37) percent = true;
   }
   if (percent) {
     const decoded = percentDecodeFixpoint(text).text;
-    if (decoded !== text && mayAddressMetadata(decoded, layer + 1)) return true;
+    if (decoded !== text) {
+      if (mayAddressMetadata(decoded, layer + 1)) return true;
+      // A match of a plain search below holds no `%` and decoding leaves it in place, so the decoded text had it
+      // too; only searches that look at a neighbouring character (a name's end, a slug's end) are repeated here.
+      if (!wide) return (dash && SLUG.test(text)) || NAMES.test(upper ? text.toLowerCase() : text);
+    }
   }
   if (wide) {
     const folded = foldUnicode(text);
@@ -160,14 +178,15 @@ export function mayAddressMetadata(text: string, layer = 0): boolean {
   }
   if (amp && ENTITY.test(text)) return true;
   if (dash && SLUG.test(text)) return true;
-  if (colon && IPV6.test(text)) return true;
+  // Every IPv6 shape has two colons or a bracket.
+  if (colon && (colons >= 2 || bracket) && IPV6.test(text)) return true;
   if (digit && LITERAL.test(text)) return true;
   const lowerText = upper ? text.toLowerCase() : text;
   if (NAMES.test(lowerText)) return true;
   if (ALIASES.test(lowerText)) return true;
-  if (digit && text.length >= 16 && HEX_RUN.test(text) && HEX_FORMS.test(lowerText)) return true;
+  if (digit && hexMax >= 16 && HEX_FORMS.test(lowerText)) return true;
   if (upper && lower && SPLIT_URL_HEAD.test(text)) return true;
-  if (text.length >= 12 && HAS_RUN.test(text)) {
+  if (b64Max >= 12) {
     if (upper && lower && BASE64_MIXED.test(text)) return true;
     if (BASE64_SINGLE_CASE.test(text)) return true;
   }

@@ -1,40 +1,67 @@
 /** Percent-decoding, repeated to a fixpoint, including IIS `%uXXXX` forms and `+` as space. */
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
-const HEX = /^[0-9a-fA-F]{2}$/;
+
+/** The value of a hex digit's character code, or -1. */
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 32;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
+/** Bytes of one run of `%XX` sequences (reused: the function is not re-entered). */
+let run = new Uint8Array(256);
 
 /** One round of percent-decoding. Invalid sequences are kept as written; byte runs are decoded as UTF-8. */
 export function percentDecodeOnce(s: string): string {
-  if (!s.includes('%')) return s;
+  let pct = s.indexOf('%');
+  if (pct < 0) return s;
   let out = '';
-  let bytes: number[] = [];
-  const flush = () => {
-    if (bytes.length > 0) {
-      out += utf8.decode(new Uint8Array(bytes));
-      bytes = [];
+  let copied = 0;
+  while (pct >= 0) {
+    // A run of `%XX` sequences from `pct`.
+    let i = pct;
+    let n = 0;
+    let ascii = true;
+    while (i + 2 < s.length && s.charCodeAt(i) === 37) {
+      const hi = hexValue(s.charCodeAt(i + 1));
+      const lo = hi < 0 ? -1 : hexValue(s.charCodeAt(i + 2));
+      if (lo < 0) break;
+      if (n === run.length) {
+        const bigger = new Uint8Array(n * 2);
+        bigger.set(run);
+        run = bigger;
+      }
+      const b = hi * 16 + lo;
+      if (b >= 128) ascii = false;
+      run[n++] = b;
+      i += 3;
     }
-  };
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 37 /* % */) {
-      const h = s.slice(i + 1, i + 3);
-      if (HEX.test(h)) {
-        bytes.push(Number.parseInt(h, 16));
-        i += 2;
+    if (n > 0) {
+      out += s.slice(copied, pct);
+      out += ascii && n <= 1024 ? String.fromCharCode(...run.subarray(0, n)) : utf8.decode(run.subarray(0, n));
+      copied = i;
+      pct = s.indexOf('%', i);
+      continue;
+    }
+    // IIS `%uXXXX`.
+    const u = s.charCodeAt(pct + 1) | 32;
+    if (u === 117 && pct + 5 < s.length) {
+      let v = 0;
+      for (let k = pct + 2; k < pct + 6 && v >= 0; k++) {
+        const h = hexValue(s.charCodeAt(k));
+        v = h < 0 ? -1 : v * 16 + h;
+      }
+      if (v >= 0) {
+        out += s.slice(copied, pct) + String.fromCharCode(v);
+        copied = pct + 6;
+        pct = s.indexOf('%', copied);
         continue;
       }
-      if ((s[i + 1] === 'u' || s[i + 1] === 'U') && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) {
-        flush();
-        out += String.fromCharCode(Number.parseInt(s.slice(i + 2, i + 6), 16));
-        i += 5;
-        continue;
-      }
     }
-    flush();
-    out += s[i];
+    pct = s.indexOf('%', pct + 1);
   }
-  flush();
-  return out;
+  return copied === 0 ? s : out + s.slice(copied);
 }
 
 export interface FixpointResult {

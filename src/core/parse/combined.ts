@@ -50,18 +50,17 @@ function tokenEnd(text: string, k: number, end: number): number {
  * cross them) unless the caller promises `noBreaks`.
  */
 export function quickCombinedPlaces(line: string, noBreaks = false): string[] | null {
-  const out = spanBuffer();
-  const n = quickCombinedSpans(
-    line,
-    0,
-    line.length,
-    noBreaks || !/[\r\n\u2028\u2029]/.test(line),
-    new NextIndex(line),
-    out,
-  );
+  const out = SPANS;
+  const n = quickCombinedSpans(line, 0, line.length, noBreaks || !BREAKS.test(line), FIND.reset(line), out);
   if (n < 0) return null;
-  return Array.from({ length: n }, (_, k) => line.slice(out[k * 2]!, out[k * 2 + 1]!));
+  const places: string[] = [];
+  for (let k = 0; k < n; k++) places.push(line.slice(out[k * 2]!, out[k * 2 + 1]!));
+  return places;
 }
+/** One span buffer and one searcher serve every line (the function is not re-entered). */
+const SPANS = spanBuffer();
+const FIND = new NextIndex('');
+const BREAKS = /[\r\n\u2028\u2029]/;
 
 /** ASCII whitespace as `String.prototype.trim` removes it. */
 const isAsciiSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);

@@ -11,13 +11,20 @@
 export const NEXT_INDEX_SLOTS = 8;
 
 export class NextIndex {
-  private readonly text: string;
+  private text: string;
   /** Per slot: the position a search started from, and what it found there (text length when nothing). */
   private readonly from = new Float64Array(NEXT_INDEX_SLOTS).fill(Number.POSITIVE_INFINITY);
   private readonly hit = new Float64Array(NEXT_INDEX_SLOTS);
 
   constructor(text: string) {
     this.text = text;
+  }
+
+  /** Search another text from now on (one object serves line after line). */
+  reset(text: string): this {
+    this.text = text;
+    this.from.fill(Number.POSITIVE_INFINITY);
+    return this;
   }
 
   /** The first index ≥ `pos` where `needle` (always the same one for a `slot`) occurs, or the text's length. */
