@@ -1,8 +1,9 @@
 /** Raw rule (validated YAML) → compiled matchers. */
+import { globToRegExp, isGlob } from '../caller/glob.ts';
+import { compileCallerMatch, namesCaller } from '../caller/match.ts';
 import { canonicalGlob } from './canonical-path.ts';
-import { globToRegExp, isGlob } from './glob.ts';
 import type { RawMatch, RawRule } from './schema.ts';
-import type { CallerIdentity, Match, Matcher, Rule } from './types.ts';
+import type { Match, Matcher, Rule } from './types.ts';
 
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
@@ -41,10 +42,6 @@ function pathMatcher(globs: string[]): Matcher<string> {
   return (p) => m(p) || (p !== '/' && m(`${p}/`));
 }
 
-function netnsMatcher(alts: Array<'host' | 'other' | number>): Matcher<CallerIdentity> {
-  return (c) => alts.some((a) => (a === 'host' ? !c.otherNamespace : a === 'other' ? c.otherNamespace : c.netns === a));
-}
-
 export function compileMatch(m: RawMatch): Match {
   const out: Match = {};
   const exes = list(m.exe);
@@ -52,18 +49,16 @@ export function compileMatch(m: RawMatch): Match {
   const hashes = [...exes.filter((e) => e.startsWith('sha256:')), ...list(m.exe_sha256)].map((h) =>
     h.replace(/^sha256:/, '').toLowerCase(),
   );
-  if (exePaths.length > 0) out.exe = strings(exePaths);
+  const who = {
+    exe: exePaths.length > 0 ? exePaths : undefined,
+    argv: m.argv,
+    user: m.user,
+    uid: m.uid,
+    container: m.container,
+    netns: m.netns,
+  };
+  if (namesCaller(who)) out.caller = compileCallerMatch(who);
   if (hashes.length > 0) out.exeSha256 = (v) => v !== undefined && hashes.includes(v);
-  if (m.user !== undefined) out.user = strings(list(m.user));
-  if (m.uid !== undefined) {
-    const uids = list(m.uid);
-    out.uid = (v) => v !== undefined && uids.includes(v);
-  }
-  if (m.container !== undefined) {
-    const c = m.container;
-    out.container = typeof c === 'boolean' ? (v) => (v !== undefined) === c : strings(list(c));
-  }
-  if (m.netns !== undefined) out.netns = netnsMatcher(list(m.netns));
   if (m.method !== undefined) out.method = strings(list(m.method).map((x) => x.toUpperCase())) as Matcher<string>;
   if (m.path !== undefined) out.path = pathMatcher(list(m.path));
   if (m.provider !== undefined) out.provider = strings(list(m.provider), true);

@@ -47,14 +47,7 @@ export function callerKey(c: CallerIdentity): string {
 /** Caller-side conditions only (who), without method/path/provider (what). */
 function matchesCaller(rule: Rule, c: CallerIdentity): boolean {
   const m = rule.match;
-  return (
-    (!m.exe || m.exe(c.exe)) &&
-    (!m.exeSha256 || m.exeSha256(c.exeSha256)) &&
-    (!m.user || m.user(c.user)) &&
-    (!m.uid || m.uid(c.uid)) &&
-    (!m.container || m.container(c.container)) &&
-    (!m.netns || m.netns(c))
-  );
+  return (!m.caller || m.caller(c)) && (!m.exeSha256 || m.exeSha256(c.exeSha256));
 }
 
 function matchesRequest(rule: Rule, req: PolicyRequest): boolean {

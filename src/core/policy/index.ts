@@ -8,7 +8,6 @@ export {
 } from './aws-semantics.ts';
 export { type CanonicalTarget, canonicalTarget } from './canonical-path.ts';
 export { callerKey, DEFAULT_CREDENTIALS_RULE, DEFAULT_UNMATCHED_RULE, type DecideContext, decide } from './decide.ts';
-export { globToRegExp } from './glob.ts';
 export { parsePolicy } from './load.ts';
 export { newRateState, type RateState } from './rate-limit.ts';
 export { PROXY_SENSOR, type ProxyEventRecord, type ProxyOutcome, proxyEvent, proxyFinding } from './records.ts';

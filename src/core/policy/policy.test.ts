@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { globToRegExp } from '../caller/glob.ts';
 import { matchEndpoint } from '../endpoints/lookup.ts';
 import { InputSyntaxError } from '../errors.ts';
 import { canonicalTarget } from './canonical-path.ts';
 import { decide } from './decide.ts';
-import { globToRegExp } from './glob.ts';
 import { parsePolicy } from './load.ts';
 import { newRateState, take } from './rate-limit.ts';
 import { targetProblem } from './target-check.ts';

@@ -1,5 +1,6 @@
 /** The policy file's shape (YAML), validated with zod before it is compiled into matchers. */
 import { z } from 'zod';
+import { callerMatchFields } from '../caller/schema.ts';
 import { PATH_CLASSES } from '../model/hit.ts';
 import { SEVERITIES } from '../model/severity.ts';
 
@@ -25,12 +26,10 @@ const protections = {
 
 export const matchSchema = z
   .object({
-    exe: oneOrMany(z.string().min(1)).optional(),
+    // Who: the caller-matching language shared with the agent allowlist (src/core/caller/match.ts).
+    ...callerMatchFields,
     exe_sha256: oneOrMany(z.string().regex(/^(?:sha256:)?[0-9a-fA-F]{64}$/, 'expected a sha256 hex digest')).optional(),
-    user: oneOrMany(z.string().min(1)).optional(),
-    uid: oneOrMany(z.number().int().nonnegative()).optional(),
-    container: z.union([z.boolean(), oneOrMany(z.string().min(1))]).optional(),
-    netns: oneOrMany(z.union([z.enum(['host', 'other']), z.number().int().positive()])).optional(),
+    // What:
     method: oneOrMany(z.string().regex(/^[A-Za-z]+$/, 'expected an HTTP method')).optional(),
     path: oneOrMany(z.string().startsWith('/', 'a path glob starts with "/"')).optional(),
     provider: oneOrMany(z.string().min(1)).optional(),

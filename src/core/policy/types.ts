@@ -66,12 +66,9 @@ export interface Defaults extends Protections {
 export type Matcher<T> = (value: T) => boolean;
 
 export interface Match {
-  exe?: Matcher<string | undefined>;
+  /** exe, argv, user, uid, container, netns: the shared caller language (src/core/caller/match.ts). */
+  caller?: Matcher<CallerIdentity>;
   exeSha256?: Matcher<string | undefined>;
-  user?: Matcher<string | undefined>;
-  uid?: Matcher<number | undefined>;
-  container?: Matcher<string | undefined>;
-  netns?: Matcher<CallerIdentity>;
   method?: Matcher<string>;
   path?: Matcher<string>;
   provider?: Matcher<string | null>;

@@ -1,10 +1,17 @@
+import type { CallerFacts, CallerMatcher } from '../caller/match.ts';
 import type { PathClass } from '../model/hit.ts';
 
-/** A caller that is expected to talk to the metadata service. Patterns match the exe path or argv[0]/argv[1]. */
+/**
+ * A caller that is expected to talk to the metadata service: a built-in cloud agent (an `exe` regexp over the exe
+ * path or argv[0]/argv[1], since several agents are interpreter scripts) or a user allowlist entry (`caller`,
+ * compiled from the caller-matching language shared with the proxy policy).
+ */
 export interface CallerPattern {
   name: string;
-  /** Regexp over the executable path (or the script an interpreter runs, argv[1]). */
+  /** Built-in agents: regexp over the executable path (or the script an interpreter runs, argv[1]). */
   exe?: RegExp;
+  /** Allowlist entries: the shared caller language (src/core/caller/match.ts). */
+  caller?: CallerMatcher;
   /** Exact user name, when the entry is bound to one. */
   user?: string;
   /** Container id, image or cgroup substring; `host` means not in a container. */
@@ -39,12 +46,8 @@ export const EXPECTED_CALLERS: readonly CallerPattern[] = [
 ];
 
 /** The subject a caller pattern is matched against. */
-export interface CallerSubject {
-  exe?: string | undefined;
+export interface CallerSubject extends CallerFacts {
   argv?: string[] | undefined;
-  user?: string | undefined;
-  container?: string | undefined;
-  containerKey?: string | undefined;
   pathClass: PathClass | null;
 }
 
@@ -59,6 +62,7 @@ function exeCandidates(s: CallerSubject): string[] {
 
 /** Does this pattern describe the subject? */
 export function callerMatches(p: CallerPattern, s: CallerSubject): boolean {
+  if (p.caller && !p.caller(s)) return false;
   if (p.exe) {
     const re = p.exe;
     if (!exeCandidates(s).some((x) => re.test(x))) return false;

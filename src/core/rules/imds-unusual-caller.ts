@@ -55,8 +55,10 @@ export function imdsUnusualCaller(h: HostImdsEvent, input: UnusualCallerInput): 
     {
       exe: p.exe,
       argv: p.argv,
+      uid: p.uid,
       user: p.user,
       container: p.container,
+      netns: p.netns,
       containerKey: h.containerKey,
       pathClass: h.pathClass,
     },

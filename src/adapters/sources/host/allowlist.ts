@@ -1,39 +1,31 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { compileCallerMatch, namesCaller } from '../../../core/caller/match.ts';
+import { callerMatchFields } from '../../../core/caller/schema.ts';
 import { ImdsguardError, InputSyntaxError } from '../../../core/errors.ts';
 import { PATH_CLASSES } from '../../../core/model/hit.ts';
 import type { CallerPattern } from '../../../core/rules/imds-expected-callers.ts';
 
 /**
- * The user allowlist: callers that may read metadata on this host, beyond the built-in cloud agents.
+ * The user allowlist: callers that may read metadata on this host, beyond the built-in cloud agents. Entries use the
+ * caller-matching language shared with the proxy policy (docs/callers.md: exe, argv, user, uid, container, netns).
  *   callers:
  *     - name: nightly backup
- *       exe: /usr/local/bin/backup      # a path, a glob (* within a segment, ** across), or a bare name
+ *       exe: /usr/local/bin/backup      # a path glob (* within a segment, ** across), or a bare name
  *       user: backup                    # optional
- *       container: host                 # optional: `host`, or a container id / cgroup substring
+ *       container: false                # optional: true, false (or host), or container id / image globs
  *       path_classes: [credentials]     # optional
  */
 const Entry = z
   .object({
     name: z.string().min(1).max(200),
-    exe: z.string().min(1).max(500).optional(),
-    user: z.string().min(1).max(64).optional(),
-    container: z.string().min(1).max(300).optional(),
+    ...callerMatchFields,
     path_classes: z.array(z.enum(PATH_CLASSES)).optional(),
   })
   .strict()
-  .refine((e) => e.exe || e.user || e.container, { message: 'an entry needs at least one of exe, user, container' });
+  .refine((e) => namesCaller(e), { message: 'an entry needs at least one of exe, argv, user, uid, container, netns' });
 const File = z.object({ callers: z.array(Entry).max(10_000) }).strict();
-
-/** A glob over paths: `*` stays within a segment, `**` crosses them; a bare name matches that base name anywhere. */
-export function globToRegExp(glob: string): RegExp {
-  const esc = glob
-    .split('**')
-    .map((part) => part.replace(/[.+^${}()|[\]\\?]/g, '\\$&').replace(/\*/g, '[^/]*'))
-    .join('.*');
-  return glob.includes('/') ? new RegExp(`^${esc}$`) : new RegExp(`(?:^|/)${esc}$`);
-}
 
 /** Parse allowlist text; errors name the file and line. */
 export function parseAllowlist(text: string, file: string): CallerPattern[] {
@@ -64,9 +56,7 @@ export function parseAllowlist(text: string, file: string): CallerPattern[] {
   }
   return parsed.data.callers.map((c) => ({
     name: c.name,
-    ...(c.exe ? { exe: globToRegExp(c.exe) } : {}),
-    ...(c.user ? { user: c.user } : {}),
-    ...(c.container ? { container: c.container } : {}),
+    caller: compileCallerMatch(c),
     ...(c.path_classes ? { pathClasses: c.path_classes } : {}),
   }));
 }
