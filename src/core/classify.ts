@@ -8,8 +8,8 @@ import {
   type UrlParts,
 } from './decode/url.ts';
 import { decodeViews, type View } from './decode/views.ts';
-import { REDIRECT_ALIASES } from './endpoints/aliases.ts';
-import { matchEndpoint, normalisePath } from './endpoints/lookup.ts';
+import { DNS_ALIASES, DNS_SERVICES, REDIRECT_ALIASES } from './endpoints/aliases.ts';
+import { CATALOGUE, matchEndpoint, normalisePath } from './endpoints/lookup.ts';
 import { type FetchContext, type Reading, readFetchContext } from './fetch-context.ts';
 import type { HitContext, InternalKind, MetadataHit, VerdictOrNone } from './model/hit.ts';
 import { severityRank } from './model/severity.ts';
@@ -57,8 +57,22 @@ const PROTO_RELATIVE_RE = /(?:^|[=\s"'(,])(\/\/|\\\\)(?=[^/\\\s])/g;
 const QUAD_RE = /(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?!\d)(?!\.\d)/g;
 const V6_RE =
   /\[?((?:[0-9a-f]{1,4})?:(?:[0-9a-f]{0,4}:){1,6}(?:[0-9a-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?)(?:%25\w+|%\w+)?\]?/gi;
-const NAME_RE =
-  /(?<![\w.-])((?:[a-z0-9-]+\.)*(?:metadata\.google\.internal|metadata\.goog|instance-data\.ec2\.internal|metadata\.tencentyun\.com|metadata\.packet\.net|metadata\.platformequinix\.com|api\.metadata\.cloud\.ibm\.com|rancher-metadata\.rancher\.internal|nip\.io|sslip\.io|xip\.io|nip\.direct|rbndr\.us|1u\.ms|rebind\.it|rebind\.network|lock\.cmpxchg8b\.com))\.?(?![\w-])/gi;
+const escapeRe = (x: string) => x.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/**
+ * Names found in free text: the catalogue's dotted hostnames, the wildcard and rebinding DNS zones, fixed public
+ * aliases and redirectors (`endpoints/aliases.ts`), with any labels in front.
+ */
+const NAME_RE = new RegExp(
+  `(?<![\\w.-])((?:[a-z0-9-]+\\.)*(?:${[
+    ...CATALOGUE.dottedHostnames,
+    ...DNS_SERVICES.filter((d) => d.kind !== 'loopback').map((d) => d.suffix),
+    ...DNS_ALIASES.map((a) => a.name),
+    ...REDIRECT_ALIASES.map((r) => r.host),
+  ]
+    .map(escapeRe)
+    .join('|')}))\\.?(?![\\w-])`,
+  'gi',
+);
 /** Metadata path words that can follow a bare host (`2852039166/latest/meta-data`). Matched first, then the host is looked for behind. */
 const HOSTPATH_WORD_RE =
   /[/\\]((?:latest|computemetadata|metadata|opc|openstack|hetzner|v1|v2|v3|v4|0\.1|\d{4}-\d{2}-\d{2}|instance_identity|conf|user_data|msi)\b[^\s"'<>&]*)/gi;

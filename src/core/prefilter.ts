@@ -4,7 +4,7 @@ import { HEX_MARKER_FORMS } from './decode/hex-url.ts';
 import { percentDecodeFixpoint } from './decode/percent.ts';
 import { foldUnicode } from './decode/unicode.ts';
 import { ALIAS_NAMES } from './endpoints/aliases.ts';
-import { ALL_IPV4 } from './endpoints/lookup.ts';
+import { ALL_IPV4, CATALOGUE } from './endpoints/lookup.ts';
 import { addressMatters, ipv4Value } from './numeric-host.ts';
 
 /**
@@ -34,9 +34,11 @@ import { addressMatters, ipv4Value } from './numeric-host.ts';
 
 const ENTITY = /&(?:#|[a-z]{2,8};)/i;
 const SLUG = /[-_](?:3a|2f|2e|40)(?:[-_]|$)/i;
-/** Matched against the lower-cased text. */
+/** Internal names (not metadata services: the host decoder's own lists), matched against the lower-cased text. */
 const NAMES =
-  /metadata|instance-data|nip\.io|sslip\.io|xip\.io|nip\.direct|rbndr\.us|1u\.ms|rebind|cmpxchg8b|rebnd|localhost|localtest\.me|lvh\.me|vcap\.me|lacolhost|traefik\.me|fbi\.com|ip\.addr\.tools|backname|\.internal|kubernetes|svc\.cluster|tencentyun|packet\.net|platformequinix|rancher|ip6-|ipv6-|loopback|localdomain|\.local(?![\w-])|\.corp(?![\w-])|\.lan(?![\w-])|intranet|home\.arpa|msi\/token/;
+  /metadata|localhost|\.internal|kubernetes|svc\.cluster|ip6-|ipv6-|loopback|localdomain|\.local(?![\w-])|\.corp(?![\w-])|\.lan(?![\w-])|intranet|home\.arpa|msi\/token/;
+/** Every hostname of the catalogue, matched against the lower-cased text. */
+const CATALOGUE_NAMES = new RegExp(CATALOGUE.hostnames.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'));
 /** Names from the alias data (`endpoints/aliases.ts`) and the script-call marker, matched against the lower-cased text. */
 const ALIASES = new RegExp(
   [...ALIAS_NAMES, CHARCODE_MARKER].map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'),
@@ -45,7 +47,16 @@ const HEX_FORMS = new RegExp(HEX_MARKER_FORMS.join('|'));
 const IPV6 = /::|\[[0-9a-f]{0,4}:|[0-9a-f]{1,4}:[0-9a-f]{1,4}:[0-9a-f]{1,4}/i;
 /** Metadata addresses written anywhere, dotted or dashed (DNS names that embed them), and 169.254.169.254 in hex. */
 const LITERAL = new RegExp(
-  ['169[.-]254[.-]', 'a9fea9fe', ...ALL_IPV4.map((a) => a.split('.').join('[.-]'))].join('|'),
+  [
+    '169[.-]254[.-]',
+    ...ALL_IPV4.map((a) => a.split('.').join('[.-]')),
+    ...ALL_IPV4.map((a) =>
+      a
+        .split('.')
+        .map((o) => Number(o).toString(16).padStart(2, '0'))
+        .join(''),
+    ),
+  ].join('|'),
   'i',
 );
 /** Folded text that is all ASCII. */
@@ -184,6 +195,7 @@ export function mayAddressMetadata(text: string, layer = 0): boolean {
   const lowerText = upper ? text.toLowerCase() : text;
   if (NAMES.test(lowerText)) return true;
   if (ALIASES.test(lowerText)) return true;
+  if (CATALOGUE_NAMES.test(lowerText)) return true;
   if (digit && hexMax >= 16 && HEX_FORMS.test(lowerText)) return true;
   if (upper && lower && SPLIT_URL_HEAD.test(text)) return true;
   if (b64Max >= 12) {

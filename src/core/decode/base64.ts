@@ -1,19 +1,19 @@
+import { CATALOGUE } from '../endpoints/lookup.ts';
 import { decodeBackslashEscapes } from './escapes.ts';
 
 /** Base64 and base64url values that carry a URL (e.g. `?u=aHR0cDovLzE2OS4yNTQuMTY5LjI1NC8=`). */
 
 const RUN = /[A-Za-z0-9+/_-]{12,}={0,2}/g;
 /**
- * What a decoded value must contain to be worth a view: a URL, a metadata marker, or an encoded URL. Exact strings
- * (case-sensitive), so that the prefilter can look for their base64 forms without decoding.
+ * What a decoded value must contain to be worth a view: a URL, an encoding mark, a metadata path word, or a name or
+ * address of the catalogue or its public aliases (`CATALOGUE.payloadMarkers`). Exact strings (case-sensitive), so that
+ * the prefilter can look for their base64 and hex forms without decoding.
  */
-export const BASE64_MARKERS = [
+export const BASE64_MARKERS: readonly string[] = [
   '://',
   ':\\\\',
   'http:',
   'HTTP:',
-  '169.254',
-  '100.100',
   '[::',
   'ffff:',
   'a9fe',
@@ -55,18 +55,10 @@ export const BASE64_MARKERS = [
   'Metadata',
   'METADATA',
   'latest/',
-  'instance-data',
   'localhost',
-  'nip.io',
-  'sslip.io',
-  'rbndr.us',
-  '1u.ms',
-  'fd00',
-  'fd20',
-  '192.0.0.192',
-  '168.63.129.16',
   'user-data',
-] as const;
+  ...CATALOGUE.payloadMarkers,
+];
 
 function hasMarker(d: string): boolean {
   for (const m of BASE64_MARKERS) if (d.includes(m)) return true;

@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { DNS_ALIASES, DNS_SERVICES, type DnsService } from '../endpoints/aliases.ts';
+import { ALL_IPV4 } from '../endpoints/lookup.ts';
 import type { InternalKind, Transform } from '../model/hit.ts';
 import { parseIPv4Loose, parseIPv6 } from './ip.ts';
 import { readMakeRecords } from './rebinding.ts';
@@ -15,6 +16,18 @@ export interface HostReading {
   form: 'literal' | 'numeric' | 'name';
 }
 
+/** A catalogue address (not loopback) spelled as labels of a name, dotted, dashed or in hex. */
+const EMBEDDED_METADATA_ADDRESS = new RegExp(
+  `(?:^|[.-])(?:${ALL_IPV4.filter((a) => !a.startsWith('127.'))
+    .flatMap((a) => [
+      a.split('.').join('[.-]'),
+      a
+        .split('.')
+        .map((o) => Number(o).toString(16).padStart(2, '0'))
+        .join(''),
+    ])
+    .join('|')})(?:[.-])`,
+);
 const zones = (kind: DnsService['kind']) => DNS_SERVICES.filter((d) => d.kind === kind).map((d) => d.suffix);
 /** Wildcard DNS services that answer with the address written in the name (loopback-only zones included). */
 const WILDCARD_SUFFIXES = [...zones('wildcard'), ...zones('loopback')];
@@ -221,7 +234,7 @@ function readHost(written: string): HostReading[] {
   } else if (
     /[a-z]/.test(name.slice(name.lastIndexOf('.') + 1)) &&
     name.includes('.') &&
-    /(?:^|[.-])(?:169[.-]254[.-]169[.-]254|a9fea9fe|100[.-]100[.-]100[.-]200|169[.-]254[.-]170[.-]2)(?:[.-])/.test(name)
+    EMBEDDED_METADATA_ADDRESS.test(name)
   ) {
     // An unknown domain whose labels spell a metadata address: attacker-run wildcard DNS.
     for (const a of addressesInName(name)) {

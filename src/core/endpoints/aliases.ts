@@ -13,13 +13,25 @@ export interface DnsService {
    * `loopback`: every name under it resolves to loopback. */
   kind: 'wildcard' | 'rebinding' | 'loopback';
   source: string;
+  /** Carried by the rule exports (a regex per address has room for a few zones within AWS WAF's capacity). */
+  exported?: boolean;
 }
 
 export const DNS_SERVICES: readonly DnsService[] = [
-  { suffix: 'nip.io', kind: 'wildcard', source: 'https://nip.io/ (dotted, dashed and hex forms)' },
-  { suffix: 'sslip.io', kind: 'wildcard', source: 'https://sslip.io/ (dotted, dashed, IPv6 with dashes for colons)' },
-  { suffix: 'xip.io', kind: 'wildcard', source: 'https://github.com/basecamp/xip-pdns (xip.io, retired)' },
-  { suffix: 'nip.direct', kind: 'wildcard', source: 'https://nip.direct/' },
+  { suffix: 'nip.io', exported: true, kind: 'wildcard', source: 'https://nip.io/ (dotted, dashed and hex forms)' },
+  {
+    suffix: 'sslip.io',
+    exported: true,
+    kind: 'wildcard',
+    source: 'https://sslip.io/ (dotted, dashed, IPv6 with dashes for colons)',
+  },
+  {
+    suffix: 'xip.io',
+    exported: true,
+    kind: 'wildcard',
+    source: 'https://github.com/basecamp/xip-pdns (xip.io, retired)',
+  },
+  { suffix: 'nip.direct', exported: true, kind: 'wildcard', source: 'https://nip.direct/' },
   { suffix: 'traefik.me', kind: 'wildcard', source: 'https://traefik.me/' },
   { suffix: 'ip.addr.tools', kind: 'wildcard', source: 'https://addr.tools/ (ip.addr.tools)' },
   { suffix: 'backname.io', kind: 'wildcard', source: 'https://backname.io/' },
@@ -37,18 +49,25 @@ export const DNS_SERVICES: readonly DnsService[] = [
   { suffix: 'vcap.me', kind: 'loopback', source: 'Cloud Foundry bosh-lite docs: *.vcap.me resolves to 127.0.0.1' },
   { suffix: 'lacolhost.com', kind: 'loopback', source: 'lacolhost.com: every name resolves to 127.0.0.1' },
   { suffix: 'fbi.com', kind: 'loopback', source: 'fbi.com wildcard A record 127.0.0.1 (long-standing SSRF folklore)' },
-  { suffix: 'rbndr.us', kind: 'rebinding', source: 'https://github.com/taviso/rbndr (<hex ip>.<hex ip>.rbndr.us)' },
+  {
+    suffix: 'rbndr.us',
+    exported: true,
+    kind: 'rebinding',
+    source: 'https://github.com/taviso/rbndr (<hex ip>.<hex ip>.rbndr.us)',
+  },
   {
     suffix: '1u.ms',
+    exported: true,
     kind: 'rebinding',
     source: 'https://github.com/neex/1u.ms (make-<record>[-and-<record>|-rebind-<record>]-rr, hex-, ip-v6-, cname-)',
   },
   {
     suffix: 'rebind.it',
+    exported: true,
     kind: 'rebinding',
     source: 'https://github.com/nccgroup/singularity (s-<ip>-<ip>-<session>-<strategy>-e.<zone>)',
   },
-  { suffix: 'rebind.network', kind: 'rebinding', source: 'rebind.network public rebinding service' },
+  { suffix: 'rebind.network', exported: true, kind: 'rebinding', source: 'rebind.network public rebinding service' },
   {
     suffix: 'lock.cmpxchg8b.com',
     kind: 'rebinding',

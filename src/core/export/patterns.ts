@@ -9,6 +9,7 @@
  * Unicode look-alikes, URL-parser disagreements).
  */
 
+import { DNS_SERVICES } from '../endpoints/aliases.ts';
 import { SERVICES } from '../endpoints/catalogue.ts';
 import { ALL_HOSTNAMES, ALL_IPV4, ALL_IPV6, servicesAt } from '../endpoints/lookup.ts';
 
@@ -48,7 +49,10 @@ const PARAM_LEFT = String.raw`(?:ur[il]|link|href|src|target|dest|redir[a-z_]*|h
 /** Left edge for dotted quads and names: any character that cannot continue a host (whitespace too: prose is not a URL). */
 const HOST_LEFT = String.raw`(?:^|[^0-9a-z.\s+-])`;
 /** Wildcard and rebinding DNS services whose names embed an address. */
-const WILDCARD_DNS = String.raw`(?:nip\.io|sslip\.io|xip\.io|nip\.direct|rbndr\.us|1u\.ms|rebind\.it|rebind\.network)`;
+/** Wildcard and rebinding DNS zones the exports carry (`exported` in `endpoints/aliases.ts`: AWS WAF's capacity). */
+const WILDCARD_DNS = `(?:${DNS_SERVICES.filter((d) => d.exported)
+  .map((d) => d.suffix.replace(/\./g, '\\.'))
+  .join('|')})`;
 /** Right edge: end, or a character that ends a host (a dot still allows wildcard-DNS suffixes like `.nip.io`). */
 const HOST_RIGHT = '(?:$|[^0-9a-z-])';
 
