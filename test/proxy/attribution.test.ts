@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,12 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Attributor } from '../../src/adapters/net/caller/attribute.ts';
 import { findRow, ipv4Hex, ipv6Hex } from '../../src/adapters/net/caller/proc-net-tcp.ts';
 import { ProcessIndex } from '../../src/adapters/net/caller/process-index.ts';
-import {
-  containerIdFromCgroup,
-  ProcessFactsCache,
-  parseStat,
-  UserNames,
-} from '../../src/adapters/net/caller/process-info.ts';
+import { ProcessFactsCache, parseStat, readProcess, UserNames } from '../../src/adapters/proc/identity.ts';
 import { SELF_EXE } from './harness.ts';
 
 /** A loopback server that hands each accepted socket to the test. */
@@ -139,12 +134,27 @@ describe('/proc helpers', () => {
     assert.deepEqual(findRow(table, '127.0.0.1', 0xac34), { inode: 22719, uid: 1000 });
     assert.equal(findRow(table, '127.0.0.1', 0xac34, [{ ip: '127.0.0.1', port: 1 }]), null);
   });
-  test('containerIdFromCgroup() reads docker, containerd and cri-o paths', () => {
+  test('the container id comes from the one cgroup parser: docker, containerd, cri-o paths; none on the host', () => {
     const id = 'a'.repeat(64);
-    assert.equal(containerIdFromCgroup(`0::/system.slice/docker-${id}.scope\n`), id);
-    assert.equal(containerIdFromCgroup(`0::/kubepods/besteffort/pod1234/cri-containerd-${id}.scope\n`), id);
-    assert.equal(containerIdFromCgroup(`12:memory:/docker/${id}\n`), id);
-    assert.equal(containerIdFromCgroup('0::/user.slice/user-0.slice/session-1.scope\n'), undefined);
+    const root = mkdtempSync(join(tmpdir(), 'imdsguard-proc-'));
+    try {
+      const dir = join(root, String(process.pid));
+      mkdirSync(dir);
+      // A copy of this process's stat, so the start-time check passes; the cgroup text is the case under test.
+      writeFileSync(join(dir, 'stat'), readFileSync(`/proc/${process.pid}/stat`));
+      const users = new UserNames('/nonexistent');
+      for (const [cgroup, want] of [
+        [`0::/system.slice/docker-${id}.scope\n`, id],
+        [`0::/kubepods/besteffort/pod1234/cri-containerd-${id}.scope\n`, id],
+        [`12:memory:/docker/${id}\n`, id],
+        ['0::/user.slice/user-0.slice/session-1.scope\n', undefined],
+      ] as const) {
+        writeFileSync(join(dir, 'cgroup'), cgroup);
+        assert.equal(readProcess(process.pid, users, 0, root)?.container, want, cgroup);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -8,9 +8,9 @@
 import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import type { CallerIdentity } from '../../../core/policy/types.ts';
+import { ExeHashes, netnsOf, type ProcessFacts, ProcessFactsCache, UserNames } from '../../proc/identity.ts';
 import { findRow } from './proc-net-tcp.ts';
 import { ProcessIndex } from './process-index.ts';
-import { ExeHashes, netnsOf, type ProcessFacts, ProcessFactsCache, UserNames } from './process-info.ts';
 import { type SockDiag, type SocketOwner, startSockDiag } from './sockdiag.ts';
 
 export interface ConnectionEnds {

@@ -1,9 +1,9 @@
 import type { ConnectEvent, ProcessInfo } from '../../../core/model/event.ts';
 import { type ContainerIdentity, parseCgroup } from '../../../core/parse/host-cgroup.ts';
 import { maskArgv } from '../../../core/secrets/argv.ts';
+import { type ProcSnapshot, readProc, UserNames } from '../../proc/identity.ts';
 import { CgroupPaths } from './cgroup-paths.ts';
 import type { PidTable } from './pid-table.ts';
-import { type ProcSnapshot, readProc, UserNames } from './proc-info.ts';
 import type { SensorEvent } from './sensor-event.ts';
 
 /** A connect event with what the rules need beyond the output contract. */

@@ -1,6 +1,6 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { parseProcNetTcp } from '../../../core/parse/host-proc-net.ts';
-import { nsInode } from '../host/proc-info.ts';
+import { nsInode } from '../../proc/identity.ts';
 import type { HostSensor, SensorEvent, SensorLog } from '../host/sensor-event.ts';
 import { metadataDestination } from '../host/watched.ts';
 

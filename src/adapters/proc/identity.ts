@@ -1,58 +1,75 @@
-/** What /proc says about a process: exe, argv, uids, netns, container, user name. */
+/**
+ * The one /proc identity module: what /proc says about the process behind a connection or an event (exe, argv,
+ * uids, ppid, start time, network namespace, container, user name), for the proxy's attribution and the agent's
+ * sensors alike. One user-name table, one cgroup parser (core/parse/host-cgroup.ts), one namespace reader.
+ * - `readProcess` (synchronous, the proxy's hot path) and `ProcessFactsCache` (facts keyed by pid and start time);
+ * - `readProc` (asynchronous, the agent's sensors).
+ */
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, readlinkSync, statSync } from 'node:fs';
-import type { FindingProcess } from '../../../core/model/finding.ts';
+import { readFile, readlink } from 'node:fs/promises';
+import type { FindingProcess } from '../../core/model/finding.ts';
+import { type ContainerIdentity, parseCgroup } from '../../core/parse/host-cgroup.ts';
 
 /** The identity fields of the event model's process, as /proc gives them. */
 export type ProcessFacts = FindingProcess;
 
-const MAX_ARGV = 64;
-const MAX_ARG_LEN = 512;
-
-/** The 64-hex container id in a cgroup path (docker, containerd, cri-o, podman), if any. */
-export function containerIdFromCgroup(text: string): string | undefined {
-  const m =
-    /(?:docker[-/]|cri-containerd-|crio-|libpod-|containerd[-/]|\/kubepods[^\n]*?[-/])([0-9a-f]{64})(?:\.scope)?/.exec(
-      text,
-    ) ?? /\b([0-9a-f]{64})\b/.exec(text);
-  return m?.[1];
+/** Read the netns inode number from a `net:[4026531840]` link. */
+export function nsInode(link: string | undefined): number | undefined {
+  const m = link ? /\[(\d+)\]/.exec(link) : null;
+  return m?.[1] ? Number(m[1]) : undefined;
 }
 
 /** Network namespace inode of a /proc entry ("net:[4026531840]" → 4026531840). */
 export function netnsOf(procPath: string): number | undefined {
   try {
-    const m = /\[(\d+)\]/.exec(readlinkSync(`${procPath}/ns/net`));
-    return m ? Number(m[1]) : undefined;
+    return nsInode(readlinkSync(`${procPath}/ns/net`));
   } catch {
     return undefined;
   }
 }
 
-/** uid → name from /etc/passwd, re-read at most once a minute. */
+/**
+ * uid → user name from /etc/passwd: re-read when an unknown uid shows up (users get added) at most every 10 s, and
+ * at least once a minute (users get renamed).
+ */
 export class UserNames {
-  private map = new Map<number, string>();
+  private names = new Map<number, string>();
   private loadedAt = Number.NEGATIVE_INFINITY;
   private readonly file: string;
   constructor(file = '/etc/passwd') {
     this.file = file;
   }
-  name(uid: number, nowMs: number): string | undefined {
-    if (nowMs - this.loadedAt > 60_000) {
-      this.loadedAt = nowMs;
-      const m = new Map<number, string>();
-      try {
-        for (const line of readFileSync(this.file, 'utf8').split('\n')) {
-          const f = line.split(':');
-          if (f.length >= 3 && f[0] && /^\d+$/.test(f[2] ?? '')) if (!m.has(Number(f[2]))) m.set(Number(f[2]), f[0]);
-        }
-      } catch {
-        // Leave names empty: uids still identify callers.
+
+  /** The name now (synchronous: the proxy reads it on its request path). */
+  nameOf(uid: number, nowMs: number = Date.now()): string | undefined {
+    const age = nowMs - this.loadedAt;
+    if (age > 60_000 || (age > 10_000 && !this.names.has(uid))) this.load(nowMs);
+    return this.names.get(uid);
+  }
+
+  async name(uid: number | undefined): Promise<string | undefined> {
+    return uid === undefined ? undefined : this.nameOf(uid);
+  }
+
+  private load(nowMs: number): void {
+    this.loadedAt = nowMs;
+    const m = new Map<number, string>();
+    try {
+      for (const line of readFileSync(this.file, 'utf8').split('\n')) {
+        const f = line.split(':');
+        if (f.length >= 3 && f[0] && /^\d+$/.test(f[2] ?? '') && !m.has(Number(f[2]))) m.set(Number(f[2]), f[0]);
       }
-      this.map = m;
+    } catch {
+      // Leave names empty: uids still identify callers.
+      return;
     }
-    return this.map.get(uid);
+    this.names = m;
   }
 }
+
+const MAX_ARGV = 64;
+const MAX_ARG_LEN = 512;
 
 /** ppid (field 4) and start time in clock ticks since boot (field 22) from /proc/<pid>/stat; null when unreadable. */
 export function parseStat(stat: string): { ppid: number; startTime: number } | null {
@@ -88,7 +105,7 @@ export function readProcess(pid: number, users: UserNames, nowMs: number, procRo
   } catch {
     return null;
   }
-  const name = users.name(facts.uid, nowMs);
+  const name = users.nameOf(facts.uid, nowMs);
   if (name) facts.user = name;
   try {
     facts.exe = readlinkSync(`${base}/exe`).replace(/ \(deleted\)$/, '');
@@ -106,8 +123,8 @@ export function readProcess(pid: number, users: UserNames, nowMs: number, procRo
   const ns = netnsOf(base);
   if (ns !== undefined) facts.netns = ns;
   try {
-    const c = containerIdFromCgroup(readFileSync(`${base}/cgroup`, 'utf8'));
-    if (c) facts.container = c;
+    const c = parseCgroup(readFileSync(`${base}/cgroup`, 'utf8'));
+    if (c) facts.container = c.id;
   } catch {
     // Not in a container, or unreadable.
   }
@@ -184,4 +201,52 @@ export class ExeHashes {
     }
     return p;
   }
+}
+
+/** What /proc says about a live process. Every field is optional: the process may be gone or unreadable. */
+export interface ProcSnapshot {
+  pid: number;
+  exe?: string;
+  argv?: string[];
+  ppid?: number;
+  uid?: number;
+  netns?: number;
+  container?: ContainerIdentity;
+  comm?: string;
+}
+
+async function maybe<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Read /proc/<pid> (exe, cmdline, status, netns, cgroup). `root` lets tests point at a fixture tree. */
+export async function readProc(pid: number, root = '/proc'): Promise<ProcSnapshot> {
+  const base = `${root}/${pid}`;
+  const [exe, cmdline, status, ns, cgroup] = await Promise.all([
+    maybe(readlink(`${base}/exe`)),
+    maybe(readFile(`${base}/cmdline`, 'latin1')),
+    maybe(readFile(`${base}/status`, 'utf8')),
+    maybe(readlink(`${base}/ns/net`)),
+    maybe(readFile(`${base}/cgroup`, 'utf8')),
+  ]);
+  const out: ProcSnapshot = { pid };
+  if (exe) out.exe = exe;
+  if (cmdline) out.argv = cmdline.split('\0').filter((_, i, a) => i < a.length - 1 || a[i] !== '');
+  if (status) {
+    const ppid = /^PPid:\s*(\d+)/m.exec(status)?.[1];
+    const uid = /^Uid:\s*(\d+)/m.exec(status)?.[1];
+    const name = /^Name:\s*(.*)$/m.exec(status)?.[1];
+    if (ppid) out.ppid = Number(ppid);
+    if (uid) out.uid = Number(uid);
+    if (name) out.comm = name;
+  }
+  const inode = nsInode(ns);
+  if (inode !== undefined) out.netns = inode;
+  const c = cgroup ? parseCgroup(cgroup) : undefined;
+  if (c) out.container = c;
+  return out;
 }
