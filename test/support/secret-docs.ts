@@ -17,7 +17,9 @@ function str(alphabet: string, n: number): fc.Arbitrary<string> {
 
 /** A random string of `alphabet` with at least two character classes (what a real secret has). */
 function secretOf(alphabet: string, n: number): fc.Arbitrary<string> {
-  return str(alphabet, n).filter((s) => /[a-z]/.test(s) && /[A-Z]/.test(s) && /[0-9]/.test(s));
+  return str(alphabet, n).filter(
+    (s) => /[a-z]/.test(s) && /[A-Z]/.test(s) && /[0-9]/.test(s) && new Set(s.slice(0, 64)).size >= 16,
+  );
 }
 
 const b64url = (s: string | Buffer) => Buffer.from(s).toString('base64url');

@@ -38,7 +38,8 @@ const HEADER_IN = new RegExp(
 const SECRET_OPTION = /^(--?[\w-]*(?:pass(?:word|wd|phrase)?|secret|token|key|credential|auth)[\w-]*=)(.+)$/i;
 const SECRET_OPTION_NAME = /^--?[\w-]*(?:pass(?:word|wd|phrase)?|secret|token|credential|auth)[\w-]*$/i;
 const ENV_SECRET = /^([A-Za-z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|_KEY)[A-Za-z0-9_]*=)(.+)$/i;
-const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^/@\s:'"]+:)([^/@\s'"]+)(@)/gi;
+/** The password of URL userinfo, up to the last `@` of the URL (a password may hold `/` and `@` unencoded). */
+const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^/@\s:'"]+:)([^\s'"]+)(@)/gi;
 /** AWS key ids of every documented prefix, examples included: a command line is an identity, not evidence. */
 const AWS_KEY = /\b(?:AKIA|ASIA|AROA|AIDA|ABIA|ACCA|AGPA|ANPA|ANVA|APKA|ASCA|AIPA)[A-Z0-9]{16}\b/g;
 

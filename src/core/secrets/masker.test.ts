@@ -184,7 +184,7 @@ describe('Masker: property over every provider and random compositions of encodi
         assertOnlyMasks(line, out);
         assert.equal(m.line(benign), benign);
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 });
