@@ -81,7 +81,10 @@ describe('redact: property over every provider, compositions of encodings (depth
           assert.equal(lines.length, planted.length + 1, 'line count');
           planted.forEach((p, i) => {
             const out = lines[i]!;
-            if (!p.doc) return assert.equal(out, p.line, 'a benign line is unchanged');
+            if (!p.doc) {
+              assert.equal(out, p.line, 'a benign line is unchanged');
+              return;
+            }
             for (const s of p.doc.secrets)
               assert.equal(leftOver(out, s, p.chain!), null, `${p.doc.provider} ${p.chain!.join('>')} in ${format}`);
             assertOnlyMasks(p.line, out, `${p.doc.provider} ${p.chain!.join('>')}`);
