@@ -14,6 +14,7 @@ import { grantOf, kRequestContext, type RequestContext, requestContext } from '.
 import { metadataAtAddress } from './destination.ts';
 import { metadataAtTarget, proxyTarget } from './hook-http.ts';
 import type { Decide } from './hook-net.ts';
+import { kUndiciSocket } from './hook-write.ts';
 
 const kUses = Symbol('imdsguard.requestsOnSocket');
 
@@ -66,6 +67,8 @@ export function hookReuse(decide: Decide): () => void {
   const onSend = (msg: unknown): void => {
     const { request, socket } = msg as { request?: UndiciRequest; socket?: Socket };
     if (!request || !socket) return;
+    // Its request lines are checked here, with the request's caller; the socket-write check leaves it alone.
+    (socket as unknown as Record<symbol, boolean>)[kUndiciSocket] = true;
     if (!grantOf(socket)) {
       checkProxied(request, socket);
       return;

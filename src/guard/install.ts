@@ -12,6 +12,7 @@ import { hookHttp } from './hook-http.ts';
 import { type Decide, hookNet } from './hook-net.ts';
 import { hookReuse } from './hook-reuse.ts';
 import { hookWorkers } from './hook-worker.ts';
+import { hookWrites } from './hook-write.ts';
 import { type GuardMode, type GuardOptions, type ResolvedGuardOptions, resolveOptions } from './options.ts';
 import { makeReporter } from './report.ts';
 
@@ -75,6 +76,7 @@ export function installGuard(options: GuardOptions = {}): GuardHandle {
     hookNet(decideHere),
     hookReuse(decideHere),
     hookFetch(),
+    hookWrites(decideHere),
     hookWorkers(() => ({ mode: inst.options.mode, report: inst.options.report })),
   ];
   inst.status = Object.freeze({

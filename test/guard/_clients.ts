@@ -178,6 +178,22 @@ async function awsSdkHandoff(): Promise<Result> {
 
 const PROXY = 'http://127.0.0.1:3128';
 
+/** A request line written by hand on a plain socket to the proxy, as https-proxy-agent writes its CONNECT. */
+function rawProxyLine(line: string): Promise<Result> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port: 3128 }, () => {
+      s.write(`${line}\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n`);
+      if (line.startsWith('CONNECT '))
+        s.write(`GET ${AWS_CREDS} HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n`);
+    });
+    let text = '';
+    s.setEncoding('utf8');
+    s.on('data', (d) => (text += d));
+    s.on('end', () => resolve({ outcome: 'ok', status: Number(text.split(' ')[1]), body: text.slice(-200) }));
+    s.on('error', (e: NodeJS.ErrnoException) => resolve({ outcome: 'error', code: e.code ?? '', message: e.message }));
+  });
+}
+
 /** A request written for a forward proxy: absolute-form target, or CONNECT then a request through the tunnel. */
 function viaProxyRaw(method: 'GET' | 'CONNECT', target: string): Promise<Result> {
   return new Promise((resolve) => {
@@ -396,6 +412,8 @@ const CASES: Record<string, () => Promise<Result>> = {
   'http-absolute-proxy-decimal': () => viaProxyRaw('GET', `http://2852039166${AWS_CREDS}`),
   'http-absolute-proxy-gcp-name': () => viaProxyRaw('GET', 'http://metadata.google.internal/computeMetadata/v1/'),
   'http-connect-proxy': () => viaProxyRaw('CONNECT', '169.254.169.254:80'),
+  'raw-connect-proxy': () => rawProxyLine('CONNECT 169.254.169.254:80 HTTP/1.1'),
+  'raw-absolute-proxy': () => rawProxyLine(`GET http://169.254.169.254${AWS_CREDS} HTTP/1.1`),
   'http-absolute-proxy-benign': () => viaProxyRaw('GET', 'http://benign.guard.test:8080/latest/meta-data/'),
   'axios-env-proxy': () => viaAxiosEnvProxy(`http://169.254.169.254${AWS_CREDS}`),
   'axios-env-proxy-benign': () => viaAxiosEnvProxy('http://benign.guard.test:8080/latest/meta-data/'),

@@ -180,6 +180,8 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
     'undici-proxy-agent': 'undici-connect',
     'undici-env-proxy': 'undici-connect',
     'fetch-proxy-dispatcher': 'undici-connect',
+    'raw-connect-proxy': 'socket-connect-line',
+    'raw-absolute-proxy': 'socket-proxy-line',
   };
   const PROXY_ENV = { HTTP_PROXY: 'http://127.0.0.1:3128', http_proxy: 'http://127.0.0.1:3128' };
 
