@@ -161,7 +161,6 @@ export function hookHttp(decide: Decide): () => void {
   };
   reqProto.onSocket = onSocket;
 
-  const hadOwnStore = Object.hasOwn(reqProto, '_storeHeader');
   const originalStore = reqProto._storeHeader;
   const storeHeader: StoreHeader = function _storeHeader(this: PendingRequest, firstLine, headers) {
     Reflect.apply(originalStore, this, [firstLine, headers]);
@@ -189,9 +188,7 @@ export function hookHttp(decide: Decide): () => void {
     if (agentProto.addRequest === add) agentProto.addRequest = originalAdd;
     if (createProto.createSocket === create) createProto.createSocket = originalCreate;
     if (reqProto.onSocket === onSocket) reqProto.onSocket = originalOnSocket;
-    if (reqProto._storeHeader === storeHeader) {
-      if (hadOwnStore) reqProto._storeHeader = originalStore;
-      else delete (reqProto as Partial<typeof reqProto>)._storeHeader;
-    }
+    // Assigned back rather than deleted: deleting a property turns the prototype into a slow dictionary object.
+    if (reqProto._storeHeader === storeHeader) reqProto._storeHeader = originalStore;
   };
 }

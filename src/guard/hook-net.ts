@@ -30,6 +30,10 @@ interface ConnectOpts {
 }
 
 const normalizeArgs = (net as unknown as { _normalizeArgs?: (a: unknown[]) => unknown[] })._normalizeArgs;
+/** The marker net puts on argument lists it normalised (net.connect passes such a list to socket.connect). */
+const kNormalized = normalizeArgs
+  ? Object.getOwnPropertySymbols(normalizeArgs([{}])).find((s) => s.description === 'normalizedArgs')
+  : undefined;
 
 function requestLine(
   opts: ConnectOpts,
@@ -93,19 +97,20 @@ export function hookNet(decide: Decide): () => void {
   const original = net.Socket.prototype.connect as unknown as ConnectFn;
   const patched: ConnectFn = function connect(this: net.Socket, ...args: unknown[]): net.Socket {
     let normalized: unknown[];
-    if (Array.isArray(args[0])) normalized = args[0] as unknown[];
-    else if (normalizeArgs) normalized = normalizeArgs(args);
+    // Only net's own lists count as normalised (as in net): any other array is an options object to net.
+    if (kNormalized && Array.isArray(args[0]) && (args[0] as unknown as Record<symbol, unknown>)[kNormalized])
+      normalized = args[0] as unknown[];
+    else if (normalizeArgs && kNormalized) normalized = normalizeArgs(args);
     else return original.apply(this, args);
     const given = normalized[0];
     if (!given || typeof given !== 'object') return original.apply(this, args);
     const opts = snapshot(given);
+    // The normalised argument list is net's own, made for this one call (by net.connect or just above), with the
+    // marker net uses to recognise it: net gets it back with the snapshot in place of the options.
     const pass = (lookup?: LookupFn): net.Socket => {
-      const copy = [...normalized];
-      // Keep the marker net uses to recognise already-normalised arguments.
-      for (const s of Object.getOwnPropertySymbols(normalized))
-        (copy as unknown as Record<symbol, unknown>)[s] = (normalized as unknown as Record<symbol, unknown>)[s];
-      copy[0] = lookup ? { ...opts, lookup } : opts;
-      return original.call(this, copy);
+      if (lookup) opts.lookup = lookup;
+      normalized[0] = opts;
+      return original.call(this, normalized);
     };
     if (opts.path) return pass();
     const host = typeof opts.host === 'string' && opts.host.length > 0 ? opts.host : 'localhost';
@@ -155,6 +160,7 @@ export function hookNet(decide: Decide): () => void {
         const list: LookupAddress[] = Array.isArray(address) ? address : [{ address, family: family ?? 0 }];
         // Every answer is checked: with happy eyeballs net may try each of them.
         for (const entry of list) {
+          if (!metadataAtAddress(entry.address, port)) continue;
           const line = requestLine(opts, ctx, httpReq);
           const d = metadataAtAddress(entry.address, port, line.path);
           if (!d) continue;
