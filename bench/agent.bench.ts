@@ -3,7 +3,7 @@
  * 1,000 metadata requests per second, and under an unthrottled flood (the events per second the pipeline
  * sustains). Load comes from wrk inside a network namespace this bench creates, against the fake metadata
  * service inside it; everything is removed afterwards. Needs root, bpftrace and wrk.
- *   npm run bench -- --only agent [--seconds N]
+ *   npm run bench -- --only agent [--seconds N] [--idle-seconds N]
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -24,6 +24,9 @@ import {
 
 const secondsArg = process.argv.indexOf('--seconds');
 const SECONDS = secondsArg >= 0 ? Number(process.argv[secondsArg + 1]) : 10;
+// Idle cost is small: it needs a longer window than the load phases to be read off 1/100 s CPU ticks.
+const idleArg = process.argv.indexOf('--idle-seconds');
+const IDLE_SECONDS = idleArg >= 0 ? Number(process.argv[idleArg + 1]) : SECONDS;
 const HZ = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux.
 
 function cpuTicks(pid: number): number {
@@ -160,9 +163,11 @@ try {
   const paced = join(dir, 'paced.lua');
   writeFileSync(paced, 'function delay()\n  return 3\nend\n');
   const samples: Sample[] = [];
+  // Let the start settle (the listing of connections already open runs right after attaching).
+  await new Promise((r) => setTimeout(r, 5000));
   samples.push(
     await measure('idle', agentPid, btPid, port, () => {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SECONDS * 1000);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, IDLE_SECONDS * 1000);
       return null;
     }),
   );

@@ -1,5 +1,6 @@
 import { AuditdSensor, auditdAvailable } from '../adapters/sources/auditd/sensor.ts';
 import { BpftraceSensor } from '../adapters/sources/bpftrace/sensor.ts';
+import { listOpenMetadataConnections } from '../adapters/sources/host/open-connections.ts';
 import type { PidTable } from '../adapters/sources/host/pid-table.ts';
 import type { HostSensor } from '../adapters/sources/host/sensor-event.ts';
 import { which } from '../adapters/sources/host/which.ts';
@@ -35,7 +36,7 @@ export interface SensorChoice {
 function make(name: SensorName, o: SensorChoiceOptions, pids: PidTable): HostSensor {
   switch (name) {
     case 'bpftrace':
-      return new BpftraceSensor({ pids });
+      return new BpftraceSensor({ pids, openConnections: () => listOpenMetadataConnections() });
     case 'auditd':
       return new AuditdSensor({ logPath: o.auditLog, installRule: o.auditRule });
     case 'procfs':

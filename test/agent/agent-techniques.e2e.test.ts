@@ -92,9 +92,16 @@ describe('imdsguard agent: every way of reaching the metadata service (real kern
       const token = t === 'token400' || t === 'writev2' ? TOKEN : '';
       pids[t] = Number(runIn(ns.name, `echo $$; IMDS_TOKEN=${token} exec ${bin} ${t} ${PATH} > /dev/null`).trim());
     }
-    await new Promise((r) => setTimeout(r, 2500));
+    // bpftrace dies: after its restart the connection still open is listed again.
+    const attached = agent.logs.map((l) => JSON.parse(l) as Rec).find((l) => l.msg === 'bpftrace probes attached');
+    process.kill(attached?.pid as number, 'SIGKILL');
+    const listed = () => agent?.logs.filter((l) => l.includes('metadata connections open at attach')).length ?? 0;
+    const deadline = Date.now() + 60_000;
+    while (listed() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 1500));
     pre.stdin?.end();
-    assert.equal(await stopChild(agent.child, 'SIGTERM', 20_000), 0, agent.logs.join('\n'));
+    const code = await stopChild(agent.child, 'SIGTERM', 60_000);
+    assert.equal(code, 0, `agent exit ${code}; logs:\n${agent.logs.join('\n')}`);
     records = (await readFile(out, 'utf8'))
       .split('\n')
       .filter(Boolean)
@@ -167,6 +174,21 @@ describe('imdsguard agent: every way of reaching the metadata service (real kern
     assert.ok(
       !records.some((r) => r.type === 'finding' && r.rule.id === 'imds-v1-use' && r.process.pid === pids.sendfile),
     );
+  });
+
+  it('lists a connection open at attach with its owner, at start and again after bpftrace restarts', () => {
+    const listed = events().filter((x) => x.process.pid === pids.preexisting && !x.http);
+    assert.equal(listed.length, 2, seen());
+    for (const e of listed) {
+      assert.equal(e.connection, 'pre-existing');
+      assert.equal(e.process.exe, bin);
+      assert.equal(e.process.uid, 0);
+      assert.equal(e.process.netns, ns.inode);
+      assert.deepEqual(e.destination, { ip: '169.254.169.254', port: 80 });
+      assert.equal(e.capture, 'partial');
+      assert.equal(e.imds_version, 'unknown');
+    }
+    assert.ok(agent?.logs.some((l) => l.includes('bpftrace exited')));
   });
 
   it('reports a connection opened before the agent attached as pre-existing, with its owner and request', () => {

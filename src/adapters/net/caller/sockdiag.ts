@@ -9,7 +9,19 @@ export interface SocketOwner {
   inode: number;
 }
 
+/** One TCP socket from a dump of the helper's network namespace. */
+export interface DiagSocket {
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  uid: number;
+  inode: number;
+}
+
 export interface SockDiag {
+  /** Every TCP socket of a family that is established, connecting or half-closed, in the helper's namespace. */
+  dump(family: 4 | 6): Promise<DiagSocket[]>;
   /** The socket (src:sport → dst:dport) in the helper's network namespace, null when none; throws when unavailable. */
   lookup(family: 4 | 6, src: string, sport: number, dst: string, dport: number): Promise<SocketOwner | null>;
   /** The same for several destinations in one round trip: the first that matches. */
@@ -27,8 +39,15 @@ export interface SockDiag {
  * Start the helper and wait until it answers a ping. Rejects when python3 is missing or netlink is refused, so
  * the caller can fall back to /proc/net/tcp.
  */
-export async function startSockDiag(python = 'python3', timeoutMs = 5000): Promise<SockDiag> {
-  const child: ChildProcessByStdio<Writable, Readable, null> = spawn(python, ['-I', '-S', '-c', SOCKDIAG_SCRIPT], {
+export async function startSockDiag(
+  python = 'python3',
+  timeoutMs = 5000,
+  opts: { netnsPath?: string } = {},
+): Promise<SockDiag> {
+  const argv = ['-I', '-S', '-c', SOCKDIAG_SCRIPT];
+  // Another network namespace (a container's): the helper enters it before it opens its netlink socket.
+  const [cmd, args] = opts.netnsPath ? ['nsenter', [`--net=${opts.netnsPath}`, '--', python, ...argv]] : [python, argv];
+  const child: ChildProcessByStdio<Writable, Readable, null> = spawn(cmd, args, {
     stdio: ['pipe', 'pipe', 'ignore'],
   });
   const pending = new Map<number, (line: string | Error) => void>();
@@ -110,6 +129,17 @@ export async function startSockDiag(python = 'python3', timeoutMs = 5000): Promi
   idle();
   const diag: SockDiag = {
     pid: child.pid,
+    async dump(family) {
+      const r = await ask(`dump ${family}`);
+      if (!r.startsWith('+')) throw new Error(`sock_diag dump failed (errno ${r.slice(2)})`);
+      const out: DiagSocket[] = [];
+      for (const row of r.slice(2).split('|')) {
+        const [src, sport, dst, dport, uid, inode] = row.split(' ');
+        if (!src || !dst) continue;
+        out.push({ src, sport: Number(sport), dst, dport: Number(dport), uid: Number(uid), inode: Number(inode) });
+      }
+      return out;
+    },
     lookup(family, src, sport, dst, dport) {
       return diag.lookupFirst(family, src, sport, [{ ip: dst, port: dport }]);
     },

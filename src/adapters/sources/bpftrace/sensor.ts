@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ImdsguardError } from '../../../core/errors.ts';
 import { parseRequestHead, unescapeBpftraceBuf } from '../../../core/parse/imds-request-head.ts';
+import type { OpenConnection } from '../host/open-connections.ts';
 import type { PidTable } from '../host/pid-table.ts';
 import type { HostSensor, SensorEvent, SensorLog } from '../host/sensor-event.ts';
 import { type BtOpen, type BtRecord, parseBtLine } from './lines.ts';
@@ -25,6 +26,11 @@ export interface BpftraceSensorOptions {
   maxConnections?: number;
   /** Restart backoff bounds. */
   backoffMs?: { min: number; max: number };
+  /**
+   * Lists the metadata connections already open, run each time bpftrace has attached (start and every restart):
+   * their earlier traffic could not be seen, so they are reported as pre-existing.
+   */
+  openConnections?: () => Promise<{ connections: OpenConnection[]; errors: string[] }>;
 }
 
 /** The longest request head gathered across send calls; a longer one is reported as partial. */
@@ -67,8 +73,8 @@ export type BpftraceEvent = SensorEvent & { cgroupId?: number };
  */
 export class BpftraceSensor implements HostSensor {
   readonly name = 'bpftrace' as const;
-  private readonly o: Required<Omit<BpftraceSensorOptions, 'addresses' | 'preflight'>> &
-    Pick<BpftraceSensorOptions, 'addresses' | 'preflight'>;
+  private readonly o: Required<Omit<BpftraceSensorOptions, 'addresses' | 'preflight' | 'openConnections'>> &
+    Pick<BpftraceSensorOptions, 'addresses' | 'preflight' | 'openConnections'>;
   private child: ChildProcess | undefined;
   private stopping = false;
   private dir: string | undefined;
@@ -94,6 +100,7 @@ export class BpftraceSensor implements HostSensor {
     conns_evicted: 0,
     partial: 0,
     not_http: 0,
+    pre_existing: 0,
   };
   mountedTracefs = false;
 
@@ -190,6 +197,7 @@ export class BpftraceSensor implements HostSensor {
         if (msg.type === 'printf' && msg.data === 'R ready\n') {
           attached = true;
           this.log?.info({ sensor: 'bpftrace', probes, pid: child.pid }, 'bpftrace probes attached');
+          this.reportOpenConnections();
           if (first) resolve();
         } else if (msg.type === 'printf' && typeof msg.data === 'string') this.ingest(msg.data);
         else if (msg.type === 'attached_probes') probes = (msg.data as { probes?: number })?.probes;
@@ -227,6 +235,40 @@ export class BpftraceSensor implements HostSensor {
           );
         }, wait);
       });
+    });
+  }
+
+  /** Connections open before this attach: listed after it, so that none falls between the list and the probes. */
+  private reportOpenConnections(): void {
+    const list = this.o.openConnections;
+    if (!list) return;
+    list().then(
+      ({ connections, errors }) => {
+        if (errors.length)
+          this.log?.warn({ sensor: 'bpftrace', errors }, 'some network namespaces could not be listed');
+        if (this.stopping) return;
+        for (const c of connections) this.openConnection(c);
+        this.log?.info({ sensor: 'bpftrace', connections: connections.length }, 'metadata connections open at attach');
+      },
+      (e: unknown) => this.log?.error({ sensor: 'bpftrace', err: String(e) }, 'cannot list open connections'),
+    );
+  }
+
+  private openConnection(c: OpenConnection): void {
+    this.counters.pre_existing++;
+    this.counters.events++;
+    const exec = c.pid !== undefined ? this.o.pids.get(c.pid) : undefined;
+    this.emit({
+      sensor: 'bpftrace',
+      timeMs: Date.now(),
+      // Pid 0: the socket has no owner left in /proc (its process passed it on and exited, or it is closing).
+      pid: c.pid ?? 0,
+      uid: c.uid,
+      netns: c.netns,
+      ...(exec ? { exe: exec.exe, ...(exec.argv ? { argv: exec.argv } : {}) } : {}),
+      destination: c.destination,
+      capture: { complete: false, gap: 'connection open before the sensor attached: earlier requests on it not seen' },
+      preExisting: true,
     });
   }
 
