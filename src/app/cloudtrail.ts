@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { readJsonRecords } from '../adapters/sources/json-record-files.ts';
+import { type InputProblem, readJsonRecords } from '../adapters/sources/json-record-files.ts';
 import { AddressBook, AwsRanges } from '../core/correlate/cloud-address-book.ts';
 import { InstanceCredentialCorrelator } from '../core/correlate/cloud-instance-credentials.ts';
 import { ImdsguardError, InputSyntaxError } from '../core/errors.ts';
@@ -20,6 +20,10 @@ export interface CloudtrailOptions {
   batch?: number;
   /** Called with each finding as soon as it is decided. */
   emit: (f: Finding) => void | Promise<void>;
+  /** A bad input, record or line: reported here, and the rest is read (without it, the first one throws). */
+  onProblem?: (p: InputProblem) => void;
+  /** Told which file is being read (for what was not read when the run is stopped). */
+  onFile?: (index: number, files: readonly string[]) => void;
 }
 
 export interface CloudtrailStats {
@@ -86,7 +90,10 @@ export async function runCloudtrail(
     ...(opts.batch ? { batch: opts.batch } : {}),
   });
   const stats = { records: 0, recognised: 0, unrecognised: 0, findings: 0 };
-  for await (const rec of readJsonRecords(opts.inputs)) {
+  for await (const rec of readJsonRecords(opts.inputs, {
+    ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
+    ...(opts.onFile ? { onFile: opts.onFile } : {}),
+  })) {
     for (const r of unwrapRecord(rec.value)) {
       stats.records++;
       const call = toCloudCall(r, { file: rec.file, line: rec.line });

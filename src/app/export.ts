@@ -1,7 +1,7 @@
 /** `export`: write our detections in another engine's language to a directory, or to stdout. */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ImdsguardError } from '../core/errors.ts';
+import { outputWriteError, writeOutputFile } from '../adapters/files/output-file.ts';
 import { type ExportTarget, exportRules } from '../core/export/index.ts';
 
 export interface ExportRequest {
@@ -30,15 +30,11 @@ export async function runExport(
     const written: string[] = [];
     for (const f of result.files) {
       const p = join(req.dir, f.name);
-      await writeFile(p, f.content);
+      await writeOutputFile(p, f.content);
       written.push(p);
     }
     return written;
   } catch (e) {
-    throw new ImdsguardError(
-      'E_SINK_IO',
-      `Cannot write the ${req.target} export to "${req.dir}": ${(e as Error).message}`,
-      { cause: e },
-    );
+    throw outputWriteError(`the ${req.target} export to "${req.dir}"`, e);
   }
 }

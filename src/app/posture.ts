@@ -1,6 +1,5 @@
-import { writeFile } from 'node:fs/promises';
-import { readJsonRecords } from '../adapters/sources/json-record-files.ts';
-import { ImdsguardError } from '../core/errors.ts';
+import { writeOutputFile } from '../adapters/files/output-file.ts';
+import { type InputProblem, readJsonRecords } from '../adapters/sources/json-record-files.ts';
 import type { Finding } from '../core/model/finding.ts';
 import { postureFindings, remediationScript } from '../core/posture/posture-check.ts';
 import { emptyFacts, INVENTORY_RECORD_KEYS, readInventoryRecord } from '../core/posture/posture-inventory.ts';
@@ -11,6 +10,9 @@ export interface PostureOptions {
   emit: (f: Finding) => void | Promise<void>;
   /** Write the reviewed remediation script here. */
   remediationScript?: string;
+  /** A bad input, record or line: reported here, and the rest is read (without it, the first one throws). */
+  onProblem?: (p: InputProblem) => void;
+  onFile?: (index: number, files: readonly string[]) => void;
 }
 
 export interface PostureResult {
@@ -48,7 +50,12 @@ export async function runPosture(opts: PostureOptions): Promise<PostureResult> {
   let resources = 0;
   let findings = 0;
   const unknown = new Set<string>();
-  for await (const rec of readJsonRecords(opts.inputs, { keys: INVENTORY_RECORD_KEYS, keepText: true })) {
+  for await (const rec of readJsonRecords(opts.inputs, {
+    keys: INVENTORY_RECORD_KEYS,
+    keepText: true,
+    ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
+    ...(opts.onFile ? { onFile: opts.onFile } : {}),
+  })) {
     records++;
     const facts = readInventoryRecord(rec.value, rec.key, rec.file, emptyFacts());
     for (const u of facts.unknown) unknown.add(u);
@@ -74,13 +81,7 @@ export async function runPosture(opts: PostureOptions): Promise<PostureResult> {
     return { ...r, metadata_no_token: n, status: n > 0 ? 'would-break' : 'ready' };
   });
   if (opts.remediationScript) {
-    try {
-      await writeFile(opts.remediationScript, remediationScript(forScript, ready), { mode: 0o644 });
-    } catch (e) {
-      throw new ImdsguardError('E_SINK_IO', `Cannot write "${opts.remediationScript}": ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
+    await writeOutputFile(opts.remediationScript, remediationScript(forScript, ready), { mode: 0o644 });
   }
   // A readiness-only file (metrics with no instance) still reports what it measured.
   for (const [k, n] of noToken) {

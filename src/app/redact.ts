@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { type AtomicReplacement, openAtomicReplacement } from '../adapters/files/atomic.ts';
+import { type OutputFile, openOutputFile } from '../adapters/files/output-file.ts';
 import { gunzipIfGzip, nullSink, readBytes, stdoutSink } from '../adapters/files/streams.ts';
 import { ImdsguardError } from '../core/errors.ts';
 import { IpPseudonymiser } from '../core/secrets/pseudonymise.ts';
@@ -250,6 +250,7 @@ async function redactOne(
   const r = new Redactor(ips ? { ips } : {});
   const ipsBefore = ips ? { replaced: ips.replaced } : undefined;
   let atomic: AtomicReplacement | undefined;
+  let file: OutputFile | undefined;
   let dest: Writable;
   let gzip = false;
   if (output === null) dest = nullSink();
@@ -262,17 +263,22 @@ async function redactOne(
     dest = atomic.stream;
   } else {
     gzip = o.gzipOutput ?? isGzipName(output);
-    dest = createWriteStream(output, { highWaterMark: 1 << 20 });
+    // Written beside an existing file and renamed on success, created anew, or written through a device or link:
+    // a failed run never removes or truncates what it did not create.
+    file = await openOutputFile(output);
+    dest = file.stream;
   }
   const source = readBytes(input);
   try {
     if (gzip) await pipeline(source, gunzipIfGzip, redactAny(r), createGzip({ level: 6 }), dest);
     else await pipeline(source, gunzipIfGzip, redactAny(r), dest);
     if (atomic) await atomic.commit();
+    if (file) await file.commit();
   } catch (e) {
     if (atomic) await atomic.abort();
-    // A partial copy is worse than none: it looks redacted and complete.
-    else if (output !== null && output !== '-') await unlink(output).catch(() => undefined);
+    // A partial copy is worse than none: it looks redacted and complete (a device or link is left as it is).
+    if (file) await file.abort();
+    if (e instanceof ImdsguardError && e.code === 'E_SINK_IO') throw e;
     if (e instanceof ImdsguardError)
       throw new ImdsguardError(e.code, `${input === '-' ? 'stdin' : input}: ${e.message}`, { cause: e });
     const err = e as NodeJS.ErrnoException;
@@ -289,23 +295,43 @@ async function redactOne(
  * client addresses pseudonymised. Files are processed one at a time, streaming, so memory stays flat whatever
  * their size. `onFile` is told about each file as it completes.
  */
-export async function redact(o: RedactOptions, onFile: (s: FileSummary) => void): Promise<FileSummary[]> {
+export async function redact(
+  o: RedactOptions,
+  onFile: (s: FileSummary) => void,
+  /** An input that failed (unreadable, corrupt): reported here and the next input is done; without it, thrown. */
+  onFailure?: (input: string, e: ImdsguardError) => void,
+): Promise<FileSummary[]> {
   const pairs = await plan(o);
   const ips = o.pseudonymiseIps
     ? new IpPseudonymiser(o.ipKey ? Buffer.from(o.ipKey, 'utf8') : randomBytes(32))
     : undefined;
   const out: FileSummary[] = [];
   for (const p of pairs) {
-    if (p.input !== '-') {
-      const st = await stat(p.input).catch((e: Error) => {
-        throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${p.input}": ${e.message}`, { cause: e });
-      });
-      if (!st.isFile() && !st.isFIFO()) throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${p.input}": not a file`);
+    try {
+      out.push(await redactPair(p, o, ips, onFile));
+    } catch (e) {
+      // An output that cannot be written stops the run (the next would fail alike); a bad input costs only itself.
+      if (!onFailure || !(e instanceof ImdsguardError) || e.code === 'E_SINK_IO' || e.code === 'E_USAGE') throw e;
+      onFailure(p.input, e);
     }
-    const s = await redactOne(p.input, p.output === null ? null : p.output === '-' ? '-' : resolve(p.output), o, ips);
-    s.output = p.output;
-    onFile(s);
-    out.push(s);
   }
   return out;
+}
+
+async function redactPair(
+  p: { input: string; output: string | null },
+  o: RedactOptions,
+  ips: IpPseudonymiser | undefined,
+  onFile: (s: FileSummary) => void,
+): Promise<FileSummary> {
+  if (p.input !== '-') {
+    const st = await stat(p.input).catch((e: Error) => {
+      throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${p.input}": ${e.message}`, { cause: e });
+    });
+    if (!st.isFile() && !st.isFIFO()) throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${p.input}": not a file`);
+  }
+  const s = await redactOne(p.input, p.output === null ? null : p.output === '-' ? '-' : resolve(p.output), o, ips);
+  s.output = p.output;
+  onFile(s);
+  return s;
 }

@@ -31,6 +31,10 @@ export class ScanStats {
   byRule = new Map<string, number>();
   clients = new Map<string, ClientGroup>();
   clientsDropped = 0;
+  /** The signal that stopped the scan, if one did. */
+  interruptedBy: string | undefined;
+  /** Inputs a stop left unread, or read in part ("a.log (after line 120)"). */
+  notRead: string[] = [];
 
   skip(reason: string, n = 1): void {
     this.skipped.set(reason, (this.skipped.get(reason) ?? 0) + n);
@@ -85,6 +89,10 @@ export class ScanStats {
     );
     if (this.formats.size > 0)
       lines.push(`  formats: ${[...this.formats].map(([k, v]) => `${k} ${v}`).join(', ')} (lines parsed)`);
+    if (this.interruptedBy)
+      lines.push(
+        `  interrupted by ${this.interruptedBy}${this.notRead.length > 0 ? `; not read: ${this.notRead.join(', ')}` : ''}`,
+      );
     if (this.inputsFailed.length > 0) lines.push(`  inputs not read: ${this.inputsFailed.join(', ')}`);
     lines.push(
       `  lines skipped: ${this.skippedTotal}${this.skipped.size > 0 ? ` (${[...this.skipped].map(([k, v]) => `${k}: ${v}`).join('; ')})` : ''}`,

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { abortable } from '../adapters/sources/abortable.ts';
 import {
   chunkLines,
   type LineBase,
@@ -9,6 +10,7 @@ import {
 import { expandInputs, type Input } from '../adapters/sources/expand-inputs.ts';
 import { followFile } from '../adapters/sources/follow.ts';
 import { maybeGunzip, openFileBytes } from '../adapters/sources/open-input.ts';
+import { ImdsguardError } from '../core/errors.ts';
 import type { Finding } from '../core/model/finding.ts';
 import { FormatDriver } from '../core/parse/driver.ts';
 import { detach } from '../core/parse/spans.ts';
@@ -312,10 +314,12 @@ class InputScanner {
   private lastLine = 0;
 
   async run(source: AsyncIterable<Buffer | typeof RESET | LineBase>): Promise<void> {
+    let stopped = false;
     try {
       for await (const c of chunkLines(source, this.cfg.maxLineBytes, CHUNK_BYTES)) {
         if ('overlong' in c) {
           this.stats.linesRead++;
+          this.stats.bytesRead += c.bytes;
           this.skip(
             'line too long',
             c.line,
@@ -326,10 +330,22 @@ class InputScanner {
           await this.chunk(c);
           this.lastLine = c.firstLine + c.lines - 1;
         }
-        if (this.cfg.signal?.aborted) break;
+        if (this.cfg.signal?.aborted) {
+          stopped = true;
+          break;
+        }
       }
+      // A stop in the middle of an input: say where (a followed file is only ever stopped, never complete).
+      if (stopped && !this.cfg.follow) this.stats.notRead.push(`${this.name} (after line ${this.lastLine})`);
       for (const rule of this.cfg.rules) if (rule.flush) await this.emit(rule.flush(this.name));
     } catch (e) {
+      // The output failing is no input's fault: it ends the whole scan.
+      if (e instanceof ImdsguardError && e.code === 'E_SINK_IO') throw e;
+      // A stop ends a read that was waiting (a FIFO, stdin): that is no read error.
+      if (this.cfg.signal?.aborted) {
+        if (!this.cfg.follow) this.stats.notRead.push(`${this.name} (after line ${this.lastLine})`);
+        return;
+      }
       const err = e as NodeJS.ErrnoException;
       const what = err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message) ? 'truncated gzip' : 'read error';
       this.stats.skip(what);
@@ -345,7 +361,8 @@ class InputScanner {
 }
 
 async function* stdinBytes(cfg: ScanConfig): AsyncGenerator<Buffer> {
-  yield* maybeGunzip((cfg.stdin ?? process.stdin) as AsyncIterable<Buffer>);
+  // A stop must not wait for stdin's next bytes (a terminal, a quiet pipe): it ends the read at once.
+  yield* abortable(maybeGunzip((cfg.stdin ?? process.stdin) as AsyncIterable<Buffer>), cfg.signal);
 }
 
 async function scanInput(input: Input, cfg: ScanConfig, stats: ScanStats): Promise<void> {
@@ -376,7 +393,7 @@ async function scanInput(input: Input, cfg: ScanConfig, stats: ScanStats): Promi
     cfg.warn((e as Error).message);
     return;
   }
-  await scanner.run(bytes);
+  await scanner.run(abortable(bytes, cfg.signal));
 }
 
 /** Scan every input with the rules, writing findings to the sink; returns the statistics for the summary. */
@@ -397,5 +414,9 @@ export async function runScan(cfg: ScanConfig): Promise<ScanStats> {
   };
   const n = cfg.follow ? inputs.length : Math.max(1, Math.min(cfg.concurrency, inputs.length));
   await Promise.all(Array.from({ length: n }, worker));
+  for (let i = next; i < inputs.length; i++) {
+    const input = inputs[i]!;
+    stats.notRead.push(input.kind === 'stdin' ? STDIN_NAME : input.path);
+  }
   return stats;
 }

@@ -2,17 +2,13 @@
 import { CommanderError } from 'commander';
 import { ImdsguardError } from '../core/errors.ts';
 import { EXIT } from './exit-codes.ts';
+import { installLifecycle } from './lifecycle.ts';
 import { buildProgram } from './program.ts';
+import { sanitizeStderr } from './terminal.ts';
 
 export async function main(argv: string[]): Promise<number> {
-  process.on('SIGINT', () => process.exit(EXIT.sigint));
-  // A reader that stops early (`imdsguard … | head`) closes the pipe: end quietly, as Unix filters do, with the
-  // exit code so far. Commands that decide their own code on a closed pipe (scan) add a listener of their own.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    if (process.stdout.listenerCount('error') === 1)
-      process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok);
-  });
+  sanitizeStderr();
+  installLifecycle();
   try {
     await buildProgram().parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -21,6 +17,10 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
         return EXIT.ok;
       return EXIT.error;
+    }
+    if (e instanceof ImdsguardError && e.code === 'E_SINK_IO') {
+      process.stderr.write(`imdsguard: ${e.message}\n`);
+      return EXIT.output;
     }
     if (e instanceof ImdsguardError || e instanceof SyntaxError) {
       process.stderr.write(`imdsguard: ${e.message}\n`);

@@ -59,4 +59,18 @@ describe('redact --in-place killed midway', { timeout: 120_000 }, () => {
     assert.equal(sha(file), before);
     assert.deepEqual(temps(), []);
   });
+
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
+    it(`${signal} does as SIGINT does: original intact, temporary file removed, exit ${code}`, async () => {
+      const file = join(dir, 'big.log');
+      const before = sha(file);
+      const r = await killMidway(file, signal);
+      assert.equal(r.code, code);
+      assert.equal(sha(file), before);
+      assert.deepEqual(temps(), []);
+    });
+  }
 });

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { unlinkSync } from 'node:fs';
-import { type FileHandle, link, lstat, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, lstat, open, realpath, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { ImdsguardError } from '../../core/errors.ts';
+import { removeIfOurs, settled, trackUncommitted } from './uncommitted.ts';
 
 /** A replacement for a file, written beside it and swapped in only when complete. */
 export interface AtomicReplacement {
@@ -16,23 +16,6 @@ export interface AtomicReplacement {
   commit(): Promise<void>;
   /** Remove the temporary file; the original is untouched. */
   abort(): Promise<void>;
-}
-
-/** Temporary files not yet committed, removed if the process exits first (SIGINT, an uncaught error). */
-const pending = new Set<string>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const p of pending) {
-      try {
-        unlinkSync(p);
-      } catch {
-        // Already gone.
-      }
-    }
-  });
 }
 
 async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
@@ -77,11 +60,9 @@ export async function openAtomicReplacement(
       cause: e,
     });
   }
-  installExitHook();
-  pending.add(tempPath);
+  trackUncommitted(tempPath, await fh.stat());
   const cleanup = async () => {
-    pending.delete(tempPath);
-    await unlink(tempPath).catch(() => undefined);
+    removeIfOurs(tempPath);
   };
   try {
     // The umask may have narrowed the mode; the owner is kept when it differs from ours (needs privilege).
@@ -117,7 +98,7 @@ export async function openAtomicReplacement(
         await fh.close();
         if (backup) await link(target, backup);
         await rename(tempPath, target);
-        pending.delete(tempPath);
+        settled(tempPath);
       } catch (e) {
         await cleanup();
         throw new ImdsguardError('E_SINK_IO', `Cannot replace "${path}": ${(e as Error).message}`, { cause: e });

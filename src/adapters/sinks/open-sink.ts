@@ -14,6 +14,8 @@ export interface OpenSinkOptions {
   version?: string;
   /** Clock for OCSF records without a time of their own. */
   nowMs?: () => number;
+  /** The output is the run's result: see OpenOutputOptions.wholeRun (commands use it; daemons do not). */
+  wholeRun?: boolean;
 }
 
 /**
@@ -25,8 +27,8 @@ export async function openSink(
   format: SinkFormat | undefined,
   outPath?: string,
   opts: OpenSinkOptions = {},
-): Promise<FindingSink & { format: SinkFormat }> {
-  const out = await openOutput(outPath);
+): Promise<FindingSink & { format: SinkFormat; abort(): Promise<void> }> {
+  const out = await openOutput(outPath, { wholeRun: Boolean(opts.wholeRun) });
   const chosen: SinkFormat = format ?? (out.isTTY ? 'table' : 'jsonl');
   const version = opts.version ?? VERSION;
   const sink = (() => {
@@ -43,5 +45,6 @@ export async function openSink(
         return sarifSink(out, { version });
     }
   })();
-  return Object.assign(sink, { format: chosen });
+  // `abort` drops a whole-run output when the run fails (close would keep it).
+  return Object.assign(sink, { format: chosen, abort: async () => await out.abort?.() });
 }

@@ -1,5 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import { isTemporaryName } from '../files/output-file.ts';
+import { isOwnOutput } from '../files/uncommitted.ts';
 
 /** What the user named, resolved to readable things. */
 export type Input = { kind: 'stdin' } | { kind: 'file'; path: string };
@@ -39,14 +41,42 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-async function walk(dir: string, out: string[]): Promise<void> {
+/**
+ * Files under `dir`, sorted, recursively. Symlinks are followed (to files and to directories); a directory reached
+ * again through a link (a loop, or the same tree twice) is walked once. Devices, FIFOs and sockets inside a directory
+ * are not read (a FIFO would block the walk); outputs this run is writing, and their temporary files, are skipped.
+ */
+export async function walkFiles(
+  dir: string,
+  out: string[],
+  opts: { keep?: (name: string) => boolean; skipDir?: (name: string) => boolean } = {},
+  seen = new Set<string>(),
+): Promise<void> {
+  const top = await stat(dir);
+  const key = `${top.dev}:${top.ino}`;
+  if (seen.has(key)) return;
+  seen.add(key);
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
+    if (isTemporaryName(e.name)) continue;
     const p = join(dir, e.name);
-    if (e.isDirectory()) await walk(p, out);
-    else if (e.isFile()) out.push(p);
+    let isDir = e.isDirectory();
+    let isFile = e.isFile();
+    if (e.isSymbolicLink() || isFile) {
+      const st = await stat(p).catch(() => undefined); // a dangling link is no input
+      if (!st || isOwnOutput(st)) continue;
+      isDir = st.isDirectory();
+      isFile = st.isFile();
+    }
+    if (isDir) {
+      if (!opts.skipDir?.(e.name)) await walkFiles(p, out, opts, seen);
+    } else if (isFile && (opts.keep?.(e.name) ?? true)) out.push(p);
   }
+}
+
+async function walk(dir: string, out: string[]): Promise<void> {
+  await walkFiles(dir, out);
 }
 
 /** The fixed directory a glob starts from (`logs/**` → `logs`). */

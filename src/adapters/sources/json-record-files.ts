@@ -1,9 +1,9 @@
 import { createReadStream, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ImdsguardError } from '../../core/errors.ts';
 import { JsonRecordSplitter, parseRecord } from '../../core/parse/json-records.ts';
+import { walkFiles } from './expand-inputs.ts';
 
 /** A parsed JSON record and where it came from. */
 export interface SourcedRecord {
@@ -21,26 +21,27 @@ const CHUNK = 1 << 20;
 /** In a directory, only files named like records are read (a README or LICENSE next to them is not). */
 const RECORD_FILE = /\.(json|jsonl|ndjson|log|txt)(\.gz)?$|\.gz$/i;
 
-/** Files under a directory, sorted, recursively; CloudTrail digest files carry no records and are skipped. */
+/** Files under a directory, sorted, recursively (links followed); CloudTrail digest files carry no records. */
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
-  const entries = await fsp.readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const p = join(dir, e.name);
-    if (e.isDirectory()) {
-      if (e.name === 'CloudTrail-Digest') continue;
-      out.push(...(await walk(p)));
-    } else if (e.isFile() && RECORD_FILE.test(e.name) && !e.name.includes('CloudTrail-Digest')) {
-      out.push(p);
-    }
-  }
+  await walkFiles(dir, out, {
+    keep: (name) => !name.startsWith('.') && RECORD_FILE.test(name) && !name.includes('CloudTrail-Digest'),
+    skipDir: (name) => name.startsWith('.') || name === 'CloudTrail-Digest',
+  });
   return out;
 }
 
-/** Expand the inputs: '-' or none is stdin, directories are walked. */
-export async function expandInputs(inputs: string[]): Promise<string[]> {
+/** Something wrong with one input; the others are read all the same. */
+export interface InputProblem {
+  file: string;
+  line?: number;
+  message: string;
+  /** What it cost: one record, the rest of a line, the rest of the input, or the whole input. */
+  skipped: 'record' | 'line' | 'rest' | 'input';
+}
+
+/** Expand the inputs: '-' or none is stdin, directories are walked; an input that cannot be expanded is a problem. */
+export async function expandInputs(inputs: string[], onProblem?: (p: InputProblem) => void): Promise<string[]> {
   if (inputs.length === 0) return ['-'];
   const out: string[] = [];
   for (const p of inputs) {
@@ -48,16 +49,24 @@ export async function expandInputs(inputs: string[]): Promise<string[]> {
       out.push(p);
       continue;
     }
-    let st: Awaited<ReturnType<typeof fsp.stat>>;
     try {
-      st = await fsp.stat(p);
+      const st = await fsp.stat(p);
+      if (st.isDirectory()) out.push(...(await walk(p)));
+      else out.push(p);
     } catch (e) {
-      throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${p}": ${(e as Error).message}`, { cause: e });
+      const err = new ImdsguardError('E_SOURCE_IO', `Cannot read "${p}": ${describe(e)}`, { cause: e });
+      if (!onProblem) throw err;
+      onProblem({ file: p, message: err.message, skipped: 'input' });
     }
-    if (st.isDirectory()) out.push(...(await walk(p)));
-    else out.push(p);
   }
   return out;
+}
+
+function describe(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR') return `corrupt or truncated gzip data (${err.code})`;
+  if (/unexpected end of file/i.test(err.message)) return 'truncated gzip data';
+  return err.message;
 }
 
 /** Byte chunks of a file or stdin, gunzipped when the content starts with the gzip magic (not by name). */
@@ -68,7 +77,7 @@ async function* bytes(path: string): AsyncGenerator<Buffer> {
   try {
     first = await it.next();
   } catch (e) {
-    throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${path}": ${(e as Error).message}`, { cause: e });
+    throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${path}": ${describe(e)}`, { cause: e });
   }
   if (first.done) return;
   const head = typeof first.value === 'string' ? Buffer.from(first.value) : first.value;
@@ -89,8 +98,20 @@ async function* bytes(path: string): AsyncGenerator<Buffer> {
     }
   } catch (e) {
     if (e instanceof ImdsguardError) throw e;
-    throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${path}": ${(e as Error).message}`, { cause: e });
+    throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${path}": ${describe(e)}`, { cause: e });
   }
+}
+
+export interface ReadJsonRecordsOptions {
+  keys?: ReadonlySet<string>;
+  keepText?: boolean;
+  /**
+   * Report a problem and read on: a bad record or line is stepped over, an unreadable or truncated input ends that
+   * input only. Without it, the first problem throws.
+   */
+  onProblem?: (p: InputProblem) => void;
+  /** Told the expanded list of files once, then the index of each file as its reading starts. */
+  onFile?: (index: number, files: readonly string[]) => void;
 }
 
 /**
@@ -99,19 +120,53 @@ async function* bytes(path: string): AsyncGenerator<Buffer> {
  */
 export async function* readJsonRecords(
   inputs: string[],
-  opts: { keys?: ReadonlySet<string>; keepText?: boolean } = {},
+  opts: ReadJsonRecordsOptions = {},
 ): AsyncGenerator<SourcedRecord> {
-  for (const path of await expandInputs(inputs)) {
+  const report = opts.onProblem;
+  const files = await expandInputs(inputs, report);
+  for (let f = 0; f < files.length; f++) {
+    const path = files[f]!;
+    opts.onFile?.(f, files);
     const name = path === '-' ? '<stdin>' : path;
-    const splitter = new JsonRecordSplitter(name, opts.keys);
-    for await (const chunk of bytes(path)) {
-      for (const rec of splitter.push(chunk)) {
-        const out: SourcedRecord = { file: name, line: rec.line, value: parseRecord(rec, name) };
-        if (rec.key) out.key = rec.key;
-        if (opts.keepText) out.text = rec.text;
-        yield out;
+    const splitter = new JsonRecordSplitter(name, opts.keys, { recover: Boolean(report) });
+    const problems = () => {
+      for (const p of splitter.takeProblems())
+        report?.({
+          file: name,
+          ...(p.error.line !== undefined ? { line: p.error.line } : {}),
+          message: p.error.message,
+          skipped: p.skipped,
+        });
+    };
+    let line = 0;
+    try {
+      for await (const chunk of bytes(path)) {
+        const recs = splitter.push(chunk);
+        problems();
+        for (const rec of recs) {
+          line = rec.line;
+          let value: unknown;
+          try {
+            value = parseRecord(rec, name);
+          } catch (e) {
+            if (!report) throw e;
+            report({ file: name, line: rec.line, message: (e as Error).message, skipped: 'record' });
+            continue;
+          }
+          const out: SourcedRecord = { file: name, line: rec.line, value };
+          if (rec.key) out.key = rec.key;
+          if (opts.keepText) out.text = rec.text;
+          yield out;
+        }
       }
+      splitter.end();
+      problems();
+    } catch (e) {
+      if (!report) throw e;
+      problems();
+      const message =
+        line > 0 ? `${(e as Error).message}; the records up to line ${line} were read` : (e as Error).message;
+      report({ file: name, message, skipped: line > 0 ? 'rest' : 'input' });
     }
-    splitter.end();
   }
 }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { ImdsguardError } from '../../core/errors.ts';
 
@@ -45,16 +45,28 @@ export async function* maybeGunzip(source: AsyncIterable<Buffer>): AsyncGenerato
   yield* gunzip as AsyncIterable<Buffer>;
 }
 
-/** Open a file for reading, gunzipping it if it is gzip. Errors name the file. */
+/**
+ * Open a file for reading, gunzipping it if it is gzip. Errors name the file. A FIFO, a character device or a
+ * process substitution (`<(cmd)`, a pipe under /dev/fd) cannot be peeked at by position: it is read as a stream,
+ * gunzipped when its first bytes say so, as stdin is.
+ */
 export async function openFileBytes(path: string, highWaterMark = 64 * 1024): Promise<AsyncIterable<Buffer>> {
   let gz: boolean;
+  let regular: boolean;
   try {
-    gz = await isGzipFile(path);
+    const st = await stat(path);
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    regular = st.isFile();
+    gz = regular && (await isGzipFile(path));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new ImdsguardError('E_SOURCE_IO', `${path}: cannot read (${err.code ?? err.message})`, { cause: e });
   }
   const rs = createReadStream(path, { highWaterMark });
+  if (!regular) return maybeGunzip(rs as AsyncIterable<Buffer>);
   if (!gz) return rs as AsyncIterable<Buffer>;
-  return rs.pipe(createGunzip({ chunkSize: 256 * 1024 })) as AsyncIterable<Buffer>;
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  // pipe() does not pass errors on: a failed or stopped read must end the gunzip too, or its reader waits forever.
+  rs.on('error', (e) => gunzip.destroy(e));
+  return rs.pipe(gunzip) as AsyncIterable<Buffer>;
 }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { SinkFormat } from '../../adapters/sinks/formats.ts';
 import { atLeast, type Severity } from '../../core/model/severity.ts';
 import { EXIT } from '../exit-codes.ts';
+import { describeUnread, reportProblem, whileRunning } from '../lifecycle.ts';
 import { failOnOption, formatOption } from '../output-options.ts';
 
 function collect(v: string, prev: string[]): string[] {
@@ -41,7 +42,8 @@ export function cloudtrailCommand(): Command {
     .addHelpText(
       'after',
       `
-Exit codes: 0 no finding at or above --fail-on; 1 findings; 2 usage, input or output error.
+Exit codes: 0 no finding at or above --fail-on; 1 findings; 2 usage or input error (every readable input is still
+read and its findings written); 3 the output could not be written; 128+n stopped by signal n.
 Findings list the records they rest on in origin.event_ids (CloudTrail eventID, GCP insertId, Azure eventDataId).
 Examples:
   imdsguard cloudtrail AWSLogs/123456789012/CloudTrail/ --inventory instances.json --inventory nat.json
@@ -50,14 +52,24 @@ Examples:
     )
     .action(async (inputs: string[], opts: Opts) => {
       // Loaded when the command runs, not at every start of the CLI.
-      const [{ openSink }, { runCloudtrail }] = await Promise.all([
+      const [{ openSink }, { runCloudtrail }, { refuseOutputAmongInputs }, { expandInputs }] = await Promise.all([
         import('../../adapters/sinks/open-sink.ts'),
         import('../../app/cloudtrail.ts'),
+        import('../../adapters/files/output-file.ts'),
+        import('../../adapters/sources/json-record-files.ts'),
       ]);
-      const sink = await openSink(opts.format, opts.output);
+      const side = [...opts.inventory, ...(opts.awsIpRanges ? [opts.awsIpRanges] : [])];
+      if (opts.output)
+        await refuseOutputAmongInputs(opts.output, [...(await expandInputs(inputs, () => undefined)), ...side]);
+      const sink = await openSink(opts.format, opts.output, { wholeRun: true });
       let worst = false;
+      let problems = 0;
+      let files: readonly string[] = [];
+      let current = -1;
+      const stopHooks = whileRunning({ unread: () => describeUnread(files, current) });
+      let stats: Awaited<ReturnType<typeof runCloudtrail>>;
       try {
-        const stats = await runCloudtrail({
+        stats = await runCloudtrail({
           inputs,
           inventory: opts.inventory,
           ...(opts.awsIpRanges ? { awsIpRanges: opts.awsIpRanges } : {}),
@@ -65,23 +77,41 @@ Examples:
             if (atLeast(f.severity, opts.failOn)) worst = true;
             return sink.write(f);
           },
+          onProblem: (p) => {
+            problems++;
+            reportProblem(p);
+          },
+          onFile: (i, f) => {
+            current = i;
+            files = f;
+          },
         });
-        for (const f of stats.unknownInventory)
-          process.stderr.write(`imdsguard: warning: ${f}: no inventory shape recognised\n`);
-        if (opts.stats) {
-          const rate = stats.seconds > 0 ? Math.round(stats.records / stats.seconds) : stats.records;
-          process.stderr.write(
-            `imdsguard cloudtrail: ${stats.records} records (${stats.recognised} recognised, ${stats.instanceRecords} with instance credentials, ` +
-              `${stats.serviceMade} service-made) in ${stats.seconds.toFixed(2)} s, ${rate} records/s, ${stats.findings} findings\n`,
-          );
-        } else if (stats.records > 0 && stats.recognised === 0) {
-          process.stderr.write(
-            'imdsguard: warning: no CloudTrail, Cloud Audit Logs or Activity Log record recognised in the input\n',
-          );
-        }
-      } finally {
         await sink.close();
+      } catch (e) {
+        await sink.abort();
+        throw e;
+      } finally {
+        stopHooks();
       }
-      process.exitCode = worst ? EXIT.findings : EXIT.ok;
+      for (const f of stats.unknownInventory)
+        process.stderr.write(`imdsguard: warning: ${f}: no inventory shape recognised\n`);
+      if (opts.stats) {
+        const rate = stats.seconds > 0 ? Math.round(stats.records / stats.seconds) : stats.records;
+        process.stderr.write(
+          `imdsguard cloudtrail: ${stats.records} records (${stats.recognised} recognised, ${stats.instanceRecords} with instance credentials, ` +
+            `${stats.serviceMade} service-made) in ${stats.seconds.toFixed(2)} s, ${rate} records/s, ${stats.findings} findings` +
+            `${problems > 0 ? `, ${problems} input problem(s)` : ''}\n`,
+        );
+      } else if (stats.records > 0 && stats.recognised === 0) {
+        process.stderr.write(
+          'imdsguard: warning: no CloudTrail, Cloud Audit Logs or Activity Log record recognised in the input\n',
+        );
+      }
+      if (problems > 0)
+        process.stderr.write(
+          `imdsguard: ${problems} input problem(s); the findings above come from everything else that was read\n`,
+        );
+      // An input error outranks findings (exit 2); the findings of every readable input were still written.
+      process.exitCode = problems > 0 ? EXIT.error : worst ? EXIT.findings : EXIT.ok;
     });
 }

@@ -1,7 +1,7 @@
-import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
 import { openOutput, type TextOutput } from '../../adapters/sinks/output.ts';
 import { sanitizeForTerminal } from '../../adapters/sinks/sanitize.ts';
+import { textLines } from '../../adapters/sources/text-lines.ts';
 import type { ExplainRecord } from '../../app/explain.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -43,26 +43,31 @@ export function explainCommand(): Command {
     .addHelpText(
       'after',
       `
-Exit code: 0 whatever the verdicts; 2 on a usage or I/O error.
+Exit code: 0 whatever the verdicts; 2 on a usage or input error; 3 the output could not be written.
 Examples:
   imdsguard explain 'http://0xA9FEA9FE/latest/meta-data/iam/security-credentials/'
   imdsguard explain --format jsonl < payloads.txt`,
     )
     .action(async (texts: string[], opts: { format?: string; field?: string; output?: string }) => {
       // Loaded when the command runs, not at every start of the CLI.
-      const { explain } = await import('../../app/explain.ts');
-      const out = await openOutput(opts.output);
+      const [{ explain }, { refuseOutputAmongInputs }] = await Promise.all([
+        import('../../app/explain.ts'),
+        import('../../adapters/files/output-file.ts'),
+      ]);
+      if (texts.length === 0) await refuseOutputAmongInputs(opts.output, ['-']);
+      const out = await openOutput(opts.output, { wholeRun: true });
       const format = opts.format ?? (out.isTTY ? 'table' : 'jsonl');
-      if (texts.length > 0) {
-        for (const t of texts) await emit(out, format, explain(t, opts.field));
-      } else {
-        const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
-        for await (const line of rl) {
-          const p = emit(out, format, explain(line, opts.field));
-          if (p) await p;
+      try {
+        if (texts.length > 0) {
+          for (const t of texts) await emit(out, format, explain(t, opts.field));
+        } else {
+          for await (const line of textLines(process.stdin)) await emit(out, format, explain(line, opts.field));
         }
+        await out.close();
+      } catch (e) {
+        await out.abort?.();
+        throw e;
       }
-      await out.close();
       process.exitCode = EXIT.ok;
     });
 }

@@ -27,7 +27,7 @@ Engines:
   aws-waf      AWS WAF regex pattern sets and a rule group (CreateRegexPatternSet / CreateRuleGroup JSON)
   suricata     Suricata rules for HTTP to metadata addresses and SSRF payloads
 Each file's header says what the engine's language cannot express.
-Exit code: 0 written; 2 on a usage or I/O error.
+Exit code: 0 written; 2 on a usage error; 3 the output could not be written.
 Examples:
   imdsguard export --to modsecurity -o /etc/modsecurity/imdsguard
   imdsguard export --to sigma > imdsguard-sigma.yml`,

@@ -1,11 +1,10 @@
-import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { SinkFormat } from '../../adapters/sinks/formats.ts';
 import type { runPosture } from '../../app/posture.ts';
-import { ImdsguardError } from '../../core/errors.ts';
 import { atLeast, type Severity } from '../../core/model/severity.ts';
 import { renderReadiness } from '../../core/posture/posture-readiness.ts';
 import { EXIT } from '../exit-codes.ts';
+import { describeUnread, reportProblem, whileRunning } from '../lifecycle.ts';
 import { failOnOption, formatOption } from '../output-options.ts';
 
 interface Opts {
@@ -41,52 +40,73 @@ get-instance-metadata-defaults; aws autoscaling describe-launch-configurations; 
 (--metric-name MetadataNoToken, one instance per file, the instance id in the file name) or get-metric-data (ids like
 i_0abc…); gcloud compute instances list --format=json; gcloud container node-pools list --format=json (or clusters
 describe); az vm list -d / az vm show -d.
-Exit codes: 0 no finding at or above --fail-on; 1 findings; 2 usage, input or output error.
+Exit codes: 0 no finding at or above --fail-on; 1 findings; 2 usage or input error (every readable input is still
+read and its findings written); 3 an output could not be written; 128+n stopped by signal n.
 Examples:
   aws ec2 describe-instances > instances.json
   imdsguard posture instances.json metadata-no-token-i-0abc.json --remediation-script fix.sh`,
     )
-    .action(async (files: string[], opts: Opts) => {
+    .action(async (inputs: string[], opts: Opts) => {
       // Loaded when the command runs, not at every start of the CLI.
-      const [{ openSink }, posture] = await Promise.all([
-        import('../../adapters/sinks/open-sink.ts'),
-        import('../../app/posture.ts'),
-      ]);
-      const sink = await openSink(opts.format, opts.output);
+      const [{ openSink }, posture, { refuseOutputAmongInputs, writeOutputFile }, { expandInputs }] = await Promise.all(
+        [
+          import('../../adapters/sinks/open-sink.ts'),
+          import('../../app/posture.ts'),
+          import('../../adapters/files/output-file.ts'),
+          import('../../adapters/sources/json-record-files.ts'),
+        ],
+      );
+      const outputs = [opts.output, opts.remediationScript, opts.readiness].filter((o): o is string => Boolean(o));
+      if (outputs.length > 0) {
+        const expanded = await expandInputs(inputs, () => undefined);
+        for (const o of outputs) await refuseOutputAmongInputs(o, expanded);
+      }
+      const sink = await openSink(opts.format, opts.output, { wholeRun: true });
       let worst = false;
+      let problems = 0;
+      let files: readonly string[] = [];
+      let current = -1;
+      const stopHooks = whileRunning({ unread: () => describeUnread(files, current) });
       let result: Awaited<ReturnType<typeof runPosture>>;
       try {
         result = await posture.runPosture({
-          inputs: files,
+          inputs,
           ...(opts.remediationScript ? { remediationScript: opts.remediationScript } : {}),
           emit: (f) => {
             if (atLeast(f.severity, opts.failOn)) worst = true;
             return sink.write(f);
           },
+          onProblem: (p) => {
+            problems++;
+            reportProblem(p);
+          },
+          onFile: (i, f) => {
+            current = i;
+            files = f;
+          },
         });
-      } finally {
         await sink.close();
+      } catch (e) {
+        await sink.abort();
+        throw e;
+      } finally {
+        stopHooks();
       }
       for (const f of result.unknown)
         process.stderr.write(`imdsguard: warning: ${f}: no inventory shape recognised in some records\n`);
       const view = renderReadiness(result.readiness, result.alreadyRequired);
-      if (opts.readiness) {
-        try {
-          await writeFile(opts.readiness, view);
-        } catch (e) {
-          throw new ImdsguardError('E_SINK_IO', `Cannot write "${opts.readiness}": ${(e as Error).message}`, {
-            cause: e,
-          });
-        }
-      } else {
-        process.stderr.write(view);
-      }
+      if (opts.readiness) await writeOutputFile(opts.readiness, view);
+      else process.stderr.write(view);
       if (opts.stats) {
         const rate = result.seconds > 0 ? Math.round(result.records / result.seconds) : result.records;
         process.stderr.write(
           `imdsguard posture: ${result.records} records, ${result.resources} resources in ${result.seconds.toFixed(2)} s, ${rate} records/s, ${result.findings} findings\n`,
         );
       }
-      process.exitCode = worst ? EXIT.findings : EXIT.ok;
+      if (problems > 0)
+        process.stderr.write(
+          `imdsguard: ${problems} input problem(s); the findings above come from everything else that was read\n`,
+        );
+      process.exitCode = problems > 0 ? EXIT.error : worst ? EXIT.findings : EXIT.ok;
     });
 }

@@ -45,8 +45,9 @@ Alibaba STS credentials, OCI instance principal tokens and PEM private keys, raw
 percent-encoded, util.inspect, Python repr, curl -v). The same secret gets the same mask everywhere. Metadata,
 loopback and link-local addresses, and addresses inside URLs, are never pseudonymised.
 
-Exit code: 0 when done, whether or not anything was masked; 2 on a usage or I/O error (the original is then
-untouched with --in-place).
+Exit code: 0 when done, whether or not anything was masked; 2 on a usage or input error (an input that cannot be
+read is reported and the others are still done; the original is untouched with --in-place, and an existing -o file
+is only replaced on success); 3 the output could not be written; 128+n stopped by signal n (temporary files removed).
 Examples:
   imdsguard redact app.log -o app.redacted.log
   imdsguard redact --in-place --backup .orig /var/log/app/*.log
@@ -68,6 +69,7 @@ Examples:
         },
       ) => {
         const dryRun = Boolean(opts.dryRun);
+        let failed = 0;
         // Loaded when the command runs, not at every start of the CLI.
         const { redact } = await import('../../app/redact.ts');
         await redact(
@@ -84,8 +86,12 @@ Examples:
           (s) => {
             if (!opts.quiet) process.stderr.write(describe(s, dryRun));
           },
+          (_input, e) => {
+            failed++;
+            process.stderr.write(`imdsguard: ${e.message}\n`);
+          },
         );
-        process.exitCode = EXIT.ok;
+        process.exitCode = failed > 0 ? EXIT.error : EXIT.ok;
       },
     );
 }

@@ -4,7 +4,9 @@ import type { ScanStats } from '../../app/scan-stats.ts';
 import { atLeast, isSeverity, type Severity } from '../../core/model/severity.ts';
 import { LOG_FORMATS, type LogFormatName } from '../../core/parse/types.ts';
 import { EXIT } from '../exit-codes.ts';
+import { stopExitCode, stopRequested, whileRunning } from '../lifecycle.ts';
 import { failOnOption, formatOption } from '../output-options.ts';
+import { rawStderr } from '../terminal.ts';
 
 interface ScanFlags {
   logFormat: LogFormatName;
@@ -95,7 +97,9 @@ eve.json http events), text (whole line as free text).
 
 Findings go to stdout (one per verdict per line: rule ssrf-metadata or ssrf-internal, with origin.file and
 origin.line); the summary, per-client grouping and warnings go to stderr.
-Exit code: 0 nothing at or above --fail-on; 1 findings; 2 an input could not be read at all, or a usage error.
+Exit code: 0 nothing at or above --fail-on; 1 findings; 2 an input could not be read at all, or a usage error (the
+other inputs are still scanned); 3 the output could not be written; 128+n stopped by signal n (SIGINT 130,
+SIGTERM 143, SIGHUP 129), after writing the findings so far.
 
 Examples:
   imdsguard scan /var/log/nginx/access.log
@@ -106,26 +110,31 @@ Examples:
     )
     .action(async (inputs: string[], flags: ScanFlags) => {
       // Loaded when the command runs: every command's code at start-up would cost each run time and memory.
-      const [{ openSink }, { runScan }, { scanRules }] = await Promise.all([
-        import('../../adapters/sinks/open-sink.ts'),
-        import('../../app/scan.ts'),
-        import('../../app/scan-rules.ts'),
-      ]);
+      const [{ openSink }, { runScan }, { scanRules }, { refuseOutputAmongInputs }, { expandInputs }] =
+        await Promise.all([
+          import('../../adapters/sinks/open-sink.ts'),
+          import('../../app/scan.ts'),
+          import('../../app/scan-rules.ts'),
+          import('../../adapters/files/output-file.ts'),
+          import('../../adapters/sources/expand-inputs.ts'),
+        ]);
       if (!isSeverity(flags.failOn)) throw new InvalidArgumentError(`unknown severity ${flags.failOn}`);
       if (flags.fromStart && !flags.follow)
         process.stderr.write('imdsguard: --from-start only matters with --follow\n');
-      const sink = await openSink(flags.format, flags.output);
+      if (flags.output) {
+        const { inputs: expanded } = await expandInputs(inputs ?? []);
+        await refuseOutputAmongInputs(
+          flags.output,
+          expanded.map((i) => (i.kind === 'stdin' ? '-' : i.path)),
+        );
+      }
+      const sink = await openSink(flags.format, flags.output, { wholeRun: true });
       let atOrAbove = 0;
       const ac = new AbortController();
-      // A closed pipe (`scan … | head`) ends the scan quietly, like any Unix filter; the exit code still says whether
-      // findings were seen.
-      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code !== 'EPIPE') throw e;
-        process.exit(atOrAbove > 0 && !flags.exitZero ? EXIT.findings : EXIT.ok);
-      });
-      const onTerm = () => ac.abort();
-      process.once('SIGTERM', onTerm);
-      process.once('SIGINT', onTerm);
+      const findingsCode = () => (atOrAbove > 0 && !flags.exitZero ? EXIT.findings : EXIT.ok);
+      // SIGINT, SIGTERM, SIGHUP: stop reading, write what was found, say what was not read, exit 128+n. A closed pipe
+      // (`scan … | head`) ends the scan quietly, like any Unix filter; the exit code still says whether findings were seen.
+      const stopHooks = whileRunning({ onStop: () => ac.abort(), closedPipeCode: findingsCode });
       const started = process.hrtime.bigint();
       const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6;
       const stats = { ref: undefined as undefined | { linesRead: number; bytesRead: number; findings: number } };
@@ -134,7 +143,7 @@ Examples:
         ? setInterval(() => {
             const s = stats.ref;
             if (s)
-              process.stderr.write(
+              rawStderr(
                 `\r\u001b[Kscanning: ${s.linesRead} lines, ${(s.bytesRead / (1 << 20)).toFixed(0)} MiB, ${s.findings} finding(s)`,
               );
           }, 1000)
@@ -153,7 +162,10 @@ Examples:
           maxLineBytes: flags.maxLineBytes,
           concurrency: flags.concurrency,
           signal: ac.signal,
-          warn: (m) => process.stderr.write(`${tty ? '\r\u001b[K' : ''}imdsguard: ${m}\n`),
+          warn: (m) => {
+            if (tty) rawStderr('\r\u001b[K');
+            process.stderr.write(`imdsguard: ${m}\n`);
+          },
           onFinding: (f) => {
             if (atLeast(f.severity, flags.failOn)) atOrAbove++;
           },
@@ -161,17 +173,30 @@ Examples:
             stats.ref = s;
           },
         });
+        await sink.close();
+      } catch (e) {
+        await sink.abort();
+        throw e;
       } finally {
         if (timer) {
           clearInterval(timer);
-          process.stderr.write('\r\u001b[K');
+          rawStderr('\r\u001b[K');
         }
-        process.off('SIGTERM', onTerm);
-        process.off('SIGINT', onTerm);
-        await sink.close();
+        stopHooks();
       }
+      // With --follow a signal is the way a run ends (as for a daemon): the exit code says what was found. Without,
+      // it cut the scan short, and the exit code and summary say so.
+      const stoppedBy = flags.follow ? undefined : stopRequested();
+      if (stoppedBy) result.interruptedBy = stoppedBy;
       if (flags.summary) process.stderr.write(result.render(elapsed()));
-      if (result.inputsFailed.length > 0) process.exitCode = EXIT.error;
-      else process.exitCode = atOrAbove > 0 && !flags.exitZero ? EXIT.findings : EXIT.ok;
+      else if (stoppedBy)
+        process.stderr.write(
+          `imdsguard: interrupted by ${stoppedBy}${result.notRead.length > 0 ? `; not read: ${result.notRead.join(', ')}` : ''}\n`,
+        );
+      const stopCode = stoppedBy ? stopExitCode() : undefined;
+      // A stopped read may still sit in the thread pool (a FIFO nobody writes to): end now, not when it returns.
+      if (stopCode !== undefined) process.exit(stopCode);
+      else if (result.inputsFailed.length > 0) process.exitCode = EXIT.error;
+      else process.exitCode = findingsCode();
     });
 }

@@ -115,3 +115,51 @@ test('JsonRecordSplitter errors name the line', () => {
     (e: unknown) => e instanceof InputSyntaxError && e.line === 2,
   );
 });
+
+/** Split with `recover`, feeding `text` in pieces of `piece` bytes; records' values and the problems' lines. */
+function splitRecovering(text: string, piece: number, maxRecordBytes?: number) {
+  const buf = Buffer.from(text, 'utf8');
+  const s = new JsonRecordSplitter('t.json', undefined, {
+    recover: true,
+    ...(maxRecordBytes ? { maxRecordBytes } : {}),
+  });
+  const values: unknown[] = [];
+  for (let i = 0; i < buf.length; i += piece)
+    for (const r of s.push(buf.subarray(i, i + piece))) values.push(JSON.parse(r.text));
+  s.end();
+  return { values, problems: s.takeProblems().map((p) => [p.error.line, p.skipped]) };
+}
+
+test('JsonRecordSplitter with recover: a broken NDJSON line costs that line only, wherever chunks are cut', () => {
+  const text = '{"a":1}\n{"eventName": broken\n42\n{"b":[2]}\n{"c":3}} junk\n{"d":4}\n';
+  for (const piece of [1, 3, 7, 1000]) {
+    const r = splitRecovering(text, piece);
+    assert.deepEqual(r.values, [{ a: 1 }, { b: [2] }, { c: 3 }, { d: 4 }], `piece ${piece}`);
+    assert.deepEqual(r.problems, [
+      [2, 'line'],
+      [3, 'line'],
+      [5, 'line'],
+    ]);
+  }
+});
+
+test('JsonRecordSplitter with recover: a record over the size cap is skipped and named, the next ones are read', () => {
+  const big = `{"Records":[{"a":1},{"pad":"${'x'.repeat(5000)}"},{"b":2}]}`;
+  for (const piece of [100, 1 << 20]) {
+    const r = splitRecovering(big, piece, 1000);
+    assert.deepEqual(r.values, [{ a: 1 }, { b: 2 }]);
+    assert.deepEqual(r.problems, [[1, 'record']]);
+  }
+  // Without recover, the cap is an error naming the file and line, not a V8 string-length error.
+  const s = new JsonRecordSplitter('t.json', undefined, { maxRecordBytes: 1000 });
+  assert.throws(
+    () => s.push(Buffer.from(big)),
+    (e: unknown) => e instanceof InputSyntaxError && /longer than 1000 bytes/.test(e.message) && e.line === 1,
+  );
+});
+
+test('JsonRecordSplitter with recover: a bad element inside a record array costs the rest of the input', () => {
+  const r = splitRecovering('{"Records": [\n{"a":1},\n7,\n{"b":2}\n]}\n', 4);
+  assert.deepEqual(r.values, [{ a: 1 }]);
+  assert.deepEqual(r.problems, [[3, 'rest']]);
+});

@@ -22,6 +22,17 @@ function isSpace(b: number): boolean {
   return b === 0x20 || b === NL || b === 0x0d || b === 0x09;
 }
 
+/** The longest record held in memory (a longer one is skipped and reported): far above any real audit or inventory
+ * record, and well under the longest string V8 can make of it. */
+export const MAX_RECORD_BYTES = 256 << 20;
+
+/** A problem the splitter stepped over (with `recover`), and what it skipped because of it. */
+export interface SplitProblem {
+  error: InputSyntaxError;
+  /** `record`: only the bad record; `line`: the rest of the line; `rest`: the rest of the input. */
+  skipped: 'record' | 'line' | 'rest';
+}
+
 /** Keys whose array value holds the records: CloudTrail trail files, Azure diagnostic exports, gcloud `entries`. */
 export const AUDIT_RECORD_KEYS: ReadonlySet<string> = new Set(['Records', 'records', 'entries']);
 
@@ -60,15 +71,79 @@ export class JsonRecordSplitter {
   private afterColon = false;
   /** Within a record array, an element that is not an object is an error. */
   private expectingElement = false;
+  /** Bytes of the record being captured held in `pieces`. */
+  private heldBytes = 0;
+  /** The record being captured is too long: its bytes are dropped until it closes. */
+  private discarding = false;
+  /** With `recover`: what is being stepped over after an error. */
+  private skipping: false | 'line' | 'rest' = false;
+  private readonly recover: boolean;
+  private readonly maxRecordBytes: number;
+  private problems: SplitProblem[] = [];
+  /**
+   * With `recover`: the input is NDJSON (its first top-level record opened and closed on one line), so a record still
+   * open at the end of its line is broken, and the next line starts afresh. Without this, one unclosed `{` would
+   * swallow every record after it.
+   */
+  private ndjson = false;
+  private topRecords = 0;
 
-  constructor(file: string, keys: ReadonlySet<string> = AUDIT_RECORD_KEYS) {
+  /**
+   * `recover`: instead of throwing, step over what is wrong and go on (read the problems with `takeProblems`): a bad
+   * line among top-level objects (NDJSON) costs that line, a too-long record costs that record, a bad element inside
+   * a record array costs the rest of the input (there is no safe place to resume inside it).
+   */
+  constructor(
+    file: string,
+    keys: ReadonlySet<string> = AUDIT_RECORD_KEYS,
+    opts: { recover?: boolean; maxRecordBytes?: number } = {},
+  ) {
     this.file = file;
     this.keys = keys;
+    this.recover = Boolean(opts.recover);
+    this.maxRecordBytes = opts.maxRecordBytes ?? MAX_RECORD_BYTES;
     for (const k of keys) this.maxKey = Math.max(this.maxKey, k.length);
   }
 
-  private fail(message: string): never {
-    throw new InputSyntaxError(message, { file: this.file, line: this.line });
+  private fail(message: string, line = this.line): never {
+    throw new InputSyntaxError(message, { file: this.file, line });
+  }
+
+  private failAtByte(i: number, message: string): never {
+    this.failedAt = i;
+    this.fail(message);
+  }
+
+  /** The problems stepped over since the last call (with `recover`). */
+  takeProblems(): SplitProblem[] {
+    const p = this.problems;
+    this.problems = [];
+    return p;
+  }
+
+  private tooLong(): InputSyntaxError {
+    return new InputSyntaxError(`Record longer than ${this.maxRecordBytes} bytes, skipped`, {
+      file: this.file,
+      line: this.captureLine,
+    });
+  }
+
+  /** Forget every open value: the state of a fresh input at the top level. */
+  private reset(): void {
+    this.depth = 0;
+    this.stack = [];
+    this.inString = false;
+    this.escaped = false;
+    this.recordDepth = -1;
+    this.pieces = [];
+    this.heldBytes = 0;
+    this.capturing = false;
+    this.discarding = false;
+    this.lastKey = '';
+    this.keyStart = -1;
+    this.keyPieces = [];
+    this.afterColon = false;
+    this.expectingElement = false;
   }
 
   /**
@@ -81,6 +156,7 @@ export class JsonRecordSplitter {
     let d = this.depth;
     let line = this.line;
     let i = start;
+    const ndjson = this.ndjson && this.recordDepth === 0;
     while (i < n) {
       const c = chunk[i] as number;
       if (c === QUOTE) {
@@ -110,12 +186,21 @@ export class JsonRecordSplitter {
         if (st.pop() !== c) {
           this.depth = d;
           this.line = line;
+          this.failedAt = i;
           this.fail(`Unexpected "${String.fromCharCode(c)}"`);
         }
         d--;
         i++;
       } else {
-        if (c === NL) line++;
+        if (c === NL) {
+          if (ndjson) {
+            this.depth = d;
+            this.line = line;
+            this.failedAt = i;
+            this.fail('Record not closed at the end of its line');
+          }
+          line++;
+        }
         i++;
       }
     }
@@ -126,10 +211,41 @@ export class JsonRecordSplitter {
 
   push(chunk: Buffer): RawRecord[] {
     const out: RawRecord[] = [];
+    let from = 0;
+    while (from < chunk.length) {
+      if (this.skipping === 'rest') return out;
+      if (this.skipping === 'line') {
+        const nl = chunk.indexOf(NL, from);
+        if (nl === -1) return out;
+        this.line++;
+        this.skipping = false;
+        from = nl + 1;
+        continue;
+      }
+      try {
+        this.scan(chunk, from, out);
+        return out;
+      } catch (e) {
+        if (!this.recover || !(e instanceof InputSyntaxError)) throw e;
+        // Among top-level objects a newline is a place to resume; inside a record array there is none.
+        const inArray = this.recordDepth > 0;
+        this.problems.push({ error: e, skipped: inArray ? 'rest' : 'line' });
+        this.reset();
+        this.skipping = inArray ? 'rest' : 'line';
+        from = this.failedAt;
+      }
+    }
+    return out;
+  }
+
+  /** Where the last error was found: the scan resumes from there once it has skipped what it must. */
+  private failedAt = 0;
+
+  private scan(chunk: Buffer, start: number, out: RawRecord[]): void {
     const n = chunk.length;
-    let captureStart = this.capturing ? 0 : -1;
-    let i = 0;
-    let nextBs = chunk.indexOf(BSLASH);
+    let captureStart = this.capturing ? start : -1;
+    let i = start;
+    let nextBs = chunk.indexOf(BSLASH, start);
     while (i < n) {
       if (this.inString) {
         if (this.escaped) {
@@ -172,6 +288,8 @@ export class JsonRecordSplitter {
       }
       const c = chunk[i] as number;
       if (c === NL) {
+        if (this.ndjson && this.capturing && this.recordDepth === 0)
+          this.failAtByte(i, 'Record not closed at the end of its line');
         this.line++;
         i++;
         continue;
@@ -195,12 +313,13 @@ export class JsonRecordSplitter {
           this.captureLine = this.line;
           captureStart = i;
           this.pieces = [];
+          this.heldBytes = 0;
           this.lastKey = '';
           this.afterColon = false;
         } else if (c === COMMA) {
           // tolerated between concatenated top-level values
         } else {
-          this.fail(`Expected a JSON object or array, found "${String.fromCharCode(c)}"`);
+          this.failAtByte(i, `Expected a JSON object or array, found "${String.fromCharCode(c)}"`);
         }
         i++;
         continue;
@@ -208,7 +327,7 @@ export class JsonRecordSplitter {
       switch (c) {
         case QUOTE:
           if (this.depth === this.recordDepth && this.recordDepth > 0)
-            this.fail('Expected a JSON object as a record, found a string');
+            this.failAtByte(i, 'Expected a JSON object as a record, found a string');
           this.inString = true;
           // A key candidate of a top-level object (only while we might still switch to a record array).
           if (this.depth === 1 && this.recordDepth === 0) {
@@ -222,11 +341,12 @@ export class JsonRecordSplitter {
           break;
         case LBRACE:
           if (this.depth === this.recordDepth && this.recordDepth > 0) {
-            if (!this.expectingElement) this.fail('Expected "," between records');
+            if (!this.expectingElement) this.failAtByte(i, 'Expected "," between records');
             this.capturing = true;
             this.captureLine = this.line;
             captureStart = i;
             this.pieces = [];
+            this.heldBytes = 0;
             this.expectingElement = false;
           }
           this.depth++;
@@ -235,7 +355,7 @@ export class JsonRecordSplitter {
           break;
         case LBRACK:
           if (this.depth === this.recordDepth && this.recordDepth > 0)
-            this.fail('Expected a JSON object as a record, found an array');
+            this.failAtByte(i, 'Expected a JSON object as a record, found an array');
           if (this.depth === 1 && this.recordDepth === 0 && this.afterColon && this.keys.has(this.lastKey)) {
             this.wrapperKey = this.lastKey;
             // `{"Records":[…]}`: stop capturing the wrapper, records are the array's elements.
@@ -251,22 +371,31 @@ export class JsonRecordSplitter {
           break;
         case RBRACE:
         case RBRACK: {
-          if (this.stack.pop() !== c) this.fail(`Unexpected "${String.fromCharCode(c)}"`);
+          if (this.stack.pop() !== c) this.failAtByte(i, `Unexpected "${String.fromCharCode(c)}"`);
           this.depth--;
-          if (this.depth < 0) this.fail(`Unexpected "${String.fromCharCode(c)}"`);
+          if (this.depth < 0) this.failAtByte(i, `Unexpected "${String.fromCharCode(c)}"`);
           if (this.capturing && this.depth === this.recordDepth) {
             const tail = chunk.subarray(captureStart, i + 1);
-            const buf = this.pieces.length > 0 ? Buffer.concat([...this.pieces, tail]) : tail;
-            const rec: RawRecord = { text: buf.toString('utf8'), line: this.captureLine };
-            if (this.recordDepth === 2) rec.key = this.wrapperKey;
-            out.push(rec);
+            if (this.discarding || this.heldBytes + tail.length > this.maxRecordBytes) {
+              this.discarding = false;
+              if (!this.recover) throw this.tooLong();
+              this.problems.push({ error: this.tooLong(), skipped: 'record' });
+            } else {
+              const buf = this.pieces.length > 0 ? Buffer.concat([...this.pieces, tail]) : tail;
+              const rec: RawRecord = { text: buf.toString('utf8'), line: this.captureLine };
+              if (this.recordDepth === 2) rec.key = this.wrapperKey;
+              out.push(rec);
+              if (this.recover && this.recordDepth === 0 && this.topRecords++ === 0)
+                this.ndjson = this.captureLine === this.line;
+            }
             this.capturing = false;
             this.pieces = [];
+            this.heldBytes = 0;
             captureStart = -1;
             if (this.recordDepth === 0) this.recordDepth = -1;
           } else if (this.recordDepth > 0 && this.depth === this.recordDepth - 1) {
             // The record array closed.
-            if (c !== RBRACK) this.fail('Unexpected "}"');
+            if (c !== RBRACK) this.failAtByte(i, 'Unexpected "}"');
             this.expectingElement = false;
             if (this.recordDepth === 1) this.recordDepth = -1;
             else this.recordDepth = 0; // back inside the wrapper object, which is not itself a record
@@ -278,29 +407,50 @@ export class JsonRecordSplitter {
         }
         case COMMA:
           if (this.depth === this.recordDepth && this.recordDepth > 0) {
-            if (this.expectingElement) this.fail('Unexpected ","');
+            if (this.expectingElement) this.failAtByte(i, 'Unexpected ","');
             this.expectingElement = true;
           }
           this.afterColon = false;
           break;
         default:
-          if (this.depth === this.recordDepth && this.recordDepth > 0) this.fail('Expected a JSON object as a record');
+          if (this.depth === this.recordDepth && this.recordDepth > 0)
+            this.failAtByte(i, 'Expected a JSON object as a record');
           this.afterColon = false;
       }
       i++;
     }
-    if (this.capturing && captureStart !== -1) this.pieces.push(chunk.subarray(captureStart));
+    if (this.capturing && captureStart !== -1 && !this.discarding) {
+      const piece = chunk.subarray(captureStart);
+      this.heldBytes += piece.length;
+      if (this.heldBytes > this.maxRecordBytes) {
+        // Holding more would fail in V8 (a string that long cannot be made) or exhaust memory: drop the record.
+        if (!this.recover) throw this.tooLong();
+        this.discarding = true;
+        this.pieces = [];
+      } else this.pieces.push(piece);
+    }
     if (this.inString && this.keyStart !== -1) {
       // A key candidate continues in the next chunk.
       this.keyPieces.push(chunk.subarray(this.keyStart));
       this.keyStart = 0;
     }
-    return out;
   }
 
-  /** Signals the end of input; throws when it ends inside a value. */
+  /** Signals the end of input; throws when it ends inside a value (with `recover`, reports it instead). */
   end(): RawRecord[] {
+    if (this.skipping === 'rest') return [];
     if (this.depth !== 0 || this.inString) {
+      if (this.recover) {
+        const where = this.capturing ? ` (record starting on line ${this.captureLine})` : '';
+        this.problems.push({
+          error: new InputSyntaxError(`Unexpected end of input inside a JSON value${where}`, {
+            file: this.file,
+            line: this.line,
+          }),
+          skipped: 'record',
+        });
+        return [];
+      }
       const where = this.capturing ? ` (record starting on line ${this.captureLine})` : '';
       this.fail(`Unexpected end of input inside a JSON value${where}`);
     }

@@ -1,0 +1,29 @@
+import { sanitizeForTerminal } from '../adapters/sinks/sanitize.ts';
+
+/**
+ * Everything the CLI writes to stderr goes through one sanitiser: warnings and summaries quote file names, log fields
+ * and error messages, any of which an attacker may have chosen (a JSON log's client field, a file name with ESC in
+ * it). Installed once at start, so no message can bypass it; only `rawStderr` (our own progress line, whose cursor
+ * control is ours) does.
+ */
+let raw: ((s: string) => boolean) | undefined;
+
+export function sanitizeStderr(): void {
+  if (raw) return;
+  const stderr = process.stderr;
+  const original = stderr.write.bind(stderr) as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
+  raw = (s: string) => original(s);
+  stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
+    original(
+      typeof chunk === 'string' ? sanitizeForTerminal(chunk) : sanitizeForTerminal(Buffer.from(chunk).toString('utf8')),
+      ...rest,
+    )) as typeof stderr.write;
+  // Nothing can be reported once stderr itself fails (closed terminal, `2>&-`); never crash on it.
+  stderr.on('error', () => undefined);
+}
+
+/** Our own cursor control (the progress line): already-sanitised text plus the escapes we chose. */
+export function rawStderr(s: string): void {
+  if (raw) raw(s);
+  else process.stderr.write(s);
+}
