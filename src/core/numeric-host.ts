@@ -90,44 +90,39 @@ const METADATA = new Set(
 );
 
 type Range = [ipaddr.IPv4, number];
+/** How `internalKindOf` treats one of ipaddr.js's special ranges: internal throughout, at its first address only, or mixed. */
+type Shape = 'whole' | 'first' | 'mixed';
+const internal = (v: number) => internalKindOf({ kind: 'ipv4', canonical: quad(v) }) !== null;
+
 /**
  * Address intervals outside which `internalKindOf` is null: the ipaddr.js special ranges whose network address it
- * calls internal (it decides by range, except that of 0.0.0.0/8 only 0.0.0.0 counts, which is its network address).
+ * calls internal (it decides by range; of 0.0.0.0/8 only 0.0.0.0 counts). The shape of each is read off its ends and
+ * the addresses next to them; a property test holds `addressMatters` to `internalKindOf` on random addresses.
  */
-const INTERNAL: Array<[number, number, boolean]> = (() => {
+const INTERNAL: Array<[number, number, Shape]> = (() => {
   const special = (ipaddr.IPv4.prototype as unknown as { SpecialRanges: Record<string, Range | Range[]> })
     .SpecialRanges;
-  const out: Array<[number, number, boolean]> = [];
+  const out: Array<[number, number, Shape]> = [];
   for (const entry of Object.values(special)) {
     const list = (Array.isArray(entry[0]) ? entry : [entry]) as Range[];
     for (const [addr, bits] of list) {
-      if (internalKindOf({ kind: 'ipv4', canonical: addr.toString() }) === null) continue;
       const lo = addr.toByteArray().reduce((n, x) => n * 256 + x, 0);
+      if (!internal(lo)) continue;
       const hi = lo + 2 ** (32 - bits) - 1;
-      // Whole: internal at both ends and just inside them (0.0.0.0/8 is not: only 0.0.0.0 counts).
-      const whole = [lo + 1, hi - 1, hi].every((v) => internalKindOf({ kind: 'ipv4', canonical: quad(v) }) !== null);
-      out.push([lo, hi, whole]);
+      const rest = [lo + 1, hi - 1, hi].map(internal);
+      out.push([lo, hi, rest.every(Boolean) ? 'whole' : rest.some(Boolean) ? 'mixed' : 'first']);
     }
   }
   return out;
 })();
 
-/** Answers inside ranges that are not internal throughout (small numbers: `page=3` reads as 0.0.0.3). Bounded. */
-const exact = new Map<number, boolean>();
-
 /** Whether an address (a 32-bit number) is one classify can report: a metadata or an internal address. */
 export function addressMatters(v: number): boolean {
   if (METADATA.has(v)) return true;
-  for (const [lo, hi, whole] of INTERNAL) {
+  for (let k = 0; k < INTERNAL.length; k++) {
+    const [lo, hi, shape] = INTERNAL[k]!;
     if (v < lo || v > hi) continue;
-    if (whole) return true;
-    let r = exact.get(v);
-    if (r === undefined) {
-      r = internalKindOf({ kind: 'ipv4', canonical: quad(v) }) !== null;
-      if (exact.size >= 4096) exact.clear();
-      exact.set(v, r);
-    }
-    return r;
+    return shape === 'whole' || (shape === 'first' ? v === lo : internal(v));
   }
   return false;
 }
