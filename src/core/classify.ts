@@ -309,14 +309,19 @@ function finishPath(parts: UrlParts): { path: string; transforms: string[] } {
 function redirectTarget(parts: UrlParts): UrlParts | null {
   const host = parts.host.toLowerCase().replace(/\.$/, '');
   const path = normalisePath(parts.path);
-  const alias = REDIRECT_ALIASES.find((r) => r.host === host && path.startsWith(r.path || '/'));
+  const alias = REDIRECT_ALIASES.find(
+    (r) => r.host === host && path.startsWith(r.path || '/') && (!r.grammar || r.grammar.test(path)),
+  );
   if (!alias) return null;
-  const m = /^([a-z]+):\/\/(.*)$/.exec(alias.target)!;
+  const g = alias.grammar?.exec(path);
+  const target = g ? alias.target.replace(/\$(\d)/g, (_x, i: string) => g[Number(i)] ?? '') : alias.target;
+  const m = /^([a-z]+):\/\/(.*)$/.exec(target);
+  if (!m) return null;
   const t = splitAfterScheme(m[1]!, m[2]!)[0]!;
   return {
     ...t,
     transforms: [...parts.transforms, `redirect:${alias.host}`],
-    disagreements: [`${alias.host}${alias.path} redirects to ${alias.target} (${alias.source})`],
+    disagreements: [`${alias.host}${alias.path} redirects to ${target} (${alias.source})`],
   };
 }
 

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { explain } from '../app/explain.ts';
 import { classify, classifyWithContext, verdictOf } from './classify.ts';
@@ -112,5 +114,24 @@ describe('explain says why', () => {
       [['target', 'kept']],
     );
     assert.deepEqual(explain('/index.html').context, []);
+  });
+});
+
+describe('a second round of hand-written requests (test/fixtures/explain/context-*.txt)', () => {
+  const lines = (f: string) =>
+    readFileSync(join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'explain', f), 'utf8')
+      .split('\n')
+      .filter(Boolean);
+  test('every attack is metadata', () => {
+    assert.deepEqual(
+      lines('context-attacks.txt').filter((t) => verdictOf(classify(t)) !== 'metadata'),
+      [],
+    );
+  });
+  test('benign requests are not, except a bare address as the whole value of a field named `value` (kept: a field of that name may be fetched)', () => {
+    assert.deepEqual(
+      lines('context-benign.txt').filter((t) => verdictOf(classify(t)) === 'metadata'),
+      ['/k8s/env?name=NO_PROXY&value=169.254.169.254'],
+    );
   });
 });

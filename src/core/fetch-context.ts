@@ -10,6 +10,7 @@
  * with lower confidence rather than dropped.
  */
 
+import { isUrlishParam } from './decode/params.ts';
 import { percentDecodeFixpoint } from './decode/percent.ts';
 
 export type Reading = 'target' | 'prose' | 'cidr' | 'list' | 'query-language' | 'token-claim' | 'slug';
@@ -233,9 +234,9 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
         ambiguous: false,
       };
     }
-    // A page slug: `169.254.169.254_(disambiguation)`.
-    if (/^(?::\d{1,5})?_[(\w]/.test(after)) {
-      return { reading: 'slug', why: 'part of a page name (a slug), not a host', ambiguous: false };
+    // A page slug or anchor: `169.254.169.254_(disambiguation)`, `/why-169.254.169.254-matters`, `#169.254.169.254`.
+    if (/^(?::\d{1,5})?_[(\w]/.test(after) || /[a-z]-$/i.test(before) || /^-[a-z]/i.test(after) || /#$/.test(before)) {
+      return { reading: 'slug', why: 'part of a page name or anchor (a slug), not a host', ambiguous: false };
     }
   }
   const [from, to, spanName] = valueSpan(s);
@@ -273,6 +274,35 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
     ) {
       return { reading: 'list', why: 'a hosts-file line (an address, then its names)', ambiguous: false };
     }
+  }
+  if (
+    !hasScheme &&
+    s.path === '' &&
+    /^\s*(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:]+)(?:\s+[a-z][\w.-]*)*\s+$/i.test(pre)
+  ) {
+    return { reading: 'list', why: 'a name on a hosts-file line (an address, then its names)', ambiguous: false };
+  }
+  // A field compared in a query or filter (`destination.address:169.254.169.254`, `dst_ip==…`), not a URL parameter.
+  const cmp = /([a-z_][\w.]*)\s*(==|!=|=~|!~|:|=)\s*["']?$/i.exec(pre);
+  if (
+    cmp &&
+    (cmp[2] !== '=' || /[._]/.test(cmp[1]!)) &&
+    !(!cmp[1]!.includes('.') && isUrlishParam(cmp[1])) &&
+    !/^(?:https?|ftp|gopher|dict|file)$/i.test(cmp[1]!)
+  ) {
+    return {
+      reading: 'query-language',
+      why: `the value of ${cmp[1]} in a comparison (${cut(value)})${hasScheme ? '; a full URL there may also be a payload' : ''}`,
+      ambiguous: hasScheme,
+    };
+  }
+  // An argument of a firewall command, which blocks the address rather than fetches it.
+  if (
+    !hasScheme &&
+    (/(?:^|[\s;|&])(?:iptables|ip6tables|nft|ufw|firewall-cmd|route|ip\s+route)\s[^;|&]*$/i.test(pre) ||
+      /(?:^|\s)-[AIDR]\s+(?:OUTPUT|INPUT|FORWARD|PREROUTING|POSTROUTING)\b/.test(value))
+  ) {
+    return { reading: 'prose', why: 'an argument of a firewall command, which blocks it', ambiguous: false };
   }
 
   // Query languages: the reference is a value compared or matched in a query.

@@ -101,7 +101,10 @@ export interface RedirectAlias {
   host: string;
   /** Lower-case path prefix ('' for any path on the host). */
   path: string;
+  /** The URL it redirects to; with `grammar`, a template over the grammar's groups (`$1://$2:$3/$4`). */
   target: string;
+  /** A redirector that reads its target from the path (matched against the lower-case path). */
+  grammar?: RegExp;
   source: string;
 }
 
@@ -112,6 +115,14 @@ export const REDIRECT_ALIASES: readonly RedirectAlias[] = [
     // The page lists it as a static redirect to the AWS metadata address; the path it redirects to is not written.
     target: 'http://169.254.169.254/',
     source: 'PayloadsAllTheThings, SSRF-Cloud-Instances.md (AWS), "HTTP redirect", static',
+  },
+  {
+    host: 'nicob.net',
+    path: '/redir-',
+    grammar: /^\/redir-(https?)-([^/:]+):(\d{1,5})-(.*)$/,
+    target: '$1://$2:$3/$4',
+    source:
+      'PayloadsAllTheThings, SSRF-Cloud-Instances.md (AWS), "HTTP redirect", dynamic: /redir-<scheme>-<host>:<port>-',
   },
   {
     host: '62epax5fhvj3zzmzigyoe5ipkbn7fysllvges3a.302.r3dir.me',
