@@ -202,6 +202,41 @@ describe('proxy on loopback: failures and abuse', () => {
     }
   });
 
+  test('a kept-alive upstream connection the service closed as it was reused: the request is sent again on a new one', async () => {
+    // An upstream that answers the first request of every connection with keep-alive, then closes the connection
+    // when a second request arrives on it, unanswered (a service whose idle timeout fired just then).
+    let connections = 0;
+    const upstream = createServer((sock) => {
+      connections++;
+      let requests = 0;
+      let buf = '';
+      sock.on('data', (c: Buffer) => {
+        buf += c.toString('latin1');
+        while (buf.includes('\r\n\r\n')) {
+          buf = buf.slice(buf.indexOf('\r\n\r\n') + 4);
+          requests++;
+          if (requests === 1) sock.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok');
+          else sock.end();
+        }
+      });
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+    const h = await startHarness({
+      upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      policy: 'rules:\n  - { name: all, match: {}, action: allow }\n',
+    });
+    try {
+      assert.equal((await call(h.port, 'GET', '/latest/meta-data/')).status, 200);
+      const second = await call(h.port, 'GET', '/latest/meta-data/');
+      assert.equal(second.status, 200, second.body);
+      assert.equal(connections, 2, 'the second request went up on a new connection');
+    } finally {
+      await h.close();
+      upstream.close();
+    }
+  });
+
   test('a hung upstream → 504 after the upstream timeout', async () => {
     const h = await startHarness({
       fake: { delayMs: 3000 },
