@@ -71,3 +71,10 @@ export function grant(
 }
 /** The context of the request an undici Request object was created for. */
 export const kRequestContext: unique symbol = Symbol.for('imdsguard.requestContext');
+
+/**
+ * The request line the guard checked where a client built it: node:http's (on the ClientRequest) and undici's (the
+ * head it announced, on the socket). The socket-write check skips exactly that line, and nothing else written on the
+ * same socket: a line put into a private field afterwards, or written by hand, is checked there.
+ */
+export const kCheckedLine: unique symbol = Symbol('imdsguard.checkedLine');

@@ -12,7 +12,7 @@
 import http from 'node:http';
 import { isIP } from 'node:net';
 import { type CallerStack, captureCaller } from './caller.ts';
-import { grantOf } from './context.ts';
+import { grantOf, kCheckedLine } from './context.ts';
 import type { ConnectionAttempt } from './decide.ts';
 import { type MetadataDestination, metadataAtAddress, metadataAtHostname } from './destination.ts';
 import type { Decide } from './hook-net.ts';
@@ -168,6 +168,7 @@ export function hookHttp(decide: Decide): () => void {
     const sp = firstLine.indexOf(' ');
     const c = firstLine.charCodeAt(sp + 1);
     if (sp < 0 || c === 47 || c === 42) return;
+    (this as Record<symbol, unknown>)[kCheckedLine] = firstLine;
     const end = firstLine.lastIndexOf(' HTTP/');
     const method = firstLine.slice(0, sp);
     const t = proxyTarget(method, firstLine.slice(sp + 1, end > sp ? end : undefined));

@@ -10,11 +10,10 @@ import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import { captureCaller } from './caller.ts';
-import { grantOf, kRequestContext, type RequestContext, requestContext } from './context.ts';
+import { grantOf, kCheckedLine, kRequestContext, type RequestContext, requestContext } from './context.ts';
 import { metadataAtAddress } from './destination.ts';
 import { metadataAtTarget, proxyTarget } from './hook-http.ts';
 import type { Decide } from './hook-net.ts';
-import { kUndiciSocket } from './hook-write.ts';
 
 const kUses = Symbol('imdsguard.requestsOnSocket');
 
@@ -65,10 +64,10 @@ export function hookReuse(decide: Decide): () => void {
     if (!dec.allowed && dec.error) socket.destroy(dec.error);
   };
   const onSend = (msg: unknown): void => {
-    const { request, socket } = msg as { request?: UndiciRequest; socket?: Socket };
+    const { request, socket, headers } = msg as { request?: UndiciRequest; socket?: Socket; headers?: unknown };
     if (!request || !socket) return;
-    // Its request lines are checked here, with the request's caller; the socket-write check leaves it alone.
-    (socket as unknown as Record<symbol, boolean>)[kUndiciSocket] = true;
+    // This head is checked here, with the request's caller; the socket-write check leaves exactly it alone.
+    (socket as unknown as Record<symbol, unknown>)[kCheckedLine] = typeof headers === 'string' ? headers : undefined;
     if (!grantOf(socket)) {
       checkProxied(request, socket);
       return;

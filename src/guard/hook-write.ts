@@ -5,8 +5,8 @@
  * CONNECT or absolute form is checked like the one node:http would send. The test on an ordinary write is a
  * couple of byte reads (`GET /…`, `HTTP/1.1 …`, TLS records and bodies leave at the first or second byte).
  *
- * node:http (`_httpMessage`) and undici sockets are skipped: their request lines are checked where those clients
- * build them, with the caller recorded for the request.
+ * The request line node:http or undici built and the guard already checked there (with the caller recorded for
+ * the request) is not checked twice; any other line on their sockets is.
  */
 
 /**
@@ -16,16 +16,14 @@
  * CONNECT or absolute form is checked like the one node:http would send. The test on an ordinary write is a
  * couple of byte reads (`GET /…`, `HTTP/1.1 …`, TLS records and bodies leave at the first or second byte).
  *
- * node:http (`_httpMessage`) and undici sockets are skipped: their request lines are checked where those clients
- * build them, with the caller recorded for the request.
+ * The request line node:http or undici built and the guard already checked there (with the caller recorded for
+ * the request) is not checked twice; any other line on their sockets is.
  */
 import net, { isIP } from 'node:net';
 import { captureCaller } from './caller.ts';
+import { kCheckedLine } from './context.ts';
 import { metadataAtTarget, proxyTarget } from './hook-http.ts';
 import type { Decide } from './hook-net.ts';
-
-/** Set by the undici hook on sockets it has seen. */
-export const kUndiciSocket = Symbol('imdsguard.undiciSocket');
 
 type WriteGeneric = (this: net.Socket, writev: boolean, data: unknown, encoding: string, cb: unknown) => unknown;
 
@@ -65,9 +63,12 @@ export function hookWrites(decide: Decide): () => void {
     const chunk = writev ? (data as Array<{ chunk?: unknown } | unknown>)[0] : data;
     const first = writev && chunk && typeof chunk === 'object' && 'chunk' in chunk ? chunk.chunk : chunk;
     const line = proxyLine(first);
-    if (line !== null && !(this as unknown as { _httpMessage?: unknown })._httpMessage) {
-      const self = this as unknown as Record<symbol, unknown>;
-      if (!self[kUndiciSocket]) {
+    if (line !== null) {
+      const req = (this as unknown as { _httpMessage?: Record<symbol, unknown> })._httpMessage;
+      const checked = (req?.[kCheckedLine] ?? (this as unknown as Record<symbol, unknown>)[kCheckedLine]) as
+        | string
+        | undefined;
+      if (!(typeof checked === 'string' && checked.startsWith(`${line}\r\n`))) {
         const sp = line.indexOf(' ');
         const method = line.slice(0, sp);
         const end = line.lastIndexOf(' HTTP/');

@@ -194,6 +194,41 @@ function rawProxyLine(line: string): Promise<Result> {
   });
 }
 
+/**
+ * Lines a client did not build, on sockets that node:http owns: a CONNECT written on the socket of an ordinary
+ * request, and a request line put into node:http's private `_header` after the guard saw the real one.
+ */
+function httpSocketTamper(how: 'write' | 'header'): Promise<Result> {
+  return new Promise((resolve) => {
+    const fail = (e: NodeJS.ErrnoException) => resolve({ outcome: 'error', code: e.code ?? '', message: e.message });
+    const req = http.request({ host: '127.0.0.1', port: 3128, path: '/', method: 'GET' });
+    req.on('error', fail);
+    if (how === 'write') {
+      req.on('socket', (s) => {
+        s.on('error', fail);
+        s.write(`CONNECT 169.254.169.254:80 HTTP/1.1\r\nHost: 169.254.169.254:80\r\n\r\n`);
+        s.write(`GET ${AWS_CREDS} HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n`);
+        // Bytes as they come (node:http's own parser reads them too, so no decoding is set on the socket).
+        let text = '';
+        s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        s.on('close', () => resolve({ outcome: 'ok', status: Number(text.split(' ')[1]), body: text.slice(-200) }));
+      });
+      return;
+    }
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ outcome: 'ok', status: res.statusCode ?? 0, body: body.slice(0, 200) }));
+    });
+    req.flushHeaders = () => {};
+    (req as unknown as { _implicitHeader(): void })._implicitHeader();
+    const r = req as unknown as { _header: string };
+    r._header = r._header.replace('GET / HTTP/1.1', `GET http://169.254.169.254${AWS_CREDS} HTTP/1.1`);
+    req.end();
+  });
+}
+
 /** A request written for a forward proxy: absolute-form target, or CONNECT then a request through the tunnel. */
 function viaProxyRaw(method: 'GET' | 'CONNECT', target: string): Promise<Result> {
   return new Promise((resolve) => {
@@ -414,6 +449,8 @@ const CASES: Record<string, () => Promise<Result>> = {
   'http-connect-proxy': () => viaProxyRaw('CONNECT', '169.254.169.254:80'),
   'raw-connect-proxy': () => rawProxyLine('CONNECT 169.254.169.254:80 HTTP/1.1'),
   'raw-absolute-proxy': () => rawProxyLine(`GET http://169.254.169.254${AWS_CREDS} HTTP/1.1`),
+  'http-socket-connect-write': () => httpSocketTamper('write'),
+  'http-header-tamper': () => httpSocketTamper('header'),
   'http-absolute-proxy-benign': () => viaProxyRaw('GET', 'http://benign.guard.test:8080/latest/meta-data/'),
   'axios-env-proxy': () => viaAxiosEnvProxy(`http://169.254.169.254${AWS_CREDS}`),
   'axios-env-proxy-benign': () => viaAxiosEnvProxy('http://benign.guard.test:8080/latest/meta-data/'),

@@ -182,6 +182,8 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
     'fetch-proxy-dispatcher': 'undici-connect',
     'raw-connect-proxy': 'socket-connect-line',
     'raw-absolute-proxy': 'socket-proxy-line',
+    'http-socket-connect-write': 'socket-connect-line',
+    'http-header-tamper': 'socket-proxy-line',
   };
   const PROXY_ENV = { HTTP_PROXY: 'http://127.0.0.1:3128', http_proxy: 'http://127.0.0.1:3128' };
 
