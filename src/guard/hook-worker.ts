@@ -38,7 +38,8 @@ export function hookWorkers(settings: () => { mode: GuardMode; report: GuardRepo
         // Eval workers run no --import preloads; their code is CommonJS, which can require the ES module.
         what = `require(${JSON.stringify(fileURLToPath(REGISTER_URL))});\n${String(filename)}`;
       } else {
-        o.execArgv = [...(o.execArgv ?? process.execArgv), '--import', REGISTER_URL.href];
+        // First, so that no other preload of the worker runs before the guard is in place.
+        o.execArgv = ['--import', REGISTER_URL.href, ...(o.execArgv ?? process.execArgv)];
       }
       super(what, o);
     }

@@ -28,6 +28,7 @@ import type { Decide } from './hook-net.ts';
 type WriteGeneric = (this: net.Socket, writev: boolean, data: unknown, encoding: string, cb: unknown) => unknown;
 
 const MAX_LINE = 2048;
+const kDecidedLine = Symbol('imdsguard.decidedLine');
 
 /** The request line at the start of a chunk when it is CONNECT or absolute-form, else null. */
 function proxyLine(chunk: unknown): string | null {
@@ -68,7 +69,11 @@ export function hookWrites(decide: Decide): () => void {
       const checked = (req?.[kCheckedLine] ?? (this as unknown as Record<symbol, unknown>)[kCheckedLine]) as
         | string
         | undefined;
-      if (!(typeof checked === 'string' && checked.startsWith(`${line}\r\n`))) {
+      const self = this as unknown as Record<symbol, unknown>;
+      // net calls this again for a write it held back while connecting: one decision per line.
+      const seen = self[kDecidedLine] === line;
+      self[kDecidedLine] = line;
+      if (!seen && !(typeof checked === 'string' && checked.startsWith(`${line}\r\n`))) {
         const sp = line.indexOf(' ');
         const method = line.slice(0, sp);
         const end = line.lastIndexOf(' HTTP/');
