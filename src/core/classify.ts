@@ -74,8 +74,11 @@ const NAME_RE = new RegExp(
   'gi',
 );
 /** Metadata path words that can follow a bare host (`2852039166/latest/meta-data`). Matched first, then the host is looked for behind. */
-const HOSTPATH_WORD_RE =
-  /[/\\]((?:latest|computemetadata|metadata|opc|openstack|hetzner|v1|v2|v3|v4|0\.1|\d{4}-\d{2}-\d{2}|instance_identity|conf|user_data|msi)\b[^\s"'<>&]*)/gi;
+const HOSTPATH_WORD_RE = new RegExp(
+  // `msi`: Azure App Service's identity endpoint (IDENTITY_ENDPOINT), on an internal address rather than a catalogue one.
+  `[/\\\\]((?:${[...CATALOGUE.pathHeads, 'msi'].join('|')})\\b[^\\s"'<>&]*)`,
+  'gi',
+);
 const HOST_CHAR = /[^\s/\\?#"'<>=&@]/;
 const BEFORE_HOST_FORBIDDEN = /[\w.%:/-]/;
 

@@ -36,6 +36,11 @@ export interface Catalogue {
   /** Hostnames with a dot: found in free text by name (single-label ones only where a URL or host is expected). */
   dottedHostnames: string[];
   /**
+   * The first path segment of every path the services serve, as regex fragments (`latest`, `computemetadata`,
+   * `opc`, `v[234]`, `\d{4}-\d{2}-\d{2}`): what the classifier looks for after a bare host (`2852039166/latest/…`).
+   */
+  pathHeads: string[];
+  /**
    * Strings a decoded base64 or hex payload must contain to be opened because of the catalogue: every address, its
    * first two octets or first IPv6 group, every hostname and every public alias.
    */
@@ -116,8 +121,15 @@ export function buildCatalogue(services: readonly MetadataService[]): Catalogue 
       ...ALIAS_NAMES,
     ]),
   ];
+  const pathHeads = new Set<string>();
+  for (const s of services)
+    for (const r of [...s.identifyingPaths, ...s.paths.map((p) => p.pattern)]) {
+      const m = /^\^(?:\\\/|\/)(?:\(\?:([^()]*)\)|((?:[a-z0-9_-]|\\\.|\[[^\]]*\]|\\d(?:\{\d\})?)+))/.exec(r.source);
+      for (const head of (m?.[1] ?? m?.[2] ?? '').split('|')) if (head) pathHeads.add(head);
+    }
   return {
     services,
+    pathHeads: [...pathHeads],
     ipv4,
     ipv6,
     hostnames,
