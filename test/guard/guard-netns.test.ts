@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createNetns, netnsUnavailable, type TestNetns } from './netns.ts';
 
-const why = netnsUnavailable();
+/**
+ * The client runs the built guard, as users do. Run from source, the guard's preload for worker threads is a
+ * TypeScript file that a worker without tsx cannot load (Node 20 runs no loader hooks of its own in a worker);
+ * esbuild's synchronous service, which tsx starts on a cold cache, blocks its parent until its worker answers,
+ * so a client importing an SDK from source would hang there for good.
+ */
+const GUARD_MODULE = new URL('../../dist/guard/index.js', import.meta.url);
+const why = netnsUnavailable() ?? (existsSync(GUARD_MODULE) ? null : 'dist/ is not built (npm run build)');
 if (why && process.env.CI === 'true') throw new Error(`guard namespace tests cannot run under CI: ${why}`);
 
 interface CaseResult {
@@ -54,7 +61,13 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
 
   async function run(cases: string[], env: Record<string, string> = {}): Promise<Map<string, CaseResult>> {
     const r = await ns.exec([process.execPath, '--import', 'tsx', 'test/guard/_clients.ts', ...cases], {
-      env: { ...process.env, IMDSGUARD_GUARD_REPORT: 'none', METADATA_SERVER_DETECTION: 'assume-present', ...env },
+      env: {
+        ...process.env,
+        IMDSGUARD_GUARD_REPORT: 'none',
+        METADATA_SERVER_DETECTION: 'assume-present',
+        IMDSGUARD_TEST_GUARD_MODULE: GUARD_MODULE.href,
+        ...env,
+      },
       // Generous: tsx start-up alone takes seconds on a loaded machine.
       timeoutMs: 180_000,
     });
@@ -237,12 +250,8 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
     assert.deepEqual(via(t), [['deny', 'tcp-handle-unowned']]);
   });
 
-  test('worker threads started after installation are guarded too (built package)', {
-    skip: existsSync('dist/guard/register.js') ? false : 'dist/ is not built (npm run build)',
-  }, async () => {
-    const res = await run(['worker-request', 'worker-eval-request', 'aws-sdk'], {
-      IMDSGUARD_TEST_GUARD_MODULE: new URL('../../dist/guard/index.js', import.meta.url).href,
-    });
+  test('worker threads started after installation are guarded too', async () => {
+    const res = await run(['worker-request', 'worker-eval-request', 'aws-sdk']);
     for (const c of ['worker-request', 'worker-eval-request']) {
       const r = res.get(c)!;
       assert.equal(r.code, 'ERR_IMDSGUARD_BLOCKED', `${c}: ${JSON.stringify(r)}`);
