@@ -41,7 +41,8 @@ export interface FleetEnvelope {
 /** A subject token: NATS tokens cannot hold '.', '*', '>' or whitespace, and cannot be empty. */
 export function subjectToken(value: string | undefined | null): string {
   if (value === undefined || value === null || value === '') return '_';
-  const t = value.replace(/[.*>\s\u0000-\u001f\u007f]/g, '_');
+  let t = '';
+  for (const ch of value) t += ch <= ' ' || ch === '\u007f' || ch === '.' || ch === '*' || ch === '>' ? '_' : ch;
   return t.length > 64 ? t.slice(0, 64) : t;
 }
 
@@ -75,7 +76,7 @@ export function decodeEnvelope(text: string): FleetEnvelope {
     throw new Error(`envelope version ${String(v.v)} is not ${FLEET_CONTRACT_VERSION}`);
   if (!v.host || typeof v.host.id !== 'string') throw new Error('envelope has no host.id');
   if (typeof v.source !== 'string') throw new Error('envelope has no source');
-  if (!v.finding || v.finding.type !== 'finding' || typeof v.finding.id !== 'string')
+  if (v.finding?.type !== 'finding' || typeof v.finding.id !== 'string')
     throw new Error('envelope holds no finding');
   return {
     v: FLEET_CONTRACT_VERSION,
