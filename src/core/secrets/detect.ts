@@ -116,7 +116,7 @@ function keyPrefix(text: string, i: number): string {
 
 const PEM_BEGIN = /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----/;
 const PEM_END = /-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----/;
-const PEM_BODY_RUN = /[A-Za-z0-9+/=]{16,}/;
+const PEM_BODY_RUNS = /[A-Za-z0-9+/=]{16,}/g;
 
 /** Documentation examples (AKIAIOSFODNN7EXAMPLE, wJalr…EXAMPLEKEY) are not leaks. */
 function isDocExample(v: string): boolean {
@@ -208,8 +208,13 @@ function pemMatches(text: string, state: DetectState, out: SecretMatch[]): void 
   if (state.pemLines >= 0) {
     const end = PEM_END.exec(text);
     const bodyText = end ? text.slice(0, end.index) : text;
-    const run = PEM_BODY_RUN.exec(bodyText);
-    if (run) out.push(make('private-key', run.index, run.index + run[0].length, run[0]));
+    // Every run: a JSON-escaped key cut by wrapping holds several (`\n` between its lines), and the first may be
+    // the short rest of the line before.
+    const head = /^[A-Za-z0-9+/=]{1,15}(?=$|\\|["'\s])/.exec(bodyText);
+    if (head) out.push(make('private-key', 0, head[0].length, head[0]));
+    PEM_BODY_RUNS.lastIndex = 0;
+    for (let run = PEM_BODY_RUNS.exec(bodyText); run !== null; run = PEM_BODY_RUNS.exec(bodyText))
+      out.push(make('private-key', run.index, run.index + run[0].length, run[0]));
     state.pemLines = end || ++state.pemLines > PEM_MAX_LINES ? -1 : state.pemLines;
     return;
   }
@@ -223,7 +228,9 @@ function pemMatches(text: string, state: DetectState, out: SecretMatch[]): void 
   const trail = body.length - body.replace(/(?:\s|\\+[nr])+$/, '').length;
   const s = bodyStart + lead;
   const e = bodyStart + body.length - trail;
-  if (e - s >= 16) out.push(make('private-key', s, e, decodeSecretText(text.slice(s, e)).replace(/\\+[nr]|\s/g, '')));
+  // Without its end marker on the line, the body may have been cut by wrapping: even a short start is key material.
+  if (e - s >= 16 || (!end && e > s))
+    out.push(make('private-key', s, e, decodeSecretText(text.slice(s, e)).replace(/\\+[nr]|\s/g, '')));
   if (!end) state.pemLines = 0;
 }
 
@@ -317,6 +324,51 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
       });
     });
   return dedupe(out);
+}
+
+/** A secret key's value that runs to the end of the line, possibly cut there by wrapping (checked by the caller). */
+const OPEN_SECRET_RE = new RegExp(
+  `(?:secret_?access_?key|access_?key_?secret)${QUOTE}${SEP}${QUOTE}(?<value>${B64_NOPAD}{0,63})$`,
+  'id',
+);
+const OPEN_TOKEN_RE = new RegExp(`token${QUOTE}${SEP}${QUOTE}(?<value>${B64}{0,99})$`, 'id');
+const OPEN_KEY_ID_RE = new RegExp(`access_?key_?id${QUOTE}${SEP}${QUOTE}(?<value>[A-Za-z0-9.]{1,39})$`, 'id');
+/** The start of an AWS key id (a documented prefix, or a piece of one, then base32) or of an Alibaba STS key id. */
+const KEY_ID_START =
+  /^(?:(?:A|AK|AKI|AS|ASI|AB|ABI|AC|ACC)|(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{0,15}|(?:S|ST|STS)|STS\.[A-Za-z0-9]{0,39})$/;
+
+/**
+ * The start of a secret cut by a logger's line wrapping: the value of a secret key (an AWS or Alibaba secret key, an
+ * AWS session token) that runs to the end of the line shorter than such a secret is, so no shape above matched it.
+ * Call after `detectLine` on the same line (it reads the AWS context that line opened). The value of such a key is
+ * secret whatever its length; its rest, at the start of the next line, is the caller's to join.
+ */
+export function openValueAtEnd(text: string, state: DetectState): { start: number; value: string } | null {
+  if (/[Ss][Ee][Cc][Rr][Ee][Tt]/.test(text)) {
+    const m = OPEN_SECRET_RE.exec(text);
+    const span = m?.indices?.groups?.value;
+    if (m && span) {
+      const v = decodeSecretText(text.slice(span[0]));
+      const ali = /secret$/i.test(m[0].slice(0, m[0].search(/["'`%&:= 	]/)) || m[0]);
+      if (v.length < (ali ? 30 : 40)) return { start: span[0], value: v };
+    }
+  }
+  if (/[Kk][Ee][Yy]_?[Ii][Dd]/.test(text)) {
+    const m = OPEN_KEY_ID_RE.exec(text);
+    const span = m?.indices?.groups?.value;
+    if (m && span && KEY_ID_START.test(m.groups!.value!)) return { start: span[0], value: m.groups!.value! };
+  }
+  if (/[Tt][Oo][Kk][Ee][Nn]/.test(text)) {
+    const m = OPEN_TOKEN_RE.exec(text);
+    const span = m?.indices?.groups?.value;
+    if (m && span) {
+      const v = decodeSecretText(text.slice(span[0]));
+      const prefix = keyPrefix(text, m.index);
+      const aws = AWS_TOKEN_KEY.test(prefix) || (state.line <= state.awsContextUntil && prefix === '');
+      if (aws || v.startsWith('CAIS') || AWS_TOKEN_PREFIX.test(v)) return { start: span[0], value: v };
+    }
+  }
+  return null;
 }
 
 /**

@@ -137,6 +137,38 @@ describe('Masker: known secrets', () => {
     assert.ok(b.endsWith('"}'));
   });
 
+  test('a credentials document seen first cut in two by wrapping, at every position: nothing survives on either line', () => {
+    const docs: Array<[string, string[]]> = [
+      [JSON.stringify({ RoleArn: 'arn:aws:iam::123456789012:role/web', ...AWS_DOC }), AWS_VALUES],
+      [PY_DOC, AWS_VALUES],
+      [JSON.stringify(ALI_DOC), ALI_VALUES],
+    ];
+    for (const [doc, values] of docs)
+      for (let cut = 1; cut < doc.length; cut++) {
+        const m = new Masker();
+        const a = m.line(`2026-11-23T05:10:33Z INFO creds ${doc.slice(0, cut)}`);
+        const b = m.line(doc.slice(cut));
+        assertMasked(`${a}\n${b}`, values, [], `cut at ${cut}`);
+        assert.ok(b.length > 0 || cut === doc.length);
+      }
+  });
+
+  test('a JSON-escaped private key cut by wrapping: every run of its body is masked on the next line', () => {
+    const body = Array.from({ length: 6 }, (_, i) => `MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoI${i}Xq+/z`);
+    const key = `-----BEGIN PRIVATE KEY-----\n${body.join('\n')}\n-----END PRIVATE KEY-----\n`;
+    const doc = JSON.stringify({
+      type: 'service_account',
+      private_key: key,
+      client_email: 'x@p.iam.gserviceaccount.com',
+    });
+    for (let cut = doc.indexOf('MIIE'); cut < doc.indexOf('-----END'); cut += 7) {
+      const m = new Masker();
+      const out = `${m.line(doc.slice(0, cut))}\n${m.line(doc.slice(cut))}`;
+      for (const run of body) assert.equal(holdsPiece(out, run, 12), null, `cut at ${cut}: ${out}`);
+      assert.ok(out.endsWith('"client_email":"x@p.iam.gserviceaccount.com"}'), out);
+    }
+  });
+
   test('KnownSecrets finds every piece of 12 characters or more, and nothing shorter', () => {
     const k = new KnownSecrets();
     k.add(SECRET);

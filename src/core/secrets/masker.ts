@@ -1,4 +1,4 @@
-import { type DetectState, detectLine, mayHoldSecret, newDetectState } from './detect.ts';
+import { type DetectState, detectLine, mayHoldSecret, newDetectState, openValueAtEnd } from './detect.ts';
 import type { SecretKind } from './kinds.ts';
 import { KnownSecrets } from './known.ts';
 import { mayBeEncoded, sourceSpan, views } from './layers.ts';
@@ -20,10 +20,14 @@ const OPEN_ENDED = new Set<SecretKind>([
   'aws-imdsv2-session-token',
   'gcp-access-token',
   'alibaba-sts-security-token',
+  'alibaba-access-key-secret',
   'gcp-identity-token',
   'azure-managed-identity-token',
   'oci-instance-principal-token',
 ]);
+
+/** Characters of a line kept for the next one near a credentials document (a key name, quotes and separator). */
+const TAIL = 48;
 
 /** True when `c` may continue a secret (base64, base64url, JWT dots). */
 function secretChar(c: number): boolean {
@@ -55,6 +59,11 @@ export class Masker {
   private readonly state: DetectState = newDetectState();
   /** A known secret that ran to the end of the previous line: its rest may open the next one. */
   private carry: { secret: string; at: number; open: boolean } | null = null;
+  /**
+   * The end of the previous line, kept next to a credentials document: wrapping may cut a key's name (`"SecretAcc` /
+   * `essKey":"…"`), and the value on the next line is then recognised only with it.
+   */
+  private tail: string | null = null;
 
   constructor(known: KnownSecrets = new KnownSecrets()) {
     this.known = known;
@@ -117,6 +126,21 @@ export class Masker {
       spans.push({ start: m.start, end: m.end, value: m.value, kind: m.kind, layers: [] });
       this.known.addMatch(m);
     }
+    if (stream && this.tail !== null) {
+      const t = this.tail;
+      const joined = { line: line - 1, awsContextUntil: state.awsContextUntil, pemLines: -1 };
+      for (const m of detectLine(t + text, joined))
+        if (m.end > t.length) {
+          spans.push({
+            start: Math.max(0, m.start - t.length),
+            end: m.end - t.length,
+            value: m.value,
+            kind: m.kind,
+            layers: [],
+          });
+          this.known.addMatch(m);
+        }
+    }
     if (mayBeEncoded(text)) {
       const pem = state.pemLines;
       for (const v of views(text)) {
@@ -148,7 +172,11 @@ export class Masker {
       }
       if (stream) this.carry = carry;
     } else if (stream) this.carry = null;
-    if (stream) this.wrapCarry(text, spans);
+    if (stream) {
+      this.tail = state.line <= state.awsContextUntil ? text.slice(-TAIL) : null;
+      this.wrapCarry(text, spans);
+      if (!this.carry) this.openCarry(text, spans, state);
+    }
     return merge(spans);
   }
 
@@ -163,7 +191,8 @@ export class Masker {
       // The rest of a token ends the line, or a quote, comma, bracket or blank closes it (not a timestamp's colon).
       if (k === 0 || (k < text.length && !/["',;}\]) \t]/.test(text[k]!))) return null;
       const whole = c.secret + text.slice(0, k);
-      spans.push({ start: 0, end: k, value: c.secret, layers: [] });
+      // The rest's mask shows nothing the first part's did not (or, when that part was short, the whole's ends).
+      spans.push({ start: 0, end: k, value: c.secret.length >= 16 ? c.secret : whole, layers: [] });
       this.known.add(whole);
       return k === text.length && text.length >= 64 ? { secret: whole, at: whole.length, open: true } : null;
     }
@@ -173,6 +202,17 @@ export class Masker {
       if (k === text.length && c.at + k < c.secret.length) return { ...c, at: c.at + k };
     }
     return null;
+  }
+
+  /**
+   * A secret key's value cut short by the end of the line (a logger wrapped it): what is here is masked, and the
+   * run of secret characters that opens the next line is its rest.
+   */
+  private openCarry(text: string, spans: MaskSpan[], state: DetectState): void {
+    const open = openValueAtEnd(text, state);
+    if (!open) return;
+    if (open.start < text.length) spans.push({ start: open.start, end: text.length, value: open.value, layers: [] });
+    this.carry = { secret: open.value, at: open.value.length, open: true };
   }
 
   /** A secret found by its shape right at the end of a long line may be cut by wrapping: remember where it stops. */
