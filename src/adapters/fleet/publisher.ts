@@ -16,6 +16,7 @@ import {
   findingSubject,
 } from '../../core/fleet/contract.ts';
 import type { Finding } from '../../core/model/finding.ts';
+import { Masker, maskRecord } from '../../core/secrets/masker.ts';
 import { connectNats, type NatsClientOptions } from './nats-connection.ts';
 import type { Outbox, OutboxRow } from './outbox.ts';
 import { ensureFindingsStream } from './streams.ts';
@@ -78,6 +79,7 @@ export class FleetPublisher {
   private pumpScheduled = false;
   private lastWarning = '';
   private waiters: Array<() => void> = [];
+  private readonly masker = new Masker();
   private readonly counts = { queued: 0, published: 0, acked: 0, duplicates: 0, failures: 0, dropped: 0 };
 
   constructor(o: PublisherOptions) {
@@ -145,18 +147,30 @@ export class FleetPublisher {
 
   /** Wrap a finding in an envelope and keep it in the outbox; the pump publishes it. */
   enqueue(finding: Finding): void {
-    const env: FleetEnvelope = {
-      v: 1,
-      source: this.o.source,
-      host: this.o.host,
-      account: this.o.account ?? '_',
-      region: this.o.region ?? '_',
-      sent_at: new Date(this.nowMs()).toISOString(),
-      finding,
-    };
+    // Messages leave the host: masked like every other record that does (the sinks mask what they write, and a
+    // finding reaches the publisher before any sink has seen it).
+    const env: FleetEnvelope = maskRecord(
+      {
+        v: 1,
+        source: this.o.source,
+        host: this.o.host,
+        account: this.o.account ?? '_',
+        region: this.o.region ?? '_',
+        sent_at: new Date(this.nowMs()).toISOString(),
+        finding,
+      } satisfies FleetEnvelope,
+      this.masker,
+    );
     const subject = findingSubject({ ...env, severity: finding.severity });
     this.counts.queued++;
-    this.counts.dropped += this.outbox.put(envelopeMsgId(env), subject, encodeEnvelope(env), this.nowMs());
+    try {
+      this.counts.dropped += this.outbox.put(envelopeMsgId(env), subject, encodeEnvelope(env), this.nowMs());
+    } catch (e) {
+      // A full disk must not stop the command's own output: the finding is lost to the bus, and counted.
+      this.counts.dropped++;
+      this.warnOnce(`cannot write the outbox ${this.outbox.path}: ${(e as Error).message}; finding not published`);
+      return;
+    }
     this.schedulePump();
   }
 

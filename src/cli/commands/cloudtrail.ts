@@ -4,12 +4,13 @@ import { atLeast, type Severity } from '../../core/model/severity.ts';
 import { EXIT } from '../exit-codes.ts';
 import { describeUnread, reportProblem, whileRunning } from '../lifecycle.ts';
 import { failOnOption, formatOption } from '../output-options.ts';
+import { addPublishOptions, PUBLISH_HELP, type PublishFlags, publishSettings } from '../publish-options.ts';
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
-interface Opts {
+interface Opts extends PublishFlags {
   inventory: string[];
   awsIpRanges?: string;
   format?: SinkFormat;
@@ -19,7 +20,7 @@ interface Opts {
 }
 
 export function cloudtrailCommand(): Command {
-  return new Command('cloudtrail')
+  const cmd = new Command('cloudtrail')
     .description(
       'Find instance credentials used away from their instance, IMDSv1-delivered credentials in use and reconnaissance ' +
         'with instance roles, in CloudTrail, GCP Cloud Audit Logs and Azure Activity Logs',
@@ -38,17 +39,21 @@ export function cloudtrailCommand(): Command {
     .addOption(formatOption())
     .option('-o, --output <file>', 'write records to FILE instead of stdout')
     .addOption(failOnOption())
-    .option('--stats', 'print records read, records/s and findings to stderr')
+    .option('--stats', 'print records read, records/s and findings to stderr');
+  return addPublishOptions(cmd)
     .addHelpText(
       'after',
       `
 Exit codes: 0 no finding at or above --fail-on; 1 findings; 2 usage or input error (every readable input is still
-read and its findings written); 3 the output could not be written; 128+n stopped by signal n.
+read and its findings written); 3 the output could not be written (or, with --publish-required, findings were left
+unacknowledged); 128+n stopped by signal n.
 Findings list the records they rest on in origin.event_ids (CloudTrail eventID, GCP insertId, Azure eventDataId).
 Examples:
   imdsguard cloudtrail AWSLogs/123456789012/CloudTrail/ --inventory instances.json --inventory nat.json
   aws ec2 describe-instances > instances.json; imdsguard cloudtrail --aws-ip-ranges ip-ranges.json events.ndjson
-  gcloud logging read 'logName:"cloudaudit"' --format=json | imdsguard cloudtrail --inventory gce.json -`,
+  gcloud logging read 'logName:"cloudaudit"' --format=json | imdsguard cloudtrail --inventory gce.json -
+  imdsguard cloudtrail --publish nats://hub:4222 --account 123456789012 --region eu-west-1 AWSLogs/
+${PUBLISH_HELP}`,
     )
     .action(async (inputs: string[], opts: Opts) => {
       // Loaded when the command runs, not at every start of the CLI.
@@ -61,7 +66,14 @@ Examples:
       const side = [...opts.inventory, ...(opts.awsIpRanges ? [opts.awsIpRanges] : [])];
       if (opts.output)
         await refuseOutputAmongInputs(opts.output, [...(await expandInputs(inputs, () => undefined)), ...side]);
-      const sink = await openSink(opts.format, opts.output, { wholeRun: true });
+      const publish = publishSettings(opts, 'cloudtrail');
+      const output = await openSink(opts.format, opts.output, { wholeRun: true });
+      const publishing = publish
+        ? (await import('../../app/fleet-publishing.ts')).FleetPublishing.start(publish, 'cloudtrail', (m) =>
+            process.stderr.write(`imdsguard: ${m}\n`),
+          )
+        : undefined;
+      const sink = publishing ? publishing.tee(output) : output;
       let worst = false;
       let problems = 0;
       let files: readonly string[] = [];
@@ -89,6 +101,7 @@ Examples:
         await sink.close();
       } catch (e) {
         await sink.abort();
+        await publishing?.finish();
         throw e;
       } finally {
         stopHooks();
@@ -111,7 +124,20 @@ Examples:
         process.stderr.write(
           `imdsguard: ${problems} input problem(s); the findings above come from everything else that was read\n`,
         );
+      // What was found is in the outbox already; wait (bounded) for the server to acknowledge it.
+      const published = publishing ? await publishing.finish() : undefined;
+      if (published && publish) {
+        const { describePublishOutcome } = await import('../../app/fleet-publishing.ts');
+        process.stderr.write(describePublishOutcome(published, publish.outboxPath));
+      }
       // An input error outranks findings (exit 2); the findings of every readable input were still written.
-      process.exitCode = problems > 0 ? EXIT.error : worst ? EXIT.findings : EXIT.ok;
+      process.exitCode =
+        publish?.required && (published?.left ?? 0) > 0
+          ? EXIT.output
+          : problems > 0
+            ? EXIT.error
+            : worst
+              ? EXIT.findings
+              : EXIT.ok;
     });
 }

@@ -6,9 +6,10 @@ import { LOG_FORMATS, type LogFormatName } from '../../core/parse/types.ts';
 import { EXIT } from '../exit-codes.ts';
 import { stopExitCode, stopRequested, whileRunning } from '../lifecycle.ts';
 import { failOnOption, formatOption } from '../output-options.ts';
+import { addPublishOptions, PUBLISH_HELP, type PublishFlags, publishSettings } from '../publish-options.ts';
 import { rawStderr } from '../terminal.ts';
 
-interface ScanFlags {
+interface ScanFlags extends PublishFlags {
   logFormat: LogFormatName;
   field: Record<string, string>;
   format?: SinkFormat;
@@ -50,7 +51,7 @@ function positiveInt(v: string): number {
 }
 
 export function scanCommand(): Command {
-  return new Command('scan')
+  const cmd = new Command('scan')
     .description('Find metadata-SSRF attempts (and SSRF to other internal addresses) in web, proxy and WAF logs')
     .argument(
       '[inputs...]',
@@ -85,7 +86,8 @@ export function scanCommand(): Command {
         .default(4 << 20),
     )
     .option('--no-summary', 'do not print the summary on stderr')
-    .option('--no-progress', 'do not print the progress line on stderr (it is only shown on a TTY anyway)')
+    .option('--no-progress', 'do not print the progress line on stderr (it is only shown on a TTY anyway)');
+  return addPublishOptions(cmd)
     .addHelpText(
       'after',
       `
@@ -98,15 +100,17 @@ eve.json http events), text (whole line as free text).
 Findings go to stdout (one per verdict per line: rule ssrf-metadata or ssrf-internal, with origin.file and
 origin.line); the summary, per-client grouping and warnings go to stderr.
 Exit code: 0 nothing at or above --fail-on; 1 findings; 2 an input could not be read at all, or a usage error (the
-other inputs are still scanned); 3 the output could not be written; 128+n stopped by signal n (SIGINT 130,
-SIGTERM 143, SIGHUP 129), after writing the findings so far.
+other inputs are still scanned); 3 the output could not be written (or, with --publish-required, findings were left
+unacknowledged); 128+n stopped by signal n (SIGINT 130, SIGTERM 143, SIGHUP 129), after writing the findings so far.
+${PUBLISH_HELP}
 
 Examples:
   imdsguard scan /var/log/nginx/access.log
   imdsguard scan --format sarif -o ssrf.sarif '/var/log/nginx/*.gz'
   zcat access.log.1.gz | imdsguard scan --log-format combined --fail-on high
   imdsguard scan --log-format json --field url=req.original_url --field client=req.ip app.log
-  imdsguard scan --follow /var/log/haproxy.log`,
+  imdsguard scan --follow /var/log/haproxy.log
+  imdsguard scan --follow --publish nats://hub1:4222 --publish nats://hub2:4222 --account 123456789012 /var/log/nginx/access.log`,
     )
     .action(async (inputs: string[], flags: ScanFlags) => {
       // Loaded when the command runs: every command's code at start-up would cost each run time and memory.
@@ -128,7 +132,17 @@ Examples:
           expanded.map((i) => (i.kind === 'stdin' ? '-' : i.path)),
         );
       }
-      const sink = await openSink(flags.format, flags.output, { wholeRun: true });
+      const publish = publishSettings(flags, 'scan');
+      const output = await openSink(flags.format, flags.output, { wholeRun: true });
+      const tty = Boolean(process.stderr.isTTY) && flags.progress;
+      const warn = (m: string) => {
+        if (tty) rawStderr('\r\u001b[K');
+        process.stderr.write(`imdsguard: ${m}\n`);
+      };
+      const publishing = publish
+        ? (await import('../../app/fleet-publishing.ts')).FleetPublishing.start(publish, 'scan', warn)
+        : undefined;
+      const sink = publishing ? publishing.tee(output) : output;
       let atOrAbove = 0;
       const ac = new AbortController();
       const findingsCode = () => (atOrAbove > 0 && !flags.exitZero ? EXIT.findings : EXIT.ok);
@@ -138,7 +152,6 @@ Examples:
       const started = process.hrtime.bigint();
       const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6;
       const stats = { ref: undefined as undefined | { linesRead: number; bytesRead: number; findings: number } };
-      const tty = Boolean(process.stderr.isTTY) && flags.progress;
       const timer = tty
         ? setInterval(() => {
             const s = stats.ref;
@@ -162,10 +175,7 @@ Examples:
           maxLineBytes: flags.maxLineBytes,
           concurrency: flags.concurrency,
           signal: ac.signal,
-          warn: (m) => {
-            if (tty) rawStderr('\r\u001b[K');
-            process.stderr.write(`imdsguard: ${m}\n`);
-          },
+          warn,
           onFinding: (f) => {
             if (atLeast(f.severity, flags.failOn)) atOrAbove++;
           },
@@ -176,6 +186,7 @@ Examples:
         await sink.close();
       } catch (e) {
         await sink.abort();
+        await publishing?.finish();
         throw e;
       } finally {
         if (timer) {
@@ -193,9 +204,16 @@ Examples:
         process.stderr.write(
           `imdsguard: interrupted by ${stoppedBy}${result.notRead.length > 0 ? `; not read: ${result.notRead.join(', ')}` : ''}\n`,
         );
+      // What was found is in the outbox already; wait (bounded) for the server to acknowledge it.
+      const published = publishing ? await publishing.finish() : undefined;
+      if (published && publish) {
+        const { describePublishOutcome } = await import('../../app/fleet-publishing.ts');
+        process.stderr.write(describePublishOutcome(published, publish.outboxPath));
+      }
       const stopCode = stoppedBy ? stopExitCode() : undefined;
       // A stopped read may still sit in the thread pool (a FIFO nobody writes to): end now, not when it returns.
       if (stopCode !== undefined) process.exit(stopCode);
+      else if (publish?.required && (published?.left ?? 0) > 0) process.exitCode = EXIT.output;
       else if (result.inputsFailed.length > 0) process.exitCode = EXIT.error;
       else process.exitCode = findingsCode();
     });
