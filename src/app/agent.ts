@@ -17,6 +17,7 @@ import type { FindingSink } from '../core/ports.ts';
 import type { CallerPattern } from '../core/rules/imds-expected-callers.ts';
 import { classifyHostEvent, processRecord } from '../core/rules/imds-host-event.ts';
 import { type SensorName, selectSensors } from './agent-sensors.ts';
+import type { PublishSettings } from './fleet-publishing.ts';
 
 export interface AgentOptions {
   sensor: SensorName | 'auto';
@@ -36,6 +37,8 @@ export interface AgentOptions {
   queueMax: number;
   version: string;
   log: Logger;
+  /** --publish: findings also go to JetStream through the outbox. */
+  publish?: PublishSettings;
   /** Called once the sensor is attached (tests, readiness). */
   onReady?: (sensor: string) => void;
 }
@@ -101,7 +104,16 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   state.baseline.warmupMs = o.warmupS * 1000;
   let allow: CallerPattern[] = o.allowlist ? await loadAllowlist(o.allowlist) : [];
 
-  const sink: FindingSink = await openSink(o.format, o.output);
+  const output: FindingSink = await openSink(o.format, o.output);
+  const publishing = o.publish
+    ? (await import('./fleet-publishing.ts')).FleetPublishing.start(o.publish, 'agent', (m) => log.warn(m))
+    : undefined;
+  const sink = publishing ? publishing.tee(output) : output;
+  const stopPublishing = async () => {
+    if (!publishing) return;
+    const { stats, left } = await publishing.finish();
+    log.info({ ...stats, left, outbox: o.publish?.outboxPath }, 'publishing stopped');
+  };
   const pids = new PidTable();
   const attributor = new Attributor(pids);
   const counters = { events: 0, dropped: 0, findings: 0, worst: -1 };
@@ -120,6 +132,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
       }),
     });
     log.info({ port: http.port }, 'metrics and health on 127.0.0.1');
+    publishing?.registerMetrics(http);
   }
   const m = http
     ? {
@@ -268,6 +281,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
         wake?.();
         await http?.close();
         await sink.close();
+        await stopPublishing();
         throw e;
       }
       log.warn(
@@ -302,6 +316,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   await persist();
   await sink.close();
   await http?.close();
+  await stopPublishing();
   log.info({ ...counters, sensor: active.stats() }, 'agent stopped');
   if (failed) throw new ImdsguardError('E_SINK_IO', 'Some records could not be written');
   if (reason === 'signal') return 0;

@@ -2,6 +2,7 @@
  * `imdsguard proxy`: load the policy, start caller attribution, the listeners and the record sink; reload the
  * policy on SIGHUP; stop cleanly on SIGTERM/SIGINT.
  */
+
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Attributor } from '../adapters/net/caller/attribute.ts';
@@ -16,6 +17,7 @@ import { ImdsguardError } from '../core/errors.ts';
 import { parsePolicy } from '../core/policy/load.ts';
 import { type ProxyOutcome, proxyEvent, proxyFinding } from '../core/policy/records.ts';
 import type { Policy } from '../core/policy/types.ts';
+import type { PublishSettings } from './fleet-publishing.ts';
 
 /** One listener per endpoint: the port tells the proxy which endpoint a redirected client dialled. */
 export const DEFAULT_LISTENERS: ReadonlyArray<{ listen: string; upstream: string }> = [
@@ -93,6 +95,8 @@ export interface ProxyRunOptions {
   upstreamTimeoutMs?: number;
   maxConnectionsPerPeer?: number;
   log: Logger;
+  /** --publish: findings also go to JetStream through the outbox. */
+  publish?: PublishSettings;
   /** Resolves when the proxy should stop (signals); tests pass their own. */
   until?: Promise<void>;
   /** Told once listening (tests, readiness). */
@@ -102,7 +106,11 @@ export interface ProxyRunOptions {
 export async function runProxy(o: ProxyRunOptions): Promise<void> {
   let policy = loadPolicyFile(o.policyFile);
   const listeners = resolveListeners(o.listen, o.upstream, policy);
-  const sink = await openProxySink(o.format, o.output);
+  const output = await openProxySink(o.format, o.output);
+  const publishing = o.publish
+    ? (await import('./fleet-publishing.ts')).FleetPublishing.start(o.publish, 'proxy', (m) => o.log.warn(m))
+    : undefined;
+  const sink = publishing ? publishing.tee(output) : output;
   const attributor = await Attributor.create({
     python: o.python,
     hashExe: o.hashExe || policy.needsExeHash,
@@ -130,6 +138,7 @@ export async function runProxy(o: ProxyRunOptions): Promise<void> {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [metrics.registry],
     });
+    publishing?.registerMetrics(metrics);
   }
 
   const onOutcome = (out: ProxyOutcome) => {
@@ -184,5 +193,9 @@ export async function runProxy(o: ProxyRunOptions): Promise<void> {
   attributor.close();
   await metrics?.close();
   await sink.close();
+  if (publishing) {
+    const { stats, left } = await publishing.finish();
+    o.log.info({ ...stats, left, outbox: o.publish?.outboxPath }, 'publishing stopped');
+  }
   o.log.info('imdsguard proxy stopped');
 }

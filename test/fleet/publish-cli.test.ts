@@ -65,6 +65,18 @@ describe('--publish on scan and cloudtrail (real nats-server on loopback)', { sk
     ...more,
   ];
 
+  it('every sensor command documents the publishing options', async () => {
+    for (const cmd of ['scan', 'cloudtrail', 'agent', 'proxy']) {
+      const r = await runCli([cmd, '--help']);
+      assert.equal(r.status, 0, r.stderr);
+      for (const o of ['--publish <url>', '--nats-creds', '--outbox <file>', '--outbox-max', '--publish-required'])
+        assert.ok(r.stdout.includes(o), `${cmd} --help lacks ${o}`);
+    }
+    const bad = await runCli(['scan', '--publish', 'http://x:1', LEAKS]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /not a NATS server address/);
+  });
+
   it('scan publishes every finding it prints, masked, once; a second run adds nothing', async () => {
     const server = await NatsServer.create();
     servers.push(server);

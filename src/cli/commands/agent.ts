@@ -3,6 +3,7 @@ import { VERSION } from '../../adapters/version.ts';
 import { ImdsguardError } from '../../core/errors.ts';
 import { isSeverity, type Severity } from '../../core/model/severity.ts';
 import { formatOption } from '../output-options.ts';
+import { addPublishOptions, PUBLISH_HELP, type PublishFlags, publishSettings } from '../publish-options.ts';
 
 function intArg(name: string, min: number, max: number): (v: string) => number {
   return (v) => {
@@ -13,7 +14,7 @@ function intArg(name: string, min: number, max: number): (v: string) => number {
   };
 }
 
-interface AgentFlags {
+interface AgentFlags extends PublishFlags {
   sensor: string;
   format?: 'jsonl' | 'table';
   output?: string;
@@ -33,7 +34,7 @@ interface AgentFlags {
 }
 
 export function agentCommand(): Command {
-  return new Command('agent')
+  const cmd = new Command('agent')
     .description('Watch which process, user and container talks to the metadata service on this host')
     .addOption(
       new Option('--sensor <name>', 'sensor: auto picks bpftrace, then auditd, then procfs')
@@ -89,7 +90,8 @@ export function agentCommand(): Command {
         .default('info')
         .env('LOG_LEVEL'),
     )
-    .option('--print-program', 'print the bpftrace program the agent runs, and exit', false)
+    .option('--print-program', 'print the bpftrace program the agent runs, and exit', false);
+  return addPublishOptions(cmd)
     .addHelpText(
       'after',
       `
@@ -101,7 +103,10 @@ Exit code: 0 on SIGTERM; with --duration, 0 or 1 per --fail-on; 2 on a usage, co
 Examples:
   imdsguard agent --events --format jsonl
   imdsguard agent --sensor auditd --audit-rule --duration 60 -o /var/log/imdsguard.jsonl
-  imdsguard agent --print-program > imds.bt`,
+  imdsguard agent --print-program > imds.bt
+  imdsguard agent --metrics-port 9464 --publish nats://hub:4222 --account 123456789012 --region eu-west-1
+${PUBLISH_HELP}
+The outbox defaults to outbox-agent.sqlite in --state; the publish counts and the outbox backlog are on /metrics.`,
     )
     .action(async (f: AgentFlags) => {
       if (f.printProgram) {
@@ -124,7 +129,9 @@ Examples:
         import('../../app/agent-sensors.ts'),
       ]);
       const log = pino({ level: f.logLevel, base: { component: 'agent' } }, pino.destination({ dest: 2, sync: true }));
+      const publish = publishSettings(f, 'agent', f.state);
       const code = await runAgent({
+        ...(publish ? { publish } : {}),
         sensor: assertSensorName(f.sensor),
         ...(f.format ? { format: f.format } : {}),
         ...(f.output ? { output: f.output } : {}),

@@ -10,6 +10,7 @@ const proxyApp = (): Promise<typeof ProxyApp> => import('../../app/proxy.ts');
 import { ImdsguardError } from '../../core/errors.ts';
 import { EXIT } from '../exit-codes.ts';
 import { formatOption } from '../output-options.ts';
+import { addPublishOptions, PUBLISH_HELP, type PublishFlags, publishSettings } from '../publish-options.ts';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -22,7 +23,7 @@ function intArg(name: string, min: number, max: number): (v: string) => number {
   };
 }
 
-interface ProxyFlags {
+interface ProxyFlags extends PublishFlags {
   policy?: string;
   listen: string[];
   upstream: string[];
@@ -105,7 +106,7 @@ Examples:
 }
 
 export function proxyCommand(): Command {
-  const cmd = new Command('proxy')
+  const base = new Command('proxy')
     .description('Enforcing metadata proxy: attributes each request to a process and applies a policy')
     .option('--policy <file>', 'policy file (YAML); reloaded on SIGHUP')
     .option('--listen <addr:port>', 'listen address (repeat; paired with --upstream by position)', collect, [])
@@ -141,7 +142,8 @@ export function proxyCommand(): Command {
     )
     .addOption(
       new Option('--log-level <level>', 'stderr log level').choices(['debug', 'info', 'warn', 'error']).default('info'),
-    )
+    );
+  const cmd = addPublishOptions(base)
     .addHelpText(
       'after',
       `
@@ -154,13 +156,18 @@ Exit code: 0 after SIGTERM; 2 on a usage, policy or listen error.
 Examples:
   imdsguard proxy --policy /etc/imdsguard/proxy.yaml -o /var/log/imdsguard/proxy.jsonl
   imdsguard proxy --policy p.yaml --listen 127.0.0.1:8169 --upstream http://127.0.0.1:9000
-  imdsguard proxy redirect --apply --uid 998`,
+  imdsguard proxy redirect --apply --uid 998
+  imdsguard proxy --policy p.yaml --metrics-port 9465 --publish nats://hub:4222
+${PUBLISH_HELP}
+The publish counts and the outbox backlog are on /metrics (imdsguard_publish_*, imdsguard_outbox_*).`,
     )
     .action(async (f: ProxyFlags) => {
       if (!f.policy) throw new ImdsguardError('E_USAGE', 'proxy needs --policy FILE');
       const [{ pino }, { runProxy }] = await Promise.all([import('pino'), proxyApp()]);
       const log = pino({ level: f.logLevel, base: { name: 'imdsguard-proxy' } }, pino.destination(2));
+      const publish = publishSettings(f, 'proxy');
       await runProxy({
+        ...(publish ? { publish } : {}),
         policyFile: f.policy,
         listen: f.listen,
         upstream: f.upstream,
