@@ -4,6 +4,7 @@ import { agentCommand } from './commands/agent.ts';
 import { cloudtrailCommand } from './commands/cloudtrail.ts';
 import { explainCommand } from './commands/explain.ts';
 import { exportCommand } from './commands/export.ts';
+import { findingsCommand } from './commands/findings.ts';
 import { postureCommand } from './commands/posture.ts';
 import { proxyCommand } from './commands/proxy.ts';
 import { redactCommand } from './commands/redact.ts';
@@ -19,6 +20,7 @@ const COMMANDS: Array<() => Command> = [
   redactCommand,
   exportCommand,
   proxyCommand,
+  findingsCommand,
 ];
 
 export function buildProgram(): Command {

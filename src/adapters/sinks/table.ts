@@ -56,6 +56,9 @@ export function renderRecord(r: Record<string, unknown>): string {
   const secret = r.secret as { kind?: string; masked?: string } | undefined;
   if (secret) lines.push(`  secret:    ${cell(secret.kind)} ${cell(secret.masked)}`);
   if (r.time) lines.push(`  time:      ${cell(r.time)}`);
+  // Findings read back from the fleet store say which host and sensor reported them.
+  const fleet = r.fleet as { host?: { id?: string; name?: string }; source?: string } | undefined;
+  if (fleet?.host) lines.push(`  host:      ${cell(fleet.host.name ?? fleet.host.id)} (${cell(fleet.source)})`);
   return `${lines.join('\n')}\n\n`;
 }
 
