@@ -215,6 +215,9 @@ function pemMatches(text: string, state: DetectState, out: SecretMatch[]): void 
     PEM_BODY_RUNS.lastIndex = 0;
     for (let run = PEM_BODY_RUNS.exec(bodyText); run !== null; run = PEM_BODY_RUNS.exec(bodyText))
       out.push(make('private-key', run.index, run.index + run[0].length, run[0]));
+    // And the last, however short, when the body goes on past the end of the line.
+    const cut = end ? null : /(?<=\\|\s)[A-Za-z0-9+/=]{1,15}$/.exec(bodyText);
+    if (cut && cut.index > 0) out.push(make('private-key', cut.index, bodyText.length, cut[0]));
     state.pemLines = end || ++state.pemLines > PEM_MAX_LINES ? -1 : state.pemLines;
     return;
   }

@@ -214,8 +214,8 @@ function isText(bytes: number[]): boolean {
   return bad * 20 <= bytes.length;
 }
 
-/** Base64 or base64url of `t[from, to)`; null unless it decodes to text. */
-function decodeB64(t: string, from: number, to: number): number[] | null {
+/** Base64 or base64url of `t[from, to)`; null unless it decodes to text (of at least `min` bytes). */
+function decodeB64(t: string, from: number, to: number, min = 12): number[] | null {
   const bytes: number[] = [];
   let acc = 0;
   let bits = 0;
@@ -230,7 +230,25 @@ function decodeB64(t: string, from: number, to: number): number[] | null {
     // Reject binary early: the first 12 bytes tell.
     if (bytes.length === 12 && !isText(bytes)) return null;
   }
-  return bytes.length >= 12 && isText(bytes) ? bytes : null;
+  return bytes.length >= min && isText(bytes) ? bytes : null;
+}
+
+/**
+ * The last line of a base64 block wrapped over several lines (MIME: 76 characters a line) is often too short to be
+ * decoded on its own: when the line before was a base64 view, the whole of this one (padding aside) is read as the
+ * block's end. Null unless it is base64 of text.
+ */
+export function base64Rest(t: string): View | null {
+  const m = /^[A-Za-z0-9+/_-]{2,}(?==*$)/.exec(t);
+  if (!m) return null;
+  const bytes = decodeB64(t, 0, m[0].length, 1);
+  if (!bytes) return null;
+  const b = new Builder();
+  bytes.forEach((c, i) => {
+    b.push(String.fromCharCode(c), Math.floor((8 * i) / 6), Math.ceil((8 * (i + 1)) / 6));
+  });
+  const st = b.step();
+  return { text: st.text, lo: st.lo, hi: st.hi, layers: ['base64'] };
 }
 
 /**

@@ -169,6 +169,38 @@ describe('Masker: known secrets', () => {
     }
   });
 
+  test('a document encoded whole in base64 and wrapped at 76 characters (MIME): no secret survives, at any alignment', () => {
+    const docs: Array<[object, string[]]> = [
+      [{ RoleArn: 'arn:aws:iam::123456789012:role/web', ...AWS_DOC }, AWS_VALUES],
+      [ALI_DOC, ALI_VALUES],
+    ];
+    const body = Array.from({ length: 6 }, (_, i) =>
+      Buffer.from(
+        `${i}`.repeat(48).replace(/./g, (c, k) => String.fromCharCode(33 + ((k * 7 + Number(c) * 13) % 90))),
+      ).toString('base64'),
+    );
+    const gcp = {
+      type: 'service_account',
+      private_key: `-----BEGIN PRIVATE KEY-----\n${body.join('\n')}\n-----END PRIVATE KEY-----\n`,
+      client_email: 'x@p.iam.gserviceaccount.com',
+    };
+    docs.push([gcp, body]);
+    for (const [doc, values] of docs)
+      for (let pad = 0; pad < 57; pad++) {
+        const text = JSON.stringify({ pad: 'p'.repeat(pad), ...doc });
+        const wrapped = Buffer.from(text)
+          .toString('base64')
+          .match(/.{1,76}/g)!;
+        const m = new Masker();
+        const out = ['Content-Type: application/json', 'Content-Transfer-Encoding: base64', '', ...wrapped].map((l) =>
+          m.line(l),
+        );
+        // Decoded as one text (the lines joined), as a mail client would.
+        assertMasked(out.slice(3).join(''), values, ['base64'], `pad ${pad}`);
+        assert.equal(out.length, wrapped.length + 3);
+      }
+  });
+
   test('KnownSecrets finds every piece of 12 characters or more, and nothing shorter', () => {
     const k = new KnownSecrets();
     k.add(SECRET);

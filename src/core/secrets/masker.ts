@@ -1,7 +1,7 @@
 import { type DetectState, detectLine, mayHoldSecret, newDetectState, openValueAtEnd } from './detect.ts';
-import type { SecretKind } from './kinds.ts';
+import type { SecretKind, SecretMatch } from './kinds.ts';
 import { KnownSecrets } from './known.ts';
-import { mayBeEncoded, sourceSpan, views } from './layers.ts';
+import { base64Rest, mayBeEncoded, sourceSpan, type View, views } from './layers.ts';
 import { mask } from './mask.ts';
 
 /** One span of a line to mask, with the secret it holds. `kind` is absent for a piece of an already known secret. */
@@ -64,6 +64,15 @@ export class Masker {
    * `essKey":"…"`), and the value on the next line is then recognised only with it.
    */
   private tail: string | null = null;
+  /**
+   * The same as `carry`, for a secret cut at the end of a decoded view of the line (a document encoded whole, then
+   * wrapped, as MIME wraps base64 at 76 characters): its rest opens the same view of the next line.
+   */
+  private viewCarry: { carry: NonNullable<Masker['carry']>; layers: readonly string[] } | null = null;
+  /** The end of the previous line's decoded view that reached the line's end (as `tail`, for a key name cut in two). */
+  private viewTail: { text: string; layers: readonly string[] } | null = null;
+  /** Layers of the previous line's view that ended inside a private key's body (its BEGIN seen, not its END). */
+  private viewPem: readonly string[] | null = null;
 
   constructor(known: KnownSecrets = new KnownSecrets()) {
     this.known = known;
@@ -126,6 +135,7 @@ export class Masker {
       spans.push({ start: m.start, end: m.end, value: m.value, kind: m.kind, layers: [] });
       this.known.addMatch(m);
     }
+    const before = stream ? (this.tail ?? '') : '';
     if (stream && this.tail !== null) {
       const t = this.tail;
       const joined = { line: line - 1, awsContextUntil: state.awsContextUntil, pemLines: -1 };
@@ -141,13 +151,31 @@ export class Masker {
           this.known.addMatch(m);
         }
     }
-    if (mayBeEncoded(text)) {
+    const prevView = stream ? this.viewCarry : null;
+    const prevTail = stream ? this.viewTail : null;
+    let nextView: Masker['viewCarry'] = null;
+    let nextTail: Masker['viewTail'] = null;
+    const prevPem = stream ? this.viewPem : null;
+    let nextPem: Masker['viewPem'] = null;
+    const encoded = mayBeEncoded(text);
+    // The short last line of a wrapped base64 block passes no cheap test: read it when the block's view is open.
+    const rest =
+      !encoded && [prevView?.layers, prevTail?.layers, prevPem].some((l) => l?.join() === 'base64')
+        ? base64Rest(text)
+        : null;
+    if (encoded || rest) {
       const pem = state.pemLines;
-      for (const v of views(text)) {
+      for (const v of rest ? [rest] : views(text)) {
         // Each view is the same line: detection state moves once per line, and PEM blocks are read as written.
         state.line = line - 1;
         state.pemLines = -1;
-        for (const m of detectLine(v.text, state)) {
+        const atStart = v.lo![0] === 0;
+        const atEnd = v.text.length > 0 && v.hi![v.text.length - 1]! >= text.length - 2;
+        // Inside a private key's body that the previous line's view opened: its runs are key material.
+        if (prevPem && atStart && sameLayers(prevPem, v.layers)) state.pemLines = 0;
+        const found = detectLine(v.text, state);
+        if (stream && state.pemLines >= 0 && atEnd && nextPem === null) nextPem = v.layers;
+        for (const m of found) {
           const [s, e] = sourceSpan(v, m.start, m.end);
           spans.push({ start: s, end: e, value: m.value, kind: m.kind, layers: v.layers });
           this.known.addMatch(m);
@@ -157,9 +185,31 @@ export class Masker {
             const [s, e] = sourceSpan(v, p.start, p.end);
             spans.push({ start: s, end: e, value: p.secret, layers: v.layers });
           }
+        if (stream && v.text.length > 0) {
+          if (prevTail && v.lo![0] === 0 && sameLayers(prevTail.layers, v.layers)) {
+            const t = prevTail.text;
+            const joined = { line: line - 1, awsContextUntil: state.awsContextUntil, pemLines: -1 };
+            for (const m of detectLine(t + v.text, joined))
+              if (m.end > t.length) {
+                const [s, e] = sourceSpan(v, Math.max(0, m.start - t.length), m.end - t.length);
+                spans.push({ start: s, end: e, value: m.value, kind: m.kind, layers: v.layers });
+                this.known.addMatch(m);
+              }
+            if (joined.pemLines >= 0 && atEnd) nextPem ??= v.layers;
+          }
+          const before = prevTail && v.lo![0] === 0 && sameLayers(prevTail.layers, v.layers) ? prevTail.text : '';
+          if (nextView === null) nextView = this.viewWrap(text, v, found, prevView, before, state, spans);
+          if (nextTail === null && v.hi![v.text.length - 1]! >= text.length - 2)
+            nextTail = { text: v.text.slice(-TAIL), layers: v.layers };
+        }
       }
       state.line = line;
       state.pemLines = pem;
+    }
+    if (stream) {
+      this.viewCarry = nextView;
+      this.viewTail = nextTail;
+      this.viewPem = nextPem;
     }
     if (this.known.size > 0) {
       let carry: Masker['carry'] = null;
@@ -175,7 +225,7 @@ export class Masker {
     if (stream) {
       this.tail = state.line <= state.awsContextUntil ? text.slice(-TAIL) : null;
       this.wrapCarry(text, spans);
-      if (!this.carry) this.openCarry(text, spans, state);
+      if (!this.carry) this.openCarry(text, before, spans, state);
     }
     return merge(spans);
   }
@@ -205,13 +255,58 @@ export class Masker {
   }
 
   /**
+   * Wrapping inside an encoded document: the rest of a secret cut at the end of the previous line's view opens this
+   * line's view with the same layers; a secret this view cuts at its end goes on in the next line's.
+   */
+  private viewWrap(
+    text: string,
+    v: View,
+    found: readonly SecretMatch[],
+    prev: Masker['viewCarry'],
+    before: string,
+    state: DetectState,
+    spans: MaskSpan[],
+  ): Masker['viewCarry'] {
+    const lo = v.lo![0]!;
+    const hi = v.hi![v.text.length - 1]!;
+    if (prev && lo === 0 && sameLayers(prev.layers, v.layers)) {
+      const rest: MaskSpan[] = [];
+      this.continued(v.text, prev.carry, rest);
+      for (const r of rest) {
+        const [s, e] = sourceSpan(v, r.start, r.end);
+        spans.push({ ...r, start: s, end: e, layers: v.layers });
+        // The whole view is the secret's middle (a long token over several wrapped lines): it goes on.
+        if (r.end === v.text.length)
+          return { carry: { secret: prev.carry.secret + v.text, at: 0, open: true }, layers: v.layers };
+      }
+    }
+    // Base64 padding may follow the last decoded character.
+    if (hi < text.length - 2) return null;
+    // With the end of the previous line's view in front: the key may be there and its value start here.
+    const open = openValueAtEnd(before + v.text, state);
+    if (open) {
+      const start = Math.max(0, open.start - before.length);
+      if (start < v.text.length) {
+        const [s, e] = sourceSpan(v, start, v.text.length);
+        spans.push({ start: s, end: e, value: open.value, layers: v.layers });
+      }
+      return { carry: { secret: open.value, at: open.value.length, open: true }, layers: v.layers };
+    }
+    for (const m of found)
+      if (m.end === v.text.length && OPEN_ENDED.has(m.kind))
+        return { carry: { secret: m.value, at: m.value.length, open: true }, layers: v.layers };
+    return null;
+  }
+
+  /**
    * A secret key's value cut short by the end of the line (a logger wrapped it): what is here is masked, and the
    * run of secret characters that opens the next line is its rest.
    */
-  private openCarry(text: string, spans: MaskSpan[], state: DetectState): void {
-    const open = openValueAtEnd(text, state);
+  private openCarry(text: string, before: string, spans: MaskSpan[], state: DetectState): void {
+    const open = openValueAtEnd(before + text, state);
     if (!open) return;
-    if (open.start < text.length) spans.push({ start: open.start, end: text.length, value: open.value, layers: [] });
+    const start = Math.max(0, open.start - before.length);
+    if (start < text.length) spans.push({ start, end: text.length, value: open.value, layers: [] });
     this.carry = { secret: open.value, at: open.value.length, open: true };
   }
 
@@ -225,6 +320,10 @@ export class Masker {
         this.carry = { secret: s.value, at: s.value.length, open: true };
     }
   }
+}
+
+function sameLayers(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Sort spans and merge overlapping ones (the first secret names the merged span). */
