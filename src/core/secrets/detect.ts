@@ -352,7 +352,7 @@ export function openValueAtEnd(text: string, state: DetectState): { start: numbe
     const span = m?.indices?.groups?.value;
     if (m && span) {
       const v = decodeSecretText(text.slice(span[0]));
-      const ali = /secret$/i.test(m[0].slice(0, m[0].search(/["'`%&:= 	]/)) || m[0]);
+      const ali = /^access_?key_?secret/i.test(m[0]);
       if (v.length < (ali ? 30 : 40)) return { start: span[0], value: v };
     }
   }

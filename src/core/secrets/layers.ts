@@ -64,13 +64,31 @@ function hexVal(c: number): number {
   return -1;
 }
 
-/** `%XX` (any case) to the byte it names, `+` to a space (form encoding). Bytes become latin1 characters. */
+/**
+ * `%XX` (any case) to the byte it names, `+` to a space (form encoding), and IIS's `%uXXXX` to the character it
+ * names. Bytes become latin1 characters.
+ */
 function percent(t: string): Step | null {
   const b = new Builder();
   let changed = false;
   let run = 0;
   for (let i = 0; i < t.length; ) {
     const c = t.charCodeAt(i);
+    if (c === 37 && (t.charCodeAt(i + 1) | 32) === 117 && i + 5 < t.length) {
+      let v = 0;
+      for (let k = 2; k < 6 && v >= 0; k++) {
+        const d = hexVal(t.charCodeAt(i + k));
+        v = d < 0 ? -1 : v * 16 + d;
+      }
+      if (v >= 0) {
+        if (run < i) pushEach(b, t, run, i);
+        b.push(String.fromCharCode(v), i, i + 6);
+        changed = true;
+        i += 6;
+        run = i;
+        continue;
+      }
+    }
     if (c === 37 && i + 2 < t.length) {
       const h = hexVal(t.charCodeAt(i + 1));
       const l = hexVal(t.charCodeAt(i + 2));
@@ -214,8 +232,34 @@ function isText(bytes: number[]): boolean {
   return bad * 20 <= bytes.length;
 }
 
+/**
+ * Text encoded as UTF-16LE (Windows: PowerShell's -EncodedCommand is base64 of it): every other byte is zero. The
+ * characters, or null when the bytes are not that.
+ */
+function utf16le(bytes: number[]): number[] | null {
+  if (bytes.length < 24) return null;
+  const out: number[] = [];
+  for (let i = 0; i + 1 < bytes.length; i += 2) {
+    if (bytes[i + 1] !== 0) return null;
+    out.push(bytes[i]!);
+  }
+  return isText(out) ? out : null;
+}
+
+/** Decoded text as characters, with how many bytes each took (1, or 2 for UTF-16LE). */
+interface Decoded {
+  chars: number[];
+  width: 1 | 2;
+}
+
+function asText(bytes: number[], min: number): Decoded | null {
+  if (bytes.length >= min && isText(bytes)) return { chars: bytes, width: 1 };
+  const wide = utf16le(bytes);
+  return wide ? { chars: wide, width: 2 } : null;
+}
+
 /** Base64 or base64url of `t[from, to)`; null unless it decodes to text (of at least `min` bytes). */
-function decodeB64(t: string, from: number, to: number, min = 12): number[] | null {
+function decodeB64(t: string, from: number, to: number, min = 12): Decoded | null {
   const bytes: number[] = [];
   let acc = 0;
   let bits = 0;
@@ -227,10 +271,10 @@ function decodeB64(t: string, from: number, to: number, min = 12): number[] | nu
       bits -= 8;
       bytes.push((acc >> bits) & 0xff);
     }
-    // Reject binary early: the first 12 bytes tell.
-    if (bytes.length === 12 && !isText(bytes)) return null;
+    // Reject binary early: the first 12 bytes tell (UTF-16LE text has a zero in every other byte).
+    if (bytes.length === 12 && !isText(bytes) && !bytes.every((x, k) => k % 2 === 0 || x === 0)) return null;
   }
-  return bytes.length >= min && isText(bytes) ? bytes : null;
+  return asText(bytes, min);
 }
 
 /**
@@ -241,11 +285,12 @@ function decodeB64(t: string, from: number, to: number, min = 12): number[] | nu
 export function base64Rest(t: string): View | null {
   const m = /^[A-Za-z0-9+/_-]{2,}(?==*$)/.exec(t);
   if (!m) return null;
-  const bytes = decodeB64(t, 0, m[0].length, 1);
-  if (!bytes) return null;
+  const d = decodeB64(t, 0, m[0].length, 1);
+  if (!d) return null;
   const b = new Builder();
-  bytes.forEach((c, i) => {
-    b.push(String.fromCharCode(c), Math.floor((8 * i) / 6), Math.ceil((8 * (i + 1)) / 6));
+  const w = d.width;
+  d.chars.forEach((c, i) => {
+    b.push(String.fromCharCode(c), Math.floor((8 * i * w) / 6), Math.ceil((8 * (i + 1) * w) / 6));
   });
   const st = b.step();
   return { text: st.text, lo: st.lo, hi: st.hi, layers: ['base64'] };
@@ -258,7 +303,7 @@ export function base64Rest(t: string): View | null {
  */
 function base64(t: string): Step | null {
   const re = new RegExp(`[A-Za-z0-9+/_-]{${MIN_B64_RUN},}`, 'g');
-  const parts: Array<{ from: number; to: number; bytes: number[] }> = [];
+  const parts: Array<{ from: number; to: number; d: Decoded }> = [];
   for (let m = re.exec(t); m !== null; m = re.exec(t)) {
     const end = m.index + m[0].length;
     const starts = [m.index];
@@ -267,11 +312,11 @@ function base64(t: string): Step | null {
       if (c === '/' || c === '+' || c === '-' || c === '_') starts.push(m.index + k + 1);
     }
     for (const s of starts) {
-      const bytes = decodeB64(t, s, end);
-      if (bytes) {
+      const d = decodeB64(t, s, end);
+      if (d) {
         let to = end;
         while (to < t.length && t.charCodeAt(to) === 61 && to - end < 2) to++;
-        parts.push({ from: s, to, bytes });
+        parts.push({ from: s, to, d });
         break;
       }
     }
@@ -281,8 +326,9 @@ function base64(t: string): Step | null {
   let at = 0;
   for (const p of parts) {
     pushEach(b, t, at, p.from);
-    p.bytes.forEach((c, i) => {
-      b.push(String.fromCharCode(c), p.from + Math.floor((8 * i) / 6), p.from + Math.ceil((8 * (i + 1)) / 6));
+    const w = p.d.width;
+    p.d.chars.forEach((c, i) => {
+      b.push(String.fromCharCode(c), p.from + Math.floor((8 * i * w) / 6), p.from + Math.ceil((8 * (i + 1) * w) / 6));
     });
     at = p.to;
   }
@@ -293,20 +339,22 @@ function base64(t: string): Step | null {
 /** Hex of text (an even run of hex digits that decodes to printable text). Hashes and ids decode to binary. */
 function hex(t: string): Step | null {
   const re = new RegExp(`[0-9A-Fa-f]{${MIN_HEX_RUN},}`, 'g');
-  const parts: Array<{ from: number; to: number; bytes: number[] }> = [];
+  const parts: Array<{ from: number; to: number; d: Decoded }> = [];
   for (let m = re.exec(t); m !== null; m = re.exec(t)) {
     const len = m[0].length & ~1;
     const bytes: number[] = [];
     for (let i = 0; i < len; i += 2) bytes.push(Number.parseInt(m[0].slice(i, i + 2), 16));
-    if (isText(bytes)) parts.push({ from: m.index, to: m.index + len, bytes });
+    const d = asText(bytes, 0);
+    if (d) parts.push({ from: m.index, to: m.index + len, d });
   }
   if (parts.length === 0) return null;
   const b = new Builder();
   let at = 0;
   for (const p of parts) {
     pushEach(b, t, at, p.from);
-    p.bytes.forEach((c, i) => {
-      b.push(String.fromCharCode(c), p.from + 2 * i, p.from + 2 * i + 2);
+    const w = p.d.width;
+    p.d.chars.forEach((c, i) => {
+      b.push(String.fromCharCode(c), p.from + 2 * i * w, p.from + 2 * (i + 1) * w);
     });
     at = p.to;
   }
@@ -315,14 +363,15 @@ function hex(t: string): Step | null {
 }
 
 /** Base64 of printable ASCII: each 4-character group starts with `[I-Za-f]` (byte 0x20–0x7f) then a character whose
- * low four bits are 2–7 (the next byte's top nibble). */
-const B64_TEXT = /(?:[I-Za-f][C-HS-Xi-ny-z0-3][A-Za-z0-9+/_-]{2}){5}/;
-/** Hex of printable ASCII: every byte's first digit is 2–7. */
-const HEX_TEXT = /(?:[2-7][0-9A-Fa-f]){12}/;
+ * low four bits are 2–7 (the next byte's top nibble); the second form is the same text as UTF-16LE. */
+const B64_TEXT =
+  /(?:[I-Za-f][C-HS-Xi-ny-z0-3][A-Za-z0-9+/_-]{2}){5}|(?:[I-Za-f][AQgw][AB][A-Za-z0-9+/_-]A[C-H][A-Za-z0-9+/_-]A){3}/;
+/** Hex of printable ASCII: every byte's first digit is 2–7 (in UTF-16LE, every other byte is 00). */
+const HEX_TEXT = /(?:[2-7][0-9A-Fa-f]){12}|(?:[2-7][0-9A-Fa-f]00){8}/;
 
 /** The layers, in the order they are tried on each view. */
 export const LAYERS: readonly Layer[] = [
-  { name: 'percent', may: /%[0-9A-Fa-f]{2}/, decode: percent },
+  { name: 'percent', may: /%[0-9A-Fa-f]{2}|%[uU][0-9A-Fa-f]{4}/, decode: percent },
   { name: 'json', may: /\\(?:u[0-9A-Fa-f]{4}|["\\/nrtbf'])/, decode: jsonEscape },
   { name: 'hex-escape', may: /\\x[0-9A-Fa-f]{2}/, decode: hexEscape },
   { name: 'html', may: /&(?:#\d|#[xX][0-9A-Fa-f]|[A-Za-z]{2,6};)/, decode: html },

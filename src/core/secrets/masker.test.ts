@@ -201,6 +201,30 @@ describe('Masker: known secrets', () => {
       }
   });
 
+  test("IIS's %uXXXX, and base64 or hex of UTF-16LE text (PowerShell's -EncodedCommand): masked", () => {
+    const doc = JSON.stringify(AWS_DOC);
+    const lines = [
+      `GET /x?d=${[...doc].map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')} HTTP/1.1`,
+      `powershell.exe -EncodedCommand ${Buffer.from(doc, 'utf16le').toString('base64')}`,
+      `payload=${Buffer.from(doc, 'utf16le').toString('hex')}`,
+    ];
+    const unIis = (t: string) =>
+      t.replace(/%u([0-9a-f]{4})/gi, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
+    const decoders = [
+      unIis,
+      (t: string) => Buffer.from(t.replace(/^.*EncodedCommand /, ''), 'base64').toString('utf16le'),
+      (t: string) => Buffer.from(t.replace(/^payload=/, '').replace(/[^0-9a-f]/gi, ''), 'hex').toString('utf16le'),
+    ];
+    lines.forEach((l, k) => {
+      const out = new Masker().line(l);
+      assert.notEqual(out, l);
+      for (const v of AWS_VALUES) {
+        assert.equal(holdsPiece(out, v), null);
+        assert.equal(holdsPiece(decoders[k]!(out), v), null, `${l.slice(0, 30)}: ${v.slice(0, 6)}… survives`);
+      }
+    });
+  });
+
   test('KnownSecrets finds every piece of 12 characters or more, and nothing shorter', () => {
     const k = new KnownSecrets();
     k.add(SECRET);
