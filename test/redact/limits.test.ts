@@ -1,0 +1,87 @@
+/**
+ * The documented limits of the masking engine (docs/credential-leaks.md, "Limits"), each shown: these inputs still
+ * hold a secret after masking. When one of them starts being masked, this test fails and the statement of limits
+ * must be updated with it.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { Masker } from '../../src/core/secrets/masker.ts';
+import { LeakTracker } from '../../src/core/secrets/tracker.ts';
+import { holdsPiece } from '../support/secret-docs.ts';
+
+const ID = 'ASIAQ3EGU7LR2WNPQX7Z';
+const SECRET = 'Fk9x/Zk2Lm9Np4Rs6Tu8Vw1Xy3Za5bC7dE9fG+h1';
+const DOC = JSON.stringify({ AccessKeyId: ID, SecretAccessKey: SECRET });
+
+/** Masks `lines` as one stream and says whether the secret key survives, as written or decoded by `undo`. */
+function survives(lines: string[], undo: (s: string) => string = (s) => s): boolean {
+  const m = new Masker();
+  const out = lines.map((l) => m.line(l)).join('\n');
+  return holdsPiece(undo(out), SECRET) !== null || holdsPiece(out, SECRET) !== null;
+}
+
+const rot13 = (s: string) =>
+  s.replace(/[a-z]/gi, (c) => {
+    const base = c <= 'Z' ? 65 : 97;
+    return String.fromCharCode(base + ((c.charCodeAt(0) - base + 13) % 26));
+  });
+
+function base32(bytes: Buffer): string {
+  const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const b of bytes) bits += b.toString(2).padStart(8, '0');
+  let out = '';
+  for (let i = 0; i < bits.length; i += 5) out += A[Number.parseInt(bits.slice(i, i + 5).padEnd(5, '0'), 2)];
+  return out;
+}
+
+test('limit: compressed or enciphered text is not undone (gzip then base64, ROT13, reversed, base32)', () => {
+  assert.ok(survives([`body=${gzipSync(DOC).toString('base64')}`], () => DOC));
+  assert.ok(survives([`msg=${rot13(DOC)}`], rot13));
+  assert.ok(survives([[...DOC].reverse().join('')], (s) => [...s].reverse().join('')));
+  assert.ok(survives([`d=${base32(Buffer.from(DOC))}`], () => DOC));
+});
+
+test('limit: escapes no log format writes are not undone (octal \\NNN, ES2015 \\u{…})', () => {
+  const octal = [...DOC].map((c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`).join('');
+  assert.ok(
+    survives([octal], (s) => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8)))),
+  );
+  const es6 = DOC.replace(/[A-Za-z0-9]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+  assert.ok(
+    survives([es6], (s) =>
+      s.replace(/\\u\{([0-9a-f]+)\}/g, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16))),
+    ),
+  );
+});
+
+test('limit: more than six layers on top of each other are not undone', () => {
+  const layered = (n: number) => {
+    let t = DOC;
+    for (let i = 0; i < n; i++) t = Buffer.from(t).toString('base64');
+    return `d=${t}`;
+  };
+  // Base64 seven times: each layer a whole new text, and the engine stops at six.
+  assert.equal(new Masker().line(layered(7)), layered(7));
+  assert.notEqual(new Masker().line(layered(6)), layered(6));
+});
+
+test('limit: an AWS secret key seen first with neither its key name nor its key id near it is not recognised', () => {
+  assert.ok(survives([`2026-12-05T05:00:00Z INFO rotated to ${SECRET} ok`]));
+  // Once recognised anywhere in the input, every later occurrence is masked.
+  assert.ok(!survives([DOC, `2026-12-05T05:00:00Z INFO rotated to ${SECRET} ok`]));
+});
+
+test('limit: scan reports leaks visible as written or through escapes, not inside base64, hex or entities', () => {
+  // Masked in every output all the same (the sinks mask through the engine): only the leak finding is missing.
+  const tracker = new LeakTracker<undefined>({ salt: 'limits' });
+  const lines = [`INFO plain ${DOC}`, `INFO encoded ${Buffer.from(DOC).toString('base64')}`];
+  const leaks = [...lines.flatMap((l) => tracker.push(l, undefined)), ...tracker.flush()];
+  assert.deepEqual(
+    leaks.map((l) => l.line),
+    [1],
+  );
+  assert.equal(holdsPiece(new Masker().line(lines[1]!), SECRET), null);
+  assert.notEqual(new Masker().line(lines[1]!), lines[1]);
+});
