@@ -38,6 +38,11 @@ export class NatsServer {
     this.port = port;
   }
 
+  /** The running server's process id (for its CPU time in benches). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }

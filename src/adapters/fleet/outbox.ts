@@ -82,15 +82,22 @@ export class Outbox {
    * A message id already waiting is not stored twice.
    */
   put(msgId: string, subject: string, body: string, nowMs: number): number {
-    if (this.insert.run(msgId, subject, body, nowMs).changes === 1) this.rows++;
-    if (this.rows <= this.maxRows) return 0;
-    const over = this.rows - this.maxRows;
-    const dropped = this.db.transaction(() => {
-      const n = this.dropOldest.run(over).changes;
-      this.droppedTotal += n;
-      this.saveDropped.run(this.droppedTotal);
-      return n;
+    return this.putMany([{ msgId, subject, body }], nowMs);
+  }
+
+  /** Keep several messages, in one transaction (one write to the file for a burst of findings). */
+  putMany(messages: ReadonlyArray<Omit<OutboxRow, 'seq'>>, nowMs: number): number {
+    return this.db.transaction(() => {
+      for (const m of messages) if (this.insert.run(m.msgId, m.subject, m.body, nowMs).changes === 1) this.rows++;
+      return this.enforceBound();
     })();
+  }
+
+  private enforceBound(): number {
+    if (this.rows <= this.maxRows) return 0;
+    const dropped = this.dropOldest.run(this.rows - this.maxRows).changes;
+    this.droppedTotal += dropped;
+    this.saveDropped.run(this.droppedTotal);
     this.rows -= dropped;
     return dropped;
   }
@@ -100,9 +107,11 @@ export class Outbox {
     return this.after.all(afterSeq, limit);
   }
 
-  /** The server acknowledged this row: forget it. */
-  ack(seq: number): void {
-    if (this.remove.run(seq).changes === 1) this.rows--;
+  /** The server acknowledged these rows: forget them. */
+  ack(seqs: readonly number[]): void {
+    this.db.transaction(() => {
+      for (const seq of seqs) if (this.remove.run(seq).changes === 1) this.rows--;
+    })();
   }
 
   /** Rows waiting for an acknowledgement. */

@@ -1,12 +1,13 @@
 /**
  * Publishing findings to JetStream through the outbox. A finding is written to the outbox first; a pump sends what
  * the outbox holds, a bounded number at a time, with the envelope's message id; a row leaves the outbox only when the
- * server's PubAck for it arrives. On any failure (broker gone, no stream, timeout) the pump waits for what is in
+ * server's PubAck for it arrives. Sending is JetStream's asynchronous publish: each message carries a reply subject
+ * under one inbox this publisher subscribes to, and the stream answers there with its PubAck (or an error); one
+ * timer, not one per message, gives up on acknowledgements that do not come. On any failure (broker gone, no stream, timeout) the pump waits for what is in
  * flight, backs off, and starts again from the oldest row left: what had in fact arrived comes back as a duplicate
  * and the server drops it.
  */
-import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   encodeEnvelope,
   envelopeMsgId,
@@ -19,7 +20,6 @@ import type { Finding } from '../../core/model/finding.ts';
 import { Masker, maskRecord } from '../../core/secrets/masker.ts';
 import { connectNats, type NatsClientOptions } from './nats-connection.ts';
 import type { Outbox, OutboxRow } from './outbox.ts';
-import { ensureFindingsStream } from './streams.ts';
 
 export interface PublisherOptions {
   nats: NatsClientOptions;
@@ -67,10 +67,13 @@ export class FleetPublisher {
   private readonly window: number;
   private readonly nowMs: () => number;
   private nc: NatsConnection | undefined;
-  private js: JetStreamClient | undefined;
+  private acks: Subscription | undefined;
+  private inbox = '';
+  /** Rows sent and not yet answered: outbox seq → when sent. */
+  private readonly inflightRows = new Map<number, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
   private connected = false;
   private closing = false;
-  private inflight = 0;
   private cursor = 0;
   private failing = false;
   private backoffMs = 0;
@@ -79,6 +82,11 @@ export class FleetPublisher {
   private pumpScheduled = false;
   private lastWarning = '';
   private waiters: Array<() => void> = [];
+  /** Findings enqueued in this turn of the event loop, and rows acknowledged: written in one transaction each. */
+  private pendingRows: Array<Omit<OutboxRow, 'seq'>> = [];
+  private pendingAcks: number[] = [];
+  /** The envelope's fields other than the finding, masked once. */
+  private readonly sender: Pick<FleetEnvelope, 'source' | 'host' | 'account' | 'region'>;
   private readonly masker = new Masker();
   private readonly counts = { queued: 0, published: 0, acked: 0, duplicates: 0, failures: 0, dropped: 0 };
 
@@ -87,6 +95,10 @@ export class FleetPublisher {
     this.outbox = o.outbox;
     this.window = o.window ?? 256;
     this.nowMs = o.nowMs ?? Date.now;
+    this.sender = maskRecord(
+      { source: o.source, host: o.host, account: o.account ?? '_', region: o.region ?? '_' },
+      this.masker,
+    );
   }
 
   /** Start connecting (in the background: findings queue in the outbox until a server answers). */
@@ -112,13 +124,21 @@ export class FleetPublisher {
       return;
     }
     this.nc = nc;
-    this.js = jetstream(nc);
+    this.inbox = createInbox();
+    // Subscriptions are restored by the client after a reconnect, so this one inbox serves the whole run.
+    this.acks = nc.subscribe(`${this.inbox}.*`, { callback: (_err, m) => this.onReply(m) });
+    this.sweepTimer = setInterval(() => this.sweep(), 250);
     this.connected = true;
     if (this.lastWarning) this.warn(`connected to ${nc.getServer()}; publishing ${this.outbox.size} kept finding(s)`);
     this.lastWarning = '';
     void this.watchStatus(nc);
     if (this.o.createStream) {
       try {
+        // The JetStream API client is loaded only here: publishing itself needs no more than the core client.
+        const [{ jetstreamManager }, { ensureFindingsStream }] = await Promise.all([
+          import('@nats-io/jetstream'),
+          import('./streams.ts'),
+        ]);
         const r = await ensureFindingsStream(
           await jetstreamManager(nc),
           this.o.streamMaxAgeMs !== undefined ? { maxAgeMs: this.o.streamMaxAgeMs } : {},
@@ -145,81 +165,137 @@ export class FleetPublisher {
     }
   }
 
-  /** Wrap a finding in an envelope and keep it in the outbox; the pump publishes it. */
+  /**
+   * Wrap a finding in an envelope for the outbox; the pump publishes it. The findings of one turn of the event loop
+   * go to the outbox in one transaction, before any of them is published.
+   */
   enqueue(finding: Finding): void {
     // Messages leave the host: masked like every other record that does (the sinks mask what they write, and a
-    // finding reaches the publisher before any sink has seen it).
-    const env: FleetEnvelope = maskRecord(
-      {
-        v: 1,
-        source: this.o.source,
-        host: this.o.host,
-        account: this.o.account ?? '_',
-        region: this.o.region ?? '_',
-        sent_at: new Date(this.nowMs()).toISOString(),
-        finding,
-      } satisfies FleetEnvelope,
-      this.masker,
-    );
-    const subject = findingSubject({ ...env, severity: finding.severity });
+    // finding reaches the publisher before any sink has seen it). A finding masked where it was made costs nothing.
+    const env: FleetEnvelope = {
+      v: 1,
+      ...this.sender,
+      sent_at: new Date(this.nowMs()).toISOString(),
+      finding: maskRecord(finding, this.masker),
+    };
     this.counts.queued++;
-    try {
-      this.counts.dropped += this.outbox.put(envelopeMsgId(env), subject, encodeEnvelope(env), this.nowMs());
-    } catch (e) {
-      // A full disk must not stop the command's own output: the finding is lost to the bus, and counted.
-      this.counts.dropped++;
-      this.warnOnce(`cannot write the outbox ${this.outbox.path}: ${(e as Error).message}; finding not published`);
-      return;
-    }
+    this.pendingRows.push({
+      msgId: envelopeMsgId(env),
+      subject: findingSubject({ ...env, severity: finding.severity }),
+      body: encodeEnvelope(env),
+    });
     this.schedulePump();
   }
 
+  /** Write the findings enqueued and forget the rows acknowledged since the last turn. */
+  private flush(): void {
+    if (this.pendingRows.length > 0) {
+      const rows = this.pendingRows;
+      this.pendingRows = [];
+      try {
+        this.counts.dropped += this.outbox.putMany(rows, this.nowMs());
+      } catch (e) {
+        // A full disk must not stop the command's own output: these findings are lost to the bus, and counted.
+        this.counts.dropped += rows.length;
+        this.warnOnce(`cannot write the outbox ${this.outbox.path}: ${(e as Error).message}; findings not published`);
+      }
+    }
+    if (this.pendingAcks.length > 0) {
+      const acks = this.pendingAcks;
+      this.pendingAcks = [];
+      this.outbox.ack(acks);
+    }
+  }
+
   private schedulePump(): void {
-    if (this.pumpScheduled) return;
+    if (this.pumpScheduled || this.closing) return;
     this.pumpScheduled = true;
     setImmediate(() => {
       this.pumpScheduled = false;
+      if (this.closing) return;
+      this.flush();
       this.pump();
+      this.notify();
     });
   }
 
+  private get inflight(): number {
+    return this.inflightRows.size;
+  }
+
   private pump(): void {
-    if (!this.js || this.closing || this.failing || this.retryTimer) return;
+    const nc = this.nc;
+    if (!nc || !this.acks || this.closing || this.failing || this.retryTimer) return;
     while (this.inflight < this.window) {
       const rows = this.outbox.next(this.cursor, this.window - this.inflight);
       if (rows.length === 0) break;
       for (const r of rows) {
         this.cursor = r.seq;
-        this.send(this.js, r);
+        if (!this.send(nc, r)) return;
       }
     }
-    this.notify();
   }
 
-  private send(js: JetStreamClient, r: OutboxRow): void {
-    this.inflight++;
+  private send(nc: NatsConnection, r: OutboxRow): boolean {
+    const h = headers();
+    h.set('Nats-Msg-Id', r.msgId);
     this.counts.published++;
-    js.publish(r.subject, r.body, { msgID: r.msgId, timeout: this.o.ackTimeoutMs ?? 5000 }).then(
-      (ack) => {
-        this.counts.acked++;
-        if (ack.duplicate) this.counts.duplicates++;
-        this.outbox.ack(r.seq);
-        this.backoffMs = 0;
-        this.settled();
-      },
-      (e: Error) => {
-        this.counts.failures++;
-        this.failing = true;
-        if (!this.closing) this.warnOnce(describePublishError(e));
-        this.settled();
-      },
-    );
+    this.inflightRows.set(r.seq, this.nowMs());
+    try {
+      nc.publish(r.subject, r.body, { reply: `${this.inbox}.${r.seq}`, headers: h });
+      return true;
+    } catch (e) {
+      // Closed or draining: nothing was sent.
+      this.fail(r.seq, e as Error);
+      return false;
+    }
+  }
+
+  /** A reply on the inbox: the PubAck of the row it names, an error from the stream, or "no responders". */
+  private onReply(m: Msg): void {
+    const seq = Number(m.subject.slice(this.inbox.length + 1));
+    if (m.headers?.code === 503) {
+      this.fail(seq, new Error('no responders'));
+      return;
+    }
+    let ack: { stream?: string; duplicate?: boolean; error?: { description?: string } };
+    try {
+      ack = m.json();
+    } catch {
+      this.fail(seq, new Error('unreadable PubAck'));
+      return;
+    }
+    if (ack.error || !ack.stream) {
+      this.fail(seq, new Error(ack.error?.description ?? 'PubAck without a stream'));
+      return;
+    }
+    // A PubAck after the row was given up on still means the message is stored: forget the row all the same.
+    const waited = this.inflightRows.delete(seq);
+    this.counts.acked++;
+    if (ack.duplicate) this.counts.duplicates++;
+    this.pendingAcks.push(seq);
+    if (waited) this.backoffMs = 0;
+    this.settled();
+  }
+
+  /** Rows whose PubAck did not come in time (a lost connection, a broker gone) count as failed. */
+  private sweep(): void {
+    const limit = this.nowMs() - (this.o.ackTimeoutMs ?? 5000);
+    for (const [seq, sent] of this.inflightRows) if (sent <= limit) this.fail(seq, new Error('PubAck timed out'));
+  }
+
+  private fail(seq: number, e: Error): void {
+    if (!this.inflightRows.delete(seq)) return;
+    this.counts.failures++;
+    this.failing = true;
+    if (!this.closing) this.warnOnce(describePublishError(e));
+    this.settled();
   }
 
   private settled(): void {
-    this.inflight--;
+    if (this.closing) return;
     if (!this.failing) this.schedulePump();
-    else if (this.inflight === 0 && !this.closing && !this.retryTimer) {
+    else if (this.inflight === 0 && !this.retryTimer) {
       // Everything sent before the failure has settled: start again from the oldest row left, after a pause.
       this.backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(100, this.backoffMs * 2));
       const delay = this.backoffMs * (0.5 + Math.random() / 2);
@@ -227,15 +303,20 @@ export class FleetPublisher {
         this.retryTimer = undefined;
         this.failing = false;
         this.cursor = 0;
+        this.flush();
         this.pump();
+        this.notify();
       }, delay);
-    }
-    this.notify();
+    } else this.schedulePump();
+  }
+
+  private backlog(): number {
+    return this.outbox.size + this.pendingRows.length;
   }
 
   private notify(): void {
     if (this.waiters.length === 0) return;
-    if (this.outbox.size > 0 || this.inflight > 0) return;
+    if (this.backlog() > 0 || this.inflight > 0) return;
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
@@ -244,7 +325,7 @@ export class FleetPublisher {
   /** Wait until the outbox is empty or `timeoutMs` has passed; returns the rows left. */
   async drain(timeoutMs: number): Promise<number> {
     this.schedulePump();
-    if (this.outbox.size > 0 || this.inflight > 0) {
+    if (this.backlog() > 0 || this.inflight > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
@@ -252,11 +333,11 @@ export class FleetPublisher {
       });
       clearTimeout(timer);
     }
-    return this.outbox.size;
+    return this.backlog();
   }
 
   stats(): PublishStats {
-    return { ...this.counts, backlog: this.outbox.size, connected: this.connected };
+    return { ...this.counts, backlog: this.backlog(), connected: this.connected };
   }
 
   /** Stop publishing; what is not acknowledged stays in the outbox for the next run. */
@@ -264,11 +345,15 @@ export class FleetPublisher {
     this.closing = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.connectTimer);
+    clearInterval(this.sweepTimer);
     const nc = this.nc;
     this.nc = undefined;
-    this.js = undefined;
+    this.acks = undefined;
+    this.inflightRows.clear();
     if (nc) await nc.close().catch(() => undefined);
     for (const f of this.waiters.splice(0)) f();
+    // What was enqueued is kept for the next run; what was acknowledged is forgotten.
+    this.flush();
     this.outbox.close();
   }
 
