@@ -10,6 +10,7 @@ import { createReadStream, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { readFile, readlink } from 'node:fs/promises';
 import type { FindingProcess } from '../../core/model/finding.ts';
 import { type ContainerIdentity, parseCgroup } from '../../core/parse/host-cgroup.ts';
+import { maskArgv } from '../../core/secrets/argv.ts';
 
 /** The identity fields of the event model's process, as /proc gives them. */
 export type ProcessFacts = FindingProcess;
@@ -116,7 +117,10 @@ export function readProcess(pid: number, users: UserNames, nowMs: number, procRo
     const raw = readFileSync(`${base}/cmdline`);
     const parts = raw.toString('utf8').split('\u0000');
     if (parts.at(-1) === '') parts.pop();
-    facts.argv = parts.slice(0, MAX_ARGV).map((a) => (a.length > MAX_ARG_LEN ? `${a.slice(0, MAX_ARG_LEN)}…` : a));
+    // Masked whole, then cut: a secret cut first would no longer be recognised, and its first part would be kept.
+    facts.argv = maskArgv(parts)
+      .slice(0, MAX_ARGV)
+      .map((a) => (a.length > MAX_ARG_LEN ? `${a.slice(0, MAX_ARG_LEN)}…` : a));
   } catch {
     // argv stays unknown.
   }
