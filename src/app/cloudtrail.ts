@@ -12,6 +12,7 @@ import {
   type InventoryResource,
   readInventoryRecord,
 } from '../core/posture/posture-inventory.ts';
+import { secretSalt } from './secret-salt.ts';
 
 export interface CloudtrailOptions {
   inputs: string[];
@@ -88,6 +89,7 @@ export async function runCloudtrail(
     ...(book ? { book } : {}),
     ...(ranges ? { ranges } : {}),
     ...(opts.batch ? { batch: opts.batch } : {}),
+    keySalt: secretSalt(),
   });
   const stats = { records: 0, recognised: 0, unrecognised: 0, findings: 0 };
   for await (const rec of readJsonRecords(opts.inputs, {

@@ -5,14 +5,9 @@ import { credentialExposureRule } from '../core/rules/credential-exposure-line.t
 import type { LineInput, LineRule } from '../core/rules/line-rule.ts';
 import { ssrfLineRule } from '../core/rules/ssrf-http.ts';
 import { Masker, maskRecord } from '../core/secrets/masker.ts';
+import { secretSalt } from './secret-salt.ts';
 
-/**
- * Salt of the secret hashes in leak findings. The same salt makes the same secret recognisable across runs and
- * hosts; set IMDSGUARD_SECRET_SALT to a value of your own so that nobody outside can test a guess against a hash.
- */
-export function secretSalt(): string {
-  return process.env.IMDSGUARD_SECRET_SALT || 'imdsguard-secret-hash-v1';
-}
+export { secretSalt } from './secret-salt.ts';
 
 /**
  * Findings quote what they saw, which may hold a secret next to the payload: mask it before any sink, and before

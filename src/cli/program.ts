@@ -5,6 +5,7 @@ import { cloudtrailCommand } from './commands/cloudtrail.ts';
 import { explainCommand } from './commands/explain.ts';
 import { exportCommand } from './commands/export.ts';
 import { findingsCommand } from './commands/findings.ts';
+import { investigateCommand } from './commands/investigate.ts';
 import { postureCommand } from './commands/posture.ts';
 import { proxyCommand } from './commands/proxy.ts';
 import { redactCommand } from './commands/redact.ts';
@@ -19,6 +20,7 @@ const COMMANDS: Array<() => Command> = [
   agentCommand,
   redactCommand,
   exportCommand,
+  investigateCommand,
   proxyCommand,
   findingsCommand,
 ];

@@ -1,6 +1,7 @@
 import type { FindingSink } from '../../core/ports.ts';
 import { VERSION } from '../version.ts';
 import type { SinkFormat } from './formats.ts';
+import { htmlSink } from './html/html-sink.ts';
 import { jsonArraySink, jsonlSink } from './jsonl.ts';
 import { ocsfSink } from './ocsf.ts';
 import { openOutput } from './output.ts';
@@ -43,6 +44,8 @@ export async function openSink(
         return ocsfSink(out, { version }, opts.nowMs ?? Date.now);
       case 'sarif':
         return sarifSink(out, { version });
+      case 'html':
+        return htmlSink(out, { version });
     }
   })();
   // `abort` drops a whole-run output when the run fails (close would keep it).

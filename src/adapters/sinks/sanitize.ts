@@ -11,7 +11,15 @@ export function sanitizeForTerminal(s: string): string {
   return s.replace(ANSI, '').replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-/** HTML-escape for reports. */
+const HTML_ENTITY: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/**
+ * The one escaping function of the HTML report, for text and attribute values alike: markup characters become
+ * entities, and control and bidirectional-override characters (which could reorder what a reader sees, e.g. U+202E)
+ * are shown as `\xNN` / `\x202e`, as on a terminal.
+ */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return s
+    .replace(CONTROL, (c) => (c === '\n' || c === '\t' ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))
+    .replace(/[&<>"']/g, (c) => HTML_ENTITY[c]!);
 }

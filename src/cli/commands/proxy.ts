@@ -111,7 +111,7 @@ export function proxyCommand(): Command {
     .option('--policy <file>', 'policy file (YAML); reloaded on SIGHUP')
     .option('--listen <addr:port>', 'listen address (repeat; paired with --upstream by position)', collect, [])
     .option('--upstream <url>', 'metadata endpoint behind the --listen in the same position (repeat)', collect, [])
-    .addOption(formatOption('record format'))
+    .addOption(formatOption('record format', ['table', 'jsonl', 'json', 'ocsf', 'sarif']))
     .option('-o, --output <file>', 'write records to FILE (each flushed as written) instead of stdout')
     .addOption(
       new Option('--metrics-port <port>', 'serve /metrics and /healthz on 127.0.0.1:PORT')

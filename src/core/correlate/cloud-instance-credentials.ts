@@ -2,7 +2,7 @@ import { ATTACK } from '../model/attack.ts';
 import { type Finding, makeFinding } from '../model/finding.ts';
 import { maxSeverity, raiseSeverity, type Severity } from '../model/severity.ts';
 import type { CloudCall } from '../parse/cloud-call.ts';
-import { mask } from '../secrets/mask.ts';
+import { mask, secretHash } from '../secrets/mask.ts';
 import { type AddressBook, type AwsRanges, addressClass, canonicalIp } from './cloud-address-book.ts';
 import { reconClass } from './cloud-recon.ts';
 
@@ -52,6 +52,11 @@ export interface CorrelatorOptions {
   pendingPerGroup?: number;
   /** Bound on tracked keys, addresses and groups. */
   maxTracked?: number;
+  /**
+   * Salt of the secret hashes: with it, findings list `evidence.access_key_hashes`, the same salted hashes leak
+   * findings carry, so `investigate` can tie a key seen in a log to its use in the trail.
+   */
+  keySalt?: string;
 }
 
 interface Group {
@@ -101,6 +106,7 @@ export class InstanceCredentialCorrelator {
   private readonly pendingPerGroup: number;
   private readonly maxTracked: number;
   private readonly maxPending: number;
+  private readonly keySalt: string | undefined;
   private readonly groups = new Map<string, Group>();
   private readonly pending = new Map<string, Group>();
   private readonly keyToInstance = new Map<string, { instanceId: string; role?: string }>();
@@ -116,6 +122,7 @@ export class InstanceCredentialCorrelator {
     this.batch = opts.batch ?? 1000;
     this.pendingPerGroup = opts.pendingPerGroup ?? 16;
     this.maxTracked = opts.maxTracked ?? 500_000;
+    this.keySalt = opts.keySalt;
     // Pending groups hold record ids: fewer of them, so the worst case stays near 100 MiB.
     this.maxPending = Math.min(this.maxTracked, 100_000);
   }
@@ -389,6 +396,8 @@ export class InstanceCredentialCorrelator {
       last_time: g.lastTime || undefined,
     };
     if (g.keys.size > 0) evidence.access_keys = [...g.keys].map(maskKeyId);
+    const salt = this.keySalt;
+    if (g.keys.size > 0 && salt !== undefined) evidence.access_key_hashes = [...g.keys].map((k) => secretHash(k, salt));
     if (g.errors > 0) evidence.errors = g.errors;
     if (g.part > 0) evidence.part = g.part + 1;
     if (g.unlisted > 0) evidence.records_not_listed = g.unlisted;

@@ -1,0 +1,111 @@
+import { Command, InvalidArgumentError } from 'commander';
+import type { SinkFormat } from '../../adapters/sinks/formats.ts';
+import { atLeast, type Severity } from '../../core/model/severity.ts';
+import { EXIT } from '../exit-codes.ts';
+import { describeUnread, reportProblem, whileRunning } from '../lifecycle.ts';
+import { failOnOption, formatOption } from '../output-options.ts';
+
+interface Opts {
+  format?: SinkFormat;
+  output?: string;
+  failOn: Severity;
+  since?: number;
+  until?: number;
+  incident?: string;
+  stats?: boolean;
+}
+
+/** RFC 3339 (or any date Date.parse reads) to epoch ms. */
+function parseTime(v: string): number {
+  const ms = Date.parse(v);
+  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`expected a time like 2026-11-21T09:00:00Z, got "${v}"`);
+  return ms;
+}
+
+export function investigateCommand(): Command {
+  return new Command('investigate')
+    .description(
+      'Link findings from every imdsguard command into incidents: SSRF requests, the credentials they fetched, the ' +
+        'logs those leaked into, their use in the cloud and what followed, each link with its evidence and reason',
+    )
+    .argument('[inputs...]', 'finding files (jsonl or json from any command, gzipped or not); "-" or none reads stdin')
+    .addOption(formatOption('output format', ['table', 'jsonl', 'json', 'html']))
+    .option('-o, --output <file>', 'write incidents to FILE instead of stdout')
+    .addOption(failOnOption())
+    .option('--since <time>', 'only incidents with a step at or after this time (RFC 3339)', parseTime)
+    .option('--until <time>', 'only incidents with a step at or before this time (RFC 3339)', parseTime)
+    .option('--incident <id>', 'only this incident (its id, or a prefix of at least 8 characters)')
+    .option('--stats', 'print findings read, incidents and seconds to stderr')
+    .addHelpText(
+      'after',
+      `
+Records: one "type": "incident" object per incident (schema in docs/investigate.md); --format html writes one
+self-contained report (no external resources, no script) with a timeline and a graph per incident.
+Incident ids are a hash of the incident's first finding: a re-run with more evidence keeps them.
+Exit codes: 0 no incident at or above --fail-on; 1 incidents; 2 usage or input error (every readable input is still
+read); 3 the output could not be written; 128+n stopped by signal n.
+Examples:
+  imdsguard scan access.log app.log > web.jsonl; imdsguard cloudtrail AWSLogs/ > trail.jsonl
+  imdsguard investigate web.jsonl trail.jsonl --format html -o incident.html
+  imdsguard investigate findings/ --since 2026-11-21T00:00:00Z --incident inc-3f2a9c1e`,
+    )
+    .action(async (inputs: string[], opts: Opts) => {
+      const [{ openSink }, { runInvestigate }, { refuseOutputAmongInputs }, { expandInputs }] = await Promise.all([
+        import('../../adapters/sinks/open-sink.ts'),
+        import('../../app/investigate.ts'),
+        import('../../adapters/files/output-file.ts'),
+        import('../../adapters/sources/json-record-files.ts'),
+      ]);
+      if (opts.output) await refuseOutputAmongInputs(opts.output, await expandInputs(inputs, () => undefined));
+      const sink = await openSink(opts.format, opts.output, { wholeRun: true });
+      let worst = false;
+      let problems = 0;
+      let files: readonly string[] = [];
+      let current = -1;
+      const stopHooks = whileRunning({ unread: () => describeUnread(files, current) });
+      let result: Awaited<ReturnType<typeof runInvestigate>>;
+      try {
+        result = await runInvestigate({
+          inputs,
+          selection: {
+            ...(opts.since !== undefined ? { sinceMs: opts.since } : {}),
+            ...(opts.until !== undefined ? { untilMs: opts.until } : {}),
+            ...(opts.incident !== undefined ? { id: opts.incident } : {}),
+          },
+          emit: (inc) => {
+            if (atLeast(inc.severity, opts.failOn)) worst = true;
+            return sink.write(inc as unknown as Record<string, unknown>);
+          },
+          onProblem: (p) => {
+            problems++;
+            reportProblem(p);
+          },
+          onFile: (i, f) => {
+            current = i;
+            files = f;
+          },
+        });
+        await sink.close();
+      } catch (e) {
+        await sink.abort();
+        throw e;
+      } finally {
+        stopHooks();
+      }
+      if (opts.stats)
+        process.stderr.write(
+          `imdsguard investigate: ${result.records} records, ${result.findings} findings, ${result.built} incidents ` +
+            `(${result.incidents} selected) in ${result.seconds.toFixed(2)} s\n`,
+        );
+      if (opts.incident !== undefined && result.incidents === 0) {
+        process.stderr.write(`imdsguard: no incident ${opts.incident} in the input\n`);
+        process.exitCode = EXIT.error;
+        return;
+      }
+      if (problems > 0)
+        process.stderr.write(
+          `imdsguard: ${problems} input problem(s); the incidents above come from everything else that was read\n`,
+        );
+      process.exitCode = problems > 0 ? EXIT.error : worst ? EXIT.findings : EXIT.ok;
+    });
+}

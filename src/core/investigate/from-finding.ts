@@ -1,0 +1,182 @@
+import { InputSyntaxError } from '../errors.ts';
+import { isSeverity } from '../model/severity.ts';
+import type { RecordSource, Step, StepKind } from './step.ts';
+
+type Rec = Record<string, unknown>;
+
+const obj = (v: unknown): Rec | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Rec) : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** The role (AWS) or service account (GCP) a metadata path asks credentials for, as written after its prefix. */
+export function roleInPath(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  const aws = /\/iam\/security-credentials\/([^/?#\s]+)/.exec(path);
+  if (aws?.[1]) return safeDecode(aws[1]);
+  const gcp = /\/service-accounts\/([^/?#\s]+)\/(?:token|identity)/.exec(path);
+  if (gcp?.[1]) return safeDecode(gcp[1]);
+  return undefined;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function kindOf(rule: string, f: Rec): StepKind {
+  if (rule === 'ssrf-metadata' || rule === 'ssrf-internal') {
+    const target = obj(f.target);
+    const success = f.outcome === 'likely-success';
+    return success && rule === 'ssrf-metadata' && target?.path_class !== undefined ? 'ssrf-success' : 'ssrf-attempt';
+  }
+  if (rule.startsWith('credential-exposure')) return 'credential-leak';
+  if (rule === 'cloud-instance-role-reconnaissance') return 'cloud-recon';
+  if (rule.startsWith('cloud-')) return 'cloud-use';
+  if (obj(f.resource) && !obj(f.origin)?.event_ids) return 'posture';
+  if (obj(f.process) || obj(f.destination)) return 'host-fetch';
+  return 'other';
+}
+
+function timeMs(t: string | undefined): number | undefined {
+  if (!t) return undefined;
+  const ms = Date.parse(t);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+function hashesOf(f: Rec): string[] {
+  const out = new Set<string>();
+  const secret = obj(f.secret);
+  const h = str(secret?.hash);
+  if (h) out.add(h);
+  const ev = obj(f.evidence);
+  for (const s of Array.isArray(ev?.secrets) ? ev.secrets : []) {
+    const sh = str(obj(s)?.hash);
+    if (sh) out.add(sh);
+  }
+  for (const k of Array.isArray(ev?.access_key_hashes) ? ev.access_key_hashes : []) if (str(k)) out.add(k as string);
+  return [...out];
+}
+
+function maskedKeysOf(f: Rec): string[] {
+  const out = new Set<string>();
+  const ev = obj(f.evidence);
+  for (const s of Array.isArray(ev?.secrets) ? ev.secrets : []) {
+    const o = obj(s);
+    if (o?.kind === 'aws-access-key-id' && str(o.masked)) out.add(o.masked as string);
+  }
+  for (const k of Array.isArray(ev?.access_keys) ? ev.access_keys : []) if (str(k)) out.add(k as string);
+  return [...out];
+}
+
+function add(facts: Array<[string, string]>, name: string, v: unknown): void {
+  if (v === undefined || v === null || v === '') return;
+  facts.push([name, typeof v === 'object' ? JSON.stringify(v) : String(v)]);
+}
+
+/**
+ * A finding record (as any imdsguard command writes it) as a step; undefined for records that are not findings
+ * (events, incidents). A record that claims to be a finding but lacks its id, rule or severity is an input error
+ * naming the file and line it was read from.
+ */
+export function stepFromRecord(value: unknown, source: RecordSource): Step | undefined {
+  const f = obj(value);
+  if (!f) throw new InputSyntaxError('expected a JSON object (a finding record)', source);
+  if (f.type !== 'finding') return undefined;
+  const id = str(f.id);
+  const rule = str(obj(f.rule)?.id);
+  const severity = str(f.severity);
+  if (!id || !rule || !severity || !isSeverity(severity))
+    throw new InputSyntaxError('a finding record needs "id", "rule.id" and a valid "severity"', source);
+  const kind = kindOf(rule, f);
+  const origin = obj(f.origin) ?? {};
+  const target = obj(f.target);
+  const http = obj(f.http);
+  const secret = obj(f.secret);
+  const resource = obj(f.resource);
+  const proc = obj(f.process);
+  const ev = obj(f.evidence);
+  const roles = new Set<string>();
+  const pathRole = roleInPath(str(target?.path) ?? str(http?.path));
+  if (pathRole && (kind === 'ssrf-success' || kind === 'ssrf-attempt' || kind === 'host-fetch')) roles.add(pathRole);
+  const owner = str(secret?.owner);
+  const ownerRole = owner ? /^(?:role|service account) (.+)$/.exec(owner)?.[1] : undefined;
+  if (ownerRole) roles.add(ownerRole);
+  const principal = str(f.principal);
+  if (principal && (kind === 'cloud-use' || kind === 'cloud-recon')) roles.add(principal);
+  const t = str(f.time);
+  const ms = timeMs(t);
+  const facts: Array<[string, string]> = [];
+  const clientIp = str(obj(f.client)?.ip);
+  switch (kind) {
+    case 'ssrf-attempt':
+    case 'ssrf-success':
+      add(facts, 'client', clientIp);
+      add(facts, 'target', target?.decoded ?? target?.raw);
+      if (Array.isArray(f.transforms) && f.transforms.length) add(facts, 'obfuscation', f.transforms.join(', '));
+      add(facts, 'status', http?.status);
+      add(facts, 'bytes', http?.bytes);
+      add(facts, 'outcome', f.outcome_reason ? `${f.outcome}: ${f.outcome_reason}` : f.outcome);
+      break;
+    case 'credential-leak':
+      add(facts, 'secret', secret ? `${secret.kind} ${secret.masked}` : undefined);
+      add(facts, 'owner', owner);
+      add(facts, 'expires', secret?.expires);
+      break;
+    case 'host-fetch':
+      add(facts, 'process', proc ? `pid ${proc.pid} ${proc.exe ?? ''} (uid ${proc.uid ?? '?'})`.trim() : undefined);
+      add(facts, 'request', http ? `${http.method ?? ''} ${http.path ?? ''}`.trim() : undefined);
+      add(facts, 'imds version', f.imds_version);
+      add(facts, 'decision', f.decision);
+      break;
+    case 'cloud-use':
+    case 'cloud-recon':
+      add(facts, 'principal', principal);
+      add(facts, 'from', clientIp);
+      add(facts, 'calls', ev?.event_names ? Object.keys(obj(ev.event_names) ?? {}).join(', ') : undefined);
+      add(facts, 'access keys', Array.isArray(ev?.access_keys) ? ev.access_keys.join(', ') : undefined);
+      break;
+    case 'posture':
+    case 'other':
+      break;
+  }
+  add(facts, 'resource', resource ? `${resource.kind} ${resource.id}` : undefined);
+  const related: string[] = [];
+  for (const r of Array.isArray(f.related) ? f.related : []) {
+    const rid = str(obj(r)?.finding_id);
+    if (rid) related.push(rid);
+  }
+  const sensor = str(origin.sensor);
+  const version = f.imds_version === 1 || f.imds_version === 2 ? f.imds_version : undefined;
+  const step: Step = {
+    findingId: id,
+    kind,
+    rule,
+    severity,
+    confidence: num(f.confidence) ?? 0.5,
+    title: str(f.title) ?? rule,
+    ...(t ? { time: t } : {}),
+    ...(ms !== undefined ? { timeMs: ms } : {}),
+    ...(str(f.provider) ? { provider: f.provider as string } : {}),
+    origin: {
+      ...(str(origin.file) ? { file: origin.file as string } : {}),
+      ...(num(origin.line) !== undefined ? { line: origin.line as number } : {}),
+      ...(sensor ? { sensor } : {}),
+      ...(Array.isArray(origin.event_ids) ? { event_ids: origin.event_ids.filter((x) => typeof x === 'string') } : {}),
+    },
+    source,
+    ...(clientIp ? { clientIp } : {}),
+    roles: [...roles],
+    ...(str(resource?.id) ? { instance: resource!.id as string } : {}),
+    keyHashes: hashesOf(f),
+    maskedKeys: maskedKeysOf(f),
+    ...(str(target?.path_class) ? { pathClass: target!.path_class as string } : {}),
+    relatedFindings: related,
+    ...(proc ? { processKey: `${sensor ?? ''} ${proc.pid ?? ''} ${proc.exe ?? ''}` } : {}),
+    ...(version ? { imdsVersion: version } : {}),
+    facts,
+  };
+  return step;
+}

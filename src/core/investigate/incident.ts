@@ -1,0 +1,214 @@
+import { findingId } from '../model/finding.ts';
+import { maxSeverity, type Severity, severityRank } from '../model/severity.ts';
+import { type Link, type LinkOptions, linkSteps } from './links.ts';
+import { type RemediationStep, remediationFor } from './remediation.ts';
+import { STEP_LABEL, type Step, type StepKind, stageOf } from './step.ts';
+
+export const INCIDENT_SCHEMA_VERSION = '1';
+
+/** One step as an incident lists it (docs/investigate.md). */
+export interface IncidentStep {
+  finding_id: string;
+  kind: StepKind;
+  rule: string;
+  severity: Severity;
+  confidence: number;
+  title: string;
+  time?: string;
+  /** Where the evidence is (the log line, sensor, or trail events), as in the finding. */
+  origin: Step['origin'];
+  /** Where the finding was read: the input of `investigate`, file and 1-based line. */
+  source: { file: string; line: number };
+  facts: Record<string, string>;
+}
+
+/** An incident: linked steps of one attack, with why each link was made and what to do. */
+export interface Incident {
+  type: 'incident';
+  schema_version: string;
+  /** Stable: a hash of the incident's root finding, so a re-run with more evidence keeps the id. */
+  id: string;
+  title: string;
+  severity: Severity;
+  /** The weakest link's confidence (a chain is as sure as its weakest link); a single step's own confidence. */
+  confidence: number;
+  first_time?: string;
+  last_time?: string;
+  root_finding_id: string;
+  stages: StepKind[];
+  clients: string[];
+  roles: string[];
+  instances: string[];
+  providers: string[];
+  steps: IncidentStep[];
+  links: Link[];
+  remediation: RemediationStep[];
+}
+
+export interface BuildOptions extends LinkOptions {}
+
+/** Groups of linked steps; iterative, since one client's chain of requests may be a million steps long. */
+class UnionFind {
+  private readonly parent = new Map<string, string>();
+  find(x: string): string {
+    let root = x;
+    for (let p = this.parent.get(root); p !== undefined && p !== root; p = this.parent.get(root)) root = p;
+    // Path compression: point every node on the way at the root.
+    let n = x;
+    while (n !== root) {
+      const next = this.parent.get(n)!;
+      this.parent.set(n, root);
+      n = next;
+    }
+    return root;
+  }
+  union(a: string, b: string): void {
+    const ra = this.find(a);
+    const rb = this.find(b);
+    // The smaller id is the root, so grouping does not depend on the order of the links.
+    if (ra < rb) this.parent.set(rb, ra);
+    else if (rb < ra) this.parent.set(ra, rb);
+  }
+}
+
+const ATTACK_KINDS = new Set<StepKind>(['ssrf-success', 'credential-leak', 'host-fetch']);
+
+/** Incident ids: `inc-` and 20 hex digits of a hash of the root finding id. */
+export function incidentId(rootFindingId: string): string {
+  return `inc-${findingId('incident', [rootFindingId]).slice(0, 20)}`;
+}
+
+function titleOf(steps: readonly Step[], clients: string[], roles: string[]): string {
+  const kinds = new Set(steps.map((s) => s.kind));
+  const parts: string[] = [];
+  const count = (k: StepKind) => steps.filter((s) => s.kind === k).length;
+  const who = clients.length > 0 ? ` from ${clients.slice(0, 2).join(', ')}${clients.length > 2 ? ', …' : ''}` : '';
+  if (kinds.has('ssrf-success')) parts.push(`SSRF${who} reached the metadata service`);
+  else if (kinds.has('ssrf-attempt')) parts.push(`${count('ssrf-attempt')} SSRF attempt(s)${who}`);
+  if (kinds.has('host-fetch')) parts.push('a host process fetched from the metadata service');
+  const role = roles.length > 0 ? ` of ${roles.slice(0, 2).join(', ')}` : '';
+  if (kinds.has('credential-leak')) parts.push(`credentials${role} leaked into a log`);
+  if (kinds.has('cloud-use')) parts.push(`the key${kinds.has('credential-leak') ? '' : role} was used in the cloud`);
+  if (kinds.has('cloud-recon')) parts.push('reconnaissance followed');
+  if (parts.length === 0) return steps[0]?.title ?? 'incident';
+  const text = parts.join(' → ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
+ * Build incidents from steps: link them, take each connected group as one incident (groups made only of instance
+ * settings are not incidents), order its steps in time, and say what to do. Pure and deterministic.
+ */
+export function buildIncidents(steps: readonly Step[], opts: BuildOptions = {}): Incident[] {
+  const unique = new Map<string, Step>();
+  // The same finding read twice (two outputs of one run) is one step.
+  for (const s of steps) if (!unique.has(s.findingId)) unique.set(s.findingId, s);
+  const all = [...unique.values()];
+  const links = linkSteps(all, opts);
+  const uf = new UnionFind();
+  for (const l of links) uf.union(l.from, l.to);
+  const groups = new Map<string, Step[]>();
+  for (const s of all) {
+    const r = uf.find(s.findingId);
+    const g = groups.get(r);
+    if (g) g.push(s);
+    else groups.set(r, [s]);
+  }
+  const linksByGroup = new Map<string, Link[]>();
+  for (const l of links) {
+    const r = uf.find(l.from);
+    const g = linksByGroup.get(r);
+    if (g) g.push(l);
+    else linksByGroup.set(r, [l]);
+  }
+  const out: Incident[] = [];
+  for (const [root, group] of groups) {
+    if (group.every((s) => s.kind === 'posture')) continue;
+    out.push(toIncident(group, linksByGroup.get(root) ?? []));
+  }
+  return out.sort(
+    (a, b) =>
+      severityRank(b.severity) - severityRank(a.severity) ||
+      (a.first_time ?? '\uffff').localeCompare(b.first_time ?? '\uffff') ||
+      a.id.localeCompare(b.id),
+  );
+}
+
+function toIncident(group: Step[], links: Link[]): Incident {
+  // A step without a time sits right after what it was linked from.
+  const effective = new Map<string, number>();
+  for (const s of group) if (s.timeMs !== undefined) effective.set(s.findingId, s.timeMs);
+  for (let pass = 0; pass < 3; pass++)
+    for (const l of links) {
+      if (effective.has(l.to)) continue;
+      const t = effective.get(l.from);
+      if (t !== undefined) effective.set(l.to, t);
+    }
+  const ordered = group.slice().sort((a, b) => {
+    const ta = effective.get(a.findingId) ?? Number.POSITIVE_INFINITY;
+    const tb = effective.get(b.findingId) ?? Number.POSITIVE_INFINITY;
+    return (
+      ta - tb ||
+      stageOf(a.kind) - stageOf(b.kind) ||
+      a.source.file.localeCompare(b.source.file) ||
+      a.source.line - b.source.line ||
+      a.findingId.localeCompare(b.findingId)
+    );
+  });
+  const rootStep = ordered.find((s) => s.kind !== 'posture') ?? ordered[0]!;
+  let severity: Severity = 'info';
+  for (const s of ordered) severity = maxSeverity(severity, s.severity);
+  const kinds = new Set(ordered.map((s) => s.kind));
+  const used = kinds.has('cloud-use') || kinds.has('cloud-recon');
+  if (used && [...kinds].some((k) => ATTACK_KINDS.has(k))) severity = 'critical';
+  const confidence =
+    links.length > 0
+      ? links.reduce((m, l) => Math.min(m, l.confidence), 1)
+      : ordered.reduce((m, s) => Math.max(m, s.confidence), 0);
+  const timed = ordered.filter((s) => s.timeMs !== undefined).sort((a, b) => a.timeMs! - b.timeMs!);
+  const clients = [
+    ...new Set(ordered.filter((s) => s.kind === 'ssrf-attempt' || s.kind === 'ssrf-success').map((s) => s.clientIp)),
+  ].filter((c): c is string => Boolean(c));
+  const roles = [...new Set(ordered.flatMap((s) => s.roles))].sort();
+  const instances = [...new Set(ordered.map((s) => s.instance).filter((i): i is string => Boolean(i)))].sort();
+  const providers = [...new Set(ordered.map((s) => s.provider).filter((p): p is string => Boolean(p)))].sort();
+  const stages = [...kinds].sort((a, b) => stageOf(a) - stageOf(b));
+  const orderIndex = new Map(ordered.map((s, i) => [s.findingId, i]));
+  const sortedLinks = links
+    .slice()
+    .sort((a, b) => orderIndex.get(a.to)! - orderIndex.get(b.to)! || orderIndex.get(a.from)! - orderIndex.get(b.from)!);
+  return {
+    type: 'incident',
+    schema_version: INCIDENT_SCHEMA_VERSION,
+    id: incidentId(rootStep.findingId),
+    title: titleOf(ordered, clients, roles),
+    severity,
+    confidence: Math.round(confidence * 100) / 100,
+    ...(timed.length > 0 ? { first_time: timed[0]!.time!, last_time: timed[timed.length - 1]!.time! } : {}),
+    root_finding_id: rootStep.findingId,
+    stages,
+    clients,
+    roles,
+    instances,
+    providers,
+    steps: ordered.map((s) => ({
+      finding_id: s.findingId,
+      kind: s.kind,
+      rule: s.rule,
+      severity: s.severity,
+      confidence: s.confidence,
+      title: s.title,
+      ...(s.time ? { time: s.time } : {}),
+      origin: s.origin,
+      source: s.source,
+      facts: Object.fromEntries(s.facts),
+    })),
+    links: sortedLinks,
+    remediation: remediationFor(ordered),
+  };
+}
+
+/** Label of a step kind for people. */
+export function stepLabel(kind: StepKind): string {
+  return STEP_LABEL[kind];
+}

@@ -1,0 +1,367 @@
+import type { Step } from './step.ts';
+import { stageOf } from './step.ts';
+
+/**
+ * Why two steps were linked, strongest first. Every reason but `time-proximity` rests on a shared identifier; a
+ * time-proximity link says it is a guess with its low confidence.
+ */
+export type LinkReason =
+  | 'same-line'
+  | 'leak-cause'
+  | 'same-key-hash'
+  | 'shared-events'
+  | 'same-client'
+  | 'same-client-ip'
+  | 'same-process'
+  | 'same-masked-key-and-role'
+  | 'same-instance'
+  | 'same-role-imdsv1'
+  | 'same-role-time-window'
+  | 'time-proximity';
+
+/** A directed link from an earlier step of the story to a later one, with the evidence on both ends. */
+export interface Link {
+  from: string;
+  to: string;
+  reason: LinkReason;
+  /** 0..1: how sure the link is, from the reason (a shared hash is near certain, time alone is a guess). */
+  confidence: number;
+  /** One sentence a responder can check. */
+  explanation: string;
+  /** The evidence on both ends: `file:line`, `finding <id>`, `event <id>`, a key hash. */
+  evidence: string[];
+}
+
+export interface LinkOptions {
+  /** SSRF requests from one client further apart than this start a new chain. Default 24 h. */
+  clientGapMs?: number;
+  /** How long after a fetch or a leak the credentials may be used. Default 12 h (instance credentials last ≤ 6 h, refreshed early). */
+  credentialLifetimeMs?: number;
+  /** The only window a link on time alone may span. Default 10 min. */
+  proximityMs?: number;
+  /** Host requests of one process further apart than this are not chained. Default 1 h. */
+  processGapMs?: number;
+}
+
+const CONFIDENCE: Record<LinkReason, number> = {
+  'same-line': 0.95,
+  'leak-cause': 0.95,
+  'same-key-hash': 0.95,
+  'shared-events': 0.95,
+  'same-client': 0.9,
+  'same-client-ip': 0.9,
+  'same-process': 0.85,
+  'same-masked-key-and-role': 0.8,
+  'same-instance': 0.8,
+  'same-role-imdsv1': 0.75,
+  'same-role-time-window': 0.6,
+  'time-proximity': 0.3,
+};
+
+/** Where a step's evidence is, as a responder would look it up. */
+export function whereOf(s: Step): string {
+  if (s.origin.file) return s.origin.line !== undefined ? `${s.origin.file}:${s.origin.line}` : s.origin.file;
+  if (s.origin.event_ids?.length)
+    return `events ${s.origin.event_ids.slice(0, 3).join(', ')}${s.origin.event_ids.length > 3 ? ', …' : ''}`;
+  if (s.origin.sensor) return `sensor ${s.origin.sensor}${s.processKey ? ` (${s.processKey.trim()})` : ''}`;
+  return `finding ${s.findingId}`;
+}
+
+function gapText(ms: number): string {
+  const s = Math.round(Math.abs(ms) / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+const byTime = (a: Step, b: Step): number =>
+  (a.timeMs ?? Number.POSITIVE_INFINITY) - (b.timeMs ?? Number.POSITIVE_INFINITY) ||
+  stageOf(a.kind) - stageOf(b.kind) ||
+  a.source.file.localeCompare(b.source.file) ||
+  a.source.line - b.source.line;
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
+const isSsrf = (s: Step) => s.kind === 'ssrf-attempt' || s.kind === 'ssrf-success';
+const isCloud = (s: Step) => s.kind === 'cloud-use' || s.kind === 'cloud-recon';
+
+/** `later` happened within [0, window] after `earlier`; unknown when either has no time. */
+function within(earlier: Step, later: Step, windowMs: number, slackMs = 0): boolean | undefined {
+  if (earlier.timeMs === undefined || later.timeMs === undefined) return undefined;
+  const d = later.timeMs - earlier.timeMs;
+  return d >= -slackMs && d <= windowMs;
+}
+
+/**
+ * Every link between the steps, each made on the strongest evidence the two share. Pure and deterministic: the
+ * same steps give the same links in the same order.
+ */
+export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[] {
+  const clientGap = opts.clientGapMs ?? 24 * 3600_000;
+  const lifetime = opts.credentialLifetimeMs ?? 12 * 3600_000;
+  const proximity = opts.proximityMs ?? 10 * 60_000;
+  const processGap = opts.processGapMs ?? 3600_000;
+  const links: Link[] = [];
+  const seen = new Set<string>();
+  const link = (from: Step, to: Step, reason: LinkReason, explanation: string, extra: string[] = [], conf?: number) => {
+    if (from.findingId === to.findingId) return;
+    const key = `${from.findingId}>${to.findingId}`;
+    const back = `${to.findingId}>${from.findingId}`;
+    if (seen.has(key) || seen.has(back)) return;
+    seen.add(key);
+    links.push({
+      from: from.findingId,
+      to: to.findingId,
+      reason,
+      confidence: conf ?? CONFIDENCE[reason],
+      explanation,
+      evidence: [whereOf(from), whereOf(to), ...extra],
+    });
+  };
+
+  const byId = new Map<string, Step>();
+  const ssrfByClient = new Map<string, Step[]>();
+  const leaks: Step[] = [];
+  const clouds: Step[] = [];
+  const hosts: Step[] = [];
+  const postures: Step[] = [];
+  const credentialSuccesses: Step[] = [];
+  for (const s of steps) {
+    byId.set(s.findingId, s);
+    if (isSsrf(s) && s.clientIp) push(ssrfByClient, s.clientIp, s);
+    if (s.kind === 'ssrf-success' && s.pathClass === 'credentials' && s.timeMs !== undefined)
+      credentialSuccesses.push(s);
+    if (s.kind === 'credential-leak') leaks.push(s);
+    else if (isCloud(s)) clouds.push(s);
+    else if (s.kind === 'host-fetch') hosts.push(s);
+    else if (s.kind === 'posture') postures.push(s);
+  }
+  credentialSuccesses.sort(byTime);
+  const byRole = (pool: readonly Step[]) => {
+    const m = new Map<string, Step[]>();
+    for (const s of pool) for (const r of s.roles) push(m, r, s);
+    return m;
+  };
+  const successByRole = byRole(steps.filter((s) => s.kind === 'ssrf-success'));
+  const leaksByRole = byRole(leaks);
+  const hostsByRole = byRole(hosts);
+  const credentialsByRole = byRole(credentialSuccesses);
+
+  // 0. Findings about one line of one log (the app's own metadata request and the credentials it logged).
+  const byLine = new Map<string, Step[]>();
+  for (const s of steps)
+    if (s.origin.file && s.origin.line !== undefined) push(byLine, `${s.origin.file}:${s.origin.line}`, s);
+  for (const [where, list] of [...byLine].sort((a, b) => a[0].localeCompare(b[0]))) {
+    if (list.length < 2) continue;
+    list.sort((a, b) => stageOf(a.kind) - stageOf(b.kind) || a.findingId.localeCompare(b.findingId));
+    for (let i = 1; i < list.length; i++) link(list[i - 1]!, list[i]!, 'same-line', `both are about ${where}`);
+  }
+
+  // 1. The requests of one SSRF client, in order: attempts, then the one that worked.
+  for (const [ip, list] of [...ssrfByClient].sort((a, b) => a[0].localeCompare(b[0]))) {
+    list.sort(byTime);
+    for (let i = 1; i < list.length; i++) {
+      const a = list[i - 1]!;
+      const b = list[i]!;
+      const close = within(a, b, clientGap);
+      if (close === false) continue;
+      if (close === undefined && a.origin.file !== b.origin.file) continue;
+      const gap = a.timeMs !== undefined && b.timeMs !== undefined ? `, ${gapText(b.timeMs - a.timeMs)} later` : '';
+      link(a, b, 'same-client', `same client ${ip}${gap}`);
+    }
+  }
+
+  // 2. The request that most likely caused each leak.
+  for (const leak of leaks) {
+    const cause = leak.relatedFindings.map((id) => byId.get(id)).find((s) => s && isSsrf(s));
+    if (cause) {
+      link(
+        cause,
+        leak,
+        'leak-cause',
+        'the scan tied the leak to this request (same client asked for credentials shortly before)',
+        [`finding ${cause.findingId}`],
+      );
+      continue;
+    }
+    const fetched = uniqueByRole(
+      successByRole,
+      leak,
+      lifetime,
+      0,
+      'fetched the credentials of role',
+      'before they leaked',
+    );
+    if (fetched) {
+      link(fetched.step, leak, 'same-role-time-window', fetched.why, [], fetched.confidence);
+      continue;
+    }
+    // Time alone: only when a single client fetched credentials in the window just before the leak.
+    if (leak.timeMs === undefined) continue;
+    const near = credentialSuccesses.filter((s) => within(s, leak, proximity) === true);
+    const clients = new Set(near.map((s) => s.clientIp ?? s.findingId));
+    if (near.length > 0 && clients.size === 1) {
+      const s = near[near.length - 1]!;
+      link(
+        s,
+        leak,
+        'time-proximity',
+        `time only: the one credentials request that succeeded in the ${gapText(proximity)} before the leak (${gapText(leak.timeMs - s.timeMs!)} before); nothing else ties them`,
+      );
+    }
+  }
+
+  // 3. Cloud use of a credential: from the leak (same key), from the SSRF client (same address), from the host fetch.
+  const leaksByHash = new Map<string, Step[]>();
+  const leaksByMasked = new Map<string, Step[]>();
+  for (const l of leaks) {
+    for (const h of l.keyHashes) push(leaksByHash, h, l);
+    for (const m of l.maskedKeys) push(leaksByMasked, m, l);
+  }
+  for (const c of clouds.slice().sort(byTime)) {
+    let strong = false;
+    const hashLeak = c.keyHashes.flatMap((h) => (leaksByHash.get(h) ?? []).map((l) => [l, h] as const))[0];
+    if (hashLeak) {
+      link(hashLeak[0], c, 'same-key-hash', `the key used here is the key leaked there (same salted hash)`, [
+        hashLeak[1],
+      ]);
+      strong = true;
+    } else {
+      const masked = c.maskedKeys
+        .flatMap((m) => (leaksByMasked.get(m) ?? []).map((l) => [l, m] as const))
+        .find(([l]) => l.roles.some((r) => c.roles.includes(r)));
+      if (masked) {
+        link(masked[0], c, 'same-masked-key-and-role', `same masked key ${masked[1]} and same role`, [masked[1]]);
+        strong = true;
+      }
+    }
+    if (c.clientIp) {
+      const fromClient = (ssrfByClient.get(c.clientIp) ?? []).filter((s) => within(s, c, lifetime, 0) !== false);
+      const last = fromClient[fromClient.length - 1];
+      if (last) {
+        link(last, c, 'same-client-ip', `the key was used from ${c.clientIp}, the address that sent the SSRF requests`);
+        strong = true;
+      }
+    }
+    if (strong) continue;
+    const leak = uniqueByRole(leaksByRole, c, lifetime);
+    if (leak) {
+      link(leak.step, c, 'same-role-time-window', leak.why, [], leak.confidence);
+      continue;
+    }
+    const host = uniqueByRole(hostsByRole, c, lifetime);
+    if (host) {
+      const v1 = host.step.imdsVersion === 1 && c.rule === 'cloud-imdsv1-credentials-in-use';
+      link(
+        host.step,
+        c,
+        v1 ? 'same-role-imdsv1' : 'same-role-time-window',
+        v1 ? `${host.why}; fetched over IMDSv1 and the trail says IMDSv1 delivered it` : host.why,
+        [],
+        v1 ? CONFIDENCE['same-role-imdsv1'] : host.confidence,
+      );
+      continue;
+    }
+    const ssrf = uniqueByRole(credentialsByRole, c, lifetime);
+    if (ssrf) link(ssrf.step, c, 'same-role-time-window', ssrf.why, [], ssrf.confidence);
+  }
+
+  // 4. Cloud findings about one credential: shared trail records, then the same key.
+  const cloudByEvent = new Map<string, Step[]>();
+  const cloudByHash = new Map<string, Step[]>();
+  for (const c of clouds) {
+    for (const e of c.origin.event_ids ?? []) push(cloudByEvent, e, c);
+    for (const h of c.keyHashes) push(cloudByHash, h, c);
+  }
+  const chain = (
+    groups: Map<string, Step[]>,
+    reason: LinkReason,
+    why: (k: string) => string,
+    extra: (k: string) => string[],
+  ) => {
+    for (const [k, list] of [...groups].sort((a, b) => a[0].localeCompare(b[0]))) {
+      if (list.length < 2) continue;
+      const ordered = [...new Set(list)].sort(
+        (a, b) => stageOf(a.kind) - stageOf(b.kind) || byTime(a, b) || a.findingId.localeCompare(b.findingId),
+      );
+      for (let i = 1; i < ordered.length; i++) link(ordered[i - 1]!, ordered[i]!, reason, why(k), extra(k));
+    }
+  };
+  chain(
+    cloudByEvent,
+    'shared-events',
+    (e) => `both rest on trail record ${e}`,
+    (e) => [`event ${e}`],
+  );
+  chain(
+    cloudByHash,
+    'same-key-hash',
+    () => 'the same access key (same salted hash)',
+    (h) => [h],
+  );
+
+  // 5. Requests of one process on a host.
+  const byProcess = new Map<string, Step[]>();
+  for (const h of hosts) if (h.processKey) push(byProcess, h.processKey, h);
+  for (const [key, list] of [...byProcess].sort((a, b) => a[0].localeCompare(b[0]))) {
+    list.sort(byTime);
+    for (let i = 1; i < list.length; i++) {
+      const a = list[i - 1]!;
+      const b = list[i]!;
+      if (within(a, b, processGap) === false) continue;
+      link(a, b, 'same-process', `same process (${key.trim()})`);
+    }
+  }
+
+  // 6. The instance's settings that let it happen.
+  const cloudByInstance = new Map<string, Step[]>();
+  for (const c of clouds) if (c.instance) push(cloudByInstance, c.instance, c);
+  for (const p of postures) {
+    const target = (cloudByInstance.get(p.instance ?? '') ?? []).slice().sort(byTime)[0];
+    if (target) link(p, target, 'same-instance', `setting of instance ${p.instance}, whose credentials were used`);
+  }
+  return links;
+}
+
+interface Candidate {
+  step: Step;
+  why: string;
+  confidence: number;
+}
+
+/** The one step of `pool` naming a role of `c` before it within the credential lifetime; none when ambiguous. */
+function uniqueByRole(
+  pool: ReadonlyMap<string, Step[]>,
+  c: Step,
+  lifetime: number,
+  slackMs = 5 * 60_000,
+  what = 'same role',
+  tail = 'and the use falls within the credentials lifetime',
+): Candidate | undefined {
+  const list = [...new Set(c.roles.flatMap((r) => pool.get(r) ?? []))].filter(
+    (s) => s.findingId !== c.findingId && within(s, c, lifetime, slackMs) !== false,
+  );
+  return unique(list, c, what, tail);
+}
+
+function unique(list: Step[], to: Step, what: string, tail: string): Candidate | undefined {
+  if (list.length === 0) return undefined;
+  // Several sources (different clients, processes or leaks) for one role: which one is a guess, so none is linked.
+  const sources = new Set(list.map((s) => s.clientIp ?? s.processKey ?? s.findingId));
+  if (sources.size > 1) return undefined;
+  const sorted = list.slice().sort(byTime);
+  const step = sorted[sorted.length - 1]!;
+  const role = step.roles.find((r) => to.roles.includes(r))!;
+  const timed = step.timeMs !== undefined && to.timeMs !== undefined;
+  return {
+    step,
+    why: timed
+      ? `${what} ${role}, ${gapText(to.timeMs! - step.timeMs!)} earlier, ${tail}`
+      : `${what} ${role} (no time on one side: role only)`,
+    confidence: timed ? CONFIDENCE['same-role-time-window'] : 0.5,
+  };
+}

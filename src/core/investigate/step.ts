@@ -1,0 +1,85 @@
+import type { Severity } from '../model/severity.ts';
+
+/** What a finding is in the story of an attack. */
+export type StepKind =
+  | 'ssrf-attempt'
+  | 'ssrf-success'
+  | 'credential-leak'
+  | 'host-fetch'
+  | 'cloud-use'
+  | 'cloud-recon'
+  | 'posture'
+  | 'other';
+
+/** Where the finding itself was read (the input of `investigate`), 1-based. */
+export interface RecordSource {
+  file: string;
+  line: number;
+}
+
+/**
+ * One finding as a step of an incident: the few fields the linking rules compare, and what a report shows.
+ * Built once per finding; the finding itself is not kept (inputs may hold millions).
+ */
+export interface Step {
+  findingId: string;
+  kind: StepKind;
+  rule: string;
+  severity: Severity;
+  confidence: number;
+  title: string;
+  /** RFC 3339 as written in the finding, and its epoch ms (absent when the finding has no time). */
+  time?: string;
+  timeMs?: number;
+  provider?: string;
+  /** Where the evidence is: the log line, the sensor and process, or the cloud events. */
+  origin: { file?: string; line?: number; sensor?: string; event_ids?: string[] };
+  source: RecordSource;
+  /** The client address of an SSRF request, or the address a cloud credential was used from. */
+  clientIp?: string;
+  /** Roles (AWS), service accounts (GCP) the step names. */
+  roles: string[];
+  /** Instance or VM the step is about (cloud, posture). */
+  instance?: string;
+  /** Salted hashes of the secrets the step saw (leak) or of the access keys it names (cloud). */
+  keyHashes: string[];
+  /** Masked access key ids (`ASIA****QX7Z`): a weaker tie than a hash, for findings written without hashes. */
+  maskedKeys: string[];
+  /** Path class of a metadata request (credentials, token, index, …). */
+  pathClass?: string;
+  /** Findings this one names as related (the leak's causing request). */
+  relatedFindings: string[];
+  /** Process of a host or proxy step: `sensor pid exe`. */
+  processKey?: string;
+  /** AWS IMDS version of a host fetch. */
+  imdsVersion?: 1 | 2;
+  /** Short facts shown with the step (target, status and size, masked key, process, event names). */
+  facts: Array<[string, string]>;
+}
+
+const RANK: Record<StepKind, number> = {
+  'ssrf-attempt': 0,
+  'ssrf-success': 0,
+  'host-fetch': 0,
+  'credential-leak': 1,
+  'cloud-use': 2,
+  'cloud-recon': 3,
+  posture: 4,
+  other: 4,
+};
+
+/** Column of a step kind in the chain: requests, then leaks, then use of the key, then what was done with it. */
+export function stageOf(kind: StepKind): number {
+  return RANK[kind];
+}
+
+export const STEP_LABEL: Record<StepKind, string> = {
+  'ssrf-attempt': 'SSRF attempt',
+  'ssrf-success': 'SSRF likely success',
+  'host-fetch': 'Host fetch from the metadata service',
+  'credential-leak': 'Credentials leaked in a log',
+  'cloud-use': 'Key used in the cloud',
+  'cloud-recon': 'Reconnaissance with the key',
+  posture: 'Instance setting',
+  other: 'Other finding',
+};
