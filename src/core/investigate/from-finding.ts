@@ -115,6 +115,7 @@ export function stepFromRecord(value: unknown, source: RecordSource): Step | und
     case 'ssrf-success':
       add(facts, 'client', clientIp);
       add(facts, 'target', target?.decoded ?? target?.raw);
+      if (target?.raw !== undefined && target.raw !== target.decoded) add(facts, 'as written', target.raw);
       if (Array.isArray(f.transforms) && f.transforms.length) add(facts, 'obfuscation', f.transforms.join(', '));
       add(facts, 'status', http?.status);
       add(facts, 'bytes', http?.bytes);

@@ -2,7 +2,7 @@ import { findingId } from '../model/finding.ts';
 import { maxSeverity, type Severity, severityRank } from '../model/severity.ts';
 import { type Link, type LinkOptions, linkSteps } from './links.ts';
 import { type RemediationStep, remediationFor } from './remediation.ts';
-import { STEP_LABEL, type Step, type StepKind, stageOf } from './step.ts';
+import { STEP_KINDS, STEP_LABEL, type Step, type StepKind, stageOf } from './step.ts';
 
 export const INCIDENT_SCHEMA_VERSION = '1';
 
@@ -172,7 +172,7 @@ function toIncident(group: Step[], links: Link[]): Incident {
   const roles = [...new Set(ordered.flatMap((s) => s.roles))].sort();
   const instances = [...new Set(ordered.map((s) => s.instance).filter((i): i is string => Boolean(i)))].sort();
   const providers = [...new Set(ordered.map((s) => s.provider).filter((p): p is string => Boolean(p)))].sort();
-  const stages = [...kinds].sort((a, b) => stageOf(a) - stageOf(b));
+  const stages = STEP_KINDS.filter((k) => kinds.has(k));
   const orderIndex = new Map(ordered.map((s, i) => [s.findingId, i]));
   const sortedLinks = links
     .slice()

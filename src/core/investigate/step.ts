@@ -1,6 +1,18 @@
 import type { Severity } from '../model/severity.ts';
 
 /** What a finding is in the story of an attack. */
+/** Every step kind, in the order of a story. */
+export const STEP_KINDS = [
+  'ssrf-attempt',
+  'ssrf-success',
+  'host-fetch',
+  'credential-leak',
+  'cloud-use',
+  'cloud-recon',
+  'posture',
+  'other',
+] as const;
+
 export type StepKind =
   | 'ssrf-attempt'
   | 'ssrf-success'

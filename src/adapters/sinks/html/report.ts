@@ -107,6 +107,7 @@ function findingRow(f: Finding): string {
   const fx: Record<string, string> = {};
   if (f.client?.ip) fx.client = f.client.ip;
   if (f.target) fx.target = f.target.decoded || f.target.raw;
+  if (f.target?.raw && f.target.raw !== f.target.decoded) fx['as written'] = f.target.raw;
   if (f.transforms?.length) fx.obfuscation = f.transforms.join(', ');
   if (f.http?.status !== undefined) fx.status = String(f.http.status);
   if (f.http?.bytes !== undefined) fx.bytes = String(f.http.bytes);
