@@ -204,6 +204,8 @@ export function buildCorpus(): CorpusCase[] {
   }
   // Numeric forms as the whole value of a URL parameter, no scheme: how apps that prepend http:// get exploited.
   for (const [fam, h] of IPV4_FORMS) add(`${fam}-bare-param`, `/fetch?url=${h}`);
+  // ...and as the value of a parameter that names an address.
+  for (const [fam, h] of IPV4_FORMS) add(`${fam}-address-param`, `/api/check?ip=${h}&port=80`);
   return cases;
 }
 

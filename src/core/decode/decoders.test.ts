@@ -160,6 +160,9 @@ describe('canonicalHostReadings()', () => {
   });
   test('rebinding names yield both addresses', () => {
     assert.deepEqual(embedded('a9fea9fe.7f000001.rbndr.us').slice(1).sort(), ['127.0.0.1', '169.254.169.254']);
+    // Fields separated by underscores, on a domain no list names.
+    assert.ok(embedded('1337_d83ad02e_a9fea9fe.dnsrebinder.net').includes('169.254.169.254'));
+    assert.deepEqual(embedded('build_2024_release.example.net'), ['build_2024_release.example.net']);
   });
   test('case, trailing dots, backslashes and Unicode fold to the canonical name', () => {
     assert.equal(embedded('METADATA.Google.Internal.')[0], 'metadata.google.internal');

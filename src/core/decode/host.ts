@@ -16,9 +16,12 @@ export interface HostReading {
   form: 'literal' | 'numeric' | 'name';
 }
 
-/** A catalogue address (not loopback) spelled as labels of a name, dotted, dashed or in hex. */
+/**
+ * A catalogue address (not loopback) spelled as labels of a name, dotted, dashed or in hex; rebinding services also
+ * separate their fields with underscores (`1337_d83ad02e_a9fea9fe.…`).
+ */
 const EMBEDDED_METADATA_ADDRESS = new RegExp(
-  `(?:^|[.-])(?:${ALL_IPV4.filter((a) => !a.startsWith('127.'))
+  `(?:^|[._-])(?:${ALL_IPV4.filter((a) => !a.startsWith('127.'))
     .flatMap((a) => [
       a.split('.').join('[.-]'),
       a
@@ -26,7 +29,7 @@ const EMBEDDED_METADATA_ADDRESS = new RegExp(
         .map((o) => Number(o).toString(16).padStart(2, '0'))
         .join(''),
     ])
-    .join('|')})(?:[.-])`,
+    .join('|')})(?:[._-])`,
 );
 const zones = (kind: DnsService['kind']) => DNS_SERVICES.filter((d) => d.kind === kind).map((d) => d.suffix);
 /** Wildcard DNS services that answer with the address written in the name (loopback-only zones included). */
@@ -89,7 +92,7 @@ export function addressesInName(label: string): Array<{ ip: string; kind: 'ipv4'
     out.push({ ip: q.replace(/-/g, '.'), kind: 'ipv4', how: q.includes('-') ? 'dashed' : 'dotted' });
     i = m.index + m[0].length - q.length;
   }
-  for (const part of label.split(/[.-]/)) {
+  for (const part of label.split(/[._-]/)) {
     const q = hexToQuad(part);
     if (q) out.push({ ip: q, kind: 'ipv4', how: 'hex' });
   }

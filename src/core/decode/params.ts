@@ -131,6 +131,16 @@ const HOST_NAMES_STRICT = new Set([
   'connect',
   'ping',
   'probe',
+  // Names of an address: a number in them is an IPv4 address written as one (`?ip=2852039166`). Strict only: a
+  // private address in `?ip=` is a geo-IP lookup far more often than a fetch, so it does not make an internal finding.
+  'ip',
+  'ipaddr',
+  'ip_address',
+  'ipaddress',
+  'addr',
+  'address',
+  'server',
+  'dst',
 ]);
 const URLISH_SUFFIX =
   /(?:url|uri|link|href|src|host|endpoint|webhook|callback|redirect|domain|target|dest|location|feed|proxy)$/;
