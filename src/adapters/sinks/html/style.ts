@@ -55,12 +55,12 @@ svg .dot.sev-critical{fill:var(--crit)}svg .dot.sev-high{fill:var(--high)}svg .d
 svg .dot.sev-low{fill:var(--low)}svg .dot.sev-info{fill:var(--info)}
 svg .node rect{fill:#f8f9f9;stroke:var(--muted);stroke-width:1.2}
 svg .node.sev-critical rect{stroke:var(--crit);stroke-width:2}svg .node.sev-high rect{stroke:var(--high);stroke-width:2}
-svg .node-label{font-weight:700}
+svg .node-label{font-weight:700;font-size:13px}
 svg .node-detail{fill:var(--muted);font-size:11px}
 svg .edge{stroke:var(--ink);stroke-width:1.6}
 svg .edge.weak{stroke-dasharray:5 4;stroke:var(--muted)}
 svg .arrowhead{fill:var(--ink)}
-svg .edge-label{font-size:10px;fill:var(--muted)}
+svg .edge-label{font-size:11px;fill:var(--muted);paint-order:stroke;stroke:#fff;stroke-width:3px}
 footer{color:var(--muted);font-size:12px}
 @media print{
 body{background:#fff;font-size:10pt}

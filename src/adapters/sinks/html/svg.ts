@@ -77,6 +77,18 @@ export function timelineSvg(inc: Incident, maxDots = 2000): string {
   return parts.join('');
 }
 
+/** Node titles short enough for a box. */
+const NODE_LABEL: Record<StepKind, string> = {
+  'ssrf-attempt': 'SSRF attempt',
+  'ssrf-success': 'SSRF success',
+  'host-fetch': 'Host fetch',
+  'credential-leak': 'Leaked in a log',
+  'cloud-use': 'Key used',
+  'cloud-recon': 'Reconnaissance',
+  posture: 'Instance setting',
+  other: 'Other finding',
+};
+
 interface GraphNode {
   key: string;
   kind: StepKind;
@@ -113,10 +125,10 @@ const REASON_SHORT: Record<string, string> = {
   'same-client': 'same client',
   'same-client-ip': 'same client IP',
   'same-process': 'same process',
-  'same-masked-key-and-role': 'same masked key + role',
+  'same-masked-key-and-role': 'masked key + role',
   'same-instance': 'same instance',
   'same-role-imdsv1': 'same role, IMDSv1',
-  'same-role-time-window': 'same role + time window',
+  'same-role-time-window': 'same role, in window',
   'time-proximity': 'time only (guess)',
 };
 
@@ -136,7 +148,7 @@ export function graphSvg(inc: Incident): string {
       nodes.set(key, {
         key,
         kind: s.kind,
-        label: STEP_LABEL[s.kind],
+        label: NODE_LABEL[s.kind],
         detail,
         steps: 1,
         first: i,
@@ -161,17 +173,21 @@ export function graphSvg(inc: Incident): string {
   }
   const columns = new Map<number, GraphNode[]>();
   for (const n of nodes.values()) {
-    const c = stageOf(n.kind);
+    // The instance's settings are where the story starts: drawn left of the requests.
+    const c = n.kind === 'posture' ? -1 : stageOf(n.kind);
     const list = columns.get(c) ?? [];
     list.push(n);
     columns.set(c, list);
   }
   const used = [...columns.keys()].sort((a, b) => a - b);
   const maxNodes = 12;
-  const boxW = 200;
+  const boxW = 180;
   const boxH = 54;
-  const gapX = 70;
-  const gapY = 22;
+  // Wide enough for an edge's label between two columns.
+  const gapX = 130;
+  const gapY = 30;
+  // Room above the first row for edges that jump over a column.
+  const top = 56;
   const pos = new Map<string, { x: number; y: number }>();
   let rows = 0;
   used.forEach((c, ci) => {
@@ -181,11 +197,11 @@ export function graphSvg(inc: Incident): string {
       .slice(0, maxNodes);
     rows = Math.max(rows, list.length);
     list.forEach((n, ri) => {
-      pos.set(n.key, { x: 16 + ci * (boxW + gapX), y: 16 + ri * (boxH + gapY) });
+      pos.set(n.key, { x: 16 + ci * (boxW + gapX), y: top + ri * (boxH + gapY) });
     });
   });
   const W = Math.max(480, 32 + used.length * (boxW + gapX) - gapX);
-  const H = 32 + rows * (boxH + gapY);
+  const H = top + 16 + rows * (boxH + gapY);
   const parts: string[] = [
     `<svg class="graph" viewBox="0 0 ${W} ${H}" role="img" aria-label="Chain of incident ${esc(inc.id)}" xmlns="http://www.w3.org/2000/svg">`,
     '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker></defs>',
@@ -200,11 +216,24 @@ export function graphSvg(inc: Incident): string {
     const x2 = sameColumn ? b.x + boxW / 2 : b.x;
     const y2 = sameColumn ? b.y : b.y + boxH / 2;
     const weak = e.confidence < 0.5 ? ' weak' : '';
-    parts.push(
-      `<line class="edge${weak}" x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" marker-end="url(#arrow)"><title>${esc(REASON_SHORT[e.reason] ?? e.reason)} (confidence ${e.confidence})${e.count > 1 ? `, ${e.count} links` : ''}</title></line>`,
-    );
-    const mx = (x1 + x2) / 2;
-    const my = (y1 + y2) / 2 - 5;
+    const title = `<title>${esc(REASON_SHORT[e.reason] ?? e.reason)} (confidence ${e.confidence})${e.count > 1 ? `, ${e.count} links` : ''}</title>`;
+    // An edge past a column arcs over the boxes instead of running behind them.
+    const jump = Math.abs(b.x - a.x) > boxW + gapX;
+    let mx = (x1 + x2) / 2;
+    let my = (y1 + y2) / 2 - 5;
+    if (jump) {
+      const sx = a.x + boxW / 2;
+      const ex = b.x + boxW / 2;
+      const arc = 12;
+      parts.push(
+        `<path class="edge${weak}" d="M${sx},${a.y} C${sx},${arc} ${ex},${arc} ${ex},${b.y}" fill="none" marker-end="url(#arrow)">${title}</path>`,
+      );
+      mx = (sx + ex) / 2;
+      my = arc + 20;
+    } else
+      parts.push(
+        `<line class="edge${weak}" x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" marker-end="url(#arrow)">${title}</line>`,
+      );
     parts.push(
       `<text class="edge-label" x="${mx}" y="${my}" text-anchor="middle">${esc(REASON_SHORT[e.reason] ?? e.reason)} · ${e.confidence}</text>`,
     );
@@ -214,9 +243,9 @@ export function graphSvg(inc: Incident): string {
     if (!p) continue;
     parts.push(
       `<g class="node k-${n.kind} sev-${esc(n.severity)}"><rect x="${p.x}" y="${p.y}" width="${boxW}" height="${boxH}" rx="6"/>`,
-      `<text class="node-label" x="${p.x + 10}" y="${p.y + 20}">${esc(cut(n.label, 30))}${n.steps > 1 ? ` ×${n.steps}` : ''}</text>`,
-      `<text class="node-detail" x="${p.x + 10}" y="${p.y + 40}">${esc(cut(n.detail.trim(), 32))}</text>`,
-      `<title>${esc(n.label)}: ${esc(cut(n.detail, 300))}</title></g>`,
+      `<text class="node-label" x="${p.x + 10}" y="${p.y + 21}">${esc(cut(n.label, 22))}${n.steps > 1 ? ` ×${n.steps}` : ''}</text>`,
+      `<text class="node-detail" x="${p.x + 10}" y="${p.y + 42}">${esc(cut(n.detail.trim(), 26))}</text>`,
+      `<title>${esc(STEP_LABEL[n.kind])}: ${esc(cut(n.detail, 300))}</title></g>`,
     );
   }
   const hidden = [...columns.values()].reduce((a, l) => a + Math.max(0, l.length - maxNodes), 0);
