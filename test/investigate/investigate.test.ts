@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Incident } from '../../src/core/investigate/incident.ts';
-import { runCli, skipUnbuilt } from '../e2e/helpers.ts';
+import { ROOT, runCli, skipUnbuilt } from '../e2e/helpers.ts';
 import { type Attacker, attackers, compose } from '../fixtures/investigate/compose.ts';
 import { type Findings, makeFindings, score } from './pipeline.ts';
 
@@ -184,6 +184,29 @@ describe('investigate', { skip: skipUnbuilt }, () => {
     assert.equal(arr[0].type, 'incident');
     const bad = await runCli(['investigate', '--since', 'yesterday-ish', ...f.files]);
     assert.equal(bad.status, 2);
+  });
+
+  test('the shipped examples make the README incident: SSRF → leak → key used elsewhere → reconnaissance', async () => {
+    const sub = join(dir, 'examples');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(sub);
+    const ex = (n: string) => join(ROOT, 'examples', n);
+    const out = (n: string) => join(sub, n);
+    await runCli(['scan', '--no-summary', '-o', out('web.jsonl'), ex('access.log'), ex('app.log')]);
+    await runCli(['cloudtrail', '-o', out('trail.jsonl'), ex('cloudtrail.json')]);
+    await runCli(['posture', '--readiness', out('r.txt'), '-o', out('posture.jsonl'), ex('instances.json')]);
+    const r = await investigate([out('web.jsonl'), out('trail.jsonl'), out('posture.jsonl')]);
+    assert.equal(r.status, 1, r.stderr);
+    const main = r.incidents[0];
+    assert.ok(main);
+    assert.equal(main.severity, 'critical');
+    assert.deepEqual(main.clients, ['192.0.2.66']);
+    assert.deepEqual(main.roles, ['web-prod-role']);
+    assert.deepEqual(main.instances, ['i-0a1b2c3d4e5f60718']);
+    const reasons = new Set<string>(main.links.map((l) => l.reason));
+    for (const want of ['same-client', 'same-key-hash', 'shared-events', 'same-instance'])
+      assert.ok(reasons.has(want), want);
+    assert.equal(r.incidents.length, 3, 'the two other clients stay incidents of their own');
   });
 
   test('a malformed finding is an input error naming file and line; the rest is still read', async () => {

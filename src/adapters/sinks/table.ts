@@ -21,6 +21,7 @@ function where(r: Record<string, unknown>): string {
 
 /** One readable block per record; every attacker-controlled field is stripped of control and ANSI sequences. */
 export function renderRecord(r: Record<string, unknown>): string {
+  if (r.type === 'incident') return renderIncident(r);
   if (r.type !== 'finding') {
     const lines = [`${cell(r.type ?? 'record')}`];
     for (const [k, v] of Object.entries(r)) {
@@ -59,6 +60,38 @@ export function renderRecord(r: Record<string, unknown>): string {
   // Findings read back from the fleet store say which host and sensor reported them.
   const fleet = r.fleet as { host?: { id?: string; name?: string }; source?: string } | undefined;
   if (fleet?.host) lines.push(`  host:      ${cell(fleet.host.name ?? fleet.host.id)} (${cell(fleet.source)})`);
+  return `${lines.join('\n')}\n\n`;
+}
+
+/** An incident: its chain, one line per step and per link (the JSON output has the rest). */
+function renderIncident(r: Record<string, unknown>): string {
+  const steps = (r.steps ?? []) as Array<{
+    finding_id: string;
+    kind: string;
+    time?: string;
+    title: string;
+    origin?: object;
+  }>;
+  const links = (r.links ?? []) as Array<{
+    from: string;
+    to: string;
+    reason: string;
+    confidence: number;
+    explanation: string;
+  }>;
+  const n = new Map(steps.map((s, i) => [s.finding_id, i + 1]));
+  const lines = [
+    `[${cell(String(r.severity ?? '').toUpperCase())}] ${cell(r.title)}`,
+    `  incident:  ${cell(r.id)}  confidence ${cell(r.confidence)}`,
+  ];
+  for (const [i, s] of steps.entries())
+    lines.push(
+      `  #${i + 1} ${cell(s.time ?? '-')} ${cell(s.kind)}: ${cell(s.title)} (${cell(where(s as Record<string, unknown>))})`,
+    );
+  for (const l of links)
+    lines.push(
+      `  link #${n.get(l.from) ?? '?'} -> #${n.get(l.to) ?? '?'} ${cell(l.reason)} ${cell(l.confidence)}: ${cell(l.explanation)}`,
+    );
   return `${lines.join('\n')}\n\n`;
 }
 
