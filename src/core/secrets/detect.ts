@@ -346,7 +346,16 @@ const KEY_ID_START =
  * Call after `detectLine` on the same line (it reads the AWS context that line opened). The value of such a key is
  * secret whatever its length; its rest, at the start of the next line, is the caller's to join.
  */
-export function openValueAtEnd(text: string, state: DetectState): { start: number; value: string } | null {
+export function openValueAtEnd(line: string, state: DetectState): { start: number; value: string } | null {
+  // A key, its quotes and separator and a value shorter than any secret fit in the line's last characters.
+  const from = Math.max(0, line.length - OPEN_WINDOW);
+  const r = openValueIn(from === 0 ? line : line.slice(from), state);
+  return r && { start: r.start + from, value: r.value };
+}
+
+const OPEN_WINDOW = 200;
+
+function openValueIn(text: string, state: DetectState): { start: number; value: string } | null {
   if (/[Ss][Ee][Cc][Rr][Ee][Tt]/.test(text)) {
     const m = OPEN_SECRET_RE.exec(text);
     const span = m?.indices?.groups?.value;

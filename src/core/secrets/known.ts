@@ -44,6 +44,8 @@ function mix(h: number): number {
 
 class Generation {
   readonly secrets: string[] = [];
+  /** Where each secret's indexed part starts. */
+  readonly froms: number[] = [];
   readonly values = new Set<string>();
   readonly keys = new Int32Array(CAPACITY);
   /** Secret number + 1 (0: empty slot). */
@@ -54,6 +56,7 @@ class Generation {
   add(value: string, from: number, mark: (h: number) => void): void {
     const id = this.secrets.length;
     this.secrets.push(value);
+    this.froms.push(from);
     this.values.add(value);
     const end = Math.min(value.length, from + MAX_INDEXED);
     let h = 0;
@@ -88,11 +91,26 @@ export interface KnownPiece {
 
 /** Bits of a filter in front of the tables: most probes are answered from it without touching them. */
 const FILTER_BITS = 1 << 22;
+/**
+ * Bits of a filter of every 4 characters of every known secret, at every offset. Text is read 4 characters at a
+ * time: a window is hashed and probed only where its two halves are both in it, which most text is not.
+ */
+const GRAM_BITS = 1 << 21;
+
+function gram(text: string, at: number): number {
+  const g =
+    (text.charCodeAt(at) << 21) ^
+    (text.charCodeAt(at + 1) << 14) ^
+    (text.charCodeAt(at + 2) << 7) ^
+    text.charCodeAt(at + 3);
+  return mix(g) & (GRAM_BITS - 1);
+}
 
 export class KnownSecrets {
   private cur: Generation | null = null;
   private old: Generation | null = null;
   private filter: Uint32Array | null = null;
+  private grams: Uint32Array | null = null;
 
   /** Number of secrets remembered. */
   get size(): number {
@@ -111,15 +129,32 @@ export class KnownSecrets {
     if (value.length - from < MIN_PIECE || this.has(value)) return;
     if (!this.cur) this.cur = new Generation();
     if (!this.filter) this.filter = new Uint32Array(FILTER_BITS / 32);
+    if (!this.grams) this.grams = new Uint32Array(GRAM_BITS / 32);
     if (this.cur.entries + Math.min(value.length, MAX_INDEXED) > MAX_ENTRIES) {
       this.old = this.cur;
       this.cur = new Generation();
       // The forgotten generation's bits go; the kept one's are set again.
       this.filter.fill(0);
+      this.grams.fill(0);
       const g = this.old;
       for (let slot = 0; slot < CAPACITY; slot++) if (g.sid[slot] !== 0) this.mark(g.keys[slot]!);
+      for (const [k, v] of g.secrets.entries()) this.markGrams(v, g.froms[k]!);
     }
     this.cur.add(value, from, (h) => this.mark(h));
+    this.markGrams(value, from);
+  }
+
+  private markGrams(value: string, from: number): void {
+    const end = Math.min(value.length, from + MAX_INDEXED);
+    for (let i = from; i + 4 <= end; i++) {
+      const b = gram(value, i);
+      this.grams![b >>> 5]! |= 1 << (b & 31);
+    }
+  }
+
+  private hasGram(text: string, at: number): boolean {
+    const b = gram(text, at);
+    return (this.grams![b >>> 5]! & (1 << (b & 31))) !== 0;
   }
 
   private mark(h: number): void {
@@ -137,30 +172,24 @@ export class KnownSecrets {
     const out: KnownPiece[] = [];
     if (this.size === 0) return out;
     const n = text.length;
-    let h = 0;
-    let run = 0;
-    for (let i = 0; i < n; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 128 || ALPHABET[c] === 0) {
-        run = 0;
-        h = 0;
-        continue;
+    // Windows of K characters starting at every STRIDE-th position: any piece of MIN_PIECE or more holds one.
+    for (let p = 0; p + K <= n; p += STRIDE) {
+      if (!this.hasGram(text, p) || !this.hasGram(text, p + 4)) continue;
+      let h = 0;
+      let k = 0;
+      for (; k < K; k++) {
+        const c = text.charCodeAt(p + k);
+        if (c >= 128 || ALPHABET[c] === 0) break;
+        h = (Math.imul(h, 31) + c) | 0;
       }
-      h = Math.imul(h, 31) + c;
-      if (run >= K) h -= Math.imul(text.charCodeAt(i - K), Math.imul(TOP, 31));
-      h |= 0;
-      run++;
-      if (run < K || (i - K + 1) % STRIDE !== 0) continue;
+      if (k < K) continue;
       const b = mix(h) >>> 10;
       if ((this.filter![b >>> 5]! & (1 << (b & 31))) === 0) continue;
-      const p = i - K + 1;
       const hit = this.probe(text, p, h);
       if (hit && (hit.end - hit.start >= MIN_PIECE || hit.end - hit.start === hit.secret.length)) {
         out.push(hit);
-        // Start again after the piece.
-        i = hit.end - 1;
-        run = 0;
-        h = 0;
+        // Start again at the first window after the piece.
+        p = Math.ceil(hit.end / STRIDE) * STRIDE - STRIDE;
       }
     }
     return out;

@@ -73,6 +73,8 @@ export class Masker {
   private viewTail: { text: string; layers: readonly string[] } | null = null;
   /** Layers of the previous line's view that ended inside a private key's body (its BEGIN seen, not its END). */
   private viewPem: readonly string[] | null = null;
+  /** What `canSkip` learnt of the block whose lines come next (null: nothing, every test runs). */
+  private block: { encoded: boolean; known: boolean; knownSize: number } | null = null;
 
   constructor(known: KnownSecrets = new KnownSecrets()) {
     this.known = known;
@@ -90,14 +92,26 @@ export class Masker {
 
   /** True when a block of lines can be passed through without looking at each line (then call `skipped`). */
   canSkip(block: string): boolean {
-    if (this.state.pemLines >= 0 || this.carry !== null) return false;
-    if (mayHoldSecret(block) || mayBeEncoded(block)) return false;
-    return this.known.size === 0 || this.known.find(block).length === 0;
+    const encoded = mayBeEncoded(block);
+    const known = this.known.size > 0 && this.known.find(block).length > 0;
+    // What the whole block cannot hold, none of its lines can: they are then given without those tests.
+    this.block = { encoded, known, knownSize: this.known.size };
+    if (this.state.pemLines >= 0 || this.carry !== null || this.tail !== null) return false;
+    if (this.viewCarry !== null || this.viewTail !== null || this.viewPem !== null) return false;
+    return !encoded && !known && !mayHoldSecret(block);
   }
 
   /** Account for `n` lines passed through unchanged after `canSkip`. */
   skipped(n: number): void {
     this.state.line += n;
+    this.block = null;
+  }
+
+  /** True when `text` (a line of the block `canSkip` saw) may hold a piece of a known secret. */
+  private mayHoldKnown(stream: boolean): boolean {
+    if (this.known.size === 0) return false;
+    const b = stream ? this.block : null;
+    return b === null || b.known || this.known.size !== b.knownSize;
   }
 
   /** The secret spans of the next line of the stream, sorted and without overlaps. */
@@ -157,7 +171,7 @@ export class Masker {
     let nextTail: Masker['viewTail'] = null;
     const prevPem = stream ? this.viewPem : null;
     let nextPem: Masker['viewPem'] = null;
-    const encoded = mayBeEncoded(text);
+    const encoded = (!stream || this.block === null || this.block.encoded) && mayBeEncoded(text);
     // The short last line of a wrapped base64 block passes no cheap test: read it when the block's view is open.
     const rest =
       !encoded && [prevView?.layers, prevTail?.layers, prevPem].some((l) => l?.join() === 'base64')
@@ -214,7 +228,7 @@ export class Masker {
     if (this.known.size > 0) {
       let carry: Masker['carry'] = null;
       if (stream && this.carry) carry = this.continued(text, this.carry, spans);
-      for (const p of this.known.find(text)) {
+      for (const p of this.mayHoldKnown(stream) ? this.known.find(text) : []) {
         spans.push({ start: p.start, end: p.end, value: p.secret, layers: [] });
         // A piece that runs to the end of the line while the secret goes on: the line was wrapped inside it.
         if (p.end === text.length && p.at + (p.end - p.start) < p.secret.length)
