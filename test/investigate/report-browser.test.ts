@@ -210,7 +210,7 @@ describe('HTML report in Chromium', { skip }, () => {
         assert.deepEqual(requests, []);
         await assertInert(page);
         const rows = await page.evaluate(
-          () => document.querySelectorAll('section.findings table.steps tbody tr').length,
+          () => document.querySelectorAll('section.findings table.findings-list tbody tr').length,
         );
         assert.equal(rows, count, `${verb}: one row per finding`);
         const h1 = await page.evaluate(() => document.querySelector('h1')?.textContent);

@@ -177,6 +177,7 @@ export function stepFromRecord(value: unknown, source: RecordSource): Step | und
     relatedFindings: related,
     ...(proc ? { processKey: `${sensor ?? ''} ${proc.pid ?? ''} ${proc.exe ?? ''}` } : {}),
     ...(version ? { imdsVersion: version } : {}),
+    ...(f.decision === 'deny' ? { denied: true as const } : {}),
     facts,
   };
   return step;

@@ -148,3 +148,25 @@ test('records: events are stepped over, a broken finding names its file and line
   assert.ok(!cmds.includes('curl'), 'but not put in a command');
   assert.match(cmds, /--role-name web-ok /);
 });
+
+test('a proxy record is a host step: an allowed credentials fetch links to the use of that role, a denied one does not', () => {
+  const proxied = (id: string, decision: string) =>
+    step({
+      id,
+      rule: 'proxy-decision',
+      time: '2026-11-21T09:00:00Z',
+      provider: 'aws',
+      origin: { sensor: 'imdsguard-proxy' },
+      process: { pid: 77, exe: '/usr/bin/python3', uid: 33 },
+      destination: { ip: '169.254.169.254', port: 80 },
+      http: { method: 'GET', path: '/latest/meta-data/iam/security-credentials/batch', token: false },
+      imds_version: 1,
+      decision,
+    });
+  const allowed = buildIncidents([proxied('p1', 'audit'), use('u1', '2026-11-21T09:30:00Z', 'batch', '198.18.0.9')]);
+  assert.equal(allowed.length, 1);
+  assert.equal(allowed[0]!.steps[0]!.kind, 'host-fetch');
+  assert.equal(allowed[0]!.links[0]!.reason, 'same-role-time-window');
+  const denied = buildIncidents([proxied('p1', 'deny'), use('u1', '2026-11-21T09:30:00Z', 'batch', '198.18.0.9')]);
+  assert.equal(denied.length, 2);
+});

@@ -148,7 +148,7 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
   };
   const successByRole = byRole(steps.filter((s) => s.kind === 'ssrf-success'));
   const leaksByRole = byRole(leaks);
-  const hostsByRole = byRole(hosts);
+  const hostsByRole = byRole(hosts.filter((h) => !h.denied));
   const credentialsByRole = byRole(credentialSuccesses);
 
   // 0. Findings about one line of one log (the app's own metadata request and the credentials it logged).

@@ -63,6 +63,8 @@ export interface Step {
   relatedFindings: string[];
   /** Process of a host or proxy step: `sensor pid exe`. */
   processKey?: string;
+  /** The proxy refused the request: no credentials were delivered, so nothing is linked to their use. */
+  denied?: true;
   /** AWS IMDS version of a host fetch. */
   imdsVersion?: 1 | 2;
   /** Short facts shown with the step (target, status and size, masked key, process, event names). */

@@ -138,7 +138,7 @@ function findingsSection(findings: Finding[]): string {
     )
     .join('');
   return (
-    `<section class="findings"><h2>Findings</h2><table class="steps"><thead><tr><th>severity</th><th>time</th><th>rule</th><th>what</th><th>where</th></tr></thead><tbody>${rows}</tbody></table>` +
+    `<section class="findings"><h2>Findings</h2><table class="findings-list"><thead><tr><th>severity</th><th>time</th><th>rule</th><th>what</th><th>where</th></tr></thead><tbody>${rows}</tbody></table>` +
     (remediation ? `<h3>Remediation by rule</h3><ol class="remediation">${remediation}</ol>` : '') +
     '</section>'
   );

@@ -32,6 +32,8 @@ th,td{border-bottom:1px solid var(--line);padding:5px 6px;text-align:left;vertic
 th{background:#f2f3f4}
 table.steps th:nth-child(1){width:34px}table.steps th:nth-child(2){width:150px}table.steps th:nth-child(3){width:130px}
 table.steps th:nth-child(4){width:84px}table.steps th:nth-child(6){width:240px}
+table.findings-list th:nth-child(1){width:84px}table.findings-list th:nth-child(2){width:150px}
+table.findings-list th:nth-child(3){width:170px}table.findings-list th:nth-child(5){width:240px}
 table.links th:nth-child(1){width:80px}table.links th:nth-child(2){width:160px}table.links th:nth-child(3){width:84px}
 td.text,dd,.step-title,code,pre{overflow-wrap:anywhere;word-break:break-word;unicode-bidi:isolate}
 td,dd,dt,th,li,p,text{unicode-bidi:isolate}
@@ -69,6 +71,14 @@ nav{break-after:page}
 .incident{break-before:page;border:none;border-left:4px solid var(--info);padding:0 0 0 8px}
 .incident:first-of-type{break-before:auto}
 tr,.figure,ol.remediation li{break-inside:avoid}
+h2,h3{break-after:avoid}
+table{font-size:8pt}
+td.time,.fid{font-size:7pt;overflow-wrap:anywhere}
+table.steps th:nth-child(1){width:5mm}table.steps th:nth-child(2){width:22mm}table.steps th:nth-child(3){width:20mm}
+table.steps th:nth-child(4){width:17mm}table.steps th:nth-child(6){width:40mm}
+table.findings-list th:nth-child(1){width:17mm}table.findings-list th:nth-child(2){width:22mm}
+table.findings-list th:nth-child(3){width:28mm}table.findings-list th:nth-child(5){width:40mm}
+table.links th:nth-child(1){width:15mm}table.links th:nth-child(2){width:28mm}table.links th:nth-child(3){width:16mm}
 thead{display:table-header-group}
 .badge,svg,.incident,pre{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 pre{background:#fff;color:#000;border:1px solid var(--line)}
