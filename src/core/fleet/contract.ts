@@ -76,8 +76,7 @@ export function decodeEnvelope(text: string): FleetEnvelope {
     throw new Error(`envelope version ${String(v.v)} is not ${FLEET_CONTRACT_VERSION}`);
   if (!v.host || typeof v.host.id !== 'string') throw new Error('envelope has no host.id');
   if (typeof v.source !== 'string') throw new Error('envelope has no source');
-  if (v.finding?.type !== 'finding' || typeof v.finding.id !== 'string')
-    throw new Error('envelope holds no finding');
+  if (v.finding?.type !== 'finding' || typeof v.finding.id !== 'string') throw new Error('envelope holds no finding');
   return {
     v: FLEET_CONTRACT_VERSION,
     source: v.source as FleetSource,
