@@ -58,7 +58,8 @@ export function natsConnectionOptions(o: NatsClientOptions): NodeConnectionOptio
     reconnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
-    timeout: 5000,
+    // A server that does not answer (packets dropped) holds a run's exit this long at most.
+    timeout: 3000,
   };
 }
 

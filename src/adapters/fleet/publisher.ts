@@ -112,6 +112,7 @@ export class FleetPublisher {
     try {
       nc = await connectNats(this.o.nats);
     } catch (e) {
+      if (this.closing) return;
       this.warnOnce(
         `cannot reach ${this.o.nats.servers.join(', ')}: ${(e as Error).message}; findings kept in the outbox`,
       );
