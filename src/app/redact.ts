@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { type AtomicReplacement, openAtomicReplacement } from '../adapters/files/atomic.ts';
-import { type OutputFile, openOutputFile } from '../adapters/files/output-file.ts';
+import { type OutputFile, openOutputFile, refuseOutputAmongInputs } from '../adapters/files/output-file.ts';
 import { gunzipIfGzip, nullSink, readBytes, stdoutSink } from '../adapters/files/streams.ts';
 import { ImdsguardError } from '../core/errors.ts';
 import { IpPseudonymiser } from '../core/secrets/pseudonymise.ts';
@@ -183,14 +183,11 @@ async function isDirectory(p: string): Promise<boolean> {
   );
 }
 
-async function sameFile(a: string, b: string): Promise<boolean> {
-  const [sa, sb] = await Promise.all([stat(a).catch(() => null), stat(b).catch(() => null)]);
-  return sa !== null && sb !== null && sa.dev === sb.dev && sa.ino === sb.ino;
-}
-
 function isGzipName(p: string): boolean {
   return /\.gz$/i.test(p);
 }
+
+const IN_PLACE_ADVICE = 'write the output elsewhere, or redact a file with --in-place';
 
 /** Validate the combination of inputs and output flags; throws E_USAGE with what to do instead. */
 async function plan(o: RedactOptions): Promise<Array<{ input: string; output: string | null }>> {
@@ -218,14 +215,11 @@ async function plan(o: RedactOptions): Promise<Array<{ input: string; output: st
       names.add(name);
       return { input, output: join(out, name) };
     });
-    for (const p of pairs) {
-      if (await sameFile(p.input, p.output))
-        throw new ImdsguardError('E_USAGE', `"${p.output}" is the input itself; use --in-place`);
-    }
+    for (const p of pairs) await refuseOutputAmongInputs(p.output, [p.input], IN_PLACE_ADVICE);
     return pairs;
   }
-  if (out !== '-' && inputs[0] !== '-' && (await sameFile(inputs[0]!, out)))
-    throw new ImdsguardError('E_USAGE', `"${out}" is the input itself; use --in-place`);
+  // Stdin too: `redact -o FILE < FILE` would replace the file being read.
+  await refuseOutputAmongInputs(out, [inputs[0]!], IN_PLACE_ADVICE);
   return [{ input: inputs[0]!, output: out }];
 }
 

@@ -216,7 +216,11 @@ async function identity(p: string): Promise<{ dev: number; ino: number } | undef
  * Refuse an output that is one of the inputs (through links too): writing it would empty what is being read.
  * `inputs` are file paths (and `-` for stdin, compared by what stdin is).
  */
-export async function refuseOutputAmongInputs(output: string | undefined, inputs: readonly string[]): Promise<void> {
+export async function refuseOutputAmongInputs(
+  output: string | undefined,
+  inputs: readonly string[],
+  advice = 'write the output elsewhere',
+): Promise<void> {
   if (!output || output === '-') return;
   const out = await identity(output);
   if (!out) return;
@@ -225,7 +229,7 @@ export async function refuseOutputAmongInputs(output: string | undefined, inputs
     if (id && id.dev === out.dev && id.ino === out.ino)
       throw new ImdsguardError(
         'E_USAGE',
-        `The output "${output}" is also an input (${i === '-' ? 'stdin' : `"${i}"`}); write the output elsewhere`,
+        `The output "${output}" is also an input (${i === '-' ? 'stdin' : `"${i}"`}); ${advice}`,
       );
   }
 }
