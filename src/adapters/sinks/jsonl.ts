@@ -1,5 +1,6 @@
 import type { FindingSink } from '../../core/ports.ts';
 import { Masker, maskRecord } from '../../core/secrets/masker.ts';
+import { jsonText } from './json-text.ts';
 import type { TextOutput } from './output.ts';
 
 /** One JSON object per line. Records are masked first (`writeJson` takes text built from masked parts). */
@@ -7,7 +8,7 @@ export function jsonlSink(out: TextOutput): FindingSink {
   const masker = new Masker();
   return {
     write(record) {
-      return out.write(`${JSON.stringify(maskRecord(record, masker))}\n`);
+      return out.write(`${jsonText(maskRecord(record, masker))}\n`);
     },
     close: () => out.close(),
   };
@@ -24,7 +25,7 @@ export function jsonArraySink(out: TextOutput): FindingSink {
       const prefix = opened ? (first ? '' : ',\n') : '[\n';
       opened = true;
       first = false;
-      return out.write(`${prefix}${JSON.stringify(record)}`);
+      return out.write(`${prefix}${jsonText(record)}`);
     },
     async close() {
       await out.write(opened ? '\n]\n' : '[]\n');

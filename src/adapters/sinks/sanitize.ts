@@ -1,11 +1,11 @@
 /**
- * Attacker-controlled text (URLs, user agents) must not drive the terminal: strip ANSI escape sequences and C0/C1
- * control characters before printing.
+ * Attacker-controlled text (URLs, user agents) must not drive the terminal: strip ANSI escape sequences; show C0/C1
+ * controls and bidirectional controls (which reorder what the reader sees) as `\xNN` before printing.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
 const ANSI = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)|[@-Z\\-_])/g;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 export function sanitizeForTerminal(s: string): string {
   return s.replace(ANSI, '').replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);

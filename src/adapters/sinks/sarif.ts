@@ -2,6 +2,7 @@ import type { Finding } from '../../core/model/finding.ts';
 import type { Severity } from '../../core/model/severity.ts';
 import type { FindingSink } from '../../core/ports.ts';
 import { Masker, maskRecord } from '../../core/secrets/masker.ts';
+import { jsonText } from './json-text.ts';
 import type { TextOutput } from './output.ts';
 
 /** The subset of SARIF 2.1.0 we emit (https://docs.oasis-open.org/sarif/sarif/v2.1.0/). */
@@ -99,7 +100,7 @@ export function sarifSink(out: TextOutput, tool: { version: string }): FindingSi
           },
         ],
       };
-      await out.write(`${JSON.stringify(doc, null, 2)}\n`);
+      await out.write(`${jsonText(doc, 2)}\n`);
       await out.close();
     },
   };

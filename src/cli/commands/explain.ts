@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { jsonText } from '../../adapters/sinks/json-text.ts';
 import { openOutput, type TextOutput } from '../../adapters/sinks/output.ts';
 import { sanitizeForTerminal } from '../../adapters/sinks/sanitize.ts';
 import { textLines } from '../../adapters/sources/text-lines.ts';
@@ -24,7 +25,7 @@ function renderBlock(r: ExplainRecord): string {
 }
 
 async function emit(out: TextOutput, format: string, r: ExplainRecord): Promise<void> {
-  const s = format === 'table' ? renderBlock(r) : `${JSON.stringify(r)}\n`;
+  const s = format === 'table' ? renderBlock(r) : `${jsonText(r)}\n`;
   await out.write(s);
 }
 
