@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,10 +44,13 @@ async function until<T>(what: string, f: () => Promise<T | undefined> | T | unde
 describe('--publish on scan and cloudtrail (real nats-server on loopback)', { skip }, () => {
   let dir: string;
   const servers: NatsServer[] = [];
+  const children: ChildProcess[] = [];
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'imdsguard-pubcli-'));
   });
   after(async () => {
+    // A failed assertion leaves a follower running: stop it before its server and directory go.
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     for (const s of servers) await s.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -75,6 +78,11 @@ describe('--publish on scan and cloudtrail (real nats-server on loopback)', { sk
     const bad = await runCli(['scan', '--publish', 'http://x:1', LEAKS]);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /not a NATS server address/);
+    const notDb = join(dir, 'not-a-database.sqlite');
+    writeFileSync(notDb, 'these are not SQLite pages\n');
+    const broken = await runCli(['scan', '--publish', 'nats://127.0.0.1:1', '--outbox', notDb, LEAKS]);
+    assert.equal(broken.status, 2);
+    assert.match(broken.stderr, /Cannot open the outbox ".*not-a-database\.sqlite": file is not a database/);
   });
 
   it('scan publishes every finding it prints, masked, once; a second run adds nothing', async () => {
@@ -183,6 +191,7 @@ describe('--publish on scan and cloudtrail (real nats-server on loopback)', { sk
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
+      children.push(child);
       let out = '';
       let err = '';
       child.stdout.on('data', (b: Buffer) => {
