@@ -162,6 +162,42 @@ describe('outputs fail safe', { skip: skipUnbuilt }, () => {
     assert.equal(readFileSync(join(d, 'err'), 'utf8'), '');
   });
 
+  test('a closed stdout (>&-) is a write error: one line, exit 3; >/dev/null and | head stay quiet', async () => {
+    const d = fresh();
+    writeFileSync(join(d, 'access.log'), SSRF(4));
+    writeFileSync(join(d, 'big.log'), SSRF(5).repeat(5_000));
+    const sh = async (cmd: string): Promise<{ code: string; err: string }> => {
+      const wrap = spawn('bash', ['-c', `${cmd} 2>err; echo \${PIPESTATUS[0]}`], { cwd: d });
+      let out = '';
+      wrap.stdout.on('data', (b: Buffer) => {
+        out += b;
+      });
+      await once(wrap, 'close');
+      return { code: out.trim(), err: readFileSync(join(d, 'err'), 'utf8') };
+    };
+    const cli = `"${process.execPath}" "${BIN}"`;
+    for (const args of [
+      'scan access.log',
+      'scan --format table access.log',
+      'redact access.log',
+      'explain http://169.254.169.254/',
+      'export --to sigma',
+    ]) {
+      const r = await sh(`${cli} ${args} >&-`);
+      assert.equal(r.code, '3', `${args}: ${r.err}`);
+      oneLine(r.err, /^imdsguard: cannot write stdout: it is closed \(bad file descriptor, EBADF\)$/);
+    }
+    // Written to /dev/null on purpose, or to -o with stdout closed: no error.
+    assert.equal((await sh(`${cli} scan access.log >/dev/null`)).code, '1');
+    assert.equal((await sh(`${cli} scan access.log -o out.jsonl >&-`)).code, '1');
+    // A reader that stops early: quiet, with the exit code so far (findings were seen).
+    for (const format of ['jsonl', 'table']) {
+      const r = await sh(`${cli} scan --format ${format} big.log | head -1 >/dev/null`);
+      assert.equal(r.code, '1', `${format}: ${r.err}`);
+      assert.equal(r.err, '', format);
+    }
+  });
+
   test('an output that is one of the inputs is refused, through links too, by every command', async () => {
     const d = fresh();
     writeFileSync(join(d, 'access.log'), SSRF(3));

@@ -2,6 +2,8 @@ import { createReadStream } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { ImdsguardError } from '../../core/errors.ts';
+import { CLOSED_STDOUT, stdoutClosedAtStart } from './closed-stdout.ts';
 
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
@@ -48,6 +50,7 @@ export async function* gunzipIfGzip(source: AsyncIterable<Buffer>): AsyncGenerat
 
 /** stdout as a pipeline destination that is never ended (other output may follow, and stdout cannot be closed). */
 export function stdoutSink(): Writable {
+  if (stdoutClosedAtStart()) throw new ImdsguardError('E_SINK_IO', CLOSED_STDOUT);
   const out = process.stdout;
   let failed: Error | undefined;
   // A closed pipe (`| head`) must end the run with an error, not crash it with an unhandled 'error' event.

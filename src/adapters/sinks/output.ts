@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { ImdsguardError } from '../../core/errors.ts';
+import { CLOSED_STDOUT, stdoutClosedAtStart } from '../files/closed-stdout.ts';
 import { openOutputFile, outputWriteError } from '../files/output-file.ts';
 
 /** A text output with backpressure: stdout, or a file given with -o. */
@@ -41,6 +43,7 @@ function drained(stream: Writable): Promise<void> {
 /** Open stdout (no path or '-') or a file. Writes return a promise only when the stream asks us to wait. */
 export async function openOutput(path?: string, opts: OpenOutputOptions = {}): Promise<TextOutput> {
   if (!path || path === '-') {
+    if (stdoutClosedAtStart()) throw new ImdsguardError('E_SINK_IO', CLOSED_STDOUT);
     const out = process.stdout;
     return {
       isTTY: Boolean(out.isTTY),
