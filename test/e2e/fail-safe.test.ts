@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { BIN, isRoot, mknod, ROOT, runCli, skipUnbuilt, snapshot, touched } from './helpers.ts';
+import { BIN, findingIds, isRoot, mknod, ROOT, runCli, skipUnbuilt, snapshot, touched } from './helpers.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'imdsguard-failsafe-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -160,6 +160,38 @@ describe('outputs fail safe', { skip: skipUnbuilt }, () => {
     await once(wrap, 'close');
     assert.equal(out.trim(), '0');
     assert.equal(readFileSync(join(d, 'err'), 'utf8'), '');
+  });
+
+  test('an existing -o file: replaced when the run reaches its end, even with exit 2 for an unreadable input; kept on a usage error', async () => {
+    const d = fresh();
+    writeFileSync(join(d, 'access.log'), SSRF(6));
+    const cases: Array<[string, string[]]> = [
+      ['scan', ['access.log', 'missing.log']],
+      ['cloudtrail', [join(CLOUD, 'lake-export.ndjson'), 'missing.json']],
+      ['posture', [join(CLOUD, 'aws-describe-instances.json'), 'missing.json']],
+    ];
+    for (const [cmd, inputs] of cases) {
+      writeFileSync(join(d, 'out.jsonl'), 'old\n');
+      const alone = await runCli([cmd, ...inputs.slice(0, 1)], { cwd: d });
+      const r = await runCli([cmd, ...inputs, '-o', 'out.jsonl'], { cwd: d });
+      assert.equal(r.status, 2, `${cmd}: ${r.stderr}`);
+      assert.match(r.stderr, /missing\.(log|json)/, cmd);
+      // The findings of every input that could be read, as if it had been the only one.
+      const written = readFileSync(join(d, 'out.jsonl'), 'utf8');
+      assert.ok(alone.stdout.length > 0, cmd);
+      assert.deepEqual(findingIds(written), findingIds(alone.stdout), cmd);
+      // A usage error ends the run before it has a result: the file stays as it was.
+      writeFileSync(join(d, 'out.jsonl'), 'old\n');
+      const u = await runCli([cmd, ...inputs, '--fail-on', 'nosuch', '-o', 'out.jsonl'], { cwd: d });
+      assert.equal(u.status, 2, `${cmd}: ${u.stderr}`);
+      assert.equal(readFileSync(join(d, 'out.jsonl'), 'utf8'), 'old\n', cmd);
+    }
+    // redact writes one copy per input: an input that fails leaves its existing copy as it was.
+    writeFileSync(join(d, 'out.log'), 'old\n');
+    writeFileSync(join(d, 'broken.gz'), BROKEN_GZ);
+    const r = await runCli(['redact', 'broken.gz', '-o', 'out.log'], { cwd: d });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(readFileSync(join(d, 'out.log'), 'utf8'), 'old\n');
   });
 
   test('a closed stdout (>&-) is a write error: one line, exit 3; >/dev/null and | head stay quiet', async () => {

@@ -45,7 +45,7 @@ export function cloudtrailCommand(): Command {
       'after',
       `
 Exit codes: 0 no finding at or above --fail-on; 1 findings; 2 usage or input error (every readable input is still
-read and its findings written); 3 the output could not be written (or, with --publish-required, findings were left
+read and its findings written, -o included); 3 the output could not be written (or, with --publish-required, findings were left
 unacknowledged); 128+n stopped by signal n.
 Findings list the records they rest on in origin.event_ids (CloudTrail eventID, GCP insertId, Azure eventDataId).
 Examples:

@@ -41,7 +41,7 @@ get-instance-metadata-defaults; aws autoscaling describe-launch-configurations; 
 i_0abc…); gcloud compute instances list --format=json; gcloud container node-pools list --format=json (or clusters
 describe); az vm list -d / az vm show -d.
 Exit codes: 0 no finding at or above --fail-on; 1 findings; 2 usage or input error (every readable input is still
-read and its findings written); 3 an output could not be written; 128+n stopped by signal n.
+read and its findings written, -o included); 3 an output could not be written; 128+n stopped by signal n.
 Examples:
   aws ec2 describe-instances > instances.json
   imdsguard posture instances.json metadata-no-token-i-0abc.json --remediation-script fix.sh`,

@@ -46,8 +46,8 @@ percent-encoded, util.inspect, Python repr, curl -v). The same secret gets the s
 loopback and link-local addresses, and addresses inside URLs, are never pseudonymised.
 
 Exit code: 0 when done, whether or not anything was masked; 2 on a usage or input error (an input that cannot be
-read is reported and the others are still done; the original is untouched with --in-place, and an existing -o file
-is only replaced on success); 3 the output could not be written; 128+n stopped by signal n (temporary files removed).
+read is reported and the others are still done; that input's original is untouched with --in-place, and so is its
+existing -o copy); 3 the output could not be written; 128+n stopped by signal n (temporary files removed).
 Examples:
   imdsguard redact app.log -o app.redacted.log
   imdsguard redact --in-place --backup .orig /var/log/app/*.log

@@ -100,7 +100,7 @@ eve.json http events), text (whole line as free text).
 Findings go to stdout (one per verdict per line: rule ssrf-metadata or ssrf-internal, with origin.file and
 origin.line); the summary, per-client grouping and warnings go to stderr.
 Exit code: 0 nothing at or above --fail-on; 1 findings; 2 an input could not be read at all, or a usage error (the
-other inputs are still scanned); 3 the output could not be written (or, with --publish-required, findings were left
+other inputs are still scanned and -o still written); 3 the output could not be written (or, with --publish-required, findings were left
 unacknowledged); 128+n stopped by signal n (SIGINT 130, SIGTERM 143, SIGHUP 129), after writing the findings so far.
 ${PUBLISH_HELP}
 
