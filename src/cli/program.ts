@@ -5,6 +5,7 @@ import { cloudtrailCommand } from './commands/cloudtrail.ts';
 import { explainCommand } from './commands/explain.ts';
 import { exportCommand } from './commands/export.ts';
 import { findingsCommand } from './commands/findings.ts';
+import { hubCommand } from './commands/hub.ts';
 import { investigateCommand } from './commands/investigate.ts';
 import { postureCommand } from './commands/posture.ts';
 import { proxyCommand } from './commands/proxy.ts';
@@ -23,6 +24,7 @@ const COMMANDS: Array<() => Command> = [
   investigateCommand,
   proxyCommand,
   findingsCommand,
+  hubCommand,
 ];
 
 export function buildProgram(): Command {

@@ -1,0 +1,114 @@
+/**
+ * The hub's side of JetStream: connect, make sure the findings stream exists, and create or check one durable pull
+ * consumer per reader (the correlator and each sink), so that each keeps its own position in the stream.
+ */
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ImdsguardError } from '../../../core/errors.ts';
+import { FINDINGS_STREAM, FINDINGS_SUBJECTS } from '../../../core/fleet/contract.ts';
+import { connectNats, type NatsClientOptions } from '../nats-connection.ts';
+import { ensureFindingsStream } from '../streams.ts';
+
+export interface Bus {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+const MS_TO_NS = 1_000_000;
+
+/**
+ * Connect (reconnecting for ever once connected: a broker restart must not end the hub) and make sure the findings
+ * stream exists, holding the findings subjects. An existing stream's limits are its owner's.
+ */
+export async function openBus(o: NatsClientOptions, stream: { maxAgeMs: number }): Promise<Bus> {
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats({ name: 'imdsguard-hub', ...o });
+  } catch (e) {
+    throw new ImdsguardError('E_CONFIG', `Cannot connect to NATS at ${o.servers.join(', ')}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const jsm = await jetstreamManager(nc);
+  const { info } = await ensureFindingsStream(jsm, { maxAgeMs: stream.maxAgeMs });
+  if (!info.config.subjects?.includes(FINDINGS_SUBJECTS)) {
+    await nc.close();
+    throw new ImdsguardError(
+      'E_CONFIG',
+      `Stream ${FINDINGS_STREAM} exists but does not hold ${FINDINGS_SUBJECTS} (subjects: ${info.config.subjects?.join(', ')})`,
+    );
+  }
+  return { nc, js: jetstream(nc), jsm };
+}
+
+/** Where a consumer created afresh (or reset with --replay-from) starts. */
+export type StartAt = { kind: 'new' } | { kind: 'all' } | { kind: 'time'; time: Date } | { kind: 'seq'; seq: number };
+
+/** "all", "new", an ISO time, or a stream sequence number. */
+export function parseReplayFrom(v: string): StartAt {
+  if (v === 'all' || v === 'start') return { kind: 'all' };
+  if (v === 'new') return { kind: 'new' };
+  if (/^\d+$/.test(v)) {
+    const seq = Number(v);
+    if (seq < 1) throw new ImdsguardError('E_USAGE', '--replay-from sequence starts at 1');
+    return { kind: 'seq', seq };
+  }
+  const t = Date.parse(v);
+  if (!Number.isFinite(t))
+    throw new ImdsguardError('E_USAGE', `--replay-from takes "all", a stream sequence or an ISO time, not "${v}"`);
+  return { kind: 'time', time: new Date(t) };
+}
+
+export function consumerName(reader: string): string {
+  return `imdsguard-hub-${reader.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}
+
+/**
+ * Create the durable consumer of one reader, or check the existing one. `replay` recreates it from that point (the
+ * stream keeps its messages; only this reader's position moves). Acknowledgement is explicit and redelivery is
+ * the hub's to decide (nak with a delay; after max deliver a dead letter), so max_deliver is left unlimited here.
+ */
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  reader: string,
+  o: { start: StartAt; replay: boolean; ackWaitMs: number; maxAckPending: number },
+): Promise<string> {
+  const name = consumerName(reader);
+  let exists = false;
+  try {
+    await jsm.consumers.info(FINDINGS_STREAM, name);
+    exists = true;
+  } catch (e) {
+    if (!/not found/i.test((e as Error).message)) throw e;
+  }
+  if (exists && !o.replay) return name;
+  if (exists) await jsm.consumers.delete(FINDINGS_STREAM, name);
+  const cfg: Partial<ConsumerConfig> = {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: o.ackWaitMs * MS_TO_NS,
+    max_ack_pending: o.maxAckPending,
+    filter_subject: FINDINGS_SUBJECTS,
+    deliver_policy: DeliverPolicy.All,
+  };
+  if (o.start.kind === 'new') cfg.deliver_policy = DeliverPolicy.New;
+  if (o.start.kind === 'time') {
+    cfg.deliver_policy = DeliverPolicy.StartTime;
+    cfg.opt_start_time = o.start.time.toISOString();
+  }
+  if (o.start.kind === 'seq') {
+    cfg.deliver_policy = DeliverPolicy.StartSequence;
+    cfg.opt_start_seq = o.start.seq;
+  }
+  await jsm.consumers.add(FINDINGS_STREAM, cfg);
+  return name;
+}

@@ -1,0 +1,180 @@
+/**
+ * One reader of the findings stream (a sink, or the correlator) on its own durable pull consumer: fetch a batch,
+ * hand it over, acknowledge what was accepted, ask for redelivery later (with backoff) of what was not, and after
+ * max deliver hand a message to the dead letters. Readers share nothing but the connection, so a slow or failing
+ * one never holds the others back.
+ */
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { headers } from '@nats-io/nats-core';
+import type { Logger } from 'pino';
+import { decodeEnvelope, envelopeMsgId, FINDINGS_STREAM } from '../../../core/fleet/contract.ts';
+import type { Delivery, DeliveryResult } from './sink.ts';
+
+export interface WorkerCounters {
+  delivered(n: number): void;
+  /** A batch or a message that will be tried again. */
+  retried(n: number): void;
+  /** Given up: published on the dead-letter subject, or dropped (counted) when that is off or fails. */
+  deadLettered(n: number, dropped: boolean): void;
+  lag(pending: number): void;
+}
+
+export interface WorkerOptions {
+  reader: string;
+  consumer: string;
+  js: JetStreamClient;
+  handle: (batch: readonly Delivery[]) => Promise<DeliveryResult[]>;
+  batch: number;
+  maxDeliver: number;
+  /** Delay before each redelivery: the n-th retry waits backoffMs[n-1] (the last one repeats). */
+  backoffMs: readonly number[];
+  /** Subject prefix for dead letters (`<prefix>.<reader>`), or null to drop and count. */
+  deadLetter: string | null;
+  counters: WorkerCounters;
+  log: Logger;
+  /** How long one fetch waits for messages. */
+  expiresMs?: number;
+}
+
+/** Message ids handed over recently: a redelivery after a lost acknowledgement is acknowledged, not delivered twice. */
+class RecentIds {
+  private readonly ids = new Set<string>();
+  private readonly max: number;
+  constructor(max: number) {
+    this.max = max;
+  }
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+  add(id: string): void {
+    this.ids.add(id);
+    if (this.ids.size > this.max) {
+      const first = this.ids.values().next().value;
+      if (first !== undefined) this.ids.delete(first);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+export class ConsumerWorker {
+  private readonly abort = new AbortController();
+  private running: Promise<void> | undefined;
+  private readonly recent = new RecentIds(200_000);
+  private failures = 0;
+  /** Last error, for /healthz. */
+  lastError: string | undefined;
+
+  private readonly o: WorkerOptions;
+  constructor(o: WorkerOptions) {
+    this.o = o;
+  }
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  /** Finish the batch in hand, then stop. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    const { o } = this;
+    while (!this.abort.signal.aborted) {
+      try {
+        const c = await o.js.consumers.get(FINDINGS_STREAM, o.consumer);
+        const iter = await c.fetch({ max_messages: o.batch, expires: o.expiresMs ?? 1000 });
+        const msgs: JsMsg[] = [];
+        for await (const m of iter) msgs.push(m);
+        if (msgs.length > 0) await this.process(msgs);
+        this.failures = 0;
+        this.lastError = undefined;
+      } catch (e) {
+        // Broker gone, consumer not found while the server restarts, a timeout: wait and fetch again. The client
+        // reconnects by itself; unacknowledged messages come back after ack_wait.
+        this.failures++;
+        this.lastError = (e as Error).message;
+        o.log.warn({ reader: o.reader, err: this.lastError }, 'fetch failed; retrying');
+        await sleep(Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6)), this.abort.signal);
+      }
+    }
+  }
+
+  private async process(msgs: JsMsg[]): Promise<void> {
+    const { o } = this;
+    const batch: Array<{ m: JsMsg; d: Delivery }> = [];
+    for (const m of msgs) {
+      let d: Delivery;
+      try {
+        const envelope = decodeEnvelope(m.string());
+        d = { id: envelopeMsgId(envelope), envelope };
+      } catch (e) {
+        await this.dead(m, `undecodable envelope: ${(e as Error).message}`);
+        continue;
+      }
+      if (this.recent.has(d.id)) {
+        m.ack();
+        continue;
+      }
+      batch.push({ m, d });
+    }
+    o.counters.lag(msgs[msgs.length - 1]!.info.pending);
+    if (batch.length === 0) return;
+    let results: DeliveryResult[];
+    try {
+      results = await o.handle(batch.map((b) => b.d));
+      if (results.length !== batch.length) throw new Error(`sink answered ${results.length} of ${batch.length}`);
+    } catch (e) {
+      const reason = (e as Error).message;
+      results = batch.map(() => ({ ok: false, retry: true, reason }));
+    }
+    let delivered = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const { m, d } = batch[i]!;
+      const r = results[i]!;
+      if (r.ok) {
+        this.recent.add(d.id);
+        m.ack();
+        delivered++;
+      } else if (!r.retry || m.info.deliveryCount >= o.maxDeliver) {
+        o.log.warn({ reader: o.reader, id: d.id, tries: m.info.deliveryCount, reason: r.reason }, 'giving up');
+        await this.dead(m, r.reason);
+      } else {
+        const n = m.info.deliveryCount;
+        m.nak(o.backoffMs[Math.min(n - 1, o.backoffMs.length - 1)] ?? 1000);
+        o.counters.retried(1);
+        this.lastError = r.reason;
+      }
+    }
+    if (delivered > 0) o.counters.delivered(delivered);
+  }
+
+  private async dead(m: JsMsg, reason: string): Promise<void> {
+    const { o } = this;
+    let dropped = o.deadLetter === null;
+    if (o.deadLetter !== null) {
+      try {
+        const h = headers();
+        h.set('Imdsguard-Reader', o.reader);
+        h.set('Imdsguard-Reason', reason.slice(0, 500).replace(/[\r\n]/g, ' '));
+        h.set('Imdsguard-Stream-Seq', String(m.info.streamSequence));
+        await o.js.publish(`${o.deadLetter}.${o.reader}`, m.data, { headers: h, timeout: 2_000 });
+      } catch {
+        // No stream holds the dead-letter subject: nothing would keep the message, so it counts as dropped.
+        dropped = true;
+      }
+    }
+    m.term();
+    o.counters.deadLettered(1, dropped);
+  }
+}
