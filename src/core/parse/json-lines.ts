@@ -83,6 +83,14 @@ const AUTO: Record<string, string[]> = {
   useragent: ['user_agent', 'http_user_agent', 'userAgent', 'httpRequest.userAgent', 'user_agent.original'],
 };
 
+/** A string that may hold a URL, plain or percent-encoded, or a protocol-relative one. */
+const MAY_HOLD_URL = /\/\/|%2f/i;
+/** How much of a record is walked for unnamed URL-bearing strings: enough for any log record, bounded for hostile ones. */
+const MAX_LEAVES = 512;
+const MAX_DEPTH = 16;
+/** A JSON string literal's contents (keys too: a key holding a URL is read as well). */
+const STRING_LITERAL = /"((?:[^"\\]|\\.)*)"/g;
+
 const URLISH_KEY = /url|uri|query|args|redirect|callback|dest|next|target|proxy|upstream_url|webhook|link/i;
 
 function pick(o: Record<string, unknown>, key: string, map: Record<string, string> | undefined): unknown {
@@ -111,7 +119,12 @@ interface JsonPlaces {
   extra: Record<string, string>;
 }
 
-function jsonPlaces(o: Record<string, unknown>, map: Record<string, string> | undefined): JsonPlaces {
+function jsonPlaces(
+  o: Record<string, unknown>,
+  map: Record<string, string> | undefined,
+  /** The record's text, when it came from a line: its duplicate keys' earlier values are read from it. */
+  text?: string,
+): JsonPlaces {
   let target = str(pick(o, 'url', map));
   let method = str(pick(o, 'method', map));
   const request = str(pick(o, 'request', map));
@@ -131,12 +144,62 @@ function jsonPlaces(o: Record<string, unknown>, map: Record<string, string> | un
     const v = str(getPath(o, p));
     if (v) extra[k] = v;
   }
+  // Any other string, at any depth, that may hold a URL (`//`, or a percent-encoded `/`): a field no name above
+  // covers (`extra_param`, `ctx.src`) is still read as text, not dropped.
+  const host = str(pick(o, 'host', map));
+  const referer = str(pick(o, 'referer', map));
+  const body = str(pick(o, 'body', map));
+  const taken = new Set([target, request, host, referer, body, ...Object.values(extra)]);
+  const mapped = new Set(Object.values(map ?? {}));
+  let budget = MAX_LEAVES;
+  const walk = (v: unknown, path: string, depth: number): void => {
+    if (budget <= 0) return;
+    if (typeof v === 'string') {
+      budget--;
+      if (v.length > 2 && MAY_HOLD_URL.test(v) && !taken.has(v) && !mapped.has(path) && !(path in extra)) {
+        extra[path] = v;
+        taken.add(v);
+      }
+    } else if (v !== null && typeof v === 'object' && depth < MAX_DEPTH) {
+      if (Array.isArray(v)) for (let i = 0; i < v.length; i++) walk(v[i], `${path}[${i}]`, depth + 1);
+      else
+        for (const k in v as Record<string, unknown>)
+          walk((v as Record<string, unknown>)[k], path ? `${path}.${k}` : k, depth + 1);
+    }
+  };
+  walk(o, '', 0);
+  // A key given twice keeps only its last value once parsed; the others are read from the text, as text.
+  if (text && MAY_HOLD_URL.test(text)) {
+    let n = 0;
+    let key = '';
+    STRING_LITERAL.lastIndex = 0;
+    for (let m = STRING_LITERAL.exec(text); m !== null && n < MAX_LEAVES; m = STRING_LITERAL.exec(text), n++) {
+      const raw = m[1]!;
+      let after = STRING_LITERAL.lastIndex;
+      while (text.charCodeAt(after) === 32 || text.charCodeAt(after) === 9) after++;
+      if (text.charCodeAt(after) === 58) {
+        key = raw;
+        continue;
+      }
+      if (raw.length <= 2 || !MAY_HOLD_URL.test(raw.includes('\\') ? raw.replace(/\\\//g, '/') : raw)) continue;
+      let v: string;
+      try {
+        v = JSON.parse(`"${raw}"`) as string;
+      } catch {
+        continue;
+      }
+      if (!taken.has(v)) {
+        extra[`${key} (repeated key)`] = v;
+        taken.add(v);
+      }
+    }
+  }
   return {
     target,
     method,
-    host: str(pick(o, 'host', map)),
-    referer: str(pick(o, 'referer', map)),
-    body: str(pick(o, 'body', map)),
+    host,
+    referer,
+    body,
     extra,
   };
 }
@@ -146,9 +209,10 @@ export function jsonEvent(
   opts: ParserOptions,
   origin: { file: string; line: number },
   format = 'json',
+  text?: string,
 ): HttpEvent {
   const map = opts.fieldMap;
-  const p = jsonPlaces(o, map);
+  const p = jsonPlaces(o, map, text);
   return httpEvent({
     origin: { file: origin.file, line: origin.line, format },
     time: anyTime(pick(o, 'time', map)),
@@ -172,7 +236,7 @@ export function jsonEvent(
 export function quickJsonPlaces(text: string, opts: ParserOptions): string[] | null {
   const o = parseJsonObject(text);
   if (!o) return null;
-  const p = jsonPlaces(o, opts.fieldMap);
+  const p = jsonPlaces(o, opts.fieldMap, text);
   const out: string[] = [];
   for (const v of [p.target, p.host, p.referer, p.body]) if (v) out.push(v);
   for (const v of Object.values(p.extra)) out.push(v);
@@ -188,7 +252,7 @@ export const jsonFormat: LogFormat = {
       parse(text, origin) {
         const o = parseJsonObject(text);
         if (!o) return NOMATCH;
-        return { kind: 'event', event: jsonEvent(o, opts, origin) };
+        return { kind: 'event', event: jsonEvent(o, opts, origin, 'json', text) };
       },
       quickPlaces: (text) => quickJsonPlaces(text, opts),
     };
