@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { access, constants } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { ImdsguardError } from '../../../core/errors.ts';
 import { parseRequestHead, unescapeBpftraceBuf } from '../../../core/parse/imds-request-head.ts';
+import { dieWithParent } from '../../proc/die-with-parent.ts';
 import type { OpenConnection } from '../host/open-connections.ts';
 import type { PidTable } from '../host/pid-table.ts';
 import type { HostSensor, SensorEvent, SensorLog } from '../host/sensor-event.ts';
+import { which } from '../host/which.ts';
 import { type BtOpen, type BtRecord, parseBtLine } from './lines.ts';
 import { bpftraceProgram, type WatchedAddress } from './program.ts';
 import { ensureTracefs } from './tracefs.ts';
@@ -31,6 +31,8 @@ export interface BpftraceSensorOptions {
    * their earlier traffic could not be seen, so they are reported as pre-existing.
    */
   openConnections?: () => Promise<{ connections: OpenConnection[]; errors: string[] }>;
+  /** Start bpftrace so that it dies with this process even when this one is killed with SIGKILL (default true). */
+  dieWithAgent?: boolean;
 }
 
 /** The longest request head gathered across send calls; a longer one is reported as partial. */
@@ -77,8 +79,8 @@ export class BpftraceSensor implements HostSensor {
     Pick<BpftraceSensorOptions, 'addresses' | 'preflight' | 'openConnections'>;
   private child: ChildProcess | undefined;
   private stopping = false;
-  private dir: string | undefined;
-  private programPath = '';
+  /** The command line that runs bpftrace, resolved at start; the program goes to its stdin. */
+  private command: string[] = [];
   private emit: (ev: BpftraceEvent) => void = () => {};
   private log: SensorLog | undefined;
   private buffer: BtRecord[] = [];
@@ -111,6 +113,7 @@ export class BpftraceSensor implements HostSensor {
       requestWaitMs: 1000,
       maxConnections: 65_536,
       backoffMs: { min: 1000, max: 30_000 },
+      dieWithAgent: true,
       ...opts,
     };
     this.backoff = this.o.backoffMs.min;
@@ -141,9 +144,7 @@ export class BpftraceSensor implements HostSensor {
       }
     }
     if (this.mountedTracefs) log.info({ sensor: 'bpftrace' }, 'mounted tracefs at /sys/kernel/tracing');
-    this.dir = await mkdtemp(join(tmpdir(), 'imdsguard-bt-'));
-    this.programPath = join(this.dir, 'imds.bt');
-    await writeFile(this.programPath, this.program(), { mode: 0o600 });
+    this.command = await this.commandLine(log);
     try {
       await this.spawnOnce(true);
     } catch (e) {
@@ -155,9 +156,34 @@ export class BpftraceSensor implements HostSensor {
         'io_uring payload probes refused by this kernel; io_uring sends are reported without their payload',
       );
       this.uringPayload = false;
-      await writeFile(this.programPath, this.program(), { mode: 0o600 });
       await this.spawnOnce(true);
     }
+  }
+
+  /**
+   * bpftrace's command line. Its probes stay attached for as long as it runs, so it must not outlive the agent: a
+   * SIGKILL runs no stop(), and bpftrace would notice only at its next write into the closed pipe (never, on a quiet
+   * host). It is started through the parent-death signal where the host has it; the log says when it does not.
+   */
+  private async commandLine(log: SensorLog): Promise<string[]> {
+    const [cmd, ...pre] = Array.isArray(this.o.bpftrace) ? this.o.bpftrace : [this.o.bpftrace];
+    const name = String(cmd);
+    // Resolved here so that a missing binary is named as such, not as a wrapper's failure to exec it.
+    const path = name.includes('/')
+      ? await access(name, constants.X_OK).then(
+          () => name,
+          () => undefined,
+        )
+      : await which(name);
+    if (!path) throw new ImdsguardError('E_SENSOR', `Cannot run ${name}: ENOENT`);
+    if (!this.o.dieWithAgent) return [path, ...pre];
+    const death = await dieWithParent();
+    if (death.unavailable)
+      log.warn(
+        { sensor: 'bpftrace', why: death.unavailable },
+        'bpftrace cannot be tied to the agent: if the agent is killed (SIGKILL, OOM), bpftrace keeps running until its next output fails',
+      );
+    return [...death.prefix, path, ...pre];
   }
 
   /** Spawn bpftrace; on the first start, resolve when probes are attached and reject if it dies first. */
@@ -167,14 +193,18 @@ export class BpftraceSensor implements HostSensor {
       let attached = false;
       let probes: number | undefined;
       let stderrTail = '';
-      const [cmd, ...pre] = Array.isArray(this.o.bpftrace) ? this.o.bpftrace : [this.o.bpftrace];
-      const child = spawn(cmd as string, [...pre, '-f', 'json', this.programPath], {
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const [cmd, ...pre] = this.command;
+      // The program goes through stdin ("-"): no file is left behind whatever ends the agent.
+      const child = spawn(cmd as string, [...pre, '-f', 'json', '-'], {
+        stdio: ['pipe', 'pipe', 'pipe'],
         // 200 is the most bpftrace 0.17 allows; without it buf()/str() stop at 64 bytes and the token header is missed.
         // A 4 MiB perf ring per CPU (default 256 KiB): a flood of keep-alive requests overflows the default.
         env: { ...process.env, BPFTRACE_STRLEN: '200', BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_PERF_RB_PAGES: '1024' },
       });
       this.child = child;
+      // A bpftrace that exits before reading it all closes the pipe: its exit is reported below, not this.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(this.program());
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (d: string) => {
         stderrTail = (stderrTail + d).slice(-2000);
@@ -550,6 +580,5 @@ export class BpftraceSensor implements HostSensor {
     this.flush(true);
     for (const c of this.conns.values()) this.finish(c);
     this.conns.clear();
-    if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
 }
