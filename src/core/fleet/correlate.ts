@@ -322,7 +322,6 @@ export function correlate(
         }),
       );
     }
-    bound(state.callers, opts.maxKeys, (v) => Math.max(...Object.values(v.hosts).map((h) => h.ms)));
   }
 
   // (d) credential fetch on a host, then the role's credentials used elsewhere.
@@ -376,14 +375,25 @@ export function correlate(
         }),
       );
     }
-    bound(state.fetches, opts.maxKeys, (v) => v[v.length - 1]?.ms ?? 0);
-    bound(state.uses, opts.maxKeys, (v) => v[v.length - 1]?.ms ?? 0);
   }
 
+  return out;
+}
+
+/**
+ * Keep every table within its bound, the oldest entries going first. Run after each batch rather than after each
+ * envelope: counting a table's keys is linear in its size.
+ */
+export function boundCorrelatorState(
+  state: CorrelatorState,
+  opts: CorrelatorOptions = DEFAULT_CORRELATOR_OPTIONS,
+): void {
+  bound(state.callers, opts.maxKeys, (v) => Math.max(...Object.values(v.hosts).map((h) => h.ms)));
+  bound(state.fetches, opts.maxKeys, (v) => v[v.length - 1]?.ms ?? 0);
+  bound(state.uses, opts.maxKeys, (v) => v[v.length - 1]?.ms ?? 0);
   bound(state.secrets, opts.maxKeys, (v) => Math.max(...Object.values(v.hosts).map((h) => h.ms)));
   bound(state.rules, opts.maxKeys, (v) => v.hits[v.hits.length - 1]?.ms ?? 0);
   bound(state.seen, opts.maxKeys * 4, (v) => v);
   bound(state.hosts, opts.maxKeys, (v) => v);
   bound(state.emitted, opts.maxKeys, (v) => v);
-  return out;
 }

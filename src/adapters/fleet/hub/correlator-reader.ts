@@ -11,7 +11,12 @@ import {
   type FleetEnvelope,
   findingSubject,
 } from '../../../core/fleet/contract.ts';
-import { type CorrelatorOptions, type CorrelatorState, correlate } from '../../../core/fleet/correlate.ts';
+import {
+  boundCorrelatorState,
+  type CorrelatorOptions,
+  type CorrelatorState,
+  correlate,
+} from '../../../core/fleet/correlate.ts';
 import type { Finding } from '../../../core/model/finding.ts';
 import type { CorrelatorStore } from './correlator-store.ts';
 import { type Delivery, type DeliveryResult, OK } from './sink.ts';
@@ -63,6 +68,7 @@ export function correlatorReader(o: {
           o.onFinding?.(e);
           published++;
         }
+        boundCorrelatorState(state, o.options);
         o.store.save(state);
       } catch (err) {
         // Go back to the last stored state, so that the redelivered batch produces these findings again.
