@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { stringify } from 'yaml';
+import type { StartAt } from '../../../src/adapters/fleet/hub/bus.ts';
 import { runHub } from '../../../src/app/hub.ts';
 import { encodeEnvelope, envelopeMsgId, type FleetEnvelope, findingSubject } from '../../../src/core/fleet/contract.ts';
 import { envelope, ruleFinding } from '../support/envelopes.ts';
@@ -57,7 +58,7 @@ export function writeConfig(dir: string, config: Record<string, unknown>, name =
 export async function startHub(
   configFile: string,
   env: NodeJS.ProcessEnv,
-  extra: { metricsPort?: number } = {},
+  extra: { metricsPort?: number; replayFrom?: StartAt; replayReaders?: string[] } = {},
 ): Promise<{ stop(): Promise<void>; metricsPort: number | undefined; reload(): Promise<void> }> {
   let stop!: () => void;
   const until = new Promise<void>((r) => {

@@ -96,6 +96,21 @@ describe('hub as a process: killed mid-way, correlation on the bus, state across
     }
   });
 
+  test('--replay-from moves only the named reader back: Elasticsearch sees every finding again (409s), PostgreSQL nothing', async () => {
+    const file = join(tmp.dir, 'kill.yaml');
+    const conflicts = es.conflicts;
+    const hub = await startHub(file, env, { metricsPort: 0, replayFrom: { kind: 'all' }, replayReaders: ['elastic'] });
+    try {
+      await waitFor('the replay', () => es.conflicts - conflicts === 300);
+      assert.equal(es.count('kill'), 300);
+      const metrics = await (await fetch(`http://127.0.0.1:${hub.metricsPort}/metrics`)).text();
+      assert.match(metrics, /imdsguard_hub_delivered_total\{reader="elastic"\} 300/);
+      assert.doesNotMatch(metrics, /imdsguard_hub_delivered_total\{reader="pg"\}/);
+    } finally {
+      await hub.stop();
+    }
+  });
+
   test('hub findings are published back on the bus, cite their findings, and the correlator resumes from its stored state', async () => {
     const state = join(tmp.dir, 'correlator.sqlite');
     const file = writeConfig(
