@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { envelopeMsgId, type FleetEnvelope } from '../../../src/core/fleet/contract.ts';
@@ -40,8 +41,15 @@ describe('hub as a process: killed mid-way, correlation on the bus, state across
   let es: FakeElasticsearch;
   const tmp = tempDir();
   const env: NodeJS.ProcessEnv = {};
-  const count = async (table: string) =>
-    Number((await pg.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
+  /** Rows in a table; 0 while the sink has not created it yet. */
+  const count = async (table: string) => {
+    try {
+      return Number((await pg.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
+    } catch (e) {
+      if (/does not exist/.test((e as Error).message)) return 0;
+      throw e;
+    }
+  };
 
   before(async () => {
     [nats, pg] = await Promise.all([NatsServer.create(), PostgresServer.create()]);
@@ -106,6 +114,33 @@ describe('hub as a process: killed mid-way, correlation on the bus, state across
       const metrics = await (await fetch(`http://127.0.0.1:${hub.metricsPort}/metrics`)).text();
       assert.match(metrics, /imdsguard_hub_delivered_total\{reader="elastic"\} 300/);
       assert.doesNotMatch(metrics, /imdsguard_hub_delivered_total\{reader="pg"\}/);
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  test('a reload (SIGHUP) adds a sink, which starts from the oldest finding; a broken file keeps the running config', async () => {
+    const cfg = (sinks: unknown[]) => ({
+      nats: { servers: [nats.url] },
+      hub: { host_id: 'hub-1' },
+      correlator: { enabled: false },
+      sinks,
+    });
+    const pgSink = { name: 'pg', type: 'postgres', url_env: 'PG_URL', table: 'kill_findings' };
+    const file = writeConfig(tmp.dir, cfg([pgSink]), 'reload.yaml');
+    const hub = await startHub(file, env);
+    try {
+      writeConfig(
+        tmp.dir,
+        cfg([pgSink, { name: 'pg2', type: 'postgres', url_env: 'PG_URL', table: 'reloaded' }]),
+        'reload.yaml',
+      );
+      await hub.reload();
+      await waitFor('the new sink to catch up', async () => (await count('reloaded')) === 300);
+      writeFileSync(file, 'sinks: [');
+      await hub.reload();
+      await publish(nats.url, manyFindings(5, 'after-reload'));
+      await waitFor('the kept config to go on delivering', async () => (await count('reloaded')) === 305);
     } finally {
       await hub.stop();
     }
