@@ -126,6 +126,8 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     http = await startDaemonHttp({
       port: o.metricsPort,
       version: o.version,
+      // The agent mostly waits: one event-loop delay sample a second keeps the metric without 100 wake-ups a second.
+      eventLoopResolutionMs: 1000,
       health: () => ({
         ok: ready,
         detail: { sensor: sensor?.name ?? null, ...(sensor ? sensor.stats() : {}), dropped: counters.dropped },

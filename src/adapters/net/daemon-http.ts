@@ -24,6 +24,11 @@ export interface DaemonHttpOptions {
   version?: string;
   /** Also export Node process metrics (CPU, RSS, event loop lag). Default true. */
   processMetrics?: boolean;
+  /**
+   * How often the event-loop delay is sampled, in ms (prom-client's default, 10, wakes the process 100 times a
+   * second, which is most of an idle daemon's CPU). Default 10.
+   */
+  eventLoopResolutionMs?: number;
   /** Metric name prefix for process metrics. Default `imdsguard_`. */
   prefix?: string;
 }
@@ -54,7 +59,11 @@ export async function startDaemonHttp(opts: DaemonHttpOptions): Promise<DaemonHt
   const prom: PromClient = await import('prom-client');
   const registry = new prom.Registry();
   if (opts.processMetrics !== false)
-    prom.collectDefaultMetrics({ register: registry, prefix: opts.prefix ?? 'imdsguard_' });
+    prom.collectDefaultMetrics({
+      register: registry,
+      prefix: opts.prefix ?? 'imdsguard_',
+      eventLoopMonitoringPrecision: opts.eventLoopResolutionMs ?? 10,
+    });
   const health: () => HealthStatus = opts.health ?? (() => ({ ok: true }));
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

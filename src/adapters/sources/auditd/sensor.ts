@@ -75,9 +75,6 @@ export class AuditdSensor implements HostSensor {
     const rl = createInterface({ input: this.tail, crlfDelay: Number.POSITIVE_INFINITY });
     rl.on('line', (line) => this.line(line));
     await this.tail.start();
-    // The records of one event are written together; a quiet log means the last group is complete.
-    this.flushTimer = setInterval(() => this.flush(), 200);
-    this.flushTimer.unref();
     log.info({ sensor: 'auditd', log: this.o.logPath }, 'following the audit log');
   }
 
@@ -92,6 +89,23 @@ export class AuditdSensor implements HostSensor {
     if (this.group.length > 0 && this.group[0]?.serial !== r.serial) this.flush();
     this.group.push(r);
     if (r.type === 'EOE' || this.group.length > 64) this.flush();
+    else this.flushWhenQuiet();
+  }
+
+  /**
+   * The records of one event are written together; a log quiet for 200 ms means the last group is complete. The
+   * timer runs only while a group waits, so an idle host does not wake the agent.
+   */
+  private flushWhenQuiet(): void {
+    if (this.flushTimer) {
+      this.flushTimer.refresh();
+      return;
+    }
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, 200);
+    this.flushTimer.unref();
   }
 
   private flush(): void {
@@ -118,7 +132,8 @@ export class AuditdSensor implements HostSensor {
 
   async stop(): Promise<void> {
     if (this.tail) await this.tail.quit();
-    if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     this.flush();
     if (this.added.length > 0) await removeAuditRules(this.added);
     this.added = [];

@@ -316,12 +316,19 @@ export class BpftraceSensor implements HostSensor {
   }
 
   /**
-   * Wake up only while there is something to do: records waiting out the reorder window (every 10 ms) or
-   * connections waiting for their request (every 100 ms). With no metadata traffic the sensor does not wake at all.
+   * Wake up only while there is something to do: when the oldest waiting record has sat out the reorder window, or
+   * every 100 ms while connections wait for their request. Execs anywhere on the host print records, so one burst
+   * costs one wake-up, not one per 10 ms until it is old enough. With no records the sensor does not wake at all.
    */
   private schedule(): void {
     if (this.timer || this.stopping) return;
-    const delay = this.buffer.length > 0 ? 10 : this.conns.size > 0 ? 100 : 0;
+    let delay = this.conns.size > 0 ? 100 : 0;
+    if (this.buffer.length > 0) {
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const r of this.buffer) if (r.ns < oldest) oldest = r.ns;
+      const ripe = Math.ceil((oldest - Number(process.hrtime.bigint())) / 1e6 + this.o.reorderMs);
+      delay = Math.min(delay || 100, Math.max(5, ripe));
+    }
     if (delay === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
