@@ -42,6 +42,14 @@ export function missingPrerequisite(tools: string[]): string | undefined {
   return undefined;
 }
 
+/**
+ * Long-lived children of a test (the agent, the fake service) die with the test process, even when it is killed on
+ * a timeout and no after() hook runs: the parent-death signal, set by setpriv before it execs the command.
+ */
+function dieWithTest(cmd: string, args: string[]): [string, string[]] {
+  return have('setpriv') ? ['setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
+}
+
 let counter = 0;
 /** A unique name per test run, so parallel runs and leftovers never collide. */
 export function uniqueName(prefix: string): string {
@@ -86,8 +94,7 @@ export function deleteNetns(name: string): void {
 /** Start the fake metadata service inside a namespace on 169.254.169.254:80, [fd00:ec2::254]:80 and 169.254.170.2:80 (ECS). */
 export async function startFakeInNetns(ns: string): Promise<ChildProcess> {
   const child = spawn(
-    'ip',
-    [
+    ...dieWithTest('ip', [
       'netns',
       'exec',
       ns,
@@ -101,7 +108,7 @@ export async function startFakeInNetns(ns: string): Promise<ChildProcess> {
       '[fd00:ec2::254]:80',
       '--listen',
       '169.254.170.2:80',
-    ],
+    ]),
     { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
@@ -219,7 +226,7 @@ export function recordingArgs(out: string, dir: string): string[] {
 
 export function startAgent(args: string[], opts: { built?: boolean } = {}): RunningAgent {
   const entry = opts.built ? ['dist/cli/main.js'] : ['--import', 'tsx', 'src/cli/main.ts'];
-  const child = spawn(process.execPath, [...entry, 'agent', ...args], {
+  const child = spawn(...dieWithTest(process.execPath, [...entry, 'agent', ...args]), {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
