@@ -7,11 +7,11 @@
  */
 const UNSAFE = /[\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
-const escape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+const unicodeEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 export function jsonText(value: unknown, indent?: number): string {
   const s = JSON.stringify(value, null, indent);
   // A search before the replace: most records hold none, and test() allocates nothing.
   UNSAFE.lastIndex = 0;
-  return UNSAFE.test(s) ? s.replace(UNSAFE, escape) : s;
+  return UNSAFE.test(s) ? s.replace(UNSAFE, unicodeEscape) : s;
 }
