@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { SinkFormat } from '../../adapters/sinks/formats.ts';
 import { atLeast, type Severity } from '../../core/model/severity.ts';
 import { EXIT } from '../exit-codes.ts';
-import { describeUnread, reportProblem, whileRunning } from '../lifecycle.ts';
+import { inputsExitCode, readInputsInto, refuseOutputsAmongInputs } from '../input-run.ts';
 import { failOnOption, formatOption } from '../output-options.ts';
 import { addPublishOptions, PUBLISH_HELP, type PublishFlags, publishSettings } from '../publish-options.ts';
 
@@ -57,15 +57,14 @@ ${PUBLISH_HELP}`,
     )
     .action(async (inputs: string[], opts: Opts) => {
       // Loaded when the command runs, not at every start of the CLI.
-      const [{ openSink }, { runCloudtrail }, { refuseOutputAmongInputs }, { expandInputs }] = await Promise.all([
+      const [{ openSink }, { runCloudtrail }] = await Promise.all([
         import('../../adapters/sinks/open-sink.ts'),
         import('../../app/cloudtrail.ts'),
-        import('../../adapters/files/output-file.ts'),
-        import('../../adapters/sources/json-record-files.ts'),
       ]);
-      const side = [...opts.inventory, ...(opts.awsIpRanges ? [opts.awsIpRanges] : [])];
-      if (opts.output)
-        await refuseOutputAmongInputs(opts.output, [...(await expandInputs(inputs, () => undefined)), ...side]);
+      await refuseOutputsAmongInputs([opts.output], inputs, [
+        ...opts.inventory,
+        ...(opts.awsIpRanges ? [opts.awsIpRanges] : []),
+      ]);
       const publish = publishSettings(opts, 'cloudtrail');
       const output = await openSink(opts.format, opts.output, { wholeRun: true });
       const publishing = publish
@@ -75,37 +74,21 @@ ${PUBLISH_HELP}`,
         : undefined;
       const sink = publishing ? publishing.tee(output) : output;
       let worst = false;
-      let problems = 0;
-      let files: readonly string[] = [];
-      let current = -1;
-      const stopHooks = whileRunning({ unread: () => describeUnread(files, current) });
-      let stats: Awaited<ReturnType<typeof runCloudtrail>>;
-      try {
-        stats = await runCloudtrail({
-          inputs,
-          inventory: opts.inventory,
-          ...(opts.awsIpRanges ? { awsIpRanges: opts.awsIpRanges } : {}),
-          emit: (f) => {
-            if (atLeast(f.severity, opts.failOn)) worst = true;
-            return sink.write(f);
-          },
-          onProblem: (p) => {
-            problems++;
-            reportProblem(p);
-          },
-          onFile: (i, f) => {
-            current = i;
-            files = f;
-          },
-        });
-        await sink.close();
-      } catch (e) {
-        await sink.abort();
-        await publishing?.finish();
-        throw e;
-      } finally {
-        stopHooks();
-      }
+      const { result: stats, problems } = await readInputsInto(
+        sink,
+        (hooks) =>
+          runCloudtrail({
+            inputs,
+            inventory: opts.inventory,
+            ...(opts.awsIpRanges ? { awsIpRanges: opts.awsIpRanges } : {}),
+            emit: (f) => {
+              if (atLeast(f.severity, opts.failOn)) worst = true;
+              return sink.write(f);
+            },
+            ...hooks,
+          }),
+        async () => await publishing?.finish(),
+      );
       for (const f of stats.unknownInventory)
         process.stderr.write(`imdsguard: warning: ${f}: no inventory shape recognised\n`);
       if (opts.stats) {
@@ -120,10 +103,7 @@ ${PUBLISH_HELP}`,
           'imdsguard: warning: no CloudTrail, Cloud Audit Logs or Activity Log record recognised in the input\n',
         );
       }
-      if (problems > 0)
-        process.stderr.write(
-          `imdsguard: ${problems} input problem(s); the findings above come from everything else that was read\n`,
-        );
+      const inputsCode = inputsExitCode(problems, worst);
       // What was found is in the outbox already; wait (bounded) for the server to acknowledge it.
       const published = publishing ? await publishing.finish() : undefined;
       if (published && publish) {
@@ -131,13 +111,6 @@ ${PUBLISH_HELP}`,
         process.stderr.write(describePublishOutcome(published, publish.outboxPath));
       }
       // An input error outranks findings (exit 2); the findings of every readable input were still written.
-      process.exitCode =
-        publish?.required && (published?.left ?? 0) > 0
-          ? EXIT.output
-          : problems > 0
-            ? EXIT.error
-            : worst
-              ? EXIT.findings
-              : EXIT.ok;
+      process.exitCode = publish?.required && (published?.left ?? 0) > 0 ? EXIT.output : inputsCode;
     });
 }

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { SinkFormat } from '../../adapters/sinks/formats.ts';
 import { atLeast, type Severity } from '../../core/model/severity.ts';
 import { EXIT } from '../exit-codes.ts';
-import { describeUnread, reportProblem, whileRunning } from '../lifecycle.ts';
+import { inputsExitCode, readInputsInto, refuseOutputsAmongInputs } from '../input-run.ts';
 import { failOnOption, formatOption } from '../output-options.ts';
 
 interface Opts {
@@ -50,22 +50,15 @@ Examples:
   imdsguard investigate findings/ --since 2026-11-21T00:00:00Z --incident inc-3f2a9c1e`,
     )
     .action(async (inputs: string[], opts: Opts) => {
-      const [{ openSink }, { runInvestigate }, { refuseOutputAmongInputs }, { expandInputs }] = await Promise.all([
+      const [{ openSink }, { runInvestigate }] = await Promise.all([
         import('../../adapters/sinks/open-sink.ts'),
         import('../../app/investigate.ts'),
-        import('../../adapters/files/output-file.ts'),
-        import('../../adapters/sources/json-record-files.ts'),
       ]);
-      if (opts.output) await refuseOutputAmongInputs(opts.output, await expandInputs(inputs, () => undefined));
+      await refuseOutputsAmongInputs([opts.output], inputs);
       const sink = await openSink(opts.format, opts.output, { wholeRun: true });
       let worst = false;
-      let problems = 0;
-      let files: readonly string[] = [];
-      let current = -1;
-      const stopHooks = whileRunning({ unread: () => describeUnread(files, current) });
-      let result: Awaited<ReturnType<typeof runInvestigate>>;
-      try {
-        result = await runInvestigate({
+      const { result, problems } = await readInputsInto(sink, (hooks) =>
+        runInvestigate({
           inputs,
           selection: {
             ...(opts.since !== undefined ? { sinceMs: opts.since } : {}),
@@ -76,22 +69,9 @@ Examples:
             if (atLeast(inc.severity, opts.failOn)) worst = true;
             return sink.write(inc as unknown as Record<string, unknown>);
           },
-          onProblem: (p) => {
-            problems++;
-            reportProblem(p);
-          },
-          onFile: (i, f) => {
-            current = i;
-            files = f;
-          },
-        });
-        await sink.close();
-      } catch (e) {
-        await sink.abort();
-        throw e;
-      } finally {
-        stopHooks();
-      }
+          ...hooks,
+        }),
+      );
       if (opts.stats)
         process.stderr.write(
           `imdsguard investigate: ${result.records} records, ${result.findings} findings, ${result.built} incidents ` +
@@ -102,10 +82,6 @@ Examples:
         process.exitCode = EXIT.error;
         return;
       }
-      if (problems > 0)
-        process.stderr.write(
-          `imdsguard: ${problems} input problem(s); the incidents above come from everything else that was read\n`,
-        );
-      process.exitCode = problems > 0 ? EXIT.error : worst ? EXIT.findings : EXIT.ok;
+      process.exitCode = inputsExitCode(problems, worst, 'incidents');
     });
 }

@@ -1,10 +1,8 @@
 import { Command } from 'commander';
 import type { SinkFormat } from '../../adapters/sinks/formats.ts';
-import type { runPosture } from '../../app/posture.ts';
 import { atLeast, type Severity } from '../../core/model/severity.ts';
 import { renderReadiness } from '../../core/posture/posture-readiness.ts';
-import { EXIT } from '../exit-codes.ts';
-import { describeUnread, reportProblem, whileRunning } from '../lifecycle.ts';
+import { inputsExitCode, readInputsInto, refuseOutputsAmongInputs } from '../input-run.ts';
 import { failOnOption, formatOption } from '../output-options.ts';
 
 interface Opts {
@@ -48,50 +46,25 @@ Examples:
     )
     .action(async (inputs: string[], opts: Opts) => {
       // Loaded when the command runs, not at every start of the CLI.
-      const [{ openSink }, posture, { refuseOutputAmongInputs, writeOutputFile }, { expandInputs }] = await Promise.all(
-        [
-          import('../../adapters/sinks/open-sink.ts'),
-          import('../../app/posture.ts'),
-          import('../../adapters/files/output-file.ts'),
-          import('../../adapters/sources/json-record-files.ts'),
-        ],
-      );
-      const outputs = [opts.output, opts.remediationScript, opts.readiness].filter((o): o is string => Boolean(o));
-      if (outputs.length > 0) {
-        const expanded = await expandInputs(inputs, () => undefined);
-        for (const o of outputs) await refuseOutputAmongInputs(o, expanded);
-      }
+      const [{ openSink }, posture, { writeOutputFile }] = await Promise.all([
+        import('../../adapters/sinks/open-sink.ts'),
+        import('../../app/posture.ts'),
+        import('../../adapters/files/output-file.ts'),
+      ]);
+      await refuseOutputsAmongInputs([opts.output, opts.remediationScript, opts.readiness], inputs);
       const sink = await openSink(opts.format, opts.output, { wholeRun: true });
       let worst = false;
-      let problems = 0;
-      let files: readonly string[] = [];
-      let current = -1;
-      const stopHooks = whileRunning({ unread: () => describeUnread(files, current) });
-      let result: Awaited<ReturnType<typeof runPosture>>;
-      try {
-        result = await posture.runPosture({
+      const { result, problems } = await readInputsInto(sink, (hooks) =>
+        posture.runPosture({
           inputs,
           ...(opts.remediationScript ? { remediationScript: opts.remediationScript } : {}),
           emit: (f) => {
             if (atLeast(f.severity, opts.failOn)) worst = true;
             return sink.write(f);
           },
-          onProblem: (p) => {
-            problems++;
-            reportProblem(p);
-          },
-          onFile: (i, f) => {
-            current = i;
-            files = f;
-          },
-        });
-        await sink.close();
-      } catch (e) {
-        await sink.abort();
-        throw e;
-      } finally {
-        stopHooks();
-      }
+          ...hooks,
+        }),
+      );
       for (const f of result.unknown)
         process.stderr.write(`imdsguard: warning: ${f}: no inventory shape recognised in some records\n`);
       const view = renderReadiness(result.readiness, result.alreadyRequired);
@@ -103,10 +76,6 @@ Examples:
           `imdsguard posture: ${result.records} records, ${result.resources} resources in ${result.seconds.toFixed(2)} s, ${rate} records/s, ${result.findings} findings\n`,
         );
       }
-      if (problems > 0)
-        process.stderr.write(
-          `imdsguard: ${problems} input problem(s); the findings above come from everything else that was read\n`,
-        );
-      process.exitCode = problems > 0 ? EXIT.error : worst ? EXIT.findings : EXIT.ok;
+      process.exitCode = inputsExitCode(problems, worst);
     });
 }

@@ -1,0 +1,84 @@
+import type { InputProblem } from '../adapters/sources/json-record-files.ts';
+import { EXIT } from './exit-codes.ts';
+import { describeUnread, reportProblem, whileRunning } from './lifecycle.ts';
+
+/** What a command's use case is told while it reads its inputs. */
+export interface InputHooks {
+  /** A bad input, record or line: reported on stderr and counted; the rest is read. */
+  onProblem: (p: InputProblem) => void;
+  /** Which file is being read (so that a stop can say what was not read). */
+  onFile: (index: number, files: readonly string[]) => void;
+}
+
+/** The run's output: closed when the run succeeds, dropped when it fails. */
+interface RunOutput {
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/**
+ * Refuse every output (`-o`, scripts, views) that is one of the inputs, directories expanded as the readers expand
+ * them; `extra` are inputs read as they are (inventories, ranges files).
+ */
+export async function refuseOutputsAmongInputs(
+  outputs: ReadonlyArray<string | undefined>,
+  inputs: string[],
+  extra: readonly string[] = [],
+): Promise<void> {
+  const named = outputs.filter((o): o is string => Boolean(o));
+  if (named.length === 0) return;
+  const [{ refuseOutputAmongInputs }, { expandInputs }] = await Promise.all([
+    import('../adapters/files/output-file.ts'),
+    import('../adapters/sources/json-record-files.ts'),
+  ]);
+  const expanded = [...(await expandInputs(inputs, () => undefined)), ...extra];
+  for (const o of named) await refuseOutputAmongInputs(o, expanded);
+}
+
+/**
+ * Run a use case that reads input files into `output`: input problems are reported and counted, the file being read
+ * is tracked for the message a second signal prints, and the output is closed on success or dropped on failure
+ * (`onAbort` then runs too, e.g. to end publishing).
+ */
+export async function readInputsInto<T>(
+  output: RunOutput,
+  run: (hooks: InputHooks) => Promise<T>,
+  onAbort?: () => Promise<unknown>,
+): Promise<{ result: T; problems: number }> {
+  let problems = 0;
+  let files: readonly string[] = [];
+  let current = -1;
+  const stopHooks = whileRunning({ unread: () => describeUnread(files, current) });
+  try {
+    const result = await run({
+      onProblem: (p) => {
+        problems++;
+        reportProblem(p);
+      },
+      onFile: (i, f) => {
+        current = i;
+        files = f;
+      },
+    });
+    await output.close();
+    return { result, problems };
+  } catch (e) {
+    await output.abort();
+    await onAbort?.();
+    throw e;
+  } finally {
+    stopHooks();
+  }
+}
+
+/**
+ * After the records: say that input problems were stepped over, and give the exit code (an input error outranks
+ * findings, since every readable input was still read and written).
+ */
+export function inputsExitCode(problems: number, worst: boolean, written = 'findings'): number {
+  if (problems > 0)
+    process.stderr.write(
+      `imdsguard: ${problems} input problem(s); the ${written} above come from everything else that was read\n`,
+    );
+  return problems > 0 ? EXIT.error : worst ? EXIT.findings : EXIT.ok;
+}
