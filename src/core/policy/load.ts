@@ -1,5 +1,5 @@
 /** Policy text (YAML) → a compiled Policy, with line/column on every error. */
-import { LineCounter, parseDocument } from 'yaml';
+import { parseYamlConfig } from '../config/yaml-config.ts';
 import { InputSyntaxError } from '../errors.ts';
 import { compileRule, durationMs } from './compile.ts';
 import { policySchema } from './schema.ts';
@@ -15,41 +15,7 @@ const MAX_POLICY_BYTES = 1024 * 1024;
 export function parsePolicy(text: string, file = '<policy>'): Policy {
   if (text.length > MAX_POLICY_BYTES)
     throw new InputSyntaxError(`Policy is larger than ${MAX_POLICY_BYTES} bytes`, { file });
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const first = doc.errors[0];
-  if (first) {
-    const pos = lc.linePos(first.pos[0]);
-    throw new InputSyntaxError(`Invalid YAML: ${first.message.split('\n')[0]}`, {
-      file,
-      line: pos.line,
-      column: pos.col,
-    });
-  }
-  const value: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
-  const parsed = policySchema.safeParse(value);
-  const at = (path: ReadonlyArray<PropertyKey>): { line?: number; column?: number } => {
-    // Walk to the deepest node that exists, so a missing key points at its parent.
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n) as Array<string | number>, true) as
-        | { range?: [number, number, number] }
-        | undefined;
-      if (node && typeof node === 'object' && node.range) {
-        const pos = lc.linePos(node.range[0]);
-        return { line: pos.line, column: pos.col };
-      }
-    }
-    return {};
-  };
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = issue.path.join('.');
-    throw new InputSyntaxError(`Invalid policy${key ? ` at "${key}"` : ''}: ${issue.message}`, {
-      file,
-      ...at(issue.path),
-    });
-  }
-  const raw = parsed.data;
+  const { value: raw, at } = parseYamlConfig(text, file, policySchema, 'policy');
   const names = new Set<string>();
   const rules = raw.rules.map((r, i) => {
     if (names.has(r.name))

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { parseYamlConfig } from '../../../core/config/yaml-config.ts';
 import { ImdsguardError, InputSyntaxError } from '../../../core/errors.ts';
 import { type CorrelatorOptions, DEFAULT_CORRELATOR_OPTIONS } from '../../../core/fleet/correlate.ts';
 import type { NatsClientOptions } from '../nats-connection.ts';
@@ -144,39 +144,7 @@ export interface HubConfig {
 }
 
 export function parseHubConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): HubConfig {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const first = doc.errors[0];
-  if (first) {
-    const pos = lc.linePos(first.pos[0]);
-    throw new InputSyntaxError(`Invalid YAML: ${first.message.split('\n')[0]}`, {
-      file,
-      line: pos.line,
-      column: pos.col,
-    });
-  }
-  const at = (path: ReadonlyArray<PropertyKey>): { line?: number; column?: number } => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n) as Array<string | number>, true) as
-        | { range?: [number, number, number] }
-        | undefined;
-      if (node && typeof node === 'object' && node.range) {
-        const pos = lc.linePos(node.range[0]);
-        return { line: pos.line, column: pos.col };
-      }
-    }
-    return {};
-  };
-  const parsed = schema.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = issue.path.join('.');
-    throw new InputSyntaxError(`Invalid hub config${key ? ` at "${key}"` : ''}: ${issue.message}`, {
-      file,
-      ...at(issue.path),
-    });
-  }
-  const raw = parsed.data;
+  const { value: raw, at } = parseYamlConfig(text, file, schema, 'hub config');
   const names = new Set<string>(['correlator']);
   raw.sinks.forEach((s, i) => {
     if (names.has(s.name))

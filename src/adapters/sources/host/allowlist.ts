@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { compileCallerMatch, namesCaller } from '../../../core/caller/match.ts';
 import { callerMatchFields } from '../../../core/caller/schema.ts';
-import { ImdsguardError, InputSyntaxError } from '../../../core/errors.ts';
+import { parseYamlConfig } from '../../../core/config/yaml-config.ts';
+import { ImdsguardError } from '../../../core/errors.ts';
 import { PATH_CLASSES } from '../../../core/model/hit.ts';
 import type { CallerPattern } from '../../../core/rules/imds-expected-callers.ts';
 
@@ -29,32 +29,8 @@ const File = z.object({ callers: z.array(Entry).max(10_000) }).strict();
 
 /** Parse allowlist text; errors name the file and line. */
 export function parseAllowlist(text: string, file: string): CallerPattern[] {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const pos = e?.linePos?.[0];
-    throw new InputSyntaxError(`Invalid YAML: ${e?.message.split('\n')[0]}`, {
-      file,
-      ...(pos ? { line: pos.line, column: pos.col } : {}),
-    });
-  }
-  const parsed = File.safeParse(doc.toJS() ?? { callers: [] });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue?.path ?? [];
-    let node: unknown = doc.getIn(path as Array<string | number>, true);
-    // Point at the closest node that exists (a missing key points at its entry).
-    for (let n = path.length - 1; (!node || !(node as { range?: unknown }).range) && n >= 0; n--)
-      node = doc.getIn(path.slice(0, n) as Array<string | number>, true);
-    const range = (node as { range?: [number, number, number] } | undefined)?.range;
-    const pos = range ? lc.linePos(range[0]) : undefined;
-    throw new InputSyntaxError(`Invalid allowlist at ${path.join('.') || '(root)'}: ${issue?.message}`, {
-      file,
-      ...(pos ? { line: pos.line, column: pos.col } : {}),
-    });
-  }
-  return parsed.data.callers.map((c) => ({
+  const { value } = parseYamlConfig(text, file, File, 'allowlist', { callers: [] });
+  return value.callers.map((c) => ({
     name: c.name,
     caller: compileCallerMatch(c),
     ...(c.path_classes ? { pathClasses: c.path_classes } : {}),
