@@ -84,15 +84,24 @@ export function proxyTarget(
   method: string,
   target: string,
 ): { host: string; port: number; path: string | undefined } | null {
+  const connect = isConnectMethod(method);
   let u: URL;
   try {
-    u = new URL(method === 'CONNECT' ? `http://${target}` : target);
+    u = new URL(connect ? `http://${target}` : target);
   } catch {
     return null;
   }
   const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
   const port = u.port ? Number(u.port) : u.protocol === 'https:' || u.protocol === 'wss:' ? 443 : 80;
-  return { host, port, path: method === 'CONNECT' ? undefined : u.pathname + u.search };
+  return { host, port, path: connect ? undefined : u.pathname + u.search };
+}
+
+/**
+ * Method names are case-sensitive in HTTP, but a proxy is free to be lenient: `connect` and `Connect` are
+ * treated as CONNECT wherever the guard reads a request line.
+ */
+export function isConnectMethod(method: string): boolean {
+  return method.length === 7 && method.toUpperCase() === 'CONNECT';
 }
 
 export function metadataAtTarget(t: { host: string; port: number; path: string | undefined }) {
@@ -179,7 +188,7 @@ export function hookHttp(decide: Decide): () => void {
     const callers = caller ? [captureCaller(), caller] : [captureCaller()];
     const address = isIP(t.host) !== 0 ? t.host : null;
     const where = { host: t.host, address, port: t.port, method, ...(t.path !== undefined ? { path: t.path } : {}) };
-    const dec = decide(d, attemptFor(this, where, method === 'CONNECT' ? 'http-connect' : 'http-proxy', callers));
+    const dec = decide(d, attemptFor(this, where, isConnectMethod(method) ? 'http-connect' : 'http-proxy', callers));
     // Destroyed before anything of it was written: the request line stays in this process.
     if (!dec.allowed && dec.error) this.destroy?.(dec.error);
   };

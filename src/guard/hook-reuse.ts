@@ -12,7 +12,7 @@ import { isIP, type Socket } from 'node:net';
 import { captureCaller } from './caller.ts';
 import { grantOf, kCheckedLine, kRequestContext, type RequestContext, requestContext } from './context.ts';
 import { metadataAtAddress } from './destination.ts';
-import { metadataAtTarget, proxyTarget } from './hook-http.ts';
+import { isConnectMethod, metadataAtTarget, proxyTarget } from './hook-http.ts';
 import type { Decide } from './hook-net.ts';
 
 const kUses = Symbol('imdsguard.requestsOnSocket');
@@ -47,7 +47,7 @@ export function hookReuse(decide: Decide): () => void {
   const checkProxied = (request: UndiciRequest, socket: Socket): void => {
     const method = request.method ?? 'GET';
     const path = request.path ?? '';
-    if (method !== 'CONNECT' && (path.charCodeAt(0) === 47 || path === '*')) return;
+    if (!isConnectMethod(method) && (path.charCodeAt(0) === 47 || path === '*')) return;
     const t = proxyTarget(method, path);
     if (!t) return;
     const d = metadataAtTarget(t);
@@ -56,7 +56,7 @@ export function hookReuse(decide: Decide): () => void {
       host: t.host,
       address: isIP(t.host) !== 0 ? t.host : null,
       port: t.port,
-      via: method === 'CONNECT' ? 'undici-connect' : 'undici-proxy',
+      via: isConnectMethod(method) ? 'undici-connect' : 'undici-proxy',
       callers: callersOf(request),
       method,
       ...(t.path !== undefined ? { path: t.path } : {}),

@@ -1,20 +1,20 @@
 /**
  * Request lines written on a plain socket: proxy agents such as https-proxy-agent open a TCP connection to the
  * proxy and write `CONNECT 169.254.169.254:80 HTTP/1.1` on it themselves, without node:http or undici. Every
- * socket write passes through `net.Socket.prototype._writeGeneric`; a write that starts with a request line in
- * CONNECT or absolute form is checked like the one node:http would send. The test on an ordinary write is a
- * couple of byte reads (`GET /…`, `HTTP/1.1 …`, TLS records and bodies leave at the first or second byte).
+ * socket write passes through `net.Socket.prototype._writeGeneric` (one chunk, or the chunks of a corked socket
+ * as one writev); a request line in CONNECT or absolute form is checked like the one node:http would send.
  *
- * The request line node:http or undici built and the guard already checked there (with the caller recorded for
- * the request) is not checked twice; any other line on their sockets is.
- */
-
-/**
- * Request lines written on a plain socket: proxy agents such as https-proxy-agent open a TCP connection to the
- * proxy and write `CONNECT 169.254.169.254:80 HTTP/1.1` on it themselves, without node:http or undici. Every
- * socket write passes through `net.Socket.prototype._writeGeneric`; a write that starts with a request line in
- * CONNECT or absolute form is checked like the one node:http would send. The test on an ordinary write is a
- * couple of byte reads (`GET /…`, `HTTP/1.1 …`, TLS records and bodies leave at the first or second byte).
+ * A line can be split over any number of writes (`CON` then `NECT …`, `GET` then the rest, one byte at a time),
+ * so each socket keeps the start of an unfinished candidate line until it is decided: by the end of its target,
+ * or by the bound. Bytes before that point are written as they come; the write that completes the target is
+ * checked before any of it is written, so a proxy never receives the end of a refused line. Past the bound
+ * (8 KiB) without the end of a CONNECT or absolute-form target the socket is refused in block mode: no client
+ * writes such a line, and the guard does not know which sockets lead to a proxy.
+ *
+ * Read the way a lenient proxy reads: methods in any case, empty lines before the request line, a bare LF (or CR)
+ * as line end, string chunks in any encoding Node accepts (`hex`, `base64`, `utf16le` are decoded first). The
+ * test on an ordinary write is a byte read or two (TLS records and binary protocols leave at the first byte,
+ * origin-form `GET /…` at the target's `/`).
  *
  * The request line node:http or undici built and the guard already checked there (with the caller recorded for
  * the request) is not checked twice; any other line on their sockets is.
@@ -22,79 +22,203 @@
 import net, { isIP } from 'node:net';
 import { captureCaller } from './caller.ts';
 import { kCheckedLine } from './context.ts';
-import { metadataAtTarget, proxyTarget } from './hook-http.ts';
+import { isConnectMethod, metadataAtTarget, proxyTarget } from './hook-http.ts';
 import type { Decide } from './hook-net.ts';
 
 type WriteGeneric = (this: net.Socket, writev: boolean, data: unknown, encoding: string, cb: unknown) => unknown;
 
-const MAX_LINE = 2048;
-const kDecidedLine = Symbol('imdsguard.decidedLine');
+/** How much of an unfinished request line a socket keeps before deciding without its end. */
+export const LINE_BOUND = 8192;
+/** What a write shows the scanner first; a candidate that needs more is read again up to the bound. */
+const WINDOW = 256;
+/** Longer tokens are not methods (the longest registered ones have 17 characters). */
+const MAX_METHOD = 32;
+const kPending = Symbol('imdsguard.pendingLine');
 
-/** The request line at the start of a chunk when it is CONNECT or absolute-form, else null. */
-function proxyLine(chunk: unknown): string | null {
-  let at: (i: number) => number;
-  let length: number;
-  if (typeof chunk === 'string') {
-    at = (i) => chunk.charCodeAt(i);
-    length = chunk.length;
-  } else if (chunk instanceof Uint8Array) {
-    at = (i) => chunk[i]!;
-    length = chunk.length;
-  } else return null;
-  const c0 = length > 10 ? at(0) : 0;
-  if (c0 < 65 || c0 > 90) return null;
-  let sp = 1;
-  while (sp < 10 && at(sp) >= 65 && at(sp) <= 90) sp++;
-  if (sp >= 10 || at(sp) !== 32) return null;
-  const next = at(sp + 1);
-  // Origin-form (`/`) and `*` leave here (a response's `HTTP/1.1` left at its `/`).
-  if (next === 47 || next === 42) return null;
-  const end = Math.min(length, MAX_LINE);
-  const text =
-    typeof chunk === 'string' ? chunk.slice(0, end) : Buffer.from(chunk as Uint8Array).toString('latin1', 0, end);
-  const eol = text.indexOf('\r\n');
-  return eol > 0 ? text.slice(0, eol) : null;
+/** RFC 9110 tchar: the characters of a method token. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
+  TCHAR[c.charCodeAt(0)] = 1;
+}
+const isTchar = (c: number) => c < 128 && TCHAR[c] === 1;
+const isBlank = (c: number) => c === 32 || c === 9;
+const isEol = (c: number) => c === 13 || c === 10;
+const isAlpha = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const isSchemeChar = (c: number) => isAlpha(c) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46;
+
+/** Encodings whose string characters are the bytes written (for the ASCII the grammar is made of). */
+const DIRECT = new Set(['', 'buffer', 'utf8', 'utf-8', 'latin1', 'binary', 'ascii']);
+
+type Scan =
+  | { kind: 'pass' }
+  | { kind: 'more' }
+  | { kind: 'line'; method: string; target: string; line: string | null; start: number };
+
+const PASS: Scan = { kind: 'pass' };
+const MORE: Scan = { kind: 'more' };
+
+/** Could `text[k…e)` still be (the start of) an absolute URL: a scheme, then `:`? */
+function schemeLike(text: string, k: number, e: number): boolean {
+  if (k >= e) return true;
+  if (!isAlpha(text.charCodeAt(k))) return false;
+  for (let i = k + 1; i < e; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 58) return true;
+    if (!isSchemeChar(c)) return false;
+  }
+  return true;
 }
 
-export function hookWrites(decide: Decide): () => void {
+/** Where the text stands as the start of a request line in CONNECT or absolute form. */
+export function scanLine(text: string): Scan {
+  const n = text.length;
+  let i = 0;
+  // RFC 9112 §2.2: a server should ignore empty lines before a request line.
+  while (i < n && isEol(text.charCodeAt(i))) i++;
+  if (i === n) return PASS;
+  let j = i;
+  while (j < n && j - i < MAX_METHOD && isTchar(text.charCodeAt(j))) j++;
+  if (j === i) return PASS;
+  if (j === n) return j - i < MAX_METHOD ? MORE : PASS;
+  if (!isBlank(text.charCodeAt(j))) return PASS;
+  const method = text.slice(i, j);
+  let k = j;
+  while (k < n && isBlank(text.charCodeAt(k))) k++;
+  if (k === n) return MORE;
+  const connect = isConnectMethod(method);
+  const t0 = text.charCodeAt(k);
+  // Origin-form (`/…`) and `*`: the common case, decided at the target's first character.
+  if (!connect && (t0 === 47 || t0 === 42)) return PASS;
+  let e = k;
+  while (e < n && !isBlank(text.charCodeAt(e)) && !isEol(text.charCodeAt(e))) e++;
+  if (!connect && !schemeLike(text, k, e)) return PASS;
+  if (e === n) return MORE;
+  let eol = e;
+  while (eol < n && !isEol(text.charCodeAt(eol))) eol++;
+  return { kind: 'line', method, target: text.slice(k, e), line: eol < n ? text.slice(i, eol) : null, start: i };
+}
+
+/** Up to `max` characters of a chunk as the bytes that go on the wire (latin1 for bytes), or null for no data. */
+function chunkText(chunk: unknown, encoding: string | undefined, max: number): string | null {
+  if (typeof chunk === 'string') {
+    if (DIRECT.has(encoding ?? '')) return chunk.length > max ? chunk.slice(0, max) : chunk;
+    // `socket.write('434f4e4e454354…', 'hex')`: the bytes are what a proxy reads.
+    try {
+      const b = Buffer.from(chunk, encoding as BufferEncoding);
+      return b.toString('latin1', 0, Math.min(b.length, max));
+    } catch {
+      return null;
+    }
+  }
+  if (chunk instanceof Uint8Array) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    return b.toString('latin1', 0, Math.min(b.length, max));
+  }
+  return null;
+}
+
+/** The first byte of a chunk could begin a request line (a token character, or an empty line before one). */
+function mayStart(chunk: unknown, encoding: string | undefined): boolean {
+  let c: number;
+  if (typeof chunk === 'string') {
+    if (chunk.length === 0) return false;
+    if (!DIRECT.has(encoding ?? '')) return true;
+    c = chunk.charCodeAt(0);
+  } else if (chunk instanceof Uint8Array) {
+    if (chunk.length === 0) return false;
+    c = chunk[0]!;
+  } else return false;
+  return isTchar(c) || isEol(c);
+}
+
+/** The request line node:http or undici built and checked for this socket's request, if any. */
+function checkedLineOf(socket: net.Socket): string | undefined {
+  const req = (socket as unknown as { _httpMessage?: Record<symbol, unknown> })._httpMessage;
+  const v = req?.[kCheckedLine] ?? (socket as unknown as Record<symbol, unknown>)[kCheckedLine];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export class UncheckableLineError extends Error {
+  readonly code = 'ERR_IMDSGUARD_BLOCKED';
+  constructor() {
+    super(
+      `imdsguard refused a socket write: a request line in CONNECT or absolute form ran past ${LINE_BOUND} bytes without the end of its target, so its destination cannot be checked`,
+    );
+    this.name = 'GuardBlockedError';
+  }
+}
+
+export function hookWrites(decide: Decide, blocking: () => boolean): () => void {
   const proto = net.Socket.prototype as unknown as { _writeGeneric: WriteGeneric };
   const original = proto._writeGeneric;
   if (typeof original !== 'function') return () => {};
+
+  /** A decided line: the guard's error when it is refused, else null. */
+  const decideLine = (socket: net.Socket, s: Extract<Scan, { kind: 'line' }>): Error | null => {
+    const checked = s.line !== null && s.start === 0 ? checkedLineOf(socket) : undefined;
+    if (
+      checked !== undefined &&
+      s.line !== null &&
+      checked.startsWith(s.line) &&
+      isEol(checked.charCodeAt(s.line.length))
+    )
+      return null;
+    const t = proxyTarget(s.method, s.target);
+    const d = t ? metadataAtTarget(t) : null;
+    if (!t || !d) return null;
+    const dec = decide(d, {
+      host: t.host,
+      address: isIP(t.host) !== 0 ? t.host : null,
+      port: t.port,
+      method: s.method,
+      ...(t.path !== undefined ? { path: t.path } : {}),
+      via: isConnectMethod(s.method) ? 'socket-connect-line' : 'socket-proxy-line',
+      callers: [captureCaller()],
+    });
+    return !dec.allowed && dec.error ? dec.error : null;
+  };
+
+  /** One chunk, continuing the socket's unfinished line if it has one. */
+  const inspect = (socket: net.Socket, chunk: unknown, encoding: string | undefined): Error | null => {
+    const self = socket as unknown as Record<symbol, string | undefined>;
+    const pending = self[kPending];
+    if (pending === undefined && !mayStart(chunk, encoding)) return null;
+    const before = pending ?? '';
+    let text = chunkText(chunk, encoding, WINDOW);
+    if (text === null) return null;
+    let s = scanLine(before + text);
+    if (s.kind === 'more' && text.length === WINDOW) {
+      text = chunkText(chunk, encoding, LINE_BOUND - before.length) ?? text;
+      s = scanLine(before + text);
+    }
+    self[kPending] = undefined;
+    if (s.kind === 'pass') return null;
+    if (s.kind === 'line') return decideLine(socket, s);
+    const all = before + text;
+    if (all.length < LINE_BOUND) {
+      self[kPending] = all;
+      return null;
+    }
+    return blocking() ? new UncheckableLineError() : null;
+  };
+
   const patched: WriteGeneric = function _writeGeneric(this: net.Socket, writev, data, encoding, cb) {
-    const chunk = writev ? (data as Array<{ chunk?: unknown } | unknown>)[0] : data;
-    const first = writev && chunk && typeof chunk === 'object' && 'chunk' in chunk ? chunk.chunk : chunk;
-    const line = proxyLine(first);
-    if (line !== null) {
-      const req = (this as unknown as { _httpMessage?: Record<symbol, unknown> })._httpMessage;
-      const checked = (req?.[kCheckedLine] ?? (this as unknown as Record<symbol, unknown>)[kCheckedLine]) as
-        | string
-        | undefined;
-      const self = this as unknown as Record<symbol, unknown>;
-      // net calls this again for a write it held back while connecting: one decision per line.
-      const seen = self[kDecidedLine] === line;
-      self[kDecidedLine] = line;
-      if (!seen && !(typeof checked === 'string' && checked.startsWith(`${line}\r\n`))) {
-        const sp = line.indexOf(' ');
-        const method = line.slice(0, sp);
-        const end = line.lastIndexOf(' HTTP/');
-        const t = proxyTarget(method, line.slice(sp + 1, end > sp ? end : undefined));
-        const d = t ? metadataAtTarget(t) : null;
-        if (t && d) {
-          const dec = decide(d, {
-            host: t.host,
-            address: isIP(t.host) !== 0 ? t.host : null,
-            port: t.port,
-            method,
-            ...(t.path !== undefined ? { path: t.path } : {}),
-            via: method === 'CONNECT' ? 'socket-connect-line' : 'socket-proxy-line',
-            callers: [captureCaller()],
-          });
-          if (!dec.allowed && dec.error) {
-            // Nothing of the line is written: the socket fails with the guard's error.
-            this.destroy(dec.error);
-            return undefined;
-          }
+    // While connecting, net keeps the write and calls this again once connected: it is inspected then, once.
+    if (!this.connecting) {
+      let refused: Error | null = null;
+      if (writev && Array.isArray(data)) {
+        // A corked socket's writes arrive together; a line may run across them.
+        for (const item of data) {
+          const o = item as { chunk?: unknown; encoding?: string } | null;
+          const isEntry = o !== null && typeof o === 'object' && !(o instanceof Uint8Array) && 'chunk' in o;
+          refused = isEntry ? inspect(this, o.chunk, o.encoding) : inspect(this, item, undefined);
+          if (refused) break;
         }
+      } else refused = inspect(this, data, encoding);
+      if (refused) {
+        // Nothing of this write goes out: the socket fails with the guard's error.
+        this.destroy(refused);
+        return undefined;
       }
     }
     return Reflect.apply(original, this, [writev, data, encoding, cb]);

@@ -76,7 +76,7 @@ export function installGuard(options: GuardOptions = {}): GuardHandle {
     hookNet(decideHere),
     hookReuse(decideHere),
     hookFetch(),
-    hookWrites(decideHere),
+    hookWrites(decideHere, () => inst.options.mode === 'block'),
     hookWorkers(() => ({ mode: inst.options.mode, report: inst.options.report })),
   ];
   inst.status = Object.freeze({
