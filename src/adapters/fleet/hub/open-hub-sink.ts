@@ -18,6 +18,12 @@ function readCa(sink: string, file: string | undefined): Buffer | undefined {
   }
 }
 
+/** The TLS options of an HTTPS sink (HEC, `_bulk`, webhook): a CA read from its file, and the opt-out of checks. */
+function httpsOptions(s: Extract<SinkConfig, { type: 'splunk-hec' | 'elasticsearch' | 'webhook' }>) {
+  const ca = readCa(s.name, s.tls?.ca_file);
+  return { ...(ca ? { ca } : {}), ...(s.tls?.insecure ? { insecure: true as const } : {}) };
+}
+
 export async function openHubSink(s: SinkConfig, env: NodeJS.ProcessEnv = process.env): Promise<HubSink> {
   const need = (v: string): string => {
     const x = env[v];
@@ -25,8 +31,7 @@ export async function openHubSink(s: SinkConfig, env: NodeJS.ProcessEnv = proces
     return x;
   };
   switch (s.type) {
-    case 'splunk-hec': {
-      const ca = readCa(s.name, s.tls?.ca_file);
+    case 'splunk-hec':
       return splunkHecSink({
         name: s.name,
         url: s.url,
@@ -35,12 +40,9 @@ export async function openHubSink(s: SinkConfig, env: NodeJS.ProcessEnv = proces
         timeoutMs: s.timeout_ms,
         ...(s.index ? { index: s.index } : {}),
         ...(s.sourcetype ? { sourcetype: s.sourcetype } : {}),
-        ...(ca ? { ca } : {}),
-        ...(s.tls?.insecure ? { insecure: true } : {}),
+        ...httpsOptions(s),
       });
-    }
-    case 'elasticsearch': {
-      const ca = readCa(s.name, s.tls?.ca_file);
+    case 'elasticsearch':
       return elasticsearchSink({
         name: s.name,
         url: s.url,
@@ -50,10 +52,8 @@ export async function openHubSink(s: SinkConfig, env: NodeJS.ProcessEnv = proces
         ...(s.api_key_env ? { apiKey: need(s.api_key_env) } : {}),
         ...(s.username ? { username: s.username } : {}),
         ...(s.password_env ? { password: need(s.password_env) } : {}),
-        ...(ca ? { ca } : {}),
-        ...(s.tls?.insecure ? { insecure: true } : {}),
+        ...httpsOptions(s),
       });
-    }
     case 'syslog': {
       const ca = readCa(s.name, s.tls?.ca_file);
       return syslogSink({
@@ -74,18 +74,15 @@ export async function openHubSink(s: SinkConfig, env: NodeJS.ProcessEnv = proces
           : {}),
       });
     }
-    case 'webhook': {
-      const ca = readCa(s.name, s.tls?.ca_file);
+    case 'webhook':
       return webhookSink({
         name: s.name,
         url: s.url,
         secret: need(s.secret_env),
         payload: s.payload,
         timeoutMs: s.timeout_ms,
-        ...(ca ? { ca } : {}),
-        ...(s.tls?.insecure ? { insecure: true } : {}),
+        ...httpsOptions(s),
       });
-    }
     case 'postgres':
       return postgresSink({
         name: s.name,
