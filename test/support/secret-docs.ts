@@ -240,3 +240,45 @@ export function undo(text: string, chain: readonly string[]): string {
 export function leftOver(text: string, secret: string, chain: readonly string[]): string | null {
   return holdsPiece(text, secret) ?? holdsPiece(undo(text, chain), secret);
 }
+
+/** Credentials of one identity per provider, generated from `seed` (the same seed gives the same values). */
+export interface GeneratedCredentials {
+  awsKeyId: string;
+  /** 40 base64 characters, both cases, a digit and a `/` or `+`. */
+  awsSecret: string;
+  awsToken: string;
+  aliKeyId: string;
+  /** 30 alphanumerics (a RAM user's secret). */
+  aliSecret: string;
+  aliToken: string;
+  gcpToken: string;
+}
+
+export function generatedCredentials(seed: number): GeneratedCredentials {
+  // mulberry32: small, seeded and good enough to draw characters.
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const draw = (alphabet: string, n: number) => {
+    let s = '';
+    for (let i = 0; i < n; i++) s += alphabet[Math.floor(next() * alphabet.length)];
+    return s;
+  };
+  let awsSecret = draw(B64, 40);
+  while (!/[a-z]/.test(awsSecret) || !/[A-Z]/.test(awsSecret) || !/[0-9]/.test(awsSecret) || !/[+/]/.test(awsSecret))
+    awsSecret = draw(B64, 40);
+  return {
+    awsKeyId: `ASIA${draw(B32, 16)}`,
+    awsSecret,
+    awsToken: `IQoJb3JpZ2luX2Vj${draw(B64, 400)}=`,
+    aliKeyId: `STS.${draw(ALNUM, 25)}`,
+    aliSecret: draw(ALNUM, 30),
+    aliToken: `CAIS${draw(B64, 400)}=`,
+    gcpToken: `ya29.${draw(URL64, 160)}`,
+  };
+}

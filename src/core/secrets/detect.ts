@@ -1,4 +1,4 @@
-import { B64, B64_NOPAD, decodeSecretText, END_B64, END_WORD, QUOTE, SEP } from './encoding.ts';
+import { B64, B64_NOPAD, decodeSecretText, END_B64, END_WORD, NAME_SEP, QUOTE, SEP, VALUE_OPEN } from './encoding.ts';
 import { classifyJwt, JWT_PATTERN } from './jwt.ts';
 import { SECRET_KINDS, type SecretKind, type SecretMatch } from './kinds.ts';
 
@@ -60,14 +60,20 @@ const IMDSV2_TOKEN_RE = new RegExp(`AQA[A-Z]A${B64}{36,200}${END_B64}`, 'g');
 const GCP_TOKEN_RE = new RegExp(`ya29\\.[A-Za-z0-9_-][A-Za-z0-9._-]{30,}${END_WORD}`, 'g');
 const JWT_RE = new RegExp(JWT_PATTERN, 'g');
 
-/** Keys whose value is a secret, in any spelling a log shows them (JSON, env, query, camelCase, snake_case). */
+/**
+ * Names of an AWS secret key, in any spelling a log shows them: JSON, env, query, header, XML, camelCase, snake_case,
+ * kebab-case, SDK and CLI forms (`SecretAccessKey`, `secret_key`, `AWS_SECRET_KEY`, `awsSecretKey`,
+ * `X-Amz-Secret-Access-Key`, `--secret-key`, `secret access key`).
+ */
+const SECRET_KEY_NAME = 'secret[-_ ]?(?:access[-_ ]?)?key';
+/** Keys whose value is an AWS secret key. */
 const KEY_SECRET_RE = new RegExp(
-  `secret_?access_?key${QUOTE}${SEP}${QUOTE}(?<value>${B64_NOPAD}{40})${END_B64}`,
+  `${SECRET_KEY_NAME}${QUOTE}${NAME_SEP}${VALUE_OPEN}(?<value>${B64_NOPAD}{40})${END_B64}`,
   'gid',
 );
 /** Alibaba AccessKeySecret: 30 alphanumerics for a RAM user's key, longer and base64-like for an STS credential. */
 const KEY_ALI_SECRET_RE = new RegExp(
-  `access_?key_?secret${QUOTE}${SEP}${QUOTE}(?<value>${B64_NOPAD}{30,64})${END_B64}`,
+  `access[-_]?key[-_]?secret${QUOTE}${NAME_SEP}${VALUE_OPEN}(?<value>${B64_NOPAD}{30,64})${END_B64}`,
   'gid',
 );
 /** Any key ending in "token"; which key it is (the word in front) decides how much else is needed. */
@@ -195,13 +201,26 @@ function shaped(
 }
 
 /**
- * Secrets written right next to a key id without a key name: `ASIA…,<secret>`, `ASIA…:<secret>`, `ASIA… <secret>`,
- * or as the next query parameter whatever its name (`?k=ASIA…&s=<secret>`).
+ * What may stand between a key id and its secret key, in either order: separators, escaped or not, a key name of
+ * any spelling with its separator (`key=ASIA… secret=<secret>`, `AccessKey=ASIA…; Secret=<secret>`,
+ * `access_key='ASIA…', secret_key='<secret>'`), the next query parameter whatever its name (`?k=ASIA…&s=<secret>`,
+ * `?s=<secret>&k=ASIA…`), or the AWS CLI's text output's expiry (`CREDENTIALS ASIA… <expiry> <secret>`).
  */
-const NEXT_TO_ID_RE = new RegExp(
-  `^(?:[ \\t,;:|/"'=]|%2[Cc]|%3[AaBb]|%20|%2[Ff]|%22|\\\\"|&(?:amp;)?[A-Za-z0-9_.-]{1,40}=){1,6}(?<value>${B64_NOPAD}{40})${END_B64}`,
-  'd',
-);
+const BETWEEN_ID_AND_SECRET = String.raw`(?:[ \t\u00a0,;:|/"'=&(){}\[\]]|%2[Cc]|%3[AaBb]|%20|%2[Ff]|%22|\\"|&amp;|[A-Za-z_][A-Za-z0-9_.-]{0,39}${QUOTE}${SEP}|\d{4}-\d\d-\d\d[T ][0-9:.]+(?:Z|[+-]\d\d:?\d\d)?)`;
+/** A secret key right after a key id. */
+const NEXT_TO_ID_RE = new RegExp(`^${BETWEEN_ID_AND_SECRET}{1,6}(?<value>${B64_NOPAD}{40})${END_B64}`, 'd');
+/** A secret key right before a key id (the end of the text before it). */
+const BEFORE_ID_RE = new RegExp(`(?<value>${B64_NOPAD}{40})${END_B64}${BETWEEN_ID_AND_SECRET}{1,6}$`, 'd');
+/** How far from a key id its secret key is looked for. */
+const NEAR_ID = 100;
+
+/**
+ * True when a value next to a key id has the shape of an AWS secret key: random, with both cases (a hex digest or a
+ * git commit id has one), and not a documentation example.
+ */
+function secretNextToId(value: string): boolean {
+  return !isDocExample(value) && looksRandom(value) && /[a-z]/.test(value) && /[A-Z]/.test(value);
+}
 
 function pemMatches(text: string, state: DetectState, out: SecretMatch[]): void {
   const begin = PEM_BEGIN.exec(text);
@@ -268,14 +287,21 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
     shaped(KEY_ID_RE, text, out, (raw, start) =>
       isDocExample(raw) ? null : make('aws-access-key-id', start, start + raw.length, raw),
     );
-  // A 40-character secret right after a key id, with no key name in between.
+  // A 40-character secret next to a key id, whatever the key names around it.
   for (const id of out.filter((m) => m.kind === 'aws-access-key-id')) {
-    const m = NEXT_TO_ID_RE.exec(text.slice(id.end, id.end + 80));
-    const span = m?.indices?.groups?.value;
-    if (!m || !span) continue;
-    const value = decodeSecretText(m.groups!.value!);
-    if (!isDocExample(value) && looksRandom(value) && /[a-z]/.test(value))
-      out.push(make('aws-secret-access-key', id.end + span[0], id.end + span[1], value));
+    const after = NEXT_TO_ID_RE.exec(text.slice(id.end, id.end + NEAR_ID));
+    const span = after?.indices?.groups?.value;
+    if (after && span) {
+      const value = decodeSecretText(after.groups!.value!);
+      if (secretNextToId(value)) out.push(make('aws-secret-access-key', id.end + span[0], id.end + span[1], value));
+    }
+    const from = Math.max(0, id.start - NEAR_ID);
+    const before = BEFORE_ID_RE.exec(text.slice(from, id.start));
+    const bspan = before?.indices?.groups?.value;
+    if (before && bspan && startsToken(text, from + bspan[0])) {
+      const value = decodeSecretText(before.groups!.value!);
+      if (secretNextToId(value)) out.push(make('aws-secret-access-key', from + bspan[0], from + bspan[1], value));
+    }
   }
   if (text.includes('STS.'))
     shaped(STS_ID_RE, text, out, (raw, start) =>

@@ -28,11 +28,22 @@ export const END_WORD = '(?![A-Za-z0-9])';
 
 /**
  * A quote as it may appear around a key or value: raw, JSON-escaped (any depth), percent-encoded, HTML entity, or
- * hex-escaped the way nginx and Apache write `"` inside a quoted access-log field (`\x22`).
+ * hex-escaped the way nginx and Apache write `"` inside a quoted access-log field (`\x22`), doubled inside a CSV field
+ * (`""key"": ""value""`), or typographic (a document pasted through a word processor).
  */
-export const QUOTE = String.raw`(?:\\{0,7}["'\x60]|%22|%27|%2522|%2527|&quot;|&#34;|&#39;|\\x22|\\x27)?`;
-/** Key/value separator: JSON, YAML, util.inspect, Python repr, query string, header, Ruby hash, percent-encoded. */
-export const SEP = String.raw`[ \t]*(?:=>|:|=|%3[AaDd]|%253[AaDd])[ \t]*`;
+export const QUOTE = String.raw`(?:(?:\\{0,7}["'\x60]){1,2}|%22|%27|%2522|%2527|&quot;|&#34;|&#39;|\\x22|\\x27|[\u2018\u2019\u201c\u201d])?`;
+/**
+ * Key/value separator: JSON, YAML, util.inspect, Python repr, query string, header, Ruby hash, Go `:=`, an arrow
+ * (`->`), an XML element's `>`, percent-encoded; blanks (a no-break space too) around it.
+ */
+export const SEP = String.raw`[ \t\u00a0]*(?:=>|->|:=|:|=|>|&gt;|%3[AaDd]|%253[AaDd])[ \t\u00a0]*`;
+/**
+ * Separator after a key name specific enough to need no operator: blanks or a table's bars alone also separate it
+ * from its value (`aws configure set aws_secret_access_key VALUE`, `--secret-key VALUE`, `| SecretAccessKey | VALUE`).
+ */
+export const NAME_SEP = String.raw`(?:[ \t\u00a0|]*(?:=>|->|:=|:|=|>|&gt;|%3[AaDd]|%253[AaDd])[ \t\u00a0]*|[ \t\u00a0|]+)`;
+/** What may open a value after its key besides a quote: a bracket (`secret=[VALUE]`, `Secret(VALUE)`). */
+export const VALUE_OPEN = String.raw`(?:${QUOTE}|[\[(])`;
 
 const ESCAPE_RE = /%25(?=[0-9A-Fa-f]{2})|%2[BbFf]|%3[Dd]|\\+u00(?:2[BbFf]|3[Dd])|\\+\//g;
 

@@ -1,0 +1,164 @@
+/**
+ * Credential formats found in real logs, each a line as its writer prints it (SDK reprs, CLI output, XML, CSV,
+ * access logs), with generated credentials: after masking no 12-character piece of a secret is left. And the
+ * look-alikes next to them (digests, commit ids, other applications' secrets) are left as they were.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Masker } from '../../src/core/secrets/masker.ts';
+import { type GeneratedCredentials, generatedCredentials, holdsPiece } from '../support/secret-docs.ts';
+
+/** Masks `lines` as one stream. */
+function masked(lines: string[]): string {
+  const m = new Masker();
+  return lines.map((l) => m.line(l)).join('\n');
+}
+
+function assertNoPiece(out: string, secrets: string[], what: string): void {
+  const undone = decodeURIComponent(out.replace(/%(?![0-9A-Fa-f]{2})/g, '%25'));
+  for (const s of secrets) {
+    const left = holdsPiece(out, s) ?? holdsPiece(undone, s);
+    assert.equal(left, null, `${what}: ${left} survives in ${out}`);
+  }
+}
+
+type Case = [
+  name: string,
+  lines: (c: GeneratedCredentials) => string[],
+  secrets: (c: GeneratedCredentials) => string[],
+];
+
+function run(cases: Case[], seed: number): void {
+  for (const [i, [name, lines, secrets]] of cases.entries())
+    test(name, () => {
+      // Several credentials per case: a secret's characters decide which escapes and alphabets a line shows.
+      for (let k = 0; k < 8; k++) {
+        const c = generatedCredentials(seed + i * 100 + k);
+        assertNoPiece(masked(lines(c)), secrets(c), name);
+      }
+    });
+}
+
+const secret = (c: GeneratedCredentials) => [c.awsSecret];
+const all = (c: GeneratedCredentials) => [c.awsKeyId, c.awsSecret, c.awsToken.slice(16)];
+
+describe('an AWS secret key named by its key id next to it, in any order and with any key names', () => {
+  run(
+    [
+      [
+        'boto3 ReadOnlyCredentials repr',
+        (c) => [`ReadOnlyCredentials(access_key='${c.awsKeyId}', secret_key='${c.awsSecret}', token='${c.awsToken}')`],
+        all,
+      ],
+      [
+        'Python dict with access_key and secret_key',
+        (c) => [`creds={'access_key': '${c.awsKeyId}', 'secret_key': '${c.awsSecret}'}`],
+        all,
+      ],
+      ['key= then secret=', (c) => [`2026-12-05T06:00:00Z WARN key=${c.awsKeyId} secret=${c.awsSecret}`], all],
+      ['id= then ;secret=', (c) => [`id=${c.awsKeyId};secret=${c.awsSecret}`], all],
+      ['AccessKey= then ; Secret=', (c) => [`AccessKey=${c.awsKeyId}; Secret=${c.awsSecret}`], all],
+      ['key id & secret', (c) => [`cred=${c.awsKeyId}&${c.awsSecret}`], all],
+      [
+        'Java BasicSessionCredentials toString',
+        (c) => [
+          `BasicSessionCredentials{awsAccessKey='${c.awsKeyId}', awsSecretKey='${c.awsSecret}', sessionToken='${c.awsToken}'}`,
+        ],
+        all,
+      ],
+      [
+        'AWS CLI text output (the expiry between key id and secret)',
+        (c) => [`CREDENTIALS\t${c.awsKeyId}\t2026-12-05T11:00:00+00:00\t${c.awsSecret}\t${c.awsToken}`],
+        all,
+      ],
+      [
+        'an access-log SSRF line with the secret percent-encoded before the key id',
+        (c) => [
+          `203.0.113.7 - - [05/Dec/2026:06:00:00 +0000] "GET /f?url=http://169.254.169.254/latest/meta-data/iam/security-credentials/web&s=${encodeURIComponent(c.awsSecret)}&k=${c.awsKeyId} HTTP/1.1" 200 512 "-" "curl/8"`,
+        ],
+        all,
+      ],
+      ['secret before the key id, comma-separated', (c) => [`${c.awsSecret}, ${c.awsKeyId}`], all],
+    ],
+    1400,
+  );
+});
+
+describe('an AWS secret key named by its key name, in every spelling and separator', () => {
+  run(
+    [
+      ['secret_key=', (c) => [`secret_key=${c.awsSecret}`], secret],
+      ['AWS_SECRET_KEY=', (c) => [`AWS_SECRET_KEY=${c.awsSecret}`], secret],
+      ['Java secretKey=', (c) => [`credentials: {accessKey=null, secretKey=${c.awsSecret}}`], secret],
+      ['Java awsSecretKey=', (c) => [`awsSecretKey='${c.awsSecret}'`], secret],
+      ['boto2 aws_secret_key = ', (c) => [`aws_secret_key = ${c.awsSecret}`], secret],
+      ['header X-Amz-Secret-Access-Key:', (c) => [`X-Amz-Secret-Access-Key: ${c.awsSecret}`], secret],
+      ['kebab-case header', (c) => [`x-secret-access-key: ${c.awsSecret}`], secret],
+      ['arrow ->', (c) => [`SecretAccessKey -> ${c.awsSecret}`], secret],
+      ['Go :=', (c) => [`secretAccessKey := "${c.awsSecret}"`], secret],
+      ['tabs only', (c) => [`SecretAccessKey\t\t${c.awsSecret}`], secret],
+      ['no-break space', (c) => [`SecretAccessKey:\u00a0${c.awsSecret}`], secret],
+      ['typographic quotes', (c) => [`SecretAccessKey: \u201c${c.awsSecret}\u201d`], secret],
+      ['brackets', (c) => [`SecretAccessKey=[${c.awsSecret}]`], secret],
+      ['AWS CLI table', (c) => [`||  SecretAccessKey |  ${c.awsSecret}  ||`], secret],
+      ['aws configure set', (c) => [`  512  aws configure set aws_secret_access_key ${c.awsSecret}`], secret],
+      ['--secret-key flag', (c) => [`aws --secret-key ${c.awsSecret} s3 ls`], secret],
+    ],
+    1500,
+  );
+});
+
+describe('XML and CSV documents', () => {
+  run(
+    [
+      [
+        'STS AssumeRole XML',
+        (c) => [
+          `<AssumeRoleResult><Credentials><AccessKeyId>${c.awsKeyId}</AccessKeyId><SecretAccessKey>${c.awsSecret}</SecretAccessKey><SessionToken>${c.awsToken}</SessionToken></Credentials>`,
+        ],
+        all,
+      ],
+      [
+        'STS XML, the secret key alone',
+        (c) => [`<Credentials><SecretAccessKey>${c.awsSecret}</SecretAccessKey></Credentials>`],
+        secret,
+      ],
+      [
+        'Alibaba STS XML',
+        (c) => [
+          `<Credentials><AccessKeySecret>${c.aliSecret}</AccessKeySecret><AccessKeyId>${c.aliKeyId}</AccessKeyId><SecurityToken>${c.aliToken}</SecurityToken></Credentials>`,
+        ],
+        (c) => [c.aliSecret, c.aliKeyId, c.aliToken.slice(4)],
+      ],
+      [
+        'a JSON document in a CSV field (quotes doubled)',
+        (c) => [
+          `2026-12-05,"{""AccessKeyId"": ""${c.awsKeyId}"", ""SecretAccessKey"": ""${c.awsSecret}"", ""Token"": ""${c.awsToken}""}"`,
+        ],
+        all,
+      ],
+    ],
+    1600,
+  );
+});
+
+describe('look-alikes are left as they were', () => {
+  const c = generatedCredentials(1700);
+  const hex40 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b';
+  const b64 = 'Qk9x7Zk2Lm9Np4Rs6Tu8Vw1Xy3Za5bC7dE9fG2h1';
+  test('40-character values without a key name or key id: digests, commit ids, blobs, other secrets', () => {
+    for (const line of [
+      `git commit ${hex40} nonce ${b64}`,
+      `blob=${b64} etag=d41d8cd98f00b204e9800998ecf8427e`,
+      `{"client_secret":"${b64}"}`,
+      `secret_key_id=${b64}`,
+      `AKIAIOSFODNN7EXAMPLE ${b64}`,
+    ])
+      assert.equal(masked([line]), line);
+  });
+  test('a hex digest next to a key id is not read as its secret key', () => {
+    const out = masked([`key=${c.awsKeyId} sha=${hex40}`, `${hex40} ${c.awsKeyId}`]);
+    assert.equal(holdsPiece(out, c.awsKeyId), null);
+    assert.equal(out.split(hex40).length, 3, out);
+  });
+});
