@@ -4,7 +4,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/adapters/sqlite/sqlite-database.ts';
 import { envelopeMsgId } from '../../src/core/fleet/contract.ts';
 import type { Finding } from '../../src/core/model/finding.ts';
 import { BIN, ROOT, runCli, skipUnbuilt } from '../e2e/helpers.ts';
@@ -23,9 +23,9 @@ const findings = (jsonl: string): Finding[] =>
     .filter((r) => r.type === 'finding');
 const msgIds = (fs: Finding[]) => fs.map((f) => envelopeMsgId({ host: { id: HOST }, finding: f }));
 const outboxRows = (path: string): number => {
-  const db = new Database(path, { readonly: true });
+  const db = openSqlite(path, { readonly: true });
   try {
-    return (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+    return db.prepare<{ n: number }>('SELECT count(*) AS n FROM outbox').get()?.n ?? -1;
   } finally {
     db.close();
   }

@@ -5,12 +5,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { ImdsguardError } from '../../core/errors.ts';
 import { envelopeMsgId, type FleetEnvelope } from '../../core/fleet/contract.ts';
 import type { Finding } from '../../core/model/finding.ts';
 import { type Severity, severityRank } from '../../core/model/severity.ts';
 import { Masker, maskRecord } from '../../core/secrets/masker.ts';
+import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../sqlite/sqlite-database.ts';
 
 export interface FindingQuery {
   /** Finding time at or after (ms since the epoch). */
@@ -85,9 +85,9 @@ function likePrefix(s: string): string {
 
 export class FindingStore {
   readonly path: string;
-  private readonly db: Database.Database;
-  private upsertStmt: Database.Statement | undefined;
-  private existsStmt: Database.Statement | undefined;
+  private readonly db: SqliteDatabase;
+  private upsertStmt: SqliteStatement | undefined;
+  private existsStmt: SqliteStatement | undefined;
   private readonly masker = new Masker();
 
   /** Open (creating it unless `readonly`). */
@@ -95,16 +95,13 @@ export class FindingStore {
     this.path = path;
     try {
       if (o.readonly) {
-        this.db = new Database(path, { readonly: true, fileMustExist: true });
+        this.db = openSqlite(path, { readonly: true });
       } else {
         mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-        this.db = new Database(path);
-        this.db.pragma('journal_mode = WAL');
-        this.db.pragma('synchronous = NORMAL');
-      }
-      this.db.pragma('busy_timeout = 5000');
-      if (!o.readonly)
+        this.db = openSqlite(path);
         this.db.exec(`
+          PRAGMA journal_mode = WAL;
+          PRAGMA synchronous = NORMAL;
           CREATE TABLE IF NOT EXISTS findings (
             msg_id TEXT PRIMARY KEY,
             finding_id TEXT NOT NULL,
@@ -126,6 +123,7 @@ export class FindingStore {
           CREATE INDEX IF NOT EXISTS findings_rule ON findings (rule_id, time_ms);
           CREATE INDEX IF NOT EXISTS findings_host ON findings (host_id, time_ms);
         `);
+      }
     } catch (e) {
       const msg = (e as Error).message;
       throw new ImdsguardError(
@@ -180,7 +178,7 @@ export class FindingStore {
 
   /** Several envelopes in one transaction (a consumer's batch); returns how many were new. */
   upsertMany(envelopes: readonly FleetEnvelope[], receivedMs: number): number {
-    return this.db.transaction(() => envelopes.reduce((n, e) => n + (this.upsert(e, receivedMs) ? 1 : 0), 0))();
+    return this.db.transaction(() => envelopes.reduce((n, e) => n + (this.upsert(e, receivedMs) ? 1 : 0), 0));
   }
 
   /** The findings matching `q`, oldest first, and how many matched in all (before the limit). */
@@ -230,13 +228,13 @@ export class FindingStore {
       args.push(q.text.toLowerCase());
     }
     const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM findings ${cond}`).get(...args) as { n: number }).n;
+    const total = this.db.prepare<{ n: number }>(`SELECT count(*) AS n FROM findings ${cond}`).get(...args)?.n ?? 0;
     const limit = q.limit ?? -1;
     const rows = this.db
-      .prepare(
+      .prepare<{ msg_id: string; time_ms: number; received_ms: number; envelope: string }>(
         `SELECT msg_id, time_ms, received_ms, envelope FROM findings ${cond} ORDER BY time_ms DESC, msg_id DESC LIMIT ?`,
       )
-      .all(...args, limit) as Array<{ msg_id: string; time_ms: number; received_ms: number; envelope: string }>;
+      .all(...args, limit);
     return {
       total,
       rows: rows.reverse().map((r) => ({
@@ -249,10 +247,10 @@ export class FindingStore {
   }
 
   count(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM findings').get() as { n: number }).n;
+    return this.db.prepare<{ n: number }>('SELECT count(*) AS n FROM findings').get()?.n ?? 0;
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    this.db.close();
   }
 }

@@ -5,8 +5,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { ImdsguardError } from '../../core/errors.ts';
+import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../sqlite/sqlite-database.ts';
 
 export interface OutboxRow {
   seq: number;
@@ -22,32 +22,28 @@ export interface OutboxOptions {
 
 export class Outbox {
   readonly path: string;
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private readonly maxRows: number;
   private rows: number;
   /** Rows dropped by the bound, over the outbox's whole life (kept in the file). */
   private droppedTotal: number;
-  private readonly insert: Database.Statement<[string, string, string, number]>;
-  private readonly remove: Database.Statement<[number]>;
-  private readonly after: Database.Statement<
-    [number, number],
-    { seq: number; msgId: string; subject: string; body: string }
-  >;
-  private readonly dropOldest: Database.Statement<[number]>;
-  private readonly saveDropped: Database.Statement<[number]>;
+  private readonly insert: SqliteStatement;
+  private readonly remove: SqliteStatement;
+  private readonly after: SqliteStatement<OutboxRow>;
+  private readonly dropOldest: SqliteStatement;
+  private readonly saveDropped: SqliteStatement;
 
   constructor(path: string, o: OutboxOptions) {
     this.path = path;
     this.maxRows = o.maxRows;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      this.db = new Database(path);
+      this.db = openSqlite(path);
       // WAL without a sync per commit: a finding costs one small write, and a power cut loses at most the last
       // moments (an application crash loses nothing).
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('busy_timeout = 5000');
       this.db.exec(`
+        PRAGMA journal_mode = WAL;
+        PRAGMA synchronous = NORMAL;
         CREATE TABLE IF NOT EXISTS outbox (
           seq INTEGER PRIMARY KEY AUTOINCREMENT,
           msg_id TEXT NOT NULL UNIQUE,
@@ -64,17 +60,16 @@ export class Outbox {
       'INSERT OR IGNORE INTO outbox (msg_id, subject, body, queued_ms) VALUES (?, ?, ?, ?)',
     );
     this.remove = this.db.prepare('DELETE FROM outbox WHERE seq = ?');
-    this.after = this.db.prepare(
+    this.after = this.db.prepare<OutboxRow>(
       'SELECT seq, msg_id AS msgId, subject, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?',
     );
     this.dropOldest = this.db.prepare('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)');
     this.saveDropped = this.db.prepare(
       "INSERT INTO outbox_meta (key, value) VALUES ('dropped', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     );
-    this.rows = (this.db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+    this.rows = this.db.prepare<{ n: number }>('SELECT count(*) AS n FROM outbox').get()?.n ?? 0;
     this.droppedTotal =
-      (this.db.prepare("SELECT value FROM outbox_meta WHERE key = 'dropped'").get() as { value: number } | undefined)
-        ?.value ?? 0;
+      this.db.prepare<{ value: number }>("SELECT value FROM outbox_meta WHERE key = 'dropped'").get()?.value ?? 0;
   }
 
   /**
@@ -90,7 +85,7 @@ export class Outbox {
     return this.db.transaction(() => {
       for (const m of messages) if (this.insert.run(m.msgId, m.subject, m.body, nowMs).changes === 1) this.rows++;
       return this.enforceBound();
-    })();
+    });
   }
 
   private enforceBound(): number {
@@ -111,7 +106,7 @@ export class Outbox {
   ack(seqs: readonly number[]): void {
     this.db.transaction(() => {
       for (const seq of seqs) if (this.remove.run(seq).changes === 1) this.rows--;
-    })();
+    });
   }
 
   /** Rows waiting for an acknowledgement. */
@@ -125,6 +120,6 @@ export class Outbox {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    this.db.close();
   }
 }

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ImdsguardError } from '../../../core/errors.ts';
 import { type CorrelatorState, newCorrelatorState } from '../../../core/fleet/correlate.ts';
+import { openSqlite, type SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 
 export interface CorrelatorStore {
   /** True when the file held no state: the correlator must be rebuilt by replay. */
@@ -18,20 +19,21 @@ export interface CorrelatorStore {
 }
 
 export async function openCorrelatorStore(path: string): Promise<CorrelatorStore> {
-  const { default: Database } = await import('better-sqlite3');
-  let db: import('better-sqlite3').Database;
+  let db: SqliteDatabase;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE IF NOT EXISTS correlator_state (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
+    db = openSqlite(path);
+    db.exec(`
+      PRAGMA journal_mode = WAL;
+      CREATE TABLE IF NOT EXISTS correlator_state (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+    `);
   } catch (e) {
     throw new ImdsguardError('E_CONFIG', `Cannot open correlator state "${path}": ${(e as Error).message}`, {
       cause: e,
     });
   }
-  const get = db.prepare<[], { v: string }>("SELECT v FROM correlator_state WHERE k = 'state'");
-  const put = db.prepare<[string]>(
+  const get = db.prepare<{ v: string }>("SELECT v FROM correlator_state WHERE k = 'state'");
+  const put = db.prepare(
     "INSERT INTO correlator_state (k, v) VALUES ('state', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
   );
   const fresh = get.get() === undefined;
