@@ -1,17 +1,39 @@
-import { type InputProblem, readJsonRecords } from '../adapters/sources/json-record-files.ts';
-import { InputSyntaxError } from '../core/errors.ts';
+import { expandInputs, type InputProblem, readJsonRecords } from '../adapters/sources/json-record-files.ts';
+import { ImdsguardError, InputSyntaxError } from '../core/errors.ts';
 import { stepFromRecord } from '../core/investigate/from-finding.ts';
 import { buildIncidents, type Incident } from '../core/investigate/incident.ts';
+import type { InputKind } from '../core/investigate/input-kind.ts';
 import { type Selection, selectIncidents } from '../core/investigate/select.ts';
 import type { Step } from '../core/investigate/step.ts';
+import type { Finding } from '../core/model/finding.ts';
+import type { FindingSink } from '../core/ports.ts';
+import { runCloudtrail } from './cloudtrail.ts';
+import { runFindings } from './findings.ts';
+import { type InputReading, readingOf } from './investigate-inputs.ts';
+import { runPosture } from './posture.ts';
+import { runScan } from './scan.ts';
+import { scanRules } from './scan-rules.ts';
+
+export type { InputReading } from './investigate-inputs.ts';
 
 export interface InvestigateOptions {
-  /** Finding files (jsonl or json, gzipped or not) or directories; '-' or none is stdin. */
+  /**
+   * Inputs (files or directories; '-' or none is stdin): finding files of any command, and the raw inputs of `scan`,
+   * `cloudtrail` and `posture` (logs, audit records, inventory), each read as its content says.
+   */
   inputs: string[];
+  /** Findings stores (SQLite, as the hub writes them), read whole as `imdsguard findings` reads them. */
+  stores?: string[];
   selection?: Selection;
   emit: (incident: Incident) => void | Promise<void>;
   onProblem?: (p: InputProblem) => void;
   onFile?: (index: number, files: readonly string[]) => void;
+  /** Warnings of the log reader (a line too long, invalid UTF-8), each naming its file and line. */
+  onWarn?: (message: string) => void;
+  /** Log inputs read at the same time. */
+  concurrency?: number;
+  /** Log lines longer than this are skipped (and reported). */
+  maxLineBytes?: number;
 }
 
 export interface InvestigateResult {
@@ -21,45 +43,192 @@ export interface InvestigateResult {
   /** Incidents before the selection. */
   built: number;
   seconds: number;
+  /** How each input was read, in the order given. */
+  inputs: InputReading[];
+  /** Findings made or read, per kind of input. */
+  findingsByKind: Partial<Record<InputKind, number>>;
+}
+
+/** The findings of a use case, collected as steps instead of written. */
+class StepCollector {
+  readonly steps: Step[] = [];
+  readonly byKind: Partial<Record<InputKind, number>> = {};
+  records = 0;
+
+  private readonly onProblem: ((p: InputProblem) => void) | undefined;
+
+  constructor(onProblem: ((p: InputProblem) => void) | undefined) {
+    this.onProblem = onProblem;
+  }
+
+  /** One record read from `source`; a malformed finding is a problem naming its file and line. */
+  add(value: unknown, source: { file: string; line: number }, kind: InputKind): void {
+    this.records++;
+    try {
+      const step = stepFromRecord(value, source);
+      if (!step) return;
+      this.steps.push(step);
+      this.byKind[kind] = (this.byKind[kind] ?? 0) + 1;
+    } catch (e) {
+      if (!(e instanceof InputSyntaxError) || !this.onProblem) throw e;
+      this.onProblem({ file: source.file, line: source.line, message: e.message, skipped: 'record' });
+    }
+  }
+
+  /** A finding a use case made from a raw input: it is read where its own origin says. */
+  addFinding(f: Finding | Record<string, unknown>, fallback: string, kind: InputKind): void {
+    const origin = (f as Finding).origin;
+    this.add(f, { file: origin?.file ?? fallback, line: origin?.line ?? 0 }, kind);
+  }
 }
 
 /**
- * Read the findings of any imdsguard command, link them into incidents and emit the selected ones. Records that are
- * not findings (daemon events, earlier incidents) are stepped over; a malformed finding is a problem naming its file
- * and line, and everything else is still read.
+ * Read the inputs, link their findings into incidents and emit the selected ones. Each input is read by the
+ * pipeline its content calls for: finding records as they are; logs through `scan`'s rules, audit records through
+ * `cloudtrail`'s correlator (with the inventories given as its address book), inventory through `posture`, and
+ * findings stores through `imdsguard findings`' reader. Records that are not findings (daemon events, earlier
+ * incidents) are stepped over; an input that cannot be read is a problem naming it (and its line), and everything
+ * else is still read.
  */
 export async function runInvestigate(opts: InvestigateOptions): Promise<InvestigateResult> {
   const t0 = performance.now();
-  const steps: Step[] = [];
-  let records = 0;
-  for await (const rec of readJsonRecords(opts.inputs, {
-    ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
-    ...(opts.onFile ? { onFile: opts.onFile } : {}),
-  })) {
-    // A json array output (`--format json`) is one record holding the findings.
-    const values = Array.isArray(rec.value) ? rec.value : [rec.value];
-    for (const value of values) {
-      records++;
-      try {
-        const step = stepFromRecord(value, { file: rec.file, line: rec.line });
-        if (step) steps.push(step);
-      } catch (e) {
-        if (!(e instanceof InputSyntaxError) || !opts.onProblem) throw e;
-        opts.onProblem({ file: rec.file, line: rec.line, message: e.message, skipped: 'record' });
-      }
+  const problem = opts.onProblem;
+  const collect = new StepCollector(problem);
+  // Stdin is the input only when nothing else is named (a store alone is read without it).
+  const files =
+    opts.inputs.length === 0 && (opts.stores?.length ?? 0) > 0 ? [] : await expandInputs(opts.inputs, problem);
+  const readings: InputReading[] = [];
+  for (const file of files) {
+    try {
+      readings.push(await readingOf(file));
+    } catch (e) {
+      if (!problem) throw e;
+      problem({ file, message: (e as Error).message, skipped: 'input' });
     }
   }
-  const built = buildIncidents(steps);
+  for (const store of opts.stores ?? []) readings.push({ file: store, kind: 'store' });
+  const all = readings.map((r) => r.file);
+  const of = (kind: InputKind) => readings.filter((r) => r.kind === kind).map((r) => r.file);
+  // Each reader counts its own files; the stop message wants them among all inputs.
+  const onFile = opts.onFile
+    ? (i: number, list: readonly string[]) => opts.onFile!(all.indexOf(list[i]!), all)
+    : undefined;
+  const hooks = { ...(problem ? { onProblem: problem } : {}), ...(onFile ? { onFile } : {}) };
+
+  for (const store of of('store')) {
+    onFile?.(0, [store]);
+    let row = 0;
+    const sink: FindingSink = {
+      write: (r) => collect.add(r, { file: store, line: ++row }, 'store'),
+      close: async () => {},
+    };
+    try {
+      await runFindings({ store, query: {}, sink });
+    } catch (e) {
+      // A missing or unreadable store: named, and the other inputs still count.
+      if (!problem || !(e instanceof ImdsguardError)) throw e;
+      problem({ file: store, message: e.message, skipped: 'input' });
+    }
+  }
+
+  const findingFiles = of('findings');
+  if (findingFiles.length > 0)
+    for await (const rec of readJsonRecords(findingFiles, hooks)) {
+      // A json array output (`--format json`) is one record holding the findings.
+      const values = Array.isArray(rec.value) ? rec.value : [rec.value];
+      for (const value of values) collect.add(value, { file: rec.file, line: rec.line }, 'findings');
+    }
+
+  // Inventory: its posture findings, and the instance addresses that tell cloudtrail where a key was used from.
+  const inventory = of('inventory');
+  const badInventory = new Set<string>();
+  if (inventory.length > 0)
+    await runPosture({
+      inputs: inventory,
+      emit: (f) => collect.addFinding(f, inventory[0]!, 'inventory'),
+      ...hooks,
+      ...(problem
+        ? {
+            onProblem: (p: InputProblem) => {
+              badInventory.add(p.file);
+              problem(p);
+            },
+          }
+        : {}),
+    });
+
+  const audit = of('audit');
+  if (audit.length > 0)
+    await runCloudtrail({
+      inputs: audit,
+      // An inventory with a problem in it was reported once already; the address book is read without it.
+      inventory: inventory.filter((f) => !badInventory.has(f)),
+      emit: (f) => collect.addFinding(f, audit[0]!, 'audit'),
+      ...hooks,
+    });
+
+  const logs = of('log');
+  if (logs.length > 0) {
+    onFile?.(0, [logs[0]!]);
+    const sink: FindingSink = {
+      write: (f) => collect.addFinding(f, logs[0]!, 'log'),
+      close: async () => {},
+    };
+    const stats = await runScan({
+      inputs: logs,
+      logFormat: 'auto',
+      rules: scanRules(),
+      sink,
+      maxLineBytes: opts.maxLineBytes ?? 4 << 20,
+      concurrency: opts.concurrency ?? 4,
+      warn: opts.onWarn ?? (() => {}),
+    });
+    for (const file of stats.inputsFailed) {
+      if (!problem) throw new InputSyntaxError('not read as a log', { file });
+      problem({ file, message: `${file}: not read as a log (the reason is above)`, skipped: 'input' });
+    }
+  }
+
+  const built = buildIncidents(collect.steps);
   const chosen = opts.selection ? selectIncidents(built, opts.selection) : built;
   for (const inc of chosen) {
     const p = opts.emit(inc);
     if (p) await p;
   }
   return {
-    records,
-    findings: steps.length,
+    records: collect.records,
+    findings: collect.steps.length,
     incidents: chosen.length,
     built: built.length,
     seconds: (performance.now() - t0) / 1000,
+    inputs: readings,
+    findingsByKind: collect.byKind,
   };
+}
+
+const KIND_READING: Record<InputKind, string> = {
+  findings: 'findings',
+  log: 'logs, by the rules of scan',
+  audit: 'audit records, by the correlator of cloudtrail',
+  inventory: 'inventory, by the checks of posture (and as the address book of cloudtrail)',
+  store: 'findings stores, as imdsguard findings reads them',
+  empty: 'empty, nothing read',
+};
+
+/** "read as …: a, b (n findings)", one line per kind of input, for the summary on stderr. */
+export function describeReadings(r: Pick<InvestigateResult, 'inputs' | 'findingsByKind'>): string {
+  const lines: string[] = [];
+  for (const kind of Object.keys(KIND_READING) as InputKind[]) {
+    const mine = r.inputs.filter((i) => i.kind === kind);
+    if (mine.length === 0) continue;
+    const names = mine.slice(0, 5).map((i) => (i.file === '-' ? 'stdin' : i.file));
+    const more = mine.length > 5 ? ` and ${mine.length - 5} more` : '';
+    const notes = [...new Set(mine.map((i) => i.note).filter(Boolean))];
+    const n = r.findingsByKind[kind] ?? 0;
+    lines.push(
+      `imdsguard investigate: read as ${KIND_READING[kind]}: ${names.join(', ')}${more}` +
+        `${kind === 'empty' ? '' : ` (${n} finding${n === 1 ? '' : 's'})`}${notes.length ? `; ${notes.join('; ')}` : ''}\n`,
+    );
+  }
+  return lines.join('');
 }

@@ -13,7 +13,11 @@ interface Opts {
   until?: number;
   incident?: string;
   stats?: boolean;
+  store: string[];
+  summary: boolean;
 }
+
+const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** RFC 3339 (or any date Date.parse reads) to epoch ms. */
 function parseTime(v: string): number {
@@ -25,10 +29,17 @@ function parseTime(v: string): number {
 export function investigateCommand(): Command {
   return new Command('investigate')
     .description(
-      'Link findings from every imdsguard command into incidents: SSRF requests, the credentials they fetched, the ' +
-        'logs those leaked into, their use in the cloud and what followed, each link with its evidence and reason',
+      'Link findings from every imdsguard command, and the raw logs, audit records and inventory they come from, into ' +
+        'incidents: SSRF requests, the credentials they fetched, the logs those leaked into, their use in the cloud and ' +
+        'what followed, each link with its evidence and reason',
     )
-    .argument('[inputs...]', 'finding files (jsonl or json from any command, gzipped or not); "-" or none reads stdin')
+    .argument(
+      '[inputs...]',
+      'files or directories, gzipped or not: findings (jsonl or json from any command, agent and proxy records), web ' +
+        'and app logs, audit records (CloudTrail, Cloud Audit Logs, Activity Log), inventory, findings stores; ' +
+        '"-" or none reads findings from stdin',
+    )
+    .option('--store <file>', 'a findings store (SQLite, as the hub writes it) to read whole; repeatable', collect, [])
     .addOption(formatOption('output format', ['table', 'jsonl', 'json', 'html']))
     .option('-o, --output <file>', 'write incidents to FILE instead of stdout')
     .addOption(failOnOption())
@@ -36,9 +47,14 @@ export function investigateCommand(): Command {
     .option('--until <time>', 'only incidents with a step at or before this time (RFC 3339)', parseTime)
     .option('--incident <id>', 'only this incident (its id, or a prefix of at least 8 characters)')
     .option('--stats', 'print findings read, incidents and seconds to stderr')
+    .option('--no-summary', 'do not say on stderr how each input was read')
     .addHelpText(
       'after',
       `
+Each input is read as its content says, not its name: records of imdsguard commands as findings; cloud audit
+records through the cloudtrail correlator; inventory through the posture checks (and as cloudtrail's address book);
+an SQLite findings store as \`imdsguard findings\` reads it; anything else as a log, through the scan rules. The
+summary on stderr says how each input was read. Stdin and pipes are read as findings.
 Records: one "type": "incident" object per incident (schema in docs/investigate.md); --format html writes one
 self-contained report (no external resources, no script) with a timeline and a graph per incident.
 Incident ids are a hash of the incident's first finding: a re-run with more evidence keeps them.
@@ -47,19 +63,22 @@ read); 3 the output could not be written; 128+n stopped by signal n.
 Examples:
   imdsguard scan access.log app.log > web.jsonl; imdsguard cloudtrail AWSLogs/ > trail.jsonl
   imdsguard investigate web.jsonl trail.jsonl --format html -o incident.html
+  imdsguard investigate /var/log/nginx/access.log app.log AWSLogs/ instances.json --store hub/findings.sqlite
   imdsguard investigate findings/ --since 2026-11-21T00:00:00Z --incident inc-3f2a9c1e`,
     )
     .action(async (inputs: string[], opts: Opts) => {
-      const [{ openSink }, { runInvestigate }] = await Promise.all([
+      const [{ openSink }, { runInvestigate, describeReadings }] = await Promise.all([
         import('../../adapters/sinks/open-sink.ts'),
         import('../../app/investigate.ts'),
       ]);
-      await refuseOutputsAmongInputs([opts.output], inputs);
+      await refuseOutputsAmongInputs([opts.output], inputs, opts.store);
       const sink = await openSink(opts.format, opts.output, { wholeRun: true });
       let worst = false;
       const { result, problems } = await readInputsInto(sink, (hooks) =>
         runInvestigate({
           inputs,
+          stores: opts.store,
+          onWarn: (m) => process.stderr.write(`imdsguard: ${m}\n`),
           selection: {
             ...(opts.since !== undefined ? { sinceMs: opts.since } : {}),
             ...(opts.until !== undefined ? { untilMs: opts.until } : {}),
@@ -72,6 +91,7 @@ Examples:
           ...hooks,
         }),
       );
+      if (opts.summary) process.stderr.write(describeReadings(result));
       if (opts.stats)
         process.stderr.write(
           `imdsguard investigate: ${result.records} records, ${result.findings} findings, ${result.built} incidents ` +

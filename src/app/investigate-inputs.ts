@@ -1,0 +1,74 @@
+import { open } from 'node:fs/promises';
+import { constants, createGunzip } from 'node:zlib';
+import { ImdsguardError } from '../core/errors.ts';
+import { type InputKind, inputKindOf } from '../core/investigate/input-kind.ts';
+
+/** Bytes looked at to decide what an input holds: many records of any log or trail, read once more afterwards. */
+const HEAD_BYTES = 1 << 20;
+
+/** An input and how `investigate` reads it. */
+export interface InputReading {
+  file: string;
+  kind: InputKind;
+  /** Why it is read that way when the content did not decide it (stdin, a pipe). */
+  note?: string;
+}
+
+/** The first `limit` bytes a gzip prefix inflates to (a cut stream gives what it can); `whole` when it ended. */
+function gunzipHead(gz: Buffer, limit: number): Promise<{ bytes: Buffer; ended: boolean }> {
+  return new Promise((resolve) => {
+    const z = createGunzip({ finishFlush: constants.Z_SYNC_FLUSH });
+    const out: Buffer[] = [];
+    let n = 0;
+    let settled = false;
+    const done = (ended: boolean) => {
+      if (settled) return;
+      settled = true;
+      resolve({ bytes: Buffer.concat(out).subarray(0, limit), ended });
+    };
+    z.on('data', (c: Buffer) => {
+      out.push(c);
+      n += c.length;
+      if (n >= limit) {
+        done(false);
+        z.destroy();
+      }
+    });
+    z.on('end', () => done(true));
+    // Corrupt data: decide on what came out before it; the reader of that kind then names the problem.
+    z.on('error', () => done(false));
+    z.end(gz);
+  });
+}
+
+/**
+ * Decide what an input holds from its first bytes (gunzipped when they say gzip). Stdin and pipes cannot be read
+ * twice: they are read as findings, as before raw inputs were taken.
+ */
+export async function readingOf(file: string): Promise<InputReading> {
+  if (file === '-') return { file, kind: 'findings', note: 'stdin is read as findings' };
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(file, 'r');
+  } catch (e) {
+    throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${file}": ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return { file, kind: 'findings', note: 'a pipe or device is read as findings' };
+    const raw = Buffer.alloc(Math.min(HEAD_BYTES, st.size));
+    const { bytesRead } = await fh.read(raw, 0, raw.length, 0);
+    const head = raw.subarray(0, bytesRead);
+    const wholeRaw = bytesRead >= st.size;
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+      const { bytes, ended } = await gunzipHead(head, HEAD_BYTES);
+      return { file, kind: inputKindOf(bytes, file, wholeRaw && ended) };
+    }
+    return { file, kind: inputKindOf(head, file, wholeRaw) };
+  } catch (e) {
+    if (e instanceof ImdsguardError) throw e;
+    throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${file}": ${(e as Error).message}`, { cause: e });
+  } finally {
+    await fh.close();
+  }
+}
