@@ -11,6 +11,8 @@
  * The clients reconnect, through the proxy.
  */
 import { spawnSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 import { endpointOf } from './nft-redirect.ts';
 import type { ListenSpec } from './proxy-server.ts';
 
@@ -18,7 +20,7 @@ export interface EndedSocket {
   local: string;
   remote: string;
   uid: number;
-  /** `name (pid N)` of the processes holding it, as ss reports them. */
+  /** `program (pid N)` of the processes holding it. */
   holders: string[];
 }
 
@@ -39,13 +41,28 @@ function run(cmd: string, args: string[]): { status: number; stdout: string; std
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
+/**
+ * The program holding a socket: the name of its executable, else the name ss gives. ss gives the main thread's name
+ * (comm), which a program may set to anything: Node 24 names its main thread `MainThread`, so every Node application
+ * would be reported as that.
+ */
+export function holderName(ssName: string, pid: number, proc = '/proc'): string {
+  try {
+    return basename(readlinkSync(`${proc}/${pid}/exe`).replace(/ \(deleted\)$/, ''));
+  } catch {
+    return ssName;
+  }
+}
+
 /** One `ss -tnepH` line → the socket. */
-export function parseSsLine(line: string): EndedSocket | null {
+export function parseSsLine(line: string, proc = '/proc'): EndedSocket | null {
   const f = line.trim().split(/\s+/);
   // Recv-Q Send-Q Local Peer [users:((…))] [uid:N] …
   if (f.length < 4) return null;
   const uid = /\buid:(\d+)/.exec(line);
-  const holders = [...line.matchAll(/\("([^"]*)",pid=(\d+)/g)].map((m) => `${m[1]} (pid ${m[2]})`);
+  const holders = [...line.matchAll(/\("([^"]*)",pid=(\d+)/g)].map(
+    (m) => `${holderName(m[1]!, Number(m[2]), proc)} (pid ${m[2]})`,
+  );
   return { local: f[2]!, remote: f[3]!, uid: uid ? Number(uid[1]) : 0, holders };
 }
 
