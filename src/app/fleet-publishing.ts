@@ -8,7 +8,7 @@ import { fleetHost } from '../adapters/fleet/host-identity.ts';
 import type { NatsClientOptions } from '../adapters/fleet/nats-connection.ts';
 import { Outbox } from '../adapters/fleet/outbox.ts';
 import { registerPublishMetrics } from '../adapters/fleet/publish-metrics.ts';
-import { FleetPublisher, type PublishStats } from '../adapters/fleet/publisher.ts';
+import { FleetPublisher, type FleetSender, type PublishStats } from '../adapters/fleet/publisher.ts';
 import type { DaemonHttp } from '../adapters/net/daemon-http.ts';
 import type { FleetSource } from '../core/fleet/contract.ts';
 import type { Finding } from '../core/model/finding.ts';
@@ -65,16 +65,24 @@ export class FleetPublishing {
     return new FleetPublishing(s, publisher);
   }
 
-  /** The same sink, with every finding written to it also published (first to the outbox, then the sink). */
-  tee<S extends FindingSink>(sink: S): S {
+  /**
+   * The same sink, with every finding written to it also published (first to the outbox, then the sink); `on`
+   * publishes under another host, account and region than this command's own.
+   */
+  tee<S extends FindingSink>(sink: S, on?: FleetSender): S {
     const publisher = this.publisher;
     return {
       ...sink,
       write(record: Finding | Record<string, unknown>) {
-        if (record.type === 'finding') publisher.enqueue(record as Finding);
+        if (record.type === 'finding') publisher.enqueue(record as Finding, on);
         return sink.write(record);
       },
     };
+  }
+
+  /** Wait (up to `timeoutMs`) until the server has acknowledged everything so far; returns the findings left. */
+  settle(timeoutMs: number): Promise<number> {
+    return this.publisher.drain(timeoutMs);
   }
 
   /** The publisher's counts on a daemon's /metrics. */

@@ -41,6 +41,9 @@ export interface PublisherOptions {
   warn?: (message: string) => void;
 }
 
+/** Who a finding is published for: the envelope's host, account and region. */
+export type FleetSender = Pick<FleetEnvelope, 'host' | 'account' | 'region'>;
+
 export interface PublishStats {
   /** Findings written to the outbox by this process. */
   queued: number;
@@ -88,6 +91,9 @@ export class FleetPublisher {
   /** The envelope's fields other than the finding, masked once. */
   private readonly sender: Pick<FleetEnvelope, 'source' | 'host' | 'account' | 'region'>;
   private readonly masker = new Masker();
+  private lastOn:
+    | { on: FleetSender; sender: Pick<FleetEnvelope, 'source' | 'host' | 'account' | 'region'> }
+    | undefined;
   private readonly counts = { queued: 0, published: 0, acked: 0, duplicates: 0, failures: 0, dropped: 0 };
 
   constructor(o: PublisherOptions) {
@@ -168,14 +174,15 @@ export class FleetPublisher {
 
   /**
    * Wrap a finding in an envelope for the outbox; the pump publishes it. The findings of one turn of the event loop
-   * go to the outbox in one transaction, before any of them is published.
+   * go to the outbox in one transaction, before any of them is published. `on` publishes it under another host,
+   * account and region than this publisher's (a scan worker publishes for the host that queued the file).
    */
-  enqueue(finding: Finding): void {
+  enqueue(finding: Finding, on?: FleetSender): void {
     // Messages leave the host: masked like every other record that does (the sinks mask what they write, and a
     // finding reaches the publisher before any sink has seen it). A finding masked where it was made costs nothing.
     const env: FleetEnvelope = {
       v: 1,
-      ...this.sender,
+      ...(on ? this.senderFor(on) : this.sender),
       sent_at: new Date(this.nowMs()).toISOString(),
       finding: maskRecord(finding, this.masker),
     };
@@ -186,6 +193,19 @@ export class FleetPublisher {
       body: encodeEnvelope(env),
     });
     this.schedulePump();
+  }
+
+  /** Another sender's fields, masked once while the same sender goes on (a job's findings come in a row). */
+  private senderFor(on: FleetSender): Pick<FleetEnvelope, 'source' | 'host' | 'account' | 'region'> {
+    if (this.lastOn?.on !== on)
+      this.lastOn = {
+        on,
+        sender: maskRecord(
+          { source: this.o.source, host: on.host, account: on.account || '_', region: on.region || '_' },
+          this.masker,
+        ),
+      };
+    return this.lastOn.sender;
   }
 
   /** Write the findings enqueued and forget the rows acknowledged since the last turn. */

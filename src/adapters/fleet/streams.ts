@@ -10,7 +10,14 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from '@nats-io/jetstream';
-import { FINDINGS_STREAM, FINDINGS_SUBJECTS } from '../../core/fleet/contract.ts';
+import {
+  FINDINGS_STREAM,
+  FINDINGS_SUBJECTS,
+  SCAN_DEAD_STREAM,
+  SCAN_DEAD_SUBJECT,
+  SCAN_JOBS_STREAM,
+  SCAN_JOBS_SUBJECT,
+} from '../../core/fleet/contract.ts';
 
 const MS_TO_NS = 1_000_000;
 
@@ -47,31 +54,83 @@ export function findingsStreamConfig(o: FindingsStreamOptions = {}): Partial<Str
   };
 }
 
-/** The stream's info, or undefined when it does not exist. */
-export async function findingsStreamInfo(jsm: JetStreamManager): Promise<StreamInfo | undefined> {
+/**
+ * How long the jobs stream remembers a job's message id (path and content hash): dispatching the same archive again
+ * within a day queues nothing new, even for jobs already done and gone from the work queue.
+ */
+export const SCAN_JOBS_DUPLICATE_WINDOW_MS = 24 * 3600_000;
+
+/** How long dead-lettered scan jobs are kept for an operator to look at (and queue again). */
+export const SCAN_DEAD_MAX_AGE_MS = 30 * 24 * 3600_000;
+
+/**
+ * The jobs of distributed scanning: a work queue (a job leaves the stream when a worker acknowledges it), file
+ * storage, no age limit (a job waits for a worker however long that takes), the duplicate window above.
+ */
+export function scanJobsStreamConfig(): Partial<StreamConfig> & { name: string } {
+  return {
+    name: SCAN_JOBS_STREAM,
+    subjects: [SCAN_JOBS_SUBJECT],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Workqueue,
+    discard: DiscardPolicy.Old,
+    max_age: 0,
+    duplicate_window: SCAN_JOBS_DUPLICATE_WINDOW_MS * MS_TO_NS,
+    num_replicas: 1,
+  };
+}
+
+/** Dead-lettered scan jobs: limits retention, so that reading them does not remove them. */
+export function scanDeadStreamConfig(): Partial<StreamConfig> & { name: string } {
+  return {
+    name: SCAN_DEAD_STREAM,
+    subjects: [SCAN_DEAD_SUBJECT],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: SCAN_DEAD_MAX_AGE_MS * MS_TO_NS,
+    num_replicas: 1,
+  };
+}
+
+/** A stream's info, or undefined when it does not exist. */
+export async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
   try {
-    return await jsm.streams.info(FINDINGS_STREAM);
+    return await jsm.streams.info(name);
   } catch (e) {
     if (isStreamNotFound(e)) return undefined;
     throw e;
   }
 }
 
-/** Create the findings stream when it is missing; an existing one is left as its owner configured it. */
-export async function ensureFindingsStream(
+/** The findings stream's info, or undefined when it does not exist. */
+export function findingsStreamInfo(jsm: JetStreamManager): Promise<StreamInfo | undefined> {
+  return streamInfo(jsm, FINDINGS_STREAM);
+}
+
+/** Create a stream when it is missing; an existing one is left as its owner configured it. */
+export async function ensureStream(
   jsm: JetStreamManager,
-  o: FindingsStreamOptions = {},
+  config: Partial<StreamConfig> & { name: string },
 ): Promise<{ created: boolean; info: StreamInfo }> {
-  const existing = await findingsStreamInfo(jsm);
+  const existing = await streamInfo(jsm, config.name);
   if (existing) return { created: false, info: existing };
   try {
-    return { created: true, info: await jsm.streams.add(findingsStreamConfig(o)) };
+    return { created: true, info: await jsm.streams.add(config) };
   } catch (e) {
     // Two processes creating it at once: the other one won.
-    const now = await findingsStreamInfo(jsm);
+    const now = await streamInfo(jsm, config.name);
     if (now) return { created: false, info: now };
     throw e;
   }
+}
+
+/** Create the findings stream when it is missing; an existing one is left as its owner configured it. */
+export function ensureFindingsStream(
+  jsm: JetStreamManager,
+  o: FindingsStreamOptions = {},
+): Promise<{ created: boolean; info: StreamInfo }> {
+  return ensureStream(jsm, findingsStreamConfig(o));
 }
 
 function isStreamNotFound(e: unknown): boolean {

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { SinkFormat } from '../../adapters/sinks/formats.ts';
 import type { ScanStats } from '../../app/scan-stats.ts';
+import { ImdsguardError } from '../../core/errors.ts';
 import { atLeast, isSeverity, type Severity } from '../../core/model/severity.ts';
 import { LOG_FORMATS, type LogFormatName } from '../../core/parse/types.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -9,7 +10,7 @@ import { failOnOption, formatOption } from '../output-options.ts';
 import { addPublishOptions, PUBLISH_HELP, type PublishFlags, publishSettings } from '../publish-options.ts';
 import { rawStderr } from '../terminal.ts';
 
-interface ScanFlags extends PublishFlags {
+export interface ScanFlags extends PublishFlags {
   logFormat: LogFormatName;
   field: Record<string, string>;
   format?: SinkFormat;
@@ -22,6 +23,11 @@ interface ScanFlags extends PublishFlags {
   maxLineBytes: number;
   summary: boolean;
   progress: boolean;
+  dispatch?: boolean;
+  worker?: boolean;
+  drain?: boolean;
+  maxTries: number;
+  ackWait: number;
 }
 
 const FIELD_NAMES = [
@@ -86,7 +92,23 @@ export function scanCommand(): Command {
         .default(4 << 20),
     )
     .option('--no-summary', 'do not print the summary on stderr')
-    .option('--no-progress', 'do not print the progress line on stderr (it is only shown on a TTY anyway)');
+    .option('--no-progress', 'do not print the progress line on stderr (it is only shown on a TTY anyway)')
+    .option(
+      '--dispatch',
+      'with --publish: queue each file of the inputs as a job for scan workers, instead of scanning',
+    )
+    .option('--worker', 'with --publish: scan the files queued by --dispatch, one job at a time, instead of inputs')
+    .option('--drain', 'with --worker: end when the job queue is empty (otherwise wait for jobs until stopped)')
+    .addOption(
+      new Option('--max-tries <n>', 'with --worker: tries a job gets before it goes to the dead letters')
+        .argParser(positiveInt)
+        .default(3),
+    )
+    .addOption(
+      new Option('--ack-wait <seconds>', 'with --worker: silence after which a job goes to another worker')
+        .argParser(positiveInt)
+        .default(30),
+    );
   return addPublishOptions(cmd)
     .addHelpText(
       'after',
@@ -110,9 +132,21 @@ Examples:
   zcat access.log.1.gz | imdsguard scan --log-format combined --fail-on high
   imdsguard scan --log-format json --field url=req.original_url --field client=req.ip app.log
   imdsguard scan --follow /var/log/haproxy.log
-  imdsguard scan --follow --publish nats://hub1:4222 --publish nats://hub2:4222 --account 123456789012 /var/log/nginx/access.log`,
+  imdsguard scan --follow --publish nats://hub1:4222 --publish nats://hub2:4222 --account 123456789012 /var/log/nginx/access.log
+  imdsguard scan --dispatch --publish nats://hub1:4222 /mnt/archive/nginx/     # one job per file
+  imdsguard scan --worker --drain --publish nats://hub1:4222 -o /dev/null      # on each scanning host
+
+Distributed scanning (--dispatch, --worker): see docs/fleet.md. --dispatch prints how many jobs were queued and how
+many the queue already held (same path and content); it exits 0, 2 when an input could not be read, 3 when the
+queue could not be reached. A worker exits like scan (0, 1 with findings, 2 when it dead-lettered a job, 3).`,
     )
     .action(async (inputs: string[], flags: ScanFlags) => {
+      if (flags.dispatch || flags.worker) {
+        const { runScanJobs } = await import('./scan-jobs.ts');
+        await runScanJobs(inputs ?? [], flags);
+        return;
+      }
+      if (flags.drain) throw new ImdsguardError('E_USAGE', '--drain only works with --worker');
       // Loaded when the command runs: every command's code at start-up would cost each run time and memory.
       const [{ openSink }, { runScan }, { scanRules }, { refuseOutputAmongInputs }, { expandInputs }] =
         await Promise.all([

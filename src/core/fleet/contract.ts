@@ -13,10 +13,13 @@ export const FLEET_CONTRACT_VERSION = 1;
 export const FINDINGS_STREAM = 'IMDS_FINDINGS';
 export const FINDINGS_SUBJECTS = 'imds.v1.finding.>';
 
-/** The work-queue stream of distributed scanning, and its dead letters. */
+/** The work-queue stream of distributed scanning, and its dead letters (kept in a stream of their own). */
 export const SCAN_JOBS_STREAM = 'IMDS_SCAN_JOBS';
 export const SCAN_JOBS_SUBJECT = 'imds.v1.scan.job';
+export const SCAN_DEAD_STREAM = 'IMDS_SCAN_DEAD';
 export const SCAN_DEAD_SUBJECT = 'imds.v1.scan.dead';
+/** The one durable consumer every scan worker pulls from: a work queue takes one consumer per subject. */
+export const SCAN_WORKERS_CONSUMER = 'imdsguard-scan-workers';
 
 export type FleetSource = 'scan' | 'cloudtrail' | 'agent' | 'proxy' | 'posture' | 'hub';
 
@@ -85,5 +88,52 @@ export function decodeEnvelope(text: string): FleetEnvelope {
     region: typeof v.region === 'string' ? v.region : '_',
     sent_at: typeof v.sent_at === 'string' ? v.sent_at : '',
     finding: v.finding,
+  };
+}
+
+/**
+ * One file to scan, as `scan --dispatch` queues it. The findings of a job are published under the dispatcher's host,
+ * account and region (the archive's owner), not the worker's: which worker scans a file, and how often, then changes
+ * neither the findings' ids nor their message ids, so a job scanned again after a crash adds nothing to the stream.
+ */
+export interface ScanJob {
+  v: typeof FLEET_CONTRACT_VERSION;
+  /** Absolute path, as every worker reads it (the archive is mounted at the same place on each) and as findings name it. */
+  path: string;
+  /** SHA-256 of the content when queued (hex), and its size in bytes. */
+  sha256: string;
+  size: number;
+  host: FleetHost;
+  account: string;
+  region: string;
+  queued_at: string;
+}
+
+/** The Nats-Msg-Id of a job: the same file with the same content is queued once within the duplicate window. */
+export function scanJobMsgId(j: Pick<ScanJob, 'path' | 'sha256'>): string {
+  return createHash('sha256').update(j.path).update('\u0000').update(j.sha256).digest('hex').slice(0, 32);
+}
+
+export function encodeScanJob(j: ScanJob): string {
+  return JSON.stringify(j);
+}
+
+/** Parse and check a job; throws with a reason naming what is wrong. */
+export function decodeScanJob(text: string): ScanJob {
+  const v = JSON.parse(text) as Partial<ScanJob> | null;
+  if (!v || typeof v !== 'object') throw new Error('job is not a JSON object');
+  if (v.v !== FLEET_CONTRACT_VERSION) throw new Error(`job version ${String(v.v)} is not ${FLEET_CONTRACT_VERSION}`);
+  if (typeof v.path !== 'string' || !v.path.startsWith('/')) throw new Error('job has no absolute path');
+  if (typeof v.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(v.sha256)) throw new Error('job has no sha256');
+  if (!v.host || typeof v.host.id !== 'string') throw new Error('job has no host.id');
+  return {
+    v: FLEET_CONTRACT_VERSION,
+    path: v.path,
+    sha256: v.sha256,
+    size: typeof v.size === 'number' ? v.size : -1,
+    host: v.host.name !== undefined ? { id: v.host.id, name: String(v.host.name) } : { id: v.host.id },
+    account: typeof v.account === 'string' ? v.account : '_',
+    region: typeof v.region === 'string' ? v.region : '_',
+    queued_at: typeof v.queued_at === 'string' ? v.queued_at : '',
   };
 }
