@@ -14,12 +14,32 @@ function masked(lines: string[]): string {
   return lines.map((l) => m.line(l)).join('\n');
 }
 
+/**
+ * The ways a reader gets a secret back from masked output: as written, with the lines joined (a wrapped value),
+ * percent- and \\u-escapes undone, and each line's base64 decoded at every alignment.
+ */
+function readings(out: string): string[] {
+  const joined = out.replace(/\r?\n[ \t>]*/g, '');
+  const unescape = (s: string) =>
+    decodeURIComponent(
+      s
+        .replace(/\\u([0-9a-fA-F]{4})/g, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16)))
+        .replace(/%(?![0-9A-Fa-f]{2})/g, '%25'),
+    );
+  const base64 = out.split('\n').flatMap((l) => {
+    const run = l.replace(/^[ \t>]+/, '');
+    return [0, 1, 2, 3].map((k) => Buffer.from(run.slice(k), 'base64').toString('latin1'));
+  });
+  return [out, joined, unescape(out), unescape(joined), ...base64];
+}
+
 function assertNoPiece(out: string, secrets: string[], what: string): void {
-  const undone = decodeURIComponent(out.replace(/%(?![0-9A-Fa-f]{2})/g, '%25'));
-  for (const s of secrets) {
-    const left = holdsPiece(out, s) ?? holdsPiece(undone, s);
-    assert.equal(left, null, `${what}: ${left} survives in ${out}`);
-  }
+  const texts = readings(out);
+  for (const s of secrets)
+    for (const t of texts) {
+      const left = holdsPiece(t, s);
+      assert.equal(left, null, `${what}: ${left} survives in ${out}`);
+    }
 }
 
 type Case = [
@@ -160,5 +180,116 @@ describe('look-alikes are left as they were', () => {
     const out = masked([`key=${c.awsKeyId} sha=${hex40}`, `${hex40} ${c.awsKeyId}`]);
     assert.equal(holdsPiece(out, c.awsKeyId), null);
     assert.equal(out.split(hex40).length, 3, out);
+  });
+});
+
+const doc = (c: GeneratedCredentials) =>
+  JSON.stringify({ AccessKeyId: c.awsKeyId, SecretAccessKey: c.awsSecret, Token: c.awsToken });
+/** The document IMDS returns, as json.dumps writes it. */
+const imdsDoc = (c: GeneratedCredentials) =>
+  JSON.stringify({
+    Code: 'Success',
+    LastUpdated: '2026-12-05T05:00:00Z',
+    Type: 'AWS-HMAC',
+    AccessKeyId: c.awsKeyId,
+    SecretAccessKey: c.awsSecret,
+    Token: c.awsToken,
+    Expiration: '2026-12-05T11:00:00Z',
+  })
+    .replace(/","/g, '", "')
+    .replace(/":"/g, '": "');
+const cutAt = (s: string, i: number) => [s.slice(0, i), s.slice(i)];
+const jsonEveryChar = (s: string) =>
+  [...s].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+const mime = (s: string, prefix: string) =>
+  Buffer.from(s)
+    .toString('base64')
+    .match(/.{1,76}/g)!
+    .map((l) => prefix + l);
+
+describe('values a writer wrapped or split over lines', () => {
+  run(
+    [
+      [
+        'CRLF lines cut inside the secret key',
+        (c) => cutAt(doc(c), doc(c).indexOf(c.awsSecret) + 20).map((l) => `${l}\r`),
+        all,
+      ],
+      [
+        'a percent-encoded document cut inside an escape of the secret key',
+        (c) => {
+          const d = encodeURIComponent(doc(c));
+          const at = d.indexOf('%', d.indexOf(encodeURIComponent(c.awsSecret)) + 4) + 1;
+          return cutAt(`203.0.113.7 - - "GET /x?d=${d}`, at + '203.0.113.7 - - "GET /x?d='.length);
+        },
+        all,
+      ],
+      [
+        'a document with every character \\u-escaped, cut inside an escape of the secret key',
+        (c) => {
+          const d = jsonEveryChar(imdsDoc(c));
+          return cutAt(d, d.indexOf(jsonEveryChar(c.awsSecret)) + 5 * 6 + 3);
+        },
+        all,
+      ],
+      [
+        'an indented continuation line',
+        (c) => {
+          const [a, b] = cutAt(doc(c), doc(c).indexOf(c.awsSecret) + 20);
+          return [a!, `    ${b}`];
+        },
+        all,
+      ],
+      [
+        'a Google access token wrapped after 40 characters',
+        (c) => [`Authorization: Bearer ${c.gcpToken.slice(0, 40)}`, c.gcpToken.slice(40)],
+        (c) => [c.gcpToken.slice(5)],
+      ],
+      [
+        "Python pprint's split string literals",
+        (c) => {
+          const parts = c.awsToken.match(/.{1,70}/g)!;
+          return [
+            `{'AccessKeyId': '${c.awsKeyId}',`,
+            ` 'SecretAccessKey': '${c.awsSecret}',`,
+            ` 'Token': ('${parts[0]}'`,
+            ...parts.slice(1, -1).map((p) => `           '${p}'`),
+            `           '${parts.at(-1)}')}`,
+          ];
+        },
+        all,
+      ],
+      [
+        "Node util.inspect's string literals joined with +",
+        (c) => {
+          const parts = c.awsToken.match(/.{1,72}/g)!;
+          return [
+            `{ AccessKeyId: '${c.awsKeyId}',`,
+            `  SecretAccessKey: '${c.awsSecret}',`,
+            '  Token:',
+            ...parts.slice(0, -1).map((p) => `   '${p}' +`),
+            `   '${parts.at(-1)}' }`,
+          ];
+        },
+        all,
+      ],
+      ['the key on one line, its value on the next', (c) => ['SecretAccessKey:', `  ${c.awsSecret}`], secret],
+      ['MIME base64 of a document, indented', (c) => mime(imdsDoc(c), '    '), all],
+      ['MIME base64 of a document, quoted with "> "', (c) => mime(imdsDoc(c), '> '), all],
+    ],
+    1800,
+  );
+
+  test('the line after a key alone or after a whole token is left as it was', () => {
+    const c = generatedCredentials(1900);
+    for (const lines of [
+      ['SecretAccessKey:', '  (not set)'],
+      ['SecretAccessKey:', '    at com.example.Config.load(Config.java:42)'],
+      [`Authorization: Bearer ${c.gcpToken}`, 'Host: storage.googleapis.com'],
+      [`{'Token': ('${c.awsToken.slice(0, 70)}'`, '2026-12-05T06:00:00Z INFO next'],
+    ]) {
+      const out = masked(lines).split('\n');
+      assert.equal(out[1], lines[1]);
+    }
   });
 });

@@ -1,4 +1,15 @@
-import { B64, B64_NOPAD, decodeSecretText, END_B64, END_WORD, NAME_SEP, QUOTE, SEP, VALUE_OPEN } from './encoding.ts';
+import {
+  B64,
+  B64_NOPAD,
+  decodeSecretText,
+  END_B64,
+  END_WORD,
+  NAME_SEP,
+  PARTIAL_ESCAPE,
+  QUOTE,
+  SEP,
+  VALUE_OPEN,
+} from './encoding.ts';
 import { classifyJwt, JWT_PATTERN } from './jwt.ts';
 import { SECRET_KINDS, type SecretKind, type SecretMatch } from './kinds.ts';
 
@@ -357,53 +368,82 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
 
 /** A secret key's value that runs to the end of the line, possibly cut there by wrapping (checked by the caller). */
 const OPEN_SECRET_RE = new RegExp(
-  `(?:secret_?access_?key|access_?key_?secret)${QUOTE}${SEP}${QUOTE}(?<value>${B64_NOPAD}{0,63})$`,
+  `(?:${SECRET_KEY_NAME}|access[-_]?key[-_]?secret)${QUOTE}${SEP}${VALUE_OPEN}(?<value>${B64_NOPAD}{0,63}${PARTIAL_ESCAPE}?)$`,
   'id',
 );
-const OPEN_TOKEN_RE = new RegExp(`token${QUOTE}${SEP}${QUOTE}(?<value>${B64}{0,99})$`, 'id');
+const OPEN_TOKEN_RE = new RegExp(`token${QUOTE}${SEP}${QUOTE}(?<value>${B64}{0,99}${PARTIAL_ESCAPE}?)$`, 'id');
+/**
+ * A token's value in a string literal that ends the line and goes on in the next line's literal: Python's pprint
+ * splits a long string into adjacent literals (`'Token': ('IQoJ…'` / `'…'`), Node's util.inspect joined them with `+`.
+ */
+const SPLIT_TOKEN_RE = new RegExp(`token${QUOTE}${SEP}\\(?(["'])(?<value>${B64}{16,})\\1[ \\t]*\\+?[ \\t]*$`, 'id');
 const OPEN_KEY_ID_RE = new RegExp(`access_?key_?id${QUOTE}${SEP}${QUOTE}(?<value>[A-Za-z0-9.]{1,39})$`, 'id');
 /** The start of an AWS key id (a documented prefix, or a piece of one, then base32) or of an Alibaba STS key id. */
 const KEY_ID_START =
   /^(?:(?:A|AK|AKI|AS|ASI|AB|ABI|AC|ACC)|(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{0,15}|(?:S|ST|STS)|STS\.[A-Za-z0-9]{0,39})$/;
 
+/** A secret's value that a line's end cut (or that the next line holds): where it starts and what is known of it. */
+export interface OpenValue {
+  start: number;
+  /** Where its span on this line ends (the line's end, or the end of a split literal's closing quote and `+`). */
+  end: number;
+  value: string;
+  /** How many characters the whole value has at least (0: no fixed length). */
+  min: number;
+  /** The value goes on inside the next line's string literal. */
+  literal: boolean;
+}
+
 /**
  * The start of a secret cut by a logger's line wrapping: the value of a secret key (an AWS or Alibaba secret key, an
- * AWS session token) that runs to the end of the line shorter than such a secret is, so no shape above matched it.
- * Call after `detectLine` on the same line (it reads the AWS context that line opened). The value of such a key is
- * secret whatever its length; its rest, at the start of the next line, is the caller's to join.
+ * AWS session token) that runs to the end of the line shorter than such a secret is, so no shape above matched it;
+ * or a token's string literal a pretty-printer split. Call after `detectLine` on the same line (it reads the AWS
+ * context that line opened). The value of such a key is secret whatever its length; its rest, at the start of the
+ * next line, is the caller's to join.
  */
-export function openValueAtEnd(line: string, state: DetectState): { start: number; value: string } | null {
+export function openValueAtEnd(line: string, state: DetectState): OpenValue | null {
   // A key, its quotes and separator and a value shorter than any secret fit in the line's last characters.
   const from = Math.max(0, line.length - OPEN_WINDOW);
   const r = openValueIn(from === 0 ? line : line.slice(from), state);
-  return r && { start: r.start + from, value: r.value };
+  return r && { ...r, start: r.start + from, end: r.end + from };
 }
 
 const OPEN_WINDOW = 200;
 
-function openValueIn(text: string, state: DetectState): { start: number; value: string } | null {
+function openValueIn(text: string, state: DetectState): OpenValue | null {
+  const n = text.length;
   if (/[Ss][Ee][Cc][Rr][Ee][Tt]/.test(text)) {
     const m = OPEN_SECRET_RE.exec(text);
     const span = m?.indices?.groups?.value;
     if (m && span) {
       const v = decodeSecretText(text.slice(span[0]));
-      const ali = /^access_?key_?secret/i.test(m[0]);
-      if (v.length < (ali ? 30 : 40)) return { start: span[0], value: v };
+      const min = /^access[-_]?key[-_]?secret/i.test(m[0]) ? 30 : 40;
+      if (v.length < min) return { start: span[0], end: n, value: v, min, literal: false };
     }
   }
   if (/[Kk][Ee][Yy]_?[Ii][Dd]/.test(text)) {
     const m = OPEN_KEY_ID_RE.exec(text);
     const span = m?.indices?.groups?.value;
-    if (m && span && KEY_ID_START.test(m.groups!.value!)) return { start: span[0], value: m.groups!.value! };
+    if (m && span && KEY_ID_START.test(m.groups!.value!))
+      return { start: span[0], end: n, value: m.groups!.value!, min: 20, literal: false };
   }
   if (/[Tt][Oo][Kk][Ee][Nn]/.test(text)) {
+    const awsKey = (m: RegExpExecArray, v: string) => {
+      const prefix = keyPrefix(text, m.index);
+      const aws = AWS_TOKEN_KEY.test(prefix) || (state.line <= state.awsContextUntil && prefix === '');
+      return aws || v.startsWith('CAIS') || AWS_TOKEN_PREFIX.test(v);
+    };
     const m = OPEN_TOKEN_RE.exec(text);
     const span = m?.indices?.groups?.value;
     if (m && span) {
       const v = decodeSecretText(text.slice(span[0]));
-      const prefix = keyPrefix(text, m.index);
-      const aws = AWS_TOKEN_KEY.test(prefix) || (state.line <= state.awsContextUntil && prefix === '');
-      if (aws || v.startsWith('CAIS') || AWS_TOKEN_PREFIX.test(v)) return { start: span[0], value: v };
+      if (awsKey(m, v)) return { start: span[0], end: n, value: v, min: 0, literal: false };
+    }
+    const lit = SPLIT_TOKEN_RE.exec(text);
+    const lspan = lit?.indices?.groups?.value;
+    if (lit && lspan) {
+      const v = decodeSecretText(lit.groups!.value!);
+      if (awsKey(lit, v)) return { start: lspan[0], end: lspan[1], value: v, min: 0, literal: true };
     }
   }
   return null;

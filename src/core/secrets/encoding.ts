@@ -42,6 +42,11 @@ export const SEP = String.raw`[ \t\u00a0]*(?:=>|->|:=|:|=|>|&gt;|%3[AaDd]|%253[A
  * from its value (`aws configure set aws_secret_access_key VALUE`, `--secret-key VALUE`, `| SecretAccessKey | VALUE`).
  */
 export const NAME_SEP = String.raw`(?:[ \t\u00a0|]*(?:=>|->|:=|:|=|>|&gt;|%3[AaDd]|%253[AaDd])[ \t\u00a0]*|[ \t\u00a0|]+)`;
+/**
+ * The start of an escaped character cut by a line's end (`%`, `%2`, `%25`, `\`, `\u00`, `\u002`): its rest opens the
+ * next line.
+ */
+export const PARTIAL_ESCAPE = String.raw`(?:%(?:2(?:5(?:2)?)?|3|253)?|\\{1,7}(?:u(?:0(?:0(?:[23])?)?)?)?)`;
 /** What may open a value after its key besides a quote: a bracket (`secret=[VALUE]`, `Secret(VALUE)`). */
 export const VALUE_OPEN = String.raw`(?:${QUOTE}|[\[(])`;
 

@@ -58,7 +58,7 @@ export class Masker {
   readonly known: KnownSecrets;
   private readonly state: DetectState = newDetectState();
   /** A known secret that ran to the end of the previous line: its rest may open the next one. */
-  private carry: { secret: string; at: number; open: boolean } | null = null;
+  private carry: Carry | null = null;
   /**
    * The end of the previous line, kept next to a credentials document: wrapping may cut a key's name (`"SecretAcc` /
    * `essKey":"…"`), and the value on the next line is then recognised only with it.
@@ -116,8 +116,8 @@ export class Masker {
 
   /** The secret spans of the next line of the stream, sorted and without overlaps. */
   spans(text: string): MaskSpan[] {
-    const found = this.find(text, this.state, true);
-    return found;
+    // A CRLF line's CR is no part of any value: a value cut by wrapping ends before it.
+    return this.find(text.endsWith('\r') ? text.slice(0, -1) : text, this.state, true);
   }
 
   /** The next line of the stream with every secret masked. */
@@ -200,7 +200,7 @@ export class Masker {
             spans.push({ start: s, end: e, value: p.secret, layers: v.layers });
           }
         if (stream && v.text.length > 0) {
-          if (prevTail && v.lo![0] === 0 && sameLayers(prevTail.layers, v.layers)) {
+          if (prevTail && atStart && sameLayers(prevTail.layers, v.layers)) {
             const t = prevTail.text;
             const joined = { line: line - 1, awsContextUntil: state.awsContextUntil, pemLines: -1 };
             for (const m of detectLine(t + v.text, joined))
@@ -211,7 +211,7 @@ export class Masker {
               }
             if (joined.pemLines >= 0 && atEnd) nextPem ??= v.layers;
           }
-          const before = prevTail && v.lo![0] === 0 && sameLayers(prevTail.layers, v.layers) ? prevTail.text : '';
+          const before = prevTail && atStart && sameLayers(prevTail.layers, v.layers) ? prevTail.text : '';
           if (nextView === null) nextView = this.viewWrap(text, v, found, prevView, before, state, spans);
           if (nextTail === null && v.hi![v.text.length - 1]! >= text.length - 2)
             nextTail = { text: v.text.slice(-TAIL), layers: v.layers };
@@ -225,17 +225,16 @@ export class Masker {
       this.viewTail = nextTail;
       this.viewPem = nextPem;
     }
-    if (this.known.size > 0) {
-      let carry: Masker['carry'] = null;
-      if (stream && this.carry) carry = this.continued(text, this.carry, spans);
+    let carry: Carry | null = null;
+    if (stream && this.carry) carry = this.continued(text, this.carry, spans);
+    if (this.known.size > 0)
       for (const p of this.mayHoldKnown(stream) ? this.known.find(text) : []) {
         spans.push({ start: p.start, end: p.end, value: p.secret, layers: [] });
         // A piece that runs to the end of the line while the secret goes on: the line was wrapped inside it.
         if (p.end === text.length && p.at + (p.end - p.start) < p.secret.length)
           carry = { secret: p.secret, at: p.at + (p.end - p.start), open: false };
       }
-      if (stream) this.carry = carry;
-    } else if (stream) this.carry = null;
+    if (stream) this.carry = carry;
     if (stream) {
       this.tail = state.line <= state.awsContextUntil ? text.slice(-TAIL) : null;
       this.wrapCarry(text, spans);
@@ -246,18 +245,28 @@ export class Masker {
 
   /**
    * The rest of a secret cut by line wrapping, at the start of this line: the known rest of a known secret, or, after
-   * a token whose end was not seen (`open`), the run of secret characters the line starts with.
+   * a value whose end was not seen (`open`), the run of secret characters the line starts with (escapes included, so
+   * a cut inside `%2F` or `\u002F` goes on). The run may follow blanks (an indented continuation, or a key alone at
+   * the end of the previous line) when it is long enough to be the value's rest, and a quote when a pretty-printer
+   * split the value into string literals, one a line.
    */
-  private continued(text: string, c: NonNullable<Masker['carry']>, spans: MaskSpan[]): Masker['carry'] {
+  private continued(text: string, c: Carry, spans: MaskSpan[]): Carry | null {
     let k = 0;
     if (c.open) {
-      while (k < text.length && secretChar(text.charCodeAt(k))) k++;
-      // The rest of a token ends the line, or a quote, comma, bracket or blank closes it (not a timestamp's colon).
-      if (k === 0 || (k < text.length && !/["',;}\]) \t]/.test(text[k]!))) return null;
-      const whole = c.secret + text.slice(0, k);
+      let i = c.literal || c.secret === '' || /^[ \t>]/.test(text) ? LEAD.exec(text)![0].length : 0;
+      if (c.literal && !/["']/.test(text[i] ?? '')) return null;
+      if (i > 0 && /["']/.test(text[i] ?? '')) i++;
+      k = secretRunEnd(text, i);
+      // The rest of a token ends the line, or a quote, comma, bracket, blank or escape closes it (not a timestamp's
+      // colon).
+      if (k === i || (k < text.length && !CLOSES.test(text[k]!))) return null;
+      // After blanks, only a run as long as the value's rest is read as it (not the first word of an indented line).
+      if (i > 0 && !c.literal && k - i < Math.max(16, (c.min ?? 0) - c.secret.length)) return null;
+      const whole = c.secret + text.slice(i, k);
       // The rest's mask shows nothing the first part's did not (or, when that part was short, the whole's ends).
-      spans.push({ start: 0, end: k, value: c.secret.length >= 16 ? c.secret : whole, layers: [] });
+      spans.push({ start: i, end: k, value: c.secret.length >= 16 ? c.secret : whole, layers: [] });
       this.known.add(whole);
+      if (SPLIT_GOES_ON.test(text.slice(k))) return { secret: whole, at: whole.length, open: true, literal: true };
       return k === text.length && text.length >= 64 ? { secret: whole, at: whole.length, open: true } : null;
     }
     while (k < text.length && c.at + k < c.secret.length && text.charCodeAt(k) === c.secret.charCodeAt(c.at + k)) k++;
@@ -281,9 +290,8 @@ export class Masker {
     state: DetectState,
     spans: MaskSpan[],
   ): Masker['viewCarry'] {
-    const lo = v.lo![0]!;
     const hi = v.hi![v.text.length - 1]!;
-    if (prev && lo === 0 && sameLayers(prev.layers, v.layers)) {
+    if (prev && v.lo![0] === 0 && sameLayers(prev.layers, v.layers)) {
       const rest: MaskSpan[] = [];
       this.continued(v.text, prev.carry, rest);
       for (const r of rest) {
@@ -300,11 +308,12 @@ export class Masker {
     const open = openValueAtEnd(before + v.text, state);
     if (open) {
       const start = Math.max(0, open.start - before.length);
-      if (start < v.text.length) {
-        const [s, e] = sourceSpan(v, start, v.text.length);
+      const end = open.end - before.length;
+      if (start < end) {
+        const [s, e] = sourceSpan(v, start, end);
         spans.push({ start: s, end: e, value: open.value, layers: v.layers });
       }
-      return { carry: { secret: open.value, at: open.value.length, open: true }, layers: v.layers };
+      return { carry: carryOf(open), layers: v.layers };
     }
     for (const m of found)
       if (m.end === v.text.length && OPEN_ENDED.has(m.kind))
@@ -320,20 +329,69 @@ export class Masker {
     const open = openValueAtEnd(before + text, state);
     if (!open) return;
     const start = Math.max(0, open.start - before.length);
-    if (start < text.length) spans.push({ start, end: text.length, value: open.value, layers: [] });
-    this.carry = { secret: open.value, at: open.value.length, open: true };
+    const end = open.end - before.length;
+    if (start < end) spans.push({ start, end, value: open.value, layers: [] });
+    this.carry = carryOf(open);
   }
 
   /** A secret found by its shape right at the end of a long line may be cut by wrapping: remember where it stops. */
   private wrapCarry(text: string, spans: MaskSpan[]): void {
-    if (this.carry || text.length < 64) return;
+    if (this.carry) return;
     for (const s of spans) {
       if (s.end !== text.length || s.layers.length > 0) continue;
+      // A short line ends where its writer chose, unless the token is shorter than any whole one of its kind.
+      if (text.length < 64 && !(s.kind === 'gcp-access-token' && s.value.length < GCP_TOKEN_MIN)) continue;
       const written = text.slice(s.start, s.end);
       if (s.kind && OPEN_ENDED.has(s.kind) && written === s.value && secretChar(text.charCodeAt(text.length - 1)))
         this.carry = { secret: s.value, at: s.value.length, open: true };
     }
   }
+}
+
+/** A secret whose end a line's end may have cut. */
+interface Carry {
+  /** The secret, or as much of it as was seen. */
+  secret: string;
+  /** How much of `secret` the lines so far held (the rest is looked for at the next line's start). */
+  at: number;
+  /** The secret's end was not seen: the next line's leading run of secret characters is its rest. */
+  open: boolean;
+  /** How many characters the whole value has at least (an AWS secret key's 40), when known. */
+  min?: number;
+  /** The value goes on inside the next line's string literal (a pretty-printer split it). */
+  literal?: boolean;
+}
+
+function carryOf(open: { value: string; min: number; literal: boolean }): Carry {
+  return { secret: open.value, at: open.value.length, open: true, min: open.min, literal: open.literal };
+}
+
+/**
+ * What may stand before a value's rest on the next line: blanks, mail quoting (`> `, wrapped base64 in a quoted
+ * message), and a `+` joining string literals.
+ */
+const LEAD = /^(?:[ \t]*>)*[ \t]*(?:\+[ \t]*)?/;
+/** What may close a value's rest: a quote, comma, bracket, blank, CR or the start of an escaped one. */
+const CLOSES = /["',;}\]) \t\r%\\&<]/;
+/** A string literal closed at the end of a line, to be joined to the next (`'…'`, `'…' +`). */
+const SPLIT_GOES_ON = /^["'][ \t]*\+?[ \t]*$/;
+/** Google access tokens are longer than this; a shorter one at a line's end was cut there. */
+const GCP_TOKEN_MIN = 100;
+/** One escaped base64 character (`%2F`, `%252B`, `\/`, `\u002F`, `%3D`), or the rest of one cut by a line's end. */
+const ESCAPED_CHAR = /^(?:%2[BbFf]|%3[Dd]|%252[BbFf]|%253[Dd]|\\{1,7}\/|\\{1,7}u00(?:2[BbFf]|3[Dd]))/;
+
+/** The end of the run of secret characters (escaped ones included) that starts at `i`. */
+function secretRunEnd(text: string, i: number): number {
+  let k = i;
+  while (k < text.length) {
+    if (secretChar(text.charCodeAt(k))) k++;
+    else {
+      const e = ESCAPED_CHAR.exec(text.slice(k, k + 16));
+      if (!e) break;
+      k += e[0].length;
+    }
+  }
+  return k;
 }
 
 function sameLayers(a: readonly string[], b: readonly string[]): boolean {
