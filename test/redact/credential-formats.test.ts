@@ -99,6 +99,11 @@ describe('an AWS secret key named by its key id next to it, in any order and wit
         all,
       ],
       ['secret before the key id, comma-separated', (c) => [`${c.awsSecret}, ${c.awsKeyId}`], all],
+      [
+        'Alibaba secret after its STS key id, under a name of its own (Python kwargs)',
+        (c) => [`client = AcsClient(ak='${c.aliKeyId}', secret='${c.aliSecret}', sts_token='${c.aliToken}')`],
+        (c) => [c.aliKeyId, c.aliSecret, c.aliToken.slice(4)],
+      ],
     ],
     1400,
   );
@@ -119,6 +124,11 @@ describe('an AWS secret key named by its key name, in every spelling and separat
       ['tabs only', (c) => [`SecretAccessKey\t\t${c.awsSecret}`], secret],
       ['no-break space', (c) => [`SecretAccessKey:\u00a0${c.awsSecret}`], secret],
       ['typographic quotes', (c) => [`SecretAccessKey: \u201c${c.awsSecret}\u201d`], secret],
+      [
+        'typographic quotes as the UTF-8 bytes redact reads',
+        (c) => [Buffer.from(`SecretAccessKey: \u201c${c.awsSecret}\u201d`).toString('latin1')],
+        secret,
+      ],
       ['brackets', (c) => [`SecretAccessKey=[${c.awsSecret}]`], secret],
       ['AWS CLI table', (c) => [`||  SecretAccessKey |  ${c.awsSecret}  ||`], secret],
       ['aws configure set', (c) => [`  512  aws configure set aws_secret_access_key ${c.awsSecret}`], secret],

@@ -222,6 +222,8 @@ const BETWEEN_ID_AND_SECRET = String.raw`(?:[ \t\u00a0,;:|/"'=&(){}\[\]]|%2[Cc]|
 const NEXT_TO_ID_RE = new RegExp(`^${BETWEEN_ID_AND_SECRET}{1,6}(?<value>${B64_NOPAD}{40})${END_B64}`, 'd');
 /** A secret key right before a key id (the end of the text before it). */
 const BEFORE_ID_RE = new RegExp(`(?<value>${B64_NOPAD}{40})${END_B64}${BETWEEN_ID_AND_SECRET}{1,6}$`, 'd');
+/** An Alibaba access key secret (30 alphanumerics, longer and base64-like for STS) right after its key id. */
+const NEXT_TO_ALI_ID_RE = new RegExp(`^${BETWEEN_ID_AND_SECRET}{1,6}(?<value>${B64_NOPAD}{30,64})${END_B64}`, 'd');
 /** How far from a key id its secret key is looked for. */
 const NEAR_ID = 100;
 
@@ -314,10 +316,20 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
       if (secretNextToId(value)) out.push(make('aws-secret-access-key', from + bspan[0], from + bspan[1], value));
     }
   }
-  if (text.includes('STS.'))
+  if (text.includes('STS.')) {
     shaped(STS_ID_RE, text, out, (raw, start) =>
       isDocExample(raw) ? null : make('alibaba-sts-access-key-id', start, start + raw.length, raw),
     );
+    // An Alibaba secret right after its STS key id, whatever its key is called (`ak='STS.…', secret='…'`).
+    for (const id of out.filter((m) => m.kind === 'alibaba-sts-access-key-id')) {
+      const after = NEXT_TO_ALI_ID_RE.exec(text.slice(id.end, id.end + NEAR_ID));
+      const span = after?.indices?.groups?.value;
+      if (!after || !span) continue;
+      const value = decodeSecretText(after.groups!.value!);
+      if (secretNextToId(value) && /[0-9]/.test(value))
+        out.push(make('alibaba-access-key-secret', id.end + span[0], id.end + span[1], value));
+    }
+  }
   if (/[Ss][Ee][Cc][Rr][Ee][Tt]/.test(text)) {
     keyed(KEY_SECRET_RE, text, out, (v) => (!isDocExample(v) && looksRandom(v) ? 'aws-secret-access-key' : null));
     keyed(KEY_ALI_SECRET_RE, text, out, (v) =>

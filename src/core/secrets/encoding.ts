@@ -29,9 +29,10 @@ export const END_WORD = '(?![A-Za-z0-9])';
 /**
  * A quote as it may appear around a key or value: raw, JSON-escaped (any depth), percent-encoded, HTML entity, or
  * hex-escaped the way nginx and Apache write `"` inside a quoted access-log field (`\x22`), doubled inside a CSV field
- * (`""key"": ""value""`), or typographic (a document pasted through a word processor).
+ * (`""key"": ""value""`), or typographic (a document pasted through a word processor; as Unicode, or as the
+ * UTF-8 bytes `redact` reads one character a byte).
  */
-export const QUOTE = String.raw`(?:(?:\\{0,7}["'\x60]){1,2}|%22|%27|%2522|%2527|&quot;|&#34;|&#39;|\\x22|\\x27|[\u2018\u2019\u201c\u201d])?`;
+export const QUOTE = String.raw`(?:(?:\\{0,7}["'\x60]){1,2}|%22|%27|%2522|%2527|&quot;|&#34;|&#39;|\\x22|\\x27|[\u2018\u2019\u201c\u201d]|\u00e2\u0080[\u0098\u0099\u009c\u009d])?`;
 /**
  * Key/value separator: JSON, YAML, util.inspect, Python repr, query string, header, Ruby hash, Go `:=`, an arrow
  * (`->`), an XML element's `>`, percent-encoded; blanks (a no-break space too) around it.
