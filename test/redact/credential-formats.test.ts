@@ -20,7 +20,7 @@ function masked(lines: string[]): string {
  */
 function readings(out: string): string[] {
   const joined = out.replace(/\r?\n[ \t>]*/g, '');
-  const unescape = (s: string) =>
+  const unescaped = (s: string) =>
     decodeURIComponent(
       s
         .replace(/\\u([0-9a-fA-F]{4})/g, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16)))
@@ -30,7 +30,7 @@ function readings(out: string): string[] {
     const run = l.replace(/^[ \t>]+/, '');
     return [0, 1, 2, 3].map((k) => Buffer.from(run.slice(k), 'base64').toString('latin1'));
   });
-  return [out, joined, unescape(out), unescape(joined), ...base64];
+  return [out, joined, unescaped(out), unescaped(joined), ...base64];
 }
 
 function assertNoPiece(out: string, secrets: string[], what: string): void {
