@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { runCli, skipUnbuilt } from '../e2e/helpers.ts';
-import { attackers, compose } from '../fixtures/investigate/compose.ts';
+import { attackers, compose, type HostAttacker, type SsrfAttacker } from '../fixtures/investigate/compose.ts';
+import { hostileChain, ROLE } from './hostile-chain.ts';
 import { makeFindings } from './pipeline.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -71,6 +72,11 @@ describe('HTML report in Chromium', { skip }, () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const requests: string[] = [];
     const errors: string[] = [];
+    // An alert(), confirm() or print() a payload managed to call would open a dialog: record it as an error.
+    page.on('dialog', (d) => {
+      errors.push(`dialog ${d.type()}: ${d.message()}`);
+      return d.dismiss();
+    });
     await page.route('**/*', (route) => {
       requests.push(route.request().url());
       return route.abort();
@@ -107,6 +113,8 @@ describe('HTML report in Chromium', { skip }, () => {
     assert.equal(state.styles, 1, 'one style element: a </style> in the evidence closed nothing');
     assert.ok(state.overflow <= 0, `no horizontal overflow (${state.overflow}px)`);
     assert.ok(!state.text.includes('\u202e'), 'bidi overrides are shown, not obeyed');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL and C1 controls must not reach the page
+    assert.ok(!/[\u0000\u0080-\u009f]/.test(state.text), 'NUL and C1 controls are shown as \\xNN, not written');
   }
 
   test('incident report: timeline, chain, steps, links and remediation; hostile evidence shown as text', async () => {
@@ -179,6 +187,118 @@ describe('HTML report in Chromium', { skip }, () => {
       const pdf = await page.pdf({ format: 'A4', printBackground: true });
       assert.ok(pdf.subarray(0, 5).toString() === '%PDF-' && pdf.length > 10_000);
       assert.deepEqual(requests, [], 'printing asked the network for nothing either');
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('hostile strings in every field the report shows (paths, hosts, clients, roles, user agents, file names, processes; long, NUL, C1, RTL) neither run nor break the layout', async () => {
+    const sub = join(dir, 'hostile');
+    mkdirSync(sub);
+    const list = attackers(1);
+    const ssrf = list[0] as SsrfAttacker;
+    ssrf.userAgent = `<script>alert(11)</script></style><svg/onload=alert(12)>javascript:alert(13)\u202e\u0085${'U'.repeat(5000)}`;
+    ssrf.extra = `<script>${PWNED}</script></style><svg/onload=alert(14)>javascript:alert(15)\u202e\u009b${'P'.repeat(8000)}`;
+    const host = list[1] as HostAttacker;
+    host.exe = `/usr/bin/<svg/onload=alert(16)>\u202e\u0085${'E'.repeat(3000)}`;
+    const composed = compose(list, 100);
+    // Raw inputs under hostile names: the names reach the evidence, the "read at" lines and the graph's file nodes.
+    const name = (stem: string, ext: string) =>
+      join(sub, `${stem}<svg onload=alert(17)>\u202e\u0085${'N'.repeat(150)}${ext}`);
+    const raw = {
+      web: name('access', '.log'),
+      app: name('app<img src=x onerror=alert(18)>', '.log'),
+      trail: name('trail<style>', '.ndjson'),
+      inventory: name('instances', '.json'),
+      agent: name('agent', '.jsonl'),
+      chain: name('findings', '.jsonl'),
+    };
+    writeFileSync(raw.web, composed.web);
+    writeFileSync(raw.app, composed.app);
+    writeFileSync(raw.trail, composed.trail);
+    writeFileSync(raw.inventory, composed.instances);
+    writeFileSync(raw.agent, composed.agent);
+    writeFileSync(raw.chain, `${hostileChain('web').join('\n')}\n`);
+    const inputs = Object.values(raw);
+    const jsonl = await runCli(['investigate', '--format', 'jsonl', '--no-summary', ...inputs]);
+    assert.equal(jsonl.status, 1, jsonl.stderr);
+    const incidents = jsonl.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    const chain = incidents.find((i) => i.roles.includes(ROLE));
+    assert.ok(chain, 'the hostile chain is one incident');
+    assert.ok(chain.links.length >= 4);
+    assert.ok(incidents.some((i) => i.clients.includes(ssrf.client) && i.stages.includes('cloud-use')));
+    const out = join(sub, 'report.html');
+    const r = await runCli(['investigate', '--format', 'html', '--no-summary', '-o', out, ...inputs]);
+    assert.equal(r.status, 1, r.stderr);
+    const { page, requests, errors } = await open(readFileSync(out, 'utf8'));
+    try {
+      await page.screenshot({ path: join(sub, 'hostile.png'), fullPage: true });
+      assert.deepEqual(errors, [], 'no console error and no dialog');
+      assert.deepEqual(requests, [], 'no network request');
+      await assertInert(page);
+      const seen = await page.evaluate(() => {
+        const sections = [...document.querySelectorAll('section.incident')];
+        const width = window.innerWidth;
+        return {
+          ids: sections.map((e) => e.id),
+          steps: sections.map((e) => e.querySelectorAll('table.steps tbody tr').length),
+          links: sections.map((e) => e.querySelectorAll('table.links tbody tr').length),
+          dots: sections.map((e) => e.querySelectorAll('svg.timeline circle.dot').length),
+          nodes: sections.map((e) => e.querySelectorAll('svg.graph g.node').length),
+          // Every box of the page stays inside the viewport's width: long strings wrap.
+          wide: [...document.body.querySelectorAll('*')]
+            .filter((e) => !(e instanceof SVGElement) || e instanceof SVGSVGElement)
+            .filter((e) => e.getBoundingClientRect().right > width + 1)
+            .map((e) => `${e.tagName}.${e.className}`)
+            .slice(0, 5),
+          text: document.body.textContent ?? '',
+          remediation: [...document.querySelectorAll('ol.remediation pre')].map((e) => e.textContent ?? ''),
+        };
+      });
+      const shown = (n: number, cap: number) => Math.min(n, cap);
+      assert.deepEqual(
+        seen.ids,
+        incidents.map((i) => i.id),
+      );
+      assert.deepEqual(
+        seen.steps,
+        incidents.map((i) => shown(i.steps.length, 200)),
+      );
+      assert.deepEqual(
+        seen.links,
+        incidents.map((i) => shown(i.links.length, 400)),
+      );
+      assert.deepEqual(
+        seen.dots,
+        incidents.map((i) => i.steps.filter((st: { time?: string }) => st.time).length),
+      );
+      assert.ok(seen.nodes.every((n) => n >= 1));
+      assert.deepEqual(seen.wide, [], 'nothing wider than the page');
+      // The hostile text is on the page, as text, in each field.
+      for (const piece of [
+        '<svg/onload=window.__pwned=1>', // the role
+        '198.18.9.9<script>window.__pwned=1</script>', // the client
+        'x<svg/onload=alert(3)>', // the host
+        'i-0hostile<script>alert(5)</script>', // the instance
+        '/usr/bin/<svg/onload=alert(16)>', // the agent's process
+        'app<img src=x onerror=alert(18)>', // a file name
+        '<script>window.__pwned=1</script></style><svg/onload=alert(14)>', // a request path
+        '\\x202e',
+        '\\x00',
+        '\\x85',
+        '\\x9b',
+      ])
+        assert.ok(seen.text.includes(piece), `shown as text: ${piece}`);
+      // No hostile role or instance reaches a command, nor a name with controls or bidi overrides (shell-quoted file
+      // names with markup in them are real names, and stay).
+      const commands = seen.remediation.join('\n');
+      assert.doesNotMatch(commands, /--role-name '?</, 'the hostile role is in no command');
+      assert.doesNotMatch(commands, /--instance-id '?i-0hostile/, 'the hostile instance is in no command');
+      assert.doesNotMatch(commands, /\\x(?:00|85|9b|202e)/, 'no control or bidi character in a command');
+      assert.match(commands, /--role-name web-role-0 /, 'the real role still is');
     } finally {
       await page.close();
     }

@@ -11,6 +11,12 @@ export interface RemediationStep {
 /** IAM role names: what IAM accepts. A name read from a request path that is not one is not put in a command. */
 const IAM_ROLE = /^[\w+=,.@-]{1,64}$/;
 const EC2_INSTANCE = /^i-[0-9a-f]{8,17}$/;
+/**
+ * Characters no command to review and paste should hold: NUL and other controls (a file name on disk has no NUL) and
+ * bidirectional overrides, which make a command read otherwise than it runs.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
+const UNPASTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /**
  * What to do about an incident, from what its steps name: revoke the sessions of each role whose credentials were
@@ -75,14 +81,20 @@ export function remediationFor(steps: readonly Step[]): RemediationStep[] {
       why: 'The rule group matches metadata addresses and paths in the URI, query, body and URL-bearing headers after decoding; the pattern-set file lists one set per entry (fill each ARN into the rule group). Then fix the endpoint that fetches user-supplied URLs.',
     });
   }
-  const leakFiles = [
+  const named = [
     ...new Set(steps.filter((s) => s.kind === 'credential-leak' && s.origin.file).map((s) => s.origin.file!)),
   ].sort();
-  if (leakFiles.length > 0) {
+  const leakFiles = named.filter((f) => !UNPASTABLE.test(f));
+  const unnamed = named.length - leakFiles.length;
+  if (named.length > 0) {
     out.push({
       title: 'Remove the credentials from the logs',
       commands: leakFiles.map((f) => cmd('imdsguard', 'redact', '-o', `${f}.redacted`, f)),
-      why: 'The log still holds the secret: keep the redacted copy, drop the original from every store it was shipped to, and fix what logged it.',
+      why:
+        'The log still holds the secret: keep the redacted copy, drop the original from every store it was shipped to, and fix what logged it.' +
+        (unnamed > 0
+          ? ` ${unnamed} log name(s) hold control or bidirectional characters and are left out of the commands: see the leak steps for them.`
+          : ''),
     });
   }
   return out;

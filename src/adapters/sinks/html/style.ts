@@ -35,7 +35,7 @@ table.steps th:nth-child(4){width:84px}table.steps th:nth-child(6){width:240px}
 table.findings-list th:nth-child(1){width:84px}table.findings-list th:nth-child(2){width:150px}
 table.findings-list th:nth-child(3){width:170px}table.findings-list th:nth-child(5){width:240px}
 table.links th:nth-child(1){width:80px}table.links th:nth-child(2){width:160px}table.links th:nth-child(3){width:84px}
-td.text,dd,.step-title,code,pre{overflow-wrap:anywhere;word-break:break-word;unicode-bidi:isolate}
+h1,h2,td.text,dd,.step-title,code,pre,nav li,.fid{overflow-wrap:anywhere;word-break:break-word;unicode-bidi:isolate}
 td,dd,dt,th,li,p,text{unicode-bidi:isolate}
 td.num{white-space:nowrap}
 td.time{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
