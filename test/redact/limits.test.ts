@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { Masker } from '../../src/core/secrets/masker.ts';
 import { LeakTracker } from '../../src/core/secrets/tracker.ts';
-import { holdsPiece } from '../support/secret-docs.ts';
+import { generatedCredentials, holdsPiece } from '../support/secret-docs.ts';
 
 const ID = 'ASIAQ3EGU7LR2WNPQX7Z';
 const SECRET = 'Fk9x/Zk2Lm9Np4Rs6Tu8Vw1Xy3Za5bC7dE9fG+h1';
@@ -84,4 +84,44 @@ test('limit: scan reports leaks visible as written or through escapes, not insid
   );
   assert.equal(holdsPiece(new Masker().line(lines[1]!), SECRET), null);
   assert.notEqual(new Masker().line(lines[1]!), lines[1]);
+});
+
+test('limit: a value cut where its line goes on (not at the line end) has its rest on the next line left', () => {
+  // The cut falls inside a percent-encoded document in an access-log request, and the line goes on after it.
+  const c = generatedCredentials(2100);
+  const d = encodeURIComponent(JSON.stringify({ AccessKeyId: c.awsKeyId, SecretAccessKey: c.awsSecret }));
+  const at = d.indexOf('%', d.indexOf('SecretAccessKey') + 30) + 1;
+  const lines = [`203.0.113.7 - - "GET /x?d=${d.slice(0, at)} HTTP/1.1" 200 512`, d.slice(at)];
+  const m = new Masker();
+  const out = lines.map((l) => m.line(l)).join('\n');
+  assert.notEqual(holdsPiece(decodeURIComponent(out.replace(/%(?![0-9A-F]{2})/gi, '%25')), c.awsSecret), null);
+});
+
+test("limit: container runtimes' partial lines (CRI P/F, Docker's 16 KiB split) are not joined", () => {
+  const c = generatedCredentials(2200);
+  const d = JSON.stringify({ AccessKeyId: c.awsKeyId, SecretAccessKey: c.awsSecret });
+  const at = d.indexOf(c.awsSecret) + 20;
+  const m = new Masker();
+  const out = [`2026-12-05T06:00:00.1Z stdout P ${d.slice(0, at)}`, `2026-12-05T06:00:00.1Z stdout F ${d.slice(at)}`]
+    .map((l) => m.line(l))
+    .join('\n');
+  assert.notEqual(holdsPiece(out, c.awsSecret), null);
+});
+
+test("limit: a JWT cut by a line's end: the part on the next line is left", () => {
+  const b64u = (s: string) => Buffer.from(s).toString('base64url');
+  const sig = generatedCredentials(2300).gcpToken.slice(5).repeat(2);
+  const payload = {
+    iss: 'https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/',
+    xms_mirid: '/subscriptions/0000/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id',
+    exp: 1795420000,
+  };
+  const token = `${b64u(JSON.stringify({ typ: 'JWT', alg: 'RS256' }))}.${b64u(JSON.stringify(payload))}.${sig}`;
+  const m = new Masker();
+  const out = [`{"access_token":"${token.slice(0, 300)}`, `${token.slice(300)}","client_id":"x"}`]
+    .map((l) => m.line(l))
+    .join('\n');
+  assert.notEqual(holdsPiece(out, sig), null);
+  // Whole on one line, it is masked.
+  assert.equal(holdsPiece(new Masker().line(`{"access_token":"${token}"}`), sig), null);
 });
