@@ -79,6 +79,8 @@ const HOSTPATH_WORD_RE = new RegExp(
   `[/\\\\]((?:${[...CATALOGUE.pathHeads, 'msi'].join('|')})\\b[^\\s"'<>&]*)`,
   'gi',
 );
+/** A path that starts the way a metadata service's paths start (`/latest/…`, `/computeMetadata/…`, `/opc/…`). */
+const METADATA_PATH_HEAD = new RegExp(`^/(?:${[...CATALOGUE.pathHeads, 'msi'].join('|')})\\b`, 'i');
 const HOST_CHAR = /[^\s/\\?#"'<>=&@]/;
 const BEFORE_HOST_FORBIDDEN = /[\w.%:/-]/;
 
@@ -445,7 +447,7 @@ export interface Classification {
   context: ContextNote[];
 }
 
-function contextOf(c: Candidate): FetchContext {
+function contextOf(c: Candidate, hits: readonly MetadataHit[]): FetchContext {
   if (c.framed) return { reading: 'target', why: 'the field itself is a host or URL', ambiguous: false };
   return readFetchContext({
     text: c.view.text,
@@ -455,6 +457,7 @@ function contextOf(c: Candidate): FetchContext {
     path: c.parts.path,
     param: c.param,
     claims: c.view.claims,
+    pathKnown: hits.some((h) => h.verdict === 'metadata' && METADATA_PATH_HEAD.test(h.path)),
   });
 }
 
@@ -520,7 +523,7 @@ function classifyCore(text: string, ctx: ClassifyContext): Classification {
     seen.add(key);
     const hits = evaluate(c);
     if (hits.length === 0) continue;
-    const fc = contextOf(c);
+    const fc = contextOf(c, hits);
     for (const h of hits) {
       const key = `${h.verdict}|${h.endpoint.canonical}`;
       if (fc.reading !== 'target' && !fc.ambiguous) {

@@ -94,6 +94,32 @@ describe('network blocks, lists, claims and slugs', () => {
     dropped('/wiki/169.254.169.254_(disambiguation)', 'slug');
     dropped('/wiki/169.254.169.254%3A80_(address)', 'slug');
   });
+  test('a bare address as a path segment is a page, a file or a lookup key', () => {
+    dropped('/wiki/169.254.169.254', 'slug');
+    dropped('/static/img/169.254.169.254.png', 'slug');
+    dropped('/tools/ip/169.254.169.254/whois', 'slug');
+    dropped('https://en.wikipedia.org/wiki/169.254.169.254', 'slug');
+    dropped('/kb/metadata.google.internal', 'slug');
+  });
+  test('a path segment is a destination after a fetching route, with a port, or before a metadata path', () => {
+    target('/proxy/169.254.169.254');
+    target('/api/v1/fetch/169.254.169.254/');
+    target('/assets/169.254.169.254:80/');
+    target('/cdn/169.254.169.254/latest/meta-data/iam/security-credentials/');
+    target('/x/metadata.google.internal/computeMetadata/v1/instance/');
+  });
+  test('a URL in JSON inside a parameter, or wrapped in another scheme, is a target (no prose, no comparison)', () => {
+    target('/hooks/test?cfg=%7B%22url%22%3A%20%22http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F%22%7D');
+    target('/preview?src={"webhook": {"target": "http://metadata.google.internal/computeMetadata/v1/"}}');
+    target('/render?load=jar:http://169.254.169.254/latest/meta-data/!/');
+    lowered('/notes?body={"text": "why does curl http://169.254.169.254/latest/meta-data hang"}', 'prose');
+  });
+  test('a whole URL as the text of a search or title field: kept with lower confidence, unless the page fetches', () => {
+    lowered('/search?q=http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data', 'prose');
+    lowered('/questions/ask?title=http://metadata.google.internal/computeMetadata/v1/', 'prose');
+    target('/fetch?q=http://169.254.169.254/latest/meta-data/');
+    target('/api/preview?lang=en&title=x&q=http://169.254.169.254/latest/meta-data/');
+  });
   test('a one-word provider name in an ordinary field is a word; in a URL field, a host', () => {
     assert.equal(verdictOf(classify('/catalog?facet=metadata&value=instance-data')), 'none');
     assert.equal(verdictOf(classify('/fetch?url=metadata/computeMetadata/v1/')), 'metadata');

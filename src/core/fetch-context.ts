@@ -37,6 +37,8 @@ export interface ReferenceSpot {
   param?: string | undefined;
   /** The text is the decoded claims of a token (a JWT payload): values there are data, not destinations. */
   claims?: boolean | undefined;
+  /** The path after the reference is one the endpoint catalogue knows for it (`/latest/meta-data/…`). */
+  pathKnown?: boolean | undefined;
 }
 
 const TARGET: FetchContext = { reading: 'target', why: 'where a program would fetch it', ambiguous: false };
@@ -68,6 +70,46 @@ const SEARCH_PARAMS = new Set([
   'note',
   'content',
   'description',
+]);
+/**
+ * Path segments that name a route which fetches what follows it (`/proxy/169.254.169.254`, `/fetch/…`,
+ * `/api/preview/…`). Elsewhere a path segment is a page, a file or a lookup key (`/wiki/169.254.169.254`,
+ * `/img/169.254.169.254.png`, `/ip/169.254.169.254/whois`).
+ */
+const FETCH_ROUTES = new Set([
+  'proxy',
+  'fetch',
+  'url',
+  'uri',
+  'r',
+  'redirect',
+  'redir',
+  'go',
+  'goto',
+  'out',
+  'mirror',
+  'forward',
+  'load',
+  'open',
+  'visit',
+  'request',
+  'preview',
+  'render',
+  'screenshot',
+  'snapshot',
+  'thumbnail',
+  'embed',
+  'oembed',
+  'external',
+  'remote',
+  'upstream',
+  'import',
+  'download',
+  'webhook',
+  'webhooks',
+  'callback',
+  'curl',
+  'ssrf',
 ]);
 /** Parameters that hold lists of hosts not to be fetched (proxy bypass lists, allow/deny lists). */
 const LIST_PARAMS =
@@ -113,6 +155,9 @@ const QUERY_SYNTAX: ReadonlyArray<[RegExp, string]> = [
 /** The parameter value (or JSON string) the reference sits in: [start, end) in the text. */
 function valueSpan(s: ReferenceSpot): [number, number, string | undefined] {
   const t = s.text;
+  // JSON strings are values once a JSON object or array has opened: at the start of the text (a body), or inside
+  // a parameter (`?u={"url":"http://…"}`).
+  const jsonAt = t.search(/\{\s*"|\[\s*["{[]/);
   let from = 0;
   for (let i = s.start - 1; i >= 0; i--) {
     const c = t[i]!;
@@ -126,7 +171,13 @@ function valueSpan(s: ReferenceSpot): [number, number, string | undefined] {
       break;
     }
     // A JSON string value: `"name":"…` or an array element `["…`, `,"…`.
-    if (c === '"' && t[i - 1] !== '\\' && /[:[,]\s*$/.test(t.slice(Math.max(0, i - 3), i)) && /^[{[]/.test(t)) {
+    if (
+      c === '"' &&
+      t[i - 1] !== '\\' &&
+      /[:[,]\s*$/.test(t.slice(Math.max(0, i - 3), i)) &&
+      jsonAt >= 0 &&
+      jsonAt < i
+    ) {
       from = i + 1;
       break;
     }
@@ -144,7 +195,7 @@ function valueSpan(s: ReferenceSpot): [number, number, string | undefined] {
       to = i;
       break;
     }
-    if (c === '"' && t[i - 1] !== '\\' && /^[{[]/.test(t) && /^\s*[,}\]]/.test(t.slice(i + 1, i + 3))) {
+    if (c === '"' && t[i - 1] !== '\\' && jsonAt >= 0 && jsonAt < s.start && /^\s*[,}\]]/.test(t.slice(i + 1, i + 3))) {
       to = i;
       break;
     }
@@ -251,6 +302,19 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
   }
   const ambiguous = hasScheme;
   const post = dec(t.slice(s.hostEnd, to));
+
+  // A path segment names a page, a file or a lookup key, unless a route that fetches precedes it or what follows
+  // makes it a destination: a port, or a path the catalogue knows for the endpoint.
+  if (!hasScheme) {
+    const segs = pathBefore(pre);
+    if (segs && !s.pathKnown && !/:\d{1,5}$/.test(t.slice(s.start, s.hostEnd)) && !segs.some(isFetchRoute)) {
+      return {
+        reading: 'slug',
+        why: `a path segment after ${cut(pre.split(/[\s"'<>]/).at(-1)!)} (a page, file or lookup key): no fetching route before it, no metadata path after it`,
+        ambiguous: false,
+      };
+    }
+  }
   const bareHost = !hasScheme && (s.path === '' || /^\/\d{1,3}$/.test(s.path));
 
   // Lists of hosts: the reference is one entry of a comma- or semicolon-separated list, or a hosts-file line.
@@ -288,7 +352,9 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
     cmp &&
     (cmp[2] !== '=' || /[._]/.test(cmp[1]!)) &&
     !(!cmp[1]!.includes('.') && isUrlishParam(cmp[1])) &&
-    !/^(?:https?|ftp|gopher|dict|file)$/i.test(cmp[1]!)
+    !/^(?:https?|ftp|gopher|dict|file)$/i.test(cmp[1]!) &&
+    // `jar:http://…`, `view-source:http://…`: a scheme wrapping a URL, not a field compared with one.
+    !(cmp[2] === ':' && !cmp[1]!.includes('.') && s.scheme !== null && pre.endsWith(':'))
   ) {
     return {
       reading: 'query-language',
@@ -331,6 +397,21 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
       ambiguous,
     };
   }
+  // A whole URL as the text of a search or title field is searched for, or pasted as a payload: both plausible,
+  // unless the page itself is a fetching route (`/fetch?q=…`).
+  if (
+    hasScheme &&
+    pre.trim() === '' &&
+    param &&
+    SEARCH_PARAMS.has(param.toLowerCase()) &&
+    !routeOf(t, from).some(isFetchRoute)
+  ) {
+    return {
+      reading: 'prose',
+      why: `the text of a ${param} field (a search or a title); a URL there may also be a payload`,
+      ambiguous: true,
+    };
+  }
   if (bareHost) {
     // Quoted or bracketed, or the whole value of a search or title field: mentioned, not fetched.
     if (/["'`([{<]$/.test(pre) && /^(?::\d{1,5})?["'`)\]}>]/.test(after)) {
@@ -345,6 +426,29 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
     }
   }
   return TARGET;
+}
+
+const isFetchRoute = (segment: string) => FETCH_ROUTES.has(segment.toLowerCase());
+
+/** The path segments before a reference that is itself a path segment (`wiki` in `/wiki/169.254.169.254`), else null. */
+function pathBefore(pre: string): string[] | null {
+  const tok = pre.split(/[\s"'<>]/).at(-1) ?? '';
+  const m = /^(?:[a-z][\w+.-]*:\/\/[^/?#]*)?((?:\/[^/?#=&]*)*\/)$/i.exec(tok);
+  return m ? m[1]!.split('/').filter(Boolean) : null;
+}
+
+/** The path segments of the page whose query holds the value starting at `from` (`search` in `/search?q=…`). */
+function routeOf(t: string, from: number): string[] {
+  let i = from;
+  while (i > 0 && !/[\s"'<>]/.test(t[i - 1]!)) i--;
+  const tok = t.slice(i, from);
+  const q = tok.indexOf('?');
+  if (q < 0) return [];
+  return tok
+    .slice(0, q)
+    .replace(/^[a-z][\w+.-]*:\/\/[^/]*/i, '')
+    .split('/')
+    .filter(Boolean);
 }
 
 /** The token before the reference, when a separator (and perhaps quotes or brackets) stands between them. */
