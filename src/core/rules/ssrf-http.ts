@@ -106,6 +106,9 @@ export function hitsOf(
 }
 
 function severityOf(verdict: Verdict, hit: MetadataHit, success: boolean): Severity {
+  // Both readings plausible (a URL among words, a search for a URL): the severity follows the confidence of a coin
+  // toss and stays under the default --fail-on (medium), whatever the path or the response would otherwise earn.
+  if (hit.ambiguity) return 'low';
   if (verdict === 'internal') return success ? 'medium' : 'low';
   if (success) return 'critical';
   // An attempt is at least medium and at most high: critical is kept for evidence that it worked.

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Finding } from '../../src/core/model/finding.ts';
+import { severityRank } from '../../src/core/model/severity.ts';
+import { bytesOf, scanFiles } from '../scan/helpers.ts';
+
+/** A Combined Log Format line as nginx writes it. */
+const clf = (request: string, referer = '-', status = 200) =>
+  `198.51.100.23 - - [02/Mar/2026:10:14:07 +0000] "${request}" ${status} 5120 "${referer}" "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"\n`;
+
+async function scanLines(lines: string[], opts: { logFormat?: 'json'; fieldMap?: Record<string, string> } = {}) {
+  const run = await scanFiles(['-'], { stdin: bytesOf(...lines), ...opts });
+  const byLine = new Map<number, Finding[]>();
+  for (const f of run.findings) byLine.set(f.origin.line ?? 0, [...(byLine.get(f.origin.line ?? 0) ?? []), f]);
+  return { run, byLine };
+}
+
+/** At or above the default --fail-on (medium). */
+const failsDefault = (f: Finding) => severityRank(f.severity) >= severityRank('medium');
+
+describe('scan: a metadata address as content of a page, not a destination', () => {
+  test('path segments that name a page, a file or a lookup key give no finding', async () => {
+    const lines = [
+      clf('GET /wiki/169.254.169.254 HTTP/1.1', 'https://www.google.com/'),
+      clf('GET /static/img/169.254.169.254.png HTTP/1.1', 'https://blog.example.org/imds'),
+      clf('GET /tools/ip/169.254.169.254/whois HTTP/1.1'),
+      clf('GET /blog/post-12 HTTP/1.1', 'https://en.wikipedia.org/wiki/169.254.169.254'),
+    ];
+    const { run } = await scanLines(lines);
+    assert.deepEqual(
+      run.findings.map((f) => `${f.origin.line}: ${f.title}`),
+      [],
+    );
+  });
+
+  test('a URL searched for or written in a question is kept, at confidence 0.5 and below the default --fail-on', async () => {
+    const lines = [
+      clf('GET /search?q=http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2Fiam%2Fsecurity-credentials%2F HTTP/1.1'),
+      clf('GET /ask?title=Why+does+curl+http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data+hang%3F HTTP/1.1'),
+    ];
+    const { run } = await scanLines(lines);
+    assert.equal(run.findings.length, 2);
+    for (const f of run.findings) {
+      assert.equal(f.verdict, 'metadata');
+      assert.equal(f.confidence, 0.5, f.title);
+      assert.equal(f.severity, 'low', f.title);
+      assert.ok(!failsDefault(f));
+    }
+  });
+
+  test('the same address after a fetching route, or before a metadata path, is an attack at medium or above', async () => {
+    const lines = [
+      clf('GET /proxy/169.254.169.254 HTTP/1.1'),
+      clf('GET /cdn/169.254.169.254/latest/meta-data/iam/security-credentials/ HTTP/1.1'),
+      clf('GET /fetch?q=http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F HTTP/1.1'),
+      clf('GET /preview?url=http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F HTTP/1.1'),
+      clf(
+        'GET /hooks/test?cfg=%7B%22hook%22%3A%20%7B%22url%22%3A%20%22http%3A%2F%2F169.254.169.254%2Flatest%2Fuser-data%22%7D%7D HTTP/1.1',
+      ),
+      clf('GET /render?load=jar:http://169.254.169.254/latest/meta-data/!/ HTTP/1.1'),
+    ];
+    const { byLine } = await scanLines(lines);
+    for (let n = 1; n <= lines.length; n++) {
+      const f = byLine.get(n)?.find((x) => x.verdict === 'metadata');
+      assert.ok(f && failsDefault(f), `line ${n}: ${lines[n - 1]} → ${JSON.stringify(f?.severity)}`);
+    }
+  });
+});
