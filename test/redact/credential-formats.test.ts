@@ -208,6 +208,18 @@ const imdsDoc = (c: GeneratedCredentials) =>
   })
     .replace(/","/g, '", "')
     .replace(/":"/g, '": "');
+/** An Azure managed identity's access token (its signature drawn from the generated Google token's characters). */
+function managedIdentityJwt(c: GeneratedCredentials): string {
+  const b64u = (s: string) => Buffer.from(s).toString('base64url');
+  const payload = {
+    aud: 'https://management.azure.com/',
+    iss: 'https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/',
+    xms_mirid:
+      '/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourcegroups/rg1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-1',
+    exp: 1795420000,
+  };
+  return `${b64u(JSON.stringify({ typ: 'JWT', alg: 'RS256' }))}.${b64u(JSON.stringify(payload))}.${c.gcpToken.slice(5).repeat(2)}`;
+}
 const cutAt = (s: string, i: number) => [s.slice(0, i), s.slice(i)];
 const jsonEveryChar = (s: string) =>
   [...s].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
@@ -284,6 +296,14 @@ describe('values a writer wrapped or split over lines', () => {
         all,
       ],
       ['the key on one line, its value on the next', (c) => ['SecretAccessKey:', `  ${c.awsSecret}`], secret],
+      [
+        "an Azure managed identity's JWT cut inside its claims",
+        (c) => {
+          const token = managedIdentityJwt(c);
+          return [`{"access_token":"${token.slice(0, 300)}`, `${token.slice(300)}","client_id":"x"}`];
+        },
+        (c) => [managedIdentityJwt(c).split('.')[2]!],
+      ],
       ['MIME base64 of a document, indented', (c) => mime(imdsDoc(c), '    '), all],
       ['MIME base64 of a document, quoted with "> "', (c) => mime(imdsDoc(c), '> '), all],
     ],
@@ -297,6 +317,7 @@ describe('values a writer wrapped or split over lines', () => {
       ['SecretAccessKey:', '    at com.example.Config.load(Config.java:42)'],
       [`Authorization: Bearer ${c.gcpToken}`, 'Host: storage.googleapis.com'],
       [`{'Token': ('${c.awsToken.slice(0, 70)}'`, '2026-12-05T06:00:00Z INFO next'],
+      [`Authorization: Bearer ${managedIdentityJwt(c)}`, 'Host: management.azure.com'],
     ]) {
       const out = masked(lines).split('\n');
       assert.equal(out[1], lines[1]);
