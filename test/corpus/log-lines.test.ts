@@ -66,3 +66,22 @@ describe('scan: a metadata address as content of a page, not a destination', () 
     }
   });
 });
+
+describe('scan: X-Forwarded-Host and its kin, recorded by the log, are read as hosts', () => {
+  const rec = (key: string, value: string) =>
+    `${JSON.stringify({ ts: '2026-03-02T10:14:07Z', client: '198.51.100.40', method: 'GET', url: '/latest/meta-data/', host: 'shop.example.com', [key]: value, status: 200 })}\n`;
+  test('numeric forms of a metadata address in them are metadata findings; an ordinary host is nothing', async () => {
+    const values = ['0xa9fea9fe', '2852039166', '0251.0376.0251.0376', '169.254.169.254', 'shop.example.com'];
+    for (const key of ['xfh', 'x_forwarded_server']) {
+      const { byLine } = await scanLines(
+        values.map((v) => rec(key, v)),
+        { logFormat: 'json', fieldMap: { [key]: key } },
+      );
+      for (const [i, v] of values.entries()) {
+        const f = byLine.get(i + 1)?.find((x) => x.verdict === 'metadata');
+        if (v === 'shop.example.com') assert.equal(f, undefined, v);
+        else assert.ok(f && failsDefault(f) && f.http?.field === key, `${key}: ${v}: ${JSON.stringify(f?.http)}`);
+      }
+    }
+  });
+});

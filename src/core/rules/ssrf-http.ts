@@ -23,6 +23,29 @@ interface Place {
 
 const SKIP_EXTRA = new Set(['action']);
 
+/**
+ * Headers that name the host a reverse proxy or framework forwards to or builds URLs from (X-Forwarded-Host and its
+ * kin), as logs record them: the header name, nginx's `$http_x_forwarded_host`, a JSON key (`x_forwarded_host`,
+ * `xfh`, `headers.x-forwarded-host`). Their value is a host like the Host header's, so every host form counts there.
+ */
+const FORWARDED_HOST_FIELDS = new Set([
+  'xforwardedhost',
+  'xfh',
+  'xforwardedserver',
+  'xoriginalhost',
+  'xhost',
+  'forwardedhost',
+  'xhttphostoverride',
+]);
+function isForwardedHostField(name: string): boolean {
+  const n = name
+    .toLowerCase()
+    .replace(/^.*[.[]/, '')
+    .replace(/[-_\]]/g, '')
+    .replace(/^http(?=x)/, '');
+  return FORWARDED_HOST_FIELDS.has(n);
+}
+
 /** Every place in the event that can carry an attack, in the order findings should prefer them. */
 export function placesOf(ev: HttpEvent): Place[] {
   const out: Place[] = [];
@@ -33,7 +56,10 @@ export function placesOf(ev: HttpEvent): Place[] {
       out.push({ field: k, value: v, ctx: { kind: 'url' }, metadataOnly: false });
     else if (k === 'sni') out.push({ field: k, value: v, ctx: { kind: 'host' }, metadataOnly: true });
     else if (k === 'trailing') out.push({ field: k, value: v, ctx: {}, metadataOnly: true });
-    else out.push({ field: k, value: v, ctx: { field: k }, metadataOnly: false });
+    else {
+      if (isForwardedHostField(k)) out.push({ field: k, value: v, ctx: { kind: 'host' }, metadataOnly: true });
+      out.push({ field: k, value: v, ctx: { field: k }, metadataOnly: false });
+    }
   }
   if (ev.body) out.push({ field: 'body', value: ev.body, ctx: {}, metadataOnly: false });
   if (ev.host) out.push({ field: 'host', value: ev.host, ctx: { kind: 'host' }, metadataOnly: true });
@@ -41,7 +67,7 @@ export function placesOf(ev: HttpEvent): Place[] {
   for (const [k, v] of Object.entries(ev.headers ?? {})) {
     if (!v) continue;
     // HAProxy captured headers: one of them is usually Host, so each is read as a Host and as text.
-    if (k.startsWith('captured_') && !/[\s/]/.test(v))
+    if ((k.startsWith('captured_') || isForwardedHostField(k)) && !/[\s/]/.test(v))
       out.push({ field: k, value: v, ctx: { kind: 'host' }, metadataOnly: true });
     out.push({ field: k, value: v, ctx: { field: k }, metadataOnly: true });
   }
