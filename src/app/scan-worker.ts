@@ -166,7 +166,8 @@ export class ScanWorker {
     }
     const started = Date.now();
     // Progress: each signal restarts the server's ack wait, so a long file stays with this worker.
-    const heartbeat = setInterval(() => m.working(), Math.max(100, Math.floor(this.s.ackWaitMs / 3)));
+    // Five per ack wait: a loaded host that misses a few still keeps its job.
+    const heartbeat = setInterval(() => m.working(), Math.max(100, Math.floor(this.s.ackWaitMs / 5)));
     try {
       this.checkUnchanged(job);
       const errors: string[] = [];
