@@ -7,13 +7,15 @@
  * A file name on a stack is only a claim: `vm.runInThisContext(code, { filename })` and `//# sourceURL=` let any
  * code name any file. So a frame counts as a package's only when the script V8 ran there is that file: V8 reports
  * the SHA-256 of each script's source (`CallSite.getScriptHash()`), and it must equal the hash of the file on disk
- * at that path. `eval` and `new Function` frames never count as a package.
+ * at that path. `eval` and `new Function` frames never count as a package, and a package counts only where the
+ * application's packages are installed (package-roots.ts).
  *
  * Capturing is cheap (V8 records raw frames; nothing is formatted); the frames are only read when the
  * destination turns out to be a metadata service.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** A captured stack, read lazily. */
@@ -76,7 +78,22 @@ function hashesOnDisk(path: string): readonly string[] {
   return h;
 }
 
-function genuine(file: string, hash: string): boolean {
+/** The real path of each file, by the path a stack names (null: it does not exist). */
+const realPaths = new Map<string, string | null>();
+
+function realOf(path: string): string | null {
+  let r = realPaths.get(path);
+  if (r !== undefined) return r;
+  try {
+    r = realpathSync(path);
+  } catch {
+    r = null;
+  }
+  realPaths.set(path, r);
+  return r;
+}
+
+function genuine(file: string, hash: string, roots: readonly string[]): boolean {
   if (!hash || file.startsWith('node:')) return false;
   let path = file;
   if (file.startsWith('file://')) {
@@ -86,14 +103,19 @@ function genuine(file: string, hash: string): boolean {
       return false;
     }
   } else if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) return false;
+  // Installed where the application's own imports resolve, not in any directory that happens to be called
+  // node_modules.
+  const real = realOf(path);
+  if (real === null || !roots.some((root) => real.startsWith(root.endsWith(sep) ? root : root + sep))) return false;
   return hashesOnDisk(path).includes(hash);
 }
 
 /**
  * The frames on a captured stack, innermost first. Node's own frames are dropped; an eval frame is kept as an
- * anonymous, non-genuine frame so that it cannot hide between an SDK and the request.
+ * anonymous, non-genuine frame so that it cannot hide between an SDK and the request. A package frame is genuine
+ * only inside one of `roots` (real paths of node_modules directories, from package-roots.ts).
  */
-export function callerFrames(c: CallerStack): CallerFrame[] {
+export function callerFrames(c: CallerStack, roots: readonly string[]): CallerFrame[] {
   const prev = ErrorCtor.prepareStackTrace;
   let raw: RawSite[] = [];
   try {
@@ -118,14 +140,14 @@ export function callerFrames(c: CallerStack): CallerFrame[] {
       continue;
     }
     if (!s.file || s.file.startsWith('node:') || s.file.startsWith('internal/')) continue;
-    out.push({ file: s.file, genuine: packageOf(s.file) !== null && genuine(s.file, s.hash) });
+    out.push({ file: s.file, genuine: packageOf(s.file) !== null && genuine(s.file, s.hash, roots) });
   }
   return out;
 }
 
 /** The file names on a captured stack, innermost first. */
 export function callerFiles(c: CallerStack): string[] {
-  return callerFrames(c).map((f) => f.file);
+  return callerFrames(c, []).map((f) => f.file);
 }
 
 /** The npm package a file belongs to (`@scope/name` or `name`), from its last node_modules segment. */

@@ -89,7 +89,7 @@ export function decide(
   emit: (f: Finding) => void,
 ): Decision {
   // Each stack is read on its own: the packages that made the request are those innermost on one stack.
-  const summaries = a.callers.map((c) => summarise(callerFrames(c)));
+  const summaries = a.callers.map((c) => summarise(callerFrames(c, o.packageRoots)));
   const packages = [...new Set(summaries.flatMap((s) => s.packages))];
   const appFrame = summaries.find((s) => s.appFrame !== null)?.appFrame ?? null;
   let rule: AllowRule | undefined;

@@ -4,6 +4,7 @@
  * module that an attacker controls cannot switch the guard to monitor mode or uninstall it. With
  * `--import imdsguard/guard/register` nobody holds the handle: the settings of the environment stay.
  */
+import { fileURLToPath } from 'node:url';
 import type { Finding } from '../core/model/finding.ts';
 import { decide } from './decide.ts';
 import { hookFetch } from './hook-fetch.ts';
@@ -11,9 +12,10 @@ import { setHandleDecider } from './hook-handle.ts';
 import { hookHttp } from './hook-http.ts';
 import { type Decide, hookNet } from './hook-net.ts';
 import { hookReuse } from './hook-reuse.ts';
-import { hookWorkers } from './hook-worker.ts';
+import { hookWorkers, type WorkerSettings } from './hook-worker.ts';
 import { hookWrites } from './hook-write.ts';
 import { type GuardMode, type GuardOptions, type ResolvedGuardOptions, resolveOptions } from './options.ts';
+import { applicationPackageRoots } from './package-roots.ts';
 import { makeReporter } from './report.ts';
 
 /** What anyone may read about the installed guard. */
@@ -50,12 +52,49 @@ let current: Installed | undefined;
  * const guard = installGuard({ mode: 'block', onFinding: (f) => logger.warn(f) });
  */
 export function installGuard(options: GuardOptions = {}): GuardHandle {
-  if (current) {
-    throw new Error(
-      'imdsguard: the guard is already installed; only the handle returned by the first installGuard() can change or remove it',
-    );
+  if (current) throw alreadyInstalled();
+  return install(options, guardEnv(process.env), applicationPackageRoots(process.argv[1], OWN_DIR));
+}
+
+/**
+ * A worker thread's guard, with the settings its parent's guard handed over (hook-worker.ts): nothing comes from
+ * the worker's environment, which the code that created the worker chose.
+ */
+export function installWorkerGuard(s: WorkerSettings): GuardHandle {
+  if (current) throw alreadyInstalled();
+  const options: GuardOptions = {
+    mode: s.mode,
+    report: s.report,
+    allow: s.allow,
+    allowDefaults: false,
+    reportAllowed: s.reportAllowed,
+  };
+  return install(options, {}, s.packageRoots);
+}
+
+/** The guard's own directory: the application installed it, so the node_modules above it hold its packages. */
+const OWN_DIR = fileURLToPath(new URL('.', import.meta.url));
+
+/** The guard's variables, read once at installation: later changes to `process.env` change nothing. */
+function guardEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const k of ['IMDSGUARD_GUARD_MODE', 'IMDSGUARD_GUARD_REPORT', 'IMDSGUARD_GUARD_ALLOW']) {
+    if (env[k] !== undefined) out[k] = env[k];
   }
-  const resolved = resolveOptions(options, process.env);
+  return Object.freeze(out);
+}
+
+function alreadyInstalled(): Error {
+  return new Error(
+    'imdsguard: the guard is already installed; only the handle returned by the first installGuard() can change or remove it',
+  );
+}
+
+function install(options: GuardOptions, env: NodeJS.ProcessEnv, packageRoots: readonly string[]): GuardHandle {
+  if (current) {
+    throw alreadyInstalled();
+  }
+  const resolved = resolveOptions(options, env, packageRoots);
   const stats = { blocked: 0, audited: 0, allowed: 0 };
   const inst: Installed = {
     options: resolved,
@@ -77,7 +116,7 @@ export function installGuard(options: GuardOptions = {}): GuardHandle {
     hookReuse(decideHere),
     hookFetch(),
     hookWrites(decideHere, () => inst.options.mode === 'block'),
-    hookWorkers(() => ({ mode: inst.options.mode, report: inst.options.report })),
+    hookWorkers(() => inst.options),
   ];
   inst.status = Object.freeze({
     get mode() {
@@ -100,7 +139,7 @@ export function installGuard(options: GuardOptions = {}): GuardHandle {
     handleCheck,
     reconfigure(next: GuardOptions) {
       if (removed) throw new Error('imdsguard: this guard was uninstalled');
-      inst.options = resolveOptions(next, process.env);
+      inst.options = resolveOptions(next, env, packageRoots);
       inst.emit = makeReporter(inst.options);
     },
     uninstall() {

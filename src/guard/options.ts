@@ -104,6 +104,11 @@ export interface ResolvedGuardOptions {
   onFinding: ((finding: Finding) => void) | undefined;
   report: GuardReport;
   reportAllowed: boolean;
+  /**
+   * Real paths of the node_modules directories whose packages can be callers (see package-roots.ts): an
+   * allowlisted name counts only for a package installed there.
+   */
+  packageRoots: readonly string[];
 }
 
 function parseMode(v: string | undefined, source: string): GuardMode | undefined {
@@ -123,7 +128,11 @@ function parseReport(v: string | undefined): GuardReport | undefined {
  * `IMDSGUARD_GUARD_MODE=block|monitor`, `IMDSGUARD_GUARD_REPORT=stderr|none|<file>`,
  * `IMDSGUARD_GUARD_ALLOW=pkg[:provider+provider],…` (extra allowlist entries).
  */
-export function resolveOptions(o: GuardOptions, env: NodeJS.ProcessEnv): ResolvedGuardOptions {
+export function resolveOptions(
+  o: GuardOptions,
+  env: NodeJS.ProcessEnv,
+  packageRoots: readonly string[] = [],
+): ResolvedGuardOptions {
   const extra: AllowRule[] = [];
   for (const item of (env.IMDSGUARD_GUARD_ALLOW ?? '').split(',')) {
     const t = item.trim();
@@ -140,5 +149,6 @@ export function resolveOptions(o: GuardOptions, env: NodeJS.ProcessEnv): Resolve
     onFinding: o.onFinding,
     report: o.report ?? parseReport(env.IMDSGUARD_GUARD_REPORT) ?? 'stderr',
     reportAllowed: o.reportAllowed ?? false,
+    packageRoots: Object.freeze([...packageRoots]),
   };
 }

@@ -179,10 +179,17 @@ async function awsSdkHandoff(): Promise<Result> {
 const PROXY = 'http://127.0.0.1:3128';
 
 /** A request line written by hand on a plain socket to the proxy, as https-proxy-agent writes its CONNECT. */
-function rawProxyLine(line: string): Promise<Result> {
+function rawProxyLine(line: string, how: 'whole' | 'split' | 'corked' = 'whole'): Promise<Result> {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port: 3128 }, () => {
-      s.write(`${line}\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n`);
+      const head = `${line}\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n`;
+      // Split after the method's first three letters: `CON` + `NECT …`, `GET` + ` http://…`.
+      if (how === 'whole') s.write(head);
+      else {
+        if (how === 'corked') s.cork();
+        for (const part of [head.slice(0, 3), head.slice(3, 12), head.slice(12)]) s.write(part);
+        if (how === 'corked') s.uncork();
+      }
       if (line.startsWith('CONNECT '))
         s.write(`GET ${AWS_CREDS} HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n`);
     });
@@ -449,6 +456,8 @@ const CASES: Record<string, () => Promise<Result>> = {
   'http-connect-proxy': () => viaProxyRaw('CONNECT', '169.254.169.254:80'),
   'raw-connect-proxy': () => rawProxyLine('CONNECT 169.254.169.254:80 HTTP/1.1'),
   'raw-absolute-proxy': () => rawProxyLine(`GET http://169.254.169.254${AWS_CREDS} HTTP/1.1`),
+  'raw-connect-proxy-split': () => rawProxyLine('CONNECT 169.254.169.254:80 HTTP/1.1', 'split'),
+  'raw-absolute-proxy-corked': () => rawProxyLine(`GET http://169.254.169.254${AWS_CREDS} HTTP/1.1`, 'corked'),
   'http-socket-connect-write': () => httpSocketTamper('write'),
   'http-header-tamper': () => httpSocketTamper('header'),
   'http-absolute-proxy-benign': () => viaProxyRaw('GET', 'http://benign.guard.test:8080/latest/meta-data/'),

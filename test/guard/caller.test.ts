@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import {
   type CallerStack,
@@ -13,6 +14,7 @@ import {
   packageOf,
   summarise,
 } from '../../src/guard/caller.ts';
+import { applicationPackageRoots } from '../../src/guard/package-roots.ts';
 
 test('packageOf() names scoped and plain packages from their last node_modules segment', () => {
   assert.equal(
@@ -69,10 +71,22 @@ describe('caller identity cannot be claimed by naming a file', () => {
     rmSync(dir, { recursive: true, force: true });
     delete g.__imdsguardCapture;
   });
-  const requesters = (c: CallerStack) => summarise(callerFrames(c)).requesters;
+  // The application's packages, for these tests: the temporary node_modules.
+  const roots = [realpathSync(join(dir, 'node_modules'))];
+  const requesters = (c: CallerStack) => summarise(callerFrames(c, roots)).requesters;
 
   test('a module the loader loaded from node_modules counts as its package', () => {
     assert.deepEqual(requesters(sdk.call(captureCaller)), ['fake-sdk']);
+  });
+
+  test('the same module does not count outside the node_modules the application resolves from', () => {
+    // Where this test file's own imports resolve: the repository's node_modules, not the temporary one.
+    const appRoots = applicationPackageRoots(fileURLToPath(import.meta.url), dirname(fileURLToPath(import.meta.url)));
+    assert.ok(appRoots.includes(realpathSync(join(dirname(fileURLToPath(import.meta.url)), '../../node_modules'))));
+    assert.ok(!appRoots.some((r) => r.startsWith(realpathSync(dir))), appRoots.join('\n'));
+    const c = sdk.call(captureCaller);
+    assert.deepEqual(summarise(callerFrames(c, appRoots)).requesters, []);
+    assert.deepEqual(summarise(callerFrames(c, appRoots)).packages, ['fake-sdk'], 'still reported on the stack');
   });
 
   test('vm.runInThisContext with that file name does not', () => {
@@ -99,7 +113,7 @@ describe('caller identity cannot be claimed by naming a file', () => {
 
   test('application code the SDK calls back (a logger, a hook) does not borrow its name', () => {
     const appCallback = () => captureCaller();
-    const s = summarise(callerFrames(sdk.call(appCallback)));
+    const s = summarise(callerFrames(sdk.call(appCallback), roots));
     assert.ok(s.packages.includes('fake-sdk'));
     assert.deepEqual(s.requesters, []);
   });
@@ -113,7 +127,7 @@ describe('caller identity cannot be claimed by naming a file', () => {
       configurable: true,
     });
     try {
-      assert.deepEqual(callerFrames(c), []);
+      assert.deepEqual(callerFrames(c, roots), []);
     } finally {
       if (desc) Object.defineProperty(Error, 'prepareStackTrace', desc);
       else delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;

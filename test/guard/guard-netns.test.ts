@@ -59,8 +59,13 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
   });
   after(() => ns?.remove());
 
-  async function run(cases: string[], env: Record<string, string> = {}): Promise<Map<string, CaseResult>> {
-    const r = await ns.exec([process.execPath, '--import', 'tsx', 'test/guard/_clients.ts', ...cases], {
+  /** `entry`: the script the client process starts from (where the application's packages resolve). */
+  async function run(
+    cases: string[],
+    env: Record<string, string> = {},
+    entry = 'test/guard/_clients.ts',
+  ): Promise<Map<string, CaseResult>> {
+    const r = await ns.exec([process.execPath, '--import', 'tsx', entry, ...cases], {
       env: {
         ...process.env,
         IMDSGUARD_GUARD_REPORT: 'none',
@@ -153,7 +158,10 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
         join(dir, 'node_modules', 'fake-sdk', 'index.mjs'),
         'export async function get(url) { const r = await fetch(url); await r.text(); return r.status; }\n',
       );
-      const res = await run(['fetch-reuse'], { FAKE_SDK_DIR: dir, IMDSGUARD_GUARD_ALLOW: 'fake-sdk:aws' });
+      // The application starts from that directory, so its node_modules holds the application's packages.
+      const entry = join(dir, 'app.mjs');
+      writeFileSync(entry, `await import(${JSON.stringify(new URL('./_clients.ts', import.meta.url).href)});\n`);
+      const res = await run(['fetch-reuse'], { FAKE_SDK_DIR: dir, IMDSGUARD_GUARD_ALLOW: 'fake-sdk:aws' }, entry);
       const r = res.get('fetch-reuse')!;
       assert.match(r.message ?? '', /^sdk status 200;/, JSON.stringify(r));
       assert.equal(r.code, 'ERR_IMDSGUARD_BLOCKED', JSON.stringify(r));
@@ -195,6 +203,8 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
     'fetch-proxy-dispatcher': 'undici-connect',
     'raw-connect-proxy': 'socket-connect-line',
     'raw-absolute-proxy': 'socket-proxy-line',
+    'raw-connect-proxy-split': 'socket-connect-line',
+    'raw-absolute-proxy-corked': 'socket-proxy-line',
     'http-socket-connect-write': 'socket-connect-line',
     'http-header-tamper': 'socket-proxy-line',
   };

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Finding } from '../../src/core/model/finding.ts';
+
 const LINE_BOUND = 8192;
+
 import { type GuardHandle, installGuard } from '../../src/guard/index.ts';
 
 const CREDS = '/latest/meta-data/iam/security-credentials/';

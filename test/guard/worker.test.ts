@@ -1,0 +1,139 @@
+/**
+ * Worker threads started by a guarded process, with the options code creating them controls: preloads of their
+ * own, and an environment that names other guard settings. The metadata endpoint used is the one that lives on
+ * loopback (Azure Arc, 127.0.0.1:40342), so nothing can leave this host: a request the guard let through ends in
+ * ECONNREFUSED (or whatever listens there), a refused one in the guard's error.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type * as WorkerThreads from 'node:worker_threads';
+import type * as Guard from '../../src/guard/index.ts';
+
+/** Workers load the guard's register module as a file of their own: the built one (as users run it). */
+const GUARD_MODULE = new URL('../../dist/guard/index.js', import.meta.url);
+const why = existsSync(GUARD_MODULE) ? null : 'dist/ is not built (npm run build)';
+if (why && process.env.CI === 'true') throw new Error(`worker tests cannot run under CI: ${why}`);
+
+const ARC = 'http://127.0.0.1:40342/metadata/identity/oauth2/token?resource=https://management.azure.com';
+const AXIOS = createRequire(import.meta.url).resolve('axios');
+
+interface Outcome {
+  code: string;
+  mode?: string;
+}
+
+describe('worker threads of a guarded process', { skip: why ?? false }, () => {
+  let guard: Guard.GuardHandle;
+  let Worker: typeof WorkerThreads.Worker;
+  let SHARE_ENV: typeof WorkerThreads.SHARE_ENV;
+  let dir: string;
+
+  before(async () => {
+    const g = (await import(GUARD_MODULE.href)) as typeof Guard;
+    guard = g.installGuard({ mode: 'block', report: 'none' });
+    // Read after installation, the way application code gets it.
+    ({ Worker, SHARE_ENV } = await import('node:worker_threads'));
+    dir = mkdtempSync(join(tmpdir(), 'imdsguard-worker-'));
+    // A preload that keeps the TCP handle's connect as it finds it, to use it later from the worker's code.
+    const grab = `const { TCP, TCPConnectWrap, constants } = process.binding('tcp_wrap');
+const connect = TCP.prototype.connect;
+globalThis.__grabbedConnect = (address, port) => new Promise((resolve) => {
+  const h = new TCP(constants.SOCKET);
+  const req = new TCPConnectWrap();
+  req.oncomplete = (status) => { h.close(); resolve(status); };
+  const err = connect.call(h, req, address, port);
+  if (err !== 0) { h.close(); resolve(err); }
+});\n`;
+    writeFileSync(join(dir, 'pre.cjs'), grab);
+    writeFileSync(
+      join(dir, 'pre.mjs'),
+      `import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n${grab}`,
+    );
+  });
+  after(() => {
+    guard?.uninstall();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  let scripts = 0;
+  /** Run CommonJS code as a worker's script (eval workers run no --import preloads); it posts one message. */
+  async function inWorker(code: string, options: WorkerThreads.WorkerOptions = {}): Promise<Outcome> {
+    const file = join(dir, `worker-${++scripts}.cjs`);
+    writeFileSync(file, code);
+    const w = new Worker(file, options);
+    try {
+      return await new Promise<Outcome>((resolve) => {
+        w.once('message', (m: Outcome) => resolve(m));
+        w.once('error', (e: Error) => resolve({ code: `WORKER_ERROR ${e.message}` }));
+      });
+    } finally {
+      await w.terminate();
+    }
+  }
+
+  const useGrabbed = `globalThis.__grabbedConnect('127.0.0.1', 40342).then((s) => require('node:worker_threads').parentPort.postMessage({ code: 'status ' + s }));`;
+  const EACCES = `status ${-constants.errno.EACCES}`;
+
+  for (const flag of ['--require', '--import'] as const) {
+    test(`a preload named by the worker's execArgv (${flag}) runs after the guard and cannot keep an unguarded connect`, async () => {
+      const file = join(dir, flag === '--require' ? 'pre.cjs' : 'pre.mjs');
+      const r = await inWorker(useGrabbed, { execArgv: [flag, file] });
+      // The TCP handle check refuses the metadata address (EACCES) before any packet leaves.
+      assert.equal(r.code, EACCES, JSON.stringify(r));
+    });
+  }
+
+  test('a worker may not add a loader: its hooks would run before the guard', () => {
+    assert.throws(
+      () => new Worker('0', { eval: true, execArgv: ['--experimental-loader', join(dir, 'pre.mjs')] }),
+      (e: NodeJS.ErrnoException) => e.code === 'ERR_IMDSGUARD_BLOCKED' && /loader/.test(e.message),
+    );
+  });
+
+  /** axios (a genuine installed package, not on the allowlist) asks for the managed identity token. */
+  const axiosRequest = `const { parentPort } = require('node:worker_threads');
+import(${JSON.stringify(new URL('../../dist/guard/index.js', import.meta.url).href)}).then(({ guardInstalled }) =>
+  require(${JSON.stringify(AXIOS)}).get(${JSON.stringify(ARC)}, { headers: { Metadata: 'true' }, proxy: false })
+    .then(() => parentPort.postMessage({ code: 'ok', mode: guardInstalled()?.mode }))
+    .catch((e) => parentPort.postMessage({ code: String(e.code), mode: guardInstalled()?.mode })));`;
+
+  test("the worker's env option cannot widen the allowlist or switch to monitor mode", async () => {
+    const r = await inWorker(axiosRequest, {
+      env: { ...process.env, IMDSGUARD_GUARD_ALLOW: 'axios:azure', IMDSGUARD_GUARD_MODE: 'monitor' },
+    });
+    assert.deepEqual(r, { code: 'ERR_IMDSGUARD_BLOCKED', mode: 'block' });
+  });
+
+  test('process.env changed before new Worker (copied or SHARE_ENV) changes nothing either', async () => {
+    const saved = { ...process.env };
+    try {
+      process.env.IMDSGUARD_GUARD_ALLOW = 'axios:azure';
+      assert.deepEqual(await inWorker(axiosRequest), { code: 'ERR_IMDSGUARD_BLOCKED', mode: 'block' });
+      process.env.IMDSGUARD_GUARD_MODE = 'monitor';
+      assert.deepEqual(await inWorker(axiosRequest, { env: SHARE_ENV }), {
+        code: 'ERR_IMDSGUARD_BLOCKED',
+        mode: 'block',
+      });
+    } finally {
+      for (const k of ['IMDSGUARD_GUARD_ALLOW', 'IMDSGUARD_GUARD_MODE']) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
+  });
+
+  test("the parent guard's own settings do reach the worker (its handle allowing axios)", async () => {
+    guard.reconfigure({ mode: 'block', report: 'none', allow: [{ package: 'axios', providers: ['azure'] }] });
+    try {
+      const r = await inWorker(axiosRequest);
+      assert.notEqual(r.code, 'ERR_IMDSGUARD_BLOCKED', JSON.stringify(r));
+      assert.equal(r.mode, 'block');
+    } finally {
+      guard.reconfigure({ mode: 'block', report: 'none' });
+    }
+  });
+});
