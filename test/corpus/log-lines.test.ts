@@ -85,3 +85,19 @@ describe('scan: X-Forwarded-Host and its kin, recorded by the log, are read as h
     }
   });
 });
+
+describe('scan: public names that payload lists give for the metadata address', () => {
+  test('metadata.nicob.net and xip.io names (published and base-36) are metadata findings', async () => {
+    const lines = [
+      clf('GET /api/v1/preview?url=http://metadata.nicob.net/latest/meta-data/ HTTP/1.1'),
+      clf('GET /api/v1/preview?url=http://1ynrnhl.xip.io/ HTTP/1.1'),
+      clf('GET /api/v1/preview?url=http://cdn.example.com.1ynrnhl.xip.io/ HTTP/1.1'),
+      clf('GET /api/v1/preview?url=http%3A%2F%2F1b613i6.xip.io%2Flatest%2Fuser-data HTTP/1.1'),
+    ];
+    const { byLine } = await scanLines(lines);
+    for (let n = 1; n <= lines.length; n++) {
+      const f = byLine.get(n)?.find((x) => x.verdict === 'metadata');
+      assert.ok(f && failsDefault(f), `line ${n}: ${lines[n - 1]}`);
+    }
+  });
+});

@@ -67,6 +67,21 @@ describe('public aliases (data with a source per entry)', () => {
     notMetadata('/fetch?url=http://sub.sh.je/');
     notMetadata('/fetch?url=http://nicob.net/blog/');
   });
+  test('names published in payload lists as metadata aliases, with their subdomains where the service reads only one label', () => {
+    metadata('/fetch?url=http://metadata.nicob.net/');
+    metadata('/fetch?url=http://metadata.nicob.net/latest/meta-data/iam/security-credentials/');
+    metadata('/fetch?url=http://1ynrnhl.xip.io/');
+    metadata('/fetch?url=http://www.owasp.org.1ynrnhl.xip.io/');
+    notMetadata('/fetch?url=http://www.nicob.net/');
+    notMetadata('/fetch?url=http://nicob.net/about');
+  });
+  test("xip.io's base-36 label, as xip-pdns reads it (1ynrnhl is 254.169.254.169 by that rule)", () => {
+    assert.ok(canonicalHostReadings('1b613i6.xip.io').some((r) => r.canonical === '169.254.169.254'));
+    assert.ok(canonicalHostReadings('app.1b613i6.xip.io').some((r) => r.canonical === '169.254.169.254'));
+    metadata('/fetch?url=http://1b613i6.xip.io/latest/meta-data/');
+    notMetadata('/fetch?url=http://blog.xip.io/');
+    notMetadata('/fetch?url=http://10.0.0.1.xip.io/');
+  });
 });
 
 describe('hex-written URLs', () => {

@@ -40,6 +40,24 @@ const REBINDING_SUFFIXES = zones('rebinding');
 const LOOPBACK_WILDCARDS = [...zones('loopback'), 'localhost'];
 /** Fixed public names whose address record is a metadata or loopback address. */
 const FIXED_ALIASES = new Map(DNS_ALIASES.map((a) => [a.name, a]));
+/** Zones that also read a base-36 label as an IPv4 address (xip.io). */
+const BASE36_ZONES = new Set(DNS_SERVICES.filter((d) => d.base36).map((d) => d.suffix));
+
+/** A fixed alias for the name, or for a parent of it when the alias covers its subdomains. */
+function aliasOf(name: string) {
+  const exact = FIXED_ALIASES.get(name);
+  if (exact) return exact;
+  for (const a of DNS_ALIASES) if (a.subdomains && name.endsWith(`.${a.name}`)) return a;
+  return undefined;
+}
+
+/** xip-pdns's base-36 rule: the label next to the zone, 1–7 characters, as a number whose low 32 bits are the address. */
+function base36Address(label: string): string | null {
+  const m = /(?:^|\.)([a-z0-9]{1,7})$/.exec(label);
+  if (!m || /^\d+$/.test(m[1]!)) return null;
+  const n = Number.parseInt(m[1]!, 36);
+  return [Math.floor(n / 16777216) % 256, Math.floor(n / 65536) % 256, Math.floor(n / 256) % 256, n % 256].join('.');
+}
 
 const LOOPBACK_NAMES = new Set([
   'localhost',
@@ -214,6 +232,16 @@ function readHost(written: string): HostReading[] {
         form: 'name',
       });
     }
+    const b36 = BASE36_ZONES.has(suffix) && readings.length === 1 ? base36Address(label) : null;
+    if (b36) {
+      readings.push({
+        kind: 'ipv4',
+        canonical: b36,
+        transforms: [...transforms, `${tag}:${suffix}`, 'ip-base36'],
+        disagreements: [`${suffix} reads the label next to it as a base-36 number`],
+        form: 'name',
+      });
+    }
     if (suffixOf(name, LOOPBACK_WILDCARDS) && readings.length === 1) {
       readings.push({
         kind: 'ipv4',
@@ -223,8 +251,9 @@ function readHost(written: string): HostReading[] {
         form: 'name',
       });
     }
-  } else if (FIXED_ALIASES.has(name)) {
-    const a = FIXED_ALIASES.get(name)!;
+  }
+  const a = aliasOf(name);
+  if (a) {
     const v = parseIPv4Loose(a.address) ?? parseIPv6(a.address);
     if (v)
       readings.push({
@@ -235,6 +264,7 @@ function readHost(written: string): HostReading[] {
         form: 'name',
       });
   } else if (
+    !suffix &&
     /[a-z]/.test(name.slice(name.lastIndexOf('.') + 1)) &&
     name.includes('.') &&
     EMBEDDED_METADATA_ADDRESS.test(name)
