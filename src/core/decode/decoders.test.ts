@@ -238,3 +238,27 @@ describe('decodeViews()', () => {
   });
   test('plain text has one view', () => assert.equal(decodeViews('/index.html').length, 1));
 });
+
+describe('parseIPv6(): an IPv4 part in another notation', () => {
+  test('octal, hex or mixed after ::ffff: is read as its sender meant it, with a disagreement saying parsers refuse it', () => {
+    for (const s of [
+      '[::ffff:0251.0376.0251.0376]',
+      '[::ffff:169.254.0251.0376]',
+      '::ffff:0xa9.0xfe.0xa9.0xfe',
+      '[0:0:0:0:0:ffff:0251.254.169.254]',
+    ]) {
+      const p = parseIPv6(s);
+      assert.equal(p?.canonical, '169.254.169.254', s);
+      assert.ok(p?.transforms.includes('ipv6-mapped'), s);
+      assert.ok(
+        p?.disagreements.some((d) => /inet_pton/.test(d)),
+        s,
+      );
+    }
+  });
+  test('plain dotted decimal parses as before; other prefixes and malformed parts read nothing', () => {
+    assert.deepEqual(parseIPv6('[::ffff:169.254.169.254]')?.disagreements, []);
+    assert.equal(parseIPv6('[2001:db8::0251.0376.0251.0376]'), null);
+    assert.equal(parseIPv6('[::ffff:0999.1.1.1]'), null);
+  });
+});

@@ -109,6 +109,27 @@ function embeddedIPv4(addr: ipaddr.IPv6): { v4: string; how: Transform } | null 
 }
 
 /**
+ * `::ffff:0251.0376.0251.0376`: a mapped (or compatible) address whose IPv4 part is written in another notation.
+ * Parsers refuse it (WHATWG URL and inet_pton take only dotted decimal there), so it reaches nothing; it is read as
+ * its sender wrote it, with the loose IPv4 grammar, because it is sent as a disguised metadata address.
+ */
+function looseEmbeddedIPv4(s: string, transforms: Transform[]): ParsedIp | null {
+  const m = /^(?:::(ffff:)?|(?:0{1,4}:){5}(ffff):)([0-9a-fx.]*\.[0-9a-fx.]*)$/i.exec(s);
+  if (!m) return null;
+  const v4 = parseIPv4Loose(m[3]!);
+  if (!v4 || v4.transforms.length === 0) return null;
+  return {
+    kind: 'ipv4',
+    canonical: v4.canonical,
+    transforms: [...transforms, m[1] || m[2] ? 'ipv6-mapped' : 'ipv6-compatible', ...v4.transforms],
+    disagreements: [
+      ...v4.disagreements,
+      'an IPv4 part inside IPv6 must be dotted decimal (WHATWG URL, inet_pton refuse this); read as its sender meant it',
+    ],
+  };
+}
+
+/**
  * Parse an IPv6 literal (brackets and zone id optional). Addresses that embed IPv4 (mapped, compatible, SIIT,
  * NAT64, 6to4) are unwrapped to the IPv4 address.
  * @example parseIPv6('[::ffff:a9fe:a9fe]')?.canonical // '169.254.169.254'
@@ -123,7 +144,11 @@ export function parseIPv6(input: string): ParsedIp | null {
     s = s.slice(0, zone);
     transforms.push('ipv6-zone-id');
   }
-  if (!/^[0-9a-f:.]+$/i.test(s) || !ipaddr.IPv6.isValid(s)) return null;
+  if (!/^[0-9a-f:.]+$/i.test(s)) return /^[0-9a-fx:.]+$/i.test(s) ? looseEmbeddedIPv4(s, transforms) : null;
+  // ipaddr.js reads `0251` in a dotted tail as decimal; a leading zero there is the octal notation's mark.
+  const tail = s.slice(s.lastIndexOf(':') + 1);
+  if (!ipaddr.IPv6.isValid(s) || (tail.includes('.') && /(?:^|\.)0\d/.test(tail)))
+    return looseEmbeddedIPv4(s, transforms);
   let addr: ipaddr.IPv6;
   try {
     addr = ipaddr.IPv6.parse(s);
