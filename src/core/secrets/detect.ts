@@ -26,6 +26,8 @@ export interface DetectState {
   awsContextUntil: number;
   /** Lines of PEM body seen so far, or -1 when outside a PEM block. */
   pemLines: number;
+  /** The last line that held a JWT's start (`eyJ`), so that a JWT cut at its end is looked for only there. */
+  jwtLine?: number;
 }
 
 export function newDetectState(): DetectState {
@@ -365,7 +367,8 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
     shaped(GCP_TOKEN_RE, text, out, (raw, start) =>
       isDocExample(raw) ? null : make('gcp-access-token', start, start + raw.length, raw),
     );
-  if (text.includes('eyJ'))
+  if (text.includes('eyJ')) {
+    state.jwtLine = state.line;
     shaped(JWT_RE, text, out, (raw, start) => {
       const id = classifyJwt(raw);
       if (!id) return null;
@@ -375,6 +378,7 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
         claims: id.claims,
       });
     });
+  }
   return dedupe(out);
 }
 
@@ -389,6 +393,7 @@ const OPEN_TOKEN_RE = new RegExp(`token${QUOTE}${SEP}${QUOTE}(?<value>${B64}{0,9
  * splits a long string into adjacent literals (`'Token': ('IQoJ…'` / `'…'`), Node's util.inspect joined them with `+`.
  */
 const SPLIT_TOKEN_RE = new RegExp(`token${QUOTE}${SEP}\\(?(["'])(?<value>${B64}{16,})\\1[ \\t]*\\+?[ \\t]*$`, 'id');
+const LITERAL_AT_END = /["'][ \t]*\+?[ \t]*$/;
 const OPEN_KEY_ID_RE = new RegExp(`access_?key_?id${QUOTE}${SEP}${QUOTE}(?<value>[A-Za-z0-9.]{1,39})$`, 'id');
 /** The start of an AWS key id (a documented prefix, or a piece of one, then base32) or of an Alibaba STS key id. */
 const KEY_ID_START =
@@ -451,7 +456,8 @@ function openValueIn(text: string, state: DetectState): OpenValue | null {
       const v = decodeSecretText(text.slice(span[0]));
       if (awsKey(m, v)) return { start: span[0], end: n, value: v, min: 0, literal: false };
     }
-    const lit = SPLIT_TOKEN_RE.exec(text);
+    // Only a line ending in a closed literal can hold one (most lines with a token key do not).
+    const lit = LITERAL_AT_END.test(text) ? SPLIT_TOKEN_RE.exec(text) : null;
     const lspan = lit?.indices?.groups?.value;
     if (lit && lspan) {
       const v = decodeSecretText(lit.groups!.value!);

@@ -239,9 +239,10 @@ export class Masker {
       this.tail = state.line <= state.awsContextUntil ? text.slice(-TAIL) : null;
       this.wrapCarry(text, spans);
       if (!this.carry) this.openCarry(text, before, spans, state);
-      if (!this.carry && text.includes('eyJ')) {
+      const jwt = this.carry || state.jwtLine !== state.line ? -1 : text.lastIndexOf('eyJ');
+      if (jwt >= 0 && text.length - jwt <= JWT_CUT_MAX) {
         // A JWT cut inside its header or claims (no signature yet on this line): its signature is on the next.
-        const cut = JWT_CUT.exec(text.slice(-JWT_CUT_WINDOW));
+        const cut = JWT_CUT.exec(text.slice(Math.max(0, jwt - 1)));
         if (cut) this.carry = { secret: cut[1]!, at: cut[1]!.length, open: true };
       }
     }
@@ -382,8 +383,8 @@ const CLOSES = /["',;}\]) \t\r%\\&<]/;
 const SPLIT_GOES_ON = /^["'][ \t]*\+?[ \t]*$/;
 /** A JWT's start at a line's end, with at most its header's dot: the line's end cut it before its signature. */
 const JWT_CUT = /(?:^|[^A-Za-z0-9_.-])(eyJ[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]*)?)$/;
-/** How much of a line's end is searched for it (a JWT's header and claims fit). */
-const JWT_CUT_WINDOW = 4096;
+/** How long a JWT's header and claims may be. */
+const JWT_CUT_MAX = 4096;
 /** Google access tokens are longer than this; a shorter one at a line's end was cut there. */
 const GCP_TOKEN_MIN = 100;
 /** One escaped base64 character (`%2F`, `%252B`, `\/`, `\u002F`, `%3D`), or the rest of one cut by a line's end. */
