@@ -27,6 +27,7 @@ import {
   type ScanJob,
   scanJobMsgId,
 } from '../../core/fleet/contract.ts';
+import { maskText } from '../../core/secrets/masker.ts';
 import { connectNats, type NatsClientOptions } from './nats-connection.ts';
 import { ensureStream, scanDeadStreamConfig, scanJobsStreamConfig } from './streams.ts';
 
@@ -154,7 +155,8 @@ export class ScanJobQueue {
    */
   async deadLetter(m: JsMsg, reason: string, tries: number): Promise<void> {
     const h = headers();
-    h.set('Imdsguard-Reason', reason.slice(0, 1000).replace(/[\r\n]+/g, ' '));
+    // A message leaves the host: the reason (an error naming a file) goes through the masker like any record.
+    h.set('Imdsguard-Reason', maskText(reason.slice(0, 1000)).replace(/[\r\n]+/g, ' '));
     h.set('Imdsguard-Tries', String(tries));
     h.set('Imdsguard-Stream-Seq', String(m.info.streamSequence));
     // The same job dead-lettered twice (a worker killed between these two steps) is kept once.
