@@ -239,7 +239,9 @@ export class Masker {
       this.tail = state.line <= state.awsContextUntil ? text.slice(-TAIL) : null;
       this.wrapCarry(text, spans);
       if (!this.carry) this.openCarry(text, before, spans, state);
-      const jwt = this.carry || state.jwtLine !== state.line ? -1 : text.lastIndexOf('eyJ');
+      let jwt = this.carry || state.jwtLine !== state.line ? -1 : text.lastIndexOf('eyJ');
+      // The claims start with `eyJ` too: the JWT starts at its header's.
+      if (jwt > 0 && text.charCodeAt(jwt - 1) === 46) jwt = text.lastIndexOf('eyJ', jwt - 2);
       if (jwt >= 0 && text.length - jwt <= JWT_CUT_MAX) {
         // A JWT cut inside its header or claims (no signature yet on this line): its signature is on the next.
         const cut = JWT_CUT.exec(text.slice(Math.max(0, jwt - 1)));
