@@ -8,11 +8,11 @@
 // server's own CPU time per run with --publish.
 // Usage: npm run bench -- --only scan-publish [--mib N] [--runs N]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { createFindingsStream, NatsServer, natsUnavailable } from '../test/fleet/nats-server.ts';
+import { bundleCli, median, spread, usageHook } from './cli-bundle.ts';
 import { generateUniqueLog } from './scan-gen-unique.ts';
 
 const args = process.argv.slice(2);
@@ -22,7 +22,6 @@ const arg = (name: string, dflt: string) => {
 };
 const mib = Number(arg('--mib', '60'));
 const runs = Math.max(1, Number(arg('--runs', '5')));
-const root = join(import.meta.dirname, '..');
 
 const unavailable = natsUnavailable();
 if (unavailable) {
@@ -30,38 +29,14 @@ if (unavailable) {
   process.exit(0);
 }
 
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const spread = (a: number[], digits: number) =>
-  `${median(a).toFixed(digits)} (${Math.min(...a).toFixed(digits)}–${Math.max(...a).toFixed(digits)})`;
-
 const dir = mkdtempSync(join(tmpdir(), 'imdsguard-bench-pub-'));
-mkdirSync(join(root, '.bench'), { recursive: true });
-const bundleDir = mkdtempSync(join(root, '.bench', 'scan-publish-'));
+const cli = await bundleCli('scan-publish-');
+const bundle = cli.bundle;
 const server = await NatsServer.create();
 try {
   await createFindingsStream(server.url);
-  const bundle = join(bundleDir, 'imdsguard.js');
-  await build({
-    entryPoints: { imdsguard: join(root, 'src', 'cli', 'main.ts') },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    outdir: bundleDir,
-    logLevel: 'error',
-  });
   const out = join(dir, 'findings.jsonl');
-  const cpuFile = join(dir, 'cpu');
-  const cpuHook = join(dir, 'cpu-hook.mjs');
-  writeFileSync(
-    cpuHook,
-    `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => { const u = process.resourceUsage(); writeFileSync(${JSON.stringify(cpuFile)}, String((u.userCPUTime + u.systemCPUTime) / 1e6)); });\n`,
-  );
+  const usage = usageHook(dir);
   const serverCpu = () => {
     const stat = readFileSync(`/proc/${server.pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -89,7 +64,7 @@ try {
           process.execPath,
           [
             '--import',
-            cpuHook,
+            usage.hook,
             bundle,
             'scan',
             '--log-format',
@@ -105,7 +80,7 @@ try {
         );
         const s = (performance.now() - t0) / 1000;
         if (r.status !== 0 && r.status !== 1) throw new Error(`scan failed (${r.status}): ${r.stderr}`);
-        return { s, cpu: Number(readFileSync(cpuFile, 'utf8')), stderr: r.stderr };
+        return { s, cpu: usage.read().cpuSeconds, stderr: r.stderr };
       };
       const a = scan([]);
       findings = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
@@ -150,5 +125,5 @@ try {
 } finally {
   await server.dispose();
   rmSync(dir, { recursive: true, force: true });
-  rmSync(bundleDir, { recursive: true, force: true });
+  rmSync(cli.dir, { recursive: true, force: true });
 }

@@ -4,10 +4,10 @@
 // generator (15 fixed paths, so caches answer almost every line) is kept as a labelled best case.
 // Usage: npm run bench -- --only scan [--mib N] [--runs N] [--logs combined,json,alb,cloudfront,real,best]
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { bundleCli, median, spread, usageHook } from './cli-bundle.ts';
 import { ELASTIC_STRINGS } from './elastic-strings.ts';
 import { generateCombinedLog } from './scan-gen.ts';
 import { generateUniqueLog, type UniqueLogKind } from './scan-gen-unique.ts';
@@ -41,44 +41,12 @@ const LABEL: Record<string, string> = {
 
 const dir = mkdtempSync(join(tmpdir(), 'imdsguard-bench-'));
 const cleanup: string[] = [dir];
-mkdirSync(join(root, '.bench'), { recursive: true });
-
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const spread = (a: number[], digits: number) =>
-  `${median(a).toFixed(digits)} (${Math.min(...a).toFixed(digits)}–${Math.max(...a).toFixed(digits)})`;
 
 try {
-  // This tree's sources bundled once with esbuild (as a build would), so the figure is never a stale dist/ and has
-  // no transpiler in the measured process. The bundle sits two levels under the root so package.json resolves.
-  const bundleDir = mkdtempSync(join(root, '.bench', 'scan-'));
-  cleanup.push(bundleDir);
-  const bundle = join(bundleDir, 'imdsguard.js');
-  await build({
-    entryPoints: { imdsguard: join(root, 'src', 'cli', 'main.ts') },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    outdir: bundleDir,
-    logLevel: 'error',
-  });
-  if (statSync(join(root, 'assembly'), { throwIfNoEntry: false })) {
-    // A WebAssembly line stage, where the tree has one, built and placed next to the bundle where its loader looks.
-    const wasm = spawnSync('npm', ['run', '--silent', 'build:wasm'], { cwd: root, stdio: 'inherit' });
-    if (wasm.status !== 0) throw new Error('npm run build:wasm failed');
-    copyFileSync(join(root, 'dist', 'wasm', 'combined-scan.wasm'), join(bundleDir, 'combined-scan.wasm'));
-  }
-  const rssFile = join(dir, 'rss');
-  const rssHook = join(dir, 'rss-hook.mjs');
-  writeFileSync(
-    rssHook,
-    `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => { const u = process.resourceUsage(); writeFileSync(${JSON.stringify(rssFile)}, JSON.stringify({ maxRSS: u.maxRSS })); });\n`,
-  );
+  const cli = await bundleCli('scan-');
+  cleanup.push(cli.dir);
+  const bundle = cli.bundle;
+  const usage = usageHook(dir);
   const pats = join(dir, 'patterns.txt');
   writeFileSync(pats, `${ELASTIC_STRINGS.join('\n')}\n`);
   const hasRg = spawnSync('rg', ['--version']).status === 0;
@@ -108,7 +76,19 @@ try {
       const s0 = performance.now();
       const scan = spawnSync(
         process.execPath,
-        ['--import', rssHook, bundle, 'scan', '--log-format', LOG_FORMAT[name]!, '--format', 'jsonl', '-o', out, log],
+        [
+          '--import',
+          usage.hook,
+          bundle,
+          'scan',
+          '--log-format',
+          LOG_FORMAT[name]!,
+          '--format',
+          'jsonl',
+          '-o',
+          out,
+          log,
+        ],
         { encoding: 'utf8', maxBuffer: 1 << 26 },
       );
       const seconds = (performance.now() - s0) / 1000;
@@ -121,7 +101,7 @@ try {
       findings = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
       // Speed never at the cost of recall: every generated attack line must come out as a finding.
       if (findings < gen.attacks) throw new Error(`${name}: scan found ${findings} of ${gen.attacks} attacks`);
-      rss = Math.max(rss, (JSON.parse(readFileSync(rssFile, 'utf8')) as { maxRSS: number }).maxRSS / 1024);
+      rss = Math.max(rss, usage.read().maxRssMiB);
       scanMiBs.push(sizeMiB / seconds);
       if (hasRg) {
         const r0 = performance.now();
