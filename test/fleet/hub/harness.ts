@@ -35,10 +35,15 @@ export function manyFindings(n: number, tag = 'f'): FleetEnvelope[] {
   );
 }
 
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+  state?: () => string | Promise<string>,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${state ? ` (${await state()})` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
