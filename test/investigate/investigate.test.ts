@@ -166,6 +166,17 @@ describe('investigate', { skip: skipUnbuilt }, () => {
     const none = await investigate([...f.files, '--incident', 'inc-000000000000']);
     assert.equal(none.status, 2);
     assert.match(none.stderr, /no incident inc-000000000000/);
+    // An existing output is neither emptied nor replaced when the incident is absent, nor when the id is too short.
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const kept = join(sub, 'kept.jsonl');
+    writeFileSync(kept, 'OLD\n');
+    const absent = await investigate([...f.files, '--incident', 'inc-000000000000', '-o', kept]);
+    assert.equal(absent.status, 2);
+    assert.equal(readFileSync(kept, 'utf8'), 'OLD\n');
+    const short = await investigate([...f.files, '--incident', 'inc', '-o', kept]);
+    assert.equal(short.status, 2);
+    assert.match(short.stderr, /at least 8 characters/);
+    assert.equal(readFileSync(kept, 'utf8'), 'OLD\n');
     const late = await investigate([...f.files, '--since', '2026-11-22T00:00:00Z']);
     assert.deepEqual(late.incidents, []);
     const early = await investigate([...f.files, '--until', '2026-11-20T00:00:00Z']);

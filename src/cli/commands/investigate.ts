@@ -20,6 +20,15 @@ interface Opts {
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** RFC 3339 (or any date Date.parse reads) to epoch ms. */
+function parseIncidentId(v: string): string {
+  if (v.replace(/^inc-/, '').length < 8)
+    throw new InvalidArgumentError(`expected an incident id or a prefix of at least 8 characters, got "${v}"`);
+  return v;
+}
+
+/** Thrown inside the run so that the output is dropped (never emptied or created) when the incident asked for is absent. */
+class NoSuchIncident extends Error {}
+
 function parseTime(v: string): number {
   const ms = Date.parse(v);
   if (!Number.isFinite(ms)) throw new InvalidArgumentError(`expected a time like 2026-11-21T09:00:00Z, got "${v}"`);
@@ -45,7 +54,7 @@ export function investigateCommand(): Command {
     .addOption(failOnOption())
     .option('--since <time>', 'only incidents with a step at or after this time (RFC 3339)', parseTime)
     .option('--until <time>', 'only incidents with a step at or before this time (RFC 3339)', parseTime)
-    .option('--incident <id>', 'only this incident (its id, or a prefix of at least 8 characters)')
+    .option('--incident <id>', 'only this incident (its id, or a prefix of at least 8 characters)', parseIncidentId)
     .option('--stats', 'print findings read, incidents and seconds to stderr')
     .option('--no-summary', 'do not say on stderr how each input was read')
     .addHelpText(
@@ -74,34 +83,40 @@ Examples:
       await refuseOutputsAmongInputs([opts.output], inputs, opts.store);
       const sink = await openSink(opts.format, opts.output, { wholeRun: true });
       let worst = false;
-      const { result, problems } = await readInputsInto(sink, (hooks) =>
-        runInvestigate({
-          inputs,
-          stores: opts.store,
-          onWarn: (m) => process.stderr.write(`imdsguard: ${m}\n`),
-          selection: {
-            ...(opts.since !== undefined ? { sinceMs: opts.since } : {}),
-            ...(opts.until !== undefined ? { untilMs: opts.until } : {}),
-            ...(opts.incident !== undefined ? { id: opts.incident } : {}),
-          },
-          emit: (inc) => {
-            if (atLeast(inc.severity, opts.failOn)) worst = true;
-            return sink.write(inc as unknown as Record<string, unknown>);
-          },
-          ...hooks,
-        }),
-      );
+      let read: Awaited<ReturnType<typeof readInputsInto<Awaited<ReturnType<typeof runInvestigate>>>>>;
+      try {
+        read = await readInputsInto(sink, async (hooks) => {
+          const r = await runInvestigate({
+            inputs,
+            stores: opts.store,
+            onWarn: (m) => process.stderr.write(`imdsguard: ${m}\n`),
+            selection: {
+              ...(opts.since !== undefined ? { sinceMs: opts.since } : {}),
+              ...(opts.until !== undefined ? { untilMs: opts.until } : {}),
+              ...(opts.incident !== undefined ? { id: opts.incident } : {}),
+            },
+            emit: (inc) => {
+              if (atLeast(inc.severity, opts.failOn)) worst = true;
+              return sink.write(inc as unknown as Record<string, unknown>);
+            },
+            ...hooks,
+          });
+          if (opts.incident !== undefined && r.incidents === 0) throw new NoSuchIncident();
+          return r;
+        });
+      } catch (e) {
+        if (!(e instanceof NoSuchIncident)) throw e;
+        process.stderr.write(`imdsguard: no incident ${opts.incident} in the input; no output written\n`);
+        process.exitCode = EXIT.error;
+        return;
+      }
+      const { result, problems } = read;
       if (opts.summary) process.stderr.write(describeReadings(result));
       if (opts.stats)
         process.stderr.write(
           `imdsguard investigate: ${result.records} records, ${result.findings} findings, ${result.built} incidents ` +
             `(${result.incidents} selected) in ${result.seconds.toFixed(2)} s\n`,
         );
-      if (opts.incident !== undefined && result.incidents === 0) {
-        process.stderr.write(`imdsguard: no incident ${opts.incident} in the input\n`);
-        process.exitCode = EXIT.error;
-        return;
-      }
       process.exitCode = inputsExitCode(problems, worst, 'incidents');
     });
 }
