@@ -1,7 +1,7 @@
 /** `export`: write our detections in another engine's language to a directory, or to stdout. */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { outputWriteError, writeOutputFile } from '../adapters/files/output-file.ts';
+import { finish, type OutputFile, openOutputFile, outputWriteError } from '../adapters/files/output-file.ts';
 import { type ExportTarget, exportRules } from '../core/export/index.ts';
 
 export interface ExportRequest {
@@ -25,16 +25,25 @@ export async function runExport(
     await write(result.combined);
     return [];
   }
+  const opened: OutputFile[] = [];
+  let madeDir: string | undefined;
   try {
-    await mkdir(req.dir, { recursive: true });
-    const written: string[] = [];
+    madeDir = await mkdir(req.dir, { recursive: true });
+    // Every file is written in full (where a full disk shows) before any replaces its old copy, so a failure leaves
+    // the old set whole rather than a mix of old and new rules.
     for (const f of result.files) {
-      const p = join(req.dir, f.name);
-      await writeOutputFile(p, f.content);
-      written.push(p);
+      const out = await openOutputFile(join(req.dir, f.name));
+      opened.push(out);
+      out.stream.on('error', () => undefined); // read back by finish
+      out.stream.write(f.content);
+      await finish(out.stream);
     }
-    return written;
+    for (const out of opened) await out.commit();
+    return opened.map((o) => o.path);
   } catch (e) {
+    for (const out of opened) await out.abort();
+    // A directory this run created goes too, when nothing else was put in it meanwhile.
+    if (madeDir !== undefined) await rmdir(req.dir).catch(() => undefined);
     throw outputWriteError(`the ${req.target} export to "${req.dir}"`, e);
   }
 }
