@@ -324,3 +324,9 @@ describe('values a writer wrapped or split over lines', () => {
     }
   });
 });
+
+test('base64 of a JSON document at a line end is not taken for a cut JWT: the next line is left as it is', () => {
+  const doc = Buffer.from(JSON.stringify({ user: 'app', note: 'nothing secret here at all' })).toString('base64url');
+  const next = 'commit 0000000000000000000000000000000000000000 merged';
+  assert.equal(masked([`payload=${doc}`, next]).split('\n')[1], next);
+});

@@ -383,8 +383,9 @@ const LEAD = /^(?:[ \t]*>)*[ \t]*(?:\+[ \t]*)?/;
 const CLOSES = /["',;}\]) \t\r%\\&<]/;
 /** A string literal closed at the end of a line, to be joined to the next (`'…'`, `'…' +`). */
 const SPLIT_GOES_ON = /^["'][ \t]*\+?[ \t]*$/;
-/** A JWT's start at a line's end, with at most its header's dot: the line's end cut it before its signature. */
-const JWT_CUT = /(?:^|[^A-Za-z0-9_.-])(eyJ[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]*)?)$/;
+/** A JWT's header and its dot at a line's end: the line's end cut it before its signature. A cut inside the header is
+ * not carried: base64 of any JSON document starts `eyJ` too, and carrying it masked the next line's first word. */
+const JWT_CUT = /(?:^|[^A-Za-z0-9_.-])(eyJ[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]*)$/;
 /** How long a JWT's header and claims may be. */
 const JWT_CUT_MAX = 4096;
 /** Google access tokens are longer than this; a shorter one at a line's end was cut there. */
