@@ -54,8 +54,17 @@ export async function removeAuditRules(rules: string[][] = AUDIT_RULES): Promise
   return errors;
 }
 
-/** auditd's status: enabled flag and daemon pid (0 when no daemon receives records). */
-export async function auditStatus(): Promise<{ enabled: number; pid: number }> {
+/** The kernel's audit status: enabled flag, daemon pid (0 when no daemon receives records), records lost, backlog. */
+export interface AuditStatus {
+  enabled: number;
+  pid: number;
+  /** Records the kernel dropped since boot (backlog full or rate limit): each may be a connection never seen. */
+  lost: number;
+  backlogLimit: number;
+}
+
+export async function auditStatus(): Promise<AuditStatus> {
   const out = await auditctl(['-s']);
-  return { enabled: Number(/^enabled (\d+)/m.exec(out)?.[1] ?? 0), pid: Number(/^pid (\d+)/m.exec(out)?.[1] ?? 0) };
+  const field = (name: string): number => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(out)?.[1] ?? 0);
+  return { enabled: field('enabled'), pid: field('pid'), lost: field('lost'), backlogLimit: field('backlog_limit') };
 }

@@ -61,4 +61,34 @@ describe('AuditdSensor (a real audit log, followed)', () => {
     assert.equal(events[1]?.http, undefined);
     assert.equal(sensor.stats().connects, 3);
   });
+
+  it('groups records by serial when two events interleave in the log', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'imdsguard-audit-'));
+    try {
+      const log = join(d, 'audit.log');
+      await writeFile(log, '');
+      const real = (await readFile(FIXTURE, 'utf8')).split('\n').filter(Boolean);
+      const [a, b] = [real.slice(0, 3), real.slice(3, 6)];
+      // Two tasks on two CPUs: their records alternate; a grouping by adjacency would lose both events.
+      const mixed = [a[0], b[0], a[1], b[1], a[2], b[2]];
+      const events: SensorEvent[] = [];
+      const sensor = new AuditdSensor({ logPath: log, installRule: false, preflight: false, pollMs: 20 });
+      await sensor.start((e) => events.push(e), quiet);
+      try {
+        await appendFile(log, `${mixed.join('\n')}\n`);
+        await until(() => events.length >= 2, 5000);
+      } finally {
+        await sensor.stop();
+      }
+      assert.deepEqual(
+        events.map((e) => e.destination.ip),
+        ['169.254.169.254', 'fd00:ec2::254'],
+      );
+      assert.equal(events[0]?.exe, '/usr/bin/curl');
+      assert.match(events[1]?.exe ?? '', /python3/);
+      assert.equal(sensor.stats().connects, 2);
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
 });

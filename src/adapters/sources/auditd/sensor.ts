@@ -8,6 +8,11 @@ import { metadataDestination } from '../host/watched.ts';
 import { which } from '../host/which.ts';
 import { auditStatus, installAuditRules, removeAuditRules } from './rules.ts';
 
+/** Debian's audit.rules sets this backlog; the kernel's own default (64) overflows on a burst of connects. */
+const MIN_BACKLOG = 8192;
+/** Groups kept open at once: far more than the events that can interleave while one task writes its records. */
+const MAX_PENDING = 32;
+
 export interface AuditdSensorOptions {
   logPath: string;
   /** Install our connect rules at start and remove them at stop. */
@@ -44,11 +49,15 @@ export class AuditdSensor implements HostSensor {
   private readonly o: AuditdSensorOptions;
   private tail: TailFile | undefined;
   private added: string[][] = [];
-  private group: AuditRecord[] = [];
+  /** Records of events not yet complete, by serial, oldest first. */
+  private readonly pending = new Map<number, AuditRecord[]>();
   private flushTimer: NodeJS.Timeout | undefined;
   private emit: (ev: SensorEvent) => void = () => {};
   private readonly isMetadata = metadataDestination();
-  private readonly counters = { lines: 0, records: 0, connects: 0, events: 0, unparsed: 0 };
+  private readonly counters = { lines: 0, records: 0, connects: 0, events: 0, unparsed: 0, kernel_lost: 0 };
+  private lostAtStart: number | undefined;
+  private lostTimer: NodeJS.Timeout | undefined;
+  private log: SensorLog | undefined;
 
   constructor(o: AuditdSensorOptions) {
     this.o = o;
@@ -60,9 +69,21 @@ export class AuditdSensor implements HostSensor {
 
   async start(emit: (ev: SensorEvent) => void, log: SensorLog): Promise<void> {
     this.emit = emit;
+    this.log = log;
     if (this.o.preflight !== false) {
       const avail = await auditdAvailable(this.o.logPath);
       if (!avail.ok) throw new ImdsguardError('E_SENSOR', `auditd sensor unavailable: ${avail.why}`);
+      const status = await auditStatus();
+      this.lostAtStart = status.lost;
+      if (status.backlogLimit < MIN_BACKLOG) {
+        log.warn(
+          { sensor: 'auditd', backlog_limit: status.backlogLimit },
+          `the kernel's audit backlog holds ${status.backlogLimit} records: a burst of connects can overflow it and those connections are never logged; raise it (auditctl -b ${MIN_BACKLOG}, as Debian's audit.rules does)`,
+        );
+      }
+      // Records the kernel drops never reach the log: count them, so a gap is told rather than silent.
+      this.lostTimer = setInterval(() => void this.checkLost(), 60_000);
+      this.lostTimer.unref();
     }
     if (this.o.installRule) {
       this.added = await installAuditRules();
@@ -86,15 +107,23 @@ export class AuditdSensor implements HostSensor {
       return;
     }
     this.counters.records++;
-    if (this.group.length > 0 && this.group[0]?.serial !== r.serial) this.flush();
-    this.group.push(r);
-    if (r.type === 'EOE' || this.group.length > 64) this.flush();
-    else this.flushWhenQuiet();
+    // Events from tasks on other CPUs can interleave in the log, so records are grouped by serial, not by adjacency.
+    let g = this.pending.get(r.serial);
+    if (!g) {
+      g = [];
+      this.pending.set(r.serial, g);
+    }
+    g.push(r);
+    // PROCTITLE is the last record the kernel writes for a syscall event (EOE, when a log has it, comes after it).
+    if (r.type === 'PROCTITLE' || r.type === 'EOE' || g.length > 64) this.flush(r.serial);
+    // A task writes its event's records together: one that many serials behind the newest is complete.
+    while (this.pending.size > MAX_PENDING) this.flush(this.pending.keys().next().value as number);
+    if (this.pending.size > 0) this.flushWhenQuiet();
   }
 
   /**
-   * The records of one event are written together; a log quiet for 200 ms means the last group is complete. The
-   * timer runs only while a group waits, so an idle host does not wake the agent.
+   * A log quiet for 200 ms means the waiting groups are complete. The timer runs only while a group waits, so an idle
+   * host does not wake the agent.
    */
   private flushWhenQuiet(): void {
     if (this.flushTimer) {
@@ -103,15 +132,19 @@ export class AuditdSensor implements HostSensor {
     }
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
-      this.flush();
+      this.flushAll();
     }, 200);
     this.flushTimer.unref();
   }
 
-  private flush(): void {
-    const g = this.group;
-    this.group = [];
-    if (g.length === 0) return;
+  private flushAll(): void {
+    for (const serial of [...this.pending.keys()]) this.flush(serial);
+  }
+
+  private flush(serial: number): void {
+    const g = this.pending.get(serial);
+    this.pending.delete(serial);
+    if (!g) return;
     const c = auditConnect(g);
     if (!c) return;
     this.counters.connects++;
@@ -130,11 +163,31 @@ export class AuditdSensor implements HostSensor {
     });
   }
 
+  private async checkLost(): Promise<void> {
+    if (this.lostAtStart === undefined) return;
+    let lost: number;
+    try {
+      lost = (await auditStatus()).lost - this.lostAtStart;
+    } catch {
+      return;
+    }
+    if (lost > this.counters.kernel_lost) {
+      this.log?.warn(
+        { sensor: 'auditd', kernel_lost: lost },
+        `the kernel dropped ${lost} audit records since the agent started: connections in them were not seen`,
+      );
+      this.counters.kernel_lost = lost;
+    }
+  }
+
   async stop(): Promise<void> {
+    if (this.lostTimer) clearInterval(this.lostTimer);
+    this.lostTimer = undefined;
+    await this.checkLost();
     if (this.tail) await this.tail.quit();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    this.flush();
+    this.flushAll();
     if (this.added.length > 0) await removeAuditRules(this.added);
     this.added = [];
   }
