@@ -82,6 +82,17 @@ const HOSTPATH_WORD_RE = new RegExp(
 /** A path that starts the way a metadata service's paths start (`/latest/…`, `/computeMetadata/…`, `/opc/…`). */
 const METADATA_PATH_HEAD = new RegExp(`^/(?:${[...CATALOGUE.pathHeads, 'msi'].join('|')})\\b`, 'i');
 const HOST_CHAR = /[^\s/\\?#"'<>=&@]/;
+/** An IPv4 address as one number or in numbers-and-dots (decimal, octal, hex): `0xa9fea9fe`, `2852039166`, `0251.0376.0251.0376`. */
+const NUMERIC_HOST = /^(?:0x[0-9a-f]+|\d+)(?:\.(?:0x[0-9a-f]+|\d+)){0,3}$/i;
+
+/**
+ * A numeric host that is a path segment of its own (`/r/0xa9fea9fe/latest/…`, `/proxy/2852039166/latest/…`): read as
+ * a candidate like a dotted one, so the fetch-context model decides between a page and a destination (a fetching route
+ * before it, a metadata path after it). Names stay out: a word between slashes is a page far more often than a host.
+ */
+function numericPathSegment(t: string, start: number, end: number): boolean {
+  return t[start - 1] === '/' && !/[/:\\]/.test(t[start - 2] ?? '') && NUMERIC_HOST.test(t.slice(start, end));
+}
 const BEFORE_HOST_FORBIDDEN = /[\w.%:/-]/;
 
 /** Index just after `host[:port]` as written from `from` on (the host may sit past userinfo). */
@@ -234,7 +245,7 @@ function pushBare(v: View, out: Candidate[]): void {
     let start = m.index;
     while (start > 0 && m.index - start < 120 && HOST_CHAR.test(t[start - 1]!)) start--;
     if (start === m.index || (start > 0 && m.index - start >= 120 && HOST_CHAR.test(t[start - 1]!))) continue;
-    if (start > 0 && BEFORE_HOST_FORBIDDEN.test(t[start - 1]!)) continue;
+    if (start > 0 && BEFORE_HOST_FORBIDDEN.test(t[start - 1]!) && !numericPathSegment(t, start, m.index)) continue;
     let host = t.slice(start, m.index);
     // Punctuation such as ',' or '(' inside the run also starts a host (`x,169.254.169.254/latest`).
     const cut = host.search(/[^\w.%:[\]-][\w.%:[\]-]*$/);

@@ -108,6 +108,17 @@ describe('network blocks, lists, claims and slugs', () => {
     target('/cdn/169.254.169.254/latest/meta-data/iam/security-credentials/');
     target('/x/metadata.google.internal/computeMetadata/v1/instance/');
   });
+  test('a numeric address as a path segment: a destination after a fetching route or before a metadata path', () => {
+    target('/r/0xa9fea9fe/latest/meta-data/');
+    target('/proxy/2852039166/latest/meta-data/iam/security-credentials/');
+    target('/fetch/0251.0376.0251.0376/latest/user-data');
+    target('/cdn/0xa9fea9fe/computeMetadata/v1/instance/');
+    // An id in a path, a number that is not a metadata address, a number with nothing after it: nothing.
+    assert.equal(verdictOf(classify('/orders/2852039166/reviews')), 'none');
+    assert.equal(verdictOf(classify('/r/2852039166')), 'none');
+    assert.equal(verdictOf(classify('/v1/items/12345/latest/meta-data/')), 'none');
+    assert.equal(verdictOf(classify('/docs/metadata/latest/meta-data/')), 'none');
+  });
   test('a URL in JSON inside a parameter, or wrapped in another scheme, is a target (no prose, no comparison)', () => {
     target('/hooks/test?cfg=%7B%22url%22%3A%20%22http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F%22%7D');
     target('/preview?src={"webhook": {"target": "http://metadata.google.internal/computeMetadata/v1/"}}');

@@ -24,6 +24,7 @@ describe('scan: a metadata address as content of a page, not a destination', () 
       clf('GET /wiki/169.254.169.254 HTTP/1.1', 'https://www.google.com/'),
       clf('GET /static/img/169.254.169.254.png HTTP/1.1', 'https://blog.example.org/imds'),
       clf('GET /tools/ip/169.254.169.254/whois HTTP/1.1'),
+      clf('GET /orders/2852039166/reviews HTTP/1.1'),
       clf('GET /blog/post-12 HTTP/1.1', 'https://en.wikipedia.org/wiki/169.254.169.254'),
     ];
     const { run } = await scanLines(lines);
@@ -58,6 +59,8 @@ describe('scan: a metadata address as content of a page, not a destination', () 
         'GET /hooks/test?cfg=%7B%22hook%22%3A%20%7B%22url%22%3A%20%22http%3A%2F%2F169.254.169.254%2Flatest%2Fuser-data%22%7D%7D HTTP/1.1',
       ),
       clf('GET /render?load=jar:http://169.254.169.254/latest/meta-data/!/ HTTP/1.1'),
+      clf('GET /r/0xa9fea9fe/latest/meta-data/ HTTP/1.1'),
+      clf('GET /proxy/2852039166/latest/meta-data/iam/security-credentials/ HTTP/1.1'),
     ];
     const { byLine } = await scanLines(lines);
     for (let n = 1; n <= lines.length; n++) {
