@@ -95,12 +95,22 @@ describe('scan: public names that payload lists give for the metadata address', 
       clf('GET /api/v1/preview?url=http://metadata.nicob.net/latest/meta-data/ HTTP/1.1'),
       clf('GET /api/v1/preview?url=http://1ynrnhl.xip.io/ HTTP/1.1'),
       clf('GET /api/v1/preview?url=http://cdn.example.com.1ynrnhl.xip.io/ HTTP/1.1'),
-      clf('GET /api/v1/preview?url=http%3A%2F%2F1b613i6.xip.io%2Flatest%2Fuser-data HTTP/1.1'),
+      clf('GET /api/v1/preview?url=http%3A%2F%2Fwww.owasp.org.1ynrnhl.xip.io%2Flatest%2Fuser-data HTTP/1.1'),
     ];
     const { byLine } = await scanLines(lines);
     for (let n = 1; n <= lines.length; n++) {
       const f = byLine.get(n)?.find((x) => x.verdict === 'metadata');
       assert.ok(f && failsDefault(f), `line ${n}: ${lines[n - 1]}`);
     }
+  });
+  test('a base-36 label that xip.io answered with another address is no finding', async () => {
+    // 1b613i6 is 0xa9fea9fe; xip-pdns wrote it low byte first, 254.169.254.169.
+    const { run } = await scanLines([
+      clf('GET /api/v1/preview?url=http%3A%2F%2F1b613i6.xip.io%2Flatest%2Fuser-data HTTP/1.1'),
+    ]);
+    assert.deepEqual(
+      run.findings.map((f) => f.title),
+      [],
+    );
   });
 });

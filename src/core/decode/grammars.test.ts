@@ -70,17 +70,22 @@ describe('public aliases (data with a source per entry)', () => {
   test('names published in payload lists as metadata aliases, with their subdomains where the service reads only one label', () => {
     metadata('/fetch?url=http://metadata.nicob.net/');
     metadata('/fetch?url=http://metadata.nicob.net/latest/meta-data/iam/security-credentials/');
-    metadata('/fetch?url=http://1ynrnhl.xip.io/');
-    metadata('/fetch?url=http://www.owasp.org.1ynrnhl.xip.io/');
     notMetadata('/fetch?url=http://www.nicob.net/');
     notMetadata('/fetch?url=http://nicob.net/about');
   });
-  test("xip.io's base-36 label, as xip-pdns reads it (1ynrnhl is 254.169.254.169 by that rule)", () => {
-    assert.ok(canonicalHostReadings('1b613i6.xip.io').some((r) => r.canonical === '169.254.169.254'));
-    assert.ok(canonicalHostReadings('app.1b613i6.xip.io').some((r) => r.canonical === '169.254.169.254'));
-    metadata('/fetch?url=http://1b613i6.xip.io/latest/meta-data/');
+  test("xip.io's base-36 label, as xip-pdns reads it: low byte first, so 1ynrnhl (0xfea9fea9) is 169.254.169.254", () => {
+    const b36 = (n: string) => canonicalHostReadings(n).find((r) => r.transforms.includes('ip-base36'))?.canonical;
+    assert.equal(b36('1ynrnhl.xip.io'), '169.254.169.254');
+    assert.equal(b36('www.owasp.org.1ynrnhl.xip.io'), '169.254.169.254');
+    metadata('/fetch?url=http://1ynrnhl.xip.io/');
+    metadata('/fetch?url=http://www.owasp.org.1ynrnhl.xip.io/latest/meta-data/');
+    // 0xa9fea9fe in base 36: xip.io answered 254.169.254.169 for it, not a metadata address.
+    assert.equal(b36('1b613i6.xip.io'), '254.169.254.169');
+    notMetadata('/fetch?url=http://1b613i6.xip.io/latest/meta-data/');
     notMetadata('/fetch?url=http://blog.xip.io/');
     notMetadata('/fetch?url=http://10.0.0.1.xip.io/');
+    // Only xip.io read base 36; the same label under another zone is a name.
+    notMetadata('/fetch?url=http://1ynrnhl.nip.io/');
   });
 });
 

@@ -43,20 +43,16 @@ const FIXED_ALIASES = new Map(DNS_ALIASES.map((a) => [a.name, a]));
 /** Zones that also read a base-36 label as an IPv4 address (xip.io). */
 const BASE36_ZONES = new Set(DNS_SERVICES.filter((d) => d.base36).map((d) => d.suffix));
 
-/** A fixed alias for the name, or for a parent of it when the alias covers its subdomains. */
-function aliasOf(name: string) {
-  const exact = FIXED_ALIASES.get(name);
-  if (exact) return exact;
-  for (const a of DNS_ALIASES) if (a.subdomains && name.endsWith(`.${a.name}`)) return a;
-  return undefined;
-}
-
-/** xip-pdns's base-36 rule: the label next to the zone, 1–7 characters, as a number whose low 32 bits are the address. */
+/**
+ * xip-pdns's base-36 rule: the label next to the zone, 1–7 characters, as a number whose low 32 bits are the address,
+ * written low byte first (`printf "%d.%d.%d.%d" $(( ip&0xFF )) $(( (ip>>8)&0xFF )) …` in bin/xip-pdns as xip.io ran
+ * it): `1ynrnhl` is 0xfea9fea9, answered as 169.254.169.254.
+ */
 function base36Address(label: string): string | null {
   const m = /(?:^|\.)([a-z0-9]{1,7})$/.exec(label);
   if (!m || /^\d+$/.test(m[1]!)) return null;
   const n = Number.parseInt(m[1]!, 36);
-  return [Math.floor(n / 16777216) % 256, Math.floor(n / 65536) % 256, Math.floor(n / 256) % 256, n % 256].join('.');
+  return [n % 256, Math.floor(n / 256) % 256, Math.floor(n / 65536) % 256, Math.floor(n / 16777216) % 256].join('.');
 }
 
 const LOOPBACK_NAMES = new Set([
@@ -252,7 +248,7 @@ function readHost(written: string): HostReading[] {
       });
     }
   }
-  const a = aliasOf(name);
+  const a = FIXED_ALIASES.get(name);
   if (a) {
     const v = parseIPv4Loose(a.address) ?? parseIPv6(a.address);
     if (v)

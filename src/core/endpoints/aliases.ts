@@ -15,7 +15,7 @@ export interface DnsService {
   source: string;
   /** Carried by the rule exports (a regex per address has room for a few zones within AWS WAF's capacity). */
   exported?: boolean;
-  /** The label next to the zone may be an IPv4 address as a base-36 number of 1–7 digits (`1b613i6.xip.io`). */
+  /** The label next to the zone may be an IPv4 address as a base-36 number of 1–7 digits, low byte first (`1ynrnhl.xip.io`). */
   base36?: boolean;
 }
 
@@ -33,7 +33,7 @@ export const DNS_SERVICES: readonly DnsService[] = [
     kind: 'wildcard',
     base36: true,
     source:
-      'https://github.com/basecamp/xip-pdns (xip.io, retired; bin/xip-pdns: dotted IPv4, else a base-36 label of 1-7 characters)',
+      'https://github.com/basecamp/xip-pdns (xip.io, retired; bin/xip-pdns: dotted IPv4, else a base-36 label of 1-7 characters, low byte first)',
   },
   { suffix: 'nip.direct', exported: true, kind: 'wildcard', source: 'https://nip.direct/' },
   { suffix: 'traefik.me', kind: 'wildcard', source: 'https://traefik.me/' },
@@ -85,8 +85,6 @@ export interface DnsAlias {
   name: string;
   address: string;
   source: string;
-  /** Names under it (`www.example.org.<name>`) are read the same: the service reads only the label next to its zone. */
-  subdomains?: boolean;
 }
 
 export const DNS_ALIASES: readonly DnsAlias[] = [
@@ -105,15 +103,6 @@ export const DNS_ALIASES: readonly DnsAlias[] = [
     address: '169.254.169.254',
     source:
       'SSRFmap core/utils.py ip_dns_redirect (https://github.com/swisskyrepo/SSRFmap); PayloadsAllTheThings SSRF-Cloud-Instances.md, AWS "DNS record" (earlier revisions)',
-  },
-  {
-    // Read by xip-pdns's own base-36 rule the label is 0xfea9fea9 (254.169.254.169): the payload lists swapped the
-    // bytes. It is listed because it is sent as a metadata payload, not because it resolves to one.
-    name: '1ynrnhl.xip.io',
-    address: '169.254.169.254',
-    subdomains: true,
-    source:
-      'SSRFmap core/utils.py ip_dns_redirect; PayloadsAllTheThings SSRF README "Bypass 169.254.169.254 address" (earlier revisions), as a name for 169.254.169.254',
   },
 ];
 
