@@ -9,6 +9,7 @@
 import { statSync } from 'node:fs';
 import type { JsMsg } from '@nats-io/jetstream';
 import { ScanJobQueue } from '../adapters/fleet/scan-jobs.ts';
+import { sleepUnlessAborted } from '../adapters/sources/abortable.ts';
 import { decodeScanJob, type ScanJob } from '../core/fleet/contract.ts';
 import { atLeast, type Severity } from '../core/model/severity.ts';
 import type { LogFormatName, ParserOptions } from '../core/parse/types.ts';
@@ -55,19 +56,6 @@ const RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
 /** How long one wait for a job lasts: a stop is noticed within it. */
 const POLL_MS = 1_000;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
-}
-
 export class ScanWorker {
   private readonly s: WorkerSettings;
   private readonly publishing: FleetPublishing;
@@ -113,7 +101,7 @@ export class ScanWorker {
         this.warnOnce(
           `worker: cannot reach the job queue on ${this.s.publish.nats.servers.join(', ')}: ${(e as Error).message}`,
         );
-        await sleep(Math.min(5_000, 250 * 2 ** attempt), this.s.signal);
+        await sleepUnlessAborted(Math.min(5_000, 250 * 2 ** attempt), this.s.signal);
       }
     }
     return undefined;
@@ -129,7 +117,7 @@ export class ScanWorker {
       } catch (e) {
         // Broker restarting, consumer being recreated: the client reconnects by itself; wait and ask again.
         this.warnOnce(`worker: waiting for the job queue: ${(e as Error).message}`);
-        await sleep(Math.min(5_000, 250 * 2 ** failures++), this.s.signal);
+        await sleepUnlessAborted(Math.min(5_000, 250 * 2 ** failures++), this.s.signal);
         continue;
       }
       if (m) {

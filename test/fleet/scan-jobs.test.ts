@@ -128,8 +128,10 @@ describe('scan --dispatch and scan --worker (real nats-server on loopback)', { s
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stderr, new RegExp(`${files} file\\(s\\) to IMDS_SCAN_JOBS: 0 queued, ${files} already queued`));
 
+    // big.log can take longer than the ack wait: then only the progress signals keep it with its worker; 5 s (a signal a
+    // second) rather than 2 s: three workers and the broker on two loaded cores can miss a few in a row.
     const runs = await Promise.all(
-      ['w1', 'w2', 'w3'].map((w) => runCli(workerArgs(s, w, '--drain', '--ack-wait', '2'))),
+      ['w1', 'w2', 'w3'].map((w) => runCli(workerArgs(s, w, '--drain', '--ack-wait', '5'))),
     );
     const plain = await runCli(['scan', '--format', 'jsonl', archive]);
     assert.equal(plain.status, 1, plain.stderr);

@@ -47,3 +47,20 @@ function nextOrStop<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<Itera
     );
   });
 }
+
+/**
+ * Waits `ms`, or less when `signal` aborts; never rejects. The abort listener goes with the wait: a daemon that
+ * sleeps between retries on one long-lived signal would otherwise gather a listener per sleep.
+ */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,4 +1,5 @@
 import { open, stat } from 'node:fs/promises';
+import { sleepUnlessAborted } from './abortable.ts';
 import { type LineBase, RESET } from './chunk-lines.ts';
 
 /**
@@ -31,19 +32,6 @@ async function countLines(fh: Awaited<ReturnType<typeof open>>, end: number, buf
   return n;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 export async function* followFile(path: string, opts: FollowOptions): AsyncGenerator<Buffer | typeof RESET | LineBase> {
   const poll = opts.pollMs ?? 250;
   let fh: Awaited<ReturnType<typeof open>> | undefined;
@@ -66,7 +54,7 @@ export async function* followFile(path: string, opts: FollowOptions): AsyncGener
           first = false;
         } catch {
           first = false; // a file created later is read from its start
-          await sleep(poll, opts.signal);
+          await sleepUnlessAborted(poll, opts.signal);
           continue;
         }
       }
@@ -101,7 +89,7 @@ export async function* followFile(path: string, opts: FollowOptions): AsyncGener
         yield RESET;
         continue;
       }
-      await sleep(poll, opts.signal);
+      await sleepUnlessAborted(poll, opts.signal);
     }
   } finally {
     await fh?.close();

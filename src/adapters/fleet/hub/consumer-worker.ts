@@ -8,6 +8,7 @@ import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { headers } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { decodeEnvelope, envelopeMsgId, FINDINGS_STREAM } from '../../../core/fleet/contract.ts';
+import { sleepUnlessAborted } from '../../sources/abortable.ts';
 import type { Delivery, DeliveryResult } from './sink.ts';
 
 export interface WorkerCounters {
@@ -55,16 +56,6 @@ class RecentIds {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-}
-
 export class ConsumerWorker {
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
@@ -105,7 +96,7 @@ export class ConsumerWorker {
         this.failures++;
         this.lastError = (e as Error).message;
         o.log.warn({ reader: o.reader, err: this.lastError }, 'fetch failed; retrying');
-        await sleep(Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6)), this.abort.signal);
+        await sleepUnlessAborted(Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6)), this.abort.signal);
       }
     }
   }
