@@ -89,6 +89,36 @@ describe('scan: X-Forwarded-Host and its kin, recorded by the log, are read as h
   });
 });
 
+describe('scan: a recorded Forwarded header (RFC 7239) is read by its grammar', () => {
+  const rec = (forwarded: string) =>
+    `${JSON.stringify({ ts: '2026-03-02T10:14:07Z', client: '198.51.100.40', method: 'GET', url: '/latest/meta-data/', host: 'shop.example.com', headers: { forwarded }, status: 200 })}\n`;
+  test('a metadata host= is a finding in any host form; a metadata for= (the client) is not', async () => {
+    const attacks = [
+      'host=169.254.169.254',
+      'for=192.0.2.60;proto=http;host=0xa9fea9fe',
+      'for="[2001:db8:cafe::17]:4711";host="[fd00:ec2::254]"',
+      'for=192.0.2.43, for=198.51.100.17;host=metadata.google.internal',
+    ];
+    const benign = ['for=169.254.169.254;host=shop.example.com', 'for=192.0.2.60;by=169.254.169.254;proto=https'];
+    const { byLine } = await scanLines(
+      [...attacks, ...benign].map((v) => rec(v)),
+      { logFormat: 'json', fieldMap: { forwarded: 'headers.forwarded' } },
+    );
+    for (const [i, v] of attacks.entries()) {
+      const f = byLine.get(i + 1)?.find((x) => x.verdict === 'metadata');
+      assert.ok(f && failsDefault(f) && f.http?.field === 'forwarded', `${v}: ${JSON.stringify(f?.http)}`);
+    }
+    for (const [i, v] of benign.entries()) assert.equal(byLine.get(attacks.length + i + 1), undefined, v);
+  });
+  test('Traefik keeps it as request_Forwarded: read the same way', async () => {
+    const line = (forwarded: string) =>
+      `${JSON.stringify({ ClientHost: '198.51.100.40', RequestMethod: 'GET', RequestPath: '/latest/meta-data/', RequestHost: 'shop.example.com', DownstreamStatus: 200, DownstreamContentSize: 512, StartUTC: '2026-03-02T10:14:07Z', request_Forwarded: forwarded })}\n`;
+    const { byLine } = await scanLines([line('for=192.0.2.60;host=2852039166'), line('for=169.254.169.254')]);
+    assert.ok(byLine.get(1)?.some((f) => f.verdict === 'metadata'));
+    assert.equal(byLine.get(2), undefined);
+  });
+});
+
 describe('scan: public names that payload lists give for the metadata address', () => {
   test('metadata.nicob.net and xip.io names (published and base-36) are metadata findings', async () => {
     const lines = [

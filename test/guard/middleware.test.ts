@@ -69,6 +69,12 @@ const ATTACKS: Array<{
   },
   { name: 'Referer', path: '/', headers: { referer: 'http://[::ffff:a9fe:a9fe]/latest/meta-data/' }, field: /referer/ },
   {
+    name: 'Forwarded host=',
+    path: '/latest/meta-data/',
+    headers: { forwarded: 'for=192.0.2.60;proto=http;host=0xa9fea9fe' },
+    field: /^forwarded$/,
+  },
+  {
     name: 'JSON body',
     method: 'POST',
     path: '/hooks',
@@ -91,6 +97,12 @@ const BENIGN: Array<{ name: string; method?: string; path: string; headers?: Rec
     { name: 'plain page', path: '/products?id=42&sort=price' },
     { name: 'external URL param', path: '/fetch?url=https%3A%2F%2Fexample.com%2Fimage.png' },
     { name: 'localhost Host', path: '/', headers: { host: 'localhost:3000', referer: 'http://localhost:3000/login' } },
+    // The client a proxy names in for= is not a destination.
+    {
+      name: 'Forwarded for=',
+      path: '/',
+      headers: { forwarded: 'for=169.254.169.254;proto=https;host=shop.example.com' },
+    },
     {
       name: 'JSON body',
       method: 'POST',

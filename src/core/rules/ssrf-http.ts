@@ -1,4 +1,5 @@
 import { type ClassifyContext, classify } from '../classify.ts';
+import { forwardedHosts } from '../decode/forwarded.ts';
 import { ATTACK } from '../model/attack.ts';
 import type { HttpEvent } from '../model/event.ts';
 import { type Finding, makeFinding } from '../model/finding.ts';
@@ -37,13 +38,28 @@ const FORWARDED_HOST_FIELDS = new Set([
   'forwardedhost',
   'xhttphostoverride',
 ]);
-function isForwardedHostField(name: string): boolean {
-  const n = name
+/** A header's name as logs spell it, reduced to compare: `$http_x_forwarded_host`, `headers.X-Forwarded-Host` → `xforwardedhost`. */
+function headerKey(name: string): string {
+  return name
     .toLowerCase()
     .replace(/^.*[.[]/, '')
     .replace(/[-_\]]/g, '')
-    .replace(/^http(?=x)/, '');
-  return FORWARDED_HOST_FIELDS.has(n);
+    .replace(/^http(?=x|forwarded$)/, '');
+}
+function isForwardedHostField(name: string): boolean {
+  return FORWARDED_HOST_FIELDS.has(headerKey(name));
+}
+
+/**
+ * A recorded `Forwarded` header (RFC 7239), by its field's name or, for HAProxy's unnamed captures, by its shape: its
+ * `host=` values are read as hosts, and nothing else in it is (`for=` names the client, not a destination). Null when
+ * the field is not one, or its value does not parse as one (then it is read as text).
+ */
+function forwardedPlaces(field: string, value: string): Place[] | null {
+  if (headerKey(field) !== 'forwarded' && !field.startsWith('captured_')) return null;
+  const hosts = forwardedHosts(value);
+  if (!hosts) return null;
+  return hosts.map((h) => ({ field, value: h, ctx: { kind: 'host' }, metadataOnly: true }));
 }
 
 /** Every place in the event that can carry an attack, in the order findings should prefer them. */
@@ -57,6 +73,11 @@ export function placesOf(ev: HttpEvent): Place[] {
     else if (k === 'sni') out.push({ field: k, value: v, ctx: { kind: 'host' }, metadataOnly: true });
     else if (k === 'trailing') out.push({ field: k, value: v, ctx: {}, metadataOnly: true });
     else {
+      const fw = forwardedPlaces(k, v);
+      if (fw) {
+        out.push(...fw);
+        continue;
+      }
       if (isForwardedHostField(k)) out.push({ field: k, value: v, ctx: { kind: 'host' }, metadataOnly: true });
       out.push({ field: k, value: v, ctx: { field: k }, metadataOnly: false });
     }
@@ -66,6 +87,11 @@ export function placesOf(ev: HttpEvent): Place[] {
   if (ev.referer) out.push({ field: 'referer', value: ev.referer, ctx: { field: 'referer' }, metadataOnly: true });
   for (const [k, v] of Object.entries(ev.headers ?? {})) {
     if (!v) continue;
+    const fw = forwardedPlaces(k, v);
+    if (fw) {
+      out.push(...fw);
+      continue;
+    }
     // HAProxy captured headers: one of them is usually Host, so each is read as a Host and as text.
     if ((k.startsWith('captured_') || isForwardedHostField(k)) && !/[\s/]/.test(v))
       out.push({ field: k, value: v, ctx: { kind: 'host' }, metadataOnly: true });
