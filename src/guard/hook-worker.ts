@@ -10,6 +10,19 @@
  * (`--loader`, `--experimental-loader`) are installed before any preload and could serve other source for the
  * guard: a Worker whose options add one that this process was not started with is refused.
  *
+ * A worker created with no `execArgv` gets this process's own: Node hands such a worker its copy of the process's
+ * options unchecked. An explicit list, which the guard has to pass to put its preload in front, is checked instead,
+ * and Node refuses in it every option that is not a worker's own (ERR_WORKER_INVALID_EXEC_ARGV): per-process
+ * options (`--title`, `--v8-pool-size`, `--secure-heap`, `--node-snapshot`, …) and V8 options
+ * (`--stack-trace-limit`, `--max-old-space-size`, `--expose-gc`, …) — node_worker.cc parses the list with the
+ * per-isolate parser, and whatever that parser does not know is refused. Both kinds act on the whole process, so
+ * they are already in force in the worker (a worker given `execArgv: []` still has the process's stack trace
+ * limit). Node 24's test runner starts its children with many of them. So for a worker given no `execArgv`, the
+ * guard passes the process's list less exactly the options Node names as refused (with their values), and keeps
+ * every other; which ones those are is Node's answer, not a list kept here, because it changes between versions
+ * (`--experimental-permission` is a worker's own on Node 20 and per-process on 24). An `execArgv` the code creating
+ * the worker chose is passed as it is: Node refuses it or not exactly as it would without the guard.
+ *
  * Settings: not from the worker's environment, which the code creating the worker chooses (`env`, or
  * `process.env` changed just before, or `SHARE_ENV`). The guard puts its resolved settings into the worker's
  * environment data (`setEnvironmentData`, copied into the worker when it is constructed) right before
@@ -34,6 +47,13 @@ type WorkerOptions = ConstructorParameters<WorkerCtor>[1];
 const REGISTER_PATH = fileURLToPath(
   new URL(import.meta.url.endsWith('.ts') ? './register.ts' : './register.js', import.meta.url),
 );
+
+/**
+ * The options this process was started with, as Node hands them to a worker created with no `execArgv`: Node keeps
+ * its own copy, so code that changes `process.execArgv` later changes neither what a worker inherits nor what the
+ * loader check below compares with.
+ */
+const PROCESS_EXEC_ARGV: readonly string[] = Object.freeze([...process.execArgv]);
 
 /** What a worker's guard gets from its parent's: the resolved settings, less the callback that cannot cross. */
 export interface WorkerSettings {
@@ -86,7 +106,7 @@ const LOADER_FLAGS = ['--loader', '--experimental-loader'];
 
 /** A loader flag in `execArgv` that the process was not started with (flag and value), or null. */
 function addedLoader(execArgv: readonly string[]): string | null {
-  const own = process.execArgv.join('\0');
+  const own = PROCESS_EXEC_ARGV.join('\0');
   for (let i = 0; i < execArgv.length; i++) {
     const a = execArgv[i]!;
     const flag = LOADER_FLAGS.find((f) => a === f || a.startsWith(`${f}=`));
@@ -97,13 +117,74 @@ function addedLoader(execArgv: readonly string[]): string | null {
   return null;
 }
 
+/** How Node's ERR_WORKER_INVALID_EXEC_ARGV message names what it refused: this, then the items joined by ", ". */
+const REFUSED_ITEMS = 'invalid execArgv flags: ';
+/** An option no Node has, which it refuses in any worker's execArgv: a construction that ends with it never starts. */
+const PROBE = '--imdsguard-worker-probe';
+
+/**
+ * `execArgv` less the options `refusal` (Node's ERR_WORKER_INVALID_EXEC_ARGV) names, or null when it names none of
+ * them (only the probe, a malformed value, or a refusal worded otherwise).
+ * An option refused without "=" takes the next word with it when that word does not start with "-": the list is
+ * the process's, and Node stops reading its command line at the script, so a word there that is not an option is
+ * the value of the option before it (`--v8-pool-size 4`, `--title app`).
+ */
+function withoutRefused(execArgv: readonly string[], refusal: unknown): string[] | null {
+  if (!(refusal instanceof Error) || (refusal as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') {
+    return null;
+  }
+  const at = refusal.message.indexOf(REFUSED_ITEMS);
+  if (at < 0) return null;
+  const items = `, ${refusal.message.slice(at + REFUSED_ITEMS.length)}, `;
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (!a.startsWith('-') || !items.includes(`, ${a}, `)) {
+      kept.push(a);
+      continue;
+    }
+    const next = execArgv[i + 1];
+    if (!a.includes('=') && next !== undefined && !next.startsWith('-')) i++;
+  }
+  return kept.length < execArgv.length ? kept : null;
+}
+
+/**
+ * The options of the process's `execArgv` that a worker takes in an explicit list, in order: Node is asked, with
+ * constructions that end with `PROBE` and so never start a worker, until it names none of them. It names every
+ * refused option it reads in one construction but stops reading at a word it does not take as an option, hence the
+ * rounds; each drops at least one word. If Node refuses for another reason, the list is left as it is and the
+ * worker's own construction meets the same refusal: the worker is refused, never started unguarded.
+ */
+function acceptedInWorkers(execArgv: readonly string[], Worker: WorkerCtor): readonly string[] {
+  let list = execArgv;
+  for (;;) {
+    let refusal: unknown = null;
+    try {
+      // Never started: Node refuses PROBE. Should some Node take it, the worker is stopped before it runs.
+      void new Worker('', { eval: true, execArgv: [...list, PROBE] }).terminate();
+    } catch (e) {
+      refusal = e;
+    }
+    const kept = withoutRefused(list, refusal);
+    if (!kept) return list;
+    list = kept;
+  }
+}
+
 export function hookWorkers(settings: () => ResolvedGuardOptions): () => void {
   const Original = workerThreads.Worker;
+  // Worked out at the first worker created without an execArgv; the process's options do not change.
+  let inherited: readonly string[] | undefined;
+  const inheritedExecArgv = (): readonly string[] => {
+    if (!inherited) inherited = acceptedInWorkers(PROCESS_EXEC_ARGV, Original);
+    return inherited;
+  };
   class GuardedWorker extends Original {
     constructor(filename: string | URL, options: WorkerOptions = {}) {
       const o: NonNullable<WorkerOptions> = { ...options };
-      const execArgv = o.execArgv ?? process.execArgv;
-      const loader = addedLoader(execArgv);
+      const own = o.execArgv;
+      const loader = own ? addedLoader(own) : null;
       if (loader) {
         throw Object.assign(
           new Error(
@@ -112,6 +193,7 @@ export function hookWorkers(settings: () => ResolvedGuardOptions): () => void {
           { code: 'ERR_IMDSGUARD_BLOCKED' },
         );
       }
+      const execArgv = own ?? inheritedExecArgv();
       o.execArgv = ['--require', REGISTER_PATH, ...execArgv];
       setEnvironmentData(SETTINGS_KEY, workerSettingsOf(settings()) as unknown as WorkerThreads.Serializable);
       try {

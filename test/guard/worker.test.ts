@@ -5,6 +5,7 @@
  * ECONNREFUSED (or whatever listens there), a refused one in the guard's error.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants, tmpdir } from 'node:os';
@@ -94,6 +95,22 @@ globalThis.__grabbedConnect = (address, port) => new Promise((resolve) => {
     );
   });
 
+  test('options added to process.execArgv after start reach no worker: Node hands workers its own copy', async () => {
+    const length = process.execArgv.length;
+    // A loader added here would be installed in the worker before the guard, and the loader check compares with the
+    // process's options: both must be the ones the process started with.
+    process.execArgv.push('--experimental-loader', join(dir, 'pre.mjs'));
+    try {
+      const r = await inWorker(
+        `require('node:worker_threads').parentPort.postMessage({ code: JSON.stringify(process.execArgv) });`,
+      );
+      assert.ok(r.code.startsWith('['), r.code);
+      assert.ok(!r.code.includes('pre.mjs'), r.code);
+    } finally {
+      process.execArgv.splice(length);
+    }
+  });
+
   /** axios (a genuine installed package, not on the allowlist) asks for the managed identity token. */
   const axiosRequest = `const { parentPort } = require('node:worker_threads');
 import(${JSON.stringify(new URL('../../dist/guard/index.js', import.meta.url).href)}).then(({ guardInstalled }) =>
@@ -135,5 +152,79 @@ import(${JSON.stringify(new URL('../../dist/guard/index.js', import.meta.url).hr
     } finally {
       guard.reconfigure({ mode: 'block', report: 'none' });
     }
+  });
+});
+
+/**
+ * A process started with options Node refuses in a worker's explicit execArgv (per-process and V8 options: Node 24's
+ * test runner starts its children with many), one given with its value as the next word, and options a worker
+ * does take. Its own code creates the workers, after the guard is installed.
+ */
+describe('workers of a guarded process started with per-process and V8 options', { skip: why ?? false }, () => {
+  const PARENT_FLAGS = [
+    '--stack-trace-limit=10',
+    '--v8-pool-size=4',
+    '--secure-heap=0',
+    '--secure-heap-min',
+    '2',
+    '--enable-source-maps',
+    '--conditions',
+    'imdsguard-parent',
+  ];
+  // What a worker takes of them, in order.
+  const WORKER_FLAGS = ['--enable-source-maps', '--conditions', 'imdsguard-parent'];
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'imdsguard-worker-flags-'));
+  });
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('every worker user code creates is guarded, with the options it would have without the guard', async () => {
+    const app = join(dir, 'app.mjs');
+    writeFileSync(
+      app,
+      `import { installGuard } from ${JSON.stringify(GUARD_MODULE.href)};
+installGuard({ mode: 'block', report: 'none' });
+const { Worker } = await import('node:worker_threads');
+// The worker connects to the managed identity endpoint on loopback and says how that ended, with its execArgv.
+const code = \`const { parentPort } = require('node:worker_threads');
+require('node:net').connect(40342, '127.0.0.1')
+  .on('connect', function () { this.destroy(); parentPort.postMessage({ code: 'connected' }); })
+  .on('error', (e) => parentPort.postMessage({ code: e.code, execArgv: process.execArgv }));\`;
+const run = (options) => new Promise((resolve) => {
+  const w = new Worker(code, { eval: true, ...options });
+  w.once('message', (m) => w.terminate().then(() => resolve(m)));
+  w.once('error', (e) => resolve({ code: 'WORKER_ERROR ' + e.message }));
+});
+const refused = (options) => { try { new Worker(code, { eval: true, ...options }).terminate(); return 'started'; } catch (e) { return e.code; } };
+console.log(JSON.stringify({
+  parent: process.execArgv,
+  inherited: await run({}),
+  again: await run({}),
+  own: await run({ execArgv: ['--conditions', 'imdsguard-own'] }),
+  ownRefused: refused({ execArgv: ['--stack-trace-limit=3'] }),
+}));
+`,
+    );
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, [...PARENT_FLAGS, app], { timeout: 60_000 }, (err, out, errOut) =>
+        err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
+      );
+    });
+    type Seen = { code: string; execArgv?: string[] };
+    const r = JSON.parse(stdout) as { parent: string[]; inherited: Seen; again: Seen; own: Seen; ownRefused: string };
+    assert.deepEqual(r.parent, PARENT_FLAGS);
+    // The guard refused the connection in the worker (unguarded, it would end in ECONNREFUSED on loopback).
+    for (const k of ['inherited', 'again', 'own'] as const) assert.equal(r[k].code, 'ERR_IMDSGUARD_BLOCKED', k);
+    // No execArgv given: the process's options less those Node refuses in a worker, after the guard's preload.
+    for (const k of ['inherited', 'again'] as const) {
+      assert.equal(r[k].execArgv?.[0], '--require', k);
+      assert.deepEqual(r[k].execArgv?.slice(2), WORKER_FLAGS, k);
+    }
+    // Its own execArgv: kept as given; one Node refuses is refused as it would be without the guard.
+    assert.deepEqual(r.own.execArgv?.slice(2), ['--conditions', 'imdsguard-own']);
+    assert.equal(r.ownRefused, 'ERR_WORKER_INVALID_EXEC_ARGV');
   });
 });
