@@ -27,11 +27,6 @@ const NODE24_SKIPS = [
   // is plain ECMAScript without a Node API (test/core-purity.test.ts enforces it), and on Node 24 it still runs
   // under every CLI, scan, proxy, guard and fleet test, on real inputs.
   'src/core/',
-  // KNOWN FAILURE, open: on Node 24 a guarded process whose execArgv holds per-process flags (the test runner's child
-  // has them) cannot start a worker that inherits them: the guard passes process.execArgv explicitly with its preload
-  // in front, and Node 24 refuses per-process flags in an explicit worker execArgv (ERR_WORKER_INVALID_EXEC_ARGV),
-  // while it drops them itself from an inherited one. The worker is refused, never unguarded. Tracked in the issues.
-  'test/guard/worker.test.ts',
 ];
 
 function collect(dir, out) {
