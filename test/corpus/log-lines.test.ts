@@ -144,3 +144,28 @@ describe('scan: public names that payload lists give for the metadata address', 
     );
   });
 });
+
+describe('scan: Kubernetes API servers, kubelets and etcd are internal targets, reported above the default --fail-on', () => {
+  test('attempts on them (here answered 502) are ssrf-internal at medium; a dev server on localhost stays low', async () => {
+    const k8s = [
+      clf(
+        'GET /api/v1/preview?url=https://kubernetes.default.svc/api/v1/namespaces/kube-system/secrets HTTP/1.1',
+        '-',
+        502,
+      ),
+      clf('GET /oembed?uri=http://127.0.0.1:10255/pods HTTP/1.1', '-', 502),
+      clf('GET /share?data=https%3A%2F%2F10.0.0.1%3A10250%2Frun%2Fdefault%2Fpod%2Fc HTTP/1.1', '-', 502),
+      clf('GET /hooks/test?avatar_url=http://localhost:2379/v2/keys/%3Frecursive%3Dtrue HTTP/1.1', '-', 502),
+    ];
+    const dev = [clf('GET /login?next=http://localhost:3000/dashboard HTTP/1.1', '-', 502)];
+    const { byLine } = await scanLines([...k8s, ...dev]);
+    for (let n = 1; n <= k8s.length; n++) {
+      const f = byLine.get(n)?.[0];
+      assert.equal(f?.verdict, 'internal', k8s[n - 1]);
+      assert.equal(f?.rule.id, 'ssrf-internal');
+      assert.equal(f?.severity, 'medium', k8s[n - 1]);
+    }
+    const d = byLine.get(k8s.length + 1)?.[0];
+    assert.ok(!d || (d.verdict === 'internal' && d.severity === 'low'), JSON.stringify(d?.severity));
+  });
+});

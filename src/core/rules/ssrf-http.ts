@@ -161,7 +161,12 @@ function severityOf(verdict: Verdict, hit: MetadataHit, success: boolean): Sever
   // Both readings plausible (a URL among words, a search for a URL): the severity follows the confidence of a coin
   // toss and stays under the default --fail-on (medium), whatever the path or the response would otherwise earn.
   if (hit.ambiguity) return 'low';
-  if (verdict === 'internal') return success ? 'medium' : 'low';
+  // A Kubernetes API server, kubelet or etcd holds cluster secrets and runs commands: an attempt on one is a finding
+  // under the default --fail-on, where a request to some other internal address (a dev server's localhost) is not.
+  if (verdict === 'internal') {
+    if (hit.internalKind === 'kubernetes') return success ? 'high' : 'medium';
+    return success ? 'medium' : 'low';
+  }
   if (success) return 'critical';
   // An attempt is at least medium and at most high: critical is kept for evidence that it worked.
   let s = maxSeverity('medium', hit.sensitivity);
