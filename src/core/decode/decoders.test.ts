@@ -251,10 +251,14 @@ describe('parseIPv6(): an IPv4 part in another notation', () => {
       assert.equal(p?.canonical, '169.254.169.254', s);
       assert.ok(p?.transforms.includes('ipv6-mapped'), s);
       assert.ok(
-        p?.disagreements.some((d) => /inet_pton/.test(d)),
+        p?.disagreements.some((d) => /getaddrinfo refuse this form, so it reaches nothing/.test(d)),
         s,
       );
     }
+  });
+  test('a single number after ::ffff: is read as nothing: no parser takes it', () => {
+    assert.equal(parseIPv6('[::ffff:0xa9fea9fe]'), null);
+    assert.equal(parseIPv6('[::ffff:2852039166]'), null);
   });
   test('plain dotted decimal parses as before; other prefixes and malformed parts read nothing', () => {
     assert.deepEqual(parseIPv6('[::ffff:169.254.169.254]')?.disagreements, []);

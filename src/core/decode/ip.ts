@@ -110,8 +110,10 @@ function embeddedIPv4(addr: ipaddr.IPv6): { v4: string; how: Transform } | null 
 
 /**
  * `::ffff:0251.0376.0251.0376`: a mapped (or compatible) address whose IPv4 part is written in another notation.
- * Parsers refuse it (WHATWG URL and inet_pton take only dotted decimal there), so it reaches nothing; it is read as
- * its sender wrote it, with the loose IPv4 grammar, because it is sent as a disguised metadata address.
+ * No client we know of resolves it: WHATWG URL (Node's URL), curl 7.88 (its inet_pton) and wget refuse the URL, and
+ * glibc's getaddrinfo refuses the literal, since an IPv4 part inside IPv6 must be dotted decimal without leading
+ * zeros. It is read as its sender wrote it, with the loose IPv4 grammar, because it is sent only as a disguised
+ * metadata address (a probe of the filter); the disagreement says it reaches nothing.
  */
 function looseEmbeddedIPv4(s: string, transforms: Transform[]): ParsedIp | null {
   const m = /^(?:::(ffff:)?|(?:0{1,4}:){5}(ffff):)([0-9a-fx.]*\.[0-9a-fx.]*)$/i.exec(s);
@@ -124,7 +126,7 @@ function looseEmbeddedIPv4(s: string, transforms: Transform[]): ParsedIp | null 
     transforms: [...transforms, m[1] || m[2] ? 'ipv6-mapped' : 'ipv6-compatible', ...v4.transforms],
     disagreements: [
       ...v4.disagreements,
-      'an IPv4 part inside IPv6 must be dotted decimal (WHATWG URL, inet_pton refuse this); read as its sender meant it',
+      'an IPv4 part inside IPv6 must be dotted decimal: WHATWG URL, curl and getaddrinfo refuse this form, so it reaches nothing; read as the address its sender meant',
     ],
   };
 }
