@@ -190,29 +190,56 @@ const ENTITIES: Record<string, string> = {
   nbsp: ' ',
 };
 
-/** HTML character references: decimal, hexadecimal and the named ones a serialiser writes for URL and JSON text. */
+/**
+ * HTML character references: decimal, hexadecimal and the named ones a serialiser writes for URL and JSON text. A
+ * numeric reference may lack its `;` (browsers read it all the same), and then the digits of the next characters run
+ * into it (`&#x2bdSVk` for `+dSVk`): when all the digits name no printable ASCII character, the longest run of them
+ * that does is read, and the rest is text.
+ */
 function html(t: string): Step | null {
-  return replaceAll(t, /&(?:#(\d{1,7})|#[xX]([0-9A-Fa-f]{1,6})|([A-Za-z]{2,6}));?/g, (m) => {
+  return replaceAll(t, /&(?:#(\d{1,7})|#[xX]([0-9A-Fa-f]{1,6})|([A-Za-z]{2,6}))(;?)/g, (m) => {
     if (m[1] !== undefined || m[2] !== undefined) {
-      const v = m[1] !== undefined ? Number(m[1]) : Number.parseInt(m[2]!, 16);
-      return v <= 0xffff ? String.fromCharCode(v) : null;
+      const digits = m[1] ?? m[2]!;
+      const radix = m[1] !== undefined ? 10 : 16;
+      const at = m[0].length - digits.length - m[4]!.length;
+      let n = digits.length;
+      if (m[4] === '') {
+        while (n > 1 && !printable(Number.parseInt(digits.slice(0, n), radix))) n--;
+        if (!printable(Number.parseInt(digits.slice(0, n), radix))) n = digits.length;
+      }
+      const v = Number.parseInt(digits.slice(0, n), radix);
+      return v <= 0xffff ? [String.fromCharCode(v), n < digits.length ? at + n : m[0].length] : null;
     }
-    return m[0].endsWith(';') ? (ENTITIES[m[3]!.toLowerCase()] ?? null) : null;
+    return m[4] === ';' ? (ENTITIES[m[3]!.toLowerCase()] ?? null) : null;
   });
 }
 
-function replaceAll(t: string, re: RegExp, f: (m: RegExpExecArray) => string | null): Step | null {
+function printable(c: number): boolean {
+  return c >= 32 && c < 127;
+}
+
+/**
+ * Each match of `re` replaced by what `f` gives: a string, or a string and how many characters of the match it takes
+ * (the rest is kept as text); null keeps the match as it is.
+ */
+function replaceAll(
+  t: string,
+  re: RegExp,
+  f: (m: RegExpExecArray) => string | readonly [string, number] | null,
+): Step | null {
   const b = new Builder();
   let changed = false;
   let run = 0;
   re.lastIndex = 0;
   for (let m = re.exec(t); m !== null; m = re.exec(t)) {
-    const out = f(m);
-    if (out === null) continue;
+    const r = f(m);
+    if (r === null) continue;
+    const [out, len] = typeof r === 'string' ? [r, m[0].length] : r;
     if (run < m.index) pushEach(b, t, run, m.index);
-    b.push(out, m.index, m.index + m[0].length);
+    b.push(out, m.index, m.index + len);
     changed = true;
-    run = m.index + m[0].length;
+    run = m.index + len;
+    re.lastIndex = run;
   }
   if (!changed) return null;
   if (run < t.length) pushEach(b, t, run, t.length);
@@ -298,8 +325,8 @@ export function base64Rest(t: string): View | null {
 
 /**
  * Base64/base64url runs that decode to text (a credentials document, or one value, encoded whole). A run may have a
- * word glued in front (`/cb/eyJ…`, `d=eyJ…` is split already): decoding is tried from its start and after each `/`,
- * `+`, `-` or `_` near its start.
+ * word glued in front (`/cb/eyJ…`, `xdU4z…`; `d=eyJ…` is split already): decoding is tried from its start, after each
+ * `/`, `+`, `-` or `_` near its start, and from each of its next seven characters.
  */
 function base64(t: string): Step | null {
   const re = new RegExp(`[A-Za-z0-9+/_-]{${MIN_B64_RUN},}`, 'g');
@@ -311,6 +338,8 @@ function base64(t: string): Step | null {
       const c = m[0][k]!;
       if (c === '/' || c === '+' || c === '-' || c === '_') starts.push(m.index + k + 1);
     }
+    // Or glued to a short word (`x` + base64): it starts at one of the next seven characters.
+    for (let k = 1; k < 8 && m[0].length - k >= MIN_B64_RUN; k++) starts.push(m.index + k);
     for (const s of starts) {
       const d = decodeB64(t, s, end);
       if (d) {
@@ -336,29 +365,37 @@ function base64(t: string): Step | null {
   return b.step();
 }
 
-/** Hex of text (an even run of hex digits that decodes to printable text). Hashes and ids decode to binary. */
+/**
+ * Hex of text: an even run of hex digits, or bytes written as pairs with a blank or colon between them (a dump:
+ * `7b 22 43 6f`), that decodes to printable text. Hashes and ids decode to binary.
+ */
 function hex(t: string): Step | null {
-  const re = new RegExp(`[0-9A-Fa-f]{${MIN_HEX_RUN},}`, 'g');
-  const parts: Array<{ from: number; to: number; d: Decoded }> = [];
+  const re = new RegExp(
+    `[0-9A-Fa-f]{${MIN_HEX_RUN},}|(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]){${MIN_HEX_RUN / 2 - 1},}[0-9A-Fa-f]{2}(?![0-9A-Fa-f])`,
+    'g',
+  );
+  const parts: Array<{ from: number; at: number[]; d: Decoded }> = [];
   for (let m = re.exec(t); m !== null; m = re.exec(t)) {
-    const len = m[0].length & ~1;
-    const bytes: number[] = [];
-    for (let i = 0; i < len; i += 2) bytes.push(Number.parseInt(m[0].slice(i, i + 2), 16));
+    // Where each byte's two digits start.
+    const at: number[] = [];
+    if (m[0][2] === ' ' || m[0][2] === ':') for (let i = 0; i < m[0].length; i += 3) at.push(m.index + i);
+    else for (let i = 0; i + 1 < m[0].length; i += 2) at.push(m.index + i);
+    const bytes = at.map((i) => Number.parseInt(t.slice(i, i + 2), 16));
     const d = asText(bytes, 0);
-    if (d) parts.push({ from: m.index, to: m.index + len, d });
+    if (d) parts.push({ from: m.index, at, d });
   }
   if (parts.length === 0) return null;
   const b = new Builder();
-  let at = 0;
+  let pos = 0;
   for (const p of parts) {
-    pushEach(b, t, at, p.from);
+    pushEach(b, t, pos, p.from);
     const w = p.d.width;
     p.d.chars.forEach((c, i) => {
-      b.push(String.fromCharCode(c), p.from + 2 * i * w, p.from + 2 * (i + 1) * w);
+      b.push(String.fromCharCode(c), p.at[i * w]!, p.at[i * w + w - 1]! + 2);
     });
-    at = p.to;
+    pos = p.at[p.d.chars.length * w - 1]! + 2;
   }
-  pushEach(b, t, at, t.length);
+  pushEach(b, t, pos, t.length);
   return b.step();
 }
 
@@ -366,8 +403,10 @@ function hex(t: string): Step | null {
  * low four bits are 2–7 (the next byte's top nibble); the second form is the same text as UTF-16LE. */
 const B64_TEXT =
   /(?:[I-Za-f][C-HS-Xi-ny-z0-3][A-Za-z0-9+/_-]{2}){5}|(?:[I-Za-f][AQgw][AB][A-Za-z0-9+/_-]A[C-H][A-Za-z0-9+/_-]A){3}/;
-/** Hex of printable ASCII: every byte's first digit is 2–7 (in UTF-16LE, every other byte is 00). */
-const HEX_TEXT = /(?:[2-7][0-9A-Fa-f]){12}|(?:[2-7][0-9A-Fa-f]00){8}/;
+/** Hex of printable ASCII: every byte's first digit is 2–7 (in UTF-16LE, every other byte is 00); in a dump, a blank
+ * or colon after each byte. */
+const HEX_TEXT =
+  /(?:[2-7][0-9A-Fa-f]){12}|(?:[2-7][0-9A-Fa-f]00){8}|(?:[2-7][0-9A-Fa-f][ :]){11}[2-7]|(?:[2-7][0-9A-Fa-f][ :]00[ :]){6}/;
 
 /** The layers, in the order they are tried on each view. */
 export const LAYERS: readonly Layer[] = [

@@ -5,6 +5,7 @@ import {
   benignLine,
   encode,
   encodingChain,
+  generatedCredentials,
   holdsPiece,
   leftOver,
   secretDoc,
@@ -223,6 +224,56 @@ describe('Masker: known secrets', () => {
         assert.equal(holdsPiece(decoders[k]!(out), v), null, `${l.slice(0, 30)}: ${v.slice(0, 6)}… survives`);
       }
     });
+  });
+
+  test('HTML numeric references without their ";" (digits of the next characters run into them): masked', () => {
+    const c = generatedCredentials(1401);
+    const doc = JSON.stringify({ AccessKeyId: c.awsKeyId, SecretAccessKey: c.awsSecret, Token: c.awsToken });
+    for (const radix of [16, 10]) {
+      // Every character that is not a letter or digit as a reference with no ";": `&#x22ASIA…` reads as `"ASIA…`.
+      const ref = (ch: string) => (radix === 16 ? `&#x${ch.charCodeAt(0).toString(16)}` : `&#${ch.charCodeAt(0)}`);
+      const line = `GET /x?d=${each(doc, (ch) => (/[A-Za-z0-9]/.test(ch) ? ch : ref(ch)))} HTTP/1.1`;
+      const out = new Masker().line(line);
+      for (const v of [c.awsKeyId, c.awsSecret, c.awsToken.slice(16)])
+        assert.equal(holdsPiece(out, v), null, `radix ${radix}: ${v.slice(0, 6)}… survives in ${out.slice(0, 200)}`);
+    }
+  });
+
+  test('a hex dump with a blank or colon between bytes: masked, every other byte kept', () => {
+    const c = generatedCredentials(1402);
+    const doc = JSON.stringify({ AccessKeyId: c.awsKeyId, SecretAccessKey: c.awsSecret, Token: c.awsToken });
+    for (const sep of [' ', ':']) {
+      const dump = [...Buffer.from(doc)].map((b) => b.toString(16).padStart(2, '0')).join(sep);
+      const line = `2026-12-05T06:00:00Z DEBUG body: ${dump} (end)`;
+      const out = new Masker().line(line);
+      assert.ok(out.startsWith('2026-12-05T06:00:00Z DEBUG body: 7b') && out.endsWith(' (end)'), out.slice(0, 80));
+      // The dump read back byte by byte (a mask stays as it is).
+      const undone = out
+        .split(sep)
+        .map((t) => (/^[0-9a-f]{2}$/.test(t) ? String.fromCharCode(Number.parseInt(t, 16)) : t))
+        .join('');
+      assert.ok(undone.includes('"AccessKeyId"'), undone.slice(0, 80));
+      for (const v of [c.awsKeyId, c.awsSecret, c.awsToken.slice(16)]) assert.equal(holdsPiece(undone, v), null);
+    }
+  });
+
+  test('a known secret later in base64 glued to other characters: masked', () => {
+    const c = generatedCredentials(1403);
+    const m = new Masker();
+    m.line(JSON.stringify({ AccessKeyId: c.awsKeyId, SecretAccessKey: c.awsSecret }));
+    const piece = c.awsSecret.slice(5, 25);
+    for (const glue of ['x', 'ab', 'q9Z', 'tok3n7_']) {
+      for (const enc of [
+        Buffer.from(piece).toString('base64'),
+        Buffer.from(piece).toString('base64url'),
+        Buffer.from(piece, 'utf16le').toString('base64'),
+      ]) {
+        const line = `${glue}${enc}y`;
+        const out = m.line(line);
+        assert.notEqual(out, line, line);
+        assert.ok(out.startsWith(glue), out);
+      }
+    }
   });
 
   test('KnownSecrets finds every piece of 12 characters or more, and nothing shorter', () => {
