@@ -89,6 +89,33 @@ describe('public aliases (data with a source per entry)', () => {
   });
 });
 
+describe('wildcard and rebinding zones read only the notations their servers read', () => {
+  test('nip.io and sslip.io: dotted, dashed and 8 hex digits; sslip.io also IPv6 with dashes; rbndr.us: hex labels', () => {
+    for (const n of [
+      'app.169.254.169.254.nip.io',
+      'app-169-254-169-254.nip.io',
+      'app-a9fea9fe.nip.io',
+      'x.169.254.169.254.sslip.io',
+      'www-169-254-169-254.sslip.io',
+      'a9fea9fe.sslip.io',
+      'fd00-ec2--254.sslip.io',
+      'a9fea9fe.7f000001.rbndr.us',
+      '169.254.169.254.xip.io',
+    ])
+      metadata(`/fetch?url=http://${n}/latest/meta-data/`);
+  });
+  test('a notation the zone does not read (0x prefixes, hex or dashes under xip.io, dotted under rbndr.us) is a name', () => {
+    for (const n of [
+      '0xa9fea9fe.nip.io',
+      '0xa9fea9fe.sslip.io',
+      'a9fea9fe.xip.io',
+      '169-254-169-254.xip.io',
+      '169.254.169.254.7f000001.rbndr.us',
+    ])
+      notMetadata(`/fetch?url=http://${n}/latest/meta-data/`);
+  });
+});
+
 describe('hex-written URLs', () => {
   test('open in a parameter and in a camo-style path segment', () => {
     assert.deepEqual(findHexUrls(`/camo/3f4c2a1b9d0e/${hex(META)}`), [META]);

@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { DNS_ALIASES, DNS_SERVICES, type DnsService } from '../endpoints/aliases.ts';
+import { type AddressForm, DNS_ALIASES, DNS_SERVICES, type DnsService } from '../endpoints/aliases.ts';
 import { ALL_IPV4 } from '../endpoints/lookup.ts';
 import type { InternalKind, Transform } from '../model/hit.ts';
 import { parseIPv4Loose, parseIPv6 } from './ip.ts';
@@ -95,8 +95,8 @@ const OCTET = '(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)';
 const QUAD_ANY = new RegExp(`(?:^|[^0-9])(${OCTET}[.-]${OCTET}[.-]${OCTET}[.-]${OCTET})(?![0-9])`, 'g');
 
 /** Addresses written inside a DNS name: dotted, dashed, 8-hex-digit, or sslip.io-style dashed IPv6. */
-export function addressesInName(label: string): Array<{ ip: string; kind: 'ipv4' | 'ipv6'; how: Transform }> {
-  const out: Array<{ ip: string; kind: 'ipv4' | 'ipv6'; how: Transform }> = [];
+export function addressesInName(label: string): Array<{ ip: string; kind: 'ipv4' | 'ipv6'; how: AddressForm }> {
+  const out: Array<{ ip: string; kind: 'ipv4' | 'ipv6'; how: AddressForm }> = [];
   // Overlapping matches matter (`1.2.3.4-169.254.169.254`), so scan from every start.
   for (let i = 0; i < label.length; i++) {
     QUAD_ANY.lastIndex = i;
@@ -218,8 +218,11 @@ function readHost(written: string): HostReading[] {
         form: 'name',
       });
     }
+    const forms = DNS_SERVICES.find((d) => d.suffix === suffix)?.forms;
     for (const a of addressesInName(label)) {
       if (seen.has(`${a.kind}|${a.ip}`)) continue;
+      // A notation the service's server does not read resolves to nothing there.
+      if (forms && !forms.includes(a.how)) continue;
       readings.push({
         kind: a.kind,
         canonical: a.ip,

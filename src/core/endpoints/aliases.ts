@@ -6,6 +6,9 @@
  * here.
  */
 
+/** How an address can be written in a name: `169.254.169.254`, `169-254-169-254`, `a9fea9fe`, `fd00-ec2--254`. */
+export type AddressForm = 'dotted' | 'dashed' | 'hex' | 'ipv6-dashed';
+
 export interface DnsService {
   /** The zone (`nip.io`): names under it are read by the service's grammar. */
   suffix: string;
@@ -17,21 +20,33 @@ export interface DnsService {
   exported?: boolean;
   /** The label next to the zone may be an IPv4 address as a base-36 number of 1–7 digits, low byte first (`1ynrnhl.xip.io`). */
   base36?: boolean;
+  /** The notations its server reads, from its source; absent where that was not checked (then every one is read). */
+  forms?: readonly AddressForm[];
 }
 
 export const DNS_SERVICES: readonly DnsService[] = [
-  { suffix: 'nip.io', exported: true, kind: 'wildcard', source: 'https://nip.io/ (dotted, dashed and hex forms)' },
+  {
+    suffix: 'nip.io',
+    exported: true,
+    kind: 'wildcard',
+    forms: ['dotted', 'dashed', 'hex'],
+    source:
+      'https://nip.io/ (dotted, dashed and hex forms); https://github.com/exentriquesolutions/nip.io nipio/backend.py _split_subdomain (8 hex digits without 0x, or four parts split on . and -)',
+  },
   {
     suffix: 'sslip.io',
     exported: true,
     kind: 'wildcard',
-    source: 'https://sslip.io/ (dotted, dashed, IPv6 with dashes for colons)',
+    forms: ['dotted', 'dashed', 'hex', 'ipv6-dashed'],
+    source:
+      'https://sslip.io/ (dotted, dashed, IPv6 with dashes for colons); https://github.com/cunnie/sslip.io xip/xip.go (ipv4REDots, ipv4REDashes, ipv4REHex: 8 hex digits without 0x, ipv6RE)',
   },
   {
     suffix: 'xip.io',
     exported: true,
     kind: 'wildcard',
     base36: true,
+    forms: ['dotted'],
     source:
       'https://github.com/basecamp/xip-pdns (xip.io, retired; bin/xip-pdns: dotted IPv4, else a base-36 label of 1-7 characters, low byte first)',
   },
@@ -57,7 +72,9 @@ export const DNS_SERVICES: readonly DnsService[] = [
     suffix: 'rbndr.us',
     exported: true,
     kind: 'rebinding',
-    source: 'https://github.com/taviso/rbndr (<hex ip>.<hex ip>.rbndr.us)',
+    forms: ['hex'],
+    source:
+      'https://github.com/taviso/rbndr (<hex ip>.<hex ip>.rbndr.us; rebinder.c parse_ip4_label: two labels of exactly 8 lower-case hex digits)',
   },
   {
     suffix: '1u.ms',
