@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { REQUEST_SITES } from './request-sites.ts';
 
 /** A captured stack, read lazily. */
 export interface CallerStack {
@@ -28,6 +29,8 @@ export interface CallerFrame {
   file: string;
   /** The file on disk is the script V8 ran there (not a vm filename, sourceURL or eval). */
   genuine: boolean;
+  /** A genuine frame on one of its package's catalogued request calls (request-sites.ts). */
+  site?: boolean;
 }
 
 const CAPTURE_DEPTH = 64;
@@ -49,6 +52,7 @@ interface RawSite {
   file: string;
   hash: string;
   isEval: boolean;
+  line: number;
 }
 
 const readRaw = (_err: Error, sites: NodeJS.CallSite[]): RawSite[] =>
@@ -57,7 +61,7 @@ const readRaw = (_err: Error, sites: NodeJS.CallSite[]): RawSite[] =>
     // getFileName only: a sourceURL comment is the script's own claim about itself.
     const file = isEval ? '' : (s.getFileName() ?? '');
     const hash = (s as unknown as { getScriptHash?: () => string }).getScriptHash?.() ?? '';
-    return { file, hash, isEval };
+    return { file, hash, isEval, line: s.getLineNumber() ?? 0 };
   });
 
 /** SHA-256 of each file on disk (and of its text without a BOM, which the CommonJS loader strips), by path. */
@@ -76,6 +80,39 @@ function hashesOnDisk(path: string): readonly string[] {
   }
   diskHashes.set(path, h);
   return h;
+}
+
+/** The lines of each catalogued request-site file on disk, by path (read only for those files). */
+const diskLines = new Map<string, readonly string[]>();
+
+function lineOnDisk(path: string, line: number): string {
+  let lines = diskLines.get(path);
+  if (!lines) {
+    try {
+      lines = readFileSync(path, 'utf8').split('\n');
+    } catch {
+      lines = [];
+    }
+    diskLines.set(path, lines);
+  }
+  return lines[line - 1] ?? '';
+}
+
+function pathOf(file: string): string {
+  return file.startsWith('file://') ? fileURLToPath(file) : file;
+}
+
+/** The frame is on the line of one of its package's catalogued request calls. */
+function atRequestSite(file: string, line: number, pkg: string): boolean {
+  const sites = REQUEST_SITES[pkg];
+  if (!sites || line <= 0) return false;
+  const norm = file.replace(/\\/g, '/');
+  const marker = `/node_modules/${pkg}/`;
+  const i = norm.lastIndexOf(marker);
+  if (i < 0) return false;
+  const rel = norm.slice(i + marker.length);
+  const site = sites.find((x) => x.file === rel);
+  return site !== undefined && lineOnDisk(pathOf(file), line).includes(site.call);
 }
 
 /** The real path of each file, by the path a stack names (null: it does not exist). */
@@ -140,7 +177,9 @@ export function callerFrames(c: CallerStack, roots: readonly string[]): CallerFr
       continue;
     }
     if (!s.file || s.file.startsWith('node:') || s.file.startsWith('internal/')) continue;
-    out.push({ file: s.file, genuine: packageOf(s.file) !== null && genuine(s.file, s.hash, roots) });
+    const pkg = packageOf(s.file);
+    const real = pkg !== null && genuine(s.file, s.hash, roots);
+    out.push({ file: s.file, genuine: real, site: real && pkg !== null && atRequestSite(s.file, s.line, pkg) });
   }
   return out;
 }
@@ -176,6 +215,12 @@ export interface CallerSummary {
    * its name to requests that code makes.
    */
   requesters: string[];
+  /**
+   * The same chain, starting only at a catalogued request call (request-sites.ts) and entering each further
+   * package only through one: an SDK frame reading an application's getter or calling its logger is not where
+   * the SDK sends its request, so a bound built-in called from there does not borrow the SDK's name.
+   */
+  siteRequesters: string[];
   /** The first file outside node_modules (the app's code), or null. */
   appFrame: string | null;
 }
@@ -184,9 +229,20 @@ export function summarise(frames: readonly CallerFrame[]): CallerSummary {
   const packages: string[] = [];
   const requesters: string[] = [];
   let appFrame: string | null = null;
+  const siteRequesters: string[] = [];
   let chain = true;
+  let siteChain = true;
+  let last: string | null = null;
   for (const f of frames) {
     if (f.file.startsWith(OWN_URL) || f.file.startsWith(OWN_PATH)) continue;
+    // The innermost frame, and each frame where the chain passes into another package, must be a catalogued
+    // call (a transport called by its SDK), not an SDK line that merely ran a getter or a callback.
+    const p0 = f.file === '<eval>' ? null : packageOf(f.file);
+    if (siteChain && (p0 === null || !f.genuine || (p0 !== last && f.site !== true))) siteChain = false;
+    if (siteChain && p0 !== null) {
+      if (!siteRequesters.includes(p0)) siteRequesters.push(p0);
+      last = p0;
+    }
     const p = f.file === '<eval>' ? null : packageOf(f.file);
     if (p === null) {
       if (appFrame === null && f.file !== '<eval>') appFrame = f.file;
@@ -197,5 +253,5 @@ export function summarise(frames: readonly CallerFrame[]): CallerSummary {
     if (!f.genuine) chain = false;
     else if (chain && !requesters.includes(p)) requesters.push(p);
   }
-  return { packages, requesters, appFrame };
+  return { packages, requesters, siteRequesters, appFrame };
 }

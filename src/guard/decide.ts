@@ -7,7 +7,7 @@ import { type Finding, makeFinding } from '../core/model/finding.ts';
 import { maskArgv } from '../core/secrets/argv.ts';
 import { maskRecord } from '../core/secrets/masker.ts';
 import { GuardBlockedError } from './blocked-error.ts';
-import { type CallerStack, callerFrames, summarise } from './caller.ts';
+import { type CallerStack, type CallerSummary, callerFrames, summarise } from './caller.ts';
 import type { MetadataDestination } from './destination.ts';
 import type { AllowRule, ResolvedGuardOptions } from './options.ts';
 
@@ -41,14 +41,14 @@ export interface Decision {
  */
 function matchAllow(
   allow: readonly AllowRule[],
-  packages: readonly string[],
+  s: CallerSummary,
   d: MetadataDestination,
   header: ConnectionAttempt['header'],
 ): AllowRule | undefined {
   const providers = d.provider === 'multi' ? d.providers : [d.provider];
   return allow.find(
     (r) =>
-      packages.includes(r.package) &&
+      (r.requestSite ? s.siteRequesters : s.requesters).includes(r.package) &&
       (!r.providers || r.providers.some((p) => providers.includes(p))) &&
       (!r.header || header?.(r.header.name)?.toLowerCase() === r.header.value.toLowerCase()),
   );
@@ -94,7 +94,7 @@ export function decide(
   const appFrame = summaries.find((s) => s.appFrame !== null)?.appFrame ?? null;
   let rule: AllowRule | undefined;
   for (const s of summaries) {
-    rule = matchAllow(o.allow, s.requesters, d, a.header);
+    rule = matchAllow(o.allow, s, d, a.header);
     if (rule) break;
   }
   const outcome: 'allow' | 'deny' | 'audit' = rule ? 'allow' : o.mode === 'block' ? 'deny' : 'audit';

@@ -75,6 +75,7 @@ export function workerSettingsOf(o: ResolvedGuardOptions): WorkerSettings {
       package: r.package,
       ...(r.providers ? { providers: [...r.providers] } : {}),
       ...(r.header ? { header: { name: r.header.name, value: r.header.value } } : {}),
+      ...(r.requestSite ? { requestSite: true } : {}),
       ...(r.reason ? { reason: r.reason } : {}),
     })),
     reportAllowed: o.reportAllowed,

@@ -16,6 +16,12 @@ export interface AllowRule {
    * SDK sends (and that a user-supplied URL cannot add) narrows it to the SDK's requests.
    */
   header?: { name: string; value: string };
+  /**
+   * Count the package only on a stack whose innermost frame is one of the catalogued lines where an SDK sends
+   * its metadata request (request-sites.ts), not wherever the package is on the stack. The built-in entries set
+   * it; an entry without it trusts every frame of its package.
+   */
+  requestSite?: boolean;
   /** Why this entry exists (shown in findings). */
   reason?: string;
 }
@@ -60,24 +66,43 @@ function frozenRules(rules: readonly AllowRule[]): readonly AllowRule[] {
  */
 export const DEFAULT_ALLOW: readonly AllowRule[] = frozenRules([
   {
+    requestSite: true,
     package: '@smithy/credential-provider-imds',
     providers: ['aws'],
     reason: 'AWS SDK v3 instance/container credential provider',
   },
   {
+    requestSite: true,
     package: '@aws-sdk/credential-provider-imds',
     providers: ['aws'],
     reason: 'AWS SDK v3 instance credential provider',
   },
   {
+    requestSite: true,
     package: '@aws-sdk/credential-provider-http',
     providers: ['aws'],
     reason: 'AWS SDK v3 container (ECS/EKS) credential provider',
   },
-  { package: 'gcp-metadata', providers: ['gcp'], reason: 'google-auth-library metadata client' },
-  { package: 'google-auth-library', providers: ['gcp'], reason: 'Google Cloud credentials' },
-  { package: '@azure/identity', providers: ['azure'], reason: 'Azure managed identity credential' },
   {
+    requestSite: true,
+    package: 'gcp-metadata',
+    providers: ['gcp'],
+    reason: 'google-auth-library metadata client',
+  },
+  {
+    requestSite: true,
+    package: 'google-auth-library',
+    providers: ['gcp'],
+    reason: 'Google Cloud credentials',
+  },
+  {
+    requestSite: true,
+    package: '@azure/identity',
+    providers: ['azure'],
+    reason: 'Azure managed identity credential',
+  },
+  {
+    requestSite: true,
     package: '@azure/msal-node',
     providers: ['azure'],
     reason: 'Azure managed identity (MSAL) used by @azure/identity',
@@ -85,12 +110,14 @@ export const DEFAULT_ALLOW: readonly AllowRule[] = frozenRules([
   // Their transports: async hops (`return promise` without await) hide the SDK frame from the stack, so the
   // transport counts only with the protocol header the SDK always sends.
   {
+    requestSite: true,
     package: 'gaxios',
     providers: ['gcp'],
     header: { name: 'metadata-flavor', value: 'Google' },
     reason: 'google-auth-library transport with the Metadata-Flavor header',
   },
   {
+    requestSite: true,
     package: '@azure/core-rest-pipeline',
     providers: ['azure'],
     header: { name: 'metadata', value: 'true' },

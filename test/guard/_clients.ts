@@ -413,6 +413,53 @@ async function takeOver(): Promise<Result> {
   return { ...r, message: `${seen.join(', ')}; mode ${guard.mode}; ${r.message ?? ''}` };
 }
 
+/**
+ * The application hands the AWS SDK an object whose getter is a bound built-in that requests
+ * the metadata service: no application frame is left between the SDK's frame and the request. The error of the
+ * app's request has no listener of the app's own, so it is caught at the process.
+ */
+function launder(how: 'getter-http' | 'getter-fetch' | 'profile'): Promise<Result> {
+  const url = `http://169.254.169.254${AWS_CREDS}`;
+  return new Promise((resolve) => {
+    const done = (r: Result) => {
+      process.off('uncaughtException', onError);
+      process.off('unhandledRejection', onError);
+      resolve(r);
+    };
+    const onError = (e: unknown) => {
+      const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+      done({ outcome: 'error', code: err.cause?.code ?? err.code ?? '', message: err.message });
+    };
+    process.on('uncaughtException', onError);
+    process.on('unhandledRejection', onError);
+    const got = (res: http.IncomingMessage) => {
+      res.resume();
+      done({ outcome: 'ok', status: res.statusCode ?? 0 });
+    };
+    const req = http.get as (u: string, cb: (res: http.IncomingMessage) => void) => http.ClientRequest;
+    const bound =
+      how === 'getter-fetch'
+        ? Reflect.apply.bind(Reflect, fetch, globalThis, [url])
+        : Reflect.apply.bind(Reflect, req, http, [url, got]);
+    void (async () => {
+      if (how === 'profile') {
+        const { fromInstanceMetadata } = await import('@aws-sdk/credential-providers');
+        // Read by @smithy/credential-provider-imds (allowlisted) when the provider is built.
+        const init = { timeout: 500, maxRetries: 0 };
+        Object.defineProperty(init, 'profile', { get: bound });
+        await fromInstanceMetadata(init)().catch(() => undefined);
+        return;
+      }
+      const { providerConfigFromInit } = await import('@smithy/credential-provider-imds');
+      const init = {};
+      Object.defineProperty(init, 'timeout', { get: bound });
+      const { timeout } = providerConfigFromInit(init) as unknown as { timeout: unknown };
+      if (how === 'getter-fetch')
+        (timeout as Promise<Response>).then((r) => done({ outcome: 'ok', status: r.status }), onError);
+    })();
+  });
+}
+
 const AWS_CREDS = '/latest/meta-data/iam/security-credentials/';
 const CASES: Record<string, () => Promise<Result>> = {
   'http-ip': () => httpGet(`http://169.254.169.254${AWS_CREDS}`),
@@ -471,6 +518,9 @@ const CASES: Record<string, () => Promise<Result>> = {
   'vm-spoofed-caller': () => spoofedCaller('vm'),
   'function-spoofed-caller': () => spoofedCaller('function'),
   'tcp-wrap': tcpWrap,
+  'launder-getter-http': () => launder('getter-http'),
+  'launder-getter-fetch': () => launder('getter-fetch'),
+  'launder-profile': () => launder('profile'),
   'worker-request': workerRequest,
   'worker-eval-request': workerEvalRequest,
   'take-over': takeOver,

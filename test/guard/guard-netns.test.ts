@@ -235,6 +235,16 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
     }
   });
 
+  test('a bound built-in called from an SDK frame (a getter on its options) does not pass as the SDK; the SDK still works', async () => {
+    const res = await run(['launder-getter-http', 'launder-getter-fetch', 'launder-profile', 'aws-sdk']);
+    for (const c of ['launder-getter-http', 'launder-getter-fetch', 'launder-profile']) {
+      const r = res.get(c)!;
+      assert.equal(r.code, 'ERR_IMDSGUARD_BLOCKED', `${c}: ${JSON.stringify(r)}`);
+      assert.equal(r.findings[0]?.decision, 'deny', c);
+    }
+    assert.equal(res.get('aws-sdk')!.body, 'ASIAFAKEEXAMPLE00001');
+  });
+
   test('getters on options, callers named after an SDK file, tcp_wrap and a take-over from another module', async () => {
     const res = await run([
       'net-getter-options',
