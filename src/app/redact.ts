@@ -97,24 +97,42 @@ export function redactBytes(r: Redactor): (source: AsyncIterable<Buffer>) => Asy
 }
 
 /**
- * The byte order of a UTF-16 text, or null: a byte-order mark, or (without one) NUL bytes at every other position
- * of the first kilobyte (ASCII text stored as UTF-16).
+ * The byte order of a UTF-16 text, or null (bytes). A byte-order mark says it, unless the bytes after it are plain
+ * ASCII text without a NUL (a byte text that happens to start with those two bytes: read as UTF-16 it would be
+ * nonsense and nothing in it masked). Without a mark, NUL bytes tell: every character below U+0100 (digits, blanks,
+ * line ends) has one, all on the same side of each pair, so one side holding many NULs and at least twice as many as
+ * the other (CJK characters U+xx00 put one there) is UTF-16 even when most of the text is CJK. A run of NULs (a file truncated under a writer) fills both sides.
  */
 export function utf16Order(head: Buffer): 'le' | 'be' | null {
-  if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) return 'le';
-  if (head.length >= 2 && head[0] === 0xfe && head[1] === 0xff) return 'be';
   const n = Math.min(head.length, 1024) & ~1;
-  if (n < 16) return null;
   let evenNul = 0;
   let oddNul = 0;
   for (let i = 0; i < n; i += 2) {
     if (head[i] === 0) evenNul++;
     if (head[i + 1] === 0) oddNul++;
   }
-  const pairs = n / 2;
-  if (oddNul >= pairs * 0.9 && evenNul === 0) return 'le';
-  if (evenNul >= pairs * 0.9 && oddNul === 0) return 'be';
+  const bom =
+    head.length >= 2
+      ? head[0] === 0xff && head[1] === 0xfe
+        ? 'le'
+        : head[0] === 0xfe && head[1] === 0xff
+          ? 'be'
+          : null
+      : null;
+  if (bom) return evenNul + oddNul === 0 && asciiText(head.subarray(2, 1024)) ? null : bom;
+  if (n < 16) return null;
+  const least = Math.max(8, n / 64);
+  if (oddNul >= least && oddNul >= 2 * evenNul) return 'le';
+  if (evenNul >= least && evenNul >= 2 * oddNul) return 'be';
   return null;
+}
+
+/** Printable ASCII, tabs and line ends, nearly all of it (a byte or two of another encoding aside). */
+function asciiText(b: Buffer): boolean {
+  if (b.length < 16) return false;
+  let bad = 0;
+  for (const c of b) if (!((c >= 32 && c < 127) || c === 9 || c === 10 || c === 13)) bad++;
+  return bad * 20 <= b.length;
 }
 
 /** UTF-16 text (either order) masked line by line and written back in the same encoding and byte order. */

@@ -19,6 +19,7 @@ import {
   benignLine,
   encode,
   encodingChain,
+  generatedCredentials,
   holdsPiece,
   LOG_FORMATS,
   leftOver,
@@ -215,6 +216,48 @@ describe('regressions', () => {
         assert.equal(out.split('\r\n').length, 4);
       });
     }
+
+  it('a UTF-16LE log without a byte-order mark whose text is mostly CJK is read as UTF-16 and masked', async () => {
+    const c = generatedCredentials(1404);
+    const doc = JSON.stringify({ AccessKeyId: c.awsKeyId, SecretAccessKey: c.awsSecret, Token: c.awsToken });
+    // Chinese log lines: blanks and digits are the only characters with a NUL byte, and 开 (U+5F00) puts one on the
+    // other side.
+    const text = `${'2026-12-05 日志 开始 处理请求 '.repeat(60)}\n2026-12-05 调试 凭证 ${doc}\n2026-12-05 结束\n`;
+    const input = join(dir, 'u16-cjk.log');
+    writeFileSync(input, Buffer.from(text, 'utf16le'));
+    await redact({ inputs: [input], inPlace: true }, () => {});
+    const out = readFileSync(input).toString('utf16le');
+    for (const v of [c.awsKeyId, c.awsSecret, c.awsToken.slice(16)]) assert.equal(holdsPiece(out, v), null);
+    const [a, b, z] = out.split('\n');
+    assert.equal(a, text.split('\n')[0]);
+    assert.ok(b!.startsWith('2026-12-05 调试 凭证 {"AccessKeyId":"ASIA****'), b!.slice(0, 60));
+    assert.equal(z, '2026-12-05 结束');
+  });
+
+  it('a byte text that starts with FF FE (not UTF-16: no NUL follows) is read as bytes and masked', async () => {
+    const c = generatedCredentials(1405);
+    const doc = JSON.stringify({ AccessKeyId: c.awsKeyId, SecretAccessKey: c.awsSecret, Token: c.awsToken });
+    const input = join(dir, 'fffe.log');
+    const bytes = Buffer.concat([Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(` DEBUG creds ${doc}\nINFO done\n`)]);
+    writeFileSync(input, bytes);
+    await redact({ inputs: [input], inPlace: true }, () => {});
+    const out = readFileSync(input);
+    assert.deepEqual([...out.subarray(0, 3)], [0xff, 0xfe, 0xc3]);
+    for (const v of [c.awsKeyId, c.awsSecret, c.awsToken.slice(16)])
+      assert.equal(holdsPiece(out.toString('latin1'), v), null);
+    assert.ok(out.toString('latin1').endsWith('\nINFO done\n'));
+  });
+
+  it('a log that starts with a run of NULs (truncated under its writer) stays bytes and is masked', async () => {
+    const c = generatedCredentials(1406);
+    const doc = JSON.stringify({ AccessKeyId: c.awsKeyId, SecretAccessKey: c.awsSecret });
+    const input = join(dir, 'nul-run.log');
+    writeFileSync(input, Buffer.concat([Buffer.alloc(333), Buffer.from(`INFO creds ${doc}\n`)]));
+    await redact({ inputs: [input], inPlace: true }, () => {});
+    const out = readFileSync(input).toString('latin1');
+    assert.equal(out.slice(0, 333), '\0'.repeat(333));
+    for (const v of [c.awsKeyId, c.awsSecret]) assert.equal(holdsPiece(out, v), null);
+  });
 });
 
 describe('proxy and agent records: secrets in argv, URLs and headers', () => {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { utf16Order } from '../../src/app/redact.ts';
 import { Masker } from '../../src/core/secrets/masker.ts';
 import { LeakTracker } from '../../src/core/secrets/tracker.ts';
 import { generatedCredentials, holdsPiece } from '../support/secret-docs.ts';
@@ -106,4 +107,13 @@ test("limit: container runtimes' partial lines (CRI P/F, Docker's 16 KiB split) 
     .map((l) => m.line(l))
     .join('\n');
   assert.notEqual(holdsPiece(out, c.awsSecret), null);
+});
+
+test('limit: UTF-16 without a byte-order mark is told by the NUL bytes of its first KiB', () => {
+  // CJK only, none of it U+xx00: no NUL byte, so it is read as bytes. Sixteen blanks in its first KiB are enough.
+  const cjk = '日志调试凭证处理请求结束'.repeat(60);
+  const blanks = (n: number) => [...cjk].map((ch, i) => (i % 30 === 29 && i < n * 30 ? ' ' : ch)).join('');
+  assert.equal(utf16Order(Buffer.from(cjk, 'utf16le')), null);
+  assert.equal(utf16Order(Buffer.from(blanks(16), 'utf16le')), 'le');
+  assert.equal(utf16Order(Buffer.from(blanks(15), 'utf16le')), null);
 });
