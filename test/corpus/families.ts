@@ -142,6 +142,40 @@ export function buildGrammarAttacks(n = 60, seed = 1616): CorpusCase[] {
       `/${g.pick(['render', 'pdf', 'preview'])}?${g.pick(['html', 'js', 'content', 'template'])}=${enc(body)}`,
     );
   }
+  // Kept apart (own generator) so the cases above stay what they were.
+  const w = generator(seed + 1);
+  for (let i = 0; i < n; i++) {
+    const [, path] = w.pick(META_URLS.filter(([h]) => h === '169.254.169.254'));
+    // Wildcard zones in the notations their servers read; xip.io's base 36 is 0xfea9fea9, written low byte first.
+    const label = w.pick([`${w.hexId(4)}.`, `www.${w.hexId(5)}.org.`, '']);
+    const name = w.pick([
+      `${label}1ynrnhl.xip.io`,
+      `${label}169.254.169.254.xip.io`,
+      `${label.replace(/\./g, '-')}a9fea9fe.nip.io`,
+      `${label}a9fea9fe.sslip.io`,
+      `${label.replace(/\./g, '-')}169-254-169-254.sslip.io`,
+    ]);
+    add(
+      'wildcard-forms',
+      `/${w.pick(['fetch', 'preview'])}?${param()}=${w.pick([`http://${name}${path}`, enc(`http://${name}${path}`)])}`,
+    );
+    // A numeric address as a path segment, after a fetching route or before a metadata path.
+    const num = w.pick([
+      '2852039166',
+      '0xa9fea9fe',
+      '0xA9FEA9FE',
+      '0251.0376.0251.0376',
+      '0xa9.0xfe.0xa9.0xfe',
+      '169.254.43518',
+    ]);
+    add('path-numeric', `/${w.pick(['r', 'proxy', 'fetch', 'mirror', 'cdn', 'assets'])}/${num}${path}`);
+    // An octal or hex IPv4 part inside a mapped IPv6 literal, bracketed or with percent-encoded brackets.
+    const v6 = w.pick(['::ffff:0251.0376.0251.0376', '::ffff:0xa9.0xfe.0xa9.0xfe', '0:0:0:0:0:ffff:0251.254.169.254']);
+    add(
+      'ipv6-mixed',
+      `/fetch?${param()}=${w.pick([`http://[${v6}]${path}`, `http://%5B${v6}%5D${path}`, enc(`http://[${v6}]${path}`)])}`,
+    );
+  }
   return out;
 }
 
@@ -307,6 +341,26 @@ export function buildContextBenign(n = 60, seed = 6161): CorpusCase[] {
         `/search?type=metadata&q=${g.pick(words)}`,
         `/docs?topic=metadata/v1&lang=en`,
       ]),
+    );
+  }
+  const w = generator(seed + 1);
+  for (let i = 0; i < n; i++) {
+    // Numbers as path segments of pages: ids, with or without words that metadata paths also use.
+    const id = w.pick([String(1e9 + w.int(1.8e9)), String(w.int(1e7)), `0x${w.hexId(8)}`]);
+    add(
+      'path-id',
+      w.pick([
+        `/orders/${id}/reviews`,
+        `/r/${id}`,
+        `/releases/${id}/latest`,
+        `/v1/items/${id}/latest/meta-data/`,
+        `/docs/metadata/latest/meta-data/${w.pick(['hostname', 'iam'])}`,
+      ]),
+    );
+    // Names under wildcard zones that hold no metadata address in a notation the zone reads.
+    add(
+      'wildcard-other',
+      `/fetch?url=http://${w.pick([`${w.hexId(6)}.xip.io`, '1b613i6.xip.io', `10-0-${w.int(256)}-1.nip.io`, `${w.hexId(8)}.${w.hexId(8)}.rbndr.us`])}/`,
     );
   }
   return out;
