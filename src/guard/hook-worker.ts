@@ -181,31 +181,42 @@ export function hookWorkers(settings: () => ResolvedGuardOptions): () => void {
     if (!inherited) inherited = acceptedInWorkers(PROCESS_EXEC_ARGV, Original);
     return inherited;
   };
-  class GuardedWorker extends Original {
-    constructor(filename: string | URL, options: WorkerOptions = {}) {
-      const o: NonNullable<WorkerOptions> = { ...options };
-      const own = o.execArgv;
-      const loader = own ? addedLoader(own) : null;
-      if (loader) {
-        throw Object.assign(
-          new Error(
-            `imdsguard refused to start a worker with the loader "${loader}": its hooks would run before the guard's`,
-          ),
-          { code: 'ERR_IMDSGUARD_BLOCKED' },
-        );
-      }
-      const execArgv = own ?? inheritedExecArgv();
-      o.execArgv = ['--require', REGISTER_PATH, ...execArgv];
-      setEnvironmentData(SETTINGS_KEY, workerSettingsOf(settings()) as unknown as WorkerThreads.Serializable);
-      try {
-        super(filename, o);
-      } finally {
-        // The worker took its copy when it was constructed.
-        setEnvironmentData(SETTINGS_KEY, undefined);
-      }
+  // A Proxy, not a subclass: a subclass's prototype is the original constructor (`Object.getPrototypeOf(Worker)`),
+  // which starts a worker without the guard. The Proxy's own prototype is the original's (EventEmitter), and the
+  // original prototype's `constructor` is repointed to it, so neither the constructor, its `prototype`, nor an
+  // instance leads back to the unguarded one. Subclasses of it (`class X extends Worker`) pass through the trap.
+  const guardedConstruct = (args: unknown[], newTarget: WorkerCtor): object => {
+    const [filename, options] = args as [string | URL, WorkerOptions | undefined];
+    const o: NonNullable<WorkerOptions> = { ...(options ?? {}) };
+    const own = o.execArgv;
+    const loader = own ? addedLoader(own) : null;
+    if (loader) {
+      throw Object.assign(
+        new Error(
+          `imdsguard refused to start a worker with the loader "${loader}": its hooks would run before the guard's`,
+        ),
+        { code: 'ERR_IMDSGUARD_BLOCKED' },
+      );
     }
-  }
-  Object.defineProperty(GuardedWorker, 'name', { value: 'Worker' });
+    const execArgv = own ?? inheritedExecArgv();
+    o.execArgv = ['--require', REGISTER_PATH, ...execArgv];
+    setEnvironmentData(SETTINGS_KEY, workerSettingsOf(settings()) as unknown as WorkerThreads.Serializable);
+    try {
+      return Reflect.construct(Original, [filename, o], newTarget === GuardedWorker ? Original : newTarget);
+    } finally {
+      // The worker took its copy when it was constructed.
+      setEnvironmentData(SETTINGS_KEY, undefined);
+    }
+  };
+  const GuardedWorker: WorkerCtor = new Proxy(Original, {
+    construct: (_target, args, newTarget) => guardedConstruct(args, newTarget as WorkerCtor),
+  });
+  Object.defineProperty(Original.prototype, 'constructor', {
+    value: GuardedWorker,
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
   (workerThreads as { Worker: WorkerCtor }).Worker = GuardedWorker;
   // `import { Worker } from 'node:worker_threads'` reads the module's ES namespace, which may have been made
   // before this patch (by a loader, or an earlier import): refresh it.
@@ -213,6 +224,7 @@ export function hookWorkers(settings: () => ResolvedGuardOptions): () => void {
   return () => {
     if (workerThreads.Worker === GuardedWorker) {
       (workerThreads as { Worker: WorkerCtor }).Worker = Original;
+      Object.defineProperty(Original.prototype, 'constructor', { value: Original });
       syncBuiltinESMExports();
     }
   };

@@ -118,6 +118,39 @@ import(${JSON.stringify(new URL('../../dist/guard/index.js', import.meta.url).hr
     .then(() => parentPort.postMessage({ code: 'ok', mode: guardInstalled()?.mode }))
     .catch((e) => parentPort.postMessage({ code: String(e.code), mode: guardInstalled()?.mode })));`;
 
+  test('no route from the Worker the application sees leads to an unguarded constructor', async () => {
+    const { EventEmitter } = await import('node:events');
+    const fromRequire = (createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads).Worker;
+    assert.equal(fromRequire, Worker, 'require and the ES named import give the same constructor');
+    // A subclass's prototype would be the original Worker; the guard's constructor sits on EventEmitter directly.
+    assert.equal(Object.getPrototypeOf(Worker), EventEmitter);
+    assert.equal(Worker.prototype.constructor, Worker);
+    const connect = `const { parentPort } = require('node:worker_threads');
+require('node:net').connect(40342, '127.0.0.1')
+  .on('connect', function () { this.destroy(); parentPort.postMessage({ code: 'connected' }); })
+  .on('error', (e) => parentPort.postMessage({ code: e.code }));`;
+    class Sub extends Worker {}
+    const outcome = (W: typeof Worker): Promise<string> =>
+      new Promise((resolve) => {
+        const w = new W(connect, { eval: true });
+        assert.equal(w.constructor, W === Sub ? Sub : Worker, 'an instance names the guarded constructor');
+        w.once('message', (m: Outcome) => void w.terminate().then(() => resolve(m.code)));
+        w.once('error', (e: Error) => resolve(`WORKER_ERROR ${e.message}`));
+      });
+    const ways: Record<string, typeof Worker> = {
+      'ES named import': Worker,
+      require: fromRequire,
+      'prototype.constructor': Worker.prototype.constructor as typeof Worker,
+      subclass: Sub,
+    };
+    for (const [how, W] of Object.entries(ways)) assert.equal(await outcome(W), 'ERR_IMDSGUARD_BLOCKED', how);
+    // And the instance's own constructor, as code holding only a worker would reach it.
+    const first = new Worker('', { eval: true });
+    const FromInstance = first.constructor as typeof Worker;
+    await first.terminate();
+    assert.equal(await outcome(FromInstance), 'ERR_IMDSGUARD_BLOCKED', 'instance.constructor');
+  });
+
   test("the worker's env option cannot widen the allowlist or switch to monitor mode", async () => {
     const r = await inWorker(axiosRequest, {
       env: { ...process.env, IMDSGUARD_GUARD_ALLOW: 'axios:azure', IMDSGUARD_GUARD_MODE: 'monitor' },
