@@ -117,3 +117,18 @@ test('limit: UTF-16 without a byte-order mark is told by the NUL bytes of its fi
   assert.equal(utf16Order(Buffer.from(blanks(16), 'utf16le')), 'le');
   assert.equal(utf16Order(Buffer.from(blanks(15), 'utf16le')), null);
 });
+
+test('limit: a line over 1 MiB is not decoded (a whole document percent-encoded in it is left)', () => {
+  const c = generatedCredentials(1407);
+  // json.dumps' separators (`: `, `, `), then percent-encoded: the detector reads %22 and %3A, not %3A%20.
+  const doc = encodeURIComponent(
+    JSON.stringify({ AccessKeyId: c.awsKeyId, SecretAccessKey: c.awsSecret })
+      .replace(/":"/g, '": "')
+      .replace(/","/g, '", "'),
+  );
+  const line = (pad: number) => `${'L'.repeat(pad - doc.length - 1)} ${doc}`;
+  const over = new Masker().line(line((1 << 20) + 1));
+  assert.notEqual(holdsPiece(decodeURIComponent(over), c.awsSecret), null);
+  const under = new Masker().line(line(1 << 20));
+  assert.equal(holdsPiece(decodeURIComponent(under), c.awsSecret), null);
+});
