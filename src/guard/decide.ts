@@ -54,7 +54,7 @@ function matchAllow(
   );
 }
 
-function processInfo(): NonNullable<Finding['process']> {
+export function processInfo(): NonNullable<Finding['process']> {
   const p: NonNullable<Finding['process']> = {
     pid: process.pid,
     ppid: process.ppid,

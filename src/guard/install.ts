@@ -10,6 +10,7 @@ import { decide } from './decide.ts';
 import { hookFetch } from './hook-fetch.ts';
 import { setHandleDecider } from './hook-handle.ts';
 import { hookHttp } from './hook-http.ts';
+import { hookInspector } from './hook-inspector.ts';
 import { type Decide, hookNet } from './hook-net.ts';
 import { hookReuse } from './hook-reuse.ts';
 import { hookWorkers, type WorkerSettings } from './hook-worker.ts';
@@ -117,6 +118,7 @@ function install(options: GuardOptions, env: NodeJS.ProcessEnv, packageRoots: re
     hookFetch(),
     hookWrites(decideHere, () => inst.options.mode === 'block'),
     hookWorkers(() => inst.options),
+    hookInspector(() => ({ mode: inst.options.mode, emit: inst.emit })),
   ];
   inst.status = Object.freeze({
     get mode() {
