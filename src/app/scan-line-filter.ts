@@ -9,7 +9,8 @@ export type QuickPlaces = (text: string, noBreaks: boolean) => string[] | null;
  * needs. Rules with a `placeFilter` look only at the fields the format lists without a full parse (request, Referer,
  * Host, …), or at the whole line through `mayMatch` when the format cannot list them for this line; the others
  * (secret markers) at the whole line, and only if `take[i]` (their chunk test passed). `#` lines always go through:
- * W3C and Zeek directives carry parser state.
+ * W3C and Zeek directives carry parser state. `unmarked[i]`: the line holds none of rule `i`'s `placeMarks`, so its
+ * fields that are plain substrings of the line only need the rule's `unmarked` test.
  */
 export function lineWanted(
   text: string,
@@ -17,6 +18,7 @@ export function lineWanted(
   quickPlaces: QuickPlaces | undefined,
   take: readonly boolean[] | undefined,
   noBreaks: boolean,
+  unmarked?: readonly boolean[],
 ): boolean {
   if (text.length === 0) return false;
   if (text.charCodeAt(0) === 35) return true;
@@ -27,6 +29,9 @@ export function lineWanted(
       if (places === undefined) places = quickPlaces ? quickPlaces(text, noBreaks) : null;
       if (places === null) {
         if (r.mayMatch(text)) return true;
+      } else if (unmarked?.[i] && r.placeMarks) {
+        // A field the format rewrote (JSON escapes, W3C percent-escapes) may hold a mark the line does not.
+        for (const p of places) if (text.indexOf(p) < 0 ? r.placeFilter(p) : r.placeMarks.unmarked(p)) return true;
       } else for (const p of places) if (r.placeFilter(p)) return true;
     } else if ((take === undefined || take[i]) && r.mayMatch(text)) return true;
   }
@@ -52,7 +57,7 @@ export function hasDirectives(buf: Uint8Array): boolean {
 
 /**
  * Visit the lines of `text` (whole lines cut at LF, a trailing CR removed) that `lineWanted` picks, with their
- * 0-based index. `bytes`: the chunk's UTF-8 length.
+ * 0-based index. `bytes`: the chunk's UTF-8 length. Each rule's `placeMarks` are searched once over the whole text.
  */
 export function pickLines(
   text: string,
@@ -63,6 +68,9 @@ export function pickLines(
   visit: (index: number, line: string) => void,
 ): void {
   const noBreaks = chunkHasNoBreaks(text, bytes);
+  const marks = rules.map((r) => (r.placeFilter && r.placeMarks ? r.placeMarks.lines(text) : undefined));
+  const next = rules.map(() => 0);
+  const unmarked = rules.map(() => false);
   let start = 0;
   let index = 0;
   while (start < text.length) {
@@ -71,8 +79,16 @@ export function pickLines(
     let end = nl;
     if (end > start && text.charCodeAt(end - 1) === 13) end--;
     if (end > start) {
+      for (let i = 0; i < rules.length; i++) {
+        const m = marks[i];
+        if (m === undefined) continue;
+        let k = next[i]!;
+        while (k < m.length && m[k]! < start) k++;
+        next[i] = k;
+        unmarked[i] = k >= m.length || m[k]! >= nl;
+      }
       const l = text.slice(start, end);
-      if (lineWanted(l, rules, quickPlaces, take, noBreaks)) visit(index, l);
+      if (lineWanted(l, rules, quickPlaces, take, noBreaks, unmarked)) visit(index, l);
     }
     start = nl + 1;
     index++;

@@ -1,6 +1,6 @@
 import { LeakCauseCorrelator } from '../core/correlate/leak-cause.ts';
 import type { Finding } from '../core/model/finding.ts';
-import { mayAddressMetadata } from '../core/prefilter.ts';
+import { addressMarkLines, mayAddressMetadata, mayAddressMetadataUnmarked } from '../core/prefilter.ts';
 import { credentialExposureRule } from '../core/rules/credential-exposure-line.ts';
 import type { LineInput, LineRule } from '../core/rules/line-rule.ts';
 import { ssrfLineRule } from '../core/rules/ssrf-http.ts';
@@ -25,6 +25,7 @@ function masked(rule: LineRule, masker: Masker, observe?: (f: Finding) => void):
     mayMatch: (text: string) => rule.mayMatch(text),
     // Pure tests are passed as they are: the scanner keeps one cache (and one WebAssembly line stage) per test.
     ...(rule.placeFilter ? { placeFilter: rule.placeFilter } : {}),
+    ...(rule.placeMarks ? { placeMarks: rule.placeMarks } : {}),
     evaluate: (input: LineInput) => clean(rule.evaluate(input)),
     ...(rule.rawLines ? { rawLines: true } : {}),
     // The scanner recognises the core's secret prefilter and runs it on bytes.
@@ -44,9 +45,16 @@ export function scanRules(): LineRule[] {
   // One masker for the whole scan: a secret recognised in one finding is masked in every later one.
   const masker = new Masker();
   return [
-    // The core prefilter runs on each field before the full decoder: it passes whatever classify() would flag. The
-    // scanner caches its answers by field value (logs repeat paths and referers).
-    masked(ssrfLineRule({ fieldFilter: mayAddressMetadata }), masker, (f) => cause.observe(f)),
+    // The core prefilter decides which fields the full decoder sees: it passes whatever classify() would flag. Its
+    // marks are searched once per chunk, its structural test runs on the fields of the other lines.
+    masked(
+      ssrfLineRule({
+        fieldFilter: mayAddressMetadata,
+        fieldMarks: { lines: addressMarkLines, unmarked: mayAddressMetadataUnmarked },
+      }),
+      masker,
+      (f) => cause.observe(f),
+    ),
     masked(credentialExposureRule({ salt: secretSalt(), cause, known: masker.known }), masker),
   ];
 }

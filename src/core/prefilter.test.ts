@@ -5,7 +5,7 @@ import { buildContextBenign, buildGrammarAttacks } from '../../test/corpus/famil
 import { buildBenign, buildCompositions, buildCorpus } from '../../test/corpus/ssrf-corpus.ts';
 import { arbitraryMetadataPayload } from '../../test/support/arbitraries.ts';
 import { classifyUnfiltered as classify } from './classify.ts';
-import { mayAddressMetadata } from './prefilter.ts';
+import { addressMarkLines, hasAddressMark, mayAddressMetadata } from './prefilter.ts';
 
 test('mayAddressMetadata() passes every corpus case the classifier finds anything in', () => {
   const cases = [
@@ -101,4 +101,34 @@ test('mayAddressMetadata() rejects ordinary request targets', () => {
   ]) {
     assert.equal(mayAddressMetadata(t), false, t);
   }
+});
+
+test('addressMarkLines() gives exactly the lines hasAddressMark() holds true, and a value with a mark marks its line', () => {
+  const piece = fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.constantFrom('metadata', 'METADATA.Google.Internal', '169-254-169-254', 'a9FEa9fe', 'aHR0', 'a//H/R/0', '&#58;'),
+    fc.constantFrom('&Amp;', 'nip.IO', '68747470', 'JTJG', '1u.ms', '0x7f000001', ' ', '"', '\r', 'é', '①'),
+  );
+  const line = fc.array(piece, { maxLength: 8 }).map((a) => a.join('').replace(/\n/g, ''));
+  fc.assert(
+    fc.property(fc.array(line, { minLength: 1, maxLength: 6 }), (lines) => {
+      const text = lines.join('\n');
+      const marks = addressMarkLines(text);
+      const starts: number[] = [];
+      let at = 0;
+      for (const l of lines) {
+        starts.push(at);
+        at += l.length + 1;
+      }
+      const marked = lines.map((_, k) => marks.some((m) => m >= starts[k]! && m < starts[k]! + lines[k]!.length));
+      assert.equal(marks.length, marked.filter(Boolean).length, 'one offset per marked line');
+      assert.deepEqual(marked, lines.map(hasAddressMark), JSON.stringify(text));
+      // Any piece of a line that holds a mark makes the whole line hold one.
+      lines.forEach((l, k) => {
+        for (let a = 0; a < l.length; a += 3) if (hasAddressMark(l.slice(a, a + 9))) assert.ok(marked[k], l);
+      });
+      return true;
+    }),
+    { numRuns: 3000, seed: 23 },
+  );
 });

@@ -9,9 +9,13 @@ import { addressMatters, ipv4Value } from './numeric-host.ts';
 
 /**
  * A cheap necessary condition for `classify()` to find anything: text that fails it cannot address a metadata
- * service (or another internal target) under any decoding the classifier knows. `scan` runs it on every field so
- * that the full decoder only sees candidates. A property test checks that whatever `classify()` calls metadata
- * passes here.
+ * service (or another internal target) under any decoding the classifier knows. A property test checks that whatever
+ * `classify()` calls metadata passes here.
+ *
+ * It has two halves. Address marks (names, literal addresses, base64 and hex forms, entities) are plain substrings:
+ * `scan` searches a whole chunk of lines for them at once (`addressMarkLines`), and runs only the structural half
+ * (`mayAddressMetadataUnmarked`: digit runs by value, escapes, decoded views, IPv6 shapes) on the fields of the lines
+ * without a mark.
  *
  * The reasoning, family by family:
  * - any encoding the decoder undoes leaves a mark: `\`, `&#`/`&name;`, tab/CR/LF, hex slugs; text with `%` or
@@ -34,33 +38,44 @@ import { addressMatters, ipv4Value } from './numeric-host.ts';
 
 const ENTITY = /&(?:#|[a-z]{2,8};)/i;
 const SLUG = /[-_](?:3a|2f|2e|40)(?:[-_]|$)/i;
-/** Internal names (not metadata services: the host decoder's own lists), matched against the lower-cased text. */
-const NAMES =
-  /metadata|localhost|\.internal|kubernetes|svc\.cluster|ip6-|ipv6-|loopback|localdomain|\.local(?![\w-])|\.corp(?![\w-])|\.lan(?![\w-])|intranet|home\.arpa|msi\/token/;
-/** Every hostname of the catalogue, matched against the lower-cased text. */
-const CATALOGUE_NAMES = new RegExp(CATALOGUE.hostnames.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'));
-/** Names from the alias data (`endpoints/aliases.ts`) and the script-call marker, matched against the lower-cased text. */
-const ALIASES = new RegExp(
-  [...ALIAS_NAMES, CHARCODE_MARKER].map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'),
-);
-/** The three in one search (the text is read once). */
-const ANY_NAME = new RegExp(`${NAMES.source}|${CATALOGUE_NAMES.source}|${ALIASES.source}`);
-const HEX_FORMS = new RegExp(HEX_MARKER_FORMS.join('|'));
+/** Internal names (not metadata services: the host decoder's own lists). */
+const INTERNAL_NAMES = [
+  'metadata',
+  'localhost',
+  '.internal',
+  'kubernetes',
+  'svc.cluster',
+  'ip6-',
+  'ipv6-',
+  'loopback',
+  'localdomain',
+  '.local',
+  '.corp',
+  '.lan',
+  'intranet',
+  'home.arpa',
+  'msi/token',
+];
 const IPV6 = /::|\[[0-9a-f]{0,4}:|[0-9a-f]{1,4}:[0-9a-f]{1,4}:[0-9a-f]{1,4}/i;
-/** Metadata addresses written anywhere, dotted or dashed (DNS names that embed them), and 169.254.169.254 in hex. */
-const LITERAL = new RegExp(
-  [
-    '169[.-]254[.-]',
-    ...ALL_IPV4.map((a) => a.split('.').join('[.-]')),
-    ...ALL_IPV4.map((a) =>
-      a
-        .split('.')
-        .map((o) => Number(o).toString(16).padStart(2, '0'))
-        .join(''),
-    ),
-  ].join('|'),
-  'i',
-);
+/** Every spelling of `a.b.c.d` with each dot kept or written as a dash. */
+function dottedOrDashed(a: string): string[] {
+  let out = [''];
+  a.split('.').forEach((part, k) => {
+    out = out.flatMap((s) => (k === 0 ? [part] : [`${s}.${part}`, `${s}-${part}`]));
+  });
+  return out;
+}
+/** Metadata addresses written anywhere, dotted or dashed (DNS names that embed them), and in hex. */
+const LITERALS = [
+  ...dottedOrDashed('169.254.'),
+  ...ALL_IPV4.flatMap(dottedOrDashed),
+  ...ALL_IPV4.map((a) =>
+    a
+      .split('.')
+      .map((o) => Number(o).toString(16).padStart(2, '0'))
+      .join(''),
+  ),
+];
 /** Folded text that is all ASCII. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: any ASCII
 const ASCII = /^[\u0000-\u007f]*$/;
@@ -85,10 +100,6 @@ function stableBase64(s: string): string[] {
   return out;
 }
 
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
 /** Base64 forms (standard and URL alphabets, wrapped once or twice) of every marker the base64 decoder requires. */
 export const BASE64_MARKER_FORMS: readonly string[] = (() => {
   const once = BASE64_MARKERS.flatMap(stableBase64);
@@ -100,64 +111,201 @@ export const BASE64_MARKER_FORMS: readonly string[] = (() => {
   }
   return [...all].sort((a, b) => b.length - a.length);
 })();
-const isMixed = (x: string) => /[A-Z]/.test(x) && /[a-z]/.test(x);
-/** Forms with both cases can only occur in text with both cases: test them only then. */
-const BASE64_MIXED = new RegExp(BASE64_MARKER_FORMS.filter(isMixed).map(escapeRe).join('|'));
-const BASE64_SINGLE_CASE = new RegExp(
-  BASE64_MARKER_FORMS.filter((x) => !isMixed(x))
-    .map(escapeRe)
-    .join('|'),
-);
+/**
+ * Address marks: plain substrings on which some decoding the classifier knows may read a metadata or internal target.
+ * Matched in any case: names (internal, the catalogue's, the alias data's, the script-call marker), literal addresses,
+ * hex forms of the base64 markers. Case kept: base64 forms. Two marks are patterns, checked where their first two
+ * characters stand: an HTML entity, and the head of a base64 URL split across `/` (`aHR0`, `a/H/R/0`).
+ */
+const ANY_CASE_MARKS: readonly string[] = [
+  ...INTERNAL_NAMES,
+  ...CATALOGUE.hostnames,
+  ...ALIAS_NAMES,
+  CHARCODE_MARKER,
+  ...LITERALS,
+  ...HEX_MARKER_FORMS,
+].map((m) => m.toLowerCase());
+const ENTITY_AT = new RegExp(ENTITY.source, 'iy');
+const SPLIT_URL_HEAD_AT = new RegExp(SPLIT_URL_HEAD.source, 'y');
+
+/** Lower-case ASCII letters of Latin-1 codes. */
+const FOLD = new Uint8Array(256).map((_, c) => (c >= 65 && c <= 90 ? c | 32 : c));
+/** Per pair of first characters (`c0 << 8 | c1`, folded for the any-case marks): the marks that start so. */
+const ANY_CASE_BY_PAIR = new Map<number, string[]>();
+const CASED_BY_PAIR = new Map<number, string[]>();
+const PAIR_ANY_CASE = 1;
+const PAIR_CASED = 2;
+const PAIR_ENTITY = 4;
+const PAIR_SPLIT_URL = 8;
+const PAIRS = new Uint8Array(65536);
+const pair = (s: string) => (s.charCodeAt(0) << 8) | s.charCodeAt(1);
+for (const [marks, by, bit] of [
+  [ANY_CASE_MARKS, ANY_CASE_BY_PAIR, PAIR_ANY_CASE],
+  [BASE64_MARKER_FORMS, CASED_BY_PAIR, PAIR_CASED],
+] as const) {
+  for (const m of marks) {
+    if (m.length < 2) throw new Error(`address mark too short: ${m}`);
+    const k = pair(m);
+    PAIRS[k]! |= bit;
+    const list = by.get(k) ?? [];
+    if (!list.includes(m)) list.push(m);
+    by.set(k, list);
+  }
+}
+for (const second of '#abcdefghijklmnopqrstuvwxyz') PAIRS[pair(`&${second}`)]! |= PAIR_ENTITY;
+for (const second of 'H/') PAIRS[pair(`a${second}`)]! |= PAIR_SPLIT_URL;
+
+function startsWithFolded(text: string, i: number, m: string): boolean {
+  if (i + m.length > text.length) return false;
+  for (let k = 2; k < m.length; k++) {
+    const c = text.charCodeAt(i + k);
+    if (c > 255 || FOLD[c] !== m.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/** Whether an address mark starts at `i`, whose first two characters (folded, and as they are) give `folded`, `raw`. */
+function markAt(text: string, i: number, folded: number, raw: number): boolean {
+  const f = PAIRS[folded]!;
+  if (f & PAIR_ANY_CASE) for (const m of ANY_CASE_BY_PAIR.get(folded)!) if (startsWithFolded(text, i, m)) return true;
+  if (f & PAIR_ENTITY) {
+    ENTITY_AT.lastIndex = i;
+    if (ENTITY_AT.test(text)) return true;
+  }
+  const r = PAIRS[raw]!;
+  if (r & PAIR_CASED) for (const m of CASED_BY_PAIR.get(raw)!) if (text.startsWith(m, i)) return true;
+  if (r & PAIR_SPLIT_URL) {
+    SPLIT_URL_HEAD_AT.lastIndex = i;
+    if (SPLIT_URL_HEAD_AT.test(text)) return true;
+  }
+  return false;
+}
+
+/**
+ * A bit per triple of Latin-1 characters (`c0 << 16 | c1 << 8 | c2`) with which a mark may start, in any spelling its
+ * case allows: the search reads one table entry per character and compares marks only where one is set.
+ */
+const STARTS = new Uint8Array(1 << 21);
+function setStart(a: string): void {
+  const k = (a.charCodeAt(0) << 16) | (a.charCodeAt(1) << 8) | a.charCodeAt(2);
+  STARTS[k >> 3]! |= 1 << (k & 7);
+}
+/** Every spelling of `s` with its ASCII letters in either case. */
+function caseSpellings(s: string): string[] {
+  let out = [''];
+  for (const ch of s) {
+    const u = ch.toUpperCase();
+    out = out.flatMap((p) => (u !== ch && u.length === 1 ? [p + ch, p + u] : [p + ch]));
+  }
+  return out;
+}
+const LATIN1 = Array.from({ length: 256 }, (_, c) => String.fromCharCode(c));
+for (const m of ANY_CASE_MARKS) {
+  if (m.length < 3) throw new Error(`address mark too short: ${m}`);
+  for (const t of caseSpellings(m.slice(0, 3))) setStart(t);
+}
+for (const m of BASE64_MARKER_FORMS) {
+  if (m.length < 3) throw new Error(`address mark too short: ${m}`);
+  setStart(m.slice(0, 3));
+}
+for (const head of caseSpellings('&#')) for (const c of LATIN1) setStart(head + c);
+for (const a of 'abcdefghijklmnopqrstuvwxyz')
+  for (const t of caseSpellings(`&${a}`)) for (const c of LATIN1) setStart(t + c);
+for (const t of ['aHR', 'aH/', 'a/H', 'a//']) setStart(t);
+
+/**
+ * The first offset in `text[from, to)` where an address mark starts, or -1: one pass over the characters with the
+ * table of the marks' first three characters; marks are compared only where one may start.
+ */
+function firstMark(text: string, from: number, to: number): number {
+  if (to - from < 3) return -1;
+  let k = (text.charCodeAt(from) << 8) | text.charCodeAt(from + 1);
+  for (let i = from + 2; i < to; i++) {
+    const c = text.charCodeAt(i);
+    k = ((k << 8) | c) & 0xffffff;
+    if ((STARTS[k >> 3]! & (1 << (k & 7))) !== 0) {
+      const c0 = text.charCodeAt(i - 2);
+      const c1 = text.charCodeAt(i - 1);
+      // Characters past Latin-1 start no mark (the mask above may alias them).
+      if (c0 <= 255 && c1 <= 255 && c <= 255 && markAt(text, i - 2, (FOLD[c0]! << 8) | FOLD[c1]!, (c0 << 8) | c1))
+        return i - 2;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Whether `text` holds an address mark. Marks are plain substrings (patterns only where they begin), so text that
+ * holds a value holding a mark holds the mark too: a whole chunk of lines can be searched once.
+ */
+export function hasAddressMark(text: string): boolean {
+  return firstMark(text, 0, text.length) >= 0;
+}
+
+/**
+ * The lines of `text` (cut at LF) that hold an address mark, as the offset of a mark in each, in order: one pass
+ * over the text, resumed at the next line after each mark.
+ */
+export function addressMarkLines(text: string): number[] {
+  const out: number[] = [];
+  let from = 0;
+  while (from < text.length) {
+    const at = firstMark(text, from, text.length);
+    if (at < 0) break;
+    out.push(at);
+    const nl = text.indexOf('\n', at);
+    if (nl < 0) break;
+    from = nl + 1;
+  }
+  return out;
+}
 
 /** Percent-decoding and Unicode folding open at most this many layers here; deeper text is passed as it is. */
 const MAX_LAYERS = 8;
 
 /**
- * False only when `classify(text)` cannot return a hit. One pass over the characters: control characters and `\`
- * pass at once; each run of letters, digits and dots with a digit in it is read as an IPv4 host by value
- * (`numeric-host.ts`); the flags seen decide which (slower) tests can matter. Text with `%` is also tested once
- * percent-decoded, text with non-ASCII once folded: the classifier reads those views too.
+ * False only when `classify(text)` cannot return a hit: `text` holds an address mark, or
+ * `mayAddressMetadataUnmarked` finds a reason in its structure.
  */
 export function mayAddressMetadata(text: string, layer = 0): boolean {
+  return hasAddressMark(text) || mayAddressMetadataUnmarked(text, layer);
+}
+
+/**
+ * The structural half of `mayAddressMetadata`, for text known to hold no address mark. One pass over the characters:
+ * control characters and `\` pass at once; each run of letters, digits and dots with a digit in it is read as an IPv4
+ * host by value (`numeric-host.ts`); a run with non-ASCII characters is read folded. Text with `%` is tested again
+ * percent-decoded, text with non-ASCII folded (in full: decoding may open marks); IPv6 shapes need two colons or a
+ * bracket; a hex slug its dash.
+ */
+export function mayAddressMetadataUnmarked(text: string, layer = 0): boolean {
   if (layer > MAX_LAYERS) return true;
-  let digit = false;
-  let upper = false;
-  let lower = false;
-  let colon = false;
-  let amp = false;
+  let colons = 0;
+  let bracket = false;
   let dash = false;
   let percent = false;
   let wide = false;
-  let colons = 0;
-  let bracket = false;
-  // Longest runs of hex digits and of base64 characters: the hex and base64 forms are searched only where one fits.
-  let hexRun = 0;
-  let hexMax = 0;
-  let b64Run = 0;
-  let b64Max = 0;
   // The current run of host characters (ASCII letters, digits, dots; non-ASCII, which folding may turn into them).
   let runStart = 0;
   let runDigit = false;
   let runWide = false;
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : 32;
-    if (c === 92 || c === 9 || c === 10 || c === 13) return true; // \ tab LF CR
-    const d = c >= 48 && c <= 57;
-    const u = c >= 65 && c <= 90;
-    const l = c >= 97 && c <= 122;
-    if (d || ((c | 32) <= 102 && (c | 32) >= 97)) {
-      if (++hexRun > hexMax) hexMax = hexRun;
-    } else hexRun = 0;
-    if (d || u || l || c === 43 || c === 47 || c === 45 || c === 95) {
-      if (++b64Run > b64Max) b64Max = b64Run;
-    } else b64Run = 0;
-    if (d || u || l || c === 46 || c >= 128) {
-      if (d) runDigit = digit = true;
-      else if (u) upper = true;
-      else if (l) lower = true;
-      else if (c >= 128) runWide = wide = true;
-      continue;
-    }
+  const n = text.length;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 32;
+    if (c >= 48) {
+      if (c <= 57) {
+        runDigit = true;
+        continue;
+      }
+      if (c >= 128) {
+        runWide = wide = true;
+        continue;
+      }
+      const l = c | 32;
+      if (l >= 97 && l <= 122) continue;
+      if (c === 92) return true; // \
+    } else if (c === 46) continue;
+    else if (c === 9 || c === 10 || c === 13) return true; // tab LF CR
     if (runWide) {
       // A host written with characters that fold to ASCII is read folded.
       if (ASCII.test(foldUnicode(text.slice(runStart, i)))) return true;
@@ -168,11 +316,8 @@ export function mayAddressMetadata(text: string, layer = 0): boolean {
     runStart = i + 1;
     runDigit = false;
     runWide = false;
-    if (c === 58) {
-      colon = true;
-      colons++;
-    } else if (c === 91) colon = bracket = true;
-    else if (c === 38) amp = true;
+    if (c === 58) colons++;
+    else if (c === 91) bracket = true;
     else if (c === 45 || c === 95) dash = true;
     else if (c === 37) percent = true;
   }
@@ -180,27 +325,16 @@ export function mayAddressMetadata(text: string, layer = 0): boolean {
     const decoded = percentDecodeFixpoint(text).text;
     if (decoded !== text) {
       if (mayAddressMetadata(decoded, layer + 1)) return true;
-      // A match of a plain search below holds no `%` and decoding leaves it in place, so the decoded text had it
-      // too; only searches that look at a neighbouring character (a name's end, a slug's end) are repeated here.
-      if (!wide) return (dash && SLUG.test(text)) || NAMES.test(upper ? text.toLowerCase() : text);
+      // Whatever else matches here holds no `%`, so decoding left it in place and the decoded text was tested with
+      // it; only the slug, which looks at its neighbour, is tested again.
+      if (!wide) return dash && SLUG.test(text);
     }
   }
   if (wide) {
     const folded = foldUnicode(text);
     if (folded !== text && mayAddressMetadata(folded, layer + 1)) return true;
   }
-  if (amp && ENTITY.test(text)) return true;
   if (dash && SLUG.test(text)) return true;
   // Every IPv6 shape has two colons or a bracket.
-  if (colon && (colons >= 2 || bracket) && IPV6.test(text)) return true;
-  if (digit && LITERAL.test(text)) return true;
-  const lowerText = upper ? text.toLowerCase() : text;
-  if (ANY_NAME.test(lowerText)) return true;
-  if (digit && hexMax >= 16 && HEX_FORMS.test(lowerText)) return true;
-  if (upper && lower && SPLIT_URL_HEAD.test(text)) return true;
-  if (b64Max >= 12) {
-    if (upper && lower && BASE64_MIXED.test(text)) return true;
-    if (BASE64_SINGLE_CASE.test(text)) return true;
-  }
-  return false;
+  return (colons >= 2 || bracket) && IPV6.test(text);
 }

@@ -11,6 +11,12 @@ export interface LineInput {
   event?: HttpEvent;
 }
 
+/** See `LineRule.placeMarks`. */
+export interface PlaceMarks {
+  lines(chunk: string): number[];
+  unmarked(value: string): boolean;
+}
+
 /**
  * A stateless detection over log lines. `mayMatch` is a cheap test on the raw text (substring/byte level): a line
  * for which no rule's `mayMatch` is true is neither parsed nor evaluated, which is what makes `scan` fast. It must
@@ -26,6 +32,12 @@ export interface LineRule {
    * make any line-level test pass.
    */
   placeFilter?(value: string): boolean;
+  /**
+   * Optional, with `placeFilter`: the same test split in two, so that a chunk of lines is searched once. `lines(chunk)`
+   * gives, for each line of the chunk (cut at LF) holding a plain substring on which `placeFilter` may pass, an offset
+   * in that line, in order; on a value that is a substring of a line not given, `placeFilter` equals `unmarked`.
+   */
+  readonly placeMarks?: PlaceMarks;
   /**
    * Optional pure test on a whole chunk of lines, for stateful rules whose line test passes on context lines that
    * only matter near evidence (a `RoleArn` line near a key): false when no line of `chunk` holds evidence. The rule

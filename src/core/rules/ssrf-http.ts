@@ -5,7 +5,7 @@ import type { HttpEvent } from '../model/event.ts';
 import { type Finding, makeFinding } from '../model/finding.ts';
 import type { MetadataHit, Verdict } from '../model/hit.ts';
 import { maxSeverity, raiseSeverity, type Severity, severityRank } from '../model/severity.ts';
-import type { LineInput, LineRule } from './line-rule.ts';
+import type { LineInput, LineRule, PlaceMarks } from './line-rule.ts';
 import { inferOutcome } from './outcome.ts';
 
 export const SSRF_METADATA_RULE = { id: 'ssrf-metadata', name: 'SSRF attempt against a cloud metadata service' };
@@ -267,16 +267,19 @@ export interface SsrfRuleOptions {
   lineFilter?: (text: string) => boolean;
   /** Cheap test on one field before the full decoder runs on it (the core prefilter). */
   fieldFilter?: (text: string) => boolean;
+  /** `fieldFilter` split for whole chunks (`LineRule.placeMarks`). */
+  fieldMarks?: PlaceMarks;
 }
 
 /** The SSRF rule over log lines. */
 export function ssrfLineRule(opts: SsrfRuleOptions = {}): LineRule {
-  const { lineFilter, fieldFilter } = opts;
+  const { lineFilter, fieldFilter, fieldMarks } = opts;
   const clean = new CleanValues();
   return {
     id: 'ssrf',
     mayMatch: lineFilter ?? (() => true),
     ...(fieldFilter ? { placeFilter: fieldFilter } : {}),
+    ...(fieldFilter && fieldMarks ? { placeMarks: fieldMarks } : {}),
     evaluate(input: LineInput): Finding[] {
       if (!input.event) return [];
       return ssrfFindings(input.event, input, fieldFilter, clean);
