@@ -8,14 +8,14 @@
  * code name any file. So a frame counts as a package's only when the script V8 ran there is that file: V8 reports
  * the SHA-256 of each script's source (`CallSite.getScriptHash()`), and it must equal the hash of the file on disk
  * at that path. `eval` and `new Function` frames never count as a package, and a package counts only where the
- * application's packages are installed (package-roots.ts).
+ * application's packages are installed (package-roots.ts), and not under a directory anyone may write to.
  *
  * Capturing is cheap (V8 records raw frames; nothing is formatted); the frames are only read when the
  * destination turns out to be a metadata service.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
-import { sep } from 'node:path';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REQUEST_SITES } from './request-sites.ts';
 
@@ -130,6 +130,28 @@ function realOf(path: string): string | null {
   return r;
 }
 
+/** Per directory: it or a directory above it can be written by users other than its owner's group (o+w). */
+const writableByOthers = new Map<string, boolean>();
+
+/**
+ * A file under a world-writable directory (`/tmp/node_modules/…`, even with the sticky bit: anyone may create the
+ * `node_modules` there before the application runs) is not the application's install, whoever wrote it.
+ */
+function underWorldWritable(dir: string): boolean {
+  if (process.platform === 'win32') return false;
+  let w = writableByOthers.get(dir);
+  if (w !== undefined) return w;
+  try {
+    w = (statSync(dir).mode & 0o002) !== 0;
+  } catch {
+    w = true;
+  }
+  const parent = dirname(dir);
+  if (!w && parent !== dir) w = underWorldWritable(parent);
+  writableByOthers.set(dir, w);
+  return w;
+}
+
 function genuine(file: string, hash: string, roots: readonly string[]): boolean {
   if (!hash || file.startsWith('node:')) return false;
   let path = file;
@@ -144,6 +166,7 @@ function genuine(file: string, hash: string, roots: readonly string[]): boolean 
   // node_modules.
   const real = realOf(path);
   if (real === null || !roots.some((root) => real.startsWith(root.endsWith(sep) ? root : root + sep))) return false;
+  if (underWorldWritable(dirname(real))) return false;
   return hashesOnDisk(path).includes(hash);
 }
 

@@ -15,6 +15,7 @@ import {
   summarise,
 } from '../../src/guard/caller.ts';
 import { applicationPackageRoots } from '../../src/guard/package-roots.ts';
+import { privateTempDir } from './_private-dir.ts';
 
 test('packageOf() names scoped and plain packages from their last node_modules segment', () => {
   assert.equal(
@@ -60,7 +61,7 @@ test('captureCaller() keeps async callers that awaited the request', async () =>
 });
 
 describe('caller identity cannot be claimed by naming a file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'imdsguard-caller-'));
+  const dir = privateTempDir('imdsguard-caller-');
   const sdkFile = join(dir, 'node_modules', 'fake-sdk', 'index.cjs');
   mkdirSync(join(dir, 'node_modules', 'fake-sdk'), { recursive: true });
   writeFileSync(sdkFile, 'exports.call = function call(f) { return f(); };\n');
@@ -77,6 +78,21 @@ describe('caller identity cannot be claimed by naming a file', () => {
 
   test('a module the loader loaded from node_modules counts as its package', () => {
     assert.deepEqual(requesters(sdk.call(captureCaller)), ['fake-sdk']);
+  });
+
+  test('the same package under a world-writable directory (os.tmpdir(), like /tmp/node_modules) does not', () => {
+    const open = mkdtempSync(join(tmpdir(), 'imdsguard-caller-open-'));
+    try {
+      const file = join(open, 'node_modules', 'fake-sdk', 'index.cjs');
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, 'exports.call = function call(f) { return f(); };\n');
+      const copy = createRequire(import.meta.url)(file) as { call<T>(f: () => T): T };
+      // Even when that node_modules is one the application's imports would search.
+      const c = copy.call(captureCaller);
+      assert.deepEqual(summarise(callerFrames(c, [...roots, realpathSync(join(open, 'node_modules'))])).requesters, []);
+    } finally {
+      rmSync(open, { recursive: true, force: true });
+    }
   });
 
   test('the same module does not count outside the node_modules the application resolves from', () => {

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { privateTempDir } from './_private-dir.ts';
 import { createNetns, netnsUnavailable, type TestNetns } from './netns.ts';
 
 /**
@@ -151,7 +152,7 @@ describe('guard inside a test network namespace', { skip: why ?? false, timeout:
   });
 
   test('a kept-alive fetch socket opened by an allowlisted caller is not reused for the app', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'imdsguard-fake-sdk-'));
+    const dir = privateTempDir('imdsguard-fake-sdk-');
     try {
       mkdirSync(join(dir, 'node_modules', 'fake-sdk'), { recursive: true });
       writeFileSync(
