@@ -10,6 +10,7 @@ import { decide } from './decide.ts';
 import { hookFetch } from './hook-fetch.ts';
 import { setHandleDecider } from './hook-handle.ts';
 import { hookHttp } from './hook-http.ts';
+import { hookHttp2 } from './hook-http2.ts';
 import { hookInspector } from './hook-inspector.ts';
 import { type Decide, hookNet } from './hook-net.ts';
 import { hookReuse } from './hook-reuse.ts';
@@ -113,6 +114,7 @@ function install(options: GuardOptions, env: NodeJS.ProcessEnv, packageRoots: re
   const handleCheck = setHandleDecider(decideHere) === 'yes';
   const unhooks = [
     hookHttp(decideHere),
+    hookHttp2(decideHere),
     hookNet(decideHere),
     hookReuse(decideHere),
     hookFetch(),

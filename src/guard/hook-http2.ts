@@ -1,0 +1,103 @@
+/**
+ * HTTP/2 through a forward proxy. On an h2c or h2 connection to a proxy the destination is not the connection's:
+ * a stream `:method CONNECT`, `:authority 169.254.169.254:80` asks the proxy for a tunnel there, and a proxy that
+ * routes by `:authority` forwards any other stream to the host it names. Each stream's pseudo-headers are checked
+ * like an HTTP/1 CONNECT target or absolute-form URL, with the caller of `session.request()`. The headers are read
+ * once, into a copy, and the stream is opened with that copy. Refused, `request()` throws the guard's error and no
+ * stream is opened.
+ *
+ * `ClientHttp2Session` is not exported: its prototype is taken from the first session `http2.connect()` returns
+ * (no session exists before one), and its `request` is replaced then, once per process, read-only.
+ */
+
+import type * as Http2 from 'node:http2';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { isIP } from 'node:net';
+import { captureCaller } from './caller.ts';
+import { isConnectMethod, metadataAtTarget, proxyTarget } from './hook-http.ts';
+import type { Decide } from './hook-net.ts';
+
+const http2 = createRequire(import.meta.url)('node:http2') as typeof Http2;
+
+type Headers = Record<string | symbol, unknown>;
+type RequestFn = (this: unknown, headers?: unknown, ...rest: unknown[]) => unknown;
+
+let current: Decide | null = null;
+let sessionProtoPatched = false;
+
+/** A snapshot of the headers (getters read once); raw `[name, value, …]` arrays as Node takes them are read too. */
+function snapshot(headers: unknown): { copy: unknown; read: Headers } {
+  if (Array.isArray(headers)) {
+    const copy = [...headers];
+    const read: Headers = {};
+    for (let i = 0; i + 1 < copy.length; i += 2) read[String(copy[i]).toLowerCase()] = copy[i + 1];
+    return { copy, read };
+  }
+  if (headers === null || typeof headers !== 'object') return { copy: headers, read: {} };
+  const copy: Headers = { ...(headers as Headers) };
+  const read: Headers = {};
+  for (const k of Object.keys(copy)) read[k.toLowerCase()] = copy[k];
+  return { copy, read };
+}
+
+function check(read: Headers): void {
+  const decide = current;
+  if (!decide) return;
+  const authority = read[':authority'];
+  if (typeof authority !== 'string' || authority === '') return;
+  const method = typeof read[':method'] === 'string' ? (read[':method'] as string) : 'GET';
+  const connect = isConnectMethod(method);
+  const scheme = read[':scheme'] === 'https' ? 'https' : 'http';
+  const path = typeof read[':path'] === 'string' ? (read[':path'] as string) : '/';
+  const t = proxyTarget(method, connect ? authority : `${scheme}://${authority}${path.startsWith('/') ? path : '/'}`);
+  if (!t) return;
+  const d = metadataAtTarget(t);
+  if (!d) return;
+  const dec = decide(d, {
+    host: t.host,
+    address: isIP(t.host) !== 0 ? t.host : null,
+    port: t.port,
+    method,
+    ...(t.path !== undefined ? { path: t.path } : {}),
+    header: (name) => {
+      const v = read[name.toLowerCase()];
+      return v === undefined ? undefined : String(v);
+    },
+    via: connect ? 'http2-connect' : 'http2-authority',
+    callers: [captureCaller()],
+  });
+  if (!dec.allowed && dec.error) throw dec.error;
+}
+
+function patchSessionProto(proto: { request?: RequestFn }): void {
+  const original = proto.request;
+  if (typeof original !== 'function') return;
+  const request: RequestFn = function request(this: unknown, headers?: unknown, ...rest: unknown[]) {
+    const { copy, read } = snapshot(headers);
+    check(read);
+    return Reflect.apply(original, this, [copy, ...rest]);
+  };
+  Object.defineProperty(proto, 'request', { value: request, writable: false, configurable: false, enumerable: false });
+}
+
+export function hookHttp2(decide: Decide): () => void {
+  current = decide;
+  const originalConnect = http2.connect;
+  const connect = function connect(this: unknown, ...args: unknown[]) {
+    const session = Reflect.apply(originalConnect, this, args) as object;
+    if (!sessionProtoPatched) {
+      sessionProtoPatched = true;
+      patchSessionProto(Object.getPrototypeOf(session) as { request?: RequestFn });
+    }
+    return session;
+  } as typeof http2.connect;
+  (http2 as { connect: typeof http2.connect }).connect = connect;
+  syncBuiltinESMExports();
+  return () => {
+    if (current === decide) current = null;
+    if (http2.connect === connect) {
+      (http2 as { connect: typeof http2.connect }).connect = originalConnect;
+      syncBuiltinESMExports();
+    }
+  };
+}
