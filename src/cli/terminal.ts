@@ -1,10 +1,12 @@
 import { sanitizeForTerminal } from '../adapters/sinks/sanitize.ts';
+import { Masker } from '../core/secrets/masker.ts';
 
 /**
  * Everything the CLI writes to stderr goes through one sanitiser: warnings and summaries quote file names, log fields
  * and error messages, any of which an attacker may have chosen (a JSON log's client field, a file name with ESC in
- * it). Installed once at start, so no message can bypass it; only `rawStderr` (our own progress line, whose cursor
- * control is ours) does.
+ * it), and errors echo argument values, which may be a pasted credential. Installed once at start, so no message can
+ * bypass it; only `rawStderr` (our own progress line, whose cursor control is ours) does. The sanitiser masks secrets
+ * too, with one masker for the process, so a secret named once is masked in every later message.
  */
 let raw: ((s: string) => boolean) | undefined;
 
@@ -13,9 +15,10 @@ export function sanitizeStderr(): void {
   const stderr = process.stderr;
   const original = stderr.write.bind(stderr) as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
   raw = (s: string) => original(s);
+  const masker = new Masker();
   stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
     original(
-      typeof chunk === 'string' ? sanitizeForTerminal(chunk) : sanitizeForTerminal(Buffer.from(chunk).toString('utf8')),
+      sanitizeForTerminal(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'), masker),
       ...rest,
     )) as typeof stderr.write;
   // Nothing can be reported once stderr itself fails (closed terminal, `2>&-`); never crash on it.

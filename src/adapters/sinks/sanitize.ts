@@ -1,3 +1,5 @@
+import { Masker } from '../../core/secrets/masker.ts';
+
 /**
  * Attacker-controlled text (URLs, user agents) must not drive the terminal: strip ANSI escape sequences; show C0/C1
  * controls and bidirectional controls (which reorder what the reader sees) as `\xNN` before printing.
@@ -7,8 +9,16 @@ const ANSI = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
-export function sanitizeForTerminal(s: string): string {
-  return s.replace(ANSI, '').replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+/**
+ * `s` made safe to print: escape sequences stripped, then every secret masked, then controls shown as `\xNN`. Masking
+ * comes after stripping because stripping joins what a sequence cut (a secret coloured by `grep --color` is whole
+ * only once its codes are gone), and before escaping, which only adds text. Pass the writer's masker to share the
+ * secrets it already knows.
+ */
+export function sanitizeForTerminal(s: string, masker: Masker = new Masker()): string {
+  return masker
+    .maskString(s.replace(ANSI, ''))
+    .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 const HTML_ENTITY: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

@@ -6,8 +6,9 @@ import { sanitizeForTerminal } from './sanitize.ts';
 /** Longest cell we print before truncating with an ellipsis: attacker URLs can be megabytes long. */
 const MAX_CELL = 160;
 
-function cell(v: unknown): string {
-  const s = sanitizeForTerminal(v === undefined || v === null ? '' : String(v));
+/** A cell's text: sanitised (which masks after stripping escape sequences), then cut to width. */
+function cellOf(v: unknown, masker: Masker): string {
+  const s = sanitizeForTerminal(v === undefined || v === null ? '' : String(v), masker);
   return s.length > MAX_CELL ? `${s.slice(0, MAX_CELL - 1)}…` : s;
 }
 
@@ -19,9 +20,13 @@ function where(r: Record<string, unknown>): string {
   return '';
 }
 
-/** One readable block per record; every attacker-controlled field is stripped of control and ANSI sequences. */
-export function renderRecord(r: Record<string, unknown>): string {
-  if (r.type === 'incident') return renderIncident(r);
+/**
+ * One readable block per record; every attacker-controlled field is stripped of control and ANSI sequences and masked
+ * once they are gone (a secret with a colour code inside is recognised only then).
+ */
+export function renderRecord(r: Record<string, unknown>, masker: Masker = new Masker()): string {
+  const cell = (v: unknown) => cellOf(v, masker);
+  if (r.type === 'incident') return renderIncident(r, cell);
   if (r.type !== 'finding') {
     const lines = [`${cell(r.type ?? 'record')}`];
     for (const [k, v] of Object.entries(r)) {
@@ -64,7 +69,7 @@ export function renderRecord(r: Record<string, unknown>): string {
 }
 
 /** An incident: its chain, one line per step and per link (the JSON output has the rest). */
-function renderIncident(r: Record<string, unknown>): string {
+function renderIncident(r: Record<string, unknown>, cell: (v: unknown) => string): string {
   const steps = (r.steps ?? []) as Array<{
     finding_id: string;
     kind: string;
@@ -100,7 +105,7 @@ export function tableSink(out: TextOutput): FindingSink {
   const masker = new Masker();
   return {
     // Masked before cells are cut to width: a secret cut in two is no longer recognisable.
-    write: (record) => out.write(renderRecord(maskRecord(record, masker) as Record<string, unknown>)),
+    write: (record) => out.write(renderRecord(maskRecord(record, masker) as Record<string, unknown>, masker)),
     close: () => out.close(),
   };
 }

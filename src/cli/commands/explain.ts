@@ -4,28 +4,32 @@ import { openOutput, type TextOutput } from '../../adapters/sinks/output.ts';
 import { sanitizeForTerminal } from '../../adapters/sinks/sanitize.ts';
 import { textLines } from '../../adapters/sources/text-lines.ts';
 import type { ExplainRecord } from '../../app/explain.ts';
+import { Masker, maskRecord } from '../../core/secrets/masker.ts';
 import { EXIT } from '../exit-codes.ts';
 
-function renderBlock(r: ExplainRecord): string {
-  const lines = [`${sanitizeForTerminal(r.input)}`, `  verdict: ${r.verdict}`];
+function renderBlock(r: ExplainRecord, masker: Masker): string {
+  const t = (s: string) => sanitizeForTerminal(s, masker);
+  const lines = [`${t(r.input)}`, `  verdict: ${r.verdict}`];
   for (const h of r.hits) {
     lines.push(
       `  - ${h.verdict}${h.provider ? ` ${h.provider}` : ''}${h.service ? `/${h.service}` : ''}${h.internal_kind ? ` (${h.internal_kind})` : ''}`,
-      `    endpoint: ${sanitizeForTerminal(h.endpoint.canonical)}${h.endpoint.port !== null ? `:${h.endpoint.port}` : ''} (written ${sanitizeForTerminal(h.endpoint.written)})`,
-      `    path: ${sanitizeForTerminal(h.path || '/')}  class: ${h.path_class}  sensitivity: ${h.sensitivity}`,
-      `    transforms: ${h.transforms.length > 0 ? h.transforms.join(' → ') : '(none)'}`,
+      `    endpoint: ${t(h.endpoint.canonical)}${h.endpoint.port !== null ? `:${h.endpoint.port}` : ''} (written ${t(h.endpoint.written)})`,
+      `    path: ${t(h.path || '/')}  class: ${h.path_class}  sensitivity: ${h.sensitivity}`,
+      `    transforms: ${h.transforms.length > 0 ? t(h.transforms.join(' → ')) : '(none)'}`,
     );
-    for (const d of h.disagreements) lines.push(`    note: ${d}`);
+    for (const d of h.disagreements) lines.push(`    note: ${t(d)}`);
   }
-  for (const c of r.context)
-    lines.push(
-      `  context: ${sanitizeForTerminal(c.endpoint)} read as ${c.reading} (${c.outcome}): ${sanitizeForTerminal(c.why)}`,
-    );
+  for (const c of r.context) lines.push(`  context: ${t(c.endpoint)} read as ${c.reading} (${c.outcome}): ${t(c.why)}`);
   return `${lines.join('\n')}\n`;
 }
 
-async function emit(out: TextOutput, format: string, r: ExplainRecord): Promise<void> {
-  const s = format === 'table' ? renderBlock(r) : `${jsonText(r)}\n`;
+/**
+ * The input is pasted text and may hold a credential next to the address: every record is masked like any other
+ * output, and the table masks again once escape sequences are stripped from each line it prints.
+ */
+async function emit(out: TextOutput, format: string, input: ExplainRecord, masker: Masker): Promise<void> {
+  const r = maskRecord(input, masker);
+  const s = format === 'table' ? renderBlock(r, masker) : `${jsonText(r)}\n`;
   await out.write(s);
 }
 
@@ -58,11 +62,13 @@ Examples:
       if (texts.length === 0) await refuseOutputAmongInputs(opts.output, ['-']);
       const out = await openOutput(opts.output, { wholeRun: true });
       const format = opts.format ?? (out.isTTY ? 'table' : 'jsonl');
+      // One masker for the run: a secret seen in one input is masked wherever it shows up in a later one.
+      const masker = new Masker();
       try {
         if (texts.length > 0) {
-          for (const t of texts) await emit(out, format, explain(t, opts.field));
+          for (const t of texts) await emit(out, format, explain(t, opts.field), masker);
         } else {
-          for await (const line of textLines(process.stdin)) await emit(out, format, explain(line, opts.field));
+          for await (const line of textLines(process.stdin)) await emit(out, format, explain(line, opts.field), masker);
         }
         await out.close();
       } catch (e) {
