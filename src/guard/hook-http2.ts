@@ -15,7 +15,7 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { isIP } from 'node:net';
 import { captureCaller } from './caller.ts';
 import { isConnectMethod, metadataAtTarget, proxyTarget } from './hook-http.ts';
-import type { Decide } from './hook-net.ts';
+import { type Decide, refusedSockets } from './hook-net.ts';
 
 const http2 = createRequire(import.meta.url)('node:http2') as typeof Http2;
 
@@ -80,11 +80,27 @@ function patchSessionProto(proto: { request?: RequestFn }): void {
   Object.defineProperty(proto, 'request', { value: request, writable: false, configurable: false, enumerable: false });
 }
 
+function withoutConnectEvent(session: object): void {
+  const emit = (session as { emit: (event: string | symbol, ...a: unknown[]) => boolean }).emit;
+  Object.defineProperty(session, 'emit', {
+    value: function emitExceptConnect(this: unknown, event: string | symbol, ...a: unknown[]): boolean {
+      return event === 'connect' ? false : Reflect.apply(emit, this, [event, ...a]);
+    },
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+}
+
 export function hookHttp2(decide: Decide): () => void {
   current = decide;
   const originalConnect = http2.connect;
   const connect = function connect(this: unknown, ...args: unknown[]) {
+    const before = refusedSockets();
     const session = Reflect.apply(originalConnect, this, args) as object;
+    // A socket refused at once never connects, but the session takes a socket without a handle as connected and
+    // would emit 'connect' before the refusal's 'error': that 'connect' is dropped.
+    if (refusedSockets() !== before) withoutConnectEvent(session);
     if (!sessionProtoPatched) {
       sessionProtoPatched = true;
       patchSessionProto(Object.getPrototypeOf(session) as { request?: RequestFn });

@@ -76,7 +76,15 @@ function attempt(
   return a;
 }
 
+let refusedCount = 0;
+
+/** How many sockets the hook has refused so far (a caller that opened one can tell it was refused right away). */
+export function refusedSockets(): number {
+  return refusedCount;
+}
+
 function refuse(socket: net.Socket, err: Error): net.Socket {
+  refusedCount++;
   // Fail the way a refused connection fails: asynchronously, through 'error' then 'close'.
   process.nextTick(() => socket.destroy(err));
   return socket;

@@ -78,6 +78,18 @@ describe('http2 streams through a forward proxy', () => {
     assert.ok(!seen.some((s) => s.includes('169.254')), seen.join(', '));
   });
 
+  test('a session whose connection is refused reports the error, never a connect first', async () => {
+    // The managed identity endpoint that lives on loopback (Azure Arc): nothing can leave this host.
+    const s = http2.connect('http://127.0.0.1:40342');
+    const events: string[] = [];
+    await new Promise<void>((resolve) => {
+      s.on('connect', () => events.push('connect'));
+      s.on('error', (e: NodeJS.ErrnoException) => events.push(`error ${e.code}`));
+      s.on('close', () => resolve());
+    });
+    assert.deepEqual(events, ['error ERR_IMDSGUARD_BLOCKED']);
+  });
+
   test('other authorities pass', async () => {
     assert.equal(await status({ ':method': 'GET', ':authority': 'example.test', ':path': '/' }), '200');
     assert.equal(await status({ ':method': 'GET', ':path': '/' }), '200');
