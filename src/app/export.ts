@@ -1,6 +1,6 @@
 /** `export`: write our detections in another engine's language to a directory, or to stdout. */
-import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirs, removeMadeDirs } from '../adapters/files/make-dirs.ts';
 import { finish, type OutputFile, openOutputFile, outputWriteError } from '../adapters/files/output-file.ts';
 import { type ExportTarget, exportRules } from '../core/export/index.ts';
 
@@ -26,9 +26,9 @@ export async function runExport(
     return [];
   }
   const opened: OutputFile[] = [];
-  let madeDir: string | undefined;
+  let madeDirs: string[] = [];
   try {
-    madeDir = await mkdir(req.dir, { recursive: true });
+    madeDirs = await makeDirs(req.dir);
     // Every file is written in full (where a full disk shows) before any replaces its old copy, so a failure leaves
     // the old set whole rather than a mix of old and new rules.
     for (const f of result.files) {
@@ -42,8 +42,8 @@ export async function runExport(
     return opened.map((o) => o.path);
   } catch (e) {
     for (const out of opened) await out.abort();
-    // A directory this run created goes too, when nothing else was put in it meanwhile.
-    if (madeDir !== undefined) await rmdir(req.dir).catch(() => undefined);
+    // The directories this run created go too, when nothing else was put in them meanwhile.
+    removeMadeDirs(madeDirs);
     throw outputWriteError(`the ${req.target} export to "${req.dir}"`, e);
   }
 }

@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { type AtomicReplacement, openAtomicReplacement } from '../adapters/files/atomic.ts';
-import { type OutputFile, openOutputFile, refuseOutputAmongInputs } from '../adapters/files/output-file.ts';
+import { makeDirs, removeMadeDirs } from '../adapters/files/make-dirs.ts';
+import {
+  type OutputFile,
+  openOutputFile,
+  outputWriteError,
+  refuseOutputAmongInputs,
+} from '../adapters/files/output-file.ts';
 import { gunzipIfGzip, nullSink, readBytes, stdoutSink } from '../adapters/files/streams.ts';
 import { ImdsguardError } from '../core/errors.ts';
 import { IpPseudonymiser } from '../core/secrets/pseudonymise.ts';
@@ -208,7 +214,9 @@ function isGzipName(p: string): boolean {
 const IN_PLACE_ADVICE = 'write the output elsewhere, or redact a file with --in-place';
 
 /** Validate the combination of inputs and output flags; throws E_USAGE with what to do instead. */
-async function plan(o: RedactOptions): Promise<Array<{ input: string; output: string | null }>> {
+async function plan(
+  o: RedactOptions,
+): Promise<{ pairs: Array<{ input: string; output: string | null }>; madeDirs: string[] }> {
   const inputs = o.inputs.length > 0 ? o.inputs : ['-'];
   if (o.inPlace && o.output !== undefined)
     throw new ImdsguardError('E_USAGE', '--in-place and -o cannot be used together');
@@ -216,14 +224,13 @@ async function plan(o: RedactOptions): Promise<Array<{ input: string; output: st
   if (o.backupSuffix !== undefined && (o.backupSuffix === '' || o.backupSuffix.includes('/')))
     throw new ImdsguardError('E_USAGE', '--backup needs a suffix such as .orig, without "/"');
   if (o.inPlace && inputs.includes('-')) throw new ImdsguardError('E_USAGE', '--in-place needs files, not stdin');
-  if (o.dryRun) return inputs.map((input) => ({ input, output: null }));
-  if (o.inPlace) return inputs.map((input) => ({ input, output: input }));
+  if (o.dryRun) return { pairs: inputs.map((input) => ({ input, output: null })), madeDirs: [] };
+  if (o.inPlace) return { pairs: inputs.map((input) => ({ input, output: input })), madeDirs: [] };
   const out = o.output ?? '-';
   const dirOut = out !== '-' && (out.endsWith('/') || (await isDirectory(out)));
   if (inputs.length > 1 && !dirOut)
     throw new ImdsguardError('E_USAGE', 'Several inputs need -o DIR/ (one redacted copy each) or --in-place');
   if (dirOut) {
-    await mkdir(out, { recursive: true });
     const names = new Set<string>();
     const pairs = inputs.map((input) => {
       if (input === '-') throw new ImdsguardError('E_USAGE', 'stdin cannot be written to a directory; use -o FILE');
@@ -234,11 +241,14 @@ async function plan(o: RedactOptions): Promise<Array<{ input: string; output: st
       return { input, output: join(out, name) };
     });
     for (const p of pairs) await refuseOutputAmongInputs(p.output, [p.input], IN_PLACE_ADVICE);
-    return pairs;
+    const madeDirs = await makeDirs(out).catch((e: unknown) => {
+      throw outputWriteError(`"${out}"`, e);
+    });
+    return { pairs, madeDirs };
   }
   // Stdin too: `redact -o FILE < FILE` would replace the file being read.
   await refuseOutputAmongInputs(out, [inputs[0]!], IN_PLACE_ADVICE);
-  return [{ input: inputs[0]!, output: out }];
+  return { pairs: [{ input: inputs[0]!, output: out }], madeDirs: [] };
 }
 
 async function inputIsGzip(path: string): Promise<boolean> {
@@ -313,19 +323,24 @@ export async function redact(
   /** An input that failed (unreadable, corrupt): reported here and the next input is done; without it, thrown. */
   onFailure?: (input: string, e: ImdsguardError) => void,
 ): Promise<FileSummary[]> {
-  const pairs = await plan(o);
+  const { pairs, madeDirs } = await plan(o);
   const ips = o.pseudonymiseIps
     ? new IpPseudonymiser(o.ipKey ? Buffer.from(o.ipKey, 'utf8') : randomBytes(32))
     : undefined;
   const out: FileSummary[] = [];
-  for (const p of pairs) {
-    try {
-      out.push(await redactPair(p, o, ips, onFile));
-    } catch (e) {
-      // An output that cannot be written stops the run (the next would fail alike); a bad input costs only itself.
-      if (!onFailure || !(e instanceof ImdsguardError) || e.code === 'E_SINK_IO' || e.code === 'E_USAGE') throw e;
-      onFailure(p.input, e);
+  try {
+    for (const p of pairs) {
+      try {
+        out.push(await redactPair(p, o, ips, onFile));
+      } catch (e) {
+        // An output that cannot be written stops the run (the next would fail alike); a bad input costs only itself.
+        if (!onFailure || !(e instanceof ImdsguardError) || e.code === 'E_SINK_IO' || e.code === 'E_USAGE') throw e;
+        onFailure(p.input, e);
+      }
     }
+  } finally {
+    // A directory this run created and left empty (every copy failed) goes again.
+    if (out.length === 0) removeMadeDirs(madeDirs);
   }
   return out;
 }

@@ -18,7 +18,7 @@ export interface Run {
 /** Run the built CLI; `stdout` may be a file descriptor (a device copy) instead of a pipe. */
 export function runCli(
   args: string[],
-  opts: { cwd?: string; input?: string; stdout?: number; extraFds?: number[] } = {},
+  opts: { cwd?: string; input?: string; stdout?: number; extraFds?: number[]; timeoutMs?: number } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -33,8 +33,13 @@ export function runCli(
     child.stderr?.on('data', (b: Buffer) => {
       err += b.toString('utf8');
     });
+    // A command that hangs is killed (SIGKILL: it may ignore the others), so the test fails instead of waiting.
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
     child.on('error', reject);
-    child.on('close', (status, signal) => resolve({ status, signal, stdout: out, stderr: err }));
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout: out, stderr: err });
+    });
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(opts.input ?? '');
   });

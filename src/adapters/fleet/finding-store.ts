@@ -3,13 +3,13 @@
  * envelope updates its row instead of adding one), with the columns queries filter on and the whole envelope as
  * JSON. The hub writes it for a single machine; `imdsguard findings` reads it.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ImdsguardError } from '../../core/errors.ts';
 import { envelopeMsgId, type FleetEnvelope } from '../../core/fleet/contract.ts';
 import type { Finding } from '../../core/model/finding.ts';
 import { type Severity, severityRank } from '../../core/model/severity.ts';
 import { Masker, maskRecord } from '../../core/secrets/masker.ts';
+import { makeDirsSync } from '../files/make-dirs.ts';
 import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../sqlite/sqlite-database.ts';
 
 export interface FindingQuery {
@@ -97,7 +97,7 @@ export class FindingStore {
       if (o.readonly) {
         this.db = openSqlite(path, { readonly: true });
       } else {
-        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        makeDirsSync(dirname(path), 0o700);
         this.db = openSqlite(path);
         this.db.exec(`
           PRAGMA journal_mode = WAL;

@@ -3,9 +3,9 @@
  * acknowledgement arrives. What a broker outage or a sensor restart leaves behind is published again from here,
  * under the same message id, so the stream's duplicate window drops what had in fact arrived.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ImdsguardError } from '../../core/errors.ts';
+import { makeDirsSync } from '../files/make-dirs.ts';
 import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../sqlite/sqlite-database.ts';
 
 export interface OutboxRow {
@@ -37,7 +37,7 @@ export class Outbox {
     this.path = path;
     this.maxRows = o.maxRows;
     try {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      if (path !== ':memory:') makeDirsSync(dirname(path), 0o700);
       this.db = openSqlite(path);
       // WAL without a sync per commit: a finding costs one small write, and a power cut loses at most the last
       // moments (an application crash loses nothing).

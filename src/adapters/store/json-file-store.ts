@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImdsguardError } from '../../core/errors.ts';
 import type { Store } from '../../core/ports.ts';
+import { makeDirs } from '../files/make-dirs.ts';
 
 /**
  * A small durable key/value store: one JSON file per key under a directory, written atomically (temp file, then
@@ -22,7 +23,7 @@ export class JsonFileStore implements Store {
   }
 
   private ensure(): Promise<void> {
-    this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(
+    this.ready ??= makeDirs(this.dir, 0o700).then(
       () => undefined,
       (e: Error) => {
         throw new ImdsguardError('E_CONFIG', `Cannot create state directory "${this.dir}": ${e.message}`, { cause: e });

@@ -4,10 +4,10 @@
  * idempotent, so the batch redelivered after a crash between the write and the acknowledgement changes nothing.
  * When the file is new, the hub replays the stream into it from the start (see app/hub.ts).
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ImdsguardError } from '../../../core/errors.ts';
 import { type CorrelatorState, newCorrelatorState } from '../../../core/fleet/correlate.ts';
+import { makeDirsSync } from '../../files/make-dirs.ts';
 import { openSqlite, type SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 
 export interface CorrelatorStore {
@@ -21,7 +21,7 @@ export interface CorrelatorStore {
 export async function openCorrelatorStore(path: string): Promise<CorrelatorStore> {
   let db: SqliteDatabase;
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') makeDirsSync(dirname(path));
     db = openSqlite(path);
     db.exec(`
       PRAGMA journal_mode = WAL;
