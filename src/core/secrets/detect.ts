@@ -148,7 +148,7 @@ const SEEN = new Uint8Array(128);
  * A random secret has characters of several classes and many distinct characters; words, hex ids and repeated
  * characters do not. Looks at the first 64 characters only: enough to tell, and cheap on long tokens.
  */
-function looksRandom(v: string): boolean {
+export function looksRandom(v: string): boolean {
   const n = Math.min(v.length, 64);
   SEEN.fill(0);
   let lower = 0;

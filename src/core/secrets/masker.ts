@@ -1,4 +1,5 @@
-import { type DetectState, detectLine, mayHoldSecret, newDetectState, openValueAtEnd } from './detect.ts';
+import { type DetectState, detectLine, looksRandom, mayHoldSecret, newDetectState, openValueAtEnd } from './detect.ts';
+import { decodeSecretText } from './encoding.ts';
 import type { SecretKind, SecretMatch } from './kinds.ts';
 import { KnownSecrets } from './known.ts';
 import { base64Rest, mayBeEncoded, sourceSpan, type View, views } from './layers.ts';
@@ -271,6 +272,11 @@ export class Masker {
       // After blanks, only a run as long as the value's rest is read as it (not the first word of an indented line).
       if (i > 0 && !c.literal && k - i < Math.max(16, (c.min ?? 0) - c.secret.length)) return null;
       const whole = c.secret + text.slice(i, k);
+      // A wrapped line that goes on past this one (`k` at a long line's end) may hold only a piece of the rest.
+      if (!c.literal && !(k === text.length && text.length >= 64) && !restShaped(c, text.slice(i, k), whole))
+        return null;
+      // A token found whole at a long line's end has no known length: a word opening a sentence is not its rest.
+      if (!c.literal && PROSE_WORD.test(text.slice(i, k)) && PROSE_GOES_ON.test(text.slice(k))) return null;
       // The rest's mask shows nothing the first part's did not (or, when that part was short, the whole's ends).
       spans.push({ start: i, end: k, value: c.secret.length >= 16 ? c.secret : whole, layers: [] });
       this.known.add(whole);
@@ -373,6 +379,31 @@ interface Carry {
 function carryOf(open: { value: string; min: number; literal: boolean }): Carry {
   return { secret: open.value, at: open.value.length, open: true, min: open.min, literal: open.literal };
 }
+
+/**
+ * True when `run`, read as the rest of the value `c` holds the start of, makes a whole shaped like that secret: as
+ * long as the secret is (an AWS secret key's 40 characters), random (mixed classes, many distinct characters), and an
+ * AWS or STS key id's shape for a key id. A key alone at the end of a line (`Config key SecretAccessKey:`) has its
+ * value on the next only when that value is the whole secret: never the first word of a sentence.
+ */
+function restShaped(c: Carry, run: string, whole: string): boolean {
+  const min = c.min ?? 0;
+  if (c.secret === '') return run.length >= Math.max(16, min) && looksRandom(decodeSecretText(run));
+  // Escapes make `whole` longer than the value it writes: the length test is lenient in masking's favour.
+  if (whole.length < min) return false;
+  if (min === 20) return KEY_ID_WHOLE.test(whole);
+  return whole.length < 16 || looksRandom(decodeSecretText(whole));
+}
+
+/**
+ * A word of prose (`Please`, `then`) followed by another: a random rest of a token is that only by chance, and then
+ * too short to matter (one of 12 characters or more is all letters of one case once in 10^4).
+ */
+const PROSE_WORD = /^[A-Z]?[a-z]{2,}$/;
+const PROSE_GOES_ON = /^[ \t]+[A-Za-z]/;
+
+/** A whole AWS or Alibaba STS key id (the shape `OPEN_KEY_ID_RE` starts). */
+const KEY_ID_WHOLE = /^(?:(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}|STS\.[A-Za-z0-9]{16,40})$/;
 
 /**
  * What may stand before a value's rest on the next line: blanks, mail quoting (`> `, wrapped base64 in a quoted
