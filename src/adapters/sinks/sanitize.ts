@@ -1,11 +1,10 @@
+import { TERMINAL_ESCAPE } from '../../core/secrets/layers.ts';
 import { Masker } from '../../core/secrets/masker.ts';
 
 /**
  * Attacker-controlled text (URLs, user agents) must not drive the terminal: strip ANSI escape sequences; show C0/C1
  * controls and bidirectional controls (which reorder what the reader sees) as `\xNN` before printing.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
-const ANSI = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)|[@-Z\\-_])/g;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
@@ -17,7 +16,7 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202
  */
 export function sanitizeForTerminal(s: string, masker: Masker = new Masker()): string {
   return masker
-    .maskString(s.replace(ANSI, ''))
+    .maskString(s.replace(TERMINAL_ESCAPE, ''))
     .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 

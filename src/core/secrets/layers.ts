@@ -15,7 +15,7 @@ export interface View {
   layers: readonly LayerName[];
 }
 
-export type LayerName = 'percent' | 'json' | 'hex-escape' | 'html' | 'base64' | 'hex';
+export type LayerName = 'terminal' | 'percent' | 'json' | 'hex-escape' | 'html' | 'base64' | 'hex';
 
 /** The result of one layer on one text: the decoded text and, per decoded character, its source span. */
 interface Step {
@@ -169,6 +169,19 @@ function jsonEscape(t: string): Step | null {
   if (!changed) return null;
   if (run < t.length) pushEach(b, t, run, t.length);
   return b.step();
+}
+
+/**
+ * A terminal's escape sequences (CSI colours and erasures, OSC titles and links, two-character escapes): what
+ * `grep --color`, `jq -C` or `ls --color` put around and inside the text they print. The terminal sanitiser strips the
+ * same ones before printing.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are what it matches
+export const TERMINAL_ESCAPE = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)|[@-Z\\-_])/g;
+
+/** The text as a terminal shows it: escape sequences removed, so a secret they cut (a match coloured) is whole. */
+function terminal(t: string): Step | null {
+  return replaceAll(t, TERMINAL_ESCAPE, () => '');
 }
 
 /** `\xNN` byte escapes (nginx and Apache access logs, Python byte reprs). */
@@ -410,6 +423,9 @@ const HEX_TEXT =
 
 /** The layers, in the order they are tried on each view. */
 export const LAYERS: readonly Layer[] = [
+  // Escape sequences are the last thing written (a terminal's colours over any text): undone first.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: an escape character is what it looks for
+  { name: 'terminal', may: /\u001b[[\]@-Z\\-_]/, decode: terminal },
   { name: 'percent', may: /%[0-9A-Fa-f]{2}|%[uU][0-9A-Fa-f]{4}/, decode: percent },
   { name: 'json', may: /\\(?:u[0-9A-Fa-f]{4}|["\\/nrtbf'])/, decode: jsonEscape },
   { name: 'hex-escape', may: /\\x[0-9A-Fa-f]{2}/, decode: hexEscape },
