@@ -1,8 +1,8 @@
 /**
  * The enforcing metadata proxy: one node:http listener per upstream endpoint (after a redirect Node cannot read the
- * original destination, so the port says which endpoint the client dialled), caller attribution once per
- * connection, a policy decision per request, responses streamed back, and one record per request. Bodies are never
- * logged. Requests are parsed by llhttp in strict mode, then checked by head-check.ts where llhttp is lenient.
+ * original destination, so the port says which endpoint the client dialled), caller attribution when a connection
+ * is accepted and a re-check of it on every further request, a policy decision per request, responses streamed
+ * back, and one record per request. Bodies are never logged. Requests are parsed by llhttp in strict mode, then checked by head-check.ts where llhttp is lenient.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { isIPv4, isIPv6, type Socket } from 'node:net';
@@ -28,6 +28,9 @@ export interface ListenSpec {
 
 export interface CallerAttribution {
   attribute(c: ConnectionEnds): Promise<CallerIdentity>;
+  /** The caller of a connection attributed earlier, as it is now (each further request on it). Returns `previous`
+   * itself when nothing changed. Without it, a connection keeps its first identity. */
+  recheck?(c: ConnectionEnds, previous: CallerIdentity): CallerIdentity | Promise<CallerIdentity>;
   /** The connection attributed with these ends has closed. */
   release?(c: ConnectionEnds): void;
 }
@@ -181,14 +184,40 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
     const listenerName = `${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}`;
     const destination = { ip: up.ip ?? up.url.hostname, port: up.port };
 
-    /** The caller of each connection: attributed once, when it is accepted. */
+    /** The caller of each connection: attributed when it is accepted, re-checked on each request after that. */
     const callers = new WeakMap<Socket, CallerIdentity | Promise<CallerIdentity>>();
+    /** The ends of each attributed connection (the key the attribution knows it by). */
+    const endsOf = new WeakMap<Socket, ConnectionEnds>();
     /** Bytes read on a connection when its last request began (a timeout with nothing new is an idle close). */
     const readAtRequest = new WeakMap<Socket, number>();
 
+    const settle = (sock: Socket, p: Promise<CallerIdentity>): Promise<CallerIdentity> => {
+      callers.set(sock, p);
+      p.then(
+        (c) => {
+          if (callers.get(sock) === p) callers.set(sock, c);
+        },
+        () => undefined,
+      );
+      return p;
+    };
+
+    /**
+     * The caller of a connection as it is now. A connection still being attributed waits for that; one attributed
+     * earlier is re-checked (the process may have changed user or program, or passed the socket on since): a
+     * keep-alive connection is judged by its current holder, never by whoever opened it.
+     */
     const identityOf = (sock: Socket): CallerIdentity | Promise<CallerIdentity> => {
       const known = callers.get(sock);
-      if (known !== undefined) return known;
+      if (known instanceof Promise) return known;
+      if (known !== undefined) {
+        const ends = endsOf.get(sock);
+        if (!ends || !opts.attribution.recheck) return known;
+        const now = opts.attribution.recheck(ends, known);
+        if (now instanceof Promise) return settle(sock, now);
+        if (now !== known) callers.set(sock, now);
+        return now;
+      }
       const ends: ConnectionEnds = {
         peerIp: sock.remoteAddress ?? '',
         peerPort: sock.remotePort ?? 0,
@@ -196,12 +225,8 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         localPort: sock.localPort ?? 0,
         ...(up.ip ? { originalDst: { ip: up.ip, port: up.port } } : {}),
       };
-      const p = opts.attribution.attribute(ends);
-      callers.set(sock, p);
-      p.then(
-        (c) => callers.set(sock, c),
-        () => undefined,
-      );
+      endsOf.set(sock, ends);
+      const p = settle(sock, opts.attribution.attribute(ends));
       if (opts.attribution.release) sock.once('close', () => opts.attribution.release?.(ends));
       return p;
     };
@@ -390,7 +415,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       }
       const proceed = (body: Buffer | null) => {
         const id = identityOf(sock);
-        // Keep-alive: the caller is known from the connection's first request; no promise, no microtask.
+        // Keep-alive: the caller re-checked synchronously when nothing changed; no promise, no microtask.
         if (!(id instanceof Promise)) guarded(req, res, id, started, body);
         else
           id.then(

@@ -6,7 +6,16 @@
  * - `readProc` (asynchronous, the agent's sensors).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, readlinkSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { readFile, readlink } from 'node:fs/promises';
 import type { FindingProcess } from '../../core/model/finding.ts';
 import { type ContainerIdentity, parseCgroup } from '../../core/parse/host-cgroup.ts';
@@ -69,6 +78,31 @@ export class UserNames {
   }
 }
 
+/** One buffer for the small /proc files read on the proxy's request path (synchronous, so never shared at once). */
+const PROC_BUF = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Read a small /proc file into PROC_BUF with one open, one read and one close (readFileSync() takes several times as
+ * long on a file whose size the kernel reports as 0, and the proxy reads these on every request); its length. A
+ * file larger than the buffer (a command line over 64 KiB) is cut there.
+ */
+function readIntoBuffer(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    return readSync(fd, PROC_BUF, 0, PROC_BUF.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readProcText(path: string): string {
+  return PROC_BUF.toString('latin1', 0, readIntoBuffer(path));
+}
+
+function readProcBytes(path: string): Buffer {
+  return Buffer.from(PROC_BUF.subarray(0, readIntoBuffer(path)));
+}
+
 const MAX_ARGV = 64;
 const MAX_ARG_LEN = 512;
 
@@ -85,7 +119,7 @@ export function parseStat(stat: string): { ppid: number; startTime: number } | n
 /** A process's start time (field 22 of /proc/<pid>/stat): with the pid, it names one process, never its successor. */
 export function startTimeOf(pid: number, procRoot = '/proc'): number | undefined {
   try {
-    return parseStat(readFileSync(`${procRoot}/${pid}/stat`, 'latin1'))?.startTime;
+    return parseStat(readProcText(`${procRoot}/${pid}/stat`))?.startTime;
   } catch {
     return undefined;
   }
@@ -99,7 +133,7 @@ export function readProcess(pid: number, users: UserNames, nowMs: number, procRo
   try {
     // /proc/<pid> belongs to the process's effective uid; stat is far cheaper than formatting /proc/<pid>/status.
     facts.uid = statSync(base).uid;
-    const stat = parseStat(readFileSync(`${base}/stat`, 'latin1'));
+    const stat = parseStat(readProcText(`${base}/stat`));
     if (!stat) return null;
     facts.ppid = stat.ppid;
     startTime = stat.startTime;
@@ -114,7 +148,8 @@ export function readProcess(pid: number, users: UserNames, nowMs: number, procRo
     // Kernel threads and processes we may not trace have no readable exe.
   }
   try {
-    const raw = readFileSync(`${base}/cmdline`);
+    const raw = readProcBytes(`${base}/cmdline`);
+    CMDLINE.set(facts, raw);
     const parts = raw.toString('utf8').split('\u0000');
     if (parts.at(-1) === '') parts.pop();
     // Masked whole, then cut: a secret cut first would no longer be recognised, and its first part would be kept.
@@ -139,16 +174,75 @@ export function readProcess(pid: number, users: UserNames, nowMs: number, procRo
 }
 
 const STARTED = new WeakMap<ProcessFacts, number>();
+/** The raw command line the facts were read from: execve() of the same executable keeps pid, start time and exe. */
+const CMDLINE = new WeakMap<ProcessFacts, Buffer>();
+
+function sameCmdline(base: string, facts: ProcessFacts): boolean {
+  const was = CMDLINE.get(facts);
+  let n: number;
+  try {
+    n = readIntoBuffer(`${base}/cmdline`);
+  } catch {
+    return was === undefined;
+  }
+  return was !== undefined && PROC_BUF.subarray(0, n).equals(was);
+}
+
+/**
+ * Open descriptors on a process's /proc directory and command line. They stay bound to that process, not to its pid
+ * number: a read through them fails once it has exited (even when the pid is reused), while execve() and setuid()
+ * show through (the command line and the directory's owner, its effective uid, are read anew at each use). A check
+ * through them costs a pread, an fstat and a readlink, a few microseconds, instead of opening /proc files by path.
+ */
+interface ProcessWatch {
+  dir: number;
+  cmdline: number;
+}
+
+function openWatch(pid: number, procRoot: string, startTime: number | undefined): ProcessWatch | null {
+  const base = `${procRoot}/${pid}`;
+  const opened: number[] = [];
+  try {
+    opened.push(openSync(base, 'r'));
+    opened.push(openSync(`${base}/cmdline`, 'r'));
+    // Opened after the facts were read: the pid must still name the process they were read from.
+    if (startTime !== undefined && startTimeOf(pid, procRoot) === startTime)
+      return { dir: opened[0]!, cmdline: opened[1]! };
+  } catch {
+    // Gone or unreadable: checked by path.
+  }
+  for (const fd of opened) closeSync(fd);
+  return null;
+}
+
+function closeWatch(w: ProcessWatch): void {
+  closeSync(w.dir);
+  closeSync(w.cmdline);
+}
+
+/** At most this many processes are watched through open descriptors; the others are checked by path. */
+const MAX_WATCHES = 256;
+
+interface CachedFacts {
+  facts: ProcessFacts;
+  at: number;
+  watch?: ProcessWatch | null;
+}
 
 /**
  * Facts per process, keyed by pid AND start time (field 22 of /proc/<pid>/stat): a pid reused by another process,
  * even one running the same executable (a python3 in a container after a python3 on the host), never inherits the
- * previous owner's uid, namespace or container. A hit costs one read of /proc/<pid>/stat, one stat of /proc/<pid>
- * (the effective uid, which setuid() changes in place) and one readlink of its exe (execve() keeps pid and start
- * time) instead of six reads.
+ * previous owner's uid, namespace or container. Every use re-checks that the process is the same one and still
+ * has the effective uid, the executable and the command line the facts were read with (setuid() changes the uid in
+ * place; execve() keeps pid and start time, and a program that runs its own interpreter again keeps the exe too):
+ * through a ProcessWatch from the second use on, else by path (the start time from /proc/<pid>/stat, a stat of
+ * /proc/<pid>, a readlink of its exe and a read of its command line). The same object comes back while nothing
+ * of this changed, so callers can tell "unchanged" by identity; the other facts are read afresh after `ttlMs`.
  */
 export class ProcessFactsCache {
-  private readonly cache = new Map<number, { facts: ProcessFacts; at: number }>();
+  private readonly cache = new Map<number, CachedFacts>();
+  /** Entries with an open watch, least recently used first. */
+  private readonly watched = new Map<number, CachedFacts>();
   private readonly users: UserNames;
   private readonly procRoot: string;
   private readonly ttlMs: number;
@@ -157,26 +251,71 @@ export class ProcessFactsCache {
     this.procRoot = procRoot;
     this.ttlMs = ttlMs;
   }
+
   get(pid: number, nowMs: number): ProcessFacts | null {
     const hit = this.cache.get(pid);
-    if (hit && nowMs - hit.at < this.ttlMs) {
-      const base = `${this.procRoot}/${pid}`;
-      try {
-        if (
-          startTimeOf(pid, this.procRoot) === STARTED.get(hit.facts) &&
-          statSync(base).uid === hit.facts.uid &&
-          readlinkSync(`${base}/exe`).replace(/ \(deleted\)$/, '') === hit.facts.exe
-        )
-          return hit.facts;
-      } catch {
-        // Gone or unreadable: read afresh below.
-      }
-    }
+    if (hit && nowMs - hit.at < this.ttlMs && this.unchanged(pid, hit)) return hit.facts;
+    if (hit) this.drop(pid, hit);
     const facts = readProcess(pid, this.users, nowMs, this.procRoot);
-    if (this.cache.size > 4096) this.cache.clear();
+    if (this.cache.size > 4096) this.close();
     if (facts) this.cache.set(pid, { facts, at: nowMs });
-    else this.cache.delete(pid);
     return facts;
+  }
+
+  /** Close every watch (the cache stays usable, checking by path until it watches again). */
+  close(): void {
+    for (const e of this.watched.values()) if (e.watch) closeWatch(e.watch);
+    this.watched.clear();
+    this.cache.clear();
+  }
+
+  private drop(pid: number, e: CachedFacts): void {
+    this.cache.delete(pid);
+    if (e.watch) {
+      closeWatch(e.watch);
+      this.watched.delete(pid);
+    }
+  }
+
+  private unchanged(pid: number, e: CachedFacts): boolean {
+    const base = `${this.procRoot}/${pid}`;
+    const f = e.facts;
+    if (e.watch === undefined) {
+      if (this.watched.size >= MAX_WATCHES) {
+        const [oldPid, oldest] = this.watched.entries().next().value as [number, CachedFacts];
+        this.watched.delete(oldPid);
+        if (oldest.watch) closeWatch(oldest.watch);
+        delete oldest.watch;
+      }
+      e.watch = openWatch(pid, this.procRoot, STARTED.get(f));
+      if (e.watch) this.watched.set(pid, e);
+    } else if (e.watch) {
+      // Most recently used last.
+      this.watched.delete(pid);
+      this.watched.set(pid, e);
+    }
+    try {
+      const w = e.watch;
+      if (w) {
+        const was = CMDLINE.get(f);
+        const n = readSync(w.cmdline, PROC_BUF, 0, PROC_BUF.length, 0);
+        return (
+          was !== undefined &&
+          PROC_BUF.subarray(0, n).equals(was) &&
+          fstatSync(w.dir).uid === f.uid &&
+          readlinkSync(`${base}/exe`).replace(/ \(deleted\)$/, '') === f.exe
+        );
+      }
+      return (
+        startTimeOf(pid, this.procRoot) === STARTED.get(f) &&
+        statSync(base).uid === f.uid &&
+        readlinkSync(`${base}/exe`).replace(/ \(deleted\)$/, '') === f.exe &&
+        sameCmdline(base, f)
+      );
+    } catch {
+      // Gone (a watch reads ESRCH once its process has exited) or unreadable: read afresh.
+      return false;
+    }
   }
 }
 

@@ -41,6 +41,16 @@ function connectionKey(c: ConnectionEnds): string {
   return `${c.peerIp} ${c.peerPort} ${c.localPort}`;
 }
 
+/** A client socket and the process found holding it. */
+interface HeldSocket {
+  inode: number;
+  pid: number;
+  /** The socket's owner uid, as the kernel reported it. */
+  uid: number;
+  /** The namespace the socket was found in. */
+  netns: number | undefined;
+}
+
 export class Attributor {
   readonly ownNetns: number | undefined;
   private diag: SockDiag | undefined;
@@ -49,8 +59,8 @@ export class Attributor {
   private readonly facts: ProcessFactsCache;
   private readonly hashes = new ExeHashes();
   private readonly identities = new WeakMap<ProcessFacts, CallerIdentity>();
-  /** Client socket inode per attributed connection (peer address and our port), until release(). */
-  private readonly inodes = new Map<string, number>();
+  /** The client's socket and its holder per attributed connection (peer address and our port), until release(). */
+  private readonly held = new Map<string, HeldSocket>();
   private readonly hashExe: boolean;
   private readonly now: () => number;
   private readonly warn: (m: string) => void;
@@ -93,6 +103,7 @@ export class Attributor {
   }
 
   close(): void {
+    this.facts.close();
     this.diag?.close();
     this.diag = undefined;
   }
@@ -181,29 +192,70 @@ export class Attributor {
         otherNamespace: otherNs(fallbackNetns),
       };
     // One identity object per process facts (while they hold): every connection of a long-lived client then shares
-    // it, and so do the parts of its records built from it.
-    const cacheable = fallbackNetns === this.ownNetns && (f.uid !== undefined || owner.uid === undefined);
-    let id = cacheable ? this.identities.get(f) : undefined;
-    if (!id) {
-      id = {
-        ...f,
-        uid: f.uid ?? owner.uid,
-        known: true,
-        otherNamespace: otherNs(f.netns ?? fallbackNetns),
-      };
+    // it, and so do the parts of its records built from it; a recheck that finds the same object knows nothing
+    // changed.
+    const cacheable =
+      (f.netns !== undefined || fallbackNetns === this.ownNetns) && (f.uid !== undefined || owner.uid === undefined);
+    const cached = cacheable ? this.identities.get(f) : undefined;
+    if (cached) return cached;
+    const id: CallerIdentity = {
+      ...f,
+      uid: f.uid ?? owner.uid,
+      known: true,
+      otherNamespace: otherNs(f.netns ?? fallbackNetns),
+    };
+    if (!this.hashExe) {
       if (cacheable) this.identities.set(f, id);
+      return id;
     }
-    if (!this.hashExe) return id;
-    return this.hashes.hash(pid, this.root).then((h) => (h ? { ...id, exeSha256: h } : id));
+    return this.hashes.hash(pid, this.root).then((h) => {
+      const hashed = h ? { ...id, exeSha256: h } : id;
+      if (cacheable) this.identities.set(f, hashed);
+      return hashed;
+    });
   }
 
   /** The connection has ended: its client's descriptor is the likeliest home of that client's next socket. */
   release(c: ConnectionEnds): void {
     const key = connectionKey(c);
-    const inode = this.inodes.get(key);
-    if (inode === undefined) return;
-    this.inodes.delete(key);
-    this.index.released(inode);
+    const held = this.held.get(key);
+    if (held === undefined) return;
+    this.held.delete(key);
+    this.index.released(held.inode);
+  }
+
+  private hold(c: ConnectionEnds, h: HeldSocket): void {
+    if (this.held.size >= 100_000) this.held.clear();
+    this.held.set(connectionKey(c), h);
+  }
+
+  /**
+   * The caller of a connection attributed earlier, as it is now (every request of a keep-alive connection): the
+   * process found holding the socket must still hold it (one readlink), and its facts are re-checked against its
+   * start time, effective uid, executable and command line (ProcessFactsCache). A process that changed user or ran
+   * another program is judged as what it is now; a socket whose holder let go (it exited, leaving a forked child or
+   * a process it passed the socket to) is looked up again. Unchanged, `previous` itself comes back, synchronously.
+   * An unknown caller stays unknown: nothing was found holding its socket to re-check.
+   */
+  recheck(c: ConnectionEnds, previous: CallerIdentity): CallerIdentity | Promise<CallerIdentity> {
+    const h = this.held.get(connectionKey(c));
+    if (!h || !previous.known) return previous;
+    try {
+      if (!this.index.holds(h.pid, h.inode)) {
+        const pid = this.index.findOwner(h.inode, h.uid);
+        if (pid === null)
+          return {
+            known: false,
+            reason: 'the process that opened the connection no longer holds it, and no other holder was found',
+            uid: h.uid,
+            otherNamespace: previous.otherNamespace,
+          };
+        h.pid = pid;
+      }
+      return this.identify(h.pid, h, h.netns);
+    } catch (e) {
+      return { known: false, reason: `attribution failed: ${(e as Error).message}`, otherNamespace: false };
+    }
   }
 
   /** Attribute one connection. Never throws: failures give an unknown identity with a reason. */
@@ -218,10 +270,7 @@ export class Attributor {
       const own = await this.ownSocket(fam, peer, c.peerPort, dsts);
       if (own) {
         const pid = this.index.findOwner(own.inode, own.uid);
-        if (pid !== null) {
-          if (this.inodes.size >= 100_000) this.inodes.clear();
-          this.inodes.set(connectionKey(c), own.inode);
-        }
+        if (pid !== null) this.hold(c, { inode: own.inode, pid, uid: own.uid, netns: this.ownNetns });
         // No holder found: either the client already closed its end, or we may not read its fds. Say which.
         // (An orphaned socket, closed by its process but not yet gone, has inode 0.)
         if (
@@ -238,12 +287,12 @@ export class Attributor {
         return await this.identify(pid, own, this.ownNetns);
       }
       const foreign = await this.foreignSocket(fam, peer, c.peerPort);
-      if (foreign)
-        return await this.identify(
-          this.index.findOwner(foreign.owner.inode, foreign.owner.uid, foreign.pids),
-          foreign.owner,
-          foreign.netns,
-        );
+      if (foreign) {
+        const pid = this.index.findOwner(foreign.owner.inode, foreign.owner.uid, foreign.pids);
+        if (pid !== null)
+          this.hold(c, { inode: foreign.owner.inode, pid, uid: foreign.owner.uid, netns: foreign.netns });
+        return await this.identify(pid, foreign.owner, foreign.netns);
+      }
       return { known: false, reason: 'no local socket matches the peer address (another host?)', otherNamespace: true };
     } catch (e) {
       return { known: false, reason: `attribution failed: ${(e as Error).message}`, otherNamespace: false };

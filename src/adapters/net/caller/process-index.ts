@@ -191,6 +191,24 @@ export class ProcessIndex {
   }
 
   /**
+   * Whether process `pid` still holds socket `inode`: one readlink of the descriptor it was found on, else a walk of
+   * its descriptors (it may have moved the socket with dup2()).
+   */
+  holds(pid: number, inode: number): boolean {
+    const fd = this.fdOf.get(inode);
+    if (fd !== undefined && this.known.get(inode) === pid) {
+      try {
+        if (readlinkSync(`${this.root}/${pid}/fd/${fd}`) === `socket:[${inode}]`) return true;
+      } catch {
+        // Closed, or the process is gone: walk below.
+      }
+    }
+    this.known.delete(inode);
+    this.fdOf.delete(inode);
+    return this.scan(pid, inode) && this.known.get(inode) === pid;
+  }
+
+  /**
    * The pid holding socket `inode`, or null. `candidates` limits the search (processes of one network namespace);
    * `uid` is the socket's owner, used to try that user's processes first.
    */
