@@ -460,12 +460,24 @@ export function sourceSpan(view: View, a: number, b: number): [number, number] {
   return [view.lo[a]!, view.hi[b - 1]!];
 }
 
+/** The decoded views of a line, and whether the budget cut them short. */
+export interface Views {
+  list: View[];
+  /** A layer could still change a view when `MAX_VIEWS` were made: what it hides was not looked at. */
+  truncated: boolean;
+}
+
 /**
  * Every decoded view of `text` (the text itself excluded), breadth first: each layer that changes a view gives a new
  * view, up to `MAX_LAYERS` deep and `MAX_VIEWS` in all. Identical texts are kept once.
  * @example views('k%3DASIA%2B').map((v) => v.text) // ['k=ASIA+']
  */
 export function views(text: string): View[] {
+  return decodedViews(text).list;
+}
+
+/** `views`, saying whether the budget of `MAX_VIEWS` cut them short (the caller then masks what was left unread). */
+export function decodedViews(text: string): Views {
   const out: View[] = [];
   const seen = new Set<string>([text]);
   let frontier: View[] = [{ text, lo: null, hi: null, layers: [] }];
@@ -474,10 +486,11 @@ export function views(text: string): View[] {
     for (const v of frontier) {
       if (v.text.length > MAX_VIEW_CHARS) continue;
       for (const l of LAYERS) {
-        if (out.length >= MAX_VIEWS) return out;
         if (!l.may.test(v.text)) continue;
         const s = l.decode(v.text);
         if (!s || seen.has(s.text)) continue;
+        // A new view past the budget: what it and the views under it hold is not looked at.
+        if (out.length >= MAX_VIEWS) return { list: out, truncated: true };
         seen.add(s.text);
         const nv = compose(v, s, l.name);
         out.push(nv);
@@ -485,6 +498,57 @@ export function views(text: string): View[] {
       }
     }
     frontier = next;
+  }
+  return { list: out, truncated: false };
+}
+
+/** What ends a token of a line: blanks, quotes and angle brackets (a value's own delimiters in every log format). */
+function delimiter(c: number): boolean {
+  return c === 32 || c === 9 || c === 13 || c === 10 || c === 34 || c === 39 || c === 60 || c === 62 || c === 0xa0;
+}
+
+/** A key and its `=` or `:` at a token's start (`d=`, `token:`), kept when nothing encoded is in it. */
+const TOKEN_KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}[=:]/;
+
+/**
+ * The tokens of `text` that hold encoded text (anything a layer changes), each without a plain key in front: when
+ * the budget of views ran out, what they hide was not read, and masking them whole is the safe answer (a line of
+ * decoys must not hide a secret behind them). Benign lines never come near the budget.
+ */
+export function encodedTokens(text: string): Array<[number, number]> {
+  const marked = new Uint8Array(text.length);
+  for (const l of LAYERS) {
+    if (!l.may.test(text)) continue;
+    const s = l.decode(text);
+    if (!s) continue;
+    let at = 0;
+    for (let i = 0; i < s.text.length; i++) {
+      const lo = s.lo[i]!;
+      const hi = s.hi[i]!;
+      // Characters a layer dropped (a terminal's escape sequence) or rewrote.
+      for (let k = at; k < lo; k++) marked[k] = 1;
+      if (hi - lo !== 1 || s.text[i] !== text[lo]) for (let k = lo; k < hi; k++) marked[k] = 1;
+      at = Math.max(at, hi);
+    }
+    for (let k = at; k < text.length; k++) marked[k] = 1;
+  }
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < text.length; ) {
+    if (delimiter(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    let j = i;
+    let hit = -1;
+    while (j < text.length && !delimiter(text.charCodeAt(j))) {
+      if (hit < 0 && marked[j]) hit = j;
+      j++;
+    }
+    if (hit >= 0) {
+      const key = TOKEN_KEY.exec(text.slice(i, Math.min(j, i + 66)));
+      out.push([key && i + key[0].length <= hit ? i + key[0].length : i, j]);
+    }
+    i = j;
   }
   return out;
 }

@@ -2,7 +2,7 @@ import { type DetectState, detectLine, looksRandom, mayHoldSecret, newDetectStat
 import { decodeSecretText } from './encoding.ts';
 import type { SecretKind, SecretMatch } from './kinds.ts';
 import { KnownSecrets } from './known.ts';
-import { base64Rest, mayBeEncoded, sourceSpan, type View, views } from './layers.ts';
+import { base64Rest, decodedViews, encodedTokens, mayBeEncoded, sourceSpan, type View } from './layers.ts';
 import { mask } from './mask.ts';
 
 /** One span of a line to mask, with the secret it holds. `kind` is absent for a piece of an already known secret. */
@@ -11,6 +11,8 @@ export interface MaskSpan {
   end: number;
   value: string;
   kind?: SecretKind;
+  /** Encoded text masked unread: the line had more decoded views than the budget (`MAX_VIEWS`). */
+  unread?: true;
   /** Layers undone to see it (empty: as written). */
   layers: readonly string[];
 }
@@ -180,7 +182,12 @@ export class Masker {
         : null;
     if (encoded || rest) {
       const pem = state.pemLines;
-      for (const v of rest ? [rest] : views(text)) {
+      const all = rest ? { list: [rest], truncated: false } : decodedViews(text);
+      // Decoys that use up the budget must not hide a secret: what was left unread is masked whole.
+      if (all.truncated)
+        for (const [s, e] of encodedTokens(text))
+          spans.push({ start: s, end: e, value: text.slice(s, e), unread: true, layers: [] });
+      for (const v of all.list) {
         // Each view is the same line: detection state moves once per line, and PEM blocks are read as written.
         state.line = line - 1;
         state.pemLines = -1;

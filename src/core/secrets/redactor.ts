@@ -58,7 +58,7 @@ export class Redactor {
     if (spans.length > 0) {
       for (const m of spans) {
         this.counts.secrets++;
-        const kind = m.kind ?? 'known-secret';
+        const kind = m.kind ?? (m.unread ? 'encoded-unread' : 'known-secret');
         this.counts.byKind[kind] = (this.counts.byKind[kind] ?? 0) + 1;
         if (this.seen.size < 1_000_000) this.seen.add(fingerprint(m.value));
       }
