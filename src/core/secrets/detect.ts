@@ -28,6 +28,8 @@ export interface DetectState {
   pemLines: number;
   /** The last line that held a JWT's start (`eyJ`), so that a JWT cut at its end is looked for only there. */
   jwtLine?: number;
+  /** A line that ended with a field naming a secret (`- name: AWS_SECRET_ACCESS_KEY`): its value may open the next. */
+  namedField?: { line: number; name: string };
 }
 
 export function newDetectState(): DetectState {
@@ -271,6 +273,60 @@ function pemMatches(text: string, state: DetectState, out: SecretMatch[]): void 
   if (!end) state.pemLines = 0;
 }
 
+/**
+ * A secret's name held in a field of its own, its value in the next field: ECS task definitions and Kubernetes env
+ * (`{"name": "AWS_SECRET_ACCESS_KEY", "value": "…"}`, `- name: …` / `value: …`), SSM parameters (`"Name": "/p/…",
+ * "Type": "SecureString", "Value": "…"`), plists (`<key>SecretAccessKey</key><string>…</string>`), Hadoop
+ * configuration (`<name>fs.s3a.secret.key</name><value>…</value>`) and HTML tables (`<td>AccessKeySecret</td><td>…`).
+ */
+const FIELD_NAME =
+  '(?<name>secret[-_ .]?(?:access[-_ .]?)?key|access[-_ .]?key[-_ .]?secret|(?:session|security)[-_ .]?token)[A-Za-z0-9_.-]{0,24}';
+/** What closes a name's field: its quote, or its element (`</key>`, `</name>`, a table cell). */
+const FIELD_CLOSE = String.raw`${QUOTE}(?:[ \t]*</(?:key|name|td|th|dt)>)?[ \t]*`;
+/** What opens the value's field: a `value` key (after a `Type` field, in SSM's output), an element or a cell. */
+const VALUE_FIELD = String.raw`(?:${QUOTE}value${QUOTE}[ \t]*[:=][ \t]*|<(?:td|dd)(?:[ \t][^>]{0,60})?>[ \t]*|<(?:string|value)>)${VALUE_OPEN}`;
+const NAMED_FIELD_RE = new RegExp(
+  String.raw`${FIELD_NAME}${FIELD_CLOSE}(?:[,;][ \t]*(?:${QUOTE}[A-Za-z]{1,12}${QUOTE}[ \t]*[:=][ \t]*${QUOTE}[A-Za-z]{1,20}${QUOTE}[ \t]*,[ \t]*)?)?${VALUE_FIELD}(?<value>${B64}{30,})${END_B64}`,
+  'gid',
+);
+/** A field naming a secret that ends its line (`- name: AWS_SECRET_ACCESS_KEY`, `<key>SecretAccessKey</key>`). */
+const NAMED_FIELD_AT_END = new RegExp(
+  String.raw`(?:name|key)${QUOTE}[ \t]*[:=>][ \t]*${QUOTE}[A-Za-z0-9_./-]{0,40}?${FIELD_NAME}${FIELD_CLOSE},?[ \t]*$`,
+  'i',
+);
+/** The value's field opening the next line (`  value: …`, `<string>…</string>`). */
+const VALUE_FIELD_AT_START = new RegExp(
+  String.raw`^[ \t]*(?:-[ \t]*)?${VALUE_FIELD}(?<value>${B64}{30,})${END_B64}`,
+  'id',
+);
+
+/** The kind of secret a field named `name` holds when its value is `v`, or null when `v` is not shaped like one. */
+function namedFieldKind(name: string, v: string): SecretKind | null {
+  if (isDocExample(v) || !looksRandom(v)) return null;
+  if (/token$/i.test(name))
+    return v.length < 100 ? null : v.startsWith('CAIS') ? 'alibaba-sts-security-token' : 'aws-session-token';
+  if (/secret$/i.test(name)) return v.length <= 64 && !v.includes('=') ? 'alibaba-access-key-secret' : null;
+  // Both letter cases, as next to a key id: a hex digest or a commit id under a secret's name is no secret key.
+  return v.length === 40 && !v.includes('=') && secretNextToId(v) ? 'aws-secret-access-key' : null;
+}
+
+function namedFields(text: string, state: DetectState, out: SecretMatch[]): void {
+  const prev = state.namedField;
+  if (prev && prev.line === state.line - 1) {
+    const m = VALUE_FIELD_AT_START.exec(text);
+    const span = m?.indices?.groups?.value;
+    if (m && span) {
+      const v = decodeSecretText(m.groups!.value!);
+      const kind = namedFieldKind(prev.name, v);
+      if (kind) out.push(make(kind, span[0], span[1], v));
+    }
+  }
+  if (!/[Ss][Ee][Cc][Rr][Ee][Tt]|[Tt][Oo][Kk][Ee][Nn]/.test(text)) return;
+  keyed(NAMED_FIELD_RE, text, out, (v, m) => namedFieldKind(m.groups!.name!, v));
+  const end = NAMED_FIELD_AT_END.exec(text);
+  if (end) state.namedField = { line: state.line, name: end.groups!.name! };
+}
+
 /** Keep the first of overlapping matches (sorted by start, longer first). */
 function dedupe(list: SecretMatch[]): SecretMatch[] {
   list.sort((a, b) => a.start - b.start || b.end - a.end);
@@ -293,7 +349,12 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
   state.line++;
   const out: SecretMatch[] = [];
   if (state.pemLines >= 0) pemMatches(text, state, out);
-  if (!PREFILTER.test(text)) return out;
+  // The value of a field named on the line before holds no marker of its own.
+  if (!PREFILTER.test(text)) {
+    if (state.namedField?.line === state.line - 1) namedFields(text, state, out);
+    return out;
+  }
+  namedFields(text, state, out);
   if (CONTEXT_HINT.test(text)) state.awsContextUntil = state.line + AWS_CONTEXT_LINES;
 
   if (state.pemLines < 0 && out.length === 0) pemMatches(text, state, out);

@@ -100,6 +100,8 @@ export class Masker {
     // What the whole block cannot hold, none of its lines can: they are then given without those tests.
     this.block = { encoded, known, knownSize: this.known.size };
     if (this.state.pemLines >= 0 || this.carry !== null || this.tail !== null) return false;
+    // The line before named a secret's field: its value may open this block.
+    if (this.state.namedField?.line === this.state.line) return false;
     if (this.viewCarry !== null || this.viewTail !== null || this.viewPem !== null) return false;
     return !encoded && !known && !mayHoldSecret(block);
   }
