@@ -55,7 +55,8 @@ const BENIGN = [
   '    - name: AWS_SESSION_TOKEN',
   '      value: ""',
   '  <name>fs.s3a.secret.key</name>',
-  '  <value>${env.S3_SECRET_KEY}</value>',
+  // A Hadoop variable reference (two pieces: it is no placeholder of this file's).
+  '  <value>$' + '{env.S3_SECRET_KEY}</value>',
   '<tr><td>SecretAccessKey</td><td>stored in the vault under prod/web/credentials</td></tr>',
   '{"name": "secret_key_rotation_days", "value": "90"}',
   '    - name: AWS_SECRET_ACCESS_KEY',
