@@ -94,6 +94,8 @@ export interface ProxyRunOptions {
   headersTimeoutMs?: number;
   upstreamTimeoutMs?: number;
   maxConnectionsPerPeer?: number;
+  /** On SIGTERM/SIGINT, how long requests in flight may take to finish before they are cut off. */
+  drainTimeoutMs?: number;
   log: Logger;
   /** --publish: findings also go to JetStream through the outbox. */
   publish?: PublishSettings;
@@ -103,7 +105,14 @@ export interface ProxyRunOptions {
   onReady?: (proxy: RunningProxy) => void;
 }
 
-export async function runProxy(o: ProxyRunOptions): Promise<void> {
+/** The signals that stop the proxy gracefully; a second one ends it at once (src/cli/lifecycle.ts). */
+export type StopSignal = 'SIGTERM' | 'SIGINT';
+
+/** Default --drain-timeout-ms: the upstream timeout and a second, below the packaged unit's TimeoutStopSec (10 s). */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 6000;
+
+/** Runs until stopped; resolves with the signal that stopped it. */
+export async function runProxy(o: ProxyRunOptions): Promise<StopSignal | undefined> {
   let policy = loadPolicyFile(o.policyFile);
   const listeners = resolveListeners(o.listen, o.upstream, policy);
   const output = await openProxySink(o.format, o.output);
@@ -182,14 +191,30 @@ export async function runProxy(o: ProxyRunOptions): Promise<void> {
   process.on('SIGHUP', reload);
   o.onReady?.(proxy);
 
-  const stop =
-    o.until ??
-    new Promise<void>((resolve) => {
-      process.once('SIGTERM', () => resolve());
-    });
-  await stop;
+  // Listening for these tells the CLI's lifecycle that the proxy handles them; once one arrived the handlers are
+  // gone, so a second signal ends the process at once.
+  const onSignal: Partial<Record<StopSignal, () => void>> = {};
+  const stop: Promise<StopSignal | undefined> = o.until
+    ? o.until.then(() => undefined)
+    : new Promise<StopSignal>((resolve) => {
+        for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+          onSignal[sig] = () => {
+            for (const [other, h] of Object.entries(onSignal)) process.off(other, h);
+            resolve(sig);
+          };
+          process.once(sig, onSignal[sig]);
+        }
+      });
+  const signal = await stop;
   process.off('SIGHUP', reload);
-  await proxy.close();
+  const drainMs = o.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  o.log.info(
+    { signal, drain_timeout_ms: drainMs },
+    'imdsguard proxy stopping: no new connections; requests in flight finish',
+  );
+  const { cut } = await proxy.close(drainMs);
+  if (cut > 0)
+    o.log.warn({ cut }, 'requests still in flight after the drain timeout were cut off (recorded as PROXY_STOPPED)');
   attributor.close();
   await metrics?.close();
   await sink.close();
@@ -198,4 +223,5 @@ export async function runProxy(o: ProxyRunOptions): Promise<void> {
     o.log.info({ ...stats, left, outbox: o.publish?.outboxPath }, 'publishing stopped');
   }
   o.log.info('imdsguard proxy stopped');
+  return signal;
 }

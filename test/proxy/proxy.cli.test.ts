@@ -225,3 +225,105 @@ describe('imdsguard proxy (process): records, SIGHUP reload, SIGTERM', () => {
     }
   });
 });
+
+describe('imdsguard proxy (CLI): stopping', () => {
+  let dir: string;
+  let slow: RunningFakeImds;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'imdsguard-proxy-stop-'));
+    slow = await startFakeImds({ delayMs: 1500 });
+  });
+  after(async () => {
+    await slow.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Start the proxy CLI in front of the slow service; resolves with its port once it listens. */
+  const start = async (name: string, extra: string[] = []) => {
+    const policy = join(dir, `${name}.yaml`);
+    const records = join(dir, `${name}.jsonl`);
+    writeFileSync(policy, 'defaults: { imdsv2_only: false }\nrules:\n  - { name: open, match: {}, action: allow }\n');
+    const child = spawn(
+      process.execPath,
+      [...CLI, 'proxy', '--policy', policy, '--listen', '127.0.0.1:0', '--upstream', slow.url, '-o', records, ...extra],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    let port = 0;
+    const lines = createInterface({ input: child.stderr });
+    const listening = new Promise<void>((resolve) => {
+      lines.on('line', (line) => {
+        stderr += `${line}\n`;
+        const m = /"port":(\d+)/.exec(line);
+        if (m && /listening/.test(line)) {
+          port = Number(m[1]);
+          resolve();
+        }
+      });
+    });
+    await Promise.race([listening, once(child, 'exit')]);
+    assert.ok(port > 0, stderr);
+    const events = () =>
+      readFileSync(records, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{"type":"event"'))
+        .map((l) => JSON.parse(l) as { status: number; upstream_error?: string; http: { path: string } });
+    return { child, port, events, stderr: () => stderr };
+  };
+
+  /** Wait until the slow service has received `n` requests in all (the request is in flight in the proxy). */
+  const upstreamHas = async (n: number) => {
+    for (let i = 0; i < 200 && slow.seen.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(slow.seen.length, n);
+  };
+
+  test('SIGTERM: no new connections, the request in flight is answered and recorded, then exit 0', async () => {
+    const p = await start('term');
+    try {
+      const seen = slow.seen.length;
+      const inFlight = call(p.port, 'GET', '/latest/meta-data/instance-id');
+      await upstreamHas(seen + 1);
+      p.child.kill('SIGTERM');
+      // Once the proxy says it is stopping, a new connection is refused.
+      for (let i = 0; i < 200 && !/stopping/.test(p.stderr()); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.match(p.stderr(), /stopping/);
+      await assert.rejects(call(p.port, 'GET', '/latest/meta-data/ami-id'), { code: 'ECONNREFUSED' });
+      const r = await inFlight;
+      assert.equal(r.status, 200);
+      assert.match(r.body, /^i-/, 'the instance id, whole');
+      assert.equal(r.headers.connection, 'close', 'the connection is closed after the answer');
+      const [code] = await once(p.child, 'exit');
+      assert.equal(code, 0, p.stderr());
+      assert.doesNotMatch(p.stderr(), /Output closed|cannot write record/);
+      const evs = p.events();
+      assert.equal(evs.length, 1);
+      assert.equal(evs[0]!.status, 200);
+      assert.equal(evs[0]!.upstream_error, undefined);
+    } finally {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    }
+  });
+
+  test('a request still in flight after --drain-timeout-ms is cut off and recorded as PROXY_STOPPED', async () => {
+    const p = await start('cut', ['--drain-timeout-ms', '100']);
+    try {
+      const seen = slow.seen.length;
+      const inFlight = call(p.port, 'GET', '/latest/meta-data/instance-id').then(
+        (r) => r.status,
+        (e: NodeJS.ErrnoException) => e.code,
+      );
+      await upstreamHas(seen + 1);
+      p.child.kill('SIGTERM');
+      assert.equal(await inFlight, 'ECONNRESET');
+      const [code] = await once(p.child, 'exit');
+      assert.equal(code, 0, p.stderr());
+      assert.match(p.stderr(), /cut off/);
+      assert.doesNotMatch(p.stderr(), /Output closed|cannot write record/);
+      const evs = p.events();
+      assert.equal(evs.length, 1);
+      assert.equal(evs[0]!.upstream_error, 'PROXY_STOPPED');
+    } finally {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    }
+  });
+});

@@ -65,8 +65,17 @@ export interface ProxyServerOptions {
 export interface RunningProxy {
   /** Where each listener ended up (port 0 resolved). */
   readonly addresses: Array<{ host: string; port: number; upstream: string }>;
-  close(): Promise<void>;
+  /**
+   * Stop: accept no more connections, close idle ones, let the requests in flight finish (their connections closed
+   * after the answer) for up to `drainMs` (default 0: cut them at once), then close what is left; resolves once
+   * every request's record has been handed to onOutcome. Requests cut off are recorded with upstream error
+   * PROXY_STOPPED.
+   */
+  close(drainMs?: number): Promise<{ cut: number }>;
 }
+
+/** How long close() waits for the records of requests still being attributed once their connections are gone. */
+const RECORD_WAIT_MS = 2000;
 
 const AWS_401 =
   '<?xml version="1.0" encoding="iso-8859-1"?>\n<html><head><title>401 - Unauthorized</title></head><body><h1>401 - Unauthorized</h1></body></html>\n';
@@ -176,6 +185,21 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
   /** Connections whose request was refused before the policy: answered once and closed; the parser's later
    * complaints about what follows (a body read as chunked, a second request) are not answered again. */
   const ending = new WeakSet<Socket>();
+  /** Requests received and not yet answered (their responses not closed). */
+  const inflight = new Set<ServerResponse>();
+  /** Records still to come for requests whose caller is being attributed. */
+  const pendingRecords = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>) => {
+    const t: Promise<unknown> = p.then(
+      () => pendingRecords.delete(t),
+      () => pendingRecords.delete(t),
+    );
+    pendingRecords.add(t);
+  };
+  let onIdle: (() => void) | undefined;
+  /** Set by close(): answers say Connection: close; `stopped` once what is left is cut off. */
+  let draining = false;
+  let stopped = false;
 
   for (const spec of opts.listeners) {
     const up = openUpstream(spec.upstream, { timeoutMs: opts.upstreamTimeoutMs ?? 5000 });
@@ -268,16 +292,18 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         send();
       };
       const cap = setTimeout(once, 250);
-      void Promise.resolve(identityOf(sock)).then(
-        (caller) => {
-          clearTimeout(cap);
-          once();
-          finish(started, request, caller, parserDecision(err), err.status);
-        },
-        () => {
-          clearTimeout(cap);
-          once();
-        },
+      track(
+        Promise.resolve(identityOf(sock)).then(
+          (caller) => {
+            clearTimeout(cap);
+            once();
+            finish(started, request, caller, parserDecision(err), err.status);
+          },
+          () => {
+            clearTimeout(cap);
+            once();
+          },
+        ),
       );
     };
 
@@ -300,6 +326,12 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         done = true;
         finish(started, request, caller, decision, status, upstreamError);
       };
+      const gone = () => (stopped ? 'PROXY_STOPPED' : 'CLIENT_CLOSED');
+      // The connection ended while the caller was being attributed: nothing to relay.
+      if (res.destroyed) {
+        end(gone());
+        return;
+      }
       const upReq = up.send(
         req.method ?? 'GET',
         upstreamTarget,
@@ -349,7 +381,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       res.once('close', () => {
         if (!res.writableFinished) {
           upReq.abort();
-          end('CLIENT_CLOSED');
+          end(gone());
         }
       });
     };
@@ -405,6 +437,13 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       const sock = req.socket;
       // A refused connection (cap) or one whose earlier request was malformed: nothing more is read from it.
       if (capped.has(sock) || ending.has(sock)) return;
+      inflight.add(res);
+      res.once('close', () => {
+        inflight.delete(res);
+        if (inflight.size === 0) onIdle?.();
+      });
+      // Stopping: answer this request, then close its connection.
+      if (draining) res.shouldKeepAlive = false;
       readAtRequest.set(sock, sock.bytesRead);
       const problem = headProblem(req.httpVersion, req.rawHeaders, { maxFields });
       if (problem) {
@@ -418,12 +457,14 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         // Keep-alive: the caller re-checked synchronously when nothing changed; no promise, no microtask.
         if (!(id instanceof Promise)) guarded(req, res, id, started, body);
         else
-          id.then(
-            (caller) => guarded(req, res, caller, started, body),
-            (e: unknown) => {
-              answer(res, 500, 'imdsguard: internal error\n', {}, true);
-              process.emitWarning(`proxy: ${(e as Error).message}`);
-            },
+          track(
+            id.then(
+              (caller) => guarded(req, res, caller, started, body),
+              (e: unknown) => {
+                answer(res, 500, 'imdsguard: internal error\n', {}, true);
+                process.emitWarning(`proxy: ${(e as Error).message}`);
+              },
+            ),
           );
       };
       const framed = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
@@ -557,17 +598,44 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
 
   return {
     addresses,
-    async close() {
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              s.closeAllConnections();
-            }),
-        ),
-      );
+    async close(drainMs = 0) {
+      draining = true;
+      // No new connections; idle keep-alive connections are closed now (server.close() does both).
+      const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      // Answers not yet begun say Connection: close; connections whose answer already began are closed below.
+      for (const res of inflight) if (!res.headersSent) res.shouldKeepAlive = false;
+      /** Until no request is in flight, or `ms` passed. */
+      const idle = async (ms: number) => {
+        if (inflight.size === 0 || ms <= 0) return;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, ms);
+          onIdle = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        onIdle = undefined;
+      };
+      await idle(drainMs);
+      const cut = inflight.size;
+      stopped = true;
+      for (const s of servers) s.closeAllConnections();
+      await Promise.all(closed);
+      // The responses of the connections just cut report their end when the sockets have closed, after the servers.
+      await idle(RECORD_WAIT_MS);
+      // Requests whose caller was still being attributed are recorded when that ends (bounded).
+      if (pendingRecords.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...pendingRecords]),
+          new Promise((r) => {
+            timer = setTimeout(r, RECORD_WAIT_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
       await Promise.all(upstreams.map((u) => u.close()));
+      return { cut };
     },
   };
 }

@@ -36,6 +36,7 @@ interface ProxyFlags extends PublishFlags {
   headersTimeoutMs?: number;
   upstreamTimeoutMs?: number;
   maxConnectionsPerPeer?: number;
+  drainTimeoutMs?: number;
   logLevel: string;
 }
 
@@ -140,6 +141,11 @@ export function proxyCommand(): Command {
       'open connections accepted from one address (503 beyond; local processes share one address)',
       intArg('--max-connections-per-peer', 1, 1_000_000),
     )
+    .option(
+      '--drain-timeout-ms <ms>',
+      'on SIGTERM/SIGINT, requests in flight may finish for this long (default 6000)',
+      intArg('--drain-timeout-ms', 0, 600_000),
+    )
     .addOption(
       new Option('--log-level <level>', 'stderr log level').choices(['debug', 'info', 'warn', 'error']).default('info'),
     );
@@ -152,7 +158,9 @@ Defaults (without --listen/--upstream or "listeners" in the policy):
   0.0.0.0:8171 → http://169.254.170.2     0.0.0.0:8172 → http://169.254.170.23   [::]:8173 → http://[fd00:ec2::23]
 Records: one "event" per request (process, http, decision, policy_rule, status, latency_ms), plus a "finding"
 for each denied or audited request. Response bodies and token values are never recorded.
-Exit code: 0 after SIGTERM; 2 on a usage, policy or listen error.
+Stopping: SIGTERM or SIGINT stops accepting connections, lets requests in flight finish (--drain-timeout-ms),
+writes their records and exits; a second signal exits at once.
+Exit code: 0 after SIGTERM, 130 after SIGINT; 2 on a usage, policy or listen error.
 Examples:
   imdsguard proxy --policy /etc/imdsguard/proxy.yaml -o /var/log/imdsguard/proxy.jsonl
   imdsguard proxy --policy p.yaml --listen 127.0.0.1:8169 --upstream http://127.0.0.1:9000
@@ -166,7 +174,7 @@ The publish counts and the outbox backlog are on /metrics (imdsguard_publish_*, 
       const [{ pino }, { runProxy }] = await Promise.all([import('pino'), proxyApp()]);
       const log = pino({ level: f.logLevel, base: { name: 'imdsguard-proxy' } }, pino.destination(2));
       const publish = publishSettings(f, 'proxy');
-      await runProxy({
+      const signal = await runProxy({
         ...(publish ? { publish } : {}),
         policyFile: f.policy,
         listen: f.listen,
@@ -179,9 +187,11 @@ The publish counts and the outbox backlog are on /metrics (imdsguard_publish_*, 
         ...(f.headersTimeoutMs !== undefined ? { headersTimeoutMs: f.headersTimeoutMs } : {}),
         ...(f.upstreamTimeoutMs !== undefined ? { upstreamTimeoutMs: f.upstreamTimeoutMs } : {}),
         ...(f.maxConnectionsPerPeer !== undefined ? { maxConnectionsPerPeer: f.maxConnectionsPerPeer } : {}),
+        ...(f.drainTimeoutMs !== undefined ? { drainTimeoutMs: f.drainTimeoutMs } : {}),
         log,
       });
-      process.exitCode = EXIT.ok;
+      // A daemon stopped by SIGTERM did what it was asked (0); Ctrl-C ends as Ctrl-C does everywhere (130).
+      process.exitCode = signal === 'SIGINT' ? EXIT.sigint : EXIT.ok;
     });
   cmd.enablePositionalOptions();
   cmd.addCommand(redirectCommand());
