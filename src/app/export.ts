@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { makeDirs, removeMadeDirs } from '../adapters/files/make-dirs.ts';
 import { finish, type OutputFile, openOutputFile, outputWriteError } from '../adapters/files/output-file.ts';
+import { trackMadeDirs } from '../adapters/files/uncommitted.ts';
 import { type ExportTarget, exportRules } from '../core/export/index.ts';
 
 export interface ExportRequest {
@@ -29,6 +30,7 @@ export async function runExport(
   let madeDirs: string[] = [];
   try {
     madeDirs = await makeDirs(req.dir);
+    trackMadeDirs(madeDirs);
     // Every file is written in full (where a full disk shows) before any replaces its old copy, so a failure leaves
     // the old set whole rather than a mix of old and new rules.
     for (const f of result.files) {

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { constants, createGunzip } from 'node:zlib';
 import { ImdsguardError } from '../core/errors.ts';
 import { type InputKind, inputKindOf } from '../core/investigate/input-kind.ts';
@@ -47,6 +47,12 @@ function gunzipHead(gz: Buffer, limit: number): Promise<{ bytes: Buffer; ended: 
  */
 export async function readingOf(file: string): Promise<InputReading> {
   if (file === '-') return { file, kind: 'findings', note: 'stdin is read as findings' };
+  // Looked at by name first: opening a FIFO waits for its writer, and what is read from it cannot be read again.
+  const named = await stat(file).catch((e: Error) => {
+    throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${file}": ${e.message}`, { cause: e });
+  });
+  if (!named.isFile() && !named.isDirectory())
+    return { file, kind: 'findings', note: 'a pipe or device is read as findings' };
   let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(file, 'r');

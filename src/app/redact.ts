@@ -13,6 +13,7 @@ import {
   refuseOutputAmongInputs,
 } from '../adapters/files/output-file.ts';
 import { gunzipIfGzip, nullSink, readBytes, stdoutSink } from '../adapters/files/streams.ts';
+import { trackMadeDirs } from '../adapters/files/uncommitted.ts';
 import { ImdsguardError } from '../core/errors.ts';
 import { IpPseudonymiser } from '../core/secrets/pseudonymise.ts';
 import { type RedactCounts, Redactor } from '../core/secrets/redactor.ts';
@@ -244,6 +245,7 @@ async function plan(
     const madeDirs = await makeDirs(out).catch((e: unknown) => {
       throw outputWriteError(`"${out}"`, e);
     });
+    trackMadeDirs(madeDirs);
     return { pairs, madeDirs };
   }
   // Stdin too: `redact -o FILE < FILE` would replace the file being read.

@@ -37,16 +37,18 @@ export async function refuseOutputsAmongInputs(
 
 /**
  * Run a use case that reads input files into `output`: input problems are reported and counted, the file being read
- * is tracked for the message a second signal prints, and the output is closed on success or dropped on failure
- * (`onAbort` then runs too, e.g. to end publishing).
+ * is tracked for the message a signal prints, and the output is closed on success or dropped on failure
+ * (`onAbort` then runs too, e.g. to end publishing). Until the use case names the files it expanded `inputs` to, a
+ * signal names `inputs` (stdin when there are none) as not read.
  */
 export async function readInputsInto<T>(
   output: RunOutput,
+  inputs: readonly string[],
   run: (hooks: InputHooks) => Promise<T>,
   onAbort?: () => Promise<unknown>,
 ): Promise<{ result: T; problems: number }> {
   let problems = 0;
-  let files: readonly string[] = [];
+  let files: readonly string[] = inputs.length > 0 ? inputs : ['-'];
   let current = -1;
   const stopHooks = whileRunning({ unread: () => describeUnread(files, current) });
   try {

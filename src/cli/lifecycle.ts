@@ -67,13 +67,11 @@ export function stopExitCode(): number | undefined {
 
 /** "b.json (from line 12), c.json, d.json": the file being read when stopped, and the ones not started. */
 export function describeUnread(files: readonly string[], current: number, line?: number): string | undefined {
-  if (current < 0) return files.length > 0 ? files.join(', ') : undefined;
+  const name = (f: string) => (f === '-' ? 'stdin' : f);
+  if (current < 0) return files.length > 0 ? files.map(name).join(', ') : undefined;
   const rest = files.slice(current + 1);
   const now = files[current];
-  const parts = [
-    ...(now ? [`${now === '-' ? 'stdin' : now}${line ? ` (after line ${line})` : ' (partly)'}`] : []),
-    ...rest,
-  ];
+  const parts = [...(now ? [`${name(now)}${line ? ` (after line ${line})` : ' (partly)'}`] : []), ...rest.map(name)];
   return parts.length > 0 ? parts.join(', ') : undefined;
 }
 

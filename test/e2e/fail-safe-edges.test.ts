@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { runCli, skipUnbuilt } from './helpers.ts';
+import { BIN, runCli, skipUnbuilt } from './helpers.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'imdsguard-failsafe-edges-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -44,4 +47,81 @@ describe('outputs that cannot be created', { skip: skipUnbuilt }, () => {
     }
     assert.deepEqual(readdirSync(d), ['a.log']);
   });
+});
+
+function mkfifo(path: string): void {
+  assert.equal(spawnSync('mkfifo', [path]).status, 0, `mkfifo ${path}`);
+}
+
+/** Whether process `pid` holds `path` open (its /proc/PID/fd links). */
+function holdsOpen(pid: number, path: string): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === path;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Start the CLI, wait until it holds `waitFor` open (at most 3 s: a command that never opens it is signalled
+ * anyway), send `sig`, and collect how it ended; a command still running `BOUND` ms later is killed.
+ */
+async function signalWhenOpen(args: string[], cwd: string, waitFor: string, sig: NodeJS.Signals) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b;
+  });
+  child.stdout.resume();
+  for (let waited = 0; waited < 3000 && !holdsOpen(child.pid!, waitFor); waited += 50)
+    await new Promise((r) => setTimeout(r, 50));
+  child.kill(sig);
+  const killer = setTimeout(() => child.kill('SIGKILL'), BOUND);
+  const [status, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(killer);
+  return { status, signal, stderr };
+}
+
+describe('FIFOs: read as streams, and a signal still ends the run', { skip: skipUnbuilt }, () => {
+  test('investigate reads findings from a FIFO', async () => {
+    const d = fresh();
+    writeFileSync(join(d, 'a.log'), SSRF(3));
+    const findings = (await runCli(['scan', 'a.log'], { cwd: d })).stdout;
+    assert.match(findings, /192\.0\.2\.3/);
+    mkfifo(join(d, 'ff'));
+    void open(join(d, 'ff'), 'w').then(async (fh) => {
+      await fh.write(findings);
+      await fh.close();
+    });
+    const r = await runCli(['investigate', '--format', 'jsonl', 'ff'], { cwd: d, timeoutMs: BOUND });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /"type":"incident"/);
+    assert.match(r.stderr, /ff \(1 findings?\)/);
+  });
+
+  const runs: Array<[string, string[], NodeJS.Signals, number]> = [
+    ['investigate', ['investigate', 'ff', 'later.log'], 'SIGTERM', 143],
+    ['investigate', ['investigate', 'ff', 'later.log'], 'SIGINT', 130],
+    ['scan', ['scan', '--concurrency', '1', 'ff', 'later.log'], 'SIGTERM', 143],
+    ['cloudtrail', ['cloudtrail', 'ff', 'later.log'], 'SIGTERM', 143],
+    ['posture', ['posture', 'ff', 'later.log'], 'SIGHUP', 129],
+    ['redact', ['redact', 'ff', 'later.log', '-o', 'out/'], 'SIGTERM', 143],
+  ];
+  for (const [name, args, sig, code] of runs)
+    test(`${name}: ${sig} while a FIFO has no writer ends the run with ${code}, naming every input not read`, async () => {
+      const d = fresh();
+      mkfifo(join(d, 'ff'));
+      writeFileSync(join(d, 'later.log'), SSRF(4));
+      const r = await signalWhenOpen(args, d, join(d, 'ff'), sig);
+      assert.equal(r.signal, null, `${args.join(' ')} ignored ${sig} (killed after ${BOUND} ms)`);
+      assert.equal(r.status, code, r.stderr);
+      assert.match(r.stderr, new RegExp(`interrupted by ${sig}; not read: ff\\b[^\\n]*, later\\.log`));
+      assert.deepEqual(readdirSync(d).sort(), ['ff', 'later.log'], 'no output or directory left behind');
+    });
 });

@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream, openSync, statSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -8,9 +9,26 @@ import { CLOSED_STDOUT, stdoutClosedAtStart } from './closed-stdout.ts';
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
 
-/** A file (or `-` for stdin) as a stream of bytes. */
-export function readBytes(path: string): Readable {
-  return path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 });
+/**
+ * A file (or `-` for stdin) as a stream of bytes. A FIFO (or a process substitution, a pipe under /dev/fd) is opened
+ * O_NONBLOCK and read through the event loop, as stdin is: a plain open would wait in the thread pool for a writer,
+ * and its reads for data, where nothing can cancel them, and even `process.exit` waits for that thread, so a signal
+ * could not end the run. Opened this way it still waits for a writer (no end of input before one came and went).
+ */
+export function readBytes(path: string, highWaterMark = 1 << 20): Readable {
+  if (path === '-') return process.stdin;
+  if (isFifo(path))
+    return new Socket({ fd: openSync(path, constants.O_RDONLY | constants.O_NONBLOCK), writable: false });
+  return createReadStream(path, { highWaterMark });
+}
+
+/** Whether `path` names a FIFO (links followed); false when it cannot be looked at (the open then says why). */
+export function isFifo(path: string): boolean {
+  try {
+    return statSync(path).isFIFO();
+  } catch {
+    return false;
+  }
 }
 
 /**

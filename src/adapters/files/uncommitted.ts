@@ -1,4 +1,4 @@
-import { lstatSync, unlinkSync } from 'node:fs';
+import { lstatSync, rmdirSync, unlinkSync } from 'node:fs';
 
 /**
  * Files this process created and has not yet committed (temporary files written beside a target, outputs created
@@ -8,15 +8,21 @@ import { lstatSync, unlinkSync } from 'node:fs';
 const pending = new Map<string, { dev: number; ino: number }>();
 /** Every file this process created as an output, committed or not: inputs that walk into them skip them. */
 const created = new Set<string>();
+/** Directories this process created for its outputs: removed at exit when they are still empty. */
+const dirs: string[] = [];
 let hooked = false;
 
 const idOf = (dev: number, ino: number) => `${dev}:${ino}`;
 
-export function trackUncommitted(path: string, id: { dev: number; ino: number }): void {
+function hookExit(): void {
   if (!hooked) {
     hooked = true;
     process.once('exit', removeUncommitted);
   }
+}
+
+export function trackUncommitted(path: string, id: { dev: number; ino: number }): void {
+  hookExit();
   pending.set(path, { dev: id.dev, ino: id.ino });
   created.add(idOf(id.dev, id.ino));
 }
@@ -39,8 +45,21 @@ export function removeIfOurs(path: string): void {
   }
 }
 
+/** Directories made for outputs (outermost first): if the process ends with them still empty, they go. */
+export function trackMadeDirs(made: readonly string[]): void {
+  hookExit();
+  dirs.push(...made);
+}
+
 function removeUncommitted(): void {
   for (const p of [...pending.keys()]) removeIfOurs(p);
+  for (const d of dirs.reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // Not empty (outputs were written there, or something else was), or gone.
+    }
+  }
 }
 
 /** Whether a file (by device and inode) is an output this process created: never read it back as an input. */

@@ -1,8 +1,9 @@
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ImdsguardError } from '../../core/errors.ts';
 import { JsonRecordSplitter, parseRecord } from '../../core/parse/json-records.ts';
+import { readBytes } from '../files/streams.ts';
 import { walkFiles } from './expand-inputs.ts';
 
 /** A parsed JSON record and where it came from. */
@@ -71,10 +72,10 @@ function describe(e: unknown): string {
 
 /** Byte chunks of a file or stdin, gunzipped when the content starts with the gzip magic (not by name). */
 async function* bytes(path: string): AsyncGenerator<Buffer> {
-  const src: Readable = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: CHUNK });
-  const it = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let it: AsyncIterator<Buffer>;
   let first: IteratorResult<Buffer>;
   try {
+    it = readBytes(path, CHUNK)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     first = await it.next();
   } catch (e) {
     throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${path}": ${describe(e)}`, { cause: e });

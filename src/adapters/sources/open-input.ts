@@ -1,7 +1,7 @@
-import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { ImdsguardError } from '../../core/errors.ts';
+import { readBytes } from '../files/streams.ts';
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 
@@ -62,7 +62,13 @@ export async function openFileBytes(path: string, highWaterMark = 64 * 1024): Pr
     const err = e as NodeJS.ErrnoException;
     throw new ImdsguardError('E_SOURCE_IO', `${path}: cannot read (${err.code ?? err.message})`, { cause: e });
   }
-  const rs = createReadStream(path, { highWaterMark });
+  let rs: ReturnType<typeof readBytes>;
+  try {
+    rs = readBytes(path, highWaterMark);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new ImdsguardError('E_SOURCE_IO', `${path}: cannot read (${err.code ?? err.message})`, { cause: e });
+  }
   if (!regular) return maybeGunzip(rs as AsyncIterable<Buffer>);
   if (!gz) return rs as AsyncIterable<Buffer>;
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });

@@ -76,6 +76,7 @@ ${PUBLISH_HELP}`,
       let worst = false;
       const { result: stats, problems } = await readInputsInto(
         sink,
+        inputs,
         (hooks) =>
           runCloudtrail({
             inputs,

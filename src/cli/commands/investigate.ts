@@ -85,7 +85,7 @@ Examples:
       let worst = false;
       let read: Awaited<ReturnType<typeof readInputsInto<Awaited<ReturnType<typeof runInvestigate>>>>>;
       try {
-        read = await readInputsInto(sink, async (hooks) => {
+        read = await readInputsInto(sink, [...inputs, ...opts.store], async (hooks) => {
           const r = await runInvestigate({
             inputs,
             stores: opts.store,

@@ -54,7 +54,7 @@ Examples:
       await refuseOutputsAmongInputs([opts.output, opts.remediationScript, opts.readiness], inputs);
       const sink = await openSink(opts.format, opts.output, { wholeRun: true });
       let worst = false;
-      const { result, problems } = await readInputsInto(sink, (hooks) =>
+      const { result, problems } = await readInputsInto(sink, inputs, (hooks) =>
         posture.runPosture({
           inputs,
           ...(opts.remediationScript ? { remediationScript: opts.remediationScript } : {}),

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { sanitizeForTerminal } from '../../adapters/sinks/sanitize.ts';
 import type { FileSummary } from '../../app/redact.ts';
 import { EXIT } from '../exit-codes.ts';
+import { describeUnread, whileRunning } from '../lifecycle.ts';
 
 function describe(s: FileSummary, dryRun: boolean): string {
   const name = s.input === '-' ? 'stdin' : sanitizeForTerminal(s.input);
@@ -72,25 +73,35 @@ Examples:
         let failed = 0;
         // Loaded when the command runs, not at every start of the CLI.
         const { redact } = await import('../../app/redact.ts');
-        await redact(
-          {
-            inputs,
-            ...(opts.output !== undefined ? { output: opts.output } : {}),
-            inPlace: Boolean(opts.inPlace),
-            ...(opts.backup !== undefined ? { backupSuffix: opts.backup } : {}),
-            dryRun,
-            pseudonymiseIps: Boolean(opts.pseudonymiseIps),
-            ...(opts.ipKey ? { ipKey: opts.ipKey } : {}),
-            ...(opts.gzip ? { gzipOutput: true } : {}),
-          },
-          (s) => {
-            if (!opts.quiet) process.stderr.write(describe(s, dryRun));
-          },
-          (_input, e) => {
-            failed++;
-            process.stderr.write(`imdsguard: ${e.message}\n`);
-          },
-        );
+        // Inputs are done one at a time, in order: a signal names the one being read and those after it.
+        let done = 0;
+        const files = inputs.length > 0 ? inputs : ['-'];
+        const stopHooks = whileRunning({ unread: () => describeUnread(files, done < files.length ? done : -1) });
+        try {
+          await redact(
+            {
+              inputs,
+              ...(opts.output !== undefined ? { output: opts.output } : {}),
+              inPlace: Boolean(opts.inPlace),
+              ...(opts.backup !== undefined ? { backupSuffix: opts.backup } : {}),
+              dryRun,
+              pseudonymiseIps: Boolean(opts.pseudonymiseIps),
+              ...(opts.ipKey ? { ipKey: opts.ipKey } : {}),
+              ...(opts.gzip ? { gzipOutput: true } : {}),
+            },
+            (s) => {
+              done++;
+              if (!opts.quiet) process.stderr.write(describe(s, dryRun));
+            },
+            (_input, e) => {
+              done++;
+              failed++;
+              process.stderr.write(`imdsguard: ${e.message}\n`);
+            },
+          );
+        } finally {
+          stopHooks();
+        }
         process.exitCode = failed > 0 ? EXIT.error : EXIT.ok;
       },
     );
