@@ -252,6 +252,27 @@ describe('front end: node:http in strict mode, with the project head checks', ()
     }
   });
 
+  test('CONNECT gets 405 with Allow, is recorded like any refusal, never relayed, and the connection is closed', async () => {
+    for (const target of ['169.254.169.254:80', '127.0.0.1:22']) {
+      const records = h.outcomes.length;
+      const relayed = echo.seen.length;
+      const r = await raw(port, [
+        `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n`,
+      ]);
+      assert.deepEqual(statuses(r.data), [405], r.data);
+      assert.match(r.data, /\r\nallow: GET, HEAD, PUT\r\n/i);
+      assert.equal(r.closed, true);
+      assert.equal(echo.seen.length, relayed);
+      assert.equal(h.outcomes.length, records + 1, 'recorded once');
+      const o = h.outcomes.at(-1)!;
+      assert.equal(o.status, 405);
+      assert.equal(o.decision.rule, 'connect');
+      assert.equal(o.decision.report, true, 'a tunnel asked of the metadata proxy is a finding');
+      assert.deepEqual([o.request.method, o.request.target], ['CONNECT', target]);
+      assert.equal(o.caller.pid, 1, 'the record names the caller');
+    }
+  });
+
   test('what llhttp accepts that metadata clients send is relayed (tabs around values, obs-text)', async () => {
     const r = await raw(port, [
       'GET /ok HTTP/1.1\r\nHost: x\r\nX-A:\tb\t\r\nX-Name: caf\u00e9\r\nConnection: close\r\n\r\n',

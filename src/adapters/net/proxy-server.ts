@@ -281,7 +281,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       sock: Socket,
       started: number,
       request: PolicyRequest,
-      err: HttpRequestError,
+      decision: Decision,
       send: () => void,
     ) => {
       ending.add(sock);
@@ -297,7 +297,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
           (caller) => {
             clearTimeout(cap);
             once();
-            finish(started, request, caller, parserDecision(err), err.status);
+            finish(started, request, caller, decision, decision.status ?? 400);
           },
           () => {
             clearTimeout(cap);
@@ -447,7 +447,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       readAtRequest.set(sock, sock.bytesRead);
       const problem = headProblem(req.httpVersion, req.rawHeaders, { maxFields });
       if (problem) {
-        refuseEarly(sock, started, bareRequest(req.method ?? 'UNKNOWN', req.url ?? '/'), problem, () =>
+        refuseEarly(sock, started, bareRequest(req.method ?? 'UNKNOWN', req.url ?? '/'), parserDecision(problem), () =>
           answer(res, problem.status, `imdsguard: ${problem.message}\n`, {}, true),
         );
         return;
@@ -483,7 +483,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         if (size > maxBody) {
           over = true;
           const err = new HttpRequestError(413, 'HPE_BODY_TOO_LARGE', `request body over ${maxBody} bytes`);
-          refuseEarly(sock, started, bareRequest(req.method ?? 'UNKNOWN', req.url ?? '/'), err, () =>
+          refuseEarly(sock, started, bareRequest(req.method ?? 'UNKNOWN', req.url ?? '/'), parserDecision(err), () =>
             answer(res, 413, `imdsguard: ${err.message}\n`, {}, true),
           );
           return;
@@ -572,10 +572,35 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       const status = clientErrorStatus(err.code);
       const line = /^([A-Za-z]{1,20}) (\S{1,2048}) /.exec(err.rawPacket?.toString('latin1') ?? '');
       const e = new HttpRequestError(status, err.code ?? 'HPE_INVALID', err.message);
-      refuseEarly(sock, started, bareRequest(line?.[1] ?? 'UNKNOWN', line?.[2] ?? '/'), e, () => {
+      refuseEarly(sock, started, bareRequest(line?.[1] ?? 'UNKNOWN', line?.[2] ?? '/'), parserDecision(e), () => {
         const body = `imdsguard: malformed request (${e.code})\n`;
         sock.end(
           `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      });
+    });
+
+    // CONNECT asks for a tunnel, which this proxy never opens (node:http would close the connection without a word):
+    // refused like any other request, with an answer and a record.
+    server.on('connect', (req: IncomingMessage, sock: Socket) => {
+      sock.on('error', () => undefined);
+      if (ending.has(sock) || capped.has(sock)) {
+        sock.destroy();
+        return;
+      }
+      const started = performance.now();
+      const decision: Decision = {
+        action: 'deny',
+        status: 405,
+        reason: 'CONNECT is not served: the proxy relays requests to the metadata service and opens no tunnels',
+        rule: 'connect',
+        report: true,
+        severity: 'medium',
+      };
+      refuseEarly(sock, started, bareRequest('CONNECT', req.url ?? ''), decision, () => {
+        const body = refusalBody(decision);
+        sock.end(
+          `HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, PUT\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
         );
       });
     });
