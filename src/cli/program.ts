@@ -27,12 +27,19 @@ const COMMANDS: Array<() => Command> = [
   hubCommand,
 ];
 
+/** Every command, nested ones (`proxy redirect`) too, throws on a usage error instead of exiting 1: main answers 2. */
+function throwOnUsageError(c: Command): Command {
+  c.exitOverride();
+  for (const sub of c.commands) throwOnUsageError(sub);
+  return c;
+}
+
 export function buildProgram(): Command {
   const program = new Command('imdsguard')
     .description('Detect and prevent abuse of cloud instance metadata services')
     .version(VERSION, '-V, --version')
     .showHelpAfterError()
     .exitOverride();
-  for (const make of COMMANDS) program.addCommand(make().exitOverride());
+  for (const make of COMMANDS) program.addCommand(throwOnUsageError(make()));
   return program;
 }

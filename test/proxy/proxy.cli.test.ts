@@ -41,6 +41,9 @@ describe('imdsguard proxy (CLI)', () => {
     const u = run(['proxy', '--policy', good, '--listen', '127.0.0.1:0']);
     assert.equal(u.status, 2);
     assert.match(u.stderr, /one --upstream per --listen/);
+    const d = run(['proxy', 'redirect', '--dry-run']);
+    assert.equal(d.status, 2, 'an unknown option of a nested command is a usage error too');
+    assert.match(d.stderr, /unknown option '--dry-run'/);
   });
 
   test('redirect --print takes the listeners from the policy file and exempts --uid', () => {
@@ -55,6 +58,26 @@ describe('imdsguard proxy (CLI)', () => {
     assert.equal(r.stdout.match(/ip6 daddr fd00:ec2::254 tcp dport 80 redirect to :8170/g)?.length, 2);
     assert.equal(r.stdout.match(/ip daddr 169\.254\.170\.2 tcp dport 80 redirect to :8171/g)?.length, 2);
     assert.equal(run(['proxy', 'redirect', '--print', '--apply']).status, 2);
+    assert.doesNotMatch(r.stderr, /loopback/);
+  });
+
+  test('redirect --print warns that a loopback listener cannot be reached from other namespaces', () => {
+    const r = run([
+      'proxy',
+      'redirect',
+      '--print',
+      '--uid',
+      '998',
+      ...['--listen', '127.0.0.1:8169', '--upstream', 'http://169.254.169.254'],
+      ...['--listen', '0.0.0.0:8171', '--upstream', 'http://169.254.170.2'],
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /redirect to :8169/);
+    assert.match(
+      r.stderr,
+      /warning: listener 127\.0\.0\.1:8169 is on loopback: connections redirected from other network namespaces \(containers\)/,
+    );
+    assert.doesNotMatch(r.stderr, /:8171 is on loopback/);
   });
 
   test('redirectRuleset() refuses a listener that cannot receive the family it redirects', () => {

@@ -30,6 +30,20 @@ export function endpointOf(spec: ListenSpec): { family: 'ip' | 'ip6'; addr: stri
 }
 
 /**
+ * What the redirect cannot do with these listeners, one sentence each. A PREROUTING redirect (traffic from other
+ * network namespaces: containers, pods) delivers to the address of the interface the packet came in on, never to
+ * loopback, so a listener bound to loopback serves this namespace's processes only.
+ */
+export function redirectWarnings(listeners: readonly ListenSpec[]): string[] {
+  return listeners
+    .filter((l) => /^127\./.test(l.host) || l.host === '::1')
+    .map(
+      (l) =>
+        `listener ${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port} is on loopback: connections redirected from other network namespaces (containers) arrive at the address of their incoming interface and cannot reach it; only this namespace's processes are served (listen on ${l.host.includes(':') ? '[::]' : '0.0.0.0'}:${l.port} to serve them)`,
+    );
+}
+
+/**
  * The ruleset text, loadable with `nft -f`: it replaces our table atomically if it exists.
  * @example redirectRuleset({ listeners: [{ host: '0.0.0.0', port: 8169, upstream: 'http://169.254.169.254' }], proxyUid: 998 })
  */

@@ -1,6 +1,12 @@
 import { Command, Option } from 'commander';
 import { describeEnded, endMetadataConnections } from '../../adapters/net/end-connections.ts';
-import { applyRedirect, NFT_TABLE, redirectRuleset, removeRedirect } from '../../adapters/net/nft-redirect.ts';
+import {
+  applyRedirect,
+  NFT_TABLE,
+  redirectRuleset,
+  redirectWarnings,
+  removeRedirect,
+} from '../../adapters/net/nft-redirect.ts';
 import type { SinkFormat } from '../../adapters/sinks/open-sink.ts';
 import type * as ProxyApp from '../../app/proxy.ts';
 
@@ -95,6 +101,7 @@ Examples:
         process.stderr.write(
           "imdsguard: warning: no --uid, so the proxy's own upstream traffic would be redirected to itself\n",
         );
+      for (const w of redirectWarnings(listeners)) process.stderr.write(`imdsguard: warning: ${w}\n`);
       if (f.print) process.stdout.write(redirectRuleset(opts));
       else {
         applyRedirect(opts);

@@ -35,3 +35,23 @@ export function globToRegExp(glob: string): RegExp {
 export function isGlob(s: string): boolean {
   return /[*?[]/.test(s);
 }
+
+/**
+ * Why a text is not a well-formed glob, or null. A `[` opens a class that must close (`[[]` matches a literal `[`),
+ * and the class must be one a regular expression accepts (`[z-a]` is not): a typo in an allowlist or a policy is
+ * refused when the file is loaded, with its line, instead of silently matching the characters as written.
+ */
+export function globProblem(glob: string): string | null {
+  for (let i = 0; i < glob.length; i++) {
+    if (glob[i] !== '[') continue;
+    const end = glob.indexOf(']', i + 2);
+    if (end < 0) return `unclosed "[" in glob "${glob}" (write "[[]" for a literal "[")`;
+    i = end;
+  }
+  try {
+    globToRegExp(glob);
+  } catch (e) {
+    return `invalid character class in glob "${glob}" (${(e as Error).message.replace(/^Invalid regular expression: /, '')})`;
+  }
+  return null;
+}

@@ -77,6 +77,30 @@ describe('the caller language is one language', () => {
     });
   }
 
+  test('a malformed glob is refused when the file loads, naming its line, in the policy and the allowlist alike', () => {
+    for (const bad of ['/usr/bin/python[3', '[', 'x[]', '[z-a]']) {
+      assert.throws(
+        () =>
+          parsePolicy(`rules:\n  - name: x\n    match: { exe: ${JSON.stringify(bad)} }\n    action: allow\n`, 'p.yaml'),
+        /^(?:.*\n)?.*p\.yaml:3:\d+: Invalid policy at "rules\.0\.match\.exe": (?:unclosed "\[" in glob|invalid character class)/,
+        bad,
+      );
+      assert.throws(
+        () => parseAllowlist(`callers:\n  - name: x\n    exe: ${JSON.stringify(bad)}\n`, 'a.yaml'),
+        /a\.yaml:3:\d+: Invalid allowlist at "callers\.0\.exe": (?:unclosed "\[" in glob|invalid character class)/,
+        bad,
+      );
+    }
+    assert.throws(
+      () => parsePolicy('rules:\n  - name: x\n    match: { path: "/latest/[abc" }\n    action: deny\n', 'p.yaml'),
+      /p\.yaml:3:\d+: Invalid policy at "rules\.0\.match\.path": unclosed/,
+    );
+    // A literal "[" is written as a class of one.
+    const p = parsePolicy('rules:\n  - name: x\n    match: { argv: "--opt=[[]x]" }\n    action: allow\n', 'p.yaml');
+    assert.equal(p.rules.length, 1);
+    assert.equal(callerGlob('--opt=[[]x]')('--opt=[x]'), true);
+  });
+
   test('callerGlob: a glob without "/" covers the base name, one with "/" the whole path', () => {
     assert.ok(callerGlob('curl')('/usr/bin/curl'));
     assert.ok(!callerGlob('curl')('/usr/bin/curlx'));

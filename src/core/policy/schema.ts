@@ -1,6 +1,6 @@
 /** The policy file's shape (YAML), validated with zod before it is compiled into matchers. */
 import { z } from 'zod';
-import { callerMatchFields } from '../caller/schema.ts';
+import { callerMatchFields, globText } from '../caller/schema.ts';
 import { PATH_CLASSES } from '../model/hit.ts';
 import { SEVERITIES } from '../model/severity.ts';
 
@@ -31,8 +31,8 @@ export const matchSchema = z
     exe_sha256: oneOrMany(z.string().regex(/^(?:sha256:)?[0-9a-fA-F]{64}$/, 'expected a sha256 hex digest')).optional(),
     // What:
     method: oneOrMany(z.string().regex(/^[A-Za-z]+$/, 'expected an HTTP method')).optional(),
-    path: oneOrMany(z.string().startsWith('/', 'a path glob starts with "/"')).optional(),
-    provider: oneOrMany(z.string().min(1)).optional(),
+    path: oneOrMany(globText(2048).refine((p) => p.startsWith('/'), 'a path glob starts with "/"')).optional(),
+    provider: oneOrMany(globText(100)).optional(),
     path_class: oneOrMany(z.enum(PATH_CLASSES)).optional(),
   })
   .strict();
