@@ -126,6 +126,11 @@ rules:
         `/latest/meta-data/iam/security-credentials;x/${FAKE_ROLE}`,
         `/latest/meta-data/iam/security-credentials%3Bx/${FAKE_ROLE}`,
         `/2021-07-15/meta-data/iam/security-credentials/${FAKE_ROLE}`,
+        // target_check is off here: a backslash is read as "/", as some services do, and judged in that form
+        `/latest/meta-data/iam\\security-credentials\\${FAKE_ROLE}`,
+        // a trailing dot, which a service may ignore
+        `/latest/meta-data/iam/security-credentials./${FAKE_ROLE}`,
+        `/latest/meta-data/iam./security-credentials/${FAKE_ROLE}`,
       ]) {
         const before = h.fake.seen.length;
         const r = await call(h.port, 'GET', variant, { 'X-aws-ec2-metadata-token': t });
@@ -135,6 +140,35 @@ rules:
       const ok = await call(h.port, 'GET', '/latest//meta-data/./instance-id;x', { 'X-aws-ec2-metadata-token': t });
       assert.equal(ok.status, 200);
       assert.equal(h.fake.seen.at(-1)!.target, '/latest/meta-data/instance-id');
+    } finally {
+      h.setPolicy((await import('./harness.ts')).LOOPBACK_POLICY);
+    }
+  });
+
+  test('path_class credentials covers the paths that yield bearer credentials, however written: a GCE identity token too', async () => {
+    h.setPolicy(`defaults: { imdsv2_only: false }
+rules:
+  - name: no credentials
+    match: { path_class: credentials }
+    action: deny
+  - name: everything else
+    match: { exe: ${JSON.stringify(SELF_EXE)} }
+    action: allow
+`);
+    try {
+      for (const variant of [
+        '/computeMetadata/v1/instance/service-accounts/default/identity?audience=https://example.com',
+        '/computeMetadata/v1/instance/service-accounts/default/token',
+        `/latest/meta-data/iam/security-credentials./${FAKE_ROLE}`,
+        '/latest/meta-data/identity-credentials./ec2/security-credentials/ec2-instance',
+      ]) {
+        const before = h.fake.seen.length;
+        const r = await call(h.port, 'GET', variant, { 'Metadata-Flavor': 'Google' });
+        assert.equal(r.status, 403, variant);
+        assert.equal(h.outcomes.at(-1)!.request.pathClass, 'credentials', variant);
+        assert.equal(h.fake.seen.length, before, `${variant} never reaches the service`);
+      }
+      assert.equal((await call(h.port, 'GET', '/latest/meta-data/instance-id')).status, 200);
     } finally {
       h.setPolicy((await import('./harness.ts')).LOOPBACK_POLICY);
     }

@@ -395,7 +395,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
     ) => {
       const target = req.url ?? '/';
       const c = canonicalTarget(target);
-      const cls = classify(c.upstreamPath);
+      const cls = classify(c.classifiedPath);
       const headers = headerMap(req.rawHeaders);
       const tokenHeader = headers[AWS_TOKEN_HEADER];
       const request: PolicyRequest = {

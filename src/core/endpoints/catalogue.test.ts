@@ -35,7 +35,7 @@ const CASES: Array<[string, string, string | null, string]> = [
     'http://metadata/computeMetadata/v1/instance/service-accounts/default/identity?audience=x',
     'gcp',
     'gce-metadata',
-    'identity',
+    'credentials',
   ],
   ['http://169.254.169.254/computeMetadata/v1beta1/instance/attributes/kube-env', 'gcp', 'gce-metadata', 'credentials'],
   [

@@ -130,8 +130,8 @@ export const SERVICES: readonly MetadataService[] = [
       },
       {
         pattern: /^\/computemetadata\/v1(?:beta1)?\/instance\/service-accounts\/[^/]+\/identity/,
-        pathClass: 'identity',
-        note: 'service account identity token (JWT)',
+        pathClass: 'credentials',
+        note: 'service account identity token (JWT): a bearer credential other services accept (Cloud Run, IAP, Vault, AWS AssumeRoleWithWebIdentity)',
       },
       {
         pattern: /^\/computemetadata\/v1(?:beta1)?\/instance\/attributes\/kube-env/,

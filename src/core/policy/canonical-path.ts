@@ -6,9 +6,12 @@
  * - `upstream`: what is sent to the service: every escape undone, `;params` cut from each segment, empty and dot
  *   segments resolved, then re-encoded where a path needs it; case, version and a trailing `/` kept; query kept.
  * - `path`: what `path` globs match: `upstream`'s path decoded, lower-cased (EC2 answers either case; lower-casing
- *   for a case-sensitive service only widens what a rule covers, never lets a differently written path past it), a
- *   dated API version (`/2021-07-15/`, `/1.0/`) read as `/latest/`, and no trailing `/` (the glob matcher tries the
- *   path with and without one).
+ *   for a case-sensitive service only widens what a rule covers, never lets a differently written path past it),
+ *   trailing dots cut from each segment (`security-credentials./`: a service that ignores them must not be read
+ *   past a rule; for one that does not, it again only widens a rule), a dated API version (`/2021-07-15/`, `/1.0/`)
+ *   read as `/latest/`, and no trailing `/` (the glob matcher tries the path with and without one).
+ * - `classifiedPath`: the forwarded path, without its query and with the trailing dots of its segments cut, for the
+ *   endpoint catalogue (so `path_class: credentials` covers the same paths).
  * @example canonicalTarget('/LATEST//meta-data/iam/security-credentials;x/role/?a=1')
  * // { upstream: '/LATEST/meta-data/iam/security-credentials/role/?a=1', path: '/latest/meta-data/iam/security-credentials/role' }
  */
@@ -17,8 +20,8 @@ export interface CanonicalTarget {
   upstream: string;
   /** The path policy globs and the service's own rules are checked against. */
   path: string;
-  /** The forwarded path without its query (what the endpoint catalogue classifies). */
-  upstreamPath: string;
+  /** The forwarded path without its query, trailing dots of segments cut: what the endpoint catalogue classifies. */
+  classifiedPath: string;
 }
 
 /** A leading dated API version (EC2 and its look-alikes serve every version at `/YYYY-MM-DD/` and `/1.0/`). */
@@ -79,10 +82,18 @@ export function canonicalTarget(target: string): CanonicalTarget {
   }
   const tail = trailing && segs.length > 0 ? '/' : '';
   const upstreamPath = `/${segs.map(encodeSegment).join('/')}${tail}`;
-  const lower = segs.map((s) => s.toLowerCase());
+  const undotted = segs.map((s) => s.replace(TRAILING_DOTS, ''));
+  const lower = undotted.map((s) => s.toLowerCase());
   if (lower.length > 0 && DATED_VERSION.test(lower[0]!)) lower[0] = 'latest';
-  return { upstream: `${upstreamPath}${query}`, path: `/${lower.join('/')}`, upstreamPath };
+  return {
+    upstream: `${upstreamPath}${query}`,
+    path: `/${lower.join('/')}`,
+    classifiedPath: `/${undotted.map(encodeSegment).join('/')}${tail}`,
+  };
 }
+
+/** Dots ending a segment that has something else (`a.` → `a`; `...` stays, it names nothing else). */
+const TRAILING_DOTS = /(?<=[^.])\.+$/;
 
 /**
  * Canonicalise a path glob of a policy rule the way request paths are: duplicate slashes collapsed, lower case, a

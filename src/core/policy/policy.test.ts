@@ -20,7 +20,7 @@ function request(
   token?: PolicyRequest['token'],
 ): PolicyRequest {
   const c = canonicalTarget(target);
-  const m = matchEndpoint('169.254.169.254', 'ipv4', 80, c.upstreamPath)!;
+  const m = matchEndpoint('169.254.169.254', 'ipv4', 80, c.classifiedPath)!;
   return {
     method,
     target,
@@ -260,7 +260,7 @@ describe('helpers', () => {
     assert.deepEqual(canonicalTarget('/latest/meta%2Ddata/?x=%41'), {
       upstream: '/latest/meta-data/?x=%41',
       path: '/latest/meta-data',
-      upstreamPath: '/latest/meta-data/',
+      classifiedPath: '/latest/meta-data/',
     });
     assert.equal(canonicalTarget('/a%20b').upstream, '/a%20b');
     assert.equal(canonicalTarget('/a b/%C3%A9').upstream, '/a%20b/%C3%A9');
@@ -277,9 +277,15 @@ describe('helpers', () => {
     assert.equal(canonicalTarget('http://169.254.169.254/latest/user-data?a#f').upstream, '/latest/user-data?a');
     assert.equal(canonicalTarget('/../..').path, '/');
     assert.equal(
-      canonicalTarget('/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/').upstreamPath,
+      canonicalTarget('/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/').classifiedPath,
       '/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/',
     );
+    // Trailing dots: judged and classified without them, forwarded as written.
+    const dotted = canonicalTarget('/latest/meta-data/iam/security-credentials./role..');
+    assert.equal(dotted.path, '/latest/meta-data/iam/security-credentials/role');
+    assert.equal(dotted.classifiedPath, '/latest/meta-data/iam/security-credentials/role');
+    assert.equal(dotted.upstream, '/latest/meta-data/iam/security-credentials./role..');
+    assert.equal(canonicalTarget('/a/.../b').path, '/a/.../b');
   });
   test('take() refills over time', () => {
     const s = newRateState();
