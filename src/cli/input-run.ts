@@ -45,12 +45,20 @@ export async function readInputsInto<T>(
   output: RunOutput,
   inputs: readonly string[],
   run: (hooks: InputHooks) => Promise<T>,
-  onAbort?: () => Promise<unknown>,
+  opts: {
+    onAbort?: () => Promise<unknown>;
+    /** Whether a record at or above --fail-on was written so far: the exit code when a reader closes stdout early. */
+    worst?: () => boolean;
+  } = {},
 ): Promise<{ result: T; problems: number }> {
   let problems = 0;
   let files: readonly string[] = inputs.length > 0 ? inputs : ['-'];
   let current = -1;
-  const stopHooks = whileRunning({ unread: () => describeUnread(files, current) });
+  const stopHooks = whileRunning({
+    unread: () => describeUnread(files, current),
+    // `… | head`: the run ends quietly with the code it had so far, as scan's does.
+    closedPipeCode: () => (problems > 0 ? EXIT.error : opts.worst?.() ? EXIT.findings : EXIT.ok),
+  });
   try {
     const result = await run({
       onProblem: (p) => {
@@ -66,7 +74,7 @@ export async function readInputsInto<T>(
     return { result, problems };
   } catch (e) {
     await output.abort();
-    await onAbort?.();
+    await opts.onAbort?.();
     throw e;
   } finally {
     stopHooks();

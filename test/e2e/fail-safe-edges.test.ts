@@ -125,3 +125,23 @@ describe('FIFOs: read as streams, and a signal still ends the run', { skip: skip
       assert.deepEqual(readdirSync(d).sort(), ['ff', 'later.log'], 'no output or directory left behind');
     });
 });
+
+describe('a reader that stops early', { skip: skipUnbuilt }, () => {
+  test('investigate … | head -1 ends quietly with the exit code of what was found (1), as scan does', () => {
+    const d = fresh();
+    // Many clients, many incidents: megabytes of output, far more than the pipe holds when head goes.
+    let log = '';
+    for (let i = 0; i < 3000; i++) log += SSRF(1).replace('192.0.2.1 ', `10.${i >> 8}.${i & 255}.1 `);
+    writeFileSync(join(d, 'many.log'), log);
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${BIN}" investigate --no-summary --format jsonl many.log | head -1; echo "rc=\${PIPESTATUS[0]}" >&2`,
+      ],
+      { cwd: d, encoding: 'utf8', timeout: BOUND },
+    );
+    assert.match(r.stdout, /"type":"incident"/);
+    assert.equal(r.stderr, 'rc=1\n');
+  });
+});

@@ -88,7 +88,7 @@ ${PUBLISH_HELP}`,
             },
             ...hooks,
           }),
-        async () => await publishing?.finish(),
+        { onAbort: async () => await publishing?.finish(), worst: () => worst },
       );
       for (const f of stats.unknownInventory)
         process.stderr.write(`imdsguard: warning: ${f}: no inventory shape recognised\n`);

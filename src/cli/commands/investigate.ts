@@ -85,25 +85,30 @@ Examples:
       let worst = false;
       let read: Awaited<ReturnType<typeof readInputsInto<Awaited<ReturnType<typeof runInvestigate>>>>>;
       try {
-        read = await readInputsInto(sink, [...inputs, ...opts.store], async (hooks) => {
-          const r = await runInvestigate({
-            inputs,
-            stores: opts.store,
-            onWarn: (m) => process.stderr.write(`imdsguard: ${m}\n`),
-            selection: {
-              ...(opts.since !== undefined ? { sinceMs: opts.since } : {}),
-              ...(opts.until !== undefined ? { untilMs: opts.until } : {}),
-              ...(opts.incident !== undefined ? { id: opts.incident } : {}),
-            },
-            emit: (inc) => {
-              if (atLeast(inc.severity, opts.failOn)) worst = true;
-              return sink.write(inc as unknown as Record<string, unknown>);
-            },
-            ...hooks,
-          });
-          if (opts.incident !== undefined && r.incidents === 0) throw new NoSuchIncident();
-          return r;
-        });
+        read = await readInputsInto(
+          sink,
+          [...inputs, ...opts.store],
+          async (hooks) => {
+            const r = await runInvestigate({
+              inputs,
+              stores: opts.store,
+              onWarn: (m) => process.stderr.write(`imdsguard: ${m}\n`),
+              selection: {
+                ...(opts.since !== undefined ? { sinceMs: opts.since } : {}),
+                ...(opts.until !== undefined ? { untilMs: opts.until } : {}),
+                ...(opts.incident !== undefined ? { id: opts.incident } : {}),
+              },
+              emit: (inc) => {
+                if (atLeast(inc.severity, opts.failOn)) worst = true;
+                return sink.write(inc as unknown as Record<string, unknown>);
+              },
+              ...hooks,
+            });
+            if (opts.incident !== undefined && r.incidents === 0) throw new NoSuchIncident();
+            return r;
+          },
+          { worst: () => worst },
+        );
       } catch (e) {
         if (!(e instanceof NoSuchIncident)) throw e;
         process.stderr.write(`imdsguard: no incident ${opts.incident} in the input; no output written\n`);

@@ -54,16 +54,20 @@ Examples:
       await refuseOutputsAmongInputs([opts.output, opts.remediationScript, opts.readiness], inputs);
       const sink = await openSink(opts.format, opts.output, { wholeRun: true });
       let worst = false;
-      const { result, problems } = await readInputsInto(sink, inputs, (hooks) =>
-        posture.runPosture({
-          inputs,
-          ...(opts.remediationScript ? { remediationScript: opts.remediationScript } : {}),
-          emit: (f) => {
-            if (atLeast(f.severity, opts.failOn)) worst = true;
-            return sink.write(f);
-          },
-          ...hooks,
-        }),
+      const { result, problems } = await readInputsInto(
+        sink,
+        inputs,
+        (hooks) =>
+          posture.runPosture({
+            inputs,
+            ...(opts.remediationScript ? { remediationScript: opts.remediationScript } : {}),
+            emit: (f) => {
+              if (atLeast(f.severity, opts.failOn)) worst = true;
+              return sink.write(f);
+            },
+            ...hooks,
+          }),
+        { worst: () => worst },
       );
       for (const f of result.unknown)
         process.stderr.write(`imdsguard: warning: ${f}: no inventory shape recognised in some records\n`);
