@@ -71,9 +71,9 @@ describe('proxy on loopback: IMDSv1/v2 flows', () => {
     assert.equal(p.status, 405);
   });
 
-  test('X-Forwarded-For, Forwarded, Via: 403 naming the check', async () => {
+  test('X-Forwarded-For, Forwarded, Via and the other relay marks (X-Real-IP, X_Forwarded_For): 403 naming the check', async () => {
     const t = await token(h.port);
-    for (const hd of ['X-Forwarded-For', 'Forwarded', 'Via']) {
+    for (const hd of ['X-Forwarded-For', 'Forwarded', 'Via', 'X_Forwarded_For', 'X-Real-IP', 'X-Forwarded-Host']) {
       const r = await call(h.port, 'GET', '/latest/meta-data/', { 'X-aws-ec2-metadata-token': t, [hd]: '203.0.113.7' });
       assert.equal(r.status, 403, hd);
       assert.match(r.body, /defaults\.reject_forwarded/);

@@ -34,8 +34,21 @@ function refuse(status: number, reason: string, rule: string, req: PolicyRequest
   return { action: 'deny', status, reason, rule, report, severity: severityFor(req, 'deny') };
 }
 
-function hasForwarding(h: PolicyRequest['headers']): boolean {
-  return h['x-forwarded-for'] !== undefined || h.forwarded !== undefined || h.via !== undefined;
+/** Fields a relaying proxy adds naming the client it relays for (X-Real-IP: nginx; True-Client-IP: CDNs). */
+const RELAY_MARKS = new Set(['forwarded', 'via', 'x-real-ip', 'x-client-ip', 'true-client-ip']);
+
+/**
+ * The first field that marks a request relayed by a proxy, as written, or undefined: Forwarded, Via, any
+ * X-Forwarded-* field, X-Real-IP, X-Client-IP, True-Client-IP — with `_` read as `-`, since servers that map
+ * header names to variables (CGI, WSGI, PHP) read `X_Forwarded_For` as X-Forwarded-For.
+ */
+export function forwardingField(h: PolicyRequest['headers']): string | undefined {
+  for (const name of Object.keys(h)) {
+    if (h[name] === undefined) continue;
+    const n = name.replaceAll('_', '-');
+    if (RELAY_MARKS.has(n) || n.startsWith('x-forwarded-')) return name;
+  }
+  return undefined;
 }
 
 /** A stable key for "the same caller" across connections and pids (rate limits). */
@@ -70,8 +83,9 @@ function protectionProblem(
   caller: CallerIdentity,
   ctx: DecideContext,
 ): [number, string, string] | null {
-  if (p.rejectForwarded && hasForwarding(req.headers)) {
-    return [403, 'request carries X-Forwarded-For, Forwarded or Via (relayed by a proxy)', `${scope}reject_forwarded`];
+  const relayed = p.rejectForwarded ? forwardingField(req.headers) : undefined;
+  if (relayed !== undefined) {
+    return [403, `request carries ${relayed} (a mark of a request relayed by a proxy)`, `${scope}reject_forwarded`];
   }
   if (p.imdsv2Only && isAwsImds(req) && !isTokenRequest(req) && req.token !== 'valid') {
     return [

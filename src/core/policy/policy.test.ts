@@ -112,11 +112,29 @@ describe('decide() with the example policy', () => {
     assert.deepEqual([d.status, d.rule], [403, 'defaults.unknown_caller']);
   });
 
-  test('X-Forwarded-For, Forwarded or Via get 403 before any rule', () => {
-    for (const h of ['x-forwarded-for', 'forwarded', 'via']) {
+  test('X-Forwarded-For, Forwarded, Via and the other relay marks get 403 before any rule, however spelt', () => {
+    for (const h of [
+      'x-forwarded-for',
+      'forwarded',
+      'via',
+      'x_forwarded_for',
+      'x-forwarded-host',
+      'x_forwarded_proto',
+      'x-real-ip',
+      'x_real_ip',
+      'x-client-ip',
+      'true-client-ip',
+    ]) {
       const d = run(request('GET', '/latest/meta-data/', { ...TOKEN, [h]: '1.2.3.4' }), root('/usr/bin/curl'));
       assert.deepEqual([d.status, d.rule], [403, 'defaults.reject_forwarded'], h);
+      assert.match(d.reason, new RegExp(`carries ${h} `));
     }
+    for (const h of ['x-forwarded', 'x-forwardedfor', 'x-realip', 'x-aws-ec2-metadata-token-ttl-seconds'])
+      assert.equal(
+        run(request('GET', '/latest/meta-data/', { ...TOKEN, [h]: '1' }), root('/usr/bin/curl')).status,
+        undefined,
+        h,
+      );
   });
 
   test('AWS semantics: GET on the token path 405, PUT elsewhere 405, TTL out of bounds 400', () => {
