@@ -252,6 +252,23 @@ describe('front end: node:http in strict mode, with the project head checks', ()
     }
   });
 
+  test('an HTTP/0.9 request line gets 505 as soon as it arrives, not 408 at the headers timeout, and is recorded', async () => {
+    for (const line of ['GET /latest/meta-data/instance-id\r\n', 'GET /\n']) {
+      const records = h.outcomes.length;
+      const relayed = echo.seen.length;
+      // Nothing follows the line: an HTTP/0.9 client waits for the answer.
+      const r = await raw(port, [line], { waitMs: 3000 });
+      assert.deepEqual(statuses(r.data), [505], JSON.stringify(line));
+      assert.match(r.data, /HPE_INVALID_VERSION: HTTP\/0\.9 request line/);
+      assert.equal(r.closed, true);
+      assert.equal(echo.seen.length, relayed);
+      assert.equal(h.outcomes.length, records + 1);
+      const o = h.outcomes.at(-1)!;
+      assert.deepEqual([o.decision.rule, o.status, o.request.method], ['http-parser', 505, 'GET']);
+      assert.equal(o.caller.pid, 1);
+    }
+  });
+
   test('CONNECT gets 405 with Allow, is recorded like any refusal, never relayed, and the connection is closed', async () => {
     for (const target of ['169.254.169.254:80', '127.0.0.1:22']) {
       const records = h.outcomes.length;

@@ -5,10 +5,10 @@
  * back, and one record per request. Bodies are never logged. Requests are parsed by llhttp in strict mode, then checked by head-check.ts where llhttp is lenient.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
-import { isIPv4, isIPv6, type Socket } from 'node:net';
+import { createServer as createNetServer, isIPv4, isIPv6, type Server as NetServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { matchEndpoint } from '../../core/endpoints/lookup.ts';
-import { HttpRequestError, headProblem } from '../../core/http/head-check.ts';
+import { HttpRequestError, headProblem, requestLineProblem } from '../../core/http/head-check.ts';
 import type { PathClass } from '../../core/model/hit.ts';
 import { AWS_TOKEN_HEADER, AWS_TTL_HEADER, isTokenRequest, tokenTtlSeconds } from '../../core/policy/aws-semantics.ts';
 import { canonicalTarget } from '../../core/policy/canonical-path.ts';
@@ -172,6 +172,9 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
   const ledger = new TokenLedger();
   const rate = newRateState();
   const servers: Server[] = [];
+  const listeners: NetServer[] = [];
+  /** Accepted connections whose first bytes have not arrived yet (not handed to node:http). */
+  const unread = new Set<Socket>();
   const upstreams: Upstream[] = [];
   const addresses: RunningProxy['addresses'] = [];
   const maxBody = opts.maxBodyBytes ?? 64 * 1024;
@@ -212,6 +215,8 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
     const callers = new WeakMap<Socket, CallerIdentity | Promise<CallerIdentity>>();
     /** The ends of each attributed connection (the key the attribution knows it by). */
     const endsOf = new WeakMap<Socket, ConnectionEnds>();
+    /** A request on the connection whose body is still being read (see onRequest). */
+    const bodyBeingRead = new WeakMap<Socket, Promise<void>>();
     /** Bytes read on a connection when its last request began (a timeout with nothing new is an idle close). */
     const readAtRequest = new WeakMap<Socket, number>();
 
@@ -432,9 +437,17 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       }
     };
 
-    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-      const started = performance.now();
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       const sock = req.socket;
+      // A request pipelined behind one whose body is still being read waits for it: that body may be refused
+      // (413), and then nothing behind it is handled. (node:http announces the next request before the body of
+      // the first when both came in one read.)
+      const before = bodyBeingRead.get(sock);
+      if (before) {
+        void before.then(() => onRequest(req, res));
+        return;
+      }
+      const started = performance.now();
       // A refused connection (cap) or one whose earlier request was malformed: nothing more is read from it.
       if (capped.has(sock) || ending.has(sock)) return;
       inflight.add(res);
@@ -477,6 +490,15 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       const chunks: Buffer[] = [];
       let size = 0;
       let over = false;
+      let read: () => void = () => undefined;
+      const reading = new Promise<void>((resolve) => {
+        read = () => {
+          if (bodyBeingRead.get(sock) === reading) bodyBeingRead.delete(sock);
+          resolve();
+        };
+      });
+      bodyBeingRead.set(sock, reading);
+      req.once('close', read);
       req.on('data', (c: Buffer) => {
         if (over) return;
         size += c.length;
@@ -486,11 +508,13 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
           refuseEarly(sock, started, bareRequest(req.method ?? 'UNKNOWN', req.url ?? '/'), parserDecision(err), () =>
             answer(res, 413, `imdsguard: ${err.message}\n`, {}, true),
           );
+          read();
           return;
         }
         chunks.push(c);
       });
       req.on('end', () => {
+        read();
         if (!over) proceed(Buffer.concat(chunks));
       });
     };
@@ -514,7 +538,11 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
     // Expect other than 100-continue: refused and recorded by head-check.ts, not answered by Node on its own.
     server.on('checkExpectation', onRequest);
 
-    server.on('connection', (sock: Socket) => {
+    /** A connection accepted: counted per peer, attributed at once, and handed to node:http with its first bytes. */
+    const onAccept = (sock: Socket) => {
+      sock.setNoDelay(true);
+      const ignore = () => undefined;
+      sock.on('error', ignore);
       const peer = sock.remoteAddress ?? '';
       const n = (perPeer.get(peer) ?? 0) + 1;
       perPeer.set(peer, n);
@@ -529,6 +557,8 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         const reason = `more than ${maxPerPeer} open connections from ${peer}`;
         const body = `imdsguard: refused: ${reason}\n`;
         capped.add(sock);
+        // What it sends is read and dropped, so the answer is not lost to a reset.
+        sock.resume();
         sock.end(
           `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
         );
@@ -555,9 +585,49 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       }
       // Start attribution as soon as the connection is accepted, in parallel with reading the request.
       void identityOf(sock);
-    });
+      // The first bytes are looked at before node:http parses them: llhttp waits for the end of a head that an
+      // HTTP/0.9 request line (`GET /path`) never sends, which would be answered only by the headers timeout.
+      unread.add(sock);
+      const silent = setTimeout(() => sock.destroy(), headersTimeout);
+      sock.once('close', () => {
+        clearTimeout(silent);
+        unread.delete(sock);
+      });
+      sock.once('data', (chunk: Buffer) => {
+        clearTimeout(silent);
+        unread.delete(sock);
+        const problem = requestLineProblem(chunk.toString('latin1', 0, Math.min(chunk.length, 8300)));
+        if (problem) {
+          sock.resume();
+          refuseEarly(
+            sock,
+            performance.now(),
+            bareRequest(problem.method, problem.target),
+            parserDecision(problem.error),
+            () => {
+              const text = `imdsguard: malformed request (${problem.error.code}: ${problem.error.message})\n`;
+              sock.end(
+                `HTTP/1.1 ${problem.error.status} ${STATUS_CODES[problem.error.status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+              );
+            },
+          );
+          return;
+        }
+        sock.pause();
+        sock.unshift(chunk);
+        sock.off('error', ignore);
+        server.emit('connection', sock);
+        sock.resume();
+      });
+    };
 
-    server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock: Socket) => {
+    const onClientError = (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock: Socket): void => {
+      // Behind a request whose body is still being read: that one is answered first (it may be refused).
+      const before = bodyBeingRead.get(sock);
+      if (before) {
+        void before.then(() => onClientError(err, sock));
+        return;
+      }
       if (ending.has(sock) || capped.has(sock)) return;
       if (err.code === 'ECONNRESET' || !sock.writable) {
         sock.destroy();
@@ -578,7 +648,8 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
           `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
         );
       });
-    });
+    };
+    server.on('clientError', onClientError);
 
     // CONNECT asks for a tunnel, which this proxy never opens (node:http would close the connection without a word):
     // refused like any other request, with an answer and a record.
@@ -605,15 +676,19 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       });
     });
 
+    const listener = createNetServer({ noDelay: true }, onAccept);
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(spec.port, spec.host, () => {
-        server.off('error', reject);
+      listener.once('error', reject);
+      listener.listen(spec.port, spec.host, () => {
+        listener.off('error', reject);
         resolve();
       });
     });
+    // node:http tracks its connections (timeouts, closing idle ones) once told it listens.
+    server.emit('listening');
     servers.push(server);
-    const bound = server.address();
+    listeners.push(listener);
+    const bound = listener.address();
     addresses.push({
       host: spec.host,
       port: typeof bound === 'object' && bound ? bound.port : spec.port,
@@ -625,8 +700,11 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
     addresses,
     async close(drainMs = 0) {
       draining = true;
-      // No new connections; idle keep-alive connections are closed now (server.close() does both).
-      const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      // No new connections; resolved once every accepted connection has ended.
+      const closed = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
+      // Idle keep-alive connections and connections that sent nothing yet are closed now.
+      for (const s of servers) s.closeIdleConnections();
+      for (const sock of unread) sock.destroy();
       // Answers not yet begun say Connection: close; connections whose answer already began are closed below.
       for (const res of inflight) if (!res.headersSent) res.shouldKeepAlive = false;
       /** Until no request is in flight, or `ms` passed. */
@@ -644,7 +722,11 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       await idle(drainMs);
       const cut = inflight.size;
       stopped = true;
-      for (const s of servers) s.closeAllConnections();
+      for (const s of servers) {
+        s.closeAllConnections();
+        // Stops node:http's connection checks (the listeners themselves are closed above).
+        s.close(() => undefined);
+      }
       await Promise.all(closed);
       // The responses of the connections just cut report their end when the sockets have closed, after the servers.
       await idle(RECORD_WAIT_MS);

@@ -63,3 +63,23 @@ export function headProblem(
   }
   return null;
 }
+
+/**
+ * An HTTP/0.9 request line (`GET /path`, no version) at the start of a connection's first bytes, read as latin1:
+ * its method, target and the 505 it gets, or null. llhttp takes such a line for the start of a head and waits for a
+ * blank line that an HTTP/0.9 client never sends; seen here, it is answered at once instead of at the headers
+ * timeout. Anything else (a line not complete in these bytes, or malformed otherwise) is left to llhttp.
+ * @example requestLineProblem('GET /latest/meta-data/\r\n')?.error.status // 505
+ */
+export function requestLineProblem(first: string): { method: string; target: string; error: HttpRequestError } | null {
+  const lf = first.indexOf('\n');
+  if (lf < 0) return null;
+  const line = first.slice(0, first[lf - 1] === '\r' ? lf - 1 : lf);
+  const m = /^([A-Z]{1,20}) ([^\s]{1,8192})$/.exec(line);
+  if (!m) return null;
+  return {
+    method: m[1]!,
+    target: m[2]!.slice(0, 2048),
+    error: new HttpRequestError(505, 'HPE_INVALID_VERSION', 'HTTP/0.9 request line (no HTTP version)'),
+  };
+}
