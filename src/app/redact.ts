@@ -14,6 +14,7 @@ import {
 } from '../adapters/files/output-file.ts';
 import { gunzipIfGzip, nullSink, readBytes, stdoutSink } from '../adapters/files/streams.ts';
 import { trackMadeDirs } from '../adapters/files/uncommitted.ts';
+import { lineEndOf, swapCrLf } from '../adapters/sources/line-ends.ts';
 import { ImdsguardError } from '../core/errors.ts';
 import { IpPseudonymiser } from '../core/secrets/pseudonymise.ts';
 import { type RedactCounts, Redactor } from '../core/secrets/redactor.ts';
@@ -197,8 +198,16 @@ function redactAny(r: Redactor): (source: AsyncIterable<Buffer>) => AsyncGenerat
       if (!done) for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
     };
     const order = utf16Order(head);
-    yield* order ? redactUtf16(r, order)(rest()) : redactBytes(r)(rest());
+    if (order) yield* redactUtf16(r, order)(rest());
+    else if (lineEndOf(head, done) === 'cr') {
+      // Lines ended by CR: redacted as LF-ended lines, and swapped back, so every byte but a secret's stays as it was.
+      for await (const b of redactBytes(r)(swapped(rest()))) yield swapCrLf(b);
+    } else yield* redactBytes(r)(rest());
   };
+}
+
+async function* swapped(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const b of source) yield swapCrLf(b);
 }
 
 async function isDirectory(p: string): Promise<boolean> {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { BIN, runCli, skipUnbuilt } from './helpers.ts';
+import { BIN, ROOT, runCli, skipUnbuilt } from './helpers.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'imdsguard-failsafe-edges-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -143,5 +143,48 @@ describe('a reader that stops early', { skip: skipUnbuilt }, () => {
     );
     assert.match(r.stdout, /"type":"incident"/);
     assert.equal(r.stderr, 'rc=1\n');
+  });
+});
+
+describe('line ends: CR-only text', { skip: skipUnbuilt }, () => {
+  const lines = (jsonl: string) =>
+    jsonl
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { origin: { line: number } }).origin.line)
+      .sort((a, b) => a - b);
+
+  test('scan: each CR ends a line (findings on lines 1-5), CRLF is one end, and a 5 MB CR-only file is read whole', async () => {
+    const d = fresh();
+    const five = [1, 2, 3, 4, 5].map((i) => SSRF(i).trimEnd());
+    writeFileSync(join(d, 'cr.log'), `${five.join('\r')}\r`);
+    writeFileSync(join(d, 'crlf.log'), `${five.join('\r\n')}\r\n`);
+    for (const f of ['cr.log', 'crlf.log']) {
+      const r = await runCli(['scan', '--format', 'jsonl', f], { cwd: d, timeoutMs: BOUND });
+      assert.equal(r.status, 1, r.stderr);
+      assert.deepEqual(lines(r.stdout), [1, 2, 3, 4, 5], f);
+    }
+    // 20,000 lines of 250 bytes: one 5 MB line if CR were not a line end (over --max-line-bytes, skipped).
+    const quiet = `192.0.2.9 - - [21/Nov/2026:09:14:04 +0000] "GET /index.html?q=${'x'.repeat(160)} HTTP/1.1" 200 512 "-" "curl/8"`;
+    const big = Array.from({ length: 20_000 }, (_, i) => (i % 5000 === 4999 ? SSRF(6).trimEnd() : quiet));
+    writeFileSync(join(d, 'big.log'), `${big.join('\r')}\r`);
+    const r = await runCli(['scan', '--format', 'jsonl', 'big.log'], { cwd: d, timeoutMs: BOUND * 2 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(lines(r.stdout), [5000, 10000, 15000, 20000]);
+  });
+
+  test('redact: a CR-only file keeps every byte but the secret, its CRs included', async () => {
+    const d = fresh();
+    const secret = readFileSync(join(ROOT, 'test/fixtures/leaks/access-combined.log'), 'utf8').split('\n')[4]!;
+    const text = [SSRF(1).trimEnd(), secret, SSRF(2).trimEnd(), secret].join('\r');
+    writeFileSync(join(d, 'cr.log'), text);
+    writeFileSync(join(d, 'lf.log'), text.replaceAll('\r', '\n'));
+    const cr = await runCli(['redact', 'cr.log'], { cwd: d, timeoutMs: BOUND });
+    const lf = await runCli(['redact', 'lf.log'], { cwd: d, timeoutMs: BOUND });
+    assert.equal(cr.status, 0, cr.stderr);
+    assert.match(lf.stdout, /ASIA\*+UYPA/);
+    assert.equal(cr.stdout, lf.stdout.replaceAll('\n', '\r'));
+    assert.equal(cr.stdout.split('\r').length, 4, 'three CRs, as in the input');
+    assert.ok(!cr.stdout.includes('\n'));
   });
 });

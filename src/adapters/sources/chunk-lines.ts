@@ -1,5 +1,8 @@
+import { asLfLines } from './line-ends.ts';
+
 /**
- * Cut a byte stream into chunks of whole lines, without decoding: the scanner decides per chunk whether any line is
+ * Cut a byte stream into chunks of whole lines, without decoding (a CR-ended input is cut at its CRs, see
+ * `asLfLines`): the scanner decides per chunk whether any line is
  * worth decoding. A line longer than `maxLineBytes` is dropped (reported, not buffered), so memory stays bounded
  * whatever the input.
  */
@@ -47,7 +50,7 @@ export async function* chunkLines(
   let line = 1;
   // While dropping an overlong line: bytes dropped so far (0 = not dropping).
   let dropping = 0;
-  for await (const part of source) {
+  for await (const part of asLfLines(source, RESET)) {
     if (typeof part === 'object' && 'lineBase' in part) {
       line = part.lineBase;
       continue;
