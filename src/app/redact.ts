@@ -11,6 +11,7 @@ import {
   openOutputFile,
   outputWriteError,
   refuseOutputAmongInputs,
+  refuseStdoutAmongInputs,
 } from '../adapters/files/output-file.ts';
 import { gunzipIfGzip, nullSink, readBytes, stdoutSink } from '../adapters/files/streams.ts';
 import { trackMadeDirs } from '../adapters/files/uncommitted.ts';
@@ -257,8 +258,9 @@ async function plan(
     trackMadeDirs(madeDirs);
     return { pairs, madeDirs };
   }
-  // Stdin too: `redact -o FILE < FILE` would replace the file being read.
-  await refuseOutputAmongInputs(out, [inputs[0]!], IN_PLACE_ADVICE);
+  // Stdin too: `redact -o FILE < FILE` would replace the file being read; and `redact r >> r` would never end.
+  if (out === '-') await refuseStdoutAmongInputs([inputs[0]!]);
+  else await refuseOutputAmongInputs(out, [inputs[0]!], IN_PLACE_ADVICE);
   return { pairs: [{ input: inputs[0]!, output: out }], madeDirs: [] };
 }
 

@@ -26,12 +26,13 @@ export async function refuseOutputsAmongInputs(
   extra: readonly string[] = [],
 ): Promise<void> {
   const named = outputs.filter((o): o is string => Boolean(o));
-  if (named.length === 0) return;
-  const [{ refuseOutputAmongInputs }, { expandInputs }] = await Promise.all([
+  const [{ refuseOutputAmongInputs, refuseStdoutAmongInputs }, { expandInputs }] = await Promise.all([
     import('../adapters/files/output-file.ts'),
     import('../adapters/sources/json-record-files.ts'),
   ]);
   const expanded = [...(await expandInputs(inputs, () => undefined)), ...extra];
+  // The first output is the records' -o: without it they go to stdout, which must not be an input either.
+  if (!outputs[0]) await refuseStdoutAmongInputs(expanded);
   for (const o of named) await refuseOutputAmongInputs(o, expanded);
 }
 

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -186,5 +196,36 @@ describe('line ends: CR-only text', { skip: skipUnbuilt }, () => {
     assert.equal(cr.stdout, lf.stdout.replaceAll('\n', '\r'));
     assert.equal(cr.stdout.split('\r').length, 4, 'three CRs, as in the input');
     assert.ok(!cr.stdout.includes('\n'));
+  });
+});
+
+describe('stdout redirected onto an input', { skip: skipUnbuilt }, () => {
+  test('scan x >> x, redact r >> r, cloudtrail t.json > t.json: refused (exit 2), the input untouched', async () => {
+    const d = fresh();
+    writeFileSync(join(d, 'x.log'), SSRF(1));
+    writeFileSync(
+      join(d, 't.json'),
+      readFileSync(
+        join(
+          ROOT,
+          'test/fixtures/cloud',
+          readdirSync(join(ROOT, 'test/fixtures/cloud')).find((f) => f.endsWith('.json'))!,
+        ),
+      ),
+    );
+    for (const [args, file] of [
+      [['scan', 'x.log'], 'x.log'],
+      [['redact', 'x.log'], 'x.log'],
+      [['cloudtrail', 't.json'], 't.json'],
+      [['investigate', 'x.log'], 'x.log'],
+    ] as const) {
+      const before = readFileSync(join(d, file));
+      const fd = openSync(join(d, file), 'a');
+      const r = await runCli([...args], { cwd: d, stdout: fd, timeoutMs: BOUND });
+      closeSync(fd);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`stdout is redirected onto an input \\("${file.replace('.', '\\.')}"\\)`));
+      assert.deepEqual(readFileSync(join(d, file)), before);
+    }
   });
 });

@@ -213,6 +213,30 @@ async function identity(p: string): Promise<{ dev: number; ino: number } | undef
 }
 
 /**
+ * Refuse a stdout redirected onto one of the inputs (`scan x >> x`): the run would read what it writes and grow the
+ * file until the disk is full. Only a regular file can be that; a pipe or terminal never is.
+ */
+export async function refuseStdoutAmongInputs(inputs: readonly string[]): Promise<void> {
+  let out: { dev: number; ino: number };
+  try {
+    const st = fstatSync(1);
+    if (!st.isFile()) return;
+    out = st;
+  } catch {
+    return;
+  }
+  for (const i of inputs) {
+    if (i === '-') continue;
+    const id = await identity(i);
+    if (id && id.dev === out.dev && id.ino === out.ino)
+      throw new ImdsguardError(
+        'E_USAGE',
+        `stdout is redirected onto an input ("${i}"); write the output elsewhere (to another file, or with -o)`,
+      );
+  }
+}
+
+/**
  * Refuse an output that is one of the inputs (through links too): writing it would empty what is being read.
  * `inputs` are file paths (and `-` for stdin, compared by what stdin is).
  */

@@ -148,23 +148,27 @@ queue could not be reached. A worker exits like scan (0, 1 with findings, 2 when
       }
       if (flags.drain) throw new ImdsguardError('E_USAGE', '--drain only works with --worker');
       // Loaded when the command runs: every command's code at start-up would cost each run time and memory.
-      const [{ openSink }, { runScan }, { scanRules }, { refuseOutputAmongInputs }, { expandInputs }] =
-        await Promise.all([
-          import('../../adapters/sinks/open-sink.ts'),
-          import('../../app/scan.ts'),
-          import('../../app/scan-rules.ts'),
-          import('../../adapters/files/output-file.ts'),
-          import('../../adapters/sources/expand-inputs.ts'),
-        ]);
+      const [
+        { openSink },
+        { runScan },
+        { scanRules },
+        { refuseOutputAmongInputs, refuseStdoutAmongInputs },
+        { expandInputs },
+      ] = await Promise.all([
+        import('../../adapters/sinks/open-sink.ts'),
+        import('../../app/scan.ts'),
+        import('../../app/scan-rules.ts'),
+        import('../../adapters/files/output-file.ts'),
+        import('../../adapters/sources/expand-inputs.ts'),
+      ]);
       if (!isSeverity(flags.failOn)) throw new InvalidArgumentError(`unknown severity ${flags.failOn}`);
       if (flags.fromStart && !flags.follow)
         process.stderr.write('imdsguard: --from-start only matters with --follow\n');
-      if (flags.output) {
+      {
         const { inputs: expanded } = await expandInputs(inputs ?? []);
-        await refuseOutputAmongInputs(
-          flags.output,
-          expanded.map((i) => (i.kind === 'stdin' ? '-' : i.path)),
-        );
+        const paths = expanded.map((i) => (i.kind === 'stdin' ? '-' : i.path));
+        if (flags.output) await refuseOutputAmongInputs(flags.output, paths);
+        else await refuseStdoutAmongInputs(paths);
       }
       const publish = publishSettings(flags, 'scan');
       const output = await openSink(flags.format, flags.output, { wholeRun: true });
