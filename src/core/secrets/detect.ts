@@ -445,9 +445,22 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
 
 /** A secret key's value that runs to the end of the line, possibly cut there by wrapping (checked by the caller). */
 const OPEN_SECRET_RE = new RegExp(
-  `(?:${SECRET_KEY_NAME}|access[-_]?key[-_]?secret)${QUOTE}${SEP}${VALUE_OPEN}(?<value>${B64_NOPAD}{0,63}${PARTIAL_ESCAPE}?)$`,
+  `(?:${SECRET_KEY_NAME}|access[-_]?key[-_]?secret)${QUOTE}${SEP}${VALUE_OPEN}(?<value>${B64_NOPAD}{0,63}${PARTIAL_ESCAPE}?)=?$`,
   'id',
 );
+/**
+ * A secret key whose value is a YAML block scalar (`SecretAccessKey: |`, `Token: >-`): the value is on the next,
+ * more indented lines, literal or folded over several.
+ */
+const BLOCK_SCALAR_KEY_RE = new RegExp(
+  String.raw`(?:${SECRET_KEY_NAME}|access[-_]?key[-_]?secret|(?:session|security)[-_]?token|(?<![A-Za-z0-9_.-])token)${QUOTE}[ \t]*:[ \t]*[|>][-+]?[1-9]?[-+]?[ \t]*(?:#.*)?$`,
+  'i',
+);
+
+/** True when `line` ends with a secret key whose value is a YAML block scalar on the lines that follow. */
+export function blockScalarKey(line: string): boolean {
+  return /[|>]/.test(line) && BLOCK_SCALAR_KEY_RE.test(line);
+}
 const OPEN_TOKEN_RE = new RegExp(`token${QUOTE}${SEP}${QUOTE}(?<value>${B64}{0,99}${PARTIAL_ESCAPE}?)$`, 'id');
 /**
  * A token's value in a string literal that ends the line and goes on in the next line's literal: Python's pprint
@@ -494,9 +507,10 @@ function openValueIn(text: string, state: DetectState): OpenValue | null {
     const m = OPEN_SECRET_RE.exec(text);
     const span = m?.indices?.groups?.value;
     if (m && span) {
-      const v = decodeSecretText(text.slice(span[0]));
+      // A quoted-printable soft line break (`=` at the end) is no part of the value: the mail goes on on the next.
+      const v = decodeSecretText(text.slice(span[0], span[1]));
       const min = /^access[-_]?key[-_]?secret/i.test(m[0]) ? 30 : 40;
-      if (v.length < min) return { start: span[0], end: n, value: v, min, literal: false };
+      if (v.length < min) return { start: span[0], end: span[1], value: v, min, literal: false };
     }
   }
   if (/[Kk][Ee][Yy]_?[Ii][Dd]/.test(text)) {

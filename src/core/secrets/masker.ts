@@ -1,4 +1,12 @@
-import { type DetectState, detectLine, looksRandom, mayHoldSecret, newDetectState, openValueAtEnd } from './detect.ts';
+import {
+  blockScalarKey,
+  type DetectState,
+  detectLine,
+  looksRandom,
+  mayHoldSecret,
+  newDetectState,
+  openValueAtEnd,
+} from './detect.ts';
 import { decodeSecretText } from './encoding.ts';
 import type { SecretKind, SecretMatch } from './kinds.ts';
 import { KnownSecrets } from './known.ts';
@@ -76,6 +84,8 @@ export class Masker {
   private viewTail: { text: string; layers: readonly string[] } | null = null;
   /** Layers of the previous line's view that ended inside a private key's body (its BEGIN seen, not its END). */
   private viewPem: readonly string[] | null = null;
+  /** A YAML block scalar holding a secret key's value (`SecretAccessKey: |`): its key's indent, what was read of it. */
+  private scalar: Scalar | null = null;
   /** What `canSkip` learnt of the block whose lines come next (null: nothing, every test runs). */
   private block: { encoded: boolean; known: boolean; knownSize: number } | null = null;
 
@@ -103,6 +113,7 @@ export class Masker {
     // The line before named a secret's field: its value may open this block.
     if (this.state.namedField?.line === this.state.line) return false;
     if (this.viewCarry !== null || this.viewTail !== null || this.viewPem !== null) return false;
+    if (this.scalar !== null) return false;
     return !encoded && !known && !mayHoldSecret(block);
   }
 
@@ -136,9 +147,12 @@ export class Masker {
     const state = newDetectState();
     const parts = s.split('\n');
     let changed = false;
+    let scalar: Scalar | null = null;
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i]!;
-      const out = applySpans(p, this.find(p, state, false));
+      const spans = this.find(p, state, false);
+      scalar = this.blockScalar(p, scalar, spans);
+      const out = applySpans(p, merge(spans));
       if (out !== p) {
         parts[i] = out;
         changed = true;
@@ -246,6 +260,7 @@ export class Masker {
       }
     if (stream) this.carry = carry;
     if (stream) {
+      this.scalar = this.blockScalar(text, this.scalar, spans);
       this.tail = state.line <= state.awsContextUntil ? text.slice(-TAIL) : null;
       this.wrapCarry(text, spans);
       if (!this.carry) this.openCarry(text, before, spans, state);
@@ -298,6 +313,36 @@ export class Masker {
       if (k === text.length && c.at + k < c.secret.length) return { ...c, at: c.at + k };
     }
     return null;
+  }
+
+  /**
+   * A secret key's value as a YAML block scalar (`SecretAccessKey: |`, `Token: >-`, the value on the lines under
+   * it): the line goes on the block `open` holds, or opens one. What the block is once this line is read is returned.
+   */
+  private blockScalar(text: string, open: Scalar | null, spans: MaskSpan[]): Scalar | null {
+    const s = open && this.inScalar(text, open, spans);
+    if (s === null && blockScalarKey(text)) return { indent: LEAD_BLANKS.exec(text)![0].length, value: '', shown: '' };
+    return s;
+  }
+
+  /**
+   * A line of the block: indented deeper than its key and nothing but secret characters (the value, or a piece of it
+   * when folded over lines), masked; a blank line stays inside the block. Anything else ends it (null). The value
+   * read so far is remembered as a known secret.
+   */
+  private inScalar(text: string, s: Scalar, spans: MaskSpan[]): Scalar | null {
+    const lead = LEAD_BLANKS.exec(text)![0].length;
+    if (lead === text.length) return s;
+    let end = text.length;
+    while (end > lead && (text[end - 1] === ' ' || text[end - 1] === '\t')) end--;
+    if (lead <= s.indent || secretRunEnd(text, lead) < end) return null;
+    const value = s.value + text.slice(lead, end);
+    // Every piece's mask shows the same ends, of the value's first 16 characters or more, never each piece's own
+    // (a token folded over many lines would show four more of its characters a line).
+    const shown = s.shown.length >= 16 ? s.shown : value;
+    spans.push({ start: lead, end, value: shown, layers: [] });
+    if (value.length >= 12) this.known.add(decodeSecretText(value));
+    return { indent: s.indent, value, shown };
   }
 
   /**
@@ -371,6 +416,16 @@ export class Masker {
   }
 }
 
+/** A YAML block scalar holding a secret key's value. */
+interface Scalar {
+  /** The key's indent: the block's lines are indented deeper. */
+  indent: number;
+  /** The value read so far (the pieces of a folded one joined). */
+  value: string;
+  /** What every piece's mask is made of. */
+  shown: string;
+}
+
 /** A secret whose end a line's end may have cut. */
 interface Carry {
   /** The secret, or as much of it as was seen. */
@@ -419,6 +474,7 @@ const KEY_ID_WHOLE = /^(?:(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}|STS\.[A-Za-z0-9]{1
  * message), and a `+` joining string literals.
  */
 const LEAD = /^(?:[ \t]*>)*[ \t]*(?:\+[ \t]*)?/;
+const LEAD_BLANKS = /^[ \t]*/;
 /** What may close a value's rest: a quote, comma, bracket, blank, CR or the start of an escaped one. */
 const CLOSES = /["',;}\]) \t\r%\\&<]/;
 /** A string literal closed at the end of a line, to be joined to the next (`'…'`, `'…' +`). */
