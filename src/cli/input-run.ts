@@ -1,4 +1,7 @@
+import { realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { InputProblem } from '../adapters/sources/json-record-files.ts';
+import { ImdsguardError } from '../core/errors.ts';
 import { EXIT } from './exit-codes.ts';
 import { describeUnread, reportProblem, whileRunning } from './lifecycle.ts';
 
@@ -26,6 +29,15 @@ export async function refuseOutputsAmongInputs(
   extra: readonly string[] = [],
 ): Promise<void> {
   const named = outputs.filter((o): o is string => Boolean(o));
+  // Two outputs of one run naming one file: the second would replace the first.
+  const seen = new Map<string, string>();
+  for (const o of named) {
+    const key = await outputIdentity(o);
+    const first = seen.get(key);
+    if (first !== undefined)
+      throw new ImdsguardError('E_USAGE', `"${first}" and "${o}" name the same file; give each output its own`);
+    seen.set(key, o);
+  }
   const [{ refuseOutputAmongInputs, refuseStdoutAmongInputs }, { expandInputs }] = await Promise.all([
     import('../adapters/files/output-file.ts'),
     import('../adapters/sources/json-record-files.ts'),
@@ -92,4 +104,12 @@ export function inputsExitCode(problems: number, worst: boolean, written = 'find
       `imdsguard: ${problems} input problem(s); the ${written} above come from everything else that was read\n`,
     );
   return problems > 0 ? EXIT.error : worst ? EXIT.findings : EXIT.ok;
+}
+
+/** What an output name stands for: device and inode when it exists, else its resolved path (a file still to create). */
+async function outputIdentity(o: string): Promise<string> {
+  const st = await stat(o).catch(() => undefined);
+  if (st) return `${st.dev}:${st.ino}`;
+  const dir = await realpath(dirname(resolve(o))).catch(() => dirname(resolve(o)));
+  return join(dir, basename(o));
 }

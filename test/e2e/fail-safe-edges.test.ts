@@ -229,3 +229,26 @@ describe('stdout redirected onto an input', { skip: skipUnbuilt }, () => {
     }
   });
 });
+
+describe('two outputs naming one file', { skip: skipUnbuilt }, () => {
+  test('posture -o x --remediation-script x is refused (exit 2) before anything is written', async () => {
+    const d = fresh();
+    const inv = readdirSync(join(ROOT, 'test/fixtures/cloud')).find((f) => f.startsWith('aws-describe-instances'));
+    writeFileSync(
+      join(d, 'inv.json'),
+      readFileSync(join(ROOT, 'test/fixtures/cloud', inv ?? 'aws-describe-addresses.json')),
+    );
+    for (const [a, b] of [
+      ['x', 'x'],
+      ['x', './x'],
+    ]) {
+      const r = await runCli(['posture', 'inv.json', '-o', a!, '--remediation-script', b!], {
+        cwd: d,
+        timeoutMs: BOUND,
+      });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /name the same file/);
+      assert.deepEqual(readdirSync(d), ['inv.json']);
+    }
+  });
+});
