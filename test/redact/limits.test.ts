@@ -4,9 +4,12 @@
  * must be updated with it.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { gzipSync } from 'node:zlib';
-import { utf16Order } from '../../src/app/redact.ts';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { redact, utf16Order } from '../../src/app/redact.ts';
 import { Masker } from '../../src/core/secrets/masker.ts';
 import { LeakTracker } from '../../src/core/secrets/tracker.ts';
 import { generatedCredentials, holdsPiece } from '../support/secret-docs.ts';
@@ -131,4 +134,64 @@ test('limit: a line over 1 MiB is not decoded (a whole document percent-encoded 
   assert.notEqual(holdsPiece(decodeURIComponent(over), c.awsSecret), null);
   const under = new Masker().line(line(1 << 20));
   assert.equal(holdsPiece(decodeURIComponent(under), c.awsSecret), null);
+});
+
+test('limit: a record split by syslog, whose rest opens with the same syslog prefix, is not joined', () => {
+  const c = generatedCredentials(2300);
+  const d = JSON.stringify({ AccessKeyId: c.awsKeyId, SecretAccessKey: c.awsSecret });
+  const at = d.indexOf(c.awsSecret) + 20;
+  const m = new Masker();
+  const out = [`Dec  5 10:00:01 web1 app[4242]: ${d.slice(0, at)}`, `Dec  5 10:00:01 web1 app[4242]: ${d.slice(at)}`]
+    .map((l) => m.line(l))
+    .join('\n');
+  assert.notEqual(holdsPiece(out, c.awsSecret), null);
+});
+
+test('limit: a token with neither key nor known prefix wrapped at fewer than 64 columns is not joined', () => {
+  // An Entra ID token (a JWT) printed alone and wrapped at 64 columns: no line holds it whole.
+  const lines = readFileSync(join(import.meta.dirname, '../fixtures/masking/azure-jwt-wrap64.log'), 'latin1')
+    .trimEnd()
+    .split('\n');
+  const m = new Masker();
+  assert.deepEqual(
+    lines.map((l) => m.line(l)),
+    lines,
+  );
+});
+
+test('limit: zero-width characters or fullwidth forms inside a known secret hide it', () => {
+  const zw = SECRET.replace(/(.{8})/g, '$1\u200b');
+  assert.ok(survives([DOC, `later: ${zw}`], (s) => s.replace(/\u200b/g, '')));
+  const full = [...SECRET].map((ch) => String.fromCharCode(ch.charCodeAt(0) + 0xfee0)).join('');
+  const narrow = (s: string) =>
+    [...s].map((ch) => (ch.charCodeAt(0) > 0xff00 ? String.fromCharCode(ch.charCodeAt(0) - 0xfee0) : ch)).join('');
+  assert.ok(survives([DOC, `again ${full}`], narrow));
+});
+
+test('limit: CR alone ends no line (classic Mac line ends): a value after a CR is read as on the same line', () => {
+  // The key alone, then a CR and the value indented: one line to the masker, and a key's value is never after a CR.
+  assert.ok(survives([`aws_secret_access_key:\r  ${SECRET}\r`]));
+});
+
+test('limit: UTF-32 text and gzip inside gzip are not undone by redact', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'imdsguard-limits-'));
+  try {
+    const utf32 = Buffer.alloc(DOC.length * 4);
+    [...DOC].forEach((ch, i) => utf32.writeUInt32LE(ch.charCodeAt(0), i * 4));
+    const inputs = { 'utf32.log': utf32, 'double.log.gz': gzipSync(gzipSync(`${DOC}\n`)) };
+    for (const [name, bytes] of Object.entries(inputs)) {
+      const input = join(dir, name);
+      const output = join(dir, `${name}.out`);
+      writeFileSync(input, bytes);
+      await redact({ inputs: [input], output }, () => {});
+      const out = readFileSync(output);
+      // redact reads a .gz file's content (here the inner gzip, left as it is) and writes it uncompressed.
+      const text = name.startsWith('utf32')
+        ? out.toString('latin1').replace(/\0/g, '')
+        : gunzipSync(out).toString('latin1');
+      assert.notEqual(holdsPiece(text, SECRET), null, name);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
