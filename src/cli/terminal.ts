@@ -1,4 +1,5 @@
 import { sanitizeForTerminal } from '../adapters/sinks/sanitize.ts';
+import { maskUrlUserinfo } from '../core/secrets/argv.ts';
 import { Masker } from '../core/secrets/masker.ts';
 
 /**
@@ -18,7 +19,11 @@ export function sanitizeStderr(): void {
   const masker = new Masker();
   stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
     original(
-      sanitizeForTerminal(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'), masker),
+      // A URL's password (`--publish nats://user:pass@host` echoed by an error) is masked like any other secret.
+      sanitizeForTerminal(
+        maskUrlUserinfo(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')),
+        masker,
+      ),
       ...rest,
     )) as typeof stderr.write;
   // Nothing can be reported once stderr itself fails (closed terminal, `2>&-`); never crash on it.

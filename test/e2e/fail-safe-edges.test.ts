@@ -252,3 +252,17 @@ describe('two outputs naming one file', { skip: skipUnbuilt }, () => {
     }
   });
 });
+
+describe('credentials in a URL argument', { skip: skipUnbuilt }, () => {
+  test('--publish nats://user:pass@host is refused without echoing the password', async () => {
+    const d = fresh();
+    writeFileSync(join(d, 'a.log'), SSRF(1));
+    const r = await runCli(['scan', 'a.log', '--publish', 'nats://alice:s3cretPassw0rd@127.0.0.1:4999'], {
+      cwd: d,
+      timeoutMs: BOUND,
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /nats:\/\/alice:\*\*\*\*@127\.0\.0\.1:4999/);
+    assert.doesNotMatch(r.stderr + r.stdout, /s3cretPassw0rd/);
+  });
+});

@@ -40,6 +40,11 @@ const SECRET_OPTION_NAME = /^--?[\w-]*(?:pass(?:word|wd|phrase)?|secret|token|cr
 const ENV_SECRET = /^([A-Za-z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|_KEY)[A-Za-z0-9_]*=)(.+)$/i;
 /** The password of URL userinfo, up to the last `@` of the URL (a password may hold `/` and `@` unencoded). */
 const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^/@\s:'"]+:)([^\s'"]+)(@)/gi;
+
+/** Every URL's userinfo password in `text` masked (`nats://user:****@host`), for messages that echo an argument. */
+export function maskUrlUserinfo(text: string): string {
+  return text.replace(URL_USERINFO, `$1${MASK}$3`);
+}
 /** AWS key ids of every documented prefix, examples included: a command line is an identity, not evidence. */
 const AWS_KEY = /\b(?:AKIA|ASIA|AROA|AIDA|ABIA|ACCA|AGPA|ANPA|ANVA|APKA|ASCA|AIPA)[A-Z0-9]{16}\b/g;
 
