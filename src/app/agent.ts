@@ -94,6 +94,7 @@ class Dedupe {
 export async function runAgent(o: AgentOptions): Promise<number> {
   const log = o.log;
   const store = new JsonFileStore(o.stateDir);
+  await store.checkWritable();
   const nowMs = Date.now();
   const state: HostDetectionState = {
     baseline: (await store.get<BaselineState>('baseline')) ?? newBaseline(nowMs, o.warmupS * 1000),

@@ -266,3 +266,14 @@ describe('credentials in a URL argument', { skip: skipUnbuilt }, () => {
     assert.doesNotMatch(r.stderr + r.stdout, /s3cretPassw0rd/);
   });
 });
+
+describe('agent state that cannot be saved', { skip: skipUnbuilt }, () => {
+  test('agent --state under /proc fails at start with exit 2, naming the directory', async () => {
+    const r = await runCli(['agent', '--state', `/proc/imdsguard-${process.pid}`, '--duration', '30'], {
+      timeoutMs: BOUND,
+    });
+    assert.equal(r.signal, null, 'ended by itself, before its duration');
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /state directory "\/proc\/imdsguard-\d+"/);
+  });
+});

@@ -1,4 +1,4 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImdsguardError } from '../../core/errors.ts';
 import type { Store } from '../../core/ports.ts';
@@ -30,6 +30,23 @@ export class JsonFileStore implements Store {
       },
     );
     return this.ready;
+  }
+
+  /**
+   * Fail now, with the directory and the cause, when state could not be saved later (a daemon would otherwise run for
+   * hours and lose its state at the end): the directory is made if missing and a probe file written and removed.
+   */
+  async checkWritable(): Promise<void> {
+    await this.ensure();
+    const probe = join(this.dir, `.probe-${process.pid}`);
+    try {
+      await writeFile(probe, '', { flag: 'wx', mode: 0o600 });
+      await unlink(probe);
+    } catch (e) {
+      throw new ImdsguardError('E_CONFIG', `Cannot write state directory "${this.dir}": ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
   }
 
   async get<T>(key: string): Promise<T | undefined> {
