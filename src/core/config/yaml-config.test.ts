@@ -36,3 +36,18 @@ describe('parseYamlConfig', () => {
     assert.throws(() => parseYamlConfig(bomb.join('\n'), 'c.yaml', z.unknown(), 'example'));
   });
 });
+
+test('an alias bomb (billion laughs) is refused with an error naming the file', () => {
+  const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+  for (const [prev, cur] of [
+    ['a', 'b'],
+    ['b', 'c'],
+    ['c', 'd'],
+    ['d', 'e'],
+  ])
+    levels.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(',')}]`);
+  assert.throws(
+    () => parseYamlConfig(`${levels.join('\n')}\n`, 'bomb.yaml', z.unknown(), 'policy'),
+    (e: Error) => e instanceof InputSyntaxError && /bomb\.yaml/.test(e.message) && /alias/i.test(e.message),
+  );
+});

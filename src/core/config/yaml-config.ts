@@ -47,7 +47,14 @@ export function parseYamlConfig<S extends z.ZodType>(
     }
     return {};
   };
-  const parsed = schema.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? empty);
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // The yaml library's alias bound (a "billion laughs" document) throws a bare error naming no file.
+    throw new InputSyntaxError(`Invalid YAML: ${(e as Error).message}`, { file });
+  }
+  const parsed = schema.safeParse(js ?? empty);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = issue.path.join('.');
