@@ -10,6 +10,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -275,5 +276,25 @@ describe('agent state that cannot be saved', { skip: skipUnbuilt }, () => {
     assert.equal(r.signal, null, 'ended by itself, before its duration');
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /state directory "\/proc\/imdsguard-\d+"/);
+  });
+});
+
+describe('directory inputs: nothing skipped silently', { skip: skipUnbuilt }, () => {
+  test('a loop, a dangling link and a FIFO are each named on stderr; two names for one directory count once', async () => {
+    const d = fresh();
+    mkdirSync(join(d, 'logs'));
+    writeFileSync(join(d, 'logs', 'a.log'), SSRF(1));
+    symlinkSync('.', join(d, 'logs', 'up'));
+    symlinkSync('nowhere.log', join(d, 'logs', 'dangling.log'));
+    mkfifo(join(d, 'logs', 'pipe'));
+    symlinkSync('logs', join(d, 'again'));
+    const r = await runCli(['scan', '--format', 'jsonl', 'logs', 'again'], { cwd: d, timeoutMs: BOUND });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stdout.trim().split('\n').length, 1, 'a.log read once');
+    assert.match(r.stderr, /skipped logs\/up: a directory already walked/);
+    assert.match(r.stderr, /skipped logs\/dangling\.log: a dangling link/);
+    assert.match(r.stderr, /skipped logs\/pipe: a FIFO/);
+    assert.match(r.stderr, /skipped again: a directory already walked/);
+    assert.equal(r.stderr.match(/skipped logs\/pipe/g)?.length, 1, 'each said once');
   });
 });

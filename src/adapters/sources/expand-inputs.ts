@@ -51,10 +51,15 @@ export async function walkFiles(
   out: string[],
   opts: { keep?: (name: string) => boolean; skipDir?: (name: string) => boolean } = {},
   seen = new Set<string>(),
+  /** Each entry stepped over, with why (said on stderr by default: nothing is skipped silently). */
+  onSkip: (path: string, why: string) => void = reportSkip,
 ): Promise<void> {
   const top = await stat(dir);
   const key = `${top.dev}:${top.ino}`;
-  if (seen.has(key)) return;
+  if (seen.has(key)) {
+    onSkip(dir, 'a directory already walked (a link back to it, or a second name for it)');
+    return;
+  }
   seen.add(key);
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -64,19 +69,33 @@ export async function walkFiles(
     let isDir = e.isDirectory();
     let isFile = e.isFile();
     if (e.isSymbolicLink() || isFile) {
-      const st = await stat(p).catch(() => undefined); // a dangling link is no input
+      const st = await stat(p).catch((err: NodeJS.ErrnoException) => {
+        onSkip(p, err.code === 'ENOENT' ? 'a dangling link' : `cannot read (${err.code ?? err.message})`);
+        return undefined;
+      });
       if (!st || isOwnOutput(st)) continue;
       isDir = st.isDirectory();
       isFile = st.isFile();
     }
     if (isDir) {
-      if (!opts.skipDir?.(e.name)) await walkFiles(p, out, opts, seen);
-    } else if (isFile && (opts.keep?.(e.name) ?? true)) out.push(p);
+      if (!opts.skipDir?.(e.name)) await walkFiles(p, out, opts, seen, onSkip);
+    } else if (isFile) {
+      if (opts.keep?.(e.name) ?? true) out.push(p);
+    } else
+      onSkip(p, 'a FIFO, device or socket inside a directory is not read (name it on the command line to read it)');
   }
 }
 
-async function walk(dir: string, out: string[]): Promise<void> {
-  await walkFiles(dir, out);
+/** Said once per process: a command may expand its inputs twice (to check its outputs against them, then to read). */
+const reported = new Set<string>();
+function reportSkip(path: string, why: string): void {
+  if (reported.has(path)) return;
+  reported.add(path);
+  process.stderr.write(`imdsguard: skipped ${path}: ${why}\n`);
+}
+
+async function walk(dir: string, out: string[], seen?: Set<string>): Promise<void> {
+  await walkFiles(dir, out, {}, seen);
 }
 
 /** The fixed directory a glob starts from (`logs/**` → `logs`). */
@@ -101,6 +120,8 @@ export async function expandInputs(args: string[]): Promise<ExpandResult> {
   const errors: ExpandResult['errors'] = [];
   if (args.length === 0) return { inputs: [{ kind: 'stdin' }], errors };
   const seen = new Set<string>();
+  // Directories walked in this expansion (device and inode): two names for one directory count once.
+  const walked = new Set<string>();
   const add = (path: string) => {
     if (!seen.has(path)) {
       seen.add(path);
@@ -116,8 +137,9 @@ export async function expandInputs(args: string[]): Promise<ExpandResult> {
       const st = await stat(a);
       if (st.isDirectory()) {
         const files: string[] = [];
-        await walk(a, files);
-        if (files.length === 0) errors.push({ input: a, message: `${a}: directory holds no files` });
+        const again = walked.has(`${st.dev}:${st.ino}`);
+        await walk(a, files, walked);
+        if (files.length === 0 && !again) errors.push({ input: a, message: `${a}: directory holds no files` });
         files.forEach(add);
       } else add(a);
       continue;
