@@ -79,6 +79,13 @@ const sinkSchema = z.discriminatedUnion('type', [
       timeout_ms: timeout,
     })
     .strict(),
+  z
+    .object({
+      type: z.literal('findings-store'),
+      name,
+      path: z.string().min(1),
+    })
+    .strict(),
 ]);
 
 const schema = z

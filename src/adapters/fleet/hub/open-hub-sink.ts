@@ -4,6 +4,7 @@ import { ImdsguardError } from '../../../core/errors.ts';
 import type { SinkConfig } from './config.ts';
 import type { HubSink } from './sink.ts';
 import { elasticsearchSink } from './sinks/elasticsearch.ts';
+import { findingsStoreSink } from './sinks/findings-store.ts';
 import { postgresSink } from './sinks/postgres.ts';
 import { splunkHecSink } from './sinks/splunk-hec.ts';
 import { syslogSink } from './sinks/syslog.ts';
@@ -90,5 +91,7 @@ export async function openHubSink(s: SinkConfig, env: NodeJS.ProcessEnv = proces
         table: s.table,
         timeoutMs: s.timeout_ms,
       });
+    case 'findings-store':
+      return findingsStoreSink({ name: s.name, path: s.path });
   }
 }
