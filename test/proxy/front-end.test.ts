@@ -269,6 +269,33 @@ describe('front end: node:http in strict mode, with the project head checks', ()
     }
   });
 
+  test('a request line split over reads is judged whole: HTTP/0.9 gets 505, HTTP/1.1 is relayed, an unended line 408', async () => {
+    let records = h.outcomes.length;
+    let relayed = echo.seen.length;
+    const r09 = await raw(port, ['GET /latest/me', 'ta-data/instance-id', '\r\n'], { waitMs: 3000, gapMs: 80 });
+    assert.deepEqual(statuses(r09.data), [505], r09.data);
+    assert.equal(echo.seen.length, relayed);
+    assert.equal(h.outcomes.length, records + 1);
+    assert.deepEqual(
+      [h.outcomes.at(-1)!.status, h.outcomes.at(-1)!.request.target],
+      [505, '/latest/meta-data/instance-id'],
+    );
+
+    const r11 = await raw(port, ['GET /o', 'k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], { gapMs: 80 });
+    assert.deepEqual(statuses(r11.data), [200], r11.data);
+    assert.equal(echo.seen.at(-1), 'GET /ok');
+
+    records = h.outcomes.length;
+    relayed = echo.seen.length;
+    // Begun and never ended: the headers timeout (300 ms here) answers it, with a record, as node:http would.
+    const stalled = await raw(port, ['GET /latest/meta-data/iam'], { waitMs: 3000 });
+    assert.deepEqual(statuses(stalled.data), [408], stalled.data);
+    assert.equal(stalled.closed, true);
+    assert.equal(echo.seen.length, relayed);
+    assert.equal(h.outcomes.length, records + 1);
+    assert.equal(h.outcomes.at(-1)!.status, 408);
+  });
+
   test('CONNECT gets 405 with Allow, is recorded like any refusal, never relayed, and the connection is closed', async () => {
     for (const target of ['169.254.169.254:80', '127.0.0.1:22']) {
       const records = h.outcomes.length;

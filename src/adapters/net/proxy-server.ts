@@ -588,14 +588,35 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
       // The first bytes are looked at before node:http parses them: llhttp waits for the end of a head that an
       // HTTP/0.9 request line (`GET /path`) never sends, which would be answered only by the headers timeout.
       unread.add(sock);
-      const silent = setTimeout(() => sock.destroy(), headersTimeout);
+      // The request line may come over several reads (a client writing `GET /pa` then `th`): the bytes are gathered
+      // until a line end, or until they are too long to be a request line, before anything is decided.
+      const first: Buffer[] = [];
+      let firstLength = 0;
+      const silent = setTimeout(() => {
+        sock.off('data', onFirst);
+        unread.delete(sock);
+        if (firstLength === 0) {
+          sock.destroy();
+          return;
+        }
+        // A line begun and never ended is the headers timeout node:http would have given it.
+        const err: NodeJS.ErrnoException & { rawPacket?: Buffer } = new Error('request line not ended in time');
+        err.code = 'ERR_HTTP_REQUEST_TIMEOUT';
+        err.rawPacket = Buffer.concat(first, firstLength);
+        onClientError(err, sock);
+      }, headersTimeout);
       sock.once('close', () => {
         clearTimeout(silent);
         unread.delete(sock);
       });
-      sock.once('data', (chunk: Buffer) => {
+      const onFirst = (part: Buffer): void => {
+        first.push(part);
+        firstLength += part.length;
+        if (part.indexOf(0x0a) < 0 && firstLength < 8300) return;
+        sock.off('data', onFirst);
         clearTimeout(silent);
         unread.delete(sock);
+        const chunk = first.length === 1 ? part : Buffer.concat(first, firstLength);
         const problem = requestLineProblem(chunk.toString('latin1', 0, Math.min(chunk.length, 8300)));
         if (problem) {
           sock.resume();
@@ -618,7 +639,8 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<Runnin
         sock.off('error', ignore);
         server.emit('connection', sock);
         sock.resume();
-      });
+      };
+      sock.on('data', onFirst);
     };
 
     const onClientError = (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock: Socket): void => {
