@@ -46,7 +46,8 @@ export function hubCommand(): Command {
       `
 Reads the stream IMDS_FINDINGS (created when absent) through one durable consumer per reader: "correlator" and
 each sink in the config (Splunk HEC, Elasticsearch/OpenSearch _bulk, syslog RFC 5424 or CEF over TCP/TLS, a signed
-webhook, PostgreSQL, the findings store that `imdsguard findings` reads). A message is acknowledged only once its sink accepted it; failures are retried with backoff
+webhook, PostgreSQL, the findings store that "imdsguard findings" reads).
+A message is acknowledged only once its sink accepted it; failures are retried with backoff
 and after max_deliver tries go to the dead-letter subject. Hub findings are published back with source "hub".
 Exit code: 0 after SIGTERM; 2 on a usage or config error.
 Examples:
