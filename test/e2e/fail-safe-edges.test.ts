@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import {
+  chmodSync,
   closeSync,
+  cpSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -17,7 +19,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { BIN, ROOT, runCli, skipUnbuilt } from './helpers.ts';
+import { BIN, cannotRunUnprivileged, ROOT, runCli, skipUnbuilt } from './helpers.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'imdsguard-failsafe-edges-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -296,5 +298,66 @@ describe('directory inputs: nothing skipped silently', { skip: skipUnbuilt }, ()
     assert.match(r.stderr, /skipped logs\/pipe: a FIFO/);
     assert.match(r.stderr, /skipped again: a directory already walked/);
     assert.equal(r.stderr.match(/skipped logs\/pipe/g)?.length, 1, 'each said once');
+  });
+});
+
+describe('a directory that cannot be listed (mode 000, read as nobody)', {
+  skip: skipUnbuilt || cannotRunUnprivileged,
+}, () => {
+  /** logs/a and logs/c each hold one finding; logs/b (mode 000) holds one that cannot be read. */
+  const tree = () => {
+    const d = fresh();
+    chmodSync(base, 0o755);
+    for (const sub of ['a', 'b', 'c']) {
+      mkdirSync(join(d, 'logs', sub), { recursive: true });
+      writeFileSync(join(d, 'logs', sub, `${sub}.log`), SSRF(sub.charCodeAt(0)));
+    }
+    chmodSync(join(d, 'logs', 'b'), 0o000);
+    after(() => chmodSync(join(d, 'logs', 'b'), 0o755));
+    return d;
+  };
+
+  for (const input of ['logs', 'logs/**/*.log']) {
+    test(`scan ${input}: the directory and EACCES are named, the others scanned, exit 2`, async () => {
+      const d = tree();
+      const r = await runCli(['scan', '--format', 'jsonl', input], { cwd: d, asNobody: true, timeoutMs: BOUND });
+      assert.equal(r.status, 2, r.stderr);
+      const clients = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { client: { ip: string } }).client.ip)
+        .sort();
+      assert.deepEqual(clients, ['192.0.2.97', '192.0.2.99'], 'logs/a and logs/c scanned');
+      assert.match(r.stderr, /logs\/b: cannot read directory \(EACCES\)/);
+      assert.match(r.stderr, /inputs not read: logs\/b/);
+      assert.doesNotMatch(r.stderr, /no file matches|holds no files/);
+    });
+  }
+
+  test('scan logs/b/*.log: names logs/b and EACCES, not "no file matches"; a glob that cannot reach it is not hurt', async () => {
+    const d = tree();
+    const r = await runCli(['scan', 'logs/b/*.log'], { cwd: d, asNobody: true, timeoutMs: BOUND });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /logs\/b: cannot read directory \(EACCES\)/);
+    assert.doesNotMatch(r.stderr, /no file matches/);
+    const other = await runCli(['scan', '--format', 'jsonl', 'logs/[ac]/*.log'], {
+      cwd: d,
+      asNobody: true,
+      timeoutMs: BOUND,
+    });
+    assert.equal(other.status, 1, other.stderr);
+    assert.doesNotMatch(other.stderr, /logs\/b/);
+  });
+
+  test('cloudtrail over a directory with one unreadable subdirectory reads the rest and exits 2', async () => {
+    const d = tree();
+    for (const sub of ['a', 'c'])
+      cpSync(join(ROOT, 'test/fixtures/cloud/lake-export.ndjson'), join(d, 'logs', sub, 'trail.ndjson'));
+    const good = await runCli(['cloudtrail', '--format', 'jsonl', 'logs/a/trail.ndjson'], { cwd: d });
+    assert.equal(good.status, 1, good.stderr);
+    const r = await runCli(['cloudtrail', '--format', 'jsonl', 'logs'], { cwd: d, asNobody: true, timeoutMs: BOUND });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /logs\/b: cannot read directory \(EACCES\)/);
+    assert.ok(r.stdout.trim().length > 0 && r.stdout.includes(good.stdout.trim().split('\n')[0]!.slice(0, 40)));
   });
 });

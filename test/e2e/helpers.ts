@@ -18,10 +18,22 @@ export interface Run {
 /** Run the built CLI; `stdout` may be a file descriptor (a device copy) instead of a pipe. */
 export function runCli(
   args: string[],
-  opts: { cwd?: string; input?: string; stdout?: number; extraFds?: number[]; timeoutMs?: number } = {},
+  opts: {
+    cwd?: string;
+    input?: string;
+    stdout?: number;
+    extraFds?: number[];
+    timeoutMs?: number;
+    /** Run as the unprivileged user `nobody` (root reads through any mode bits; see `asNobody`). */
+    asNobody?: boolean;
+  } = {},
 ): Promise<Run> {
+  const [cmd, argv] =
+    opts.asNobody && isRoot
+      ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, BIN, ...args]]
+      : [process.execPath, [BIN, ...args]];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(cmd, argv, {
       cwd: opts.cwd ?? ROOT,
       stdio: ['pipe', opts.stdout ?? 'pipe', 'pipe', ...(opts.extraFds ?? [])],
     });
@@ -74,6 +86,16 @@ export function touched(before: Map<string, string>, after: Map<string, string>,
 }
 
 export const isRoot = process.getuid?.() === 0;
+
+/**
+ * Why a test that needs mode bits to deny a read cannot run, or false. Root reads through them, so as root the CLI runs
+ * as `nobody` under setpriv (runCli's `asNobody`); only a root without setpriv outside CI skips (CI runs as root, and
+ * there the test must run).
+ */
+export const cannotRunUnprivileged: string | false =
+  isRoot && !process.env.CI && spawnSync('setpriv', ['--version']).status !== 0
+    ? 'needs setpriv to run the CLI as nobody (root reads through mode bits)'
+    : false;
 
 /** A copy of a device node in `dir` (never the system's own /dev entry). */
 export function mknod(path: string, major: number, minor: number): boolean {

@@ -1,3 +1,4 @@
+import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { isTemporaryName } from '../files/output-file.ts';
@@ -41,6 +42,20 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
+export interface WalkOptions {
+  /** Files kept (all by default). */
+  keep?: (name: string) => boolean;
+  /** Directories not entered. */
+  skipDir?: (name: string) => boolean;
+  /** A directory that cannot be listed; without it, the walk throws. */
+  onUnreadable?: (dir: string, err: NodeJS.ErrnoException) => void;
+}
+
+/** Why a directory could not be listed, as said to the user. */
+export function unreadableDirectory(dir: string, err: NodeJS.ErrnoException): string {
+  return `${dir}: cannot read directory (${err.code ?? err.message}); its files are not read`;
+}
+
 /**
  * Files under `dir`, sorted, recursively. Symlinks are followed (to files and to directories); a directory reached
  * again through a link (a loop, or the same tree twice) is walked once. Devices, FIFOs and sockets inside a directory
@@ -49,7 +64,7 @@ export function globToRegExp(glob: string): RegExp {
 export async function walkFiles(
   dir: string,
   out: string[],
-  opts: { keep?: (name: string) => boolean; skipDir?: (name: string) => boolean } = {},
+  opts: WalkOptions = {},
   seen = new Set<string>(),
   /** Each entry stepped over, with why (said on stderr by default: nothing is skipped silently). */
   onSkip: (path: string, why: string) => void = reportSkip,
@@ -61,7 +76,15 @@ export async function walkFiles(
     return;
   }
   seen.add(key);
-  const entries = await readdir(dir, { withFileTypes: true });
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    // One directory that cannot be listed (EACCES) costs its own files only: the walk goes on with its siblings.
+    if (!opts.onUnreadable) throw e;
+    opts.onUnreadable(dir, e as NodeJS.ErrnoException);
+    return;
+  }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     if (isTemporaryName(e.name)) continue;
@@ -94,8 +117,20 @@ function reportSkip(path: string, why: string): void {
   process.stderr.write(`imdsguard: skipped ${path}: ${why}\n`);
 }
 
-async function walk(dir: string, out: string[], seen?: Set<string>): Promise<void> {
-  await walkFiles(dir, out, {}, seen);
+/**
+ * Whether a file matching the glob may lie under `dir` (both `/`-separated, from the same place): each of the
+ * directory's segments matches the glob's segment at its place, until a `**`. An unreadable directory the glob cannot
+ * reach (`logs/*.log` and `logs/old/`) costs the glob nothing.
+ */
+function globMayReach(globSegments: string[], dir: string): boolean {
+  const segments = dir.split('/');
+  for (let i = 0; i < segments.length; i++) {
+    const g = globSegments[i];
+    if (g === undefined) return false;
+    if (g.includes('**')) return true;
+    if (!globToRegExp(g).test(segments[i]!)) return false;
+  }
+  return segments.length < globSegments.length;
 }
 
 /** The fixed directory a glob starts from (`logs/**` → `logs`). */
@@ -113,7 +148,8 @@ function globBase(glob: string): string {
 
 /**
  * Files, directories (recursive, sorted), globs (quoted so the shell left them) and `-`/nothing for stdin.
- * Missing or unreadable inputs are reported, and the rest are still scanned.
+ * Missing or unreadable inputs are reported, and the rest are still scanned: a directory that cannot be listed, at
+ * the top or anywhere below, is one error naming it, and its siblings are walked all the same.
  */
 export async function expandInputs(args: string[]): Promise<ExpandResult> {
   const inputs: Input[] = [];
@@ -138,8 +174,20 @@ export async function expandInputs(args: string[]): Promise<ExpandResult> {
       if (st.isDirectory()) {
         const files: string[] = [];
         const again = walked.has(`${st.dev}:${st.ino}`);
-        await walk(a, files, walked);
-        if (files.length === 0 && !again) errors.push({ input: a, message: `${a}: directory holds no files` });
+        let unreadable = 0;
+        await walkFiles(
+          a,
+          files,
+          {
+            onUnreadable: (dir, err) => {
+              unreadable++;
+              errors.push({ input: dir, message: unreadableDirectory(dir, err) });
+            },
+          },
+          walked,
+        );
+        if (files.length === 0 && !again && unreadable === 0)
+          errors.push({ input: a, message: `${a}: directory holds no files` });
         files.forEach(add);
       } else add(a);
       continue;
@@ -152,15 +200,26 @@ export async function expandInputs(args: string[]): Promise<ExpandResult> {
     }
     const norm = a.split(sep).join('/');
     const base = globBase(norm);
-    const re = globToRegExp(norm.startsWith('./') ? norm.slice(2) : norm);
+    const glob = norm.startsWith('./') ? norm.slice(2) : norm;
+    const re = globToRegExp(glob);
+    const globSegments = glob.split('/');
     const files: string[] = [];
+    let unreadable = 0;
+    const onUnreadable = (dir: string, err: NodeJS.ErrnoException) => {
+      // Gone or not a directory (`a.log/*`): nothing there to match, said as no match below.
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return;
+      if (dir !== base && !globMayReach(globSegments, dir.split(sep).join('/'))) return;
+      unreadable++;
+      errors.push({ input: dir, message: unreadableDirectory(dir, err) });
+    };
     try {
-      await walk(base, files);
-    } catch {
-      // the base does not exist: no match, reported below
+      await walkFiles(base, files, { onUnreadable });
+    } catch (e) {
+      // The base itself cannot be reached (EACCES on a parent).
+      onUnreadable(base, e as NodeJS.ErrnoException);
     }
     const matched = files.filter((f) => re.test(f.split(sep).join('/')));
-    if (matched.length === 0) errors.push({ input: a, message: `${a}: no file matches` });
+    if (matched.length === 0 && unreadable === 0) errors.push({ input: a, message: `${a}: no file matches` });
     matched.forEach(add);
   }
   return { inputs, errors };

@@ -4,7 +4,7 @@ import { createGunzip } from 'node:zlib';
 import { ImdsguardError } from '../../core/errors.ts';
 import { JsonRecordSplitter, parseRecord } from '../../core/parse/json-records.ts';
 import { readBytes } from '../files/streams.ts';
-import { walkFiles } from './expand-inputs.ts';
+import { unreadableDirectory, type WalkOptions, walkFiles } from './expand-inputs.ts';
 
 /** A parsed JSON record and where it came from. */
 export interface SourcedRecord {
@@ -22,12 +22,16 @@ const CHUNK = 1 << 20;
 /** In a directory, only files named like records are read (a README or LICENSE next to them is not). */
 const RECORD_FILE = /\.(json|jsonl|ndjson|log|txt)(\.gz)?$|\.gz$/i;
 
-/** Files under a directory, sorted, recursively (links followed); CloudTrail digest files carry no records. */
-async function walk(dir: string): Promise<string[]> {
+/**
+ * Files under a directory, sorted, recursively (links followed); CloudTrail digest files carry no records. A directory
+ * that cannot be listed is told to `onUnreadable` (the walk goes on), or thrown without it.
+ */
+async function walk(dir: string, onUnreadable?: WalkOptions['onUnreadable']): Promise<string[]> {
   const out: string[] = [];
   await walkFiles(dir, out, {
     keep: (name) => !name.startsWith('.') && RECORD_FILE.test(name) && !name.includes('CloudTrail-Digest'),
     skipDir: (name) => name.startsWith('.') || name === 'CloudTrail-Digest',
+    ...(onUnreadable ? { onUnreadable } : {}),
   });
   return out;
 }
@@ -52,7 +56,14 @@ export async function expandInputs(inputs: string[], onProblem?: (p: InputProble
     }
     try {
       const st = await fsp.stat(p);
-      if (st.isDirectory()) out.push(...(await walk(p)));
+      if (st.isDirectory())
+        out.push(
+          ...(await walk(
+            p,
+            onProblem &&
+              ((dir, err) => onProblem({ file: dir, message: unreadableDirectory(dir, err), skipped: 'input' })),
+          )),
+        );
       else out.push(p);
     } catch (e) {
       const err = new ImdsguardError('E_SOURCE_IO', `Cannot read "${p}": ${describe(e)}`, { cause: e });
