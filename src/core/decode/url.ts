@@ -90,12 +90,53 @@ export function splitAfterScheme(scheme: string | null, rest: string): UrlParts[
   if (hp.ok && hp.host.length > 0) {
     readings.push({ scheme, host: hp.host, port: hp.port, path, transforms, disagreements: [] });
   }
+  const seenHosts = new Set(hp.ok ? [hp.host] : []);
+  const head = rest.slice(0, 512);
+  // A URL given as a query parameter's value ends where the parameter does: the application's query parser hands
+  // `http://0xa9fea9fe` to the fetcher from `url=http://0xa9fea9fe&format=json`. No host contains '&'.
+  const amp = authority.indexOf('&');
+  if (amp > 0) {
+    const piece = authority.slice(0, amp);
+    const pieceAt = piece.lastIndexOf('@');
+    const php = splitHostPort(pieceAt >= 0 ? piece.slice(pieceAt + 1) : piece);
+    if (php.ok && php.host.length > 0 && !seenHosts.has(php.host)) {
+      seenHosts.add(php.host);
+      readings.push({
+        scheme,
+        host: php.host,
+        port: php.port,
+        path: '',
+        transforms: pieceAt >= 0 ? ['userinfo'] : [],
+        disagreements: [],
+      });
+    }
+  }
+  // WHATWG ends the authority only at '/', '\\', '?' or '#', so spaces and '&' before an '@' are userinfo:
+  // `http://1.1.1.1 &@169.254.169.254# @3.3.3.3/` connects to the host after that '@'.
+  const wEnd = head.search(/[/\\?#\r\n"'<>`]/);
+  const wAuth = wEnd < 0 ? head : head.slice(0, wEnd);
+  const wAt = wAuth.lastIndexOf('@');
+  if ((wEnd < 0 || /[/\\?#]/.test(head[wEnd]!)) && wAt >= 0 && wAuth !== authority && /\s/.test(wAuth.slice(0, wAt))) {
+    const whp = splitHostPort(wAuth.slice(wAt + 1));
+    if (whp.ok && whp.host.length > 0 && !seenHosts.has(whp.host)) {
+      seenHosts.add(whp.host);
+      const wPath = wEnd < 0 ? '' : (rest.slice(wEnd).split(/[\s"'<>`]/)[0] ?? '');
+      readings.push({
+        scheme,
+        host: whp.host,
+        port: whp.port,
+        path: wPath,
+        transforms: ['userinfo', 'userinfo-confusion'],
+        disagreements: [
+          'WHATWG reads the spaces and "&" before the "@" as userinfo; parsers that end the authority at a space connect to the first host',
+        ],
+      });
+    }
+  }
   // Loose reading: a parser that takes the authority up to the first slash and the last '@' before it
   // (fragment and query markers, spaces and '&' included) — the classic "google.com &@127.0.0.1# @google.com" trick.
   // Two loose boundaries: the first '/' or '\', and the first '/' only (parsers that keep a backslash in userinfo:
   // `http://127.1.1.1:80\@169.254.169.254/`).
-  const head = rest.slice(0, 512);
-  const seenHosts = new Set([hp.host]);
   for (const slash of new Set([head.search(/[/\\]/), head.indexOf('/')])) {
     const looseAuth = slash < 0 ? head : head.slice(0, slash);
     const looseAt = looseAuth.lastIndexOf('@');
