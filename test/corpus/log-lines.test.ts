@@ -89,6 +89,37 @@ describe('scan: X-Forwarded-Host and its kin, recorded by the log, are read as h
   });
 });
 
+describe('scan: JSON lines name X-Forwarded-Host and Forwarded in many spellings, all read without a --field map', () => {
+  const rec = (extra: Record<string, unknown>) =>
+    `${JSON.stringify({ time_iso8601: '2026-03-02T10:14:07+00:00', remote_addr: '198.51.100.40', request: 'GET /latest/meta-data/ HTTP/1.1', http_host: 'shop.example.com', status: 200, body_bytes_sent: 412, ...extra })}\n`;
+  test('a metadata host in any form there is a finding; a client address (for=, X-Forwarded-For) is not', async () => {
+    const attacks: Array<[Record<string, unknown>, string]> = [
+      [{ x_forwarded_host: '169.254.169.254' }, 'x_forwarded_host'],
+      [{ x_forwarded_host: '0xa9fea9fe' }, 'x_forwarded_host'],
+      [{ http_x_forwarded_host: '2852039166' }, 'http_x_forwarded_host'],
+      [{ headers: { 'x-forwarded-host': '0251.0376.0251.0376' } }, 'headers.x-forwarded-host'],
+      [{ req: { headers: { 'X-Forwarded-Host': ['[fd00:ec2::254]'] } } }, 'req.headers.X-Forwarded-Host[0]'],
+      [{ forwarded: 'host=0xa9fea9fe;proto=http' }, 'forwarded'],
+      [{ http_forwarded: 'for=192.0.2.60;host=169.254.169.254' }, 'http_forwarded'],
+      [{ headers: { forwarded: 'for=192.0.2.60;host="metadata.google.internal"' } }, 'headers.forwarded'],
+    ];
+    const benign = [
+      { x_forwarded_host: 'shop.example.com' },
+      { forwarded: 'for=169.254.169.254;proto=https' },
+      { headers: { 'x-forwarded-for': '169.254.169.254' } },
+      { http_x_forwarded_for: '2852039166' },
+    ];
+    const { byLine } = await scanLines([...attacks.map(([e]) => rec(e)), ...benign.map(rec)], { logFormat: 'json' });
+    for (const [i, [e, field]] of attacks.entries()) {
+      const f = byLine.get(i + 1)?.find((x) => x.verdict === 'metadata');
+      assert.ok(f && failsDefault(f), JSON.stringify(e));
+      assert.equal(f.http?.field, field);
+    }
+    for (const [i, e] of benign.entries())
+      assert.equal(byLine.get(attacks.length + i + 1), undefined, JSON.stringify(e));
+  });
+});
+
 describe('scan: a recorded Forwarded header (RFC 7239) is read by its grammar', () => {
   const rec = (forwarded: string) =>
     `${JSON.stringify({ ts: '2026-03-02T10:14:07Z', client: '198.51.100.40', method: 'GET', url: '/latest/meta-data/', host: 'shop.example.com', headers: { forwarded }, status: 200 })}\n`;

@@ -68,3 +68,42 @@ export function forwardedHosts(value: string): string[] | null {
   if (!pairs.some(([k]) => KNOWN_PARAMS.has(k))) return null;
   return pairs.filter(([k, v]) => k === 'host' && v !== '').map(([, v]) => v);
 }
+
+/**
+ * Headers that name the host a reverse proxy or framework forwards to or builds URLs from (X-Forwarded-Host and its
+ * kin), as logs record them: the header name, nginx's `$http_x_forwarded_host`, a JSON key (`x_forwarded_host`,
+ * `xfh`, `headers.x-forwarded-host`). Their value is a host like the Host header's, so every host form counts there.
+ */
+const FORWARDED_HOST_FIELDS = new Set([
+  'xforwardedhost',
+  'xfh',
+  'xforwardedserver',
+  'xoriginalhost',
+  'xhost',
+  'forwardedhost',
+  'xhttphostoverride',
+]);
+
+/**
+ * A header's name as logs spell it, reduced to compare: `$http_x_forwarded_host`, `headers.X-Forwarded-Host`,
+ * `req.headers["x-forwarded-host"][0]` → `xforwardedhost`; `http_forwarded` → `forwarded`.
+ */
+export function headerKey(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/(?:\[\d+\])+$/, '')
+    .replace(/^.*[.[]/, '')
+    .replace(/[-_\]"'$]/g, '')
+    .replace(/^http(?=x|forwarded$)/, '');
+}
+
+/** The field records X-Forwarded-Host or one of its kin: its value is a host. */
+export function isForwardedHostField(name: string): boolean {
+  return FORWARDED_HOST_FIELDS.has(headerKey(name));
+}
+
+/** The field records a `Forwarded` header or an X-Forwarded-Host kin: a log keeps it for the host it names. */
+export function isHostNamingField(name: string): boolean {
+  const k = headerKey(name);
+  return k === 'forwarded' || FORWARDED_HOST_FIELDS.has(k);
+}

@@ -1,3 +1,4 @@
+import { isHostNamingField } from '../decode/forwarded.ts';
 import type { HttpEvent } from '../model/event.ts';
 import { epochTime, getPath, intOrUndef, isoTime, parseJsonObject, splitRequestLine, str } from './fields.ts';
 import { httpEvent, type LineParser, type LogFormat, NOMATCH, type ParserOptions } from './types.ts';
@@ -156,7 +157,15 @@ function jsonPlaces(
     if (budget <= 0) return;
     if (typeof v === 'string') {
       budget--;
-      if (v.length > 2 && MAY_HOLD_URL.test(v) && !taken.has(v) && !mapped.has(path) && !(path in extra)) {
+      // A recorded X-Forwarded-Host or Forwarded header, at any depth and under any spelling of its name, is kept
+      // for the host it names (`x_forwarded_host`, `headers.x-forwarded-host`, `forwarded: "host=…"`).
+      if (
+        v.length > 2 &&
+        (MAY_HOLD_URL.test(v) || isHostNamingField(path)) &&
+        !taken.has(v) &&
+        !mapped.has(path) &&
+        !(path in extra)
+      ) {
         extra[path] = v;
         taken.add(v);
       }

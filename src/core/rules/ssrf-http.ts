@@ -1,5 +1,5 @@
 import { type ClassifyContext, classify } from '../classify.ts';
-import { forwardedHosts } from '../decode/forwarded.ts';
+import { forwardedHosts, headerKey, isForwardedHostField } from '../decode/forwarded.ts';
 import { ATTACK } from '../model/attack.ts';
 import type { HttpEvent } from '../model/event.ts';
 import { type Finding, makeFinding } from '../model/finding.ts';
@@ -23,32 +23,6 @@ interface Place {
 }
 
 const SKIP_EXTRA = new Set(['action']);
-
-/**
- * Headers that name the host a reverse proxy or framework forwards to or builds URLs from (X-Forwarded-Host and its
- * kin), as logs record them: the header name, nginx's `$http_x_forwarded_host`, a JSON key (`x_forwarded_host`,
- * `xfh`, `headers.x-forwarded-host`). Their value is a host like the Host header's, so every host form counts there.
- */
-const FORWARDED_HOST_FIELDS = new Set([
-  'xforwardedhost',
-  'xfh',
-  'xforwardedserver',
-  'xoriginalhost',
-  'xhost',
-  'forwardedhost',
-  'xhttphostoverride',
-]);
-/** A header's name as logs spell it, reduced to compare: `$http_x_forwarded_host`, `headers.X-Forwarded-Host` → `xforwardedhost`. */
-function headerKey(name: string): string {
-  return name
-    .toLowerCase()
-    .replace(/^.*[.[]/, '')
-    .replace(/[-_\]]/g, '')
-    .replace(/^http(?=x|forwarded$)/, '');
-}
-function isForwardedHostField(name: string): boolean {
-  return FORWARDED_HOST_FIELDS.has(headerKey(name));
-}
 
 /**
  * A recorded `Forwarded` header (RFC 7239), by its field's name or, for HAProxy's unnamed captures, by its shape: its
