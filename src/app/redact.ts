@@ -33,6 +33,8 @@ export interface RedactOptions {
   ipKey?: string;
   /** Compress the output (default: when the output name ends in .gz, or in place when the input was gzip). */
   gzipOutput?: boolean;
+  /** Told when the first redacted bytes of the current input go to its output (a dry run: when they would). */
+  onOutputStarted?: (input: string) => void;
 }
 
 export interface FileSummary {
@@ -211,6 +213,20 @@ async function* swapped(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   for await (const b of source) yield swapCrLf(b);
 }
 
+/** The bytes as they are, `told` called once before the first of them goes on. */
+function tellFirst(told: () => void): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+  return async function* (source) {
+    let first = true;
+    for await (const b of source) {
+      if (first && b.length > 0) {
+        first = false;
+        told();
+      }
+      yield b;
+    }
+  };
+}
+
 async function isDirectory(p: string): Promise<boolean> {
   return stat(p).then(
     (s) => s.isDirectory(),
@@ -304,9 +320,10 @@ async function redactOne(
     dest = file.stream;
   }
   const source = readBytes(input);
+  const tell = tellFirst(() => o.onOutputStarted?.(input));
   try {
-    if (gzip) await pipeline(source, gunzipIfGzip, redactAny(r), createGzip({ level: 6 }), dest);
-    else await pipeline(source, gunzipIfGzip, redactAny(r), dest);
+    if (gzip) await pipeline(source, gunzipIfGzip, redactAny(r), tell, createGzip({ level: 6 }), dest);
+    else await pipeline(source, gunzipIfGzip, redactAny(r), tell, dest);
     if (atomic) await atomic.commit();
     if (file) await file.commit();
   } catch (e) {

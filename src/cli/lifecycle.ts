@@ -65,13 +65,22 @@ export function stopExitCode(): number | undefined {
   return stoppedBy ? signalExitCode(stoppedBy) : undefined;
 }
 
-/** "b.json (from line 12), c.json, d.json": the file being read when stopped, and the ones not started. */
-export function describeUnread(files: readonly string[], current: number, line?: number): string | undefined {
+/**
+ * "b.json (after line 12), c.json, d.json": the file being read when stopped, and the ones not started. The current
+ * file is "(partly)" only when `started` says something of it was read or written; otherwise it is named as not read.
+ */
+export function describeUnread(
+  files: readonly string[],
+  current: number,
+  line?: number,
+  started = true,
+): string | undefined {
   const name = (f: string) => (f === '-' ? 'stdin' : f);
   if (current < 0) return files.length > 0 ? files.map(name).join(', ') : undefined;
   const rest = files.slice(current + 1);
   const now = files[current];
-  const parts = [...(now ? [`${name(now)}${line ? ` (after line ${line})` : ' (partly)'}`] : []), ...rest.map(name)];
+  const progress = line ? ` (after line ${line})` : started ? ' (partly)' : '';
+  const parts = [...(now ? [`${name(now)}${progress}`] : []), ...rest.map(name)];
   return parts.length > 0 ? parts.join(', ') : undefined;
 }
 

@@ -135,8 +135,42 @@ describe('FIFOs: read as streams, and a signal still ends the run', { skip: skip
       assert.equal(r.signal, null, `${args.join(' ')} ignored ${sig} (killed after ${BOUND} ms)`);
       assert.equal(r.status, code, r.stderr);
       assert.match(r.stderr, new RegExp(`interrupted by ${sig}; not read: ff\\b[^\\n]*, later\\.log`));
+      // Nothing came through the FIFO: it was not read at all, not "partly".
+      if (name === 'redact') assert.match(r.stderr, /not read: ff, later\.log\n/);
       assert.deepEqual(readdirSync(d).sort(), ['ff', 'later.log'], 'no output or directory left behind');
     });
+
+  test('redact: SIGTERM once part of an input\'s copy is written names it "(partly)", and the copy is not left', async () => {
+    const d = fresh();
+    mkfifo(join(d, 'ff'));
+    writeFileSync(join(d, 'later.log'), SSRF(4));
+    const child = spawn(process.execPath, [BIN, 'redact', 'ff', 'later.log', '-o', 'out/'], {
+      cwd: d,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b;
+    });
+    // More than redact reads before it writes (1 KiB, to tell UTF-16), the FIFO kept open so the input goes on.
+    const writer = await open(join(d, 'ff'), 'w');
+    await writer.write(SSRF(5).repeat(40));
+    const written = () => {
+      try {
+        return readdirSync(join(d, 'out')).some((f) => readFileSync(join(d, 'out', f)).length > 0);
+      } catch {
+        return false;
+      }
+    };
+    for (let waited = 0; waited < BOUND && !written(); waited += 20) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(written(), 'a copy of ff was begun');
+    child.kill('SIGTERM');
+    const [status] = (await once(child, 'close')) as [number | null];
+    await writer.close();
+    assert.equal(status, 143, stderr);
+    assert.match(stderr, /interrupted by SIGTERM; not read: ff \(partly\), later\.log\n/);
+    assert.deepEqual(readdirSync(d).sort(), ['ff', 'later.log'], 'the partial copy and its directory removed');
+  });
 });
 
 describe('a reader that stops early', { skip: skipUnbuilt }, () => {

@@ -73,10 +73,14 @@ Examples:
         let failed = 0;
         // Loaded when the command runs, not at every start of the CLI.
         const { redact } = await import('../../app/redact.ts');
-        // Inputs are done one at a time, in order: a signal names the one being read and those after it.
+        // Inputs are done one at a time, in order: a signal names the one being read and those after it, the one
+        // being read as "(partly)" only once some of its output was written.
         let done = 0;
+        let started = false;
         const files = inputs.length > 0 ? inputs : ['-'];
-        const stopHooks = whileRunning({ unread: () => describeUnread(files, done < files.length ? done : -1) });
+        const stopHooks = whileRunning({
+          unread: () => describeUnread(files, done < files.length ? done : -1, undefined, started),
+        });
         try {
           await redact(
             {
@@ -88,13 +92,18 @@ Examples:
               pseudonymiseIps: Boolean(opts.pseudonymiseIps),
               ...(opts.ipKey ? { ipKey: opts.ipKey } : {}),
               ...(opts.gzip ? { gzipOutput: true } : {}),
+              onOutputStarted: () => {
+                started = true;
+              },
             },
             (s) => {
               done++;
+              started = false;
               if (!opts.quiet) process.stderr.write(describe(s, dryRun));
             },
             (_input, e) => {
               done++;
+              started = false;
               failed++;
               process.stderr.write(`imdsguard: ${e.message}\n`);
             },
