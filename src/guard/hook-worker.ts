@@ -23,6 +23,11 @@
  * (`--experimental-permission` is a worker's own on Node 20 and per-process on 24). An `execArgv` the code creating
  * the worker chose is passed as it is: Node refuses it or not exactly as it would without the guard.
  *
+ * `NODE_OPTIONS` in the worker's environment is read by Node for the worker, and its `--require` preloads run
+ * before those of `execArgv`: whoever creates the worker chooses that environment (its `env` option, `process.env`
+ * changed just before, `SHARE_ENV`). So when the worker's environment has a `NODE_OPTIONS`, the guard's register
+ * module is put in front of it as well (its preloads run in order); a loader flag there is refused as in `execArgv`.
+ *
  * Settings: not from the worker's environment, which the code creating the worker chooses (`env`, or
  * `process.env` changed just before, or `SHARE_ENV`). The guard puts its resolved settings into the worker's
  * environment data (`setEnvironmentData`, copied into the worker when it is constructed) right before
@@ -32,6 +37,13 @@
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type * as WorkerThreads from 'node:worker_threads';
+import {
+  ObjectKeys,
+  ReflectConstruct,
+  RegExpPrototypeExec,
+  StringCtor,
+  StringPrototypeReplaceAll,
+} from './intrinsics.ts';
 import type { AllowRule, GuardMode, GuardReport, ResolvedGuardOptions } from './options.ts';
 
 /** The module object itself (an ES import would only give this file a read-only namespace). */
@@ -39,6 +51,7 @@ const workerThreads = createRequire(import.meta.url)('node:worker_threads') as t
 // Taken when the guard loads: code that replaces them on the module later cannot intercept the hand-over.
 const setEnvironmentData = workerThreads.setEnvironmentData;
 const getEnvironmentData = workerThreads.getEnvironmentData;
+const SHARE_ENV = workerThreads.SHARE_ENV;
 
 type WorkerCtor = typeof WorkerThreads.Worker;
 type WorkerOptions = ConstructorParameters<WorkerCtor>[1];
@@ -47,6 +60,19 @@ type WorkerOptions = ConstructorParameters<WorkerCtor>[1];
 const REGISTER_PATH = fileURLToPath(
   new URL(import.meta.url.endsWith('.ts') ? './register.ts' : './register.js', import.meta.url),
 );
+
+/**
+ * `NODE_OPTIONS` that loads the register module first, in Node's quoting (a double-quoted word, `\\` and `"`
+ * escaped inside), made once here: nothing the application replaces later takes part in building it.
+ */
+const NODE_OPTIONS_PRELOAD = `--require "${StringPrototypeReplaceAll(StringPrototypeReplaceAll(REGISTER_PATH, '\\', '\\\\'), '"', '\\"')}" `;
+
+/** The process's environment object as Node made it: it reads and writes the real environment, whatever later
+ * replaces `process.env`. */
+const REAL_ENV = process.env;
+
+/** A loader flag anywhere in a NODE_OPTIONS value (as a word of its own or quoted). */
+const LOADER_IN_OPTIONS = /(?:^|[\s"])--(?:experimental-)?loader(?:[\s="]|$)/;
 
 /**
  * The options this process was started with, as Node hands them to a worker created with no `execArgv`: Node keeps
@@ -200,12 +226,55 @@ export function hookWorkers(settings: () => ResolvedGuardOptions): () => void {
     }
     const execArgv = own ?? inheritedExecArgv();
     o.execArgv = ['--require', REGISTER_PATH, ...execArgv];
+    // The environment the worker will have: a copy of the given object (each value read once, as Node reads it),
+    // or the real environment (copied for it, or shared).
+    const shared = o.env === SHARE_ENV;
+    let env: Record<string, string> | null = null;
+    if (o.env !== null && typeof o.env === 'object') {
+      env = { __proto__: null } as unknown as Record<string, string>;
+      const given = o.env as Record<string, unknown>;
+      const keys = ObjectKeys(given);
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        const v = given[k];
+        env[k] = typeof v === 'string' ? v : StringCtor(v);
+      }
+    }
+    const nodeOptions = env ? env.NODE_OPTIONS : REAL_ENV.NODE_OPTIONS;
+    let restore: (() => void) | null = null;
+    if (typeof nodeOptions === 'string' && nodeOptions !== '') {
+      if (RegExpPrototypeExec(LOADER_IN_OPTIONS, nodeOptions) !== null) {
+        throw Object.assign(
+          new Error(
+            "imdsguard refused to start a worker whose NODE_OPTIONS adds a loader: its hooks would run before the guard's",
+          ),
+          { code: 'ERR_IMDSGUARD_BLOCKED' },
+        );
+      }
+      const first = NODE_OPTIONS_PRELOAD + nodeOptions;
+      if (env) env.NODE_OPTIONS = first;
+      else if (shared) {
+        // The worker reads the shared environment when it is constructed: the guard's preload is in it for that
+        // moment only.
+        REAL_ENV.NODE_OPTIONS = first;
+        restore = () => {
+          REAL_ENV.NODE_OPTIONS = nodeOptions;
+        };
+      } else {
+        env = { __proto__: null } as unknown as Record<string, string>;
+        const keys = ObjectKeys(REAL_ENV);
+        for (let i = 0; i < keys.length; i++) env[keys[i]!] = REAL_ENV[keys[i]!] as string;
+        env.NODE_OPTIONS = first;
+      }
+    }
+    if (env) o.env = env;
     setEnvironmentData(SETTINGS_KEY, workerSettingsOf(settings()) as unknown as WorkerThreads.Serializable);
     try {
-      return Reflect.construct(Original, [filename, o], newTarget === GuardedWorker ? Original : newTarget);
+      return ReflectConstruct(Original, [filename, o], newTarget === GuardedWorker ? Original : newTarget);
     } finally {
       // The worker took its copy when it was constructed.
       setEnvironmentData(SETTINGS_KEY, undefined);
+      restore?.();
     }
   };
   const GuardedWorker: WorkerCtor = new Proxy(Original, {

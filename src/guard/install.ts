@@ -6,12 +6,14 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Finding } from '../core/model/finding.ts';
+import { setCapabilityPolicy } from './capability.ts';
 import { decide } from './decide.ts';
 import { hookFetch } from './hook-fetch.ts';
 import { setHandleDecider } from './hook-handle.ts';
 import { hookHttp } from './hook-http.ts';
 import { hookHttp2 } from './hook-http2.ts';
 import { hookInspector } from './hook-inspector.ts';
+import { hookLoader } from './hook-loader.ts';
 import { type Decide, hookNet } from './hook-net.ts';
 import { hookReuse } from './hook-reuse.ts';
 import { hookWorkers, type WorkerSettings } from './hook-worker.ts';
@@ -120,8 +122,10 @@ function install(options: GuardOptions, env: NodeJS.ProcessEnv, packageRoots: re
     hookFetch(),
     hookWrites(decideHere, () => inst.options.mode === 'block'),
     hookWorkers(() => inst.options),
-    hookInspector(() => ({ mode: inst.options.mode, emit: inst.emit })),
+    setCapabilityPolicy(() => ({ mode: inst.options.mode, emit: inst.emit })),
   ];
+  hookInspector();
+  hookLoader();
   inst.status = Object.freeze({
     get mode() {
       return inst.options.mode;

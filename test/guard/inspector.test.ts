@@ -32,6 +32,24 @@ describe('in-process inspector sessions', () => {
     }, TypeError);
   });
 
+  test("process.binding('inspector') (a Connection without Session.connect) is refused in block mode, with a finding", () => {
+    const binding = (process as unknown as { binding(name: unknown): Record<string, unknown> }).binding;
+    assert.throws(() => binding('inspector'), refused);
+    assert.equal(findings.at(-1)?.rule.id, 'guard-inspector-session');
+    assert.equal(findings.at(-1)?.decision, 'deny');
+    // A name that answers one thing to the check and another to Node is read once.
+    let reads = 0;
+    const shifty = { toString: () => (++reads === 1 ? 'tcp_wrap' : 'inspector') };
+    const got = binding.call(process, shifty);
+    assert.equal(typeof got.TCP, 'function', 'the name was read once, as tcp_wrap');
+    assert.equal(reads, 1);
+    // Other bindings stay available, and the check cannot be taken off.
+    assert.equal(typeof binding.call(process, 'tcp_wrap').TCP, 'function');
+    assert.throws(() => {
+      Object.defineProperty(process, 'binding', { value: () => ({}) });
+    }, TypeError);
+  });
+
   test('what the session would have read stays out of reach: no Runtime call can be posted', () => {
     const s = new inspector.Session();
     assert.throws(() => s.connect(), refused);
@@ -47,6 +65,9 @@ describe('in-process inspector sessions', () => {
       const s = new inspector.Session();
       s.connect();
       s.disconnect();
+      assert.equal(findings.at(-1)?.decision, 'audit');
+      const binding = (process as unknown as { binding(name: string): { Connection?: unknown } }).binding;
+      assert.equal(typeof binding('inspector').Connection, 'function');
       assert.equal(findings.at(-1)?.decision, 'audit');
     } finally {
       guard.reconfigure({ mode: 'block', report: 'none', onFinding: (f) => findings.push(f) });

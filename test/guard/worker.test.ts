@@ -88,6 +88,36 @@ globalThis.__grabbedConnect = (address, port) => new Promise((resolve) => {
     });
   }
 
+  test("NODE_OPTIONS in the worker's environment (env option, process.env changed before, SHARE_ENV) preloads after the guard", async () => {
+    const saved = process.env.NODE_OPTIONS;
+    const preload = `--require "${join(dir, 'pre.cjs')}"`;
+    const withPreload = saved ? `${saved} ${preload}` : preload;
+    try {
+      const viaOption = await inWorker(useGrabbed, { env: { ...process.env, NODE_OPTIONS: withPreload } });
+      assert.equal(viaOption.code, EACCES, `env option: ${JSON.stringify(viaOption)}`);
+      process.env.NODE_OPTIONS = withPreload;
+      const viaProcessEnv = await inWorker(useGrabbed);
+      assert.equal(viaProcessEnv.code, EACCES, `process.env: ${JSON.stringify(viaProcessEnv)}`);
+      const viaShared = await inWorker(useGrabbed, { env: SHARE_ENV });
+      assert.equal(viaShared.code, EACCES, `SHARE_ENV: ${JSON.stringify(viaShared)}`);
+      assert.equal(process.env.NODE_OPTIONS, withPreload, 'the shared environment is left as it was');
+    } finally {
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+    }
+  });
+
+  test("a loader in the worker's NODE_OPTIONS is refused", () => {
+    assert.throws(
+      () =>
+        new Worker('0', {
+          eval: true,
+          env: { NODE_OPTIONS: `--experimental-loader=${join(dir, 'pre.mjs')}` },
+        }),
+      (e: NodeJS.ErrnoException) => e.code === 'ERR_IMDSGUARD_BLOCKED' && /NODE_OPTIONS/.test(e.message),
+    );
+  });
+
   test('a worker may not add a loader: its hooks would run before the guard', () => {
     assert.throws(
       () => new Worker('0', { eval: true, execArgv: ['--experimental-loader', join(dir, 'pre.mjs')] }),
