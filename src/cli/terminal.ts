@@ -1,4 +1,4 @@
-import { sanitizeForTerminal } from '../adapters/sinks/sanitize.ts';
+import { sanitizeForTerminal, showAsName } from '../adapters/sinks/sanitize.ts';
 import { maskUrlUserinfo } from '../core/secrets/argv.ts';
 import { Masker } from '../core/secrets/masker.ts';
 
@@ -17,6 +17,8 @@ export function sanitizeStderr(): void {
   const original = stderr.write.bind(stderr) as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
   raw = (s: string) => original(s);
   const masker = new Masker();
+  // File names given as arguments are shown escaped (a line feed in one would start a line of its own).
+  for (const a of process.argv.slice(2)) showAsName(a);
   stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
     original(
       // A URL's password (`--publish nats://user:pass@host` echoed by an error) is masked like any other secret.

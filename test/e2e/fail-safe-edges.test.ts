@@ -395,3 +395,32 @@ describe('a directory that cannot be listed (mode 000, read as nobody)', {
     assert.ok(r.stdout.trim().length > 0 && r.stdout.includes(good.stdout.trim().split('\n')[0]!.slice(0, 40)));
   });
 });
+
+describe('file names holding a line feed or an escape sequence', { skip: skipUnbuilt }, () => {
+  test("every command shows them escaped on stderr: no line of the name's choosing, no sequence reaches the terminal", async () => {
+    const d = fresh();
+    const named = 'x\nimdsguard: forged\u001b[2J.log';
+    writeFileSync(join(d, named), SSRF(6));
+    mkdirSync(join(d, 'dir'));
+    writeFileSync(join(d, 'dir', 'y\nforged too.json'), '42\n');
+    const runs: string[][] = [
+      ['scan', named, 'dir', 'missing\nforged\u001b]0;t\u0007.log'],
+      ['cloudtrail', named, 'dir', 'missing\nforged\u001b]0;t\u0007.log'],
+      ['posture', named, 'dir'],
+      ['redact', named, '-o', 'out/'],
+    ];
+    for (const args of runs) {
+      const r = await runCli(args, { cwd: d, timeoutMs: BOUND });
+      assert.equal(r.signal, null);
+      assert.doesNotMatch(r.stderr, /^(imdsguard: )?forged/m, `${args[0]}: ${r.stderr}`);
+      assert.ok(!r.stderr.includes('\u001b'), `${args[0]}: ${r.stderr}`);
+      // Each name that is printed is printed escaped (scan names only the inputs it could not read).
+      const shown = [
+        /x\\x0aimdsguard: forged\\x1b\[2J\.log/,
+        /y\\x0aforged too\.json/,
+        /missing\\x0aforged\\x1b\]0;t\\x07\.log/,
+      ].filter((re) => re.test(r.stderr));
+      assert.ok(shown.length >= 1, `${args[0]}: ${r.stderr}`);
+    }
+  });
+});

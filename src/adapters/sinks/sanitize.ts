@@ -15,9 +15,37 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202
  * secrets it already knows.
  */
 export function sanitizeForTerminal(s: string, masker: Masker = new Masker()): string {
+  for (const [raw, shown] of oddNames) if (s.includes(raw)) s = s.split(raw).join(shown);
   return masker
     .maskString(s.replace(TERMINAL_ESCAPE, ''))
     .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Names (file names, path segments) holding a line break or control, and how they are shown: see `showAsName`. */
+const oddNames = new Map<string, string>();
+// biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
+const NAME_CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
+const VISIBLE = /[^\s\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * A file name (or each `/`-separated segment of a path) is shown with every control escaped wherever it appears in
+ * what is printed: a line feed in a name would otherwise start a line of the name's choosing (`x\nimdsguard: …`) and
+ * an escape sequence in it would be stripped rather than shown. Messages print line feeds of their own, so the name
+ * is what must be recognised: the CLI arguments and every entry a directory walk reads are told here.
+ */
+export function showAsName(name: string): void {
+  for (const segment of name.split('/')) {
+    // A name of controls alone (a file named "\n") would turn every line break of every message into `\x0a`.
+    if (!NAME_CONTROL.test(segment) || !VISIBLE.test(segment) || oddNames.has(segment)) continue;
+    oddNames.set(
+      segment,
+      segment.replace(
+        new RegExp(NAME_CONTROL.source, 'g'),
+        (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+      ),
+    );
+  }
 }
 
 const HTML_ENTITY: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

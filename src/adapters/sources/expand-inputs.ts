@@ -3,6 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { isTemporaryName } from '../files/output-file.ts';
 import { isOwnOutput } from '../files/uncommitted.ts';
+import { showAsName } from '../sinks/sanitize.ts';
 
 /** What the user named, resolved to readable things. */
 export type Input = { kind: 'stdin' } | { kind: 'file'; path: string };
@@ -88,6 +89,7 @@ export async function walkFiles(
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     if (isTemporaryName(e.name)) continue;
+    showAsName(e.name);
     const p = join(dir, e.name);
     let isDir = e.isDirectory();
     let isFile = e.isFile();
