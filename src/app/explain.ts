@@ -9,7 +9,7 @@ export interface ExplainRecord {
   hits: ExplainHit[];
   /**
    * How the text around each metadata or internal reference was read, and why: a fetch `target`, or `prose`, `cidr`,
-   * `list`, `query-language`, `token-claim`, `slug`; with the outcome (`kept`, `kept-lower-confidence` when both
+   * `list`, `query-language`, `token-claim`, `slug`, `source`, `record`; with the outcome (`kept`, `kept-lower-confidence` when both
    * readings are plausible, `dropped`). Empty when the input names nothing.
    */
   context: ContextNote[];

@@ -137,6 +137,29 @@ describe('network blocks, lists, claims and slugs', () => {
   });
 });
 
+describe('sources, records and searches', () => {
+  test('a source or client address names where traffic came from', () => {
+    dropped('/x?src_ip=169.254.169.254', 'source');
+    dropped('/api/events?client=169.254.169.254&page=2', 'source');
+    target('/x?src=169.254.169.254');
+  });
+  test('an address stated by a record, a manifest or a query DSL is data; one with a port or path to reach is not', () => {
+    dropped('{"event_type":"flow","src_ip":"10.0.3.17","dest_ip":"169.254.169.254","dest_port":80}', 'record');
+    dropped('{"spec":{"hostAliases":[{"ip":"169.254.169.254","hostnames":["metadata"]}]}}', 'record');
+    dropped('spec:\n  hostAliases:\n  - ip: 169.254.169.254\n    hostnames:\n    - metadata\n', 'record');
+    dropped('{"query":{"term":{"destination.ip":"169.254.169.254"}}}', 'query-language');
+    dropped('{"settings":{"allowed_hosts":["app.example.com","169.254.169.254"]}}', 'list');
+    target('{"host":"169.254.169.254","port":80,"path":"/latest/meta-data/"}');
+    target('{"address":"169.254.169.254"}');
+  });
+  test('a search field: punctuation after the address is no path; filters are queries; a path keeps both readings', () => {
+    dropped('/search?q=169.254.169.254?', 'prose');
+    dropped('/search?q=host:169.254.169.254', 'query-language');
+    dropped('/s?q=search+dest%3D169.254.169.254', 'query-language');
+    lowered('/search?q=169.254.169.254/latest/meta-data/', 'prose');
+  });
+});
+
 describe('explain says why', () => {
   test('a context entry per reference, for dropped and kept readings alike', () => {
     const r = explain('/api/firewall/rules?cidr=169.254.169.254/32&action=deny');

@@ -13,7 +13,16 @@
 import { isUrlishParam } from './decode/params.ts';
 import { percentDecodeFixpoint } from './decode/percent.ts';
 
-export type Reading = 'target' | 'prose' | 'cidr' | 'list' | 'query-language' | 'token-claim' | 'slug';
+export type Reading =
+  | 'target'
+  | 'prose'
+  | 'cidr'
+  | 'list'
+  | 'query-language'
+  | 'token-claim'
+  | 'slug'
+  | 'source'
+  | 'record';
 
 export interface FetchContext {
   reading: Reading;
@@ -114,6 +123,38 @@ const FETCH_ROUTES = new Set([
 /** Parameters that hold lists of hosts not to be fetched (proxy bypass lists, allow/deny lists). */
 const LIST_PARAMS =
   /^(?:no_?proxy|noproxy|bypass|exclude[sd]?|except|ignore|skip|allow(?:list)?|deny(?:list)?|block(?:list)?|whitelist|blacklist|hosts|entries|entry|line)$/i;
+/** Names of lists of hosts or addresses, whatever comes before (`allowed_hosts`, `trustedHosts`, `env.NO_PROXY`). */
+const LIST_NAME_END = /(?:hosts|hostnames|ips|addresses|domains|noproxy|bypass|cidrs|subnets|networks)$/;
+/** A parameter's own name: the last part of a dotted or bracketed path, lower case (`env[NO_PROXY]` → `no_proxy`). */
+const lastPart = (name: string) =>
+  name
+    .toLowerCase()
+    .replace(/(?:\[\d*\])+$/, '')
+    .replace(/^.*[.[]/, '')
+    .replace(/[\]"']/g, '');
+function isListParam(name: string): boolean {
+  const n = lastPart(name);
+  return LIST_PARAMS.test(n) || LIST_NAME_END.test(n.replace(/[-_]/g, ''));
+}
+/**
+ * Parameters that name where traffic came from (`src_ip`, `client`, `remote_addr`, `x_forwarded_for`): an address
+ * there is a source being recorded or filtered on, not a destination. (`src` and `source` alone are left out: an
+ * `<img src>` or `?source=` is a URL a page loads.)
+ */
+const SOURCE_PARAM =
+  /^(?:(?:src|source|client|remote|peer|user|visitor|sender|caller|origin|real|xreal|from)(?:ip|ipaddr|ipaddress|addr|address|host)|client|clients|peer|forwardedfor|xforwardedfor|xff)$/;
+const isSourceParam = (name: string) => SOURCE_PARAM.test(lastPart(name).replace(/[-_]/g, ''));
+/**
+ * Keys of a record that state an address or a name (an inventory entry's `hostname`, a flow event's `dest_ip`, a
+ * manifest's `ip` or `address`, an ECS `destination.ip`): a value there describes a machine, it is not fetched.
+ */
+const ADDRESS_KEY =
+  /^(?:[a-z]*(?:ip|ips|ipv4|ipv6|ipaddr|ipaddress|ipaddresses|addr|address|addresses)|hostname|hostnames|hosts|fqdn|dnsname)$/;
+/** Keys that make an object a connection to open, not a record: a sibling of the address that says how to reach it. */
+const CONNECT_KEY = /^(?:port|path|scheme|method|url|uri|endpoint|timeout)$/;
+/** An Elasticsearch/OpenSearch query clause around the value. */
+const QUERY_DSL =
+  /"(?:term|terms|match|match_phrase|query_string|simple_query_string|wildcard|prefix|range|must|must_not|should|filter)"\s*:\s*[{[]/;
 /** The start of an HTTP request line or its version: not words of prose. */
 const NOT_WORDS = new Set([
   'get',
@@ -136,6 +177,7 @@ const QUERY_SYNTAX: ReadonlyArray<[RegExp, string]> = [
     'Splunk SPL',
   ],
   [/(?:^|\s)(?:index|sourcetype|source|eventtype|earliest|latest)\s*=\s*\S/i, 'Splunk SPL'],
+  [/(?:^|\|)\s*search\s+[\w.]+\s*(?:=|!=|<|>)/i, 'Splunk SPL'],
   [/\b[a-z_]\w*(?:\.\w+)+\s*:\s*(?:"|\*|\(|[\w*])/i, 'KQL/Lucene field'],
   [/\b\w+:"[^"]*"/, 'Lucene field'],
   [/\s(?:AND|OR|NOT)\s/, 'boolean'],
@@ -152,13 +194,26 @@ const QUERY_SYNTAX: ReadonlyArray<[RegExp, string]> = [
   [/\bselect\b[\s\S]+\bfrom\b|\bwhere\b\s+\w+\s*(?:=|!=|<>|\bin\b|\blike\b)/i, 'SQL'],
 ];
 
-/** The parameter value (or JSON string) the reference sits in: [start, end) in the text. */
-function valueSpan(s: ReferenceSpot): [number, number, string | undefined] {
+/** Where a reference sits in a JSON document or a YAML mapping: the key it is the value of, and that key's object. */
+interface DataSpot {
+  key: string;
+  /** Keys of the object holding the reference (lower case); for YAML, the keys of its block. */
+  siblings: string[];
+  /** The object sits inside another object or an array (a record among others, not a whole request body). */
+  nested: boolean;
+  /** The text before the reference holds an Elasticsearch/OpenSearch query clause. */
+  queryDsl: boolean;
+}
+
+/** The parameter value (or JSON string) the reference sits in: [start, end) in the text, its name, and for a JSON or
+ * YAML value where it sits in its document. */
+function valueSpan(s: ReferenceSpot): { from: number; to: number; name: string | undefined; data?: DataSpot } {
   const t = s.text;
   // JSON strings are values once a JSON object or array has opened: at the start of the text (a body), or inside
   // a parameter (`?u={"url":"http://…"}`).
   const jsonAt = t.search(/\{\s*"|\[\s*["{[]/);
   let from = 0;
+  let data: DataSpot | undefined;
   for (let i = s.start - 1; i >= 0; i--) {
     const c = t[i]!;
     if (c === '\n') {
@@ -179,6 +234,7 @@ function valueSpan(s: ReferenceSpot): [number, number, string | undefined] {
       jsonAt < i
     ) {
       from = i + 1;
+      data = jsonSpot(t, i);
       break;
     }
   }
@@ -188,6 +244,7 @@ function valueSpan(s: ReferenceSpot): [number, number, string | undefined] {
     from += eq[0].length;
     name = eq[1];
   }
+  if (!data && t.includes('\n') && (from === 0 || t[from - 1] === '\n')) data = yamlSpot(t, from, s.start);
   let to = t.length;
   for (let i = s.hostEnd; i < t.length; i++) {
     const c = t[i]!;
@@ -200,7 +257,131 @@ function valueSpan(s: ReferenceSpot): [number, number, string | undefined] {
       break;
     }
   }
-  return [from, to, name];
+  return { from, to, name: name ?? data?.key, ...(data ? { data } : {}) };
+}
+
+/** Keys at the top level of the JSON object text `obj` (which starts with `{`). */
+function objectKeys(obj: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (const m of obj.matchAll(/"((?:[^"\\]|\\.)*)"(\s*:)?|[{}[\]]/g)) {
+    const tok = m[0];
+    if (tok === '{' || tok === '[') depth++;
+    else if (tok === '}' || tok === ']') depth--;
+    else if (m[2] && depth === 1) keys.push(m[1]!.toLowerCase());
+  }
+  return keys;
+}
+
+/** The key and object of the JSON string whose opening quote is at `quote`. */
+function jsonSpot(t: string, quote: number): DataSpot | undefined {
+  const before = t.slice(Math.max(0, quote - 2048), quote);
+  const direct = /"((?:[^"\\]|\\.){1,64})"\s*:\s*$/.exec(before);
+  const element = direct ? null : /"((?:[^"\\]|\\.){1,64})"\s*:\s*\[(?:\s*"(?:[^"\\]|\\.)*"\s*,)*\s*$/.exec(before);
+  const key = (direct ?? element)?.[1];
+  if (key === undefined) return undefined;
+  // The object holding the key: back to its unmatched `{`, forward to its `}` (strings with braces aside).
+  let depth = 0;
+  let open = -1;
+  for (let i = quote - 1; i >= 0 && quote - i < 8192; i--) {
+    const c = t[i];
+    if (c === '}' || c === ']') depth++;
+    else if (c === '{' || c === '[') {
+      if (depth === 0 && c === '{') {
+        open = i;
+        break;
+      }
+      if (depth > 0) depth--;
+    }
+  }
+  if (open < 0) return undefined;
+  depth = 0;
+  let close = t.length;
+  for (let i = open; i < t.length && i - open < 16384; i++) {
+    const c = t[i];
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      depth--;
+      if (depth === 0) {
+        close = i + 1;
+        break;
+      }
+    }
+  }
+  return {
+    key,
+    siblings: objectKeys(t.slice(open, close)),
+    nested: /[{[]/.test(t.slice(0, open)),
+    queryDsl: QUERY_DSL.test(t.slice(0, quote)),
+  };
+}
+
+/** A YAML mapping line: its indentation (with a sequence dash), key, and whether a value follows on the line. */
+const YAML_KEY_LINE = /^(\s*(?:-\s+)?)([\w.-]{1,64}):(\s*$|\s+\S)/;
+const firstColumn = (line: string) => line.search(/\S/);
+
+/**
+ * The key of a YAML value on the line from `lineStart` (`  ip: 169.254.169.254`, `- address: …`), or of the block
+ * sequence an item belongs to (`hostnames:` above `  - metadata.google.internal`), with the keys beside it.
+ */
+function yamlSpot(t: string, lineStart: number, start: number): DataSpot | undefined {
+  const head = t.slice(lineStart, start);
+  const above = t
+    .slice(Math.max(0, lineStart - 4096), Math.max(0, lineStart - 1))
+    .split('\n')
+    .slice(-64)
+    .reverse();
+  const below = t
+    .slice(start, start + 4096)
+    .split('\n')
+    .slice(1, 64);
+  let key: string | undefined;
+  let col = -1;
+  let from = 0;
+  const own = /^(\s*(?:-\s+)?)([\w.-]{1,64}):\s+["']?$/.exec(head);
+  if (own) {
+    key = own[2]!;
+    col = own[1]!.length;
+  } else {
+    const item = /^(\s*)-\s+["']?$/.exec(head);
+    if (!item) return undefined;
+    for (; from < above.length; from++) {
+      const line = above[from]!;
+      if (line.trim() === '' || firstColumn(line) > item[1]!.length) continue;
+      const m = YAML_KEY_LINE.exec(line);
+      if (firstColumn(line) === item[1]!.length && /^\s*-\s/.test(line) && !m) continue; // an earlier item
+      if (m && m[3]!.trim() === '') {
+        key = m[2]!;
+        col = m[1]!.length;
+        from++;
+      }
+      break;
+    }
+    if (key === undefined) return undefined;
+  }
+  const siblings = [key.toLowerCase()];
+  // Keys of the same block: same column, up to a line further left. A `- key:` at that column starts an item: above,
+  // it is the first key of this item; below, the next item.
+  const itemStart = (line: string) => /^\s*-\s/.test(line);
+  const ownLine = own ? head : '';
+  let nested = col > 0;
+  for (const line of above.slice(from)) {
+    if (line.trim() === '') continue;
+    if (itemStart(ownLine)) break;
+    const m = YAML_KEY_LINE.exec(line);
+    if (m && m[1]!.length === col) siblings.push(m[2]!.toLowerCase());
+    if (firstColumn(line) < col || (m && m[1]!.length === col && itemStart(line))) {
+      nested = true;
+      break;
+    }
+  }
+  for (const line of below) {
+    if (line.trim() === '') continue;
+    const m = YAML_KEY_LINE.exec(line);
+    if (firstColumn(line) < col || (m && m[1]!.length === col && itemStart(line))) break;
+    if (m && m[1]!.length === col) siblings.push(m[2]!.toLowerCase());
+  }
+  return { key, siblings, nested, queryDsl: false };
 }
 
 const PUNCT = /^[\s"'`()[\]{}<>,.;:!?*]+|[\s"'`()[\]{}<>,.;:!?*]+$/g;
@@ -290,8 +471,9 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
       return { reading: 'slug', why: 'part of a page name or anchor (a slug), not a host', ambiguous: false };
     }
   }
-  const [from, to, spanName] = valueSpan(s);
-  const param = s.param ?? spanName;
+  const span = valueSpan(s);
+  const { from, to } = span;
+  const param = s.param ?? span.name;
   const value = dec(t.slice(from, to));
   let pre = dec(t.slice(from, s.start));
   // A host found on its own inside a URL (`curl http://169.254.169.254/…`) is read as that URL.
@@ -315,20 +497,51 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
       };
     }
   }
-  const bareHost = !hasScheme && (s.path === '' || /^\/\d{1,3}$/.test(s.path));
+  // A path of punctuation only (`169.254.169.254?` ending a question) is no path.
+  const bareHost = !hasScheme && (s.path === '' || /^\/\d{1,3}$/.test(s.path) || /^[?#!.,;:]+$/.test(s.path));
+  const inSearch = param !== undefined && SEARCH_PARAMS.has(param.toLowerCase());
 
   // Lists of hosts: the reference is one entry of a comma- or semicolon-separated list, or a hosts-file line.
   if (bareHost) {
     const prevSep = /[,;]\s*$/.test(pre);
     const nextSep = /^[,;]/.test(after.replace(/^:\d{1,5}/, ''));
     if (prevSep || nextSep) {
-      const entries = value.split(/[,;]/).map((e) => e.trim());
+      // The list is the run of text around the reference up to whitespace (a request line's ` HTTP/1.1` is not in it).
+      const list = `${pre.split(/\s/).at(-1)}${dec(t.slice(s.start, s.hostEnd))}${post.split(/\s/)[0]}`;
+      const entries = list.split(/[,;]/).map((e) => e.trim());
       if (entries.length >= 2 && entries.every((e) => e === '' || /^[\w.:*[\]/-]+$/.test(e))) {
-        return { reading: 'list', why: `an entry of a host list (${cut(value)})`, ambiguous: false };
+        return { reading: 'list', why: `an entry of a host list (${cut(list)})`, ambiguous: false };
       }
     }
-    if (param && LIST_PARAMS.test(param)) {
+    if (param && isListParam(param)) {
       return { reading: 'list', why: `the value of ${param}, a list of hosts`, ambiguous: false };
+    }
+    if (param && isSourceParam(param)) {
+      return {
+        reading: 'source',
+        why: `the value of ${param}, which names where traffic came from, not a destination`,
+        ambiguous: false,
+      };
+    }
+    const data = span.data;
+    if (data?.queryDsl) {
+      return {
+        reading: 'query-language',
+        why: `a value inside an Elasticsearch query (${cut(data.key)})`,
+        ambiguous: false,
+      };
+    }
+    if (
+      data &&
+      ADDRESS_KEY.test(lastPart(data.key).replace(/[-_]/g, '')) &&
+      (data.siblings.length >= 2 || data.nested) &&
+      !data.siblings.some((k) => CONNECT_KEY.test(k))
+    ) {
+      return {
+        reading: 'record',
+        why: `the ${data.key} of a record (${cut(data.siblings.join(', '))}), which states an address; nothing says to connect to it`,
+        ambiguous: false,
+      };
     }
     // A hosts-file line: an address, then names.
     if (
@@ -348,10 +561,12 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
   }
   // A field compared in a query or filter (`destination.address:169.254.169.254`, `dst_ip==…`), not a URL parameter.
   const cmp = /([a-z_][\w.]*)\s*(==|!=|=~|!~|:|=)\s*["']?$/i.exec(pre);
+  // In a search field every `name:value` or `name=value` is a filter (`host:169.254.169.254`, `dest=…`); elsewhere a
+  // URL-ish name (`url=`, `host:`) is a parameter or a header line, and a plain `name=` a query-string pair.
   if (
     cmp &&
-    (cmp[2] !== '=' || /[._]/.test(cmp[1]!)) &&
-    !(!cmp[1]!.includes('.') && isUrlishParam(cmp[1])) &&
+    (cmp[2] !== '=' || /[._]/.test(cmp[1]!) || inSearch) &&
+    (inSearch || !(!cmp[1]!.includes('.') && isUrlishParam(cmp[1]))) &&
     !/^(?:https?|ftp|gopher|dict|file)$/i.test(cmp[1]!) &&
     // `jar:http://…`, `view-source:http://…`: a scheme wrapping a URL, not a field compared with one.
     !(cmp[2] === ':' && !cmp[1]!.includes('.') && s.scheme !== null && pre.endsWith(':'))
@@ -397,18 +612,13 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
       ambiguous,
     };
   }
-  // A whole URL as the text of a search or title field is searched for, or pasted as a payload: both plausible,
-  // unless the page itself is a fetching route (`/fetch?q=…`).
-  if (
-    hasScheme &&
-    pre.trim() === '' &&
-    param &&
-    SEARCH_PARAMS.has(param.toLowerCase()) &&
-    !routeOf(t, from).some(isFetchRoute)
-  ) {
+  // A whole URL, or an address with a path, as the text of a search or title field is searched for, or pasted as a
+  // payload: both plausible, unless the page itself is a fetching route (`/fetch?q=…`). (A bare address there is
+  // only searched for: below.)
+  if (!bareHost && pre.trim() === '' && param && inSearch && !routeOf(t, from).some(isFetchRoute)) {
     return {
       reading: 'prose',
-      why: `the text of a ${param} field (a search or a title); a URL there may also be a payload`,
+      why: `the text of a ${param} field (a search or a title); ${hasScheme ? 'a URL' : 'an address with a path'} there may also be a payload`,
       ambiguous: true,
     };
   }

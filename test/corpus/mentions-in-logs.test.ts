@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { explain } from '../../src/app/explain.ts';
+import type { Finding } from '../../src/core/model/finding.ts';
+import { severityRank } from '../../src/core/model/severity.ts';
+import { bytesOf, scanFiles } from '../scan/helpers.ts';
+
+// Benign requests that mention a metadata address without fetching it: searches, filters, settings, source
+// addresses and records. Each is written as a combined access-log line and as a JSON line, and `explain` on the
+// request target must agree with `scan` on both.
+
+const combined = (method: string, target: string) =>
+  `203.0.113.77 - - [02/Mar/2026:10:14:07 +0000] "${method} ${target} HTTP/1.1" 200 5120 "https://intranet.example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"`;
+const jsonLine = (method: string, target: string, body?: string) =>
+  JSON.stringify({
+    time_iso8601: '2026-03-02T10:14:07+00:00',
+    remote_addr: '203.0.113.77',
+    request: `${method} ${target} HTTP/1.1`,
+    status: 200,
+    body_bytes_sent: 5120,
+    http_referer: 'https://intranet.example.com/',
+    ...(body !== undefined ? { request_body: body } : {}),
+  });
+
+async function metadataFindings(lines: string[], logFormat: 'combined' | 'json'): Promise<Map<number, Finding>> {
+  const run = await scanFiles(['-'], { logFormat, stdin: bytesOf(`${lines.join('\n')}\n`) });
+  const out = new Map<number, Finding>();
+  for (const f of run.findings) if (f.verdict === 'metadata') out.set(f.origin.line ?? 0, f);
+  return out;
+}
+
+/** No metadata finding for any target, in either log format, and `explain` agrees. */
+async function assertQuiet(targets: string[]): Promise<void> {
+  for (const [format, line] of [
+    ['combined', combined],
+    ['json', jsonLine],
+  ] as const) {
+    const found = await metadataFindings(
+      targets.map((t) => line('GET', t)),
+      format,
+    );
+    assert.deepEqual(
+      [...found.entries()].map(([n, f]) => `${targets[n - 1]} → ${f.severity}/${f.confidence}`),
+      [],
+      format,
+    );
+  }
+  for (const t of targets) assert.equal(explain(t).verdict, 'none', `explain ${t}`);
+  for (const t of targets) assert.equal(explain(`GET ${t} HTTP/1.1`).verdict, 'none', `explain GET ${t} HTTP/1.1`);
+}
+
+describe('a search for an address is prose, not a fetch', () => {
+  test('the address with punctuation as the whole search text', () =>
+    assertQuiet([
+      '/search?q=169.254.169.254?',
+      '/search?q=169.254.169.254%3F',
+      '/search?q=what+is+169.254.169.254%3F',
+      '/search?q=what%20is%20169.254.169.254%3F',
+      '/search?q=169.254.169.254!',
+      '/search?q=fd00:ec2::254?',
+    ]));
+
+  test('filter and assignment syntax in a search or query field', () =>
+    assertQuiet([
+      '/search?q=host:169.254.169.254',
+      '/search?q=host%3A169.254.169.254',
+      '/en-US/app/search/search?q=search+dest%3D169.254.169.254',
+      '/splunk/search?search=search%20dest=169.254.169.254%20|%20stats%20count',
+      '/logs?query=dst:169.254.169.254',
+      '/search?q=dest%3D169.254.169.254',
+    ]));
+
+  test('an address with a path as the whole search text is kept below the default --fail-on, as a full URL is', async () => {
+    const targets = [
+      '/search?q=169.254.169.254/latest/meta-data/',
+      '/search?q=metadata.google.internal/computeMetadata/v1/',
+      '/search?q=http://169.254.169.254/latest/meta-data/',
+    ];
+    for (const [format, line] of [
+      ['combined', combined],
+      ['json', jsonLine],
+    ] as const) {
+      const found = await metadataFindings(
+        targets.map((t) => line('GET', t)),
+        format,
+      );
+      for (const [i, t] of targets.entries()) {
+        const f = found.get(i + 1);
+        assert.ok(f, `${format}: ${t} is kept`);
+        assert.equal(f.severity, 'low', `${format}: ${t}`);
+        assert.equal(f.confidence, 0.5, `${format}: ${t}`);
+      }
+    }
+    for (const t of targets) assert.equal(explain(t).context[0]?.outcome, 'kept-lower-confidence', t);
+  });
+});
+
+describe('settings and lists that name the address so as not to fetch it', () => {
+  test('no_proxy and *_hosts / hosts parameters, alone or among others', () =>
+    assertQuiet([
+      '/config?no_proxy=169.254.169.254',
+      '/settings?NO_PROXY=169.254.169.254',
+      '/x?allowed_hosts=a.example,169.254.169.254',
+      '/x?trusted_hosts=169.254.169.254',
+      '/admin?blocked_hosts=169.254.169.254;10.0.0.1',
+      '/cfg?env[NO_PROXY]=localhost,169.254.169.254',
+      '/x?allowedHosts=metadata.google.internal',
+    ]));
+
+  test('a source or client address is not a destination', () =>
+    assertQuiet([
+      '/x?src_ip=169.254.169.254',
+      '/x?client=169.254.169.254',
+      '/api/events?client_ip=169.254.169.254&page=2',
+      '/x?remote_addr=169.254.169.254',
+      '/audit?source_address=fd00:ec2::254',
+    ]));
+
+  test('the same addresses in a parameter an application fetches are still findings', async () => {
+    const targets = [
+      '/fetch?url=169.254.169.254',
+      '/x?src=169.254.169.254',
+      '/x?host=169.254.169.254&hosts=a.example',
+      '/api/check?ip=169.254.169.254',
+      '/fetch?q=169.254.169.254/latest/meta-data/',
+    ];
+    for (const [format, line] of [
+      ['combined', combined],
+      ['json', jsonLine],
+    ] as const) {
+      const found = await metadataFindings(
+        targets.map((t) => line('GET', t)),
+        format,
+      );
+      for (const [i, t] of targets.entries())
+        assert.ok(
+          found.get(i + 1) && severityRank(found.get(i + 1)!.severity) >= severityRank('medium'),
+          `${format}: ${t}`,
+        );
+    }
+  });
+});
+
+describe('request bodies that state the address as data (JSON lines keep the body)', () => {
+  const records = [
+    { query: { term: { 'destination.ip': '169.254.169.254' } } },
+    { query: { bool: { filter: [{ term: { 'destination.ip': '169.254.169.254' } }] } } },
+    {
+      sys_class_name: 'cmdb_ci_server',
+      name: 'imds-proxy-01',
+      hostname: '169.254.169.254',
+      os: 'Linux',
+      serial_number: 'VMW-42-1c',
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web' },
+      spec: {
+        hostAliases: [{ ip: '169.254.169.254', hostnames: ['metadata.google.internal', 'metadata'] }],
+        containers: [{ name: 'web', image: 'nginx:1.27' }],
+      },
+    },
+    {
+      apiVersion: 'networking.istio.io/v1beta1',
+      kind: 'ServiceEntry',
+      metadata: { name: 'gce-metadata' },
+      spec: {
+        hosts: ['metadata.google.internal'],
+        addresses: ['169.254.169.254/32'],
+        ports: [{ number: 80, name: 'http', protocol: 'HTTP' }],
+        resolution: 'STATIC',
+        endpoints: [{ address: '169.254.169.254' }],
+      },
+    },
+    {
+      event_type: 'flow',
+      src_ip: '10.0.3.17',
+      src_port: 51514,
+      dest_ip: '169.254.169.254',
+      dest_port: 80,
+      proto: 'TCP',
+    },
+    { interface_id: 'eni-0a1b', srcaddr: '10.0.3.17', dstaddr: '169.254.169.254', dstport: 80, protocol: 6 },
+    { env: [{ name: 'NO_PROXY', value: 'localhost,127.0.0.1,169.254.169.254' }] },
+    { env: { NO_PROXY: '169.254.169.254' } },
+    { proxy: { no_proxy: ['localhost', '169.254.169.254', 'metadata.google.internal'] } },
+    { client: '169.254.169.254', action: 'login' },
+  ];
+  const yaml = [
+    'apiVersion: v1\nkind: Pod\nspec:\n  hostAliases:\n  - ip: "169.254.169.254"\n    hostnames:\n    - "metadata.google.internal"\n  containers:\n  - name: web\n    image: nginx\n',
+    'kind: ServiceEntry\nspec:\n  hosts:\n  - metadata.google.internal\n  endpoints:\n  - address: 169.254.169.254\n  resolution: STATIC\n',
+    'proxy:\n  no_proxy:\n    - localhost\n    - 169.254.169.254\n',
+  ];
+  const fetches = [
+    { url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' },
+    { host: '169.254.169.254', port: 80, path: '/latest/meta-data/' },
+    { ip: '169.254.169.254' },
+    { address: '169.254.169.254' },
+    { webhook: { target: '169.254.169.254/latest/user-data' } },
+  ];
+  test('query DSL, inventory records, manifests, flow events and proxy settings give no finding', async () => {
+    const bodies = [...records.map((r) => JSON.stringify(r)), ...yaml];
+    const found = await metadataFindings(
+      bodies.map((b) => jsonLine('POST', '/api/v1/objects', b)),
+      'json',
+    );
+    assert.deepEqual(
+      [...found.keys()].map((n) => bodies[n - 1]),
+      [],
+    );
+    for (const b of bodies) assert.equal(explain(b).verdict, 'none', b);
+  });
+  test('a body that names something to connect to is still a finding', async () => {
+    const bodies = fetches.map((r) => JSON.stringify(r));
+    const found = await metadataFindings(
+      bodies.map((b) => jsonLine('POST', '/api/v1/check', b)),
+      'json',
+    );
+    for (const [i, b] of bodies.entries()) assert.ok(found.get(i + 1), b);
+    for (const b of bodies) assert.equal(explain(b).verdict, 'metadata', b);
+  });
+});
