@@ -12,6 +12,7 @@ import { correlatorReader } from '../adapters/fleet/hub/correlator-reader.ts';
 import { type CorrelatorStore, openCorrelatorStore } from '../adapters/fleet/hub/correlator-store.ts';
 import { openHubSink } from '../adapters/fleet/hub/open-hub-sink.ts';
 import type { HubSink } from '../adapters/fleet/hub/sink.ts';
+import { ensureHubDeadStream } from '../adapters/fleet/streams.ts';
 import type { DaemonHttp } from '../adapters/net/daemon-http.ts';
 import { VERSION } from '../adapters/version.ts';
 
@@ -115,6 +116,11 @@ export async function runHub(o: HubRunOptions): Promise<void> {
 
   const startReaders = async (cfg: HubConfig): Promise<void> => {
     const h = cfg.raw.hub;
+    if (h.dead_letter !== null) {
+      // Before any reader can give up on a finding: a dead letter nobody keeps would be a finding lost.
+      const stream = await ensureHubDeadStream(bus.jsm, h.dead_letter);
+      o.log.info({ stream, subjects: `${h.dead_letter}.>` }, 'dead letters kept');
+    }
     const common = {
       js: bus.js,
       batch: h.batch,

@@ -13,6 +13,7 @@ import {
 import {
   FINDINGS_STREAM,
   FINDINGS_SUBJECTS,
+  HUB_DEAD_STREAM,
   SCAN_DEAD_STREAM,
   SCAN_DEAD_SUBJECT,
   SCAN_JOBS_STREAM,
@@ -91,6 +92,38 @@ export function scanDeadStreamConfig(): Partial<StreamConfig> & { name: string }
     max_age: SCAN_DEAD_MAX_AGE_MS * MS_TO_NS,
     num_replicas: 1,
   };
+}
+
+/** How long the hub's dead letters are kept for an operator to look at (and replay into a sink). */
+export const HUB_DEAD_MAX_AGE_MS = 30 * 24 * 3600_000;
+
+/** The hub's dead letters: limits retention, so that reading them does not remove them. */
+export function hubDeadStreamConfig(prefix: string): Partial<StreamConfig> & { name: string } {
+  return {
+    name: HUB_DEAD_STREAM,
+    subjects: [`${prefix}.>`],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: HUB_DEAD_MAX_AGE_MS * MS_TO_NS,
+    num_replicas: 1,
+  };
+}
+
+/**
+ * Make sure a stream keeps what is published under `<prefix>.>`: a stream that already takes those subjects is
+ * used as it is; otherwise IMDS_HUB_DEAD is created, or given those subjects when it exists (the prefix changed).
+ * Returns the stream's name.
+ */
+export async function ensureHubDeadStream(jsm: JetStreamManager, prefix: string): Promise<string> {
+  const subject = `${prefix}.>`;
+  const holder = await jsm.streams.find(subject).catch(() => undefined);
+  if (holder) return holder;
+  const own = await streamInfo(jsm, HUB_DEAD_STREAM);
+  if (!own) return (await ensureStream(jsm, hubDeadStreamConfig(prefix))).info.config.name;
+  if (own.config.subjects?.includes(subject)) return HUB_DEAD_STREAM;
+  await jsm.streams.update(HUB_DEAD_STREAM, { subjects: [...(own.config.subjects ?? []), subject] });
+  return HUB_DEAD_STREAM;
 }
 
 /** A stream's info, or undefined when it does not exist. */

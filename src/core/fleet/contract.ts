@@ -18,6 +18,8 @@ export const SCAN_JOBS_STREAM = 'IMDS_SCAN_JOBS';
 export const SCAN_JOBS_SUBJECT = 'imds.v1.scan.job';
 export const SCAN_DEAD_STREAM = 'IMDS_SCAN_DEAD';
 export const SCAN_DEAD_SUBJECT = 'imds.v1.scan.dead';
+/** Where the hub keeps findings its readers gave up on (`<hub.dead_letter>.<reader>`), unless another stream does. */
+export const HUB_DEAD_STREAM = 'IMDS_HUB_DEAD';
 /** The one durable consumer every scan worker pulls from: a work queue takes one consumer per subject. */
 export const SCAN_WORKERS_CONSUMER = 'imdsguard-scan-workers';
 

@@ -58,3 +58,22 @@ test('errors name the file, line and column', () => {
     /hub\.yaml:3:\d+: Sink name "a" is used twice/,
   );
 });
+
+test('a dead-letter subject the fleet consumes is refused where it is written (it would loop)', () => {
+  for (const dl of ['imds.v1.finding.dead', 'imds.v1', 'imds.v1.scan']) {
+    assert.throws(
+      () => parseHubConfig(`nats:\n  servers: [nats://127.0.0.1:4222]\nhub:\n  dead_letter: ${dl}\n`, 'hub.yaml', env),
+      /^InputSyntaxError: hub\.yaml:4:16: hub\.dead_letter ".*" overlaps imds\.v1\.(finding\.>|scan\.job)/,
+      dl,
+    );
+  }
+  assert.throws(
+    () => parseHubConfig('hub:\n  dead_letter: "imds.dead.>"\n', 'hub.yaml', env),
+    /^InputSyntaxError: hub\.yaml:2:16: Invalid hub config at "hub\.dead_letter": a subject prefix/,
+  );
+  assert.equal(
+    parseHubConfig('hub:\n  dead_letter: imds.v1.hub.dead\n', 'hub.yaml', env).raw.hub.dead_letter,
+    'imds.v1.hub.dead',
+  );
+  assert.equal(parseHubConfig('hub:\n  dead_letter: null\n', 'hub.yaml', env).raw.hub.dead_letter, null);
+});

@@ -8,7 +8,9 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseYamlConfig } from '../../../core/config/yaml-config.ts';
 import { ImdsguardError, InputSyntaxError } from '../../../core/errors.ts';
+import { FINDINGS_SUBJECTS, SCAN_JOBS_SUBJECT } from '../../../core/fleet/contract.ts';
 import { type CorrelatorOptions, DEFAULT_CORRELATOR_OPTIONS } from '../../../core/fleet/correlate.ts';
+import { subjectsOverlap } from '../../../core/fleet/subjects.ts';
 import type { NatsClientOptions } from '../nats-connection.ts';
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
@@ -109,7 +111,11 @@ const schema = z
         batch: z.number().int().min(1).max(10_000).default(200),
         max_deliver: z.number().int().min(1).max(1_000).default(10),
         backoff_ms: z.array(z.number().int().min(0).max(3_600_000)).min(1).default([500, 2_000, 10_000, 30_000]),
-        dead_letter: z.string().nullable().default('imds.v1.hub.dead'),
+        dead_letter: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/, 'a subject prefix: dot-separated tokens, no wildcards')
+          .nullable()
+          .default('imds.v1.hub.dead'),
         ack_wait_ms: z.number().int().min(1_000).max(3_600_000).default(30_000),
         max_ack_pending: z.number().int().min(1).max(1_000_000).default(5_000),
         stream_max_age_hours: z.number().min(1).max(87_600).default(168),
@@ -152,6 +158,15 @@ export interface HubConfig {
 
 export function parseHubConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): HubConfig {
   const { value: raw, at } = parseYamlConfig(text, file, schema, 'hub config');
+  const dead = raw.hub.dead_letter;
+  // Dead letters published where the hub (or a scan worker) reads would come back to the reader that gave up on
+  // them, and go round for ever.
+  const consumed = [FINDINGS_SUBJECTS, SCAN_JOBS_SUBJECT].find((s) => dead !== null && subjectsOverlap(`${dead}.>`, s));
+  if (consumed)
+    throw new InputSyntaxError(
+      `hub.dead_letter "${dead}" overlaps ${consumed}, which the fleet consumes: dead letters would be read again`,
+      { file, ...at(['hub', 'dead_letter']) },
+    );
   const names = new Set<string>(['correlator']);
   raw.sinks.forEach((s, i) => {
     if (names.has(s.name))

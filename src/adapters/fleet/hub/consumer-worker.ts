@@ -15,7 +15,7 @@ export interface WorkerCounters {
   delivered(n: number): void;
   /** A batch or a message that will be tried again. */
   retried(n: number): void;
-  /** Given up: published on the dead-letter subject, or dropped (counted) when that is off or fails. */
+  /** Given up: published on the dead-letter subject, or dropped (logged and counted) when that is off. */
   deadLettered(n: number, dropped: boolean): void;
   lag(pending: number): void;
 }
@@ -29,7 +29,7 @@ export interface WorkerOptions {
   maxDeliver: number;
   /** Delay before each redelivery: the n-th retry waits backoffMs[n-1] (the last one repeats). */
   backoffMs: readonly number[];
-  /** Subject prefix for dead letters (`<prefix>.<reader>`), or null to drop and count. */
+  /** Subject prefix for dead letters (`<prefix>.<reader>`, a stream must take it), or null to drop, log and count. */
   deadLetter: string | null;
   counters: WorkerCounters;
   log: Logger;
@@ -152,20 +152,33 @@ export class ConsumerWorker {
 
   private async dead(m: JsMsg, reason: string): Promise<void> {
     const { o } = this;
-    let dropped = o.deadLetter === null;
-    if (o.deadLetter !== null) {
-      try {
-        const h = headers();
-        h.set('Imdsguard-Reader', o.reader);
-        h.set('Imdsguard-Reason', reason.slice(0, 500).replace(/[\r\n]/g, ' '));
-        h.set('Imdsguard-Stream-Seq', String(m.info.streamSequence));
-        await o.js.publish(`${o.deadLetter}.${o.reader}`, m.data, { headers: h, timeout: 2_000 });
-      } catch {
-        // No stream holds the dead-letter subject: nothing would keep the message, so it counts as dropped.
-        dropped = true;
-      }
+    if (o.deadLetter === null) {
+      // Dropping was asked for (dead_letter: null): the log line is the record of what was dropped.
+      o.log.warn({ reader: o.reader, seq: m.info.streamSequence, reason }, 'dropped (no dead-letter subject)');
+      m.term();
+      o.counters.deadLettered(1, true);
+      return;
+    }
+    try {
+      const h = headers();
+      h.set('Imdsguard-Reader', o.reader);
+      h.set('Imdsguard-Reason', reason.slice(0, 500).replace(/[\r\n]/g, ' '));
+      h.set('Imdsguard-Stream-Seq', String(m.info.streamSequence));
+      await o.js.publish(`${o.deadLetter}.${o.reader}`, m.data, { headers: h, timeout: 2_000 });
+    } catch (e) {
+      // Nothing took the dead letter (its stream deleted, the server busy): the message stays with this reader and
+      // comes back later, rather than being lost.
+      const delay = o.backoffMs[o.backoffMs.length - 1] ?? 30_000;
+      o.log.error(
+        { reader: o.reader, seq: m.info.streamSequence, reason, err: (e as Error).message },
+        'cannot publish the dead letter; the finding is kept and tried again',
+      );
+      this.lastError = `dead letter not accepted: ${(e as Error).message}`;
+      m.nak(delay);
+      o.counters.retried(1);
+      return;
     }
     m.term();
-    o.counters.deadLettered(1, dropped);
+    o.counters.deadLettered(1, false);
   }
 }
