@@ -61,6 +61,8 @@ describe('a URL in a query parameter ends where the parameter does', () => {
       '/fetch?url=http://169.254.43518&lang=en',
       '/fetch?url=http://425.510.425.510&format=json',
       '/x?next=http%3A%2F%2F0xa9fea9fe&a=b',
+      '/fetch?url=http://0xa9fea9fe;x=1',
+      '/batch?urls=http://2852039166,http://example.com/',
     ]);
   });
 

@@ -93,8 +93,9 @@ export function splitAfterScheme(scheme: string | null, rest: string): UrlParts[
   const seenHosts = new Set(hp.ok ? [hp.host] : []);
   const head = rest.slice(0, 512);
   // A URL given as a query parameter's value ends where the parameter does: the application's query parser hands
-  // `http://0xa9fea9fe` to the fetcher from `url=http://0xa9fea9fe&format=json`. No host contains '&'.
-  const amp = authority.indexOf('&');
+  // `http://0xa9fea9fe` to the fetcher from `url=http://0xa9fea9fe&format=json` (or `;x=1`), and a list of URLs is
+  // split at its commas (`urls=http://0xa9fea9fe,http://…`). No host contains '&', ',' or ';'.
+  const amp = authority.search(/[&,;]/);
   if (amp > 0) {
     const piece = authority.slice(0, amp);
     const pieceAt = piece.lastIndexOf('@');
