@@ -124,7 +124,23 @@ const FETCH_ROUTES = new Set([
 const LIST_PARAMS =
   /^(?:no_?proxy|noproxy|bypass|exclude[sd]?|except|ignore|skip|allow(?:list)?|deny(?:list)?|block(?:list)?|whitelist|blacklist|hosts|entries|entry|line)$/i;
 /** Names of lists of hosts or addresses, whatever comes before (`allowed_hosts`, `trustedHosts`, `env.NO_PROXY`). */
-const LIST_NAME_END = /(?:hosts|hostnames|ips|addresses|domains|noproxy|bypass|cidrs|subnets|networks)$/;
+const LIST_NAME_END =
+  /(?:hosts|hostnames|ips|addresses|domains|noproxy|bypass|bypasslist|cidrs|subnets|networks|exclusions|exceptions|excludes|trustedproxies|(?:allow|deny|block|white|black|safe|ignore|skip)list)$/;
+/** Parameters that hold a filter or query expression: a `name:value` or `name=value` in them is a comparison. */
+const QUERY_PARAMS = new Set([
+  'filter',
+  'filters',
+  'where',
+  'expr',
+  'expression',
+  'kql',
+  'lucene',
+  'spl',
+  'sql',
+  'fq',
+  'selector',
+  'condition',
+]);
 /** A parameter's own name: the last part of a dotted or bracketed path, lower case (`env[NO_PROXY]` → `no_proxy`). */
 const lastPart = (name: string) =>
   name
@@ -498,8 +514,9 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
     }
   }
   // A path of punctuation only (`169.254.169.254?` ending a question) is no path.
-  const bareHost = !hasScheme && (s.path === '' || /^\/\d{1,3}$/.test(s.path) || /^[?#!.,;:]+$/.test(s.path));
+  const bareHost = !hasScheme && (s.path === '' || /^\/\d{1,3}$/.test(s.path) || /^\/?[?#!.,;:]*$/.test(s.path));
   const inSearch = param !== undefined && SEARCH_PARAMS.has(param.toLowerCase());
+  const inQuery = inSearch || (param !== undefined && QUERY_PARAMS.has(lastPart(param)));
 
   // Lists of hosts: the reference is one entry of a comma- or semicolon-separated list, or a hosts-file line.
   if (bareHost) {
@@ -561,12 +578,12 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
   }
   // A field compared in a query or filter (`destination.address:169.254.169.254`, `dst_ip==…`), not a URL parameter.
   const cmp = /([a-z_][\w.]*)\s*(==|!=|=~|!~|:|=)\s*["']?$/i.exec(pre);
-  // In a search field every `name:value` or `name=value` is a filter (`host:169.254.169.254`, `dest=…`); elsewhere a
+  // In a search or filter field every `name:value` or `name=value` is a filter (`host:169.254.169.254`, `dest=…`); elsewhere a
   // URL-ish name (`url=`, `host:`) is a parameter or a header line, and a plain `name=` a query-string pair.
   if (
     cmp &&
-    (cmp[2] !== '=' || /[._]/.test(cmp[1]!) || inSearch) &&
-    (inSearch || !(!cmp[1]!.includes('.') && isUrlishParam(cmp[1]))) &&
+    (cmp[2] !== '=' || /[._]/.test(cmp[1]!) || inQuery) &&
+    (inQuery || !(!cmp[1]!.includes('.') && isUrlishParam(cmp[1]))) &&
     !/^(?:https?|ftp|gopher|dict|file)$/i.test(cmp[1]!) &&
     // `jar:http://…`, `view-source:http://…`: a scheme wrapping a URL, not a field compared with one.
     !(cmp[2] === ':' && !cmp[1]!.includes('.') && s.scheme !== null && pre.endsWith(':'))

@@ -58,6 +58,7 @@ describe('a search for an address is prose, not a fetch', () => {
       '/search?q=what%20is%20169.254.169.254%3F',
       '/search?q=169.254.169.254!',
       '/search?q=fd00:ec2::254?',
+      '/search?q=169.254.169.254/',
     ]));
 
   test('filter and assignment syntax in a search or query field', () =>
@@ -68,6 +69,8 @@ describe('a search for an address is prose, not a fetch', () => {
       '/splunk/search?search=search%20dest=169.254.169.254%20|%20stats%20count',
       '/logs?query=dst:169.254.169.254',
       '/search?q=dest%3D169.254.169.254',
+      '/logs?filter=host:169.254.169.254',
+      '/logs?where=host%3D169.254.169.254',
     ]));
 
   test('an address with a path as the whole search text is kept below the default --fail-on, as a full URL is', async () => {
@@ -105,6 +108,9 @@ describe('settings and lists that name the address so as not to fetch it', () =>
       '/admin?blocked_hosts=169.254.169.254;10.0.0.1',
       '/cfg?env[NO_PROXY]=localhost,169.254.169.254',
       '/x?allowedHosts=metadata.google.internal',
+      '/settings?proxy_bypass_list=169.254.169.254',
+      '/cfg?trusted_proxies=169.254.169.254',
+      '/cfg?safelist=169.254.169.254',
     ]));
 
   test('a source or client address is not a destination', () =>
