@@ -1,4 +1,5 @@
 import { isAscii } from 'node:buffer';
+import { NextIndex, type QuickSpans, type SpanBuffer, spanBuffer } from '../core/parse/spans.ts';
 import type { LineRule } from '../core/rules/line-rule.ts';
 
 /** The format's quick field lister (`LineParser.quickPlaces`), when it has one. */
@@ -58,6 +59,8 @@ export function hasDirectives(buf: Uint8Array): boolean {
 /**
  * Visit the lines of `text` (whole lines cut at LF, a trailing CR removed) that `lineWanted` picks, with their
  * 0-based index. `bytes`: the chunk's UTF-8 length. Each rule's `placeMarks` are searched once over the whole text.
+ * With the format's `spans` (`LineParser.quickSpans`), a line whose fields it lists is decided on its fields alone,
+ * without copying the line: only lines it cannot list go through `quickPlaces`.
  */
 export function pickLines(
   text: string,
@@ -66,11 +69,14 @@ export function pickLines(
   quickPlaces: QuickPlaces | undefined,
   take: readonly boolean[] | undefined,
   visit: (index: number, line: string) => void,
+  spans?: QuickSpans,
 ): void {
   const noBreaks = chunkHasNoBreaks(text, bytes);
   const marks = rules.map((r) => (r.placeFilter && r.placeMarks ? r.placeMarks.lines(text) : undefined));
   const next = rules.map(() => 0);
   const unmarked = rules.map(() => false);
+  const find = new NextIndex(text);
+  const out = spanBuffer();
   let start = 0;
   let index = 0;
   while (start < text.length) {
@@ -87,12 +93,44 @@ export function pickLines(
         next[i] = k;
         unmarked[i] = k >= m.length || m[k]! >= nl;
       }
-      const l = text.slice(start, end);
-      if (lineWanted(l, rules, quickPlaces, take, noBreaks, unmarked)) visit(index, l);
+      const n = spans && text.charCodeAt(start) !== 35 ? spans(text, start, end, noBreaks, find, out) : -1;
+      if (n >= 0) {
+        if (spansWanted(text, start, end, out, n, rules, take, unmarked)) visit(index, text.slice(start, end));
+      } else {
+        const l = text.slice(start, end);
+        if (lineWanted(l, rules, quickPlaces, take, noBreaks, unmarked)) visit(index, l);
+      }
     }
     start = nl + 1;
     index++;
   }
+}
+
+/**
+ * `lineWanted` for the line `text[start, end)` whose fields are the `n` spans in `out`: the fields are plain
+ * substrings of the line, so a rule whose marks the line lacks only needs its `unmarked` test on them.
+ */
+function spansWanted(
+  text: string,
+  start: number,
+  end: number,
+  out: SpanBuffer,
+  n: number,
+  rules: readonly LineRule[],
+  take: readonly boolean[] | undefined,
+  unmarked: readonly boolean[],
+): boolean {
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i]!;
+    if (r.placeFilter) {
+      const marks = unmarked[i] ? r.placeMarks : undefined;
+      for (let k = 0; k < n; k++) {
+        const v = text.slice(out[k * 2]!, out[k * 2 + 1]!);
+        if (marks ? marks.unmarked(v) : r.placeFilter(v)) return true;
+      }
+    } else if ((take === undefined || take[i]) && r.mayMatch(text.slice(start, end))) return true;
+  }
+  return false;
 }
 
 /** Decode a chunk known to be valid UTF-8 (ASCII decodes faster as Latin-1, to the same string). */

@@ -4,7 +4,6 @@ import {
   chunkLines,
   type LineBase,
   type LineChunk,
-  type OverlongLine,
   type RESET,
 } from '../adapters/sources/chunk-lines.ts';
 import { expandInputs, type Input } from '../adapters/sources/expand-inputs.ts';
@@ -282,7 +281,15 @@ class InputScanner {
       return;
     }
     const picked: Array<[number, string]> = [];
-    pickLines(text(), c.buf.length, rules, this.places, chunkMay, (index, line) => picked.push([index, line]));
+    pickLines(
+      text(),
+      c.buf.length,
+      rules,
+      this.places,
+      chunkMay,
+      (index, line) => picked.push([index, line]),
+      this.driver.quickSpans,
+    );
     for (const [index, line] of picked) await this.line(line, c.firstLine + index, true);
   }
 

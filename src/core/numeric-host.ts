@@ -126,3 +126,13 @@ export function addressMatters(v: number): boolean {
   }
   return false;
 }
+
+/**
+ * The smallest nonzero address `addressMatters` may be true for, read off the metadata addresses and the internal
+ * intervals (an interval that matters at its first address only bounds nothing but that address). A plain decimal
+ * below it cannot matter, which lets the prefilter pass over short numbers without reading them.
+ */
+export const LEAST_NONZERO_MATTERING: number = Math.min(
+  ...[...METADATA].filter((v) => v > 0),
+  ...INTERNAL.map(([lo, , shape]) => (lo > 0 ? lo : shape === 'first' ? Number.POSITIVE_INFINITY : 1)),
+);

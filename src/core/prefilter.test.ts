@@ -91,6 +91,45 @@ test('mayAddressMetadata() passes whatever the classifier flags in arbitrary tex
   );
 });
 
+test('mayAddressMetadata() passes whatever the classifier flags among numbers in every IPv4 spelling (property)', () => {
+  // Host runs of digits, dots and the octal/hex prefixes, short and long, in URLs and bare: the needles that let the
+  // structural test skip its loop must leave every number that can matter to it.
+  const part = fc.oneof(
+    fc.integer({ min: 0, max: 2 ** 32 + 5 }).map(String),
+    fc.integer({ min: 0, max: 255 }).map(String),
+    fc.constantFrom(
+      '0',
+      '00',
+      '0x',
+      '0x7f',
+      '0xa9',
+      '0xA9FEA9FE',
+      'o7',
+      'q1',
+      '0o17',
+      '0251',
+      '0376',
+      '012',
+      '169',
+      '254',
+    ),
+    fc.integer({ min: 0, max: 2 ** 32 - 1 }).map((v) => `0x${v.toString(16)}`),
+    fc.integer({ min: 0, max: 2 ** 32 - 1 }).map((v) => `0${v.toString(8)}`),
+  );
+  const host = fc.array(part, { minLength: 1, maxLength: 4 }).map((a) => a.join('.'));
+  const text = fc
+    .tuple(
+      fc.constantFrom('', 'http://', '/go?u=http://', 'x=', '//', '@'),
+      host,
+      fc.constantFrom('', '/', '.', ':80/a', '&n=1', 'a'),
+    )
+    .map(([a, h, b]) => `${a}${h}${b}`);
+  fc.assert(
+    fc.property(text, (s) => classify(s).length === 0 || mayAddressMetadata(s)),
+    { numRuns: 5000 },
+  );
+});
+
 test('mayAddressMetadata() rejects ordinary request targets', () => {
   for (const t of [
     '/index.html',

@@ -5,7 +5,7 @@ import { percentDecodeFixpoint } from './decode/percent.ts';
 import { foldUnicode } from './decode/unicode.ts';
 import { ALIAS_NAMES } from './endpoints/aliases.ts';
 import { ALL_IPV4, CATALOGUE } from './endpoints/lookup.ts';
-import { addressMatters, ipv4Value } from './numeric-host.ts';
+import { addressMatters, ipv4Value, LEAST_NONZERO_MATTERING } from './numeric-host.ts';
 
 /**
  * A cheap necessary condition for `classify()` to find anything: text that fails it cannot address a metadata
@@ -272,6 +272,13 @@ export function mayAddressMetadata(text: string, layer = 0): boolean {
 }
 
 /**
+ * A run of host characters is read by value only when it may be an address that matters: it has a dot (2–4 parts),
+ * or starts with `0` (hex, octal, zero) or `o`/`q` (octal), or has this many digits in a row. Any other run is one
+ * plain decimal below `LEAST_NONZERO_MATTERING` (nonzero: it starts with 1–9), or no IPv4 spelling at all.
+ */
+const MATTERING_DIGITS = String(LEAST_NONZERO_MATTERING).length;
+
+/**
  * The structural half of `mayAddressMetadata`, for text known to hold no address mark. One pass over the characters:
  * control characters and `\` pass at once; each run of letters, digits and dots with a digit in it is read as an IPv4
  * host by value (`numeric-host.ts`); a run with non-ASCII characters is read folded. Text with `%` is tested again
@@ -289,33 +296,46 @@ export function mayAddressMetadataUnmarked(text: string, layer = 0): boolean {
   let runStart = 0;
   let runDigit = false;
   let runWide = false;
+  // Whether the run may be read as an address that matters (see `readRun`); the digits in a row so far.
+  let runRead = false;
+  let digits = 0;
   const n = text.length;
   for (let i = 0; i <= n; i++) {
     const c = i < n ? text.charCodeAt(i) : 32;
     if (c >= 48) {
       if (c <= 57) {
         runDigit = true;
+        if (++digits >= MATTERING_DIGITS || (c === 48 && i === runStart)) runRead = true;
         continue;
       }
+      digits = 0;
       if (c >= 128) {
         runWide = wide = true;
         continue;
       }
       const l = c | 32;
-      if (l >= 97 && l <= 122) continue;
+      if (l >= 97 && l <= 122) {
+        if ((l === 111 || l === 113) && i === runStart) runRead = true;
+        continue;
+      }
       if (c === 92) return true; // \
-    } else if (c === 46) continue;
-    else if (c === 9 || c === 10 || c === 13) return true; // tab LF CR
+    } else if (c === 46) {
+      runRead = true;
+      digits = 0;
+      continue;
+    } else if (c === 9 || c === 10 || c === 13) return true; // tab LF CR
     if (runWide) {
       // A host written with characters that fold to ASCII is read folded.
       if (ASCII.test(foldUnicode(text.slice(runStart, i)))) return true;
-    } else if (runDigit) {
+    } else if (runDigit && runRead) {
       const v = ipv4Value(text, runStart, i);
       if (v >= 0 && addressMatters(v)) return true;
     }
     runStart = i + 1;
     runDigit = false;
     runWide = false;
+    runRead = false;
+    digits = 0;
     if (c === 58) colons++;
     else if (c === 91) bracket = true;
     else if (c === 45 || c === 95) dash = true;

@@ -188,6 +188,7 @@ function make(name: string): LogFormat {
           return ev ? { kind: 'event', event: ev } : NOMATCH;
         },
         quickPlaces: quickCombinedPlaces,
+        quickSpans: quickCombinedSpans,
       };
     },
   };

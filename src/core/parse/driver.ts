@@ -1,4 +1,5 @@
 import { detectFormat, FORMATS } from './registry.ts';
+import type { QuickSpans } from './spans.ts';
 import type { LineOrigin, LineParser, LogFormatName, ParseResult, ParserOptions } from './types.ts';
 
 export interface DriverResult {
@@ -40,6 +41,11 @@ export class FormatDriver {
   quickPlaces(text: string, noBreaks = false): string[] | null {
     const p = this.parser;
     return p?.quickPlaces ? p.quickPlaces(text, noBreaks) : null;
+  }
+
+  /** The current format's span lister (`LineParser.quickSpans`), if it has one. */
+  get quickSpans(): QuickSpans | undefined {
+    return this.parser?.quickSpans;
   }
 
   parse(text: string, origin: LineOrigin): DriverResult {

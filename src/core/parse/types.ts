@@ -1,4 +1,5 @@
 import type { HttpEvent } from '../model/event.ts';
+import type { QuickSpans } from './spans.ts';
 
 /** `--log-format` names (DESIGN.md). `auto` detects per file and re-detects when a line stops parsing. */
 export const LOG_FORMATS = [
@@ -56,6 +57,8 @@ export interface LineParser {
    * before it. `noBreaks`: the caller knows `text` holds no CR, LF, U+2028 or U+2029.
    */
   quickPlaces?(text: string, noBreaks?: boolean): string[] | null;
+  /** Optional, with `quickPlaces`: the same over one line of a larger text, as spans (see `QuickSpans`). */
+  readonly quickSpans?: QuickSpans;
 }
 
 export interface ParserOptions {
