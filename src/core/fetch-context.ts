@@ -166,8 +166,14 @@ const isSourceParam = (name: string) => SOURCE_PARAM.test(lastPart(name).replace
  */
 const ADDRESS_KEY =
   /^(?:[a-z]*(?:ip|ips|ipv4|ipv6|ipaddr|ipaddress|ipaddresses|addr|address|addresses)|hostname|hostnames|hosts|fqdn|dnsname)$/;
-/** Keys that make an object a connection to open, not a record: a sibling of the address that says how to reach it. */
+/**
+ * Keys that make an object a connection to open, not a record: a sibling of the address that says how to reach it.
+ * (`port` says so unless the document records a flow: a source beside the destination, as ECS and flow logs write.)
+ */
 const CONNECT_KEY = /^(?:port|path|scheme|method|url|uri|endpoint|timeout)$/;
+const FLOW_SOURCE = /"(?:source|src|src_?ip|srcaddr|source_?ip|source_?address|client|client_?ip)"\s*:/i;
+/** Keys whose object is something to connect to (`{"upstream":{"ip":…}}`), whatever its own keys. */
+const FETCH_PARENT = /(?:target|upstream|backend|proxy|webhook|callback|remote|url|uri|fetch|request)s?$/;
 /** An Elasticsearch/OpenSearch query clause around the value. */
 const QUERY_DSL =
   /"(?:term|terms|match|match_phrase|query_string|simple_query_string|wildcard|prefix|range|must|must_not|should|filter)"\s*:\s*[{[]/;
@@ -219,6 +225,8 @@ interface DataSpot {
   nested: boolean;
   /** The text before the reference holds an Elasticsearch/OpenSearch query clause. */
   queryDsl: boolean;
+  /** The key whose value is the holding object (`upstream` in `{"upstream":{"ip":…}}`), when there is one. */
+  parent?: string;
 }
 
 /** The parameter value (or JSON string) the reference sits in: [start, end) in the text, its name, and for a JSON or
@@ -324,11 +332,15 @@ function jsonSpot(t: string, quote: number): DataSpot | undefined {
       }
     }
   }
+  const parent = /"((?:[^"\\]|\\.){1,64})"\s*:\s*\[?\s*(?:\{[^{}]*\}\s*,\s*)*$/.exec(
+    t.slice(Math.max(0, open - 2048), open),
+  )?.[1];
   return {
     key,
     siblings: objectKeys(t.slice(open, close)),
     nested: /[{[]/.test(t.slice(0, open)),
     queryDsl: QUERY_DSL.test(t.slice(0, quote)),
+    ...(parent !== undefined ? { parent } : {}),
   };
 }
 
@@ -552,7 +564,8 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
       data &&
       ADDRESS_KEY.test(lastPart(data.key).replace(/[-_]/g, '')) &&
       (data.siblings.length >= 2 || data.nested) &&
-      !data.siblings.some((k) => CONNECT_KEY.test(k))
+      !data.siblings.some((k) => CONNECT_KEY.test(k) && !(k === 'port' && FLOW_SOURCE.test(t))) &&
+      !(data.parent && FETCH_PARENT.test(lastPart(data.parent).replace(/[-_]/g, '')))
     ) {
       return {
         reading: 'record',

@@ -192,6 +192,12 @@ describe('request bodies that state the address as data (JSON lines keep the bod
     { env: { NO_PROXY: '169.254.169.254' } },
     { proxy: { no_proxy: ['localhost', '169.254.169.254', 'metadata.google.internal'] } },
     { client: '169.254.169.254', action: 'login' },
+    {
+      '@timestamp': '2026-03-02T10:14:07Z',
+      source: { ip: '10.0.3.17', port: 51514 },
+      destination: { ip: '169.254.169.254', port: 80 },
+      network: { transport: 'tcp' },
+    },
   ];
   const yaml = [
     'apiVersion: v1\nkind: Pod\nspec:\n  hostAliases:\n  - ip: "169.254.169.254"\n    hostnames:\n    - "metadata.google.internal"\n  containers:\n  - name: web\n    image: nginx\n',
@@ -204,6 +210,8 @@ describe('request bodies that state the address as data (JSON lines keep the bod
     { ip: '169.254.169.254' },
     { address: '169.254.169.254' },
     { webhook: { target: '169.254.169.254/latest/user-data' } },
+    { upstream: { address: '169.254.169.254', weight: 1 } },
+    { ip: '169.254.169.254', port: 80 },
   ];
   test('query DSL, inventory records, manifests, flow events and proxy settings give no finding', async () => {
     const bodies = [...records.map((r) => JSON.stringify(r)), ...yaml];
