@@ -1,10 +1,11 @@
+import { resolve } from 'node:path';
 import { expandInputs, type InputProblem, readJsonRecords } from '../adapters/sources/json-record-files.ts';
 import { ImdsguardError, InputSyntaxError } from '../core/errors.ts';
 import { stepFromRecord } from '../core/investigate/from-finding.ts';
 import { buildIncidents, type Incident } from '../core/investigate/incident.ts';
 import type { InputKind } from '../core/investigate/input-kind.ts';
 import { type Selection, selectIncidents } from '../core/investigate/select.ts';
-import type { Step } from '../core/investigate/step.ts';
+import type { RecordSource, Step } from '../core/investigate/step.ts';
 import type { Finding } from '../core/model/finding.ts';
 import type { FindingSink } from '../core/ports.ts';
 import { runCloudtrail } from './cloudtrail.ts';
@@ -62,23 +63,51 @@ class StepCollector {
   }
 
   /** One record read from `source`; a malformed finding is a problem naming its file and line. */
-  add(value: unknown, source: { file: string; line: number }, kind: InputKind): void {
+  add(value: unknown, source: RecordSource, kind: InputKind): void {
     this.records++;
     try {
-      const step = stepFromRecord(value, source);
-      if (!step) return;
+      // One spelling of each path: `./a.log`, `a.log` and its absolute path are one file.
+      const step = stepFromRecord(value, source, { fileKey: (f) => resolve(f) });
+      if (!step) {
+        this.notFindings(value, source);
+        return;
+      }
       this.steps.push(step);
       this.byKind[kind] = (this.byKind[kind] ?? 0) + 1;
     } catch (e) {
       if (!(e instanceof InputSyntaxError) || !this.onProblem) throw e;
-      this.onProblem({ file: source.file, line: source.line, message: e.message, skipped: 'record' });
+      this.onProblem({
+        file: source.file,
+        ...(source.line !== undefined ? { line: source.line } : {}),
+        message: e.message,
+        skipped: 'record',
+      });
     }
   }
 
-  /** A finding a use case made from a raw input: it is read where its own origin says. */
-  addFinding(f: Finding | Record<string, unknown>, fallback: string, kind: InputKind): void {
+  /**
+   * A finding a use case made from a raw input: read where its own origin says (a log line), else from the inputs
+   * of its kind, with no line (a finding of the cloudtrail correlator rests on many records).
+   */
+  addFinding(f: Finding | Record<string, unknown>, inputs: readonly string[], kind: InputKind): void {
     const origin = (f as Finding).origin;
-    this.add(f, { file: origin?.file ?? fallback, line: origin?.line ?? 0 }, kind);
+    const others = inputs.length - 1;
+    const file =
+      origin?.file ??
+      `${inputs[0] ?? '-'}${others > 0 ? ` (and ${others} other input${others === 1 ? '' : 's'})` : ''}`;
+    this.add(f, { file, ...(origin?.file && origin.line !== undefined ? { line: origin.line } : {}) }, kind);
+  }
+
+  /** Records of a findings input that are no imdsguard record, per file: counted, then named on stderr. */
+  readonly foreign = new Map<string, { count: number; firstLine?: number }>();
+
+  private notFindings(value: unknown, source: RecordSource): void {
+    const type = (value as { type?: unknown }).type;
+    // Daemon events and earlier incidents are imdsguard's own records, stepped over by design.
+    if (type === 'event' || type === 'incident' || type === 'explain') return;
+    const had = this.foreign.get(source.file);
+    if (had) had.count++;
+    else this.foreign.set(source.file, { count: 1, ...(source.line !== undefined ? { firstLine: source.line } : {}) });
   }
 }
 
@@ -138,6 +167,16 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
       const values = Array.isArray(rec.value) ? rec.value : [rec.value];
       for (const value of values) collect.add(value, { file: rec.file, line: rec.line }, 'findings');
     }
+  // Records of another kind among findings (a few trail records or log lines in a findings file) are not read:
+  // each such file is named, with its first such line and why.
+  for (const [file, f] of collect.foreign) {
+    const where = f.firstLine !== undefined ? `${file}:${f.firstLine}` : file;
+    const message =
+      `${where}: ${f.count} record(s) among the findings of this input are not imdsguard records (audit records, ` +
+      'inventory or log lines?) and were not read; give them as an input of their own';
+    if (!problem) throw new InputSyntaxError(message, { file });
+    problem({ file, ...(f.firstLine !== undefined ? { line: f.firstLine } : {}), message, skipped: 'record' });
+  }
 
   // Inventory: its posture findings, and the instance addresses that tell cloudtrail where a key was used from.
   const inventory = of('inventory');
@@ -145,7 +184,7 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
   if (inventory.length > 0)
     await runPosture({
       inputs: inventory,
-      emit: (f) => collect.addFinding(f, inventory[0]!, 'inventory'),
+      emit: (f) => collect.addFinding(f, inventory, 'inventory'),
       ...hooks,
       ...(problem
         ? {
@@ -163,7 +202,7 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
       inputs: audit,
       // An inventory with a problem in it was reported once already; the address book is read without it.
       inventory: inventory.filter((f) => !badInventory.has(f)),
-      emit: (f) => collect.addFinding(f, audit[0]!, 'audit'),
+      emit: (f) => collect.addFinding(f, audit, 'audit'),
       ...hooks,
     });
 
@@ -171,7 +210,7 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
   if (logs.length > 0) {
     onFile?.(0, [logs[0]!]);
     const sink: FindingSink = {
-      write: (f) => collect.addFinding(f, logs[0]!, 'log'),
+      write: (f) => collect.addFinding(f, logs, 'log'),
       close: async () => {},
     };
     const stats = await runScan({

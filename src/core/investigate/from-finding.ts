@@ -1,4 +1,6 @@
+import { posix } from 'node:path';
 import { InputSyntaxError } from '../errors.ts';
+import { findingId } from '../model/finding.ts';
 import { isSeverity } from '../model/severity.ts';
 import type { RecordSource, Step, StepKind } from './step.ts';
 
@@ -16,6 +18,38 @@ export function roleInPath(path: string | undefined): string | undefined {
   const gcp = /\/service-accounts\/([^/?#\s]+)\/(?:token|identity)/.exec(path);
   if (gcp?.[1]) return safeDecode(gcp[1]);
   return undefined;
+}
+
+/**
+ * A role as a finding writes it: a name (`web-role`), or an ARN that also says its account
+ * (`arn:aws:iam::111122223333:role/path/web-role`, `arn:aws:sts::111122223333:assumed-role/web-role/session`).
+ */
+export function roleRef(written: string): { name: string; account?: string } {
+  const arn =
+    /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):(?:role\/(?:[^\s]*\/)?([^/\s]+)|assumed-role\/([^/\s]+)(?:\/\S*)?)$/.exec(
+      written,
+    );
+  if (arn) return { name: (arn[2] ?? arn[3])!, account: arn[1]! };
+  return { name: written };
+}
+
+/** The host a record names: the findings store's `fleet.host` (id, else name), or a top-level `host`. */
+function hostOf(f: Rec): string | undefined {
+  const fleetHost = obj(obj(f.fleet)?.host);
+  const own = f.host;
+  return (
+    str(fleetHost?.id) ?? str(fleetHost?.name) ?? str(own) ?? str(obj(own)?.id) ?? str(obj(own)?.name) ?? undefined
+  );
+}
+
+/** A path as one spelling without the file system: `./a.log` and `a.log` alike (the caller may resolve further). */
+export function lexicalFileKey(file: string): string {
+  return posix.normalize(file.replace(/\\/g, '/'));
+}
+
+export interface StepOptions {
+  /** One spelling of a file path (the app resolves it against the working directory); lexical by default. */
+  fileKey?: (file: string) => string;
 }
 
 function safeDecode(s: string): string {
@@ -71,6 +105,17 @@ function maskedKeysOf(f: Rec): string[] {
   return [...out];
 }
 
+const clientIp = (f: Rec): string | undefined => str(obj(f.client)?.ip);
+
+/**
+ * One process: its pid names it only on one host and only while it lives, so the key holds the host, the sensor,
+ * the pid, its start time (where the record has one) and its executable.
+ */
+function processKeyOf(host: string | undefined, sensor: string | undefined, proc: Rec): string {
+  const start = proc.start_time ?? proc.starttime ?? proc.start;
+  return [host ?? '', sensor ?? '', proc.pid ?? '', start ?? '', proc.exe ?? ''].map(String).join(' ');
+}
+
 function add(facts: Array<[string, string]>, name: string, v: unknown): void {
   if (v === undefined || v === null || v === '') return;
   facts.push([name, typeof v === 'object' ? JSON.stringify(v) : String(v)]);
@@ -81,7 +126,7 @@ function add(facts: Array<[string, string]>, name: string, v: unknown): void {
  * (events, incidents). A record that claims to be a finding but lacks its id, rule or severity is an input error
  * naming the file and line it was read from.
  */
-export function stepFromRecord(value: unknown, source: RecordSource): Step | undefined {
+export function stepFromRecord(value: unknown, source: RecordSource, opts: StepOptions = {}): Step | undefined {
   const f = obj(value);
   if (!f) throw new InputSyntaxError('expected a JSON object (a finding record)', source);
   if (f.type !== 'finding') return undefined;
@@ -99,21 +144,53 @@ export function stepFromRecord(value: unknown, source: RecordSource): Step | und
   const proc = obj(f.process);
   const ev = obj(f.evidence);
   const roles = new Set<string>();
+  // Accounts the record names, strongest first: a role ARN's, the resource's, then the fleet envelope's.
+  const accounts: string[] = [];
+  const addRole = (written: string) => {
+    const r = roleRef(written);
+    roles.add(r.name);
+    if (r.account) accounts.push(r.account);
+  };
   const pathRole = roleInPath(str(target?.path) ?? str(http?.path));
-  if (pathRole && (kind === 'ssrf-success' || kind === 'ssrf-attempt' || kind === 'host-fetch')) roles.add(pathRole);
+  if (pathRole && (kind === 'ssrf-success' || kind === 'ssrf-attempt' || kind === 'host-fetch')) addRole(pathRole);
   const owner = str(secret?.owner);
-  const ownerRole = owner ? /^(?:role|service account) (.+)$/.exec(owner)?.[1] : undefined;
-  if (ownerRole) roles.add(ownerRole);
+  if (owner) {
+    const named = /^(?:role|service account) (.+)$/.exec(owner)?.[1];
+    if (named) addRole(named);
+    else if (owner.startsWith('arn:')) addRole(owner);
+    const ownerAccount = /^account (\d{12})$/.exec(owner)?.[1];
+    if (ownerAccount) accounts.push(ownerAccount);
+  }
   const principal = str(f.principal);
-  if (principal && (kind === 'cloud-use' || kind === 'cloud-recon')) roles.add(principal);
+  if (principal && (kind === 'cloud-use' || kind === 'cloud-recon')) addRole(principal);
+  const resourceAccount = str(resource?.account);
+  if (resourceAccount) accounts.push(resourceAccount);
+  const fleetAccount = str(obj(f.fleet)?.account);
+  if (fleetAccount) accounts.push(fleetAccount);
+  const account = accounts[0];
+  const host = hostOf(f);
+  const file = str(origin.file);
+  const fileKey = file !== undefined ? (opts.fileKey ?? lexicalFileKey)(file) : undefined;
+  const line = num(origin.line);
+  const hashes = hashesOf(f);
+  const endTime = str(ev?.last_time);
+  const endMs = timeMs(endTime);
   const t = str(f.time);
   const ms = timeMs(t);
+  // A finding about a line of a file is that line, however the path was spelt; others are their id (made from
+  // trail records or a process, no path in it), on their host.
+  const identity =
+    fileKey !== undefined
+      ? findingId(rule, [host, fileKey, line, t, clientIp(f), str(target?.decoded), ...hashes])
+      : host !== undefined
+        ? findingId(rule, [host, id])
+        : id;
   const facts: Array<[string, string]> = [];
-  const clientIp = str(obj(f.client)?.ip);
+  const client = clientIp(f);
   switch (kind) {
     case 'ssrf-attempt':
     case 'ssrf-success':
-      add(facts, 'client', clientIp);
+      add(facts, 'client', client);
       add(facts, 'target', target?.decoded ?? target?.raw);
       if (target?.raw !== undefined && target.raw !== target.decoded) add(facts, 'as written', target.raw);
       if (Array.isArray(f.transforms) && f.transforms.length) add(facts, 'obfuscation', f.transforms.join(', '));
@@ -135,7 +212,7 @@ export function stepFromRecord(value: unknown, source: RecordSource): Step | und
     case 'cloud-use':
     case 'cloud-recon':
       add(facts, 'principal', principal);
-      add(facts, 'from', clientIp);
+      add(facts, 'from', client);
       add(facts, 'calls', ev?.event_names ? Object.keys(obj(ev.event_names) ?? {}).join(', ') : undefined);
       add(facts, 'access keys', Array.isArray(ev?.access_keys) ? ev.access_keys.join(', ') : undefined);
       break;
@@ -160,22 +237,27 @@ export function stepFromRecord(value: unknown, source: RecordSource): Step | und
     title: str(f.title) ?? rule,
     ...(t ? { time: t } : {}),
     ...(ms !== undefined ? { timeMs: ms } : {}),
+    ...(endTime && endMs !== undefined && ms !== undefined && endMs > ms ? { endTime, endMs } : {}),
     ...(str(f.provider) ? { provider: f.provider as string } : {}),
     origin: {
       ...(str(origin.file) ? { file: origin.file as string } : {}),
-      ...(num(origin.line) !== undefined ? { line: origin.line as number } : {}),
+      ...(line !== undefined ? { line } : {}),
       ...(sensor ? { sensor } : {}),
       ...(Array.isArray(origin.event_ids) ? { event_ids: origin.event_ids.filter((x) => typeof x === 'string') } : {}),
     },
     source,
-    ...(clientIp ? { clientIp } : {}),
+    ...(host !== undefined ? { host } : {}),
+    ...(fileKey !== undefined ? { fileKey } : {}),
+    identity,
+    ...(account !== undefined ? { account } : {}),
+    ...(client ? { clientIp: client } : {}),
     roles: [...roles],
     ...(str(resource?.id) ? { instance: resource!.id as string } : {}),
-    keyHashes: hashesOf(f),
+    keyHashes: hashes,
     maskedKeys: maskedKeysOf(f),
     ...(str(target?.path_class) ? { pathClass: target!.path_class as string } : {}),
     relatedFindings: related,
-    ...(proc ? { processKey: `${sensor ?? ''} ${proc.pid ?? ''} ${proc.exe ?? ''}` } : {}),
+    ...(proc ? { processKey: processKeyOf(host, sensor, proc) } : {}),
     ...(version ? { imdsVersion: version } : {}),
     ...(f.decision === 'deny' ? { denied: true as const } : {}),
     facts,

@@ -2,7 +2,7 @@ import { findingId } from '../model/finding.ts';
 import { maxSeverity, type Severity, severityRank } from '../model/severity.ts';
 import { type Link, type LinkOptions, linkSteps } from './links.ts';
 import { type RemediationStep, remediationFor } from './remediation.ts';
-import { STEP_KINDS, STEP_LABEL, type Step, type StepKind, stageOf } from './step.ts';
+import { type RecordSource, STEP_KINDS, STEP_LABEL, type Step, type StepKind, stageOf } from './step.ts';
 
 export const INCIDENT_SCHEMA_VERSION = '1';
 
@@ -17,8 +17,8 @@ export interface IncidentStep {
   time?: string;
   /** Where the evidence is (the log line, sensor, or trail events), as in the finding. */
   origin: Step['origin'];
-  /** Where the finding was read: the input of `investigate`, file and 1-based line. */
-  source: { file: string; line: number };
+  /** Where the finding was read: the input of `investigate`, file and 1-based line (none for a finding made from many records). */
+  source: RecordSource;
   facts: Record<string, string>;
 }
 
@@ -26,7 +26,10 @@ export interface IncidentStep {
 export interface Incident {
   type: 'incident';
   schema_version: string;
-  /** Stable: a hash of the incident's root finding, so a re-run with more evidence keeps the id. */
+  /**
+   * Stable: a hash of what the incident's root finding is about (not of its id, which hashes the path as spelt), so
+   * a re-run with more evidence, other incidents or another spelling of a path keeps the id.
+   */
   id: string;
   title: string;
   severity: Severity;
@@ -73,9 +76,9 @@ class UnionFind {
 
 const ATTACK_KINDS = new Set<StepKind>(['ssrf-success', 'credential-leak', 'host-fetch']);
 
-/** Incident ids: `inc-` and 20 hex digits of a hash of the root finding id. */
-export function incidentId(rootFindingId: string): string {
-  return `inc-${findingId('incident', [rootFindingId]).slice(0, 20)}`;
+/** Incident ids: `inc-` and 20 hex digits of a hash of the root step's identity (`Step.identity`). */
+export function incidentId(rootIdentity: string): string {
+  return `inc-${findingId('incident', [rootIdentity]).slice(0, 20)}`;
 }
 
 function titleOf(steps: readonly Step[], clients: string[], roles: string[]): string {
@@ -101,10 +104,22 @@ function titleOf(steps: readonly Step[], clients: string[], roles: string[]): st
  */
 export function buildIncidents(steps: readonly Step[], opts: BuildOptions = {}): Incident[] {
   const unique = new Map<string, Step>();
-  // The same finding read twice (two outputs of one run) is one step.
-  for (const s of steps) if (!unique.has(s.findingId)) unique.set(s.findingId, s);
+  // The same finding read twice (two outputs of one run, or one log named `./a.log` and `a.log`) is one step: the
+  // one whose id sorts first, whatever the order of the inputs. Its other ids still name it for `related`.
+  const ids = new Set<string>();
+  for (const s of steps) {
+    ids.add(s.findingId);
+    const had = unique.get(s.identity);
+    if (!had || s.findingId < had.findingId) unique.set(s.identity, s);
+  }
   const all = [...unique.values()];
-  const links = linkSteps(all, opts);
+  const kept = new Map(all.map((s) => [s.identity, s.findingId]));
+  const alias = new Map<string, string>();
+  if (ids.size > all.length) for (const s of steps) alias.set(s.findingId, kept.get(s.identity)!);
+  const links = linkSteps(
+    alias.size > 0 ? all.map((s) => ({ ...s, relatedFindings: s.relatedFindings.map((r) => alias.get(r) ?? r) })) : all,
+    opts,
+  );
   const uf = new UnionFind();
   for (const l of links) uf.union(l.from, l.to);
   const groups = new Map<string, Step[]>();
@@ -147,12 +162,13 @@ function toIncident(group: Step[], links: Link[]): Incident {
   const ordered = group.slice().sort((a, b) => {
     const ta = effective.get(a.findingId) ?? Number.POSITIVE_INFINITY;
     const tb = effective.get(b.findingId) ?? Number.POSITIVE_INFINITY;
+    // Ties go by what the findings are about, never by the inputs' order or names: the root, and so the id, is the
+    // same however the inputs are given.
     return (
       ta - tb ||
       stageOf(a.kind) - stageOf(b.kind) ||
-      a.source.file.localeCompare(b.source.file) ||
-      a.source.line - b.source.line ||
-      a.findingId.localeCompare(b.findingId)
+      (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0) ||
+      (a.findingId < b.findingId ? -1 : a.findingId > b.findingId ? 1 : 0)
     );
   });
   const rootStep = ordered.find((s) => s.kind !== 'posture') ?? ordered[0]!;
@@ -166,6 +182,11 @@ function toIncident(group: Step[], links: Link[]): Incident {
       ? links.reduce((m, l) => Math.min(m, l.confidence), 1)
       : ordered.reduce((m, s) => Math.max(m, s.confidence), 0);
   const timed = ordered.filter((s) => s.timeMs !== undefined).sort((a, b) => a.timeMs! - b.timeMs!);
+  // The incident lasts until its last step ends (a cloud finding spans its records).
+  const last = timed.reduce<Step | undefined>(
+    (m, s) => (m === undefined || (s.endMs ?? s.timeMs!) > (m.endMs ?? m.timeMs!) ? s : m),
+    undefined,
+  );
   const clients = [
     ...new Set(ordered.filter((s) => s.kind === 'ssrf-attempt' || s.kind === 'ssrf-success').map((s) => s.clientIp)),
   ].filter((c): c is string => Boolean(c));
@@ -180,11 +201,11 @@ function toIncident(group: Step[], links: Link[]): Incident {
   return {
     type: 'incident',
     schema_version: INCIDENT_SCHEMA_VERSION,
-    id: incidentId(rootStep.findingId),
+    id: incidentId(rootStep.identity),
     title: titleOf(ordered, clients, roles),
     severity,
     confidence: Math.round(confidence * 100) / 100,
-    ...(timed.length > 0 ? { first_time: timed[0]!.time!, last_time: timed[timed.length - 1]!.time! } : {}),
+    ...(timed.length > 0 && last ? { first_time: timed[0]!.time!, last_time: last.endTime ?? last.time! } : {}),
     root_finding_id: rootStep.findingId,
     stages,
     clients,

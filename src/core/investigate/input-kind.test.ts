@@ -48,5 +48,9 @@ test('the majority of the first records decides; a first record longer than the 
     kind(`{"Reservations":[{"Instances":[{"InstanceId":"i-0123456789abcdef0","Tags":"${'x'.repeat(100)}`, false),
     'inventory',
   );
-  assert.equal(kind(`{"message":"${'x'.repeat(100)}`, false), 'log');
+  // A finding says what it is first: however long the record, its type decides.
+  assert.equal(kind(`{"type":"finding","id":"f1","evidence":{"note":"${'x'.repeat(100)}`, false), 'findings');
+  // Nothing says it: undefined, the caller reads more of the input; the whole input is a log.
+  assert.equal(kind(`{"message":"${'x'.repeat(100)}`, false), undefined);
+  assert.equal(kind(`{"message":"${'x'.repeat(100)}`, true), 'log');
 });

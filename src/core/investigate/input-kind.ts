@@ -56,12 +56,16 @@ function wrapperKind(text: string): Voted | undefined {
   return undefined;
 }
 
+/** The first record's own `type`, for a record too long to see whole: the sinks write `type` first. */
+const TYPE_FIRST = /^\s*\[?\s*\{\s*"type"\s*:\s*"(finding|event|incident)"/;
+
 /**
  * Decide what an input holds from its first bytes (gunzipped). `whole` says the bytes are the whole input (so a last
  * record without a newline counts). A JSON input is what most of its first records are; text that is not JSON is a
- * log.
+ * log. Undefined when the bytes hold no whole record and neither the record's `type` nor the document's wrapper key
+ * says what it is: the caller looks at more of the input (a first record has no size limit but the readers' own).
  */
-export function inputKindOf(head: Uint8Array, file: string, whole: boolean): InputKind {
+export function inputKindOf(head: Uint8Array, file: string, whole: boolean): InputKind | undefined {
   if (head.length === 0) return 'empty';
   const buf = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
   if (buf.subarray(0, SQLITE_MAGIC.length).toString('latin1') === SQLITE_MAGIC) return 'store';
@@ -84,7 +88,10 @@ export function inputKindOf(head: Uint8Array, file: string, whole: boolean): Inp
     seen++;
     votes[recordKind(value, rec.key, file)]++;
   }
-  if (seen === 0) return wrapperKind(text) ?? 'log';
+  if (seen === 0) {
+    if (TYPE_FIRST.test(text)) return 'findings';
+    return wrapperKind(text) ?? (whole ? 'log' : undefined);
+  }
   // Ties go to the more specific reading: a findings file with a few log lines in it is still findings.
   const order: Voted[] = ['findings', 'audit', 'inventory', 'log'];
   return order.reduce((best, k) => (votes[k] > votes[best] ? k : best), order[0]!);

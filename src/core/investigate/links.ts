@@ -41,6 +41,11 @@ export interface LinkOptions {
   proximityMs?: number;
   /** Host requests of one process further apart than this are not chained. Default 1 h. */
   processGapMs?: number;
+  /**
+   * How far the clocks of two sources may disagree. A link goes from cause to consequence: one whose consequence
+   * is more than this before its cause is not made. Default 5 min.
+   */
+  clockSkewMs?: number;
 }
 
 const CONFIDENCE: Record<LinkReason, number> = {
@@ -58,9 +63,10 @@ const CONFIDENCE: Record<LinkReason, number> = {
   'time-proximity': 0.3,
 };
 
-/** Where a step's evidence is, as a responder would look it up. */
+/** Where a step's evidence is, as a responder would look it up (with its host when the record names one). */
 export function whereOf(s: Step): string {
-  if (s.origin.file) return s.origin.line !== undefined ? `${s.origin.file}:${s.origin.line}` : s.origin.file;
+  const on = s.host !== undefined ? ` on ${s.host}` : '';
+  if (s.origin.file) return `${s.origin.line !== undefined ? `${s.origin.file}:${s.origin.line}` : s.origin.file}${on}`;
   if (s.origin.event_ids?.length)
     return `events ${s.origin.event_ids.slice(0, 3).join(', ')}${s.origin.event_ids.length > 3 ? ', …' : ''}`;
   if (s.origin.sensor) return `sensor ${s.origin.sensor}${s.processKey ? ` (${s.processKey.trim()})` : ''}`;
@@ -74,11 +80,16 @@ function gapText(ms: number): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
+/** Time, then story order, then what the finding is about: never the order or the spelling of the inputs. */
 const byTime = (a: Step, b: Step): number =>
   (a.timeMs ?? Number.POSITIVE_INFINITY) - (b.timeMs ?? Number.POSITIVE_INFINITY) ||
   stageOf(a.kind) - stageOf(b.kind) ||
-  a.source.file.localeCompare(b.source.file) ||
-  a.source.line - b.source.line;
+  (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0);
+
+/** Two steps may be about one role: the same name in two accounts is two roles. An unknown account agrees with any. */
+export function sameAccount(a: Step, b: Step): boolean {
+  return a.account === undefined || b.account === undefined || a.account === b.account;
+}
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   const l = m.get(k);
@@ -105,10 +116,13 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
   const lifetime = opts.credentialLifetimeMs ?? 12 * 3600_000;
   const proximity = opts.proximityMs ?? 10 * 60_000;
   const processGap = opts.processGapMs ?? 3600_000;
+  const skew = opts.clockSkewMs ?? 5 * 60_000;
   const links: Link[] = [];
   const seen = new Set<string>();
   const link = (from: Step, to: Step, reason: LinkReason, explanation: string, extra: string[] = [], conf?: number) => {
     if (from.findingId === to.findingId) return;
+    // Cause before consequence: a consequence (its span, for a cloud finding) over before its cause began is none.
+    if (from.timeMs !== undefined && to.timeMs !== undefined && (to.endMs ?? to.timeMs) < from.timeMs - skew) return;
     const key = `${from.findingId}>${to.findingId}`;
     const back = `${to.findingId}>${from.findingId}`;
     if (seen.has(key) || seen.has(back)) return;
@@ -152,12 +166,20 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
   const credentialsByRole = byRole(credentialSuccesses);
 
   // 0. Findings about one line of one log (the app's own metadata request and the credentials it logged).
+  // A line is one line of one file on one host: without a host in the records, of one finding file (two hosts'
+  // scans of /var/log/app.log, collected side by side, are two logs).
   const byLine = new Map<string, Step[]>();
   for (const s of steps)
-    if (s.origin.file && s.origin.line !== undefined) push(byLine, `${s.origin.file}:${s.origin.line}`, s);
-  for (const [where, list] of [...byLine].sort((a, b) => a[0].localeCompare(b[0]))) {
+    if (s.fileKey !== undefined && s.origin.line !== undefined)
+      push(
+        byLine,
+        [s.host ?? '', s.host === undefined ? s.source.file : '', s.fileKey, s.origin.line].join('\u0000'),
+        s,
+      );
+  for (const [, list] of [...byLine].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
     if (list.length < 2) continue;
-    list.sort((a, b) => stageOf(a.kind) - stageOf(b.kind) || a.findingId.localeCompare(b.findingId));
+    list.sort((a, b) => stageOf(a.kind) - stageOf(b.kind) || (a.identity < b.identity ? -1 : 1));
+    const where = whereOf(list[0]!);
     for (let i = 1; i < list.length; i++) link(list[i - 1]!, list[i]!, 'same-line', `both are about ${where}`);
   }
 
@@ -175,10 +197,11 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
     }
   }
 
-  // 2. The request that most likely caused each leak.
+  // 2. The request that most likely caused each leak. Each rule is tried on its own, so evidence added for one
+  // never withdraws the link another made.
   for (const leak of leaks) {
     const cause = leak.relatedFindings.map((id) => byId.get(id)).find((s) => s && isSsrf(s));
-    if (cause) {
+    if (cause)
       link(
         cause,
         leak,
@@ -186,8 +209,6 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
         'the scan tied the leak to this request (same client asked for credentials shortly before)',
         [`finding ${cause.findingId}`],
       );
-      continue;
-    }
     const fetched = uniqueByRole(
       successByRole,
       leak,
@@ -196,12 +217,9 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
       'fetched the credentials of role',
       'before they leaked',
     );
-    if (fetched) {
-      link(fetched.step, leak, 'same-role-time-window', fetched.why, [], fetched.confidence);
-      continue;
-    }
-    // Time alone: only when a single client fetched credentials in the window just before the leak.
-    if (leak.timeMs === undefined) continue;
+    if (fetched) link(fetched.step, leak, 'same-role-time-window', fetched.why, [], fetched.confidence);
+    // Time alone: only when nothing else ties the leak, and a single client fetched credentials just before it.
+    if (cause || fetched || leak.timeMs === undefined) continue;
     const near = credentialSuccesses.filter((s) => within(s, leak, proximity) === true);
     const clients = new Set(near.map((s) => s.clientIp ?? s.findingId));
     if (near.length > 0 && clients.size === 1) {
@@ -222,38 +240,37 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
     for (const h of l.keyHashes) push(leaksByHash, h, l);
     for (const m of l.maskedKeys) push(leaksByMasked, m, l);
   }
+  // Every rule is tried for every use (none stands back for a stronger one), so more evidence adds links and never
+  // takes one away; only the links on a role or on time alone are withdrawn when a second candidate makes them a
+  // guess.
   for (const c of clouds.slice().sort(byTime)) {
-    let strong = false;
-    const hashLeak = c.keyHashes.flatMap((h) => (leaksByHash.get(h) ?? []).map((l) => [l, h] as const))[0];
-    if (hashLeak) {
-      link(hashLeak[0], c, 'same-key-hash', `the key used here is the key leaked there (same salted hash)`, [
-        hashLeak[1],
-      ]);
-      strong = true;
-    } else {
-      const masked = c.maskedKeys
-        .flatMap((m) => (leaksByMasked.get(m) ?? []).map((l) => [l, m] as const))
-        .find(([l]) => l.roles.some((r) => c.roles.includes(r)));
-      if (masked) {
-        link(masked[0], c, 'same-masked-key-and-role', `same masked key ${masked[1]} and same role`, [masked[1]]);
-        strong = true;
+    let hashed = false;
+    for (const h of c.keyHashes)
+      for (const l of (leaksByHash.get(h) ?? []).slice().sort(byTime)) {
+        hashed = true;
+        link(l, c, 'same-key-hash', `the key used here is the key leaked there (same salted hash)`, [h]);
       }
-    }
+    // A masked key id keeps 8 of 20 characters: with a role it is one key only inside one account, so both
+    // ends must name that account (a salted hash needs no such help).
+    if (!hashed)
+      for (const m of c.maskedKeys)
+        for (const l of (leaksByMasked.get(m) ?? []).slice().sort(byTime))
+          if (
+            l.account !== undefined &&
+            l.account === c.account &&
+            l.keyHashes.length === 0 &&
+            l.roles.some((r) => c.roles.includes(r))
+          )
+            link(l, c, 'same-masked-key-and-role', `same masked key ${m}, same role in account ${c.account}`, [m]);
     if (c.clientIp) {
-      const fromClient = (ssrfByClient.get(c.clientIp) ?? []).filter((s) => within(s, c, lifetime, 0) !== false);
-      const last = fromClient[fromClient.length - 1];
-      if (last) {
-        link(last, c, 'same-client-ip', `the key was used from ${c.clientIp}, the address that sent the SSRF requests`);
-        strong = true;
-      }
+      const fromClient = (ssrfByClient.get(c.clientIp) ?? []).filter((s) => within(s, c, lifetime, skew) !== false);
+      const successes = fromClient.filter((s) => s.kind === 'ssrf-success');
+      for (const s of successes.length > 0 ? successes : fromClient.slice(-1))
+        link(s, c, 'same-client-ip', `the key was used from ${c.clientIp}, the address that sent the SSRF requests`);
     }
-    if (strong) continue;
-    const leak = uniqueByRole(leaksByRole, c, lifetime);
-    if (leak) {
-      link(leak.step, c, 'same-role-time-window', leak.why, [], leak.confidence);
-      continue;
-    }
-    const host = uniqueByRole(hostsByRole, c, lifetime);
+    const leak = uniqueByRole(leaksByRole, c, lifetime, skew);
+    if (leak) link(leak.step, c, 'same-role-time-window', leak.why, [], leak.confidence);
+    const host = uniqueByRole(hostsByRole, c, lifetime, skew);
     if (host) {
       const v1 = host.step.imdsVersion === 1 && c.rule === 'cloud-imdsv1-credentials-in-use';
       link(
@@ -264,9 +281,8 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
         [],
         v1 ? CONFIDENCE['same-role-imdsv1'] : host.confidence,
       );
-      continue;
     }
-    const ssrf = uniqueByRole(credentialsByRole, c, lifetime);
+    const ssrf = uniqueByRole(credentialsByRole, c, lifetime, skew);
     if (ssrf) link(ssrf.step, c, 'same-role-time-window', ssrf.why, [], ssrf.confidence);
   }
 
@@ -285,9 +301,8 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
   ) => {
     for (const [k, list] of [...groups].sort((a, b) => a[0].localeCompare(b[0]))) {
       if (list.length < 2) continue;
-      const ordered = [...new Set(list)].sort(
-        (a, b) => stageOf(a.kind) - stageOf(b.kind) || byTime(a, b) || a.findingId.localeCompare(b.findingId),
-      );
+      // In time order, so that no link goes back in time.
+      const ordered = [...new Set(list)].sort(byTime);
       for (let i = 1; i < ordered.length; i++) link(ordered[i - 1]!, ordered[i]!, reason, why(k), extra(k));
     }
   };
@@ -318,12 +333,14 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
   }
 
   // 6. The instance's settings that let it happen.
+  // Every use of the instance's credentials gets the setting (not only the earliest: an earlier use found later
+  // must not take the link away from the one it had).
   const cloudByInstance = new Map<string, Step[]>();
   for (const c of clouds) if (c.instance) push(cloudByInstance, c.instance, c);
-  for (const p of postures) {
-    const target = (cloudByInstance.get(p.instance ?? '') ?? []).slice().sort(byTime)[0];
-    if (target) link(p, target, 'same-instance', `setting of instance ${p.instance}, whose credentials were used`);
-  }
+  for (const p of postures)
+    for (const target of (cloudByInstance.get(p.instance ?? '') ?? []).slice().sort(byTime))
+      if (sameAccount(p, target))
+        link(p, target, 'same-instance', `setting of instance ${p.instance}, whose credentials were used`);
   return links;
 }
 
@@ -343,7 +360,7 @@ function uniqueByRole(
   tail = 'and the use falls within the credentials lifetime',
 ): Candidate | undefined {
   const list = [...new Set(c.roles.flatMap((r) => pool.get(r) ?? []))].filter(
-    (s) => s.findingId !== c.findingId && within(s, c, lifetime, slackMs) !== false,
+    (s) => s.findingId !== c.findingId && sameAccount(s, c) && within(s, c, lifetime, slackMs) !== false,
   );
   return unique(list, c, what, tail);
 }

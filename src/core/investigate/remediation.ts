@@ -89,7 +89,11 @@ export function remediationFor(steps: readonly Step[]): RemediationStep[] {
   if (named.length > 0) {
     out.push({
       title: 'Remove the credentials from the logs',
-      commands: leakFiles.map((f) => cmd('imdsguard', 'redact', '-o', `${f}.redacted`, f)),
+      commands: leakFiles.map((f) => {
+        // A relative name starting with `-` would be read as an option: `./-q.log` is the same file.
+        const path = f.startsWith('-') ? `./${f}` : f;
+        return cmd('imdsguard', 'redact', '-o', `${path}.redacted`, path);
+      }),
       why:
         'The log still holds the secret: keep the redacted copy, drop the original from every store it was shipped to, and fix what logged it.' +
         (unnamed > 0

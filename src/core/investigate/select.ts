@@ -5,14 +5,32 @@ export interface Selection {
   sinceMs?: number;
   /** Epoch ms: keep incidents with a step at or before it. */
   untilMs?: number;
-  /** Keep only this incident (its full id, or a prefix of at least 8 characters of it). */
+  /** Keep only this incident: its full id or a prefix of it, as `normalIncidentId` gives it. */
   id?: string;
 }
 
-/** The incidents a `--since/--until/--incident` selection keeps: an incident overlapping the window is kept whole. */
+/** The shortest prefix of an incident id `--incident` takes, `inc-` counted: `inc-` and 4 hex digits. */
+export const INCIDENT_ID_MIN = 8;
+
+/**
+ * An id or prefix as given (`inc-3f2a`, `3f2a9c1e`, upper case) as a prefix of ids (`inc-3f2a…`); undefined when it
+ * cannot be one or is shorter than `INCIDENT_ID_MIN`.
+ */
+export function normalIncidentId(given: string): string | undefined {
+  const hex = given.trim().toLowerCase().replace(/^inc-/, '');
+  if (!/^[0-9a-f]{1,20}$/.test(hex)) return undefined;
+  const id = `inc-${hex}`;
+  return id.length >= INCIDENT_ID_MIN ? id : undefined;
+}
+
+/**
+ * The incidents a `--since/--until/--incident` selection keeps: an incident whose span (its first step to the end
+ * of its last, a cloud finding's span included) meets the window, edges included, is kept whole; one without any
+ * time is kept.
+ */
 export function selectIncidents(incidents: readonly Incident[], sel: Selection): Incident[] {
   return incidents.filter((inc) => {
-    if (sel.id !== undefined && !(inc.id === sel.id || (sel.id.length >= 8 && inc.id.startsWith(sel.id)))) return false;
+    if (sel.id !== undefined && !inc.id.startsWith(sel.id)) return false;
     if (sel.sinceMs === undefined && sel.untilMs === undefined) return true;
     if (!inc.first_time || !inc.last_time) return true;
     const first = Date.parse(inc.first_time);

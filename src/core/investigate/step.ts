@@ -23,10 +23,13 @@ export type StepKind =
   | 'posture'
   | 'other';
 
-/** Where the finding itself was read (the input of `investigate`), 1-based. */
+/**
+ * Where the finding itself was read (the input of `investigate`), 1-based line. A finding made from raw audit
+ * records or an inventory rests on many records, not one line: it has no line.
+ */
 export interface RecordSource {
   file: string;
-  line: number;
+  line?: number;
 }
 
 /**
@@ -44,9 +47,26 @@ export interface Step {
   time?: string;
   timeMs?: number;
   provider?: string;
+  /** End of the finding's span (a cloud finding spans its first to its last record), when it has one. */
+  endTime?: string;
+  endMs?: number;
   /** Where the evidence is: the log line, the sensor and process, or the cloud events. */
   origin: { file?: string; line?: number; sensor?: string; event_ids?: string[] };
   source: RecordSource;
+  /**
+   * The machine the finding was made on, where the record says (`fleet.host` of the findings store): a line number,
+   * a file path or a pid names one thing only on one machine.
+   */
+  host?: string;
+  /** `origin.file` as one spelling (`./a.log`, `a.log` and its absolute path are one file). */
+  fileKey?: string;
+  /**
+   * What the finding is about, independent of how its file's path was spelt (finding ids hash the path as written):
+   * what the incident id is made from.
+   */
+  identity: string;
+  /** The cloud account the step is in (the resource's account, the account of a role ARN, the fleet's account). */
+  account?: string;
   /** The client address of an SSRF request, or the address a cloud credential was used from. */
   clientIp?: string;
   /** Roles (AWS), service accounts (GCP) the step names. */
@@ -61,7 +81,7 @@ export interface Step {
   pathClass?: string;
   /** Findings this one names as related (the leak's causing request). */
   relatedFindings: string[];
-  /** Process of a host or proxy step: `sensor pid exe`. */
+  /** Process of a host or proxy step: host, sensor, pid, start time and executable (a pid is reused over time and across hosts). */
   processKey?: string;
   /** The proxy refused the request: no credentials were delivered, so nothing is linked to their use. */
   denied?: true;

@@ -66,7 +66,7 @@ function incidentSection(inc: Incident): string {
         `<tr class="step k-${s.kind}"><td class="num">${i + 1}</td><td class="time">${esc(s.time ?? '—')}</td>` +
         `<td>${esc(STEP_LABEL[s.kind])}</td><td>${badge(s.severity)}</td>` +
         `<td class="text"><div class="step-title">${esc(cut(s.title, 400))}</div>${facts(s.facts)}</td>` +
-        `<td class="text where">${esc(cut(where(s.origin), 300))}<div class="fid">finding ${esc(s.finding_id)}<br>read at ${esc(cut(`${s.source.file}:${s.source.line}`, 200))}</div></td></tr>`,
+        `<td class="text where">${esc(cut(where(s.origin), 300))}<div class="fid">finding ${esc(s.finding_id)}<br>read at ${esc(cut(where(s.source), 200))}</div></td></tr>`,
     )
     .join('');
   const more =
