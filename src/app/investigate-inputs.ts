@@ -2,6 +2,7 @@ import { open, stat } from 'node:fs/promises';
 import { constants, createGunzip } from 'node:zlib';
 import { ImdsguardError } from '../core/errors.ts';
 import { type InputKind, inputKindOf } from '../core/investigate/input-kind.ts';
+import { MAX_RECORD_BYTES } from '../core/parse/json-records.ts';
 
 /** Bytes looked at to decide what an input holds: many records of any log or trail, read once more afterwards. */
 const HEAD_BYTES = 1 << 20;
@@ -15,16 +16,16 @@ export interface InputReading {
 }
 
 /** The first `limit` bytes a gzip prefix inflates to (a cut stream gives what it can); `whole` when it ended. */
-function gunzipHead(gz: Buffer, limit: number): Promise<{ bytes: Buffer; ended: boolean }> {
+function gunzipHead(gz: Buffer, limit: number): Promise<{ bytes: Buffer; ended: boolean; broken: boolean }> {
   return new Promise((resolve) => {
     const z = createGunzip({ finishFlush: constants.Z_SYNC_FLUSH });
     const out: Buffer[] = [];
     let n = 0;
     let settled = false;
-    const done = (ended: boolean) => {
+    const done = (ended: boolean, broken = false) => {
       if (settled) return;
       settled = true;
-      resolve({ bytes: Buffer.concat(out).subarray(0, limit), ended });
+      resolve({ bytes: Buffer.concat(out).subarray(0, limit), ended, broken });
     };
     z.on('data', (c: Buffer) => {
       out.push(c);
@@ -36,7 +37,7 @@ function gunzipHead(gz: Buffer, limit: number): Promise<{ bytes: Buffer; ended: 
     });
     z.on('end', () => done(true));
     // Corrupt data: decide on what came out before it; the reader of that kind then names the problem.
-    z.on('error', () => done(false));
+    z.on('error', () => done(false, true));
     z.end(gz);
   });
 }
@@ -62,15 +63,24 @@ export async function readingOf(file: string): Promise<InputReading> {
   try {
     const st = await fh.stat();
     if (!st.isFile()) return { file, kind: 'findings', note: 'a pipe or device is read as findings' };
-    const raw = Buffer.alloc(Math.min(HEAD_BYTES, st.size));
-    const { bytesRead } = await fh.read(raw, 0, raw.length, 0);
-    const head = raw.subarray(0, bytesRead);
-    const wholeRaw = bytesRead >= st.size;
-    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-      const { bytes, ended } = await gunzipHead(head, HEAD_BYTES);
-      return { file, kind: inputKindOf(bytes, file, wholeRaw && ended) };
+    // A first record longer than the bytes looked at: look at more, up to the longest record the readers take.
+    for (let limit = HEAD_BYTES; ; limit *= 8) {
+      const raw = Buffer.alloc(Math.min(limit, st.size));
+      const { bytesRead } = await fh.read(raw, 0, raw.length, 0);
+      const head = raw.subarray(0, bytesRead);
+      const wholeRaw = bytesRead >= st.size;
+      let kind: InputKind | undefined;
+      let whole = wholeRaw;
+      if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+        const { bytes, ended, broken } = await gunzipHead(head, limit);
+        whole = wholeRaw && ended;
+        kind = inputKindOf(bytes, file, whole);
+        // A cut or corrupt gzip stream gives no more however much is read: decide on what it gave.
+        if (kind === undefined && wholeRaw && broken) kind = 'log';
+      } else kind = inputKindOf(head, file, whole);
+      if (kind !== undefined) return { file, kind };
+      if (whole || limit > MAX_RECORD_BYTES) return { file, kind: 'log' };
     }
-    return { file, kind: inputKindOf(head, file, wholeRaw) };
   } catch (e) {
     if (e instanceof ImdsguardError) throw e;
     throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${file}": ${(e as Error).message}`, { cause: e });

@@ -14,6 +14,7 @@ import { type InputReading, readingOf } from './investigate-inputs.ts';
 import { runPosture } from './posture.ts';
 import { runScan } from './scan.ts';
 import { scanRules } from './scan-rules.ts';
+import type { ScanStats } from './scan-stats.ts';
 
 export type { InputReading } from './investigate-inputs.ts';
 
@@ -213,6 +214,7 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
       write: (f) => collect.addFinding(f, logs, 'log'),
       close: async () => {},
     };
+    let scanStats: ScanStats | undefined;
     const stats = await runScan({
       inputs: logs,
       logFormat: 'auto',
@@ -220,8 +222,19 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
       sink,
       maxLineBytes: opts.maxLineBytes ?? 4 << 20,
       concurrency: opts.concurrency ?? 4,
-      warn: opts.onWarn ?? (() => {}),
+      onStats: (st) => {
+        scanStats = st;
+      },
+      // A cut input is reported once, as the input problem below.
+      warn: (m) => {
+        if (!scanStats?.inputsCut.some((c) => c.message === m)) opts.onWarn?.(m);
+      },
     });
+    // A log cut in the middle (truncated gzip) is an input error like a cut trail: its name and where it broke off.
+    for (const cut of stats.inputsCut) {
+      if (!problem) throw new InputSyntaxError(cut.message, { file: cut.file });
+      problem({ file: cut.file, message: cut.message, skipped: 'rest' });
+    }
     for (const file of stats.inputsFailed) {
       if (!problem) throw new InputSyntaxError('not read as a log', { file });
       problem({ file, message: `${file}: not read as a log (the reason is above)`, skipped: 'input' });

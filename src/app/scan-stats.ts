@@ -35,6 +35,8 @@ export class ScanStats {
   interruptedBy: string | undefined;
   /** Inputs a stop left unread, or read in part ("a.log (after line 120)"). */
   notRead: string[] = [];
+  /** Inputs whose reading broke off in the middle (truncated gzip, a read error): what was read before counts. */
+  inputsCut: Array<{ file: string; message: string }> = [];
 
   skip(reason: string, n = 1): void {
     this.skipped.set(reason, (this.skipped.get(reason) ?? 0) + n);

@@ -359,10 +359,11 @@ class InputScanner {
       if (this.lastLine === 0) {
         this.stats.inputsFailed.push(this.name);
         this.cfg.warn(`${this.name}: cannot read: ${err.message}`);
-      } else
-        this.cfg.warn(
-          `${this.name}: ${what} after line ${this.lastLine}: ${err.message}; the lines before were scanned`,
-        );
+      } else {
+        const message = `${this.name}: ${what} after line ${this.lastLine}: ${err.message}; the lines before were scanned`;
+        this.stats.inputsCut.push({ file: this.name, message });
+        this.cfg.warn(message);
+      }
     }
   }
 }

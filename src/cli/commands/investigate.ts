@@ -1,6 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { SinkFormat } from '../../adapters/sinks/formats.ts';
+import { ImdsguardError } from '../../core/errors.ts';
+import { INCIDENT_ID_MIN, normalIncidentId } from '../../core/investigate/select.ts';
 import { atLeast, type Severity } from '../../core/model/severity.ts';
+import { parseRfc3339 } from '../../core/parse/rfc3339.ts';
 import { EXIT } from '../exit-codes.ts';
 import { inputsExitCode, readInputsInto, refuseOutputsAmongInputs } from '../input-run.ts';
 import { failOnOption, formatOption } from '../output-options.ts';
@@ -19,19 +22,30 @@ interface Opts {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-/** RFC 3339 (or any date Date.parse reads) to epoch ms. */
+/** An incident id or a prefix of one (`inc-` may be left out): at least the documented minimum, as `inc-…`. */
 function parseIncidentId(v: string): string {
-  if (v.replace(/^inc-/, '').length < 8)
-    throw new InvalidArgumentError(`expected an incident id or a prefix of at least 8 characters, got "${v}"`);
-  return v;
+  const id = normalIncidentId(v);
+  if (id === undefined)
+    throw new InvalidArgumentError(
+      `expected an incident id or a prefix of at least ${INCIDENT_ID_MIN} characters (inc- and hex digits), got "${v}"`,
+    );
+  return id;
 }
 
 /** Thrown inside the run so that the output is dropped (never emptied or created) when the incident asked for is absent. */
-class NoSuchIncident extends Error {}
+class NoSuchIncident extends Error {
+  readonly matches: number;
+  constructor(matches: number) {
+    super('no such incident');
+    this.matches = matches;
+  }
+}
 
+/** RFC 3339, or a date alone (midnight UTC); nothing Date.parse would read as another time. */
 function parseTime(v: string): number {
-  const ms = Date.parse(v);
-  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`expected a time like 2026-11-21T09:00:00Z, got "${v}"`);
+  const ms = parseRfc3339(v);
+  if (ms === undefined)
+    throw new InvalidArgumentError(`expected an RFC 3339 time like 2026-11-21T09:00:00Z (or a date), got "${v}"`);
   return ms;
 }
 
@@ -52,9 +66,13 @@ export function investigateCommand(): Command {
     .addOption(formatOption('output format', ['table', 'jsonl', 'json', 'html']))
     .option('-o, --output <file>', 'write incidents to FILE instead of stdout')
     .addOption(failOnOption())
-    .option('--since <time>', 'only incidents with a step at or after this time (RFC 3339)', parseTime)
-    .option('--until <time>', 'only incidents with a step at or before this time (RFC 3339)', parseTime)
-    .option('--incident <id>', 'only this incident (its id, or a prefix of at least 8 characters)', parseIncidentId)
+    .option('--since <time>', 'only incidents lasting until this time or later (RFC 3339)', parseTime)
+    .option('--until <time>', 'only incidents begun by this time (RFC 3339)', parseTime)
+    .option(
+      '--incident <id>',
+      `only this incident (its id, or a prefix of at least ${INCIDENT_ID_MIN} characters; inc- may be left out)`,
+      parseIncidentId,
+    )
     .option('--stats', 'print findings read, incidents and seconds to stderr')
     .option('--no-summary', 'do not say on stderr how each input was read')
     .addHelpText(
@@ -73,9 +91,16 @@ Examples:
   imdsguard scan access.log app.log > web.jsonl; imdsguard cloudtrail AWSLogs/ > trail.jsonl
   imdsguard investigate web.jsonl trail.jsonl --format html -o incident.html
   imdsguard investigate /var/log/nginx/access.log app.log AWSLogs/ instances.json --store hub/findings.sqlite
-  imdsguard investigate findings/ --since 2026-11-21T00:00:00Z --incident inc-3f2a9c1e`,
+  imdsguard investigate findings/ --since 2026-11-21T00:00:00Z --incident inc-3f2a9c1e
+--since/--until keep an incident whole when its time span (first step to the end of its last) meets the window,
+edges included; --since after --until is a usage error.`,
     )
     .action(async (inputs: string[], opts: Opts) => {
+      if (opts.since !== undefined && opts.until !== undefined && opts.since > opts.until)
+        throw new ImdsguardError(
+          'E_USAGE',
+          `--since ${new Date(opts.since).toISOString()} is after --until ${new Date(opts.until).toISOString()}: the window is empty`,
+        );
       const [{ openSink }, { runInvestigate, describeReadings }] = await Promise.all([
         import('../../adapters/sinks/open-sink.ts'),
         import('../../app/investigate.ts'),
@@ -104,14 +129,18 @@ Examples:
               },
               ...hooks,
             });
-            if (opts.incident !== undefined && r.incidents === 0) throw new NoSuchIncident();
+            if (opts.incident !== undefined && r.incidents !== 1) throw new NoSuchIncident(r.incidents);
             return r;
           },
           { worst: () => worst },
         );
       } catch (e) {
         if (!(e instanceof NoSuchIncident)) throw e;
-        process.stderr.write(`imdsguard: no incident ${opts.incident} in the input; no output written\n`);
+        process.stderr.write(
+          e.matches === 0
+            ? `imdsguard: no incident ${opts.incident} in the input; no output written\n`
+            : `imdsguard: ${e.matches} incidents begin with ${opts.incident}; give more of the id; no output written\n`,
+        );
         process.exitCode = EXIT.error;
         return;
       }
