@@ -68,8 +68,8 @@ describe('HTML report in Chromium', { skip }, () => {
   });
 
   /** Open a report with every request refused and recorded, a canary for script, and errors collected. */
-  async function open(html: string): Promise<{ page: Page; requests: string[]; errors: string[] }> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  async function open(html: string, width = 1280): Promise<{ page: Page; requests: string[]; errors: string[] }> {
+    const page = await browser.newPage({ viewport: { width, height: 900 } });
     const requests: string[] = [];
     const errors: string[] = [];
     // An alert(), confirm() or print() a payload managed to call would open a dialog: record it as an error.
@@ -189,6 +189,45 @@ describe('HTML report in Chromium', { skip }, () => {
       assert.deepEqual(requests, [], 'printing asked the network for nothing either');
     } finally {
       await page.close();
+    }
+  });
+
+  test('on a phone-sized viewport the report fits the width: tables, timeline, graph and commands wrap', async () => {
+    const sub = join(dir, 'narrow');
+    mkdirSync(sub);
+    const composed = compose(attackers(3), 100);
+    composed.web += `${HOSTILE_TARGETS.map((t, i) => `203.0.113.67 - - [21/Nov/2026:09:4${i}:00 +0000] "GET ${t}${'/x'.repeat(400)} HTTP/1.1" 200 900 "-" "curl"`).join('\n')}\n`;
+    const f = await makeFindings(sub, composed);
+    const hostileFile = join(sub, 'hostile.jsonl');
+    writeFileSync(hostileFile, `${[0, 1].map(hostileFinding).join('\n')}\n`);
+    const out = join(sub, 'report.html');
+    const r = await runCli(['investigate', '--format', 'html', '-o', out, ...f.files, hostileFile]);
+    assert.equal(r.status, 1, r.stderr);
+    for (const width of [360, 320]) {
+      const { page, requests, errors } = await open(readFileSync(out, 'utf8'), width);
+      try {
+        await page.screenshot({ path: join(sub, `narrow-${width}.png`) });
+        assert.deepEqual(errors, []);
+        assert.deepEqual(requests, []);
+        await assertInert(page);
+        const seen = await page.evaluate(() => {
+          const w = window.innerWidth;
+          return {
+            overflow: document.documentElement.scrollWidth - w,
+            wide: [...document.body.querySelectorAll('*')]
+              .filter((e) => !(e instanceof SVGElement) || e instanceof SVGSVGElement)
+              .filter((e) => e.getBoundingClientRect().right > w + 1)
+              .map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)
+              .slice(0, 5),
+            steps: document.querySelectorAll('table.steps tbody tr').length,
+          };
+        });
+        assert.ok(seen.steps > 0);
+        assert.deepEqual(seen.wide, [], `nothing wider than ${width}px`);
+        assert.ok(seen.overflow <= 0, `no horizontal scroll at ${width}px (${seen.overflow}px)`);
+      } finally {
+        await page.close();
+      }
     }
   });
 

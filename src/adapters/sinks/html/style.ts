@@ -64,6 +64,16 @@ svg .edge.weak{stroke-dasharray:5 4;stroke:var(--muted)}
 svg .arrowhead{fill:var(--ink)}
 svg .edge-label{font-size:11px;fill:var(--muted);paint-order:stroke;stroke:#fff;stroke-width:3px}
 footer{color:var(--muted);font-size:12px}
+@media screen and (max-width:760px){
+header,main,footer{padding:8px 10px}
+.incident{padding:4px 10px 10px}
+table,tbody,tr,td{display:block;width:auto}
+thead{display:none}
+tr{border-bottom:1px solid var(--line);padding:4px 0}
+td{border:none;padding:2px 4px}
+dl.meta,dl.facts{grid-template-columns:minmax(0,1fr)}
+dl.meta dt,dl.facts dt{font-weight:600}
+}
 @media print{
 body{background:#fff;font-size:10pt}
 header,main,footer{max-width:none;padding:0 4mm}
