@@ -4,6 +4,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CallerStack } from './caller.ts';
+import { SetPrototypeAdd, SetPrototypeHas, WeakMapPrototypeGet, WeakMapPrototypeSet } from './intrinsics.ts';
 
 /** What the guard knows of the request a socket is opened for. */
 export interface RequestLine {
@@ -38,14 +39,15 @@ export interface SocketGrant {
 }
 
 /**
- * Private to this copy of the guard (not `Symbol.for`): another copy of the module, or code that imitates the
- * guard, cannot mark a socket as granted.
+ * Grants are kept in a map private to this copy of the guard, not on the socket: a property (even under a private
+ * symbol, which `Object.getOwnPropertySymbols` lists) could be copied from a granted socket to any other object.
  */
-export const kGrant: unique symbol = Symbol('imdsguard.grant');
+const grants = new WeakMap<object, SocketGrant>();
 
 /** The grant on a socket, if the guard gave it one. */
 export function grantOf(socket: object | null | undefined): SocketGrant | undefined {
-  return socket ? (socket as Record<symbol, SocketGrant | undefined>)[kGrant] : undefined;
+  if (socket === null || (typeof socket !== 'object' && typeof socket !== 'function')) return undefined;
+  return WeakMapPrototypeGet(grants, socket);
 }
 
 /** Record that the guard let `socket` reach `canonical` (null addresses: any address of a catalogue hostname). */
@@ -54,23 +56,26 @@ export function grant(
   d: { canonical: string; kind: 'ipv4' | 'ipv6' | 'hostname'; port: number | null },
   request: object | null,
 ): void {
-  const s = socket as Record<symbol, SocketGrant | undefined>;
-  const g = s[kGrant];
+  const g = grantOf(socket);
   if (g) {
     if (d.kind === 'hostname') g.addresses = null;
-    else g.addresses?.add(d.canonical);
+    else if (g.addresses !== null) SetPrototypeAdd(g.addresses, d.canonical);
     return;
   }
-  s[kGrant] = {
-    addresses: d.kind === 'hostname' ? null : new Set([d.canonical]),
-    canonical: d.canonical,
-    kind: d.kind,
-    port: d.port,
-    request,
-  };
+  const addresses = d.kind === 'hostname' ? null : new Set<string>();
+  if (addresses !== null) SetPrototypeAdd(addresses, d.canonical);
+  WeakMapPrototypeSet(grants, socket, { addresses, canonical: d.canonical, kind: d.kind, port: d.port, request });
 }
-/** The context of the request an undici Request object was created for. */
-export const kRequestContext: unique symbol = Symbol.for('imdsguard.requestContext');
+
+/** Whether a grant covers a canonical address. */
+export function grantCovers(g: SocketGrant, canonical: string): boolean {
+  return g.addresses === null || SetPrototypeHas(g.addresses, canonical);
+}
+/**
+ * The context of the request an undici Request object was created for. Private to this copy of the guard: a
+ * registered symbol (`Symbol.for`) would let any code attach a context of its choosing to a request.
+ */
+export const kRequestContext: unique symbol = Symbol('imdsguard.requestContext');
 
 /**
  * The request line the guard checked where a client built it: node:http's (on the ClientRequest) and undici's (the

@@ -9,6 +9,14 @@ import { maskRecord } from '../core/secrets/masker.ts';
 import { GuardBlockedError } from './blocked-error.ts';
 import { type CallerStack, type CallerSummary, callerFrames, summarise } from './caller.ts';
 import type { MetadataDestination } from './destination.ts';
+import {
+  ArrayPrototypePush,
+  arrayHas,
+  DateNow,
+  ReflectApply,
+  ReflectGetOwnPropertyDescriptor,
+  StringPrototypeToLowerCase,
+} from './intrinsics.ts';
 import type { AllowRule, ResolvedGuardOptions } from './options.ts';
 
 export const GUARD_RULE = { id: 'guard-metadata-connection', name: 'In-process metadata connection' } as const;
@@ -36,6 +44,15 @@ export interface Decision {
 }
 
 /**
+ * An own property, or undefined: a property missing on an object would be read from `Object.prototype`, where any
+ * code can put an accessor (`requestSite` answering false, `header` answering a function).
+ */
+function own<T extends object, K extends keyof T>(o: T, k: K): T[K] | undefined {
+  const desc = ReflectGetOwnPropertyDescriptor(o, k);
+  return desc === undefined || !('value' in desc) ? undefined : (desc.value as T[K]);
+}
+
+/**
  * The first rule naming a package on the stack whose providers include the destination's. When the path does not
  * tell which provider a shared address is (a raw socket to 169.254.169.254), any provider answering there counts.
  */
@@ -46,12 +63,23 @@ function matchAllow(
   header: ConnectionAttempt['header'],
 ): AllowRule | undefined {
   const providers = d.provider === 'multi' ? d.providers : [d.provider];
-  return allow.find(
-    (r) =>
-      (r.requestSite ? s.siteRequesters : s.requesters).includes(r.package) &&
-      (!r.providers || r.providers.some((p) => providers.includes(p))) &&
-      (!r.header || header?.(r.header.name)?.toLowerCase() === r.header.value.toLowerCase()),
-  );
+  for (let i = 0; i < allow.length; i++) {
+    const r = allow[i]!;
+    if (!arrayHas(own(r, 'requestSite') === true ? s.siteRequesters : s.requesters, r.package)) continue;
+    const ps = own(r, 'providers');
+    if (ps !== undefined) {
+      let any = false;
+      for (let j = 0; j < ps.length && !any; j++) any = arrayHas(providers, ps[j]!);
+      if (!any) continue;
+    }
+    const h = own(r, 'header');
+    if (h !== undefined) {
+      const v = typeof header === 'function' ? ReflectApply(header, undefined, [h.name]) : undefined;
+      if (typeof v !== 'string' || StringPrototypeToLowerCase(v) !== StringPrototypeToLowerCase(h.value)) continue;
+    }
+    return r;
+  }
+  return undefined;
 }
 
 export function processInfo(): NonNullable<Finding['process']> {
@@ -89,17 +117,78 @@ export function decide(
   emit: (f: Finding) => void,
 ): Decision {
   // Each stack is read on its own: the packages that made the request are those innermost on one stack.
-  const summaries = a.callers.map((c) => summarise(callerFrames(c, o.packageRoots)));
-  const packages = [...new Set(summaries.flatMap((s) => s.packages))];
-  const appFrame = summaries.find((s) => s.appFrame !== null)?.appFrame ?? null;
+  const summaries: CallerSummary[] = [];
+  for (let i = 0; i < a.callers.length; i++)
+    ArrayPrototypePush(summaries, summarise(callerFrames(a.callers[i]!, o.packageRoots)));
+  const packages: string[] = [];
+  let appFrame: string | null = null;
   let rule: AllowRule | undefined;
-  for (const s of summaries) {
-    rule = matchAllow(o.allow, s, d, a.header);
-    if (rule) break;
+  const header = own(a, 'header');
+  for (let i = 0; i < summaries.length; i++) {
+    const s = summaries[i]!;
+    for (let j = 0; j < s.packages.length; j++)
+      if (!arrayHas(packages, s.packages[j]!)) ArrayPrototypePush(packages, s.packages[j]!);
+    if (appFrame === null) appFrame = s.appFrame;
+    rule ??= matchAllow(o.allow, s, d, header);
   }
   const outcome: 'allow' | 'deny' | 'audit' = rule ? 'allow' : o.mode === 'block' ? 'deny' : 'audit';
   if (outcome === 'allow' && !o.reportAllowed) return { allowed: true };
+  try {
+    return recorded(d, a, o, emit, outcome, rule, packages, appFrame);
+  } catch {
+    // Built-ins broken under the finding: the decision stands, recorded with what can still be said.
+    const reason = rule
+      ? `allowed: ${rule.package} is on the caller's stack`
+      : 'no allowlisted cloud SDK made the request';
+    try {
+      emit(minimalFinding(d, a, outcome, reason));
+    } catch {
+      // Reporting must not decide.
+    }
+    if (outcome !== 'deny') return { allowed: true };
+    return { allowed: false, error: new GuardBlockedError(d, a, reason, '') };
+  }
+}
 
+/**
+ * A finding made of literals and the destination only, for when building the full one failed (the masker and the
+ * finding model use the built-ins of the moment, which code may have broken).
+ */
+function minimalFinding(
+  d: MetadataDestination,
+  a: ConnectionAttempt,
+  outcome: 'allow' | 'deny' | 'audit',
+  reason: string,
+): Finding {
+  return {
+    id: `${GUARD_RULE.id}-${process.pid}-${DateNow()}`,
+    rule: { id: GUARD_RULE.id, name: GUARD_RULE.name },
+    severity: 'high',
+    title:
+      outcome === 'deny'
+        ? 'Blocked an in-process connection to a metadata service'
+        : 'In-process connection to a metadata service',
+    description: reason,
+    origin: { sensor: 'imdsguard-guard' },
+    verdict: 'metadata',
+    provider: d.provider,
+    decision: outcome,
+    destination: { ip: a.address ?? a.host, port: a.port ?? 0 },
+    evidence: { via: a.via, finding: 'minimal: the full finding could not be built' },
+  } as unknown as Finding;
+}
+
+/** The finding for a decision, emitted, and what the hook must do. */
+function recorded(
+  d: MetadataDestination,
+  a: ConnectionAttempt,
+  o: ResolvedGuardOptions,
+  emit: (f: Finding) => void,
+  outcome: 'allow' | 'deny' | 'audit',
+  rule: AllowRule | undefined,
+  packages: string[],
+  appFrame: string | null,
+): Decision {
   const hostPart = `${a.host.includes(':') ? `[${a.host}]` : a.host}${a.port !== null ? `:${a.port}` : ''}`;
   const addrPart = a.address
     ? `${a.address.includes(':') ? `[${a.address}]` : a.address}${a.port !== null ? `:${a.port}` : ''}`
@@ -114,7 +203,7 @@ export function decide(
         : 'no allowlisted cloud SDK made the request';
   const finding = maskRecord(
     makeFinding({
-      idEvidence: [GUARD_RULE.id, process.pid, a.host, a.address, a.port, path, outcome, Date.now()],
+      idEvidence: [GUARD_RULE.id, process.pid, a.host, a.address, a.port, path, outcome, DateNow()],
       rule: { ...GUARD_RULE },
       severity:
         outcome === 'allow' ? 'info' : d.sensitivity === 'low' || d.sensitivity === 'info' ? 'medium' : d.sensitivity,

@@ -5,15 +5,34 @@
  * when the net hook already granted it to this socket; anything else is decided here, with the stack at hand
  * (usually none: net connects from the next tick), so it is refused in block mode.
  *
+ * The address and port are converted once, here, the way Node converts them, and the converted values are what
+ * the original gets: an address object whose `toString` answers twice, a NUL that ends the C string Node hands
+ * to libuv (`'169.254.169.254\0x'`), or a port that wraps to 16 bits (`40342 + 65536`) cannot make the address
+ * checked differ from the address connected to. A decision that throws (built-ins broken under it) refuses.
+ *
  * The methods are replaced once per process and made read-only and non-configurable, so that code cannot put the
- * originals back; `setHandleDecider(null)` (the guard's uninstall) turns the check off without removing it.
+ * originals back; `setHandleDecider(null)` (the guard's uninstall) turns the check off without removing it. The
+ * originals are called with the guard's own `Reflect.apply` (intrinsics.ts): a replaced `Reflect.apply` or
+ * `Function.prototype.call` never gets them.
  */
 import net from 'node:net';
 import { getSystemErrorMap } from 'node:util';
+import { GuardBlockedError } from './blocked-error.ts';
 import { captureCaller } from './caller.ts';
-import { grant, grantOf } from './context.ts';
+import { grant, grantCovers, grantOf } from './context.ts';
 import { metadataAtAddress } from './destination.ts';
 import type { Decide } from './hook-net.ts';
+import {
+  ObjectDefineProperty,
+  ObjectGetOwnPropertySymbols,
+  ProcessNextTick,
+  ReflectApply,
+  ReflectGetPrototypeOf,
+  StringCtor,
+  StringPrototypeIndexOf,
+  StringPrototypeSlice,
+  SymbolPrototypeDescription,
+} from './intrinsics.ts';
 
 type HandleConnect = (this: object, req: unknown, address: string, port: number) => number;
 
@@ -23,38 +42,77 @@ let installed: 'yes' | 'no' | 'unavailable' = 'no';
 /** libuv's EACCES, what a handle returns when the connection is not allowed and no socket owns it. */
 const UV_EACCES = [...getSystemErrorMap()].find(([, v]) => v[0] === 'EACCES')?.[0] ?? -13;
 
+const SocketPrototype = net.Socket.prototype;
+/** Taken now: `process.binding` is replaced when the guard is installed (hook-inspector.ts). */
+const processBinding = (process as unknown as { binding(name: string): unknown }).binding;
+const NumberCtor = Number;
+
+/** Whether an object is a net.Socket, by its prototype chain (not `instanceof`, which reads `Symbol.hasInstance`). */
+function isSocket(o: unknown): o is net.Socket {
+  if (o === null || typeof o !== 'object') return false;
+  for (let p = ReflectGetPrototypeOf(o); p !== null; p = ReflectGetPrototypeOf(p))
+    if (p === SocketPrototype) return true;
+  return false;
+}
+
 /** The socket that owns a handle (net keeps it under a symbol of its own, found once by its description). */
 let ownerSymbol: symbol | undefined;
-function ownerOf(handle: object): object | undefined {
-  if (!ownerSymbol) ownerSymbol = Object.getOwnPropertySymbols(handle).find((s) => s.description === 'owner_symbol');
+function ownerOf(handle: object): net.Socket | undefined {
+  if (!ownerSymbol) {
+    const symbols = ObjectGetOwnPropertySymbols(handle);
+    for (let i = 0; i < symbols.length; i++)
+      if (SymbolPrototypeDescription(symbols[i]!) === 'owner_symbol') {
+        ownerSymbol = symbols[i];
+        break;
+      }
+  }
   if (!ownerSymbol) return undefined;
   const o = (handle as Record<symbol, unknown>)[ownerSymbol];
-  return o instanceof net.Socket ? o : undefined;
+  return isSocket(o) ? o : undefined;
+}
+
+/** The address as Node will read it: a string, up to a NUL (where the C string libuv gets ends). */
+function addressOf(given: unknown): string {
+  const s = typeof given === 'string' ? given : StringCtor(given);
+  const nul = StringPrototypeIndexOf(s, '\0');
+  return nul < 0 ? s : StringPrototypeSlice(s, 0, nul);
+}
+
+/** The port as Node and libuv will read it: a 32-bit integer (Node), of which the kernel gets the low 16 bits. */
+function portOf(given: unknown): number {
+  return (typeof given === 'number' ? given : NumberCtor(given)) | 0;
 }
 
 function check(handle: object, address: string, port: number): number | null {
   const decide = decider;
   if (!decide) return null;
-  const d = metadataAtAddress(address, port);
+  const d = metadataAtAddress(address, port & 0xffff);
   if (!d) return null;
   const owner = ownerOf(handle);
   const g = grantOf(owner);
-  if (g && (g.addresses === null || g.addresses.has(d.canonical))) return null;
-  const dec = decide(d, {
-    host: address,
-    address,
-    port,
-    via: owner ? 'tcp-handle' : 'tcp-handle-unowned',
-    callers: [captureCaller()],
-  });
-  if (dec.allowed) {
-    if (owner) grant(owner, d, null);
-    return null;
+  if (g && grantCovers(g, d.canonical)) return null;
+  let error: Error | undefined;
+  try {
+    const dec = decide(d, {
+      host: address,
+      address,
+      port: port & 0xffff,
+      via: owner ? 'tcp-handle' : 'tcp-handle-unowned',
+      callers: [captureCaller()],
+    });
+    if (dec.allowed) {
+      if (owner) grant(owner, d, null);
+      return null;
+    }
+    error = dec.error;
+  } catch {
+    // A decision that cannot be made is a refusal.
   }
   if (owner) {
     // As net fails a refused connection: asynchronously, through the socket's 'error', with the guard's error.
-    const socket = owner as net.Socket;
-    process.nextTick(() => socket.destroy(dec.error));
+    const e =
+      error ?? new GuardBlockedError(d, { host: address, address, port: port & 0xffff }, 'the check failed', '');
+    ProcessNextTick(() => owner.destroy(e));
     return 0;
   }
   return UV_EACCES;
@@ -62,9 +120,7 @@ function check(handle: object, address: string, port: number): number | null {
 
 function tcpPrototype(): Record<string, unknown> | null {
   try {
-    const binding = (process as unknown as { binding(name: string): { TCP?: { prototype: object } } }).binding(
-      'tcp_wrap',
-    );
+    const binding = ReflectApply(processBinding, process, ['tcp_wrap']) as { TCP?: { prototype: object } };
     return (binding.TCP?.prototype as Record<string, unknown> | undefined) ?? null;
   } catch {
     return null;
@@ -86,16 +142,20 @@ export function setHandleDecider(d: Decide | null): 'yes' | 'unavailable' {
   }
   const v4 = c4 as HandleConnect;
   const v6 = c6 as HandleConnect;
-  const connect: HandleConnect = function connect(this: object, req, address, port) {
+  const connect: HandleConnect = function connect(this: object, req, given, givenPort) {
+    const address = addressOf(given);
+    const port = portOf(givenPort);
     const r = check(this, address, port);
-    return r === null ? Reflect.apply(v4, this, [req, address, port]) : r;
+    return r === null ? (ReflectApply(v4, this, [req, address, port]) as number) : r;
   };
-  const connect6: HandleConnect = function connect6(this: object, req, address, port) {
+  const connect6: HandleConnect = function connect6(this: object, req, given, givenPort) {
+    const address = addressOf(given);
+    const port = portOf(givenPort);
     const r = check(this, address, port);
-    return r === null ? Reflect.apply(v6, this, [req, address, port]) : r;
+    return r === null ? (ReflectApply(v6, this, [req, address, port]) as number) : r;
   };
-  Object.defineProperty(proto, 'connect', { value: connect, writable: false, configurable: false, enumerable: true });
-  Object.defineProperty(proto, 'connect6', {
+  ObjectDefineProperty(proto, 'connect', { value: connect, writable: false, configurable: false, enumerable: true });
+  ObjectDefineProperty(proto, 'connect6', {
     value: connect6,
     writable: false,
     configurable: false,

@@ -67,7 +67,20 @@ export const WeakSetPrototypeAdd = uncurryThis(WeakSet.prototype.add) as <T exte
   s: WeakSet<T>,
   v: T,
 ) => WeakSet<T>;
+export const WeakMapPrototypeGet = uncurryThis(WeakMap.prototype.get) as <K extends object, V>(
+  m: WeakMap<K, V>,
+  k: K,
+) => V | undefined;
+export const WeakMapPrototypeSet = uncurryThis(WeakMap.prototype.set) as <K extends object, V>(
+  m: WeakMap<K, V>,
+  k: K,
+  v: V,
+) => WeakMap<K, V>;
 export const RegExpPrototypeExec = uncurryThis(RegExp.prototype.exec);
+export const SymbolPrototypeDescription = uncurryThis(
+  Object.getOwnPropertyDescriptor(Symbol.prototype, 'description')!.get as (this: symbol) => string | undefined,
+);
+export const ProcessNextTick = process.nextTick;
 export const FunctionPrototypeCall = uncurryThis(call) as (fn: unknown, self: unknown, ...args: unknown[]) => unknown;
 
 /** A new array with the same elements, by index (no iterator, no `Symbol.species`). */

@@ -4,6 +4,13 @@ import type { Finding } from '../core/model/finding.ts';
 import { maskRecord } from '../core/secrets/masker.ts';
 import type { ResolvedGuardOptions } from './options.ts';
 
+// Taken when the guard loads: a reporter that goes through functions replaced later would report nothing.
+const appendFile = appendFileSync;
+const stringify = JSON.stringify;
+const stderr = process.stderr;
+const stderrWrite = stderr.write;
+const ReflectApply = Reflect.apply;
+
 /**
  * Findings are rare (one per refused or audited metadata connection), so they are written synchronously: a process
  * that crashes right after a refusal still leaves the record behind, and nothing queues on the request path.
@@ -11,7 +18,12 @@ import type { ResolvedGuardOptions } from './options.ts';
 export function makeReporter(o: Pick<ResolvedGuardOptions, 'onFinding' | 'report'>): (f: Finding) => void {
   const { onFinding, report } = o;
   return (found) => {
-    const f = maskRecord(found);
+    let f = found;
+    try {
+      f = maskRecord(found);
+    } catch {
+      // The finding is built from masked parts; the decision does not wait for a second pass.
+    }
     if (onFinding) {
       try {
         onFinding(f);
@@ -20,10 +32,10 @@ export function makeReporter(o: Pick<ResolvedGuardOptions, 'onFinding' | 'report
       }
     }
     if (report === 'none') return;
-    const line = `${JSON.stringify(f)}\n`;
     try {
-      if (report === 'stderr') process.stderr.write(line);
-      else appendFileSync(report.file, line);
+      const line = `${stringify(f)}\n`;
+      if (report === 'stderr') ReflectApply(stderrWrite, stderr, [line]);
+      else appendFile(report.file, line);
     } catch {
       // Same reasoning: reporting is best-effort, the decision stands.
     }
