@@ -203,8 +203,13 @@ export function getPath(obj: unknown, path: string): unknown {
   if (obj === null || typeof obj !== 'object') return undefined;
   const o = obj as Record<string, unknown>;
   if (path in o) return o[path];
+  if (path.lastIndexOf('.') <= 0) return undefined;
   // Longest prefix that is a key, so `id.orig_h`-style keys work inside nested objects too.
-  for (const [head, rest] of splitsOf(path)) if (head in o) return getPath(o[head], rest);
+  const splits = splitsOf(path);
+  for (let i = 0; i < splits.length; i++) {
+    const [head, rest] = splits[i]!;
+    if (head in o) return getPath(o[head], rest);
+  }
   return undefined;
 }
 

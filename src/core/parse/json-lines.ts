@@ -94,6 +94,22 @@ const STRING_LITERAL = /"((?:[^"\\]|\\.)*)"/g;
 
 const URLISH_KEY = /url|uri|query|args|redirect|callback|dest|next|target|proxy|upstream_url|webhook|link/i;
 
+const URLISH = 1;
+const HOST_NAMING = 2;
+/**
+ * What a key path's name says (`URLISH`: named like a URL; `HOST_NAMING`: `isHostNamingField`), per path: a log's
+ * records repeat the same keys, so each line would otherwise reduce every key's name again. Bounded all the same.
+ */
+const PATH_KINDS = new Map<string, number>();
+function pathKind(path: string): number {
+  let kind = PATH_KINDS.get(path);
+  if (kind === undefined) {
+    kind = (URLISH_KEY.test(path) ? URLISH : 0) | (isHostNamingField(path) ? HOST_NAMING : 0);
+    if (PATH_KINDS.size < 4096) PATH_KINDS.set(path, kind);
+  }
+  return kind;
+}
+
 function pick(o: Record<string, unknown>, key: string, map: Record<string, string> | undefined): unknown {
   const mapped = map?.[key];
   if (mapped) return getPath(o, mapped);
@@ -138,7 +154,8 @@ function jsonPlaces(
   // Top-level strings named like URLs that were not already taken as the target (or the request line).
   for (const k in o) {
     const v = o[k];
-    if (typeof v === 'string' && v.length > 0 && v !== target && v !== request && URLISH_KEY.test(k)) extra[k] = v;
+    if (typeof v === 'string' && v.length > 0 && v !== target && v !== request && (pathKind(k) & URLISH) !== 0)
+      extra[k] = v;
   }
   for (const [k, p] of Object.entries(map ?? {})) {
     if (k in AUTO) continue;
@@ -161,7 +178,7 @@ function jsonPlaces(
       // for the host it names (`x_forwarded_host`, `headers.x-forwarded-host`, `forwarded: "host=…"`).
       if (
         v.length > 2 &&
-        (MAY_HOLD_URL.test(v) || isHostNamingField(path)) &&
+        (MAY_HOLD_URL.test(v) || (pathKind(path) & HOST_NAMING) !== 0) &&
         !taken.has(v) &&
         !mapped.has(path) &&
         !(path in extra)
