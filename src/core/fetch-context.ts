@@ -535,9 +535,13 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
     const prevSep = /[,;]\s*$/.test(pre);
     const nextSep = /^[,;]/.test(after.replace(/^:\d{1,5}/, ''));
     if (prevSep || nextSep) {
-      // The list is the run of text around the reference up to whitespace (a request line's ` HTTP/1.1` is not in it).
-      const list = `${pre.split(/\s/).at(-1)}${dec(t.slice(s.start, s.hostEnd))}${post.split(/\s/)[0]}`;
-      const entries = list.split(/[,;]/).map((e) => e.trim());
+      // The list is the run of text around the reference up to whitespace or a quote (a request line's ` HTTP/1.1`,
+      // the JSON around a string, are not in it).
+      const list = `${pre.split(/[\s"'<>]/).at(-1)}${dec(t.slice(s.start, s.hostEnd))}${post.split(/[\s"'<>]/)[0]}`;
+      const entries = list
+        .replace(/^["'[{(]+|["'\]})]+$/g, '')
+        .split(/[,;]/)
+        .map((e) => e.trim());
       if (entries.length >= 2 && entries.every((e) => e === '' || /^[\w.:*[\]/-]+$/.test(e))) {
         return { reading: 'list', why: `an entry of a host list (${cut(list)})`, ambiguous: false };
       }

@@ -224,6 +224,11 @@ describe('request bodies that state the address as data (JSON lines keep the bod
       [],
     );
     for (const b of bodies) assert.equal(explain(b).verdict, 'none', b);
+    // `explain` on the whole JSON log line, where the body is an escaped string, agrees.
+    for (const r of records) {
+      const line = jsonLine('POST', '/api/v1/objects', JSON.stringify(r));
+      assert.equal(explain(line).verdict, 'none', line);
+    }
   });
   test('a body that names something to connect to is still a finding', async () => {
     const bodies = fetches.map((r) => JSON.stringify(r));
