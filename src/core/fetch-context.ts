@@ -512,6 +512,10 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
   }
   const ambiguous = hasScheme;
   const post = dec(t.slice(s.hostEnd, to));
+  // A Host header injected after a line break (CRLF injection, a smuggled request): the request goes there.
+  if (/[\r\n]\s*host\s*:\s*$/i.test(before)) {
+    return { reading: 'target', why: 'a Host header injected after a line break', ambiguous: false };
+  }
 
   // A path segment names a page, a file or a lookup key, unless a route that fetches precedes it or what follows
   // makes it a destination: a port, or a path the catalogue knows for the endpoint.

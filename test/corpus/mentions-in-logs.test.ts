@@ -129,6 +129,8 @@ describe('settings and lists that name the address so as not to fetch it', () =>
       '/x?host=169.254.169.254&hosts=a.example',
       '/api/check?ip=169.254.169.254',
       '/fetch?q=169.254.169.254/latest/meta-data/',
+      // A Host header injected into a search field is no search.
+      '/search?q=x%0d%0aHost:%20169.254.169.254%0d%0a%0d%0aGET%20/latest/meta-data/',
     ];
     for (const [format, line] of [
       ['combined', combined],
