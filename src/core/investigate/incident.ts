@@ -106,16 +106,21 @@ export function buildIncidents(steps: readonly Step[], opts: BuildOptions = {}):
   const unique = new Map<string, Step>();
   // The same finding read twice (two outputs of one run, or one log named `./a.log` and `a.log`) is one step: the
   // one whose id sorts first, whatever the order of the inputs. Its other ids still name it for `related`.
-  const ids = new Set<string>();
+  // One id read twice (a finding in the hub's store, with its host, and in a local file, without) is one step too.
+  const byId = new Map<string, Step>();
   for (const s of steps) {
-    ids.add(s.findingId);
+    const had = byId.get(s.findingId);
+    if (!had || s.identity < had.identity) byId.set(s.findingId, s);
+  }
+  const ids = new Set(byId.keys());
+  for (const s of byId.values()) {
     const had = unique.get(s.identity);
     if (!had || s.findingId < had.findingId) unique.set(s.identity, s);
   }
   const all = [...unique.values()];
   const kept = new Map(all.map((s) => [s.identity, s.findingId]));
   const alias = new Map<string, string>();
-  if (ids.size > all.length) for (const s of steps) alias.set(s.findingId, kept.get(s.identity)!);
+  if (ids.size > all.length) for (const s of byId.values()) alias.set(s.findingId, kept.get(s.identity)!);
   const links = linkSteps(
     alias.size > 0 ? all.map((s) => ({ ...s, relatedFindings: s.relatedFindings.map((r) => alias.get(r) ?? r) })) : all,
     opts,

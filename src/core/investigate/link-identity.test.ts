@@ -106,6 +106,34 @@ test('a role is a role of one account: the same name in two accounts is not link
   assert.deepEqual([...pairs([other, assumed])], ['l1>u2']);
 });
 
+test('a step that names no account, linked on its role alone to uses in two accounts, is linked to neither', () => {
+  const bare = leak('l1', '2026-11-21T09:00:00Z', 'role web-role', {
+    secret: { kind: 'aws-secret-access-key', masked: 'x', hash: 'hmac-sha256:bb', owner: 'role web-role' },
+  });
+  assert.deepEqual([...pairs([bare, use('u1', '2026-11-21T09:20:00Z', 'web-role', A)])], ['l1>u1']);
+  const both = [
+    bare,
+    use('u1', '2026-11-21T09:20:00Z', 'web-role', A),
+    use('u2', '2026-11-21T09:30:00Z', 'web-role', B),
+  ];
+  assert.deepEqual([...pairs(both)], []);
+  // The same finding from the hub's store (with its host) and from a local file (without): one step.
+  const stored = step({
+    ...JSON.parse(JSON.stringify({ id: 'u1' })),
+    rule: 'cloud-instance-credentials-outside-use',
+    time: '2026-11-21T09:20:00Z',
+    principal: 'web-role',
+    resource: { id: 'i-0123456789abcdef0', kind: 'ec2-instance', account: A },
+    origin: { event_ids: ['ev-u1'] },
+    fleet: { host: { id: 'h1' } },
+  });
+  const incs = buildIncidents([bare, stored, use('u1', '2026-11-21T09:20:00Z', 'web-role', A)]);
+  assert.deepEqual(
+    incs.map((i) => i.steps.map((s) => s.finding_id)),
+    [['l1', 'u1']],
+  );
+});
+
 test('a masked key and a role link only inside one named account; a salted hash needs no account', () => {
   const noHash = (id: string, owner: string, more: Rec = {}) =>
     leak(id, '2026-11-21T09:00:00Z', owner, {
@@ -195,7 +223,7 @@ test('more evidence never takes a link away', () => {
     use('u0', '2026-11-21T09:10:00Z', 'batch', A, { client: { ip: '198.18.0.2' } }),
     // Unrelated: another role, another account, another host.
     fetch('f9', '2026-11-21T09:00:00Z', 'reporting', { fleet: { host: { id: 'h9' } } }),
-    use('u9', '2026-11-21T09:30:00Z', 'batch', B, {
+    use('u9', '2026-11-21T09:30:00Z', 'reporting', B, {
       resource: { id: 'i-0fedcba9876543210', kind: 'ec2-instance', account: B },
     }),
   ];

@@ -341,7 +341,28 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
     for (const target of (cloudByInstance.get(p.instance ?? '') ?? []).slice().sort(byTime))
       if (sameAccount(p, target))
         link(p, target, 'same-instance', `setting of instance ${p.instance}, whose credentials were used`);
-  return links;
+  return withoutCrossAccountGuesses(links, byId);
+}
+
+const ROLE_ONLY = new Set<LinkReason>(['same-role-time-window', 'same-role-imdsv1']);
+
+/**
+ * A step that names no account (a leak whose owner is a bare role name, a host fetch) agrees with any account; but
+ * one such step linked on its role alone to uses in two accounts cannot be the source of both (a key is of one
+ * account): which one it was would be a guess, so neither link is kept.
+ */
+function withoutCrossAccountGuesses(links: Link[], byId: ReadonlyMap<string, Step>): Link[] {
+  const accounts = new Map<string, Set<string>>();
+  for (const l of links) {
+    if (!ROLE_ONLY.has(l.reason) || byId.get(l.from)?.account !== undefined) continue;
+    const to = byId.get(l.to)?.account;
+    if (to === undefined) continue;
+    const set = accounts.get(l.from) ?? new Set<string>();
+    set.add(to);
+    accounts.set(l.from, set);
+  }
+  const split = new Set([...accounts].filter(([, set]) => set.size > 1).map(([from]) => from));
+  return split.size === 0 ? links : links.filter((l) => !(ROLE_ONLY.has(l.reason) && split.has(l.from)));
 }
 
 interface Candidate {
