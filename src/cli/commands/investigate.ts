@@ -84,7 +84,8 @@ an SQLite findings store as \`imdsguard findings\` reads it; anything else as a 
 summary on stderr says how each input was read. Stdin and pipes are read as findings.
 Records: one "type": "incident" object per incident (schema in docs/investigate.md); --format html writes one
 self-contained report (no external resources, no script) with a timeline and a graph per incident.
-Incident ids are a hash of the incident's first finding: a re-run with more evidence keeps them.
+Incident ids are a hash of what the incident's first finding is about (not of its id, which holds the path as
+spelt): a re-run with more evidence, other incidents or another spelling of a path keeps them.
 Exit codes: 0 no incident at or above --fail-on; 1 incidents; 2 usage or input error (every readable input is still
 read); 3 the output could not be written; 128+n stopped by signal n.
 Examples:
