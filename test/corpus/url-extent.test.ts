@@ -116,3 +116,24 @@ describe('several hosts in one URL (parser confusion): the host each parser conn
     ]);
   });
 });
+
+describe('userinfo that parsers disagree on, and a second port', () => {
+  test('the host after the first "@", a host before "+&@", a host with two ports', async () => {
+    assert.deepEqual(
+      splitAfterScheme('http', 'a@0xa9fea9fe:80@example.com/').map((r) => r.host),
+      ['example.com', '0xa9fea9fe'],
+    );
+    assert.deepEqual(
+      splitAfterScheme('http', '2852039166:80:80/').map((r) => [r.host, r.port]),
+      [['2852039166', 80]],
+    );
+    await assertAllFound([
+      '/fetch?url=http://probe@0xa9fea9fe:80@example.com/&format=json',
+      '/fetch?url=http%3A%2F%2Fprobe%402852039166%3A80%2B%40example.com%2F&format=json',
+      '/fetch?url=http://x@[::ffff:a9fe:a9fe]:80@example.com/&format=json',
+      '/fetch?url=http://0xa9fea9fe:80+&@example.com#+@example.com/',
+      '/fetch?url=http://0251.0376.0251.0376:80:80/&format=json',
+      '/fetch?url=http://[::ffff:a9fe:a9fe]:80:80/',
+    ]);
+  });
+});

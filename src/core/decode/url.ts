@@ -36,9 +36,14 @@ function splitHostPort(hp: string): { host: string; port: number | null; ok: boo
     const close = hp.indexOf(']');
     if (close < 0) return { host: hp, port: null, ok: true };
     const rest = hp.slice(close + 1);
-    const port = rest.startsWith(':') && /^\d{1,5}$/.test(rest.slice(1)) ? Number(rest.slice(1)) : null;
+    // `[…]:80:80`: a second port, as for a name below.
+    const m = /^:(\d{1,5})(?::\d{1,5})*$/.exec(rest);
+    const port = m ? Number(m[1]) : null;
     return { host: hp.slice(0, close + 1), port, ok: rest === '' || port !== null || rest === ':' };
   }
+  // `host:80:80`: a second port; parsers that read the first one connect to the host before it.
+  const ports = /^([^:[\]]+):(\d{1,5})(?::\d{1,5})+$/.exec(hp);
+  if (ports) return { host: ports[1]!, port: Number(ports[2]), ok: true };
   const colons = hp.split(':').length - 1;
   if (colons > 1) return { host: hp, port: null, ok: true }; // bare IPv6
   if (colons === 1) {
@@ -97,7 +102,8 @@ export function splitAfterScheme(scheme: string | null, rest: string): UrlParts[
   // split at its commas (`urls=http://0xa9fea9fe,http://…`). No host contains '&', ',' or ';'.
   const amp = authority.search(/[&,;]/);
   if (amp > 0) {
-    const piece = authority.slice(0, amp);
+    // `+` is a space in a query string, and a URL parser trims the spaces that end it.
+    const piece = authority.slice(0, amp).replace(/[+\s]+$/, '');
     const pieceAt = piece.lastIndexOf('@');
     const php = splitHostPort(pieceAt >= 0 ? piece.slice(pieceAt + 1) : piece);
     if (php.ok && php.host.length > 0 && !seenHosts.has(php.host)) {
@@ -138,6 +144,25 @@ export function splitAfterScheme(scheme: string | null, rest: string): UrlParts[
   // (fragment and query markers, spaces and '&' included) — the classic "google.com &@127.0.0.1# @google.com" trick.
   // Two loose boundaries: the first '/' or '\', and the first '/' only (parsers that keep a backslash in userinfo:
   // `http://127.1.1.1:80\@169.254.169.254/`).
+  // Parsers that end the userinfo at the first '@' (`http://a@169.254.169.254:80@example.com/`) connect to the host
+  // right after it.
+  const firstSlash = head.search(/[/\\]/);
+  const looseHead = firstSlash < 0 ? head : head.slice(0, firstSlash);
+  const firstAt = looseHead.indexOf('@');
+  if (firstAt >= 0 && firstAt !== looseHead.lastIndexOf('@') && !/[\r\n"'<>]/.test(looseHead)) {
+    const m = /^(\[[0-9a-f:.]+\]|[^:@/\\?#\s&+[]+)(?::(\d{1,5}))?/i.exec(looseHead.slice(firstAt + 1));
+    if (m && !seenHosts.has(m[1]!)) {
+      seenHosts.add(m[1]!);
+      readings.push({
+        scheme,
+        host: m[1]!,
+        port: m[2] ? Number(m[2]) : null,
+        path: '',
+        transforms: ['userinfo-confusion'],
+        disagreements: ['parsers that end the userinfo at the first "@" connect to this host'],
+      });
+    }
+  }
   for (const slash of new Set([head.search(/[/\\]/), head.indexOf('/')])) {
     const looseAuth = slash < 0 ? head : head.slice(0, slash);
     const looseAt = looseAuth.lastIndexOf('@');
