@@ -4,7 +4,9 @@ import type { CorpusCase } from './ssrf-corpus.ts';
  * The families that held-out corpora found weak: attacks in the grammars of rebinding services, public aliases,
  * hex-written URLs, base64 URLs in path segments and script escapes; and hard benign requests where an address or
  * metadata name is talked about, searched for, blocked or listed rather than fetched (prose, query languages, CIDR
- * blocks, configuration lists, token claims, wiki slugs, one-word provider names). Generated from a seed: values
+ * blocks, configuration lists, token claims, wiki slugs, one-word provider names, searches with filter syntax, source
+ * addresses, lists under any name, records that state an address); and URLs that end where their parameter does or
+ * whose authority parsers read differently. Generated from a seed: values
  * vary case to case (addresses, ids, words, encodings), the same cases every run.
  */
 
@@ -176,6 +178,51 @@ export function buildGrammarAttacks(n = 60, seed = 1616): CorpusCase[] {
       `/fetch?${param()}=${w.pick([`http://[${v6}]${path}`, `http://%5B${v6}%5D${path}`, enc(`http://[${v6}]${path}`)])}`,
     );
   }
+  const x = generator(seed + 2);
+  for (let i = 0; i < n; i++) {
+    // A URL whose host is not dotted, as one parameter among others: it ends where the parameter does.
+    const host = x.pick([
+      '0xa9fea9fe',
+      '2852039166',
+      '0251.0376.0251.0376',
+      '[::ffff:a9fe:a9fe]',
+      '[fd00:ec2::254]',
+      'metadata',
+      'instance-data',
+      '0xa9.0xfe.0xa9.0xfe',
+      '169.254.43518',
+      '0xa9.16689662',
+    ]);
+    const scheme = x.pick(['http', 'https', 'HTTP', 'Http']);
+    const user = x.pick(['', '', `${x.hexId(6)}@`, 'admin:pw@']);
+    const port = x.pick(['', '', ':80']);
+    const path = x.pick(['', '', '/', x.pick(META_PATHS)]);
+    const after = x.pick([
+      '&format=json',
+      `&w=${x.int(2000)}`,
+      ';v=1',
+      `&lang=en&page=${x.int(9)}`,
+      `,https://cdn.example.net/${x.hexId(4)}`,
+    ]);
+    const url = `${scheme}://${user}${host}${port}${path}`;
+    add(
+      'param-extent',
+      `/${x.pick(['fetch', 'api/preview', 'img', 'proxy'])}?${x.pick(['url', 'u', 'src', 'next', 'target'])}=${x.pick([url, enc(url)])}${after}`,
+    );
+    // Several hosts in one authority: the one a parser connects to is a metadata host that is not dotted.
+    const other = x.pick(['example.com', 'www.google.com', `${x.hexId(5)}.example.org`]);
+    const confused = x.pick([
+      `http://${other} &@${host}# @${other}/`,
+      `http://${x.hexId(8)}@${host}:80@${other}/`,
+      `http://${other}:80\\@${host}:80/`,
+      `http://${host}:80+&@${other}#+@${other}/`,
+      `http://${host}:80:80/`,
+    ]);
+    add(
+      'userinfo-confusion',
+      `/fetch?url=${x.pick([confused.replace(/ /g, '%20').replace(/#/g, '%23'), enc(confused)])}&x=${x.int(99)}`,
+    );
+  }
   return out;
 }
 
@@ -342,6 +389,41 @@ export function buildContextBenign(n = 60, seed = 6161): CorpusCase[] {
         `/docs?topic=metadata/v1&lang=en`,
       ]),
     );
+  }
+  const v = generator(seed + 2);
+  for (let i = 0; i < n; i++) {
+    const ref = v.pick(refs.filter((r) => !r.endsWith(':80')));
+    // A search for the address: punctuation after it, or filter syntax around it.
+    add(
+      'search-filter',
+      v.pick([
+        `/search?q=${enc(`${ref}${v.pick(['?', '!', '?!', '/', '.'])}`)}`,
+        `/search?q=${v.pick(['host', 'ip', 'dst', 'dest', 'destination'])}${v.pick([':', '%3A', '=', '%3D'])}${ref}`,
+        `/en-US/app/search/search?q=${enc(`search ${v.pick(['dest', 'dest_ip', 'src'])}=${ref} | ${v.pick(['stats count by src', 'head 20', 'table _time src'])}`)}`,
+        `/logs?${v.pick(['filter', 'where', 'expr'])}=${enc(`${v.pick(['host', 'remote', 'addr'])}${v.pick([':', '='])}${ref}`)}`,
+      ]),
+    );
+    // A source or client address: where traffic came from, not where it goes.
+    add(
+      'source-param',
+      `/${v.pick(['api/events', 'audit', 'x', 'admin/sessions'])}?${v.pick(['src_ip', 'client', 'client_ip', 'remote_addr', 'source_ip', 'clientIp', 'x_forwarded_for'])}=${v.pick([ref, enc(ref)])}&page=${v.int(20)}`,
+    );
+    // Lists of hosts under any name.
+    add(
+      'list-name',
+      `/${v.pick(['settings', 'cfg', 'admin/proxy'])}?${v.pick(['allowed_hosts', 'trustedHosts', 'ALLOWED_HOSTS', 'proxy_bypass_list', 'exclusions', 'env[NO_PROXY]', 'ignore_hosts'])}=${v.pick([ref, `localhost,${ref}`, enc(`${ref};127.0.0.1`)])}`,
+    );
+    // Records that state the address: flow events, inventory entries, manifests, query DSL.
+    const rec = v.pick([
+      { event_type: 'flow', src_ip: `10.0.${v.int(255)}.${v.int(255)}`, dest_ip: ref, dest_port: 80, proto: 'TCP' },
+      { source: { ip: `10.1.${v.int(255)}.7`, port: 40000 + v.int(9999) }, destination: { ip: ref, port: 80 } },
+      { ci_class: 'server', name: `imds-${v.hexId(4)}`, hostname: ref, os: 'linux', owner: `team-${v.int(9)}` },
+      { spec: { hostAliases: [{ ip: ref, hostnames: ['metadata.google.internal', 'metadata'] }] } },
+      { kind: 'ServiceEntry', spec: { hosts: ['metadata.google.internal'], endpoints: [{ address: ref }] } },
+      { query: { bool: { filter: [{ term: { 'destination.ip': ref } }] } } },
+      { proxy: { no_proxy: ['localhost', ref] } },
+    ]);
+    add('record-body', JSON.stringify(rec));
   }
   const w = generator(seed + 1);
   for (let i = 0; i < n; i++) {
