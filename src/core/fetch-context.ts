@@ -57,6 +57,11 @@ const FETCHED_CLAIMS = /"(?:jku|x5u|jwks_uri|iss)"\s*:\s*"$/;
 /** Parameters that hold search text or a title: a bare address alone there is looked up, not fetched. */
 const SEARCH_PARAMS = new Set([
   'q',
+  'qs',
+  'wd',
+  'p',
+  'lookup',
+  'find',
   'query',
   'search',
   's',
@@ -126,6 +131,19 @@ const LIST_PARAMS =
 /** Names of lists of hosts or addresses, whatever comes before (`allowed_hosts`, `trustedHosts`, `env.NO_PROXY`). */
 const LIST_NAME_END =
   /(?:hosts|hostnames|ips|addresses|domains|noproxy|bypass|bypasslist|cidrs|subnets|networks|exclusions|exceptions|excludes|trustedproxies|(?:allow|deny|block|white|black|safe|ignore|skip)list)$/;
+/** A search or title field by its name, or by how its name ends (`searchTerm`, `search_query`). */
+function isSearchParam(name: string): boolean {
+  const n = lastPart(name);
+  return (
+    SEARCH_PARAMS.has(n) ||
+    /(?:search|query|searchterm|searchterms|keyword|keywords|phrase)$/.test(n.replace(/[-_]/g, ''))
+  );
+}
+/** A field that holds a filter or query expression, by its name or how its name ends (`filterQuery`, `where`). */
+function isQueryParam(name: string): boolean {
+  const n = lastPart(name);
+  return QUERY_PARAMS.has(n) || /(?:filter|filters|query|expr|expression)$/.test(n.replace(/[-_]/g, ''));
+}
 /** Parameters that hold a filter or query expression: a `name:value` or `name=value` in them is a comparison. */
 const QUERY_PARAMS = new Set([
   'filter',
@@ -531,21 +549,22 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
   }
   // A path of punctuation only (`169.254.169.254?` ending a question) is no path.
   const bareHost = !hasScheme && (s.path === '' || /^\/\d{1,3}$/.test(s.path) || /^\/?[?#!.,;:]*$/.test(s.path));
-  const inSearch = param !== undefined && SEARCH_PARAMS.has(param.toLowerCase());
-  const inQuery = inSearch || (param !== undefined && QUERY_PARAMS.has(lastPart(param)));
+  const inSearch = param !== undefined && isSearchParam(param);
+  const inQuery = inSearch || (param !== undefined && isQueryParam(param));
+  // Nothing but punctuation before it (`¿169.254.169.254?`, `"…`): the reference starts the text.
+  const startsValue = /^[\s\p{P}]*$/u.test(pre);
 
   // Lists of hosts: the reference is one entry of a comma- or semicolon-separated list, or a hosts-file line.
   if (bareHost) {
     const prevSep = /[,;]\s*$/.test(pre);
     const nextSep = /^[,;]/.test(after.replace(/^:\d{1,5}/, ''));
     if (prevSep || nextSep) {
-      // The list is the run of text around the reference up to whitespace or a quote (a request line's ` HTTP/1.1`,
-      // the JSON around a string, are not in it).
-      const list = `${pre.split(/[\s"'<>]/).at(-1)}${dec(t.slice(s.start, s.hostEnd))}${post.split(/[\s"'<>]/)[0]}`;
-      const entries = list
-        .replace(/^["'[{(]+|["'\]})]+$/g, '')
-        .split(/[,;]/)
-        .map((e) => e.trim());
+      // The list is the run of host-like entries joined by commas or semicolons (spaces after them allowed) that
+      // holds the reference: a request line's ` HTTP/1.1`, the JSON around a string, words before it are not in it.
+      const left = /(?:[\w.:*[\]/-]*[,;]\s*)*$/.exec(pre)![0];
+      const right = /^(?::\d{1,5})?(?:\s*[,;]\s*[\w.:*[\]/-]*)*/.exec(post)![0];
+      const list = `${left}${dec(t.slice(s.start, s.hostEnd))}${right}`;
+      const entries = list.split(/[,;]/).map((e) => e.trim());
       if (entries.length >= 2 && entries.every((e) => e === '' || /^[\w.:*[\]/-]+$/.test(e))) {
         return { reading: 'list', why: `an entry of a host list (${cut(list)})`, ambiguous: false };
       }
@@ -653,7 +672,7 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
   // A whole URL, or an address with a path, as the text of a search or title field is searched for, or pasted as a
   // payload: both plausible, unless the page itself is a fetching route (`/fetch?q=…`). (A bare address there is
   // only searched for: below.)
-  if (!bareHost && pre.trim() === '' && param && inSearch && !routeOf(t, from).some(isFetchRoute)) {
+  if (!bareHost && startsValue && param && inSearch && !routeOf(t, from).some(isFetchRoute)) {
     return {
       reading: 'prose',
       why: `the text of a ${param} field (a search or a title); ${hasScheme ? 'a URL' : 'an address with a path'} there may also be a payload`,
@@ -665,7 +684,7 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
     if (/["'`([{<]$/.test(pre) && /^(?::\d{1,5})?["'`)\]}>]/.test(after)) {
       return { reading: 'prose', why: 'quoted or bracketed, as text mentions a name', ambiguous: false };
     }
-    if (param && SEARCH_PARAMS.has(param.toLowerCase()) && pre.trim() === '') {
+    if (inSearch && startsValue) {
       return {
         reading: 'prose',
         why: `the text of a ${param} field (a search or a title), not a URL`,

@@ -59,6 +59,11 @@ describe('a search for an address is prose, not a fetch', () => {
       '/search?q=169.254.169.254!',
       '/search?q=fd00:ec2::254?',
       '/search?q=169.254.169.254/',
+      '/search?q=%C2%BF169.254.169.254%3F',
+      '/search?q=169.254.169.254%2C%20fd00%3Aec2%3A%3A254',
+      '/api/search?searchTerm=169.254.169.254%3F',
+      '/results?search_query=169.254.169.254',
+      '/s?wd=169.254.169.254',
     ]));
 
   test('filter and assignment syntax in a search or query field', () =>
@@ -71,6 +76,8 @@ describe('a search for an address is prose, not a fetch', () => {
       '/search?q=dest%3D169.254.169.254',
       '/logs?filter=host:169.254.169.254',
       '/logs?where=host%3D169.254.169.254',
+      '/x?filterQuery=host%3D169.254.169.254',
+      '/api/search?searchTerm=host:169.254.169.254',
     ]));
 
   test('an address with a path as the whole search text is kept below the default --fail-on, as a full URL is', async () => {
