@@ -4,7 +4,13 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CallerStack } from './caller.ts';
-import { SetPrototypeAdd, SetPrototypeHas, WeakMapPrototypeGet, WeakMapPrototypeSet } from './intrinsics.ts';
+import {
+  ReflectApply,
+  SetPrototypeAdd,
+  SetPrototypeHas,
+  WeakMapPrototypeGet,
+  WeakMapPrototypeSet,
+} from './intrinsics.ts';
 
 /** What the guard knows of the request a socket is opened for. */
 export interface RequestLine {
@@ -72,14 +78,38 @@ export function grantCovers(g: SocketGrant, canonical: string): boolean {
   return g.addresses === null || SetPrototypeHas(g.addresses, canonical);
 }
 /**
- * The context of the request an undici Request object was created for. Private to this copy of the guard: a
- * registered symbol (`Symbol.for`) would let any code attach a context of its choosing to a request.
+ * State the guard keeps about an object (a socket, a request) that is not the object's: a property, even under a
+ * private symbol (which `Object.getOwnPropertySymbols` lists), could be read from one object and copied to
+ * another, or cleared. A map private to this copy of the guard holds it instead.
  */
-export const kRequestContext: unique symbol = Symbol('imdsguard.requestContext');
+export interface PrivateSlot<V> {
+  get(o: object | null | undefined): V | undefined;
+  set(o: object, v: V): void;
+}
+
+export function privateSlot<V>(): PrivateSlot<V> {
+  const m = new WeakMap<object, V>();
+  return {
+    get: (o) =>
+      o === null || (typeof o !== 'object' && typeof o !== 'function') ? undefined : WeakMapPrototypeGet(m, o),
+    set: (o, v) => {
+      WeakMapPrototypeSet(m, o, v);
+    },
+  };
+}
+
+/** The context of the request an undici Request object was created for. */
+export const requestContextOf = privateSlot<RequestContext>();
 
 /**
  * The request line the guard checked where a client built it: node:http's (on the ClientRequest) and undici's (the
  * head it announced, on the socket). The socket-write check skips exactly that line, and nothing else written on the
  * same socket: a line put into a private field afterwards, or written by hand, is checked there.
  */
-export const kCheckedLine: unique symbol = Symbol('imdsguard.checkedLine');
+export const checkedLineOf = privateSlot<string | undefined>();
+
+/** The context fetch runs in, read with the guard's own `getStore`. */
+const getStore = AsyncLocalStorage.prototype.getStore;
+export function currentRequestContext(): RequestContext | undefined {
+  return ReflectApply(getStore, requestContext, []) as RequestContext | undefined;
+}

@@ -2,31 +2,60 @@
  * fetch opens its socket after the call returns, from undici's own queue, so the stack at connect time no longer
  * shows who called fetch. The wrapper records the caller's stack at the call and carries it to the connect hook.
  */
-import { isIP } from 'node:net';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { isGuardBlocked } from './blocked-error.ts';
 import { captureCaller } from './caller.ts';
 import { type RequestContext, type RequestLine, requestContext } from './context.ts';
-import { metadataAtAddress, metadataAtHostname } from './destination.ts';
+import { metadataAtTarget } from './hook-http.ts';
+import {
+  NumberCtor,
+  ReflectApply,
+  StringPrototypeCharCodeAt,
+  StringPrototypeSlice,
+  StringPrototypeToUpperCase,
+  URLCtor,
+  URLPrototypeGetHostname,
+  URLPrototypeGetHref,
+  URLPrototypeGetPathname,
+  URLPrototypeGetPort,
+  URLPrototypeGetProtocol,
+  URLPrototypeGetSearch,
+} from './intrinsics.ts';
+
+const run = AsyncLocalStorage.prototype.run;
+const HeadersCtor = Headers;
+const headersGet = Headers.prototype.get;
+
+/** The text of what fetch was given as its URL: a string, a URL object (by its own getter), or a Request's url. */
+function hrefOf(input: unknown): string | null {
+  if (typeof input === 'string') return input;
+  if (input === null || typeof input !== 'object') return null;
+  try {
+    return URLPrototypeGetHref(input as URL);
+  } catch {
+    // Not a URL object.
+  }
+  const url = (input as { url?: unknown }).url;
+  return typeof url === 'string' ? url : null;
+}
 
 function targetOf(input: unknown, init: unknown): () => RequestLine {
   return () => {
     const out: RequestLine = {};
     try {
-      const href =
-        typeof input === 'string' || input instanceof URL ? String(input) : String((input as { url?: unknown }).url);
-      const u = new URL(href);
-      out.path = u.pathname + u.search;
+      const u = new URLCtor(hrefOf(input) ?? '');
+      out.path = URLPrototypeGetPathname(u) + URLPrototypeGetSearch(u);
     } catch {
       // An unparsable input fails inside fetch itself; the guard has nothing to add.
     }
     const m = (init as { method?: unknown } | undefined)?.method ?? (input as { method?: unknown } | undefined)?.method;
-    if (typeof m === 'string') out.method = m.toUpperCase();
+    if (typeof m === 'string') out.method = StringPrototypeToUpperCase(m);
     const raw =
       (init as { headers?: unknown } | undefined)?.headers ?? (input as { headers?: unknown } | undefined)?.headers;
     if (raw !== undefined) {
       try {
-        const h = new Headers(raw as ConstructorParameters<typeof Headers>[0]);
-        out.header = (name) => h.get(name) ?? undefined;
+        const h = new HeadersCtor(raw as ConstructorParameters<typeof Headers>[0]);
+        out.header = (name) => (ReflectApply(headersGet, h, [name]) as string | null) ?? undefined;
       } catch {
         // Headers fetch itself would reject.
       }
@@ -37,20 +66,19 @@ function targetOf(input: unknown, init: unknown): () => RequestLine {
 
 /** Does the URL fetch was given name a metadata service (as a canonical address or a catalogue hostname)? */
 function namesMetadata(input: unknown): boolean {
-  let href: string;
-  if (typeof input === 'string') href = input;
-  else if (input instanceof URL) href = input.href;
-  else if (input && typeof (input as { url?: unknown }).url === 'string') href = (input as { url: string }).url;
-  else return false;
+  const href = hrefOf(input);
+  if (href === null) return false;
   let u: URL;
   try {
-    u = new URL(href);
+    u = new URLCtor(href);
   } catch {
     return false;
   }
-  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  const port = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
-  return (isIP(host) !== 0 ? metadataAtAddress(host, port) : metadataAtHostname(host, port)) !== null;
+  let host = URLPrototypeGetHostname(u);
+  if (StringPrototypeCharCodeAt(host, 0) === 91) host = StringPrototypeSlice(host, 1, host.length - 1);
+  const p = URLPrototypeGetPort(u);
+  const port = p ? NumberCtor(p) : URLPrototypeGetProtocol(u) === 'https:' ? 443 : 80;
+  return metadataAtTarget({ host, port, path: undefined }) !== null;
 }
 
 /** The guard's error when fetch failed because of it (undici wraps it as `TypeError: fetch failed`). */
@@ -72,9 +100,12 @@ export function hookFetch(): () => void {
     let p: Promise<Response>;
     if (namesMetadata(input)) {
       const ctx: RequestContext = { caller: captureCaller(), via: 'fetch', target: targetOf(input, init) };
-      p = requestContext.run(ctx, () => Reflect.apply(original, this, [input, init]) as Promise<Response>);
+      p = ReflectApply(run, requestContext, [
+        ctx,
+        () => ReflectApply(original, this, [input, init]) as Promise<Response>,
+      ]) as Promise<Response>;
     } else {
-      p = Reflect.apply(original, this, [input, init]) as Promise<Response>;
+      p = ReflectApply(original, this, [input, init]) as Promise<Response>;
     }
     return p.catch((e: unknown) => {
       throw isGuardBlocked(e) ? unwrap(e) : e;

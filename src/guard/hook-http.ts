@@ -10,12 +10,27 @@
  *   `CONNECT 169.254.169.254:80`), not in the connection: the line node:http is about to send is checked.
  */
 import http from 'node:http';
-import { isIP } from 'node:net';
 import { type CallerStack, captureCaller } from './caller.ts';
-import { grantOf, kCheckedLine } from './context.ts';
+import { checkedLineOf, grantOf, privateSlot } from './context.ts';
 import type { ConnectionAttempt } from './decide.ts';
-import { type MetadataDestination, metadataAtAddress, metadataAtHostname } from './destination.ts';
+import { ipFamily, type MetadataDestination, metadataAtAddress, metadataAtHostname } from './destination.ts';
 import type { Decide } from './hook-net.ts';
+import {
+  NumberCtor,
+  ReflectApply,
+  StringCtor,
+  StringPrototypeCharCodeAt,
+  StringPrototypeIndexOf,
+  StringPrototypeLastIndexOf,
+  StringPrototypeSlice,
+  StringPrototypeToUpperCase,
+  URLCtor,
+  URLPrototypeGetHostname,
+  URLPrototypeGetPathname,
+  URLPrototypeGetPort,
+  URLPrototypeGetProtocol,
+  URLPrototypeGetSearch,
+} from './intrinsics.ts';
 
 interface PendingRequest {
   path?: string;
@@ -32,12 +47,23 @@ export function currentHttpRequest(): PendingRequest | undefined {
   return pending;
 }
 
-/** Who made a request that names a metadata service, recorded when it was made (node:http runs that synchronously). */
-const kRequestCaller = Symbol('imdsguard.requestCaller');
+/**
+ * Who made a request that names a metadata service, recorded when it was made (node:http runs that
+ * synchronously). Kept by the guard, not on the request: an SDK request's caller copied onto another request
+ * would let that one through.
+ */
+const requestCallers = privateSlot<CallerStack>();
 
 /** The stack recorded when a node:http request naming a metadata service was made. */
 export function requestCallerOf(req: object | undefined): CallerStack | undefined {
-  return req ? (req as Record<symbol, CallerStack | undefined>)[kRequestCaller] : undefined;
+  return requestCallers.get(req);
+}
+
+/** A host as written in options or a URL, without IPv6 brackets. */
+function unbracketed(host: string): string {
+  return StringPrototypeCharCodeAt(host, 0) === 91 && StringPrototypeCharCodeAt(host, host.length - 1) === 93
+    ? StringPrototypeSlice(host, 1, host.length - 1)
+    : host;
 }
 
 type AddRequest = (this: http.Agent, req: PendingRequest, options?: { host?: unknown }, ...rest: unknown[]) => void;
@@ -48,16 +74,18 @@ type StoreHeader = (this: PendingRequest, firstLine: string, headers: unknown) =
 /** Does a host, as written in request options, name a metadata service by address or catalogue hostname? */
 function namesMetadata(host: unknown): boolean {
   if (typeof host !== 'string' || host.length === 0) return false;
-  const h = host.startsWith('[') ? host.slice(1, -1) : host;
-  return isIP(h) !== 0 ? metadataAtAddress(h, null) !== null : metadataAtHostname(h, null) !== null;
+  const h = unbracketed(host);
+  return ipFamily(h) !== 0 ? metadataAtAddress(h, null) !== null : metadataAtHostname(h, null) !== null;
 }
 
-function headerOf(req: PendingRequest): ((name: string) => string | undefined) | undefined {
-  if (typeof req.getHeader !== 'function') return undefined;
-  const get = req.getHeader.bind(req);
+export function headerOf(req: {
+  getHeader?: (name: string) => unknown;
+}): ((name: string) => string | undefined) | undefined {
+  const get = req.getHeader;
+  if (typeof get !== 'function') return undefined;
   return (name) => {
-    const v = get(name);
-    return v === undefined ? undefined : String(v);
+    const v = ReflectApply(get, req, [name]);
+    return v === undefined ? undefined : StringCtor(v);
   };
 }
 
@@ -87,13 +115,15 @@ export function proxyTarget(
   const connect = isConnectMethod(method);
   let u: URL;
   try {
-    u = new URL(connect ? `http://${target}` : target);
+    u = new URLCtor(connect ? `http://${target}` : target);
   } catch {
     return null;
   }
-  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  const port = u.port ? Number(u.port) : u.protocol === 'https:' || u.protocol === 'wss:' ? 443 : 80;
-  return { host, port, path: connect ? undefined : u.pathname + u.search };
+  const host = unbracketed(URLPrototypeGetHostname(u));
+  const p = URLPrototypeGetPort(u);
+  const protocol = URLPrototypeGetProtocol(u);
+  const port = p ? NumberCtor(p) : protocol === 'https:' || protocol === 'wss:' ? 443 : 80;
+  return { host, port, path: connect ? undefined : URLPrototypeGetPathname(u) + URLPrototypeGetSearch(u) };
 }
 
 /**
@@ -101,25 +131,28 @@ export function proxyTarget(
  * treated as CONNECT wherever the guard reads a request line.
  */
 export function isConnectMethod(method: string): boolean {
-  return method.length === 7 && method.toUpperCase() === 'CONNECT';
+  return method.length === 7 && StringPrototypeToUpperCase(method) === 'CONNECT';
 }
 
 export function metadataAtTarget(t: { host: string; port: number; path: string | undefined }) {
-  return isIP(t.host) !== 0 ? metadataAtAddress(t.host, t.port, t.path) : metadataAtHostname(t.host, t.port, t.path);
+  return ipFamily(t.host) !== 0
+    ? metadataAtAddress(t.host, t.port, t.path)
+    : metadataAtHostname(t.host, t.port, t.path);
 }
 
 export function hookHttp(decide: Decide): () => void {
   const agentProto = http.Agent.prototype as unknown as { addRequest: AddRequest };
   const originalAdd = agentProto.addRequest;
-  const add: AddRequest = function addRequest(this: http.Agent, req, options, ...rest) {
+  const add: AddRequest = function addRequest(this: http.Agent, req, options) {
     // Only requests that name a metadata service pay for the stack: they are the ones that may later be handed
     // a socket the guard granted (an agent pools and queues by host and port), or get their own socket from a
     // queue, where the stack at connect is no longer theirs.
-    if (namesMetadata(options?.host ?? req.host)) (req as Record<symbol, unknown>)[kRequestCaller] = captureCaller();
+    if (namesMetadata(options?.host ?? req.host)) requestCallers.set(req, captureCaller());
     const prev = pending;
     pending = req;
     try {
-      Reflect.apply(originalAdd, this, [req, options, ...rest]);
+      // biome-ignore lint/complexity/noArguments: passed on as given, without iterating a rest array
+      ReflectApply(originalAdd, this, arguments);
     } finally {
       pending = prev;
     }
@@ -128,11 +161,12 @@ export function hookHttp(decide: Decide): () => void {
   // An agent also opens sockets for queued requests when another socket closes (removeSocket): name that request.
   const createProto = http.Agent.prototype as unknown as { createSocket: CreateSocket };
   const originalCreate = createProto.createSocket;
-  const create: CreateSocket = function createSocket(this: http.Agent, req, ...rest) {
+  const create: CreateSocket = function createSocket(this: http.Agent, req) {
     const prev = pending;
     pending = req;
     try {
-      Reflect.apply(originalCreate, this, [req, ...rest]);
+      // biome-ignore lint/complexity/noArguments: passed on as given, without iterating a rest array
+      ReflectApply(originalCreate, this, arguments);
     } finally {
       pending = prev;
     }
@@ -149,7 +183,7 @@ export function hookHttp(decide: Decide): () => void {
         g.kind === 'hostname' ? metadataAtHostname(g.canonical, g.port, p) : metadataAtAddress(g.canonical, g.port, p);
       const d = at(path) ?? at(undefined);
       if (d) {
-        const caller = (this as Record<symbol, CallerStack | undefined>)[kRequestCaller];
+        const caller = requestCallers.get(this);
         const where = {
           host: g.canonical,
           address: g.kind === 'hostname' ? null : g.canonical,
@@ -162,31 +196,32 @@ export function hookHttp(decide: Decide): () => void {
         const dec = decide(d, attemptFor(this, where, 'http-socket-handoff', caller ? [caller] : []));
         // node:http fails the request and destroys the socket when it is handed an error with it; nothing of this
         // request has been written.
-        if (!dec.allowed && dec.error) return Reflect.apply(originalOnSocket, this, [socket, dec.error]);
+        if (!dec.allowed && dec.error) return ReflectApply(originalOnSocket, this, [socket, dec.error]);
         g.request = this;
       }
     }
-    return Reflect.apply(originalOnSocket, this, [socket, err]);
+    return ReflectApply(originalOnSocket, this, [socket, err]);
   };
   reqProto.onSocket = onSocket;
 
   const originalStore = reqProto._storeHeader;
   const storeHeader: StoreHeader = function _storeHeader(this: PendingRequest, firstLine, headers) {
-    Reflect.apply(originalStore, this, [firstLine, headers]);
+    ReflectApply(originalStore, this, [firstLine, headers]);
+    if (typeof firstLine !== 'string') return;
     // Origin-form (`/…`) and `*` are the common case and cost two character reads.
-    const sp = firstLine.indexOf(' ');
-    const c = firstLine.charCodeAt(sp + 1);
+    const sp = StringPrototypeIndexOf(firstLine, ' ');
+    const c = StringPrototypeCharCodeAt(firstLine, sp + 1);
     if (sp < 0 || c === 47 || c === 42) return;
-    (this as Record<symbol, unknown>)[kCheckedLine] = firstLine;
-    const end = firstLine.lastIndexOf(' HTTP/');
-    const method = firstLine.slice(0, sp);
-    const t = proxyTarget(method, firstLine.slice(sp + 1, end > sp ? end : undefined));
+    checkedLineOf.set(this, firstLine);
+    const end = StringPrototypeLastIndexOf(firstLine, ' HTTP/');
+    const method = StringPrototypeSlice(firstLine, 0, sp);
+    const t = proxyTarget(method, StringPrototypeSlice(firstLine, sp + 1, end > sp ? end : firstLine.length));
     if (!t) return;
     const d = metadataAtTarget(t);
     if (!d) return;
-    const caller = (this as Record<symbol, CallerStack | undefined>)[kRequestCaller];
+    const caller = requestCallers.get(this);
     const callers = caller ? [captureCaller(), caller] : [captureCaller()];
-    const address = isIP(t.host) !== 0 ? t.host : null;
+    const address = ipFamily(t.host) !== 0 ? t.host : null;
     const where = { host: t.host, address, port: t.port, method, ...(t.path !== undefined ? { path: t.path } : {}) };
     const dec = decide(d, attemptFor(this, where, isConnectMethod(method) ? 'http-connect' : 'http-proxy', callers));
     // Destroyed before anything of it was written: the request line stays in this process.

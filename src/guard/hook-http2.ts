@@ -12,10 +12,20 @@
 
 import type * as Http2 from 'node:http2';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { isIP } from 'node:net';
 import { captureCaller } from './caller.ts';
+import { ipFamily } from './destination.ts';
 import { isConnectMethod, metadataAtTarget, proxyTarget } from './hook-http.ts';
 import { type Decide, refusedSockets } from './hook-net.ts';
+import {
+  ArrayIsArray,
+  ArrayPrototypePush,
+  bare,
+  ObjectKeys,
+  ReflectApply,
+  StringCtor,
+  StringPrototypeCharCodeAt,
+  StringPrototypeToLowerCase,
+} from './intrinsics.ts';
 
 const http2 = createRequire(import.meta.url)('node:http2') as typeof Http2;
 
@@ -27,16 +37,17 @@ let sessionProtoPatched = false;
 
 /** A snapshot of the headers (getters read once); raw `[name, value, …]` arrays as Node takes them are read too. */
 function snapshot(headers: unknown): { copy: unknown; read: Headers } {
-  if (Array.isArray(headers)) {
-    const copy = [...headers];
-    const read: Headers = {};
-    for (let i = 0; i + 1 < copy.length; i += 2) read[String(copy[i]).toLowerCase()] = copy[i + 1];
+  const read = bare<unknown>() as Headers;
+  if (ArrayIsArray(headers)) {
+    const copy: unknown[] = [];
+    for (let i = 0; i < headers.length; i++) ArrayPrototypePush(copy, headers[i]);
+    for (let i = 0; i + 1 < copy.length; i += 2) read[StringPrototypeToLowerCase(StringCtor(copy[i]))] = copy[i + 1];
     return { copy, read };
   }
-  if (headers === null || typeof headers !== 'object') return { copy: headers, read: {} };
+  if (headers === null || typeof headers !== 'object') return { copy: headers, read };
   const copy: Headers = { ...(headers as Headers) };
-  const read: Headers = {};
-  for (const k of Object.keys(copy)) read[k.toLowerCase()] = copy[k];
+  const keys = ObjectKeys(copy);
+  for (let i = 0; i < keys.length; i++) read[StringPrototypeToLowerCase(keys[i]!)] = copy[keys[i]!];
   return { copy, read };
 }
 
@@ -49,19 +60,22 @@ function check(read: Headers): void {
   const connect = isConnectMethod(method);
   const scheme = read[':scheme'] === 'https' ? 'https' : 'http';
   const path = typeof read[':path'] === 'string' ? (read[':path'] as string) : '/';
-  const t = proxyTarget(method, connect ? authority : `${scheme}://${authority}${path.startsWith('/') ? path : '/'}`);
+  const t = proxyTarget(
+    method,
+    connect ? authority : `${scheme}://${authority}${StringPrototypeCharCodeAt(path, 0) === 47 ? path : '/'}`,
+  );
   if (!t) return;
   const d = metadataAtTarget(t);
   if (!d) return;
   const dec = decide(d, {
     host: t.host,
-    address: isIP(t.host) !== 0 ? t.host : null,
+    address: ipFamily(t.host) !== 0 ? t.host : null,
     port: t.port,
     method,
     ...(t.path !== undefined ? { path: t.path } : {}),
     header: (name) => {
-      const v = read[name.toLowerCase()];
-      return v === undefined ? undefined : String(v);
+      const v = read[StringPrototypeToLowerCase(name)];
+      return v === undefined ? undefined : StringCtor(v);
     },
     via: connect ? 'http2-connect' : 'http2-authority',
     callers: [captureCaller()],
@@ -75,7 +89,10 @@ function patchSessionProto(proto: { request?: RequestFn }): void {
   const request: RequestFn = function request(this: unknown, headers?: unknown, ...rest: unknown[]) {
     const { copy, read } = snapshot(headers);
     check(read);
-    return Reflect.apply(original, this, [copy, ...rest]);
+    // By index: spreading `rest` would iterate it with whatever Array.prototype[Symbol.iterator] is now.
+    const args: unknown[] = [copy];
+    for (let i = 0; i < rest.length; i++) ArrayPrototypePush(args, rest[i]);
+    return ReflectApply(original, this, args);
   };
   Object.defineProperty(proto, 'request', { value: request, writable: false, configurable: false, enumerable: false });
 }
@@ -84,7 +101,7 @@ function withoutConnectEvent(session: object): void {
   const emit = (session as { emit: (event: string | symbol, ...a: unknown[]) => boolean }).emit;
   Object.defineProperty(session, 'emit', {
     value: function emitExceptConnect(this: unknown, event: string | symbol, ...a: unknown[]): boolean {
-      return event === 'connect' ? false : Reflect.apply(emit, this, [event, ...a]);
+      return event === 'connect' ? false : ReflectApply(emit, this, [event, ...a]);
     },
     writable: true,
     configurable: true,
@@ -97,7 +114,7 @@ export function hookHttp2(decide: Decide): () => void {
   const originalConnect = http2.connect;
   const connect = function connect(this: unknown, ...args: unknown[]) {
     const before = refusedSockets();
-    const session = Reflect.apply(originalConnect, this, args) as object;
+    const session = ReflectApply(originalConnect, this, args) as object;
     // A socket refused at once never connects, but the session takes a socket without a handle as connected and
     // would emit 'connect' before the refusal's 'error': that 'connect' is dropped.
     if (refusedSockets() !== before) withoutConnectEvent(session);

@@ -5,13 +5,17 @@
  * checked is the address that is connected to — a name that resolves to 169.254.169.254 (wildcard DNS, rebinding,
  * a hosts entry) is caught, and a second resolution cannot differ from the checked one.
  */
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import dns, { type LookupAddress } from 'node:dns';
 import net from 'node:net';
 import { type CallerStack, captureCaller } from './caller.ts';
-import { grant, type RequestContext, type RequestLine, requestContext } from './context.ts';
+import { currentRequestContext, grant, type RequestContext, type RequestLine } from './context.ts';
 import type { ConnectionAttempt, Decision } from './decide.ts';
-import { type MetadataDestination, metadataAtAddress, metadataAtHostname } from './destination.ts';
-import { currentHttpRequest, requestCallerOf } from './hook-http.ts';
+import { ipFamily, type MetadataDestination, metadataAtAddress, metadataAtHostname } from './destination.ts';
+import { currentHttpRequest, headerOf, requestCallerOf } from './hook-http.ts';
+import { ArrayIsArray, NumberCtor, ProcessNextTick, ReflectApply } from './intrinsics.ts';
+
+/** dns.lookup as it is when the guard loads (the ES binding follows `syncBuiltinESMExports`). */
+const dnsLookup = dns.lookup;
 
 export type Decide = (d: MetadataDestination, a: ConnectionAttempt) => Decision;
 
@@ -45,13 +49,8 @@ function requestLine(
   if (req) {
     if (typeof req.path === 'string') out.path = req.path;
     if (typeof req.method === 'string') out.method = req.method;
-    if (typeof req.getHeader === 'function') {
-      const get = req.getHeader.bind(req);
-      out.header = (name) => {
-        const v = get(name);
-        return v === undefined ? undefined : String(v);
-      };
-    }
+    const header = headerOf(req);
+    if (header) out.header = header;
     return out;
   }
   // Some agents pass the URL's parts down to the socket.
@@ -86,7 +85,7 @@ export function refusedSockets(): number {
 function refuse(socket: net.Socket, err: Error): net.Socket {
   refusedCount++;
   // Fail the way a refused connection fails: asynchronously, through 'error' then 'close'.
-  process.nextTick(() => socket.destroy(err));
+  ProcessNextTick(() => socket.destroy(err));
   return socket;
 }
 
@@ -95,7 +94,8 @@ function refuse(socket: net.Socket, err: Error): net.Socket {
  * answers one thing to the check and another to net has nothing left to answer, because net gets this copy.
  */
 function snapshot(given: object): ConnectOpts {
-  const out: Record<string, unknown> = {};
+  // Without a prototype: an accessor on Object.prototype answers neither the check nor net.
+  const out: Record<string, unknown> = { __proto__: null };
   for (const k in given) out[k] = (given as Record<string, unknown>)[k];
   return out as ConnectOpts;
 }
@@ -106,24 +106,24 @@ export function hookNet(decide: Decide): () => void {
   const patched: ConnectFn = function connect(this: net.Socket, ...args: unknown[]): net.Socket {
     let normalized: unknown[];
     // Only net's own lists count as normalised (as in net): any other array is an options object to net.
-    if (kNormalized && Array.isArray(args[0]) && (args[0] as unknown as Record<symbol, unknown>)[kNormalized])
+    if (kNormalized && ArrayIsArray(args[0]) && (args[0] as unknown as Record<symbol, unknown>)[kNormalized])
       normalized = args[0] as unknown[];
     else if (normalizeArgs && kNormalized) normalized = normalizeArgs(args);
-    else return original.apply(this, args);
+    else return ReflectApply(original, this, args);
     const given = normalized[0];
-    if (!given || typeof given !== 'object') return original.apply(this, args);
+    if (!given || typeof given !== 'object') return ReflectApply(original, this, args);
     const opts = snapshot(given);
     // The normalised argument list is net's own, made for this one call (by net.connect or just above), with the
     // marker net uses to recognise it: net gets it back with the snapshot in place of the options.
     const pass = (lookup?: LookupFn): net.Socket => {
       if (lookup) opts.lookup = lookup;
       normalized[0] = opts;
-      return original.call(this, normalized);
+      return ReflectApply(original, this, [normalized]);
     };
     if (opts.path) return pass();
     const host = typeof opts.host === 'string' && opts.host.length > 0 ? opts.host : 'localhost';
-    const port = opts.port === undefined || opts.port === null || opts.port === '' ? null : Number(opts.port);
-    const ctx = requestContext.getStore();
+    const port = opts.port === undefined || opts.port === null || opts.port === '' ? null : NumberCtor(opts.port);
+    const ctx = currentRequestContext();
     const httpReq = currentHttpRequest();
     const via = ctx ? ctx.via : httpReq || typeof opts.pathname === 'string' ? 'http' : 'net';
     // For a node:http request, the stack recorded when it was made, not the one now: an agent opens a socket for a
@@ -134,7 +134,7 @@ export function hookNet(decide: Decide): () => void {
       return made ? [made] : [captureCaller()];
     };
 
-    if (net.isIP(host) !== 0) {
+    if (ipFamily(host) !== 0) {
       const line = requestLine(opts, ctx, httpReq);
       const d = metadataAtAddress(host, port, line.path);
       if (!d) return pass();
@@ -165,9 +165,10 @@ export function hookNet(decide: Decide): () => void {
           cb(err, address, family);
           return;
         }
-        const list: LookupAddress[] = Array.isArray(address) ? address : [{ address, family: family ?? 0 }];
+        const list: LookupAddress[] = ArrayIsArray(address) ? address : [{ address, family: family ?? 0 }];
         // Every answer is checked: with happy eyeballs net may try each of them.
-        for (const entry of list) {
+        for (let i = 0; i < list.length; i++) {
+          const entry = list[i]!;
           if (!metadataAtAddress(entry.address, port)) continue;
           const line = requestLine(opts, ctx, httpReq);
           const d = metadataAtAddress(entry.address, port, line.path);

@@ -8,14 +8,16 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { captureCaller } from './caller.ts';
-import { grantOf, kCheckedLine, kRequestContext, type RequestContext, requestContext } from './context.ts';
-import { metadataAtAddress } from './destination.ts';
+import { checkedLineOf, currentRequestContext, grantOf, privateSlot, requestContextOf } from './context.ts';
+import { ipFamily, metadataAtAddress, metadataAtHostname } from './destination.ts';
 import { isConnectMethod, metadataAtTarget, proxyTarget } from './hook-http.ts';
 import type { Decide } from './hook-net.ts';
+import { ReflectApply, StringPrototypeCharCodeAt } from './intrinsics.ts';
 
-const kUses = Symbol('imdsguard.requestsOnSocket');
+/** How many requests undici sent on a granted socket. */
+const usesOf = privateSlot<number>();
 
 type KeepAlive = (this: http.Agent, socket: Socket, req?: unknown) => boolean;
 
@@ -28,33 +30,35 @@ interface UndiciRequest {
 export function hookReuse(decide: Decide): () => void {
   const agentProto = http.Agent.prototype as unknown as { keepSocketAlive: KeepAlive };
   const originalKeep = agentProto.keepSocketAlive;
-  const keep: KeepAlive = function keepSocketAlive(this: http.Agent, socket: Socket, ...rest: unknown[]): boolean {
+  const keep: KeepAlive = function keepSocketAlive(this: http.Agent, socket: Socket): boolean {
     if (grantOf(socket)) return false;
-    return Reflect.apply(originalKeep, this, [socket, ...rest]) as boolean;
+    // biome-ignore lint/complexity/noArguments: passed on as given, without iterating a rest array
+    return ReflectApply(originalKeep, this, arguments) as boolean;
   };
   agentProto.keepSocketAlive = keep;
 
   const onCreate = (msg: unknown): void => {
     const request = (msg as { request?: object }).request;
-    const ctx = requestContext.getStore();
-    if (request && ctx) (request as Record<symbol, RequestContext>)[kRequestContext] = ctx;
+    const ctx = currentRequestContext();
+    if (request && ctx) requestContextOf.set(request, ctx);
   };
   const callersOf = (request: object) => {
-    const ctx = (request as Record<symbol, RequestContext | undefined>)[kRequestContext];
+    const ctx = requestContextOf.get(request);
     return ctx ? [ctx.caller] : [captureCaller()];
   };
   /** A request to a forward proxy: its destination is the CONNECT authority or the absolute-form target. */
   const checkProxied = (request: UndiciRequest, socket: Socket): void => {
     const method = request.method ?? 'GET';
     const path = request.path ?? '';
-    if (!isConnectMethod(method) && (path.charCodeAt(0) === 47 || path === '*')) return;
+    if (typeof method !== 'string' || typeof path !== 'string') return;
+    if (!isConnectMethod(method) && (StringPrototypeCharCodeAt(path, 0) === 47 || path === '*')) return;
     const t = proxyTarget(method, path);
     if (!t) return;
     const d = metadataAtTarget(t);
     if (!d) return;
     const dec = decide(d, {
       host: t.host,
-      address: isIP(t.host) !== 0 ? t.host : null,
+      address: ipFamily(t.host) !== 0 ? t.host : null,
       port: t.port,
       via: isConnectMethod(method) ? 'undici-connect' : 'undici-proxy',
       callers: callersOf(request),
@@ -67,28 +71,31 @@ export function hookReuse(decide: Decide): () => void {
     const { request, socket, headers } = msg as { request?: UndiciRequest; socket?: Socket; headers?: unknown };
     if (!request || !socket) return;
     // This head is checked here, with the request's caller; the socket-write check leaves exactly it alone.
-    (socket as unknown as Record<symbol, unknown>)[kCheckedLine] = typeof headers === 'string' ? headers : undefined;
-    if (!grantOf(socket)) {
+    checkedLineOf.set(socket, typeof headers === 'string' ? headers : undefined);
+    const g = grantOf(socket);
+    if (!g) {
       checkProxied(request, socket);
       return;
     }
     // The first request on the socket is the one connect already decided on.
-    const uses = socket as unknown as Record<symbol, number | undefined>;
-    const n = uses[kUses] ?? 0;
-    uses[kUses] = n + 1;
+    const n = usesOf.get(socket) ?? 0;
+    usesOf.set(socket, n + 1);
     if (n === 0) return;
-    const address = socket.remoteAddress;
-    if (!address) return;
-    const d = metadataAtAddress(address, socket.remotePort ?? null, request.path);
+    // The destination the grant was made for (not the socket's `remoteAddress`, a getter code can replace).
+    const path = typeof request.path === 'string' ? request.path : undefined;
+    const d =
+      g.kind === 'hostname'
+        ? metadataAtHostname(g.canonical, g.port, path)
+        : metadataAtAddress(g.canonical, g.port, path);
     if (!d) return;
     const a = {
-      host: address,
-      address,
-      port: socket.remotePort ?? null,
+      host: g.canonical,
+      address: g.kind === 'hostname' ? null : g.canonical,
+      port: g.port,
       via: 'fetch-reused-socket',
       callers: callersOf(request),
-      ...(request.path !== undefined ? { path: request.path } : {}),
-      ...(request.method !== undefined ? { method: request.method } : {}),
+      ...(path !== undefined ? { path } : {}),
+      ...(typeof request.method === 'string' ? { method: request.method } : {}),
     };
     const dec = decide(d, a);
     // Destroying the socket before undici writes the request line means nothing reaches the service.

@@ -19,11 +19,28 @@
  * The request line node:http or undici built and the guard already checked there (with the caller recorded for
  * the request) is not checked twice; any other line on their sockets is.
  */
-import net, { isIP } from 'node:net';
+import net from 'node:net';
 import { captureCaller } from './caller.ts';
-import { kCheckedLine } from './context.ts';
+import { checkedLineOf, privateSlot } from './context.ts';
+import { ipFamily } from './destination.ts';
 import { isConnectMethod, metadataAtTarget, proxyTarget } from './hook-http.ts';
 import type { Decide } from './hook-net.ts';
+import {
+  ArrayIsArray,
+  BufferFrom,
+  BufferIsBuffer,
+  BufferPrototypeLatin1Slice,
+  isUint8Array,
+  MathMin,
+  ReflectApply,
+  SetPrototypeHas,
+  StringPrototypeCharCodeAt,
+  StringPrototypeSlice,
+  StringPrototypeStartsWith,
+  TypedArrayPrototypeGetBuffer,
+  TypedArrayPrototypeGetByteLength,
+  TypedArrayPrototypeGetByteOffset,
+} from './intrinsics.ts';
 
 type WriteGeneric = (this: net.Socket, writev: boolean, data: unknown, encoding: string, cb: unknown) => unknown;
 
@@ -33,14 +50,15 @@ export const LINE_BOUND = 8192;
 const WINDOW = 256;
 /** Longer tokens are not methods (the longest registered ones have 17 characters). */
 const MAX_METHOD = 32;
-const kPending = Symbol('imdsguard.pendingLine');
+/** The start of an unfinished candidate line, per socket (kept by the guard: a property could be cleared). */
+const pendingOf = privateSlot<string | undefined>();
 
 /** RFC 9110 tchar: the characters of a method token. */
 const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
   TCHAR[c.charCodeAt(0)] = 1;
 }
-const isTchar = (c: number) => c < 128 && TCHAR[c] === 1;
+const isTchar = (c: number) => c >= 0 && c < 128 && TCHAR[c] === 1;
 const isBlank = (c: number) => c === 32 || c === 9;
 const isEol = (c: number) => c === 13 || c === 10;
 const isAlpha = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
@@ -60,9 +78,9 @@ const MORE: Scan = { kind: 'more' };
 /** Could `text[k…e)` still be (the start of) an absolute URL: a scheme, then `:`? */
 function schemeLike(text: string, k: number, e: number): boolean {
   if (k >= e) return true;
-  if (!isAlpha(text.charCodeAt(k))) return false;
+  if (!isAlpha(StringPrototypeCharCodeAt(text, k))) return false;
   for (let i = k + 1; i < e; i++) {
-    const c = text.charCodeAt(i);
+    const c = StringPrototypeCharCodeAt(text, i);
     if (c === 58) return true;
     if (!isSchemeChar(c)) return false;
   }
@@ -74,45 +92,58 @@ export function scanLine(text: string): Scan {
   const n = text.length;
   let i = 0;
   // RFC 9112 §2.2: a server should ignore empty lines before a request line.
-  while (i < n && isEol(text.charCodeAt(i))) i++;
+  while (i < n && isEol(StringPrototypeCharCodeAt(text, i))) i++;
   if (i === n) return PASS;
   let j = i;
-  while (j < n && j - i < MAX_METHOD && isTchar(text.charCodeAt(j))) j++;
+  while (j < n && j - i < MAX_METHOD && isTchar(StringPrototypeCharCodeAt(text, j))) j++;
   if (j === i) return PASS;
   if (j === n) return j - i < MAX_METHOD ? MORE : PASS;
-  if (!isBlank(text.charCodeAt(j))) return PASS;
-  const method = text.slice(i, j);
+  if (!isBlank(StringPrototypeCharCodeAt(text, j))) return PASS;
+  const method = StringPrototypeSlice(text, i, j);
   let k = j;
-  while (k < n && isBlank(text.charCodeAt(k))) k++;
+  while (k < n && isBlank(StringPrototypeCharCodeAt(text, k))) k++;
   if (k === n) return MORE;
   const connect = isConnectMethod(method);
-  const t0 = text.charCodeAt(k);
+  const t0 = StringPrototypeCharCodeAt(text, k);
   // Origin-form (`/…`) and `*`: the common case, decided at the target's first character.
   if (!connect && (t0 === 47 || t0 === 42)) return PASS;
   let e = k;
-  while (e < n && !isBlank(text.charCodeAt(e)) && !isEol(text.charCodeAt(e))) e++;
+  while (e < n && !isBlank(StringPrototypeCharCodeAt(text, e)) && !isEol(StringPrototypeCharCodeAt(text, e))) e++;
   if (!connect && !schemeLike(text, k, e)) return PASS;
   if (e === n) return MORE;
   let eol = e;
-  while (eol < n && !isEol(text.charCodeAt(eol))) eol++;
-  return { kind: 'line', method, target: text.slice(k, e), line: eol < n ? text.slice(i, eol) : null, start: i };
+  while (eol < n && !isEol(StringPrototypeCharCodeAt(text, eol))) eol++;
+  return {
+    kind: 'line',
+    method,
+    target: StringPrototypeSlice(text, k, e),
+    line: eol < n ? StringPrototypeSlice(text, i, eol) : null,
+    start: i,
+  };
 }
 
 /** Up to `max` characters of a chunk as the bytes that go on the wire (latin1 for bytes), or null for no data. */
 function chunkText(chunk: unknown, encoding: string | undefined, max: number): string | null {
   if (typeof chunk === 'string') {
-    if (DIRECT.has(encoding ?? '')) return chunk.length > max ? chunk.slice(0, max) : chunk;
+    if (SetPrototypeHas(DIRECT, encoding ?? ''))
+      return chunk.length > max ? StringPrototypeSlice(chunk, 0, max) : chunk;
     // `socket.write('434f4e4e454354…', 'hex')`: the bytes are what a proxy reads.
     try {
-      const b = Buffer.from(chunk, encoding as BufferEncoding);
-      return b.toString('latin1', 0, Math.min(b.length, max));
+      const b = BufferFrom(chunk, encoding as BufferEncoding);
+      return BufferPrototypeLatin1Slice(b, 0, MathMin(TypedArrayPrototypeGetByteLength(b), max));
     } catch {
       return null;
     }
   }
-  if (chunk instanceof Uint8Array) {
-    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    return b.toString('latin1', 0, Math.min(b.length, max));
+  if (isUint8Array(chunk)) {
+    const b = BufferIsBuffer(chunk)
+      ? chunk
+      : BufferFrom(
+          TypedArrayPrototypeGetBuffer(chunk),
+          TypedArrayPrototypeGetByteOffset(chunk),
+          TypedArrayPrototypeGetByteLength(chunk),
+        );
+    return BufferPrototypeLatin1Slice(b as Buffer, 0, MathMin(TypedArrayPrototypeGetByteLength(b), max));
   }
   return null;
 }
@@ -122,19 +153,19 @@ function mayStart(chunk: unknown, encoding: string | undefined): boolean {
   let c: number;
   if (typeof chunk === 'string') {
     if (chunk.length === 0) return false;
-    if (!DIRECT.has(encoding ?? '')) return true;
-    c = chunk.charCodeAt(0);
-  } else if (chunk instanceof Uint8Array) {
-    if (chunk.length === 0) return false;
+    if (!SetPrototypeHas(DIRECT, encoding ?? '')) return true;
+    c = StringPrototypeCharCodeAt(chunk, 0);
+  } else if (isUint8Array(chunk)) {
+    if (TypedArrayPrototypeGetByteLength(chunk) === 0) return false;
     c = chunk[0]!;
   } else return false;
   return isTchar(c) || isEol(c);
 }
 
 /** The request line node:http or undici built and checked for this socket's request, if any. */
-function checkedLineOf(socket: net.Socket): string | undefined {
-  const req = (socket as unknown as { _httpMessage?: Record<symbol, unknown> })._httpMessage;
-  const v = req?.[kCheckedLine] ?? (socket as unknown as Record<symbol, unknown>)[kCheckedLine];
+function checkedLineFor(socket: net.Socket): string | undefined {
+  const req = (socket as unknown as { _httpMessage?: object })._httpMessage;
+  const v = checkedLineOf.get(req) ?? checkedLineOf.get(socket);
   return typeof v === 'string' ? v : undefined;
 }
 
@@ -155,12 +186,12 @@ export function hookWrites(decide: Decide, blocking: () => boolean): () => void 
 
   /** A decided line: the guard's error when it is refused, else null. */
   const decideLine = (socket: net.Socket, s: Extract<Scan, { kind: 'line' }>): Error | null => {
-    const checked = s.line !== null && s.start === 0 ? checkedLineOf(socket) : undefined;
+    const checked = s.line !== null && s.start === 0 ? checkedLineFor(socket) : undefined;
     if (
       checked !== undefined &&
       s.line !== null &&
-      checked.startsWith(s.line) &&
-      isEol(checked.charCodeAt(s.line.length))
+      StringPrototypeStartsWith(checked, s.line) &&
+      isEol(StringPrototypeCharCodeAt(checked, s.line.length))
     )
       return null;
     const t = proxyTarget(s.method, s.target);
@@ -168,7 +199,7 @@ export function hookWrites(decide: Decide, blocking: () => boolean): () => void 
     if (!t || !d) return null;
     const dec = decide(d, {
       host: t.host,
-      address: isIP(t.host) !== 0 ? t.host : null,
+      address: ipFamily(t.host) !== 0 ? t.host : null,
       port: t.port,
       method: s.method,
       ...(t.path !== undefined ? { path: t.path } : {}),
@@ -180,8 +211,7 @@ export function hookWrites(decide: Decide, blocking: () => boolean): () => void 
 
   /** One chunk, continuing the socket's unfinished line if it has one. */
   const inspect = (socket: net.Socket, chunk: unknown, encoding: string | undefined): Error | null => {
-    const self = socket as unknown as Record<symbol, string | undefined>;
-    const pending = self[kPending];
+    const pending = pendingOf.get(socket);
     if (pending === undefined && !mayStart(chunk, encoding)) return null;
     const before = pending ?? '';
     let text = chunkText(chunk, encoding, WINDOW);
@@ -191,12 +221,12 @@ export function hookWrites(decide: Decide, blocking: () => boolean): () => void 
       text = chunkText(chunk, encoding, LINE_BOUND - before.length) ?? text;
       s = scanLine(before + text);
     }
-    self[kPending] = undefined;
+    pendingOf.set(socket, undefined);
     if (s.kind === 'pass') return null;
     if (s.kind === 'line') return decideLine(socket, s);
     const all = before + text;
     if (all.length < LINE_BOUND) {
-      self[kPending] = all;
+      pendingOf.set(socket, all);
       return null;
     }
     return blocking() ? new UncheckableLineError() : null;
@@ -206,11 +236,12 @@ export function hookWrites(decide: Decide, blocking: () => boolean): () => void 
     // While connecting, net keeps the write and calls this again once connected: it is inspected then, once.
     if (!this.connecting) {
       let refused: Error | null = null;
-      if (writev && Array.isArray(data)) {
+      if (writev && ArrayIsArray(data)) {
         // A corked socket's writes arrive together; a line may run across them.
-        for (const item of data) {
+        for (let i = 0; i < data.length; i++) {
+          const item: unknown = data[i];
           const o = item as { chunk?: unknown; encoding?: string } | null;
-          const isEntry = o !== null && typeof o === 'object' && !(o instanceof Uint8Array) && 'chunk' in o;
+          const isEntry = o !== null && typeof o === 'object' && !isUint8Array(o) && 'chunk' in o;
           refused = isEntry ? inspect(this, o.chunk, o.encoding) : inspect(this, item, undefined);
           if (refused) break;
         }
@@ -221,7 +252,7 @@ export function hookWrites(decide: Decide, blocking: () => boolean): () => void 
         return undefined;
       }
     }
-    return Reflect.apply(original, this, [writev, data, encoding, cb]);
+    return ReflectApply(original, this, [writev, data, encoding, cb]);
   };
   proto._writeGeneric = patched;
   return () => {

@@ -100,3 +100,40 @@ export function arrayHas(a: readonly string[], v: string): boolean {
 export function bare<T>(): Record<string, T> {
   return { __proto__: null } as unknown as Record<string, T>;
 }
+
+const urlGetter = (name: string) =>
+  uncurryThis(Object.getOwnPropertyDescriptor(URL.prototype, name)!.get as (this: URL) => string);
+export const URLCtor = URL;
+export const URLPrototypeGetHref = urlGetter('href');
+export const URLPrototypeGetHostname = urlGetter('hostname');
+export const URLPrototypeGetPort = urlGetter('port');
+export const URLPrototypeGetProtocol = urlGetter('protocol');
+export const URLPrototypeGetPathname = urlGetter('pathname');
+export const URLPrototypeGetSearch = urlGetter('search');
+
+export const BufferFrom = Buffer.from;
+export const BufferIsBuffer = Buffer.isBuffer;
+/** `buffer.toString('latin1', start, end)`, by Node's own method. */
+export const BufferPrototypeLatin1Slice = uncurryThis(
+  (Buffer.prototype as unknown as { latin1Slice: (this: Buffer, start: number, end: number) => string }).latin1Slice,
+);
+export const TypedArrayPrototypeGetByteLength = uncurryThis(
+  Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'byteLength')!.get as (
+    this: Uint8Array,
+  ) => number,
+);
+const typedArrayGetter = <R>(name: string) =>
+  uncurryThis(
+    Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), name)!.get as (this: Uint8Array) => R,
+  );
+export const TypedArrayPrototypeGetBuffer = typedArrayGetter<ArrayBufferLike>('buffer');
+export const TypedArrayPrototypeGetByteOffset = typedArrayGetter<number>('byteOffset');
+export const TypedArrayPrototypeGetSymbolToStringTag = uncurryThis(
+  Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get as (
+    this: unknown,
+  ) => string | undefined,
+);
+/** A Uint8Array (a Buffer included), by its internal slot, not `instanceof`. */
+export function isUint8Array(v: unknown): v is Uint8Array {
+  return TypedArrayPrototypeGetSymbolToStringTag(v) === 'Uint8Array';
+}

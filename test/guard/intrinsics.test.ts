@@ -27,28 +27,10 @@ const ARC = 'http://127.0.0.1:40342/metadata/identity/oauth2/token?resource=http
 const SDK_FILE = createRequire(import.meta.url).resolve('@smithy/credential-provider-imds');
 const SDK = '@smithy/credential-provider-imds';
 
-const APP = `
-import { installGuard } from ${JSON.stringify(GUARD_MODULE.href)};
-import http from 'node:http';
-import net from 'node:net';
-import { syncBuiltinESMExports } from 'node:module';
-
-// Another loopback address on the same port, not a metadata address: where a raw handle connects when the address
-// it is given answers one thing to the check and another to Node.
-const other = net.createServer((c) => c.destroy());
-await new Promise((resolve, reject) => other.once('error', reject).listen(40342, '127.0.0.2', resolve));
-
-let findings = 0;
-let deny = 0;
-// A code-given allowlist entry trusts every genuine frame of its package: forged frames naming it would pass.
-installGuard({ mode: 'block', report: 'none', allow: [{ package: ${JSON.stringify(SDK)} }],
-  onFinding: (f) => { findings++; if (f.decision === 'deny') deny++; } });
-
+const LIES = `
 const apply = Reflect.apply;
-const write = process.stdout.write;
-const stringify = JSON.stringify;
-const out = (o) => apply(write, process.stdout, [stringify(o) + '\\n']);
-
+const net = require('node:net');
+const { syncBuiltinESMExports } = require('node:module');
 // What the lies are about.
 const has = String.prototype.includes;
 const about = (v) => typeof v === 'string' && (apply(has, v, ['127.0.0.1']) || apply(has, v, ['40342'])
@@ -56,7 +38,20 @@ const about = (v) => typeof v === 'string' && (apply(has, v, ['127.0.0.1']) || a
 const anyAbout = (a) => { for (let i = 0; i < a.length; i++) if (about(a[i])) return true; return false; };
 // The lies are told only to code in the guard's directory: Node, undici and everything else get the truth.
 const ErrorCtor = Error;
-const fromGuard = () => { const e = {}; ErrorCtor.captureStackTrace(e); return apply(has, String(e.stack), ['/guard/']); };
+const sIndexOf = String.prototype.indexOf, sSlice = String.prototype.slice;
+// Whether the code that called the lying function (the first frame past it and past built-ins such as Array.map)
+// is the guard's: Node's internals called by the guard are told the truth.
+const fromGuard = () => {
+  const e = {}; ErrorCtor.captureStackTrace(e); const st = String(e.stack);
+  let at = apply(sIndexOf, st, ['\\n']);
+  for (let skip = 2; skip > 0; skip--) at = apply(sIndexOf, st, ['\\n', at + 1]);
+  for (;;) {
+    const next = apply(sIndexOf, st, ['\\n', at + 1]);
+    const line = apply(sSlice, st, [at + 1, next < 0 ? st.length : next]);
+    if (next >= 0 && apply(has, line, ['(<anonymous>)'])) { at = next; continue; }
+    return apply(has, line, ['/guard/']);
+  }
+};
 const lie = (proto, name, liar) => {
   const orig = proto[name];
   proto[name] = function (...a) {
@@ -107,12 +102,12 @@ for (const name of ['requestSite', 'header', 'site']) {
 // Arrays made by code of the guard's directory come out empty.
 const OrigArray = Array;
 Object.defineProperty(Array, Symbol.species, { configurable: true, get() {
-  const stack = new Error().stack ?? '';
-  return apply(has, stack, ['/guard/']) ? function () { return Object.freeze([]); } : OrigArray;
+  return fromGuard() ? function () { return Object.freeze([]); } : OrigArray;
 } });
 
 // Functions handed to Reflect.apply, Function.prototype.call/apply/bind: kept, to call later.
 const grabbed = new Set();
+globalThis.grabbed = grabbed;
 const keep = (f) => { if (typeof f === 'function' && (f.name === 'connect' || f.name === 'connect6')) grabbed.add(f); };
 const origCall = Function.prototype.call, origApply = Function.prototype.apply, origBind = Function.prototype.bind;
 Reflect.apply = function (f, t, a) { keep(f); return apply(f, t, a); };
@@ -128,6 +123,38 @@ let saved; let reads = 0;
 const forger = (_e, sites) => sites.map(() => ({ file: ${JSON.stringify(SDK_FILE)}, hash: SDK_HASH, isEval: false, line: SDK_LINE }));
 Object.defineProperty(Error, 'prepareStackTrace', { configurable: true,
   get() { return saved === undefined ? undefined : reads++ === 0 ? saved : forger; }, set(v) { saved = v; reads = 0; } });
+`;
+
+const APP = `
+import { installGuard } from ${JSON.stringify(GUARD_MODULE.href)};
+import http from 'node:http';
+import net from 'node:net';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+// Another loopback address on the same port, not a metadata address: where a raw handle connects when the address
+// it is given answers one thing to the check and another to Node.
+const other = net.createServer((c) => c.destroy());
+await new Promise((resolve, reject) => other.once('error', reject).listen(40342, '127.0.0.2', resolve));
+
+let findings = 0;
+let deny = 0;
+// A code-given allowlist entry trusts every genuine frame of its package: forged frames naming it would pass.
+installGuard({ mode: 'block', report: 'none', allow: [{ package: ${JSON.stringify(SDK)} }],
+  onFinding: (f) => { findings++; if (f.decision === 'deny') deny++; } });
+
+const apply = Reflect.apply;
+const write = process.stdout.write;
+const stringify = JSON.stringify;
+const out = (o) => apply(write, process.stdout, [stringify(o) + '\\n']);
+
+// A forward proxy on loopback that only records the first line of each connection (it forwards nothing).
+const proxyLines = [];
+const proxy = net.createServer((c) => c.once('data', (d) => { proxyLines.push(String(d).split('\\r\\n')[0]); c.destroy(); }));
+await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+const proxyPort = proxy.address().port;
+
+createRequire(import.meta.url)('./lies.cjs');
 
 const outcome = (f) => new Promise((resolve) => { try { f(resolve); } catch (e) { resolve(e.code ?? String(e)); } });
 const results = {};
@@ -148,8 +175,20 @@ results.rawHandleNul = await raw(TCP.prototype.connect, '127.0.0.1\\0.example', 
 results.rawHandleWrappedPort = await raw(TCP.prototype.connect, '127.0.0.1', 40342 + 65536);
 results.rawHandleToString = await raw(TCP.prototype.connect, { n: 0, toString() { return this.n++ === 0 ? '127.0.0.2' : '127.0.0.1'; } }, 40342);
 other.close();
+results.proxyAbsoluteForm = await outcome((r) => http.get({ host: '127.0.0.1', port: proxyPort, path: ${JSON.stringify(ARC)}, headers: { Metadata: 'true' } }, (res) => { res.resume(); r('status ' + res.statusCode); }).on('error', (e) => r(e.code)));
+results.proxyHandWritten = await outcome((r) => { const s = net.connect(proxyPort, '127.0.0.1', () => s.write('CONNECT 127.0.0.1:40342 HTTP/1.1\\r\\nHost: 127.0.0.1:40342\\r\\n\\r\\n')); s.on('error', (e) => r(e.code)); s.on('close', () => r('closed')); });
+results.proxyLines = proxyLines.length;
+proxy.close();
+// A worker whose own preload tells the same lies: the guard is its first preload, so it took its built-ins first.
+results.workerPreload = await new Promise((resolve) => {
+  const w = new Worker(\`const { parentPort } = require('node:worker_threads');
+require('node:net').connect(40342, '127.0.0.1').on('connect', function () { this.destroy(); parentPort.postMessage('connected'); })
+  .on('error', (e) => parentPort.postMessage(e.code));\`, { eval: true, execArgv: ['--require', './lies.cjs'] });
+  w.once('message', (m) => { w.terminate(); resolve(m); });
+  w.once('error', (e) => resolve('WORKER_ERROR ' + e.message));
+});
 let g = 0;
-for (const f of grabbed) if (f !== TCP.prototype.connect && f !== TCP.prototype.connect6) results['grabbed' + g++] = await raw(f, '127.0.0.1', 40342);
+for (const f of globalThis.grabbed) if (f !== TCP.prototype.connect && f !== TCP.prototype.connect6) results['grabbed' + g++] = await raw(f, '127.0.0.1', 40342);
 results.findings = findings;
 results.deny = deny;
 out(results);
@@ -170,7 +209,11 @@ describe('built-ins replaced before a request', { skip: why ?? false }, () => {
     assert.ok(line > 0);
     const hash = createHash('sha256').update(readFileSync(SDK_FILE)).digest('hex');
     const app = join(dir, 'app.mjs');
-    writeFileSync(app, APP.replace('"__LINE__"', String(line)).replace('"__HASH__"', JSON.stringify(hash)));
+    writeFileSync(app, APP);
+    writeFileSync(
+      join(dir, 'lies.cjs'),
+      LIES.replace('"__LINE__"', String(line)).replace('"__HASH__"', JSON.stringify(hash)),
+    );
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(process.execPath, [app], { cwd: dir, timeout: 60_000 }, (err, o, e) =>
         err ? reject(new Error(`${err.message}\n${e}`)) : resolve(o),
@@ -178,8 +221,9 @@ describe('built-ins replaced before a request', { skip: why ?? false }, () => {
     });
     const r = JSON.parse(stdout) as Record<string, string | number>;
     const EACCES = `status ${-constants.errno.EACCES}`;
-    for (const k of ['http', 'net', 'netV6Mapped', 'fetch'])
+    for (const k of ['http', 'net', 'netV6Mapped', 'fetch', 'proxyAbsoluteForm', 'proxyHandWritten', 'workerPreload'])
       assert.equal(r[k], 'ERR_IMDSGUARD_BLOCKED', `${k}: ${stdout}`);
+    assert.equal(r.proxyLines, 0, `the proxy got no request line: ${stdout}`);
     for (const k of ['rawHandle', 'rawHandleNul', 'rawHandleWrappedPort'])
       assert.equal(r[k], EACCES, `${k}: ${stdout}`);
     // The address was read once, and the one checked (127.0.0.2, not a metadata address) is the one connected to.
@@ -187,8 +231,8 @@ describe('built-ins replaced before a request', { skip: why ?? false }, () => {
     // Nothing handed out Node's original connect: whatever was grabbed is the guarded one.
     for (const k of Object.keys(r).filter((k) => k.startsWith('grabbed')))
       assert.equal(r[k], EACCES, `${k}: ${stdout}`);
-    // One finding per attempt at least (fetch and http may be seen at more than one layer), all refusals.
-    assert.ok(Number(r.deny) >= 7, stdout);
+    // One finding per attempt at least (the worker's are its own), all refusals.
+    assert.ok(Number(r.deny) >= 9, stdout);
     assert.equal(r.findings, r.deny, stdout);
   });
 });
