@@ -183,7 +183,10 @@ const isSourceParam = (name: string) => SOURCE_PARAM.test(lastPart(name).replace
  * manifest's `ip` or `address`, an ECS `destination.ip`): a value there describes a machine, it is not fetched.
  */
 const ADDRESS_KEY =
-  /^(?:[a-z]*(?:ip|ips|ipv4|ipv6|ipaddr|ipaddress|ipaddresses|addr|address|addresses)|hostname|hostnames|hosts|fqdn|dnsname)$/;
+  /^(?:[a-z]*(?:ip|ips|ipv4|ipv6|ipaddr|ipaddress|ipaddresses|addr|address|addresses)|hostname|hostnames|hosts|fqdn|dnsname|answers?|rdata|rrname|qname|question|records?)$/;
+/** A firewall or policy rule that blocks what it names: an action or effect of deny, drop, block or reject. */
+const BLOCK_RULE =
+  /"(?:action|effect|verdict|decision|policy|rule_?action)"\s*:\s*"(?:deny|drop|block|reject|blocked|denied)"/i;
 /**
  * Keys that make an object a connection to open, not a record: a sibling of the address that says how to reach it.
  * (`port` says so unless the document records a flow: a source beside the destination, as ECS and flow logs write.)
@@ -243,6 +246,8 @@ interface DataSpot {
   nested: boolean;
   /** The text before the reference holds an Elasticsearch/OpenSearch query clause. */
   queryDsl: boolean;
+  /** The holding object is a rule that blocks what it names (`"action":"deny"`, `"effect":"Deny"`). */
+  blocks?: boolean;
   /** The key whose value is the holding object (`upstream` in `{"upstream":{"ip":…}}`), when there is one. */
   parent?: string;
 }
@@ -356,6 +361,7 @@ function jsonSpot(t: string, quote: number): DataSpot | undefined {
   return {
     key,
     siblings: objectKeys(t.slice(open, close)),
+    blocks: BLOCK_RULE.test(t.slice(open, close)),
     nested: /[{[]/.test(t.slice(0, open)),
     queryDsl: QUERY_DSL.test(t.slice(0, quote)),
     ...(parent !== undefined ? { parent } : {}),
@@ -580,6 +586,9 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
       };
     }
     const data = span.data;
+    if (data?.blocks) {
+      return { reading: 'prose', why: 'named by a rule that blocks it (a deny action beside it)', ambiguous: false };
+    }
     if (data?.queryDsl) {
       return {
         reading: 'query-language',

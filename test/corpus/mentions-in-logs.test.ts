@@ -201,6 +201,9 @@ describe('request bodies that state the address as data (JSON lines keep the bod
     { env: { NO_PROXY: '169.254.169.254' } },
     { proxy: { no_proxy: ['localhost', '169.254.169.254', 'metadata.google.internal'] } },
     { client: '169.254.169.254', action: 'login' },
+    { rules: [{ action: 'deny', destination: '169.254.169.254', protocol: 'tcp' }] },
+    { dns: { question: 'metadata.google.internal', answers: ['169.254.169.254'] } },
+    { asset: { name: 'gw-01', ip_address: '169.254.169.254', mac: '02:42:ac:11:00:02' } },
     {
       '@timestamp': '2026-03-02T10:14:07Z',
       source: { ip: '10.0.3.17', port: 51514 },
@@ -212,6 +215,7 @@ describe('request bodies that state the address as data (JSON lines keep the bod
     'apiVersion: v1\nkind: Pod\nspec:\n  hostAliases:\n  - ip: "169.254.169.254"\n    hostnames:\n    - "metadata.google.internal"\n  containers:\n  - name: web\n    image: nginx\n',
     'kind: ServiceEntry\nspec:\n  hosts:\n  - metadata.google.internal\n  endpoints:\n  - address: 169.254.169.254\n  resolution: STATIC\n',
     'proxy:\n  no_proxy:\n    - localhost\n    - 169.254.169.254\n',
+    'services:\n  web:\n    image: nginx\n    extra_hosts:\n      - "metadata.google.internal:169.254.169.254"\n',
   ];
   const fetches = [
     { url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' },
@@ -221,6 +225,7 @@ describe('request bodies that state the address as data (JSON lines keep the bod
     { webhook: { target: '169.254.169.254/latest/user-data' } },
     { upstream: { address: '169.254.169.254', weight: 1 } },
     { ip: '169.254.169.254', port: 80 },
+    { target: '169.254.169.254', type: 'ping' },
   ];
   test('query DSL, inventory records, manifests, flow events and proxy settings give no finding', async () => {
     const bodies = [...records.map((r) => JSON.stringify(r)), ...yaml];
