@@ -83,6 +83,10 @@ if (existsSync(join(CORPORA, 'patt'))) {
   for (const m of page.matchAll(/\b(?:https?|gopher|dict):\/\/[^\s)`"'<>]+/g)) {
     const u = m[0].replace(/[.,;]+$/, '');
     score('patt', 'cloud-instances-page', docs.test(u) ? 'benign' : 'attack', u, isMeta(classify(u)));
+    // The same URL as a request's parameter followed by another, as written and percent-encoded.
+    if (!docs.test(u))
+      for (const target of [`/fetch?url=${u}&format=json`, `/fetch?url=${encodeURIComponent(u)}&format=json`])
+        score('patt', 'cloud-page-in-parameter', 'attack', target, isMeta(classify(target, { kind: 'target' })));
   }
 }
 if (existsSync(join(CORPORA, 'real-logs'))) {
