@@ -1,46 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { explain } from '../../src/app/explain.ts';
-import type { Finding } from '../../src/core/model/finding.ts';
 import { severityRank } from '../../src/core/model/severity.ts';
-import { bytesOf, scanFiles } from '../scan/helpers.ts';
+import { LOG_SHAPES, metadataFindings, scanTargets } from './log-shapes.ts';
 
 // Benign requests that mention a metadata address without fetching it: searches, filters, settings, source
 // addresses and records. Each is written as a combined access-log line and as a JSON line, and `explain` on the
 // request target must agree with `scan` on both.
 
-const combined = (method: string, target: string) =>
-  `203.0.113.77 - - [02/Mar/2026:10:14:07 +0000] "${method} ${target} HTTP/1.1" 200 5120 "https://intranet.example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"`;
-const jsonLine = (method: string, target: string, body?: string) =>
-  JSON.stringify({
-    time_iso8601: '2026-03-02T10:14:07+00:00',
-    remote_addr: '203.0.113.77',
-    request: `${method} ${target} HTTP/1.1`,
-    status: 200,
-    body_bytes_sent: 5120,
-    http_referer: 'https://intranet.example.com/',
-    ...(body !== undefined ? { request_body: body } : {}),
-  });
-
-async function metadataFindings(lines: string[], logFormat: 'combined' | 'json'): Promise<Map<number, Finding>> {
-  const run = await scanFiles(['-'], { logFormat, stdin: bytesOf(`${lines.join('\n')}\n`) });
-  const out = new Map<number, Finding>();
-  for (const f of run.findings) if (f.verdict === 'metadata') out.set(f.origin.line ?? 0, f);
-  return out;
-}
+const jsonLine = LOG_SHAPES[1].line;
 
 /** No metadata finding for any target, in either log format, and `explain` agrees. */
 async function assertQuiet(targets: string[]): Promise<void> {
-  for (const [format, line] of [
-    ['combined', combined],
-    ['json', jsonLine],
-  ] as const) {
-    const found = await metadataFindings(
-      targets.map((t) => line('GET', t)),
-      format,
-    );
+  for (const { format, found } of await scanTargets(targets)) {
     assert.deepEqual(
-      [...found.entries()].map(([n, f]) => `${targets[n - 1]} → ${f.severity}/${f.confidence}`),
+      found.flatMap((f, i) => (f ? [`${targets[i]} → ${f.severity}/${f.confidence}`] : [])),
       [],
       format,
     );
@@ -86,16 +60,9 @@ describe('a search for an address is prose, not a fetch', () => {
       '/search?q=metadata.google.internal/computeMetadata/v1/',
       '/search?q=http://169.254.169.254/latest/meta-data/',
     ];
-    for (const [format, line] of [
-      ['combined', combined],
-      ['json', jsonLine],
-    ] as const) {
-      const found = await metadataFindings(
-        targets.map((t) => line('GET', t)),
-        format,
-      );
+    for (const { format, found } of await scanTargets(targets)) {
       for (const [i, t] of targets.entries()) {
-        const f = found.get(i + 1);
+        const f = found[i];
         assert.ok(f, `${format}: ${t} is kept`);
         assert.equal(f.severity, 'low', `${format}: ${t}`);
         assert.equal(f.confidence, 0.5, `${format}: ${t}`);
@@ -139,20 +106,9 @@ describe('settings and lists that name the address so as not to fetch it', () =>
       // A Host header injected into a search field is no search.
       '/search?q=x%0d%0aHost:%20169.254.169.254%0d%0a%0d%0aGET%20/latest/meta-data/',
     ];
-    for (const [format, line] of [
-      ['combined', combined],
-      ['json', jsonLine],
-    ] as const) {
-      const found = await metadataFindings(
-        targets.map((t) => line('GET', t)),
-        format,
-      );
+    for (const { format, found } of await scanTargets(targets))
       for (const [i, t] of targets.entries())
-        assert.ok(
-          found.get(i + 1) && severityRank(found.get(i + 1)!.severity) >= severityRank('medium'),
-          `${format}: ${t}`,
-        );
-    }
+        assert.ok(found[i] && severityRank(found[i].severity) >= severityRank('medium'), `${format}: ${t}`);
   });
 });
 

@@ -2,42 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { explain } from '../../src/app/explain.ts';
 import { splitAfterScheme } from '../../src/core/decode/url.ts';
-import type { Finding } from '../../src/core/model/finding.ts';
 import { severityRank } from '../../src/core/model/severity.ts';
-import { bytesOf, scanFiles } from '../scan/helpers.ts';
+import { scanTargets } from './log-shapes.ts';
 
 // Where a URL given as a parameter's value ends. A dotted address is found in any text, so these cases use the
 // spellings that are only found once the URL's host is cut out right: numbers, IPv6, one-word names.
 
-/** The same request as a combined access-log line and as a JSON line (nginx `escape=json` field names). */
-const combined = (target: string) =>
-  `198.51.100.23 - - [02/Mar/2026:10:14:07 +0000] "GET ${target} HTTP/1.1" 404 162 "-" "python-requests/2.31.0"`;
-const jsonLine = (target: string) =>
-  JSON.stringify({
-    time_iso8601: '2026-03-02T10:14:07+00:00',
-    remote_addr: '198.51.100.23',
-    request: `GET ${target} HTTP/1.1`,
-    status: 404,
-    body_bytes_sent: 162,
-    http_user_agent: 'python-requests/2.31.0',
-  });
-
-async function findingsByLine(lines: string[], logFormat: 'combined' | 'json'): Promise<Map<number, Finding>> {
-  const run = await scanFiles(['-'], { logFormat, stdin: bytesOf(`${lines.join('\n')}\n`) });
-  const out = new Map<number, Finding>();
-  for (const f of run.findings) if (f.verdict === 'metadata') out.set(f.origin.line ?? 0, f);
-  return out;
-}
-
 /** Every target is a metadata finding at or above the default --fail-on, in both log formats and in `explain`. */
 async function assertAllFound(targets: string[]): Promise<void> {
-  for (const [format, line] of [
-    ['combined', combined],
-    ['json', jsonLine],
-  ] as const) {
-    const found = await findingsByLine(targets.map(line), format);
+  for (const { format, found } of await scanTargets(targets)) {
     for (const [i, t] of targets.entries()) {
-      const f = found.get(i + 1);
+      const f = found[i];
       assert.ok(f, `${format}: ${t} is not found`);
       assert.ok(severityRank(f.severity) >= severityRank('medium'), `${format}: ${t} → ${f.severity}`);
     }
@@ -91,11 +66,12 @@ describe('a URL in a query parameter ends where the parameter does', () => {
       '/login?next=https://shop.example.com&lang=en',
       '/fetch?url=http://2852039166.example.com&x=1',
     ];
-    for (const [format, line] of [
-      ['combined', combined],
-      ['json', jsonLine],
-    ] as const)
-      assert.deepEqual([...(await findingsByLine(targets.map(line), format)).keys()], [], format);
+    for (const { format, found } of await scanTargets(targets))
+      assert.deepEqual(
+        found.flatMap((f, i) => (f ? [targets[i]] : [])),
+        [],
+        format,
+      );
   });
 });
 
