@@ -51,6 +51,11 @@ const CASES: Record<string, string[]> = {
     ...chunks(TOKEN.slice(25), 75).map((c, i, a) => (i < a.length - 1 ? `${c}=` : `${c}", "Expiratio=`)),
     'n": "2026-12-05T16:00:00Z"}',
   ],
+  // The soft line break parts the key's name: the value on the next line is known by the name joined.
+  'quoted-printable-key-name': [
+    '{"Code": "Success", "Type": "AWS-HMAC", "SecretAcc=',
+    `essKey": "${SECRET}", "Expiration": "2026-12-05T16:00:00Z"}`,
+  ],
 };
 
 async function redacted(name: string, lines: string[]): Promise<string> {
@@ -71,7 +76,7 @@ describe('a secret split over lines by its format', () => {
         assert.equal(holdsPiece(joined, s), null, joined);
         // A record's field is masked line by line like a stream's block scalar; joining lines a mail's soft breaks
         // cut is for streams only (a field is one value, not wrapped text).
-        if (name !== 'quoted-printable')
+        if (!name.startsWith('quoted-printable'))
           assert.equal(holdsPiece(new Masker().maskString(lines.join('\n')), s), null, 'record field');
       }
       const kept = out.split('\n');

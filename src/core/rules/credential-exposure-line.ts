@@ -40,13 +40,18 @@ export function credentialExposureRule(opts: CredentialExposureOptions): LineRul
   const trackers = new Map<string, LeakTracker<LeakLineMeta>>();
   const maxFiles = opts.maxFiles ?? 4096;
   let inBlock = 0;
+  /** Files whose last line left a value, a key name or a YAML block scalar open: their next line must be seen. */
+  const open = new Set<string>();
 
   function tracker(file: string): LeakTracker<LeakLineMeta> {
     let t = trackers.get(file);
     if (!t) {
       if (trackers.size >= maxFiles) {
         const oldest = trackers.keys().next().value;
-        if (oldest !== undefined) trackers.delete(oldest);
+        if (oldest !== undefined) {
+          trackers.delete(oldest);
+          open.delete(oldest);
+        }
       }
       t = new LeakTracker<LeakLineMeta>({ salt: opts.salt, ...(opts.known ? { known: opts.known } : {}) });
       trackers.set(file, t);
@@ -80,12 +85,13 @@ export function credentialExposureRule(opts: CredentialExposureOptions): LineRul
     holdsOpen(file: string): boolean {
       if (inBlock > 0) return true;
       const t = trackers.get(file);
-      return t !== undefined && (t.waiting || t.inBlock);
+      return t !== undefined && (t.waiting || t.inBlock || t.open);
     },
     lookbehindLines: new LeakTracker({ salt: '' }).contextLines,
     mayMatch(text: string): boolean {
-      // Inside a PEM block, key lines carry no marker: every line must be seen until the block ends.
-      return inBlock > 0 || mayHoldSecret(text) || HINT_LINE.test(text);
+      // Inside a PEM block, key lines carry no marker: every line must be seen until the block ends; so must the line
+      // after one that left a value or key name open (its rest has no marker either).
+      return inBlock > 0 || open.size > 0 || mayHoldSecret(text) || HINT_LINE.test(text);
     },
     evaluate(input: LineInput): Finding[] {
       const t = tracker(input.file);
@@ -101,6 +107,8 @@ export function credentialExposureRule(opts: CredentialExposureOptions): LineRul
       };
       const leaks = t.push(input.text, meta, Number.isFinite(timeMs) ? timeMs : undefined, input.line);
       if (t.inBlock !== before) inBlock += t.inBlock ? 1 : -1;
+      if (t.open) open.add(input.file);
+      else open.delete(input.file);
       return findings(leaks);
     },
     flush(file: string): Finding[] {
@@ -108,6 +116,7 @@ export function credentialExposureRule(opts: CredentialExposureOptions): LineRul
       if (!t) return [];
       if (t.inBlock) inBlock--;
       trackers.delete(file);
+      open.delete(file);
       return findings(t.flush());
     },
   };

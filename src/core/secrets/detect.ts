@@ -457,9 +457,53 @@ const BLOCK_SCALAR_KEY_RE = new RegExp(
   'i',
 );
 
-/** True when `line` ends with a secret key whose value is a YAML block scalar on the lines that follow. */
-export function blockScalarKey(line: string): boolean {
-  return /[|>]/.test(line) && BLOCK_SCALAR_KEY_RE.test(line);
+/**
+ * The key's name when `line` ends with a secret key whose value is a YAML block scalar on the lines that follow
+ * (`SecretAccessKey: |` gives `SecretAccessKey`), else null.
+ */
+export function blockScalarKey(line: string): string | null {
+  if (!/[|>]/.test(line)) return null;
+  const m = BLOCK_SCALAR_KEY_RE.exec(line);
+  return m ? m[0].replace(/[^A-Za-z0-9_.-].*$/s, '') : null;
+}
+
+/**
+ * The kind of secret a key names whose value the lines cut (a YAML block scalar under it), once its pieces are
+ * joined, or null when the whole is not shaped like that secret. The same tests as for a value in one piece: an AWS
+ * secret key's 40 characters, an Alibaba secret's 30 to 64, a token's 100 or more; a bare `token` key is AWS's only
+ * with the token's own prefix or inside an AWS credentials document (`awsContext`).
+ */
+export function blockScalarKind(key: string, value: string, awsContext: boolean): SecretKind | null {
+  if (isDocExample(value) || !looksRandom(value)) return null;
+  if (/access[-_]?key[-_]?secret/i.test(key))
+    return /^[A-Za-z0-9+/]{30,64}$/.test(value) ? 'alibaba-access-key-secret' : null;
+  if (new RegExp(SECRET_KEY_NAME, 'i').test(key))
+    return /^[A-Za-z0-9+/]{40}$/.test(value) ? 'aws-secret-access-key' : null;
+  if (value.length < 100 || !/^[A-Za-z0-9+/=]+$/.test(value)) return null;
+  if (value.startsWith('CAIS')) return 'alibaba-sts-security-token';
+  if (AWS_TOKEN_PREFIX.test(value) || /(?:session|security)[-_]?token$/i.test(key) || awsContext)
+    return 'aws-session-token';
+  return null;
+}
+
+/**
+ * The secret a value a line's end cut (an `OpenValue` of `kind`) is once joined with its rest from the next line, or
+ * null when the whole does not have that secret's shape: what `detectLine` would have accepted in one piece.
+ */
+export function joinedValueKind(kind: SecretKind, value: string): SecretKind | null {
+  if (isDocExample(value)) return null;
+  switch (kind) {
+    case 'aws-secret-access-key':
+      return /^[A-Za-z0-9+/]{40}$/.test(value) && looksRandom(value) ? kind : null;
+    case 'alibaba-access-key-secret':
+      return /^[A-Za-z0-9+/]{30,64}$/.test(value) && looksRandom(value) ? kind : null;
+    case 'aws-access-key-id':
+    case 'alibaba-sts-access-key-id':
+      if (/^(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}$/.test(value)) return 'aws-access-key-id';
+      return /^STS\.[A-Za-z0-9]{16,40}$/.test(value) ? 'alibaba-sts-access-key-id' : null;
+    default:
+      return value.length >= 100 && /^[A-Za-z0-9+/=]+$/.test(value) && looksRandom(value) ? tokenKind(value) : null;
+  }
 }
 const OPEN_TOKEN_RE = new RegExp(`token${QUOTE}${SEP}${QUOTE}(?<value>${B64}{0,99}${PARTIAL_ESCAPE}?)$`, 'id');
 /**
@@ -483,6 +527,8 @@ export interface OpenValue {
   min: number;
   /** The value goes on inside the next line's string literal. */
   literal: boolean;
+  /** The secret the whole value is, when joined and shaped like one (`joinedValueKind`). */
+  kind: SecretKind;
 }
 
 /**
@@ -510,14 +556,17 @@ function openValueIn(text: string, state: DetectState): OpenValue | null {
       // A quoted-printable soft line break (`=` at the end) is no part of the value: the mail goes on on the next.
       const v = decodeSecretText(text.slice(span[0], span[1]));
       const min = /^access[-_]?key[-_]?secret/i.test(m[0]) ? 30 : 40;
-      if (v.length < min) return { start: span[0], end: span[1], value: v, min, literal: false };
+      const kind = min === 30 ? 'alibaba-access-key-secret' : 'aws-secret-access-key';
+      if (v.length < min) return { start: span[0], end: span[1], value: v, min, literal: false, kind };
     }
   }
   if (/[Kk][Ee][Yy]_?[Ii][Dd]/.test(text)) {
     const m = OPEN_KEY_ID_RE.exec(text);
     const span = m?.indices?.groups?.value;
-    if (m && span && KEY_ID_START.test(m.groups!.value!))
-      return { start: span[0], end: n, value: m.groups!.value!, min: 20, literal: false };
+    if (m && span && KEY_ID_START.test(m.groups!.value!)) {
+      const kind = m.groups!.value!.startsWith('S') ? 'alibaba-sts-access-key-id' : 'aws-access-key-id';
+      return { start: span[0], end: n, value: m.groups!.value!, min: 20, literal: false, kind };
+    }
   }
   if (/[Tt][Oo][Kk][Ee][Nn]/.test(text)) {
     const awsKey = (m: RegExpExecArray, v: string) => {
@@ -529,17 +578,22 @@ function openValueIn(text: string, state: DetectState): OpenValue | null {
     const span = m?.indices?.groups?.value;
     if (m && span) {
       const v = decodeSecretText(text.slice(span[0]));
-      if (awsKey(m, v)) return { start: span[0], end: n, value: v, min: 0, literal: false };
+      if (awsKey(m, v)) return { start: span[0], end: n, value: v, min: 0, literal: false, kind: tokenKind(v) };
     }
     // Only a line ending in a closed literal can hold one (most lines with a token key do not).
     const lit = LITERAL_AT_END.test(text) ? SPLIT_TOKEN_RE.exec(text) : null;
     const lspan = lit?.indices?.groups?.value;
     if (lit && lspan) {
       const v = decodeSecretText(lit.groups!.value!);
-      if (awsKey(lit, v)) return { start: lspan[0], end: lspan[1], value: v, min: 0, literal: true };
+      if (awsKey(lit, v))
+        return { start: lspan[0], end: lspan[1], value: v, min: 0, literal: true, kind: tokenKind(v) };
     }
   }
   return null;
+}
+
+function tokenKind(v: string): SecretKind {
+  return v.startsWith('CAIS') ? 'alibaba-sts-security-token' : 'aws-session-token';
 }
 
 /**

@@ -1,16 +1,27 @@
 import {
   blockScalarKey,
+  blockScalarKind,
   type DetectState,
   detectLine,
+  joinedValueKind,
   looksRandom,
   mayHoldSecret,
   newDetectState,
+  type OpenValue,
   openValueAtEnd,
 } from './detect.ts';
 import { decodeSecretText } from './encoding.ts';
-import type { SecretKind, SecretMatch } from './kinds.ts';
+import { SECRET_KINDS, type SecretKind, type SecretMatch } from './kinds.ts';
 import { KnownSecrets } from './known.ts';
-import { base64Rest, decodedViews, encodedTokens, mayBeEncoded, sourceSpan, type View } from './layers.ts';
+import {
+  base64Rest,
+  decodedViews,
+  encodedTokens,
+  type LayerName,
+  mayBeEncoded,
+  sourceSpan,
+  type View,
+} from './layers.ts';
 import { mask } from './mask.ts';
 
 /** One span of a line to mask, with the secret it holds. `kind` is absent for a piece of an already known secret. */
@@ -24,6 +35,24 @@ export interface MaskSpan {
   /** Layers undone to see it (empty: as written). */
   layers: readonly string[];
 }
+
+/**
+ * A secret the engine recognised in a stream, for a leak finding: the line it starts on, its kind and value, and its
+ * span as written on that line. Besides what `detectLine` finds in a line as written, these are the secrets only the
+ * engine sees: through the escapes of a view (percent, JSON, `\xNN`, HTML entities, terminal sequences), a key name
+ * cut by a line's end, and a value whose pieces are on several lines (a YAML block scalar, a wrapped or
+ * quoted-printable soft-broken value), once joined.
+ */
+export interface FoundSecret {
+  line: number;
+  match: SecretMatch;
+}
+
+/**
+ * Layers whose views give leak findings. Base64 and hex of a whole document are masked, but a line holding one has
+ * no secret's marker as written, so a scan would not read it for findings: findings stop where scanning does.
+ */
+const FINDING_LAYERS = new Set<LayerName>(['terminal', 'percent', 'json', 'hex-escape', 'html']);
 
 /** Secrets of no fixed length: one running to the end of a wrapped line may go on at the start of the next. */
 const OPEN_ENDED = new Set<SecretKind>([
@@ -88,14 +117,75 @@ export class Masker {
   private scalar: Scalar | null = null;
   /** What `canSkip` learnt of the block whose lines come next (null: nothing, every test runs). */
   private block: { encoded: boolean; known: boolean; knownSize: number } | null = null;
+  /** Secrets recognised for leak findings, when asked for (`takeFound`); null: not collected. */
+  private readonly found: FoundSecret[] | null;
 
-  constructor(known: KnownSecrets = new KnownSecrets()) {
+  constructor(known: KnownSecrets = new KnownSecrets(), opts: { findings?: boolean } = {}) {
     this.known = known;
+    this.found = opts.findings ? [] : null;
+  }
+
+  /**
+   * The secrets recognised since the last call (with `findings: true`), once each per line and kind. A value whose
+   * pieces are on several lines is given when its last piece is read, with the line it starts on.
+   */
+  takeFound(): FoundSecret[] {
+    if (!this.found || this.found.length === 0) return [];
+    const seen = new Set<string>();
+    const out = this.found.filter((f) => {
+      const key = `${f.line}\u0000${f.match.kind}\u0000${f.match.value}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    this.found.length = 0;
+    return out;
+  }
+
+  /** The end of the stream: a YAML block scalar still open there is whole. */
+  end(): void {
+    if (this.scalar) this.closeScalar(this.scalar);
+    this.scalar = null;
+  }
+
+  /**
+   * `n` lines of the stream not shown (blank, or too long to read): what a line's end left open is dropped, since the
+   * next line shown is not the one that continues it. A YAML block scalar survives (blank lines stay inside it).
+   */
+  gap(n: number): void {
+    if (n <= 0) return;
+    this.state.line += n;
+    this.carry = null;
+    this.tail = null;
+    this.viewCarry = null;
+    this.viewTail = null;
+    this.viewPem = null;
+    this.block = null;
+  }
+
+  private report(line: number, match: SecretMatch): void {
+    this.found?.push({ line, match });
   }
 
   /** Number of the last line seen (1-based). */
   get lineNo(): number {
     return this.state.line;
+  }
+
+  /**
+   * True while the next line may hold the rest of something this one left open (a value or key name cut at its end,
+   * a YAML block scalar, a field whose value is on the next line): that line must be shown even without a marker.
+   */
+  get expectsMore(): boolean {
+    return (
+      this.carry !== null ||
+      this.tail !== null ||
+      this.scalar !== null ||
+      this.viewCarry !== null ||
+      this.viewTail !== null ||
+      this.viewPem !== null ||
+      this.state.namedField?.line === this.state.line
+    );
   }
 
   /** True inside a PEM block, where lines hold key material without any marker. */
@@ -151,7 +241,7 @@ export class Masker {
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i]!;
       const spans = this.find(p, state, false);
-      scalar = this.blockScalar(p, scalar, spans);
+      scalar = this.blockScalar(p, scalar, spans, null);
       const out = applySpans(p, merge(spans));
       if (out !== p) {
         parts[i] = out;
@@ -167,21 +257,20 @@ export class Masker {
     for (const m of detectLine(text, state)) {
       spans.push({ start: m.start, end: m.end, value: m.value, kind: m.kind, layers: [] });
       this.known.addMatch(m);
+      if (stream) this.report(line, m);
     }
-    const before = stream ? (this.tail ?? '') : '';
-    if (stream && this.tail !== null) {
-      const t = this.tail;
+    // A quoted-printable soft line break (`=` at a mail line's end) inside a key's name is no part of it.
+    const tail = this.tail !== null && softBreakInName(this.tail) ? this.tail.slice(0, -1) : this.tail;
+    const before = stream ? (tail ?? '') : '';
+    if (stream && tail !== null) {
+      const t = tail;
       const joined = { line: line - 1, awsContextUntil: state.awsContextUntil, pemLines: -1 };
       for (const m of detectLine(t + text, joined))
         if (m.end > t.length) {
-          spans.push({
-            start: Math.max(0, m.start - t.length),
-            end: m.end - t.length,
-            value: m.value,
-            kind: m.kind,
-            layers: [],
-          });
+          const start = Math.max(0, m.start - t.length);
+          spans.push({ start, end: m.end - t.length, value: m.value, kind: m.kind, layers: [] });
           this.known.addMatch(m);
+          this.report(line, { ...m, start, end: m.end - t.length });
         }
     }
     const prevView = stream ? this.viewCarry : null;
@@ -213,10 +302,12 @@ export class Masker {
         if (prevPem && atStart && sameLayers(prevPem, v.layers)) state.pemLines = 0;
         const found = detectLine(v.text, state);
         if (stream && state.pemLines >= 0 && atEnd && nextPem === null) nextPem = v.layers;
+        const findable = stream && v.layers.every((l) => FINDING_LAYERS.has(l));
         for (const m of found) {
           const [s, e] = sourceSpan(v, m.start, m.end);
           spans.push({ start: s, end: e, value: m.value, kind: m.kind, layers: v.layers });
           this.known.addMatch(m);
+          if (findable) this.report(line, { ...m, start: s, end: e });
         }
         if (this.known.size > 0)
           for (const p of this.known.find(v.text)) {
@@ -260,8 +351,8 @@ export class Masker {
       }
     if (stream) this.carry = carry;
     if (stream) {
-      this.scalar = this.blockScalar(text, this.scalar, spans);
-      this.tail = state.line <= state.awsContextUntil ? text.slice(-TAIL) : null;
+      this.scalar = this.blockScalar(text, this.scalar, spans, state);
+      this.tail = state.line <= state.awsContextUntil || softBreakInName(text) ? text.slice(-TAIL) : null;
       this.wrapCarry(text, spans);
       if (!this.carry) this.openCarry(text, before, spans, state);
       let jwt = this.carry || state.jwtLine !== state.line ? -1 : text.lastIndexOf('eyJ');
@@ -304,8 +395,11 @@ export class Masker {
       // The rest's mask shows nothing the first part's did not (or, when that part was short, the whole's ends).
       spans.push({ start: i, end: k, value: c.secret.length >= 16 ? c.secret : whole, layers: [] });
       this.known.add(whole);
-      if (SPLIT_GOES_ON.test(text.slice(k))) return { secret: whole, at: whole.length, open: true, literal: true };
-      return k === text.length && text.length >= 64 ? { secret: whole, at: whole.length, open: true } : null;
+      const more = { ...(c.report ? { report: c.report } : {}), secret: whole, at: whole.length, open: true } as const;
+      if (SPLIT_GOES_ON.test(text.slice(k))) return { ...more, literal: true };
+      if (k === text.length && text.length >= 64) return more;
+      if (c.report) this.reportJoined(c.report, decodeSecretText(whole));
+      return null;
     }
     while (k < text.length && c.at + k < c.secret.length && text.charCodeAt(k) === c.secret.charCodeAt(c.at + k)) k++;
     if (k > 0 && (k >= 4 || c.at + k === c.secret.length)) {
@@ -319,10 +413,40 @@ export class Masker {
    * A secret key's value as a YAML block scalar (`SecretAccessKey: |`, `Token: >-`, the value on the lines under
    * it): the line goes on the block `open` holds, or opens one. What the block is once this line is read is returned.
    */
-  private blockScalar(text: string, open: Scalar | null, spans: MaskSpan[]): Scalar | null {
+  private blockScalar(
+    text: string,
+    open: Scalar | null,
+    spans: MaskSpan[],
+    /** The stream's state (its value is then reported when whole), or null for a string outside the stream. */
+    state: DetectState | null,
+  ): Scalar | null {
     const s = open && this.inScalar(text, open, spans);
-    if (s === null && blockScalarKey(text)) return { indent: LEAD_BLANKS.exec(text)![0].length, value: '', shown: '' };
-    return s;
+    if (open && s === null && state) this.closeScalar(open);
+    // The value's first piece is the line a finding names.
+    if (s && state && s.line === undefined && s.value !== '') s.line = state.line;
+    const key = s === null ? blockScalarKey(text) : null;
+    if (key === null) return s;
+    const indent = LEAD_BLANKS.exec(text)![0].length;
+    if (!state) return { indent, value: '', shown: '' };
+    return { indent, value: '', shown: '', key, awsContext: state.line <= state.awsContextUntil };
+  }
+
+  /** A block scalar's value is whole: reported when its key and shape say which secret it is. */
+  private closeScalar(s: Scalar): void {
+    if (s.key === undefined || s.line === undefined || s.value === '') return;
+    const value = decodeSecretText(s.value);
+    const kind = blockScalarKind(s.key, value, s.awsContext ?? false);
+    if (!kind) return;
+    const k = SECRET_KINDS[kind];
+    this.report(s.line, { kind, provider: k.provider, live: k.live, start: s.indent, end: s.indent, value });
+  }
+
+  /** A value joined over lines (`Carry.report`) is whole: reported when it has the shape its key said. */
+  private reportJoined(r: NonNullable<Carry['report']>, value: string): void {
+    const kind = joinedValueKind(r.kind, value);
+    if (!kind) return;
+    const k = SECRET_KINDS[kind];
+    this.report(r.line, { kind, provider: k.provider, live: k.live, start: r.start, end: r.start, value });
   }
 
   /**
@@ -342,7 +466,7 @@ export class Masker {
     const shown = s.shown.length >= 16 ? s.shown : value;
     spans.push({ start: lead, end, value: shown, layers: [] });
     if (value.length >= 12) this.known.add(decodeSecretText(value));
-    return { indent: s.indent, value, shown };
+    return { ...s, value, shown };
   }
 
   /**
@@ -398,8 +522,13 @@ export class Masker {
     if (!open) return;
     const start = Math.max(0, open.start - before.length);
     const end = open.end - before.length;
+    // A secret found there already (a token's shape) is reported as such; only a value no shape matched is joined.
+    const foundHere = spans.some(
+      (s) => s.kind !== undefined && s.layers.length === 0 && s.end > start && s.start < end,
+    );
     if (start < end) spans.push({ start, end, value: open.value, layers: [] });
     this.carry = carryOf(open);
+    if (!foundHere) this.carry.report = { kind: open.kind, line: state.line, start };
   }
 
   /** A secret found by its shape right at the end of a long line may be cut by wrapping: remember where it stops. */
@@ -424,6 +553,10 @@ interface Scalar {
   value: string;
   /** What every piece's mask is made of. */
   shown: string;
+  /** In a stream: the key's name, the line of the value's first piece, and whether an AWS document was around. */
+  key?: string;
+  line?: number;
+  awsContext?: boolean;
 }
 
 /** A secret whose end a line's end may have cut. */
@@ -438,9 +571,11 @@ interface Carry {
   min?: number;
   /** The value goes on inside the next line's string literal (a pretty-printer split it). */
   literal?: boolean;
+  /** A key's value no shape matched on its line: reported, once whole, as the secret its key names. */
+  report?: { kind: OpenValue['kind']; line: number; start: number };
 }
 
-function carryOf(open: { value: string; min: number; literal: boolean }): Carry {
+function carryOf(open: OpenValue): Carry {
   return { secret: open.value, at: open.value.length, open: true, min: open.min, literal: open.literal };
 }
 
@@ -465,6 +600,32 @@ function restShaped(c: Carry, run: string, whole: string): boolean {
  */
 const PROSE_WORD = /^[A-Z]?[a-z]{2,}$/;
 const PROSE_GOES_ON = /^[ \t]+[A-Za-z]/;
+
+/** The names of secret keys, lower case without separators, whose pieces a soft line break may part. */
+const KEY_NAMES = [
+  'secretaccesskey',
+  'awssecretaccesskey',
+  'secretkey',
+  'accesskeysecret',
+  'sessiontoken',
+  'awssessiontoken',
+  'securitytoken',
+  'accesskeyid',
+  'awsaccesskeyid',
+];
+const SOFT_BREAK_AFTER_WORD = /([A-Za-z][A-Za-z_-]{1,30})=$/;
+
+/**
+ * True when `line` ends with a quoted-printable soft line break (`=`) right after the start of a secret key's name
+ * (`"SecretAcc=`): the name goes on at the start of the next line. A whole name before `=` is a key and its separator.
+ */
+function softBreakInName(line: string): boolean {
+  if (line.charCodeAt(line.length - 1) !== 61) return false;
+  const m = SOFT_BREAK_AFTER_WORD.exec(line);
+  if (!m) return false;
+  const word = m[1]!.toLowerCase().replace(/[_-]/g, '');
+  return KEY_NAMES.some((k) => k.length > word.length && k.startsWith(word));
+}
 
 /** A whole AWS or Alibaba STS key id (the shape `OPEN_KEY_ID_RE` starts). */
 const KEY_ID_WHOLE = /^(?:(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}|STS\.[A-Za-z0-9]{16,40})$/;

@@ -1,8 +1,8 @@
 import { type Hint, hintsIn } from './context.ts';
-import { type DetectState, detectLine, newDetectState } from './detect.ts';
 import { SECRET_KINDS, type SecretKind, type SecretMatch, type SecretProvider } from './kinds.ts';
-import type { KnownSecrets } from './known.ts';
+import { KnownSecrets } from './known.ts';
 import { mask, secretHash } from './mask.ts';
+import { Masker } from './masker.ts';
 
 /** One secret of a line, as it may leave the core: masked, hashed, never the value. */
 export interface MaskedSecret {
@@ -60,14 +60,17 @@ const CLOSING = /^\s*[}\]]\s*[,;)]?\s*$/;
 const ORDER: SecretKind[] = Object.keys(SECRET_KINDS) as SecretKind[];
 
 /**
- * Detects secrets line by line and attaches owner and expiry from the lines around each one. Pure and bounded:
- * it keeps at most `lookbehind + lookahead` lines of hints and `lookahead` lines of pending leaks.
+ * Detects secrets line by line and attaches owner and expiry from the lines around each one. The secrets are those
+ * the masking engine recognises (`Masker` with `findings`), so a leak is reported wherever the engine masks one in a
+ * line it is shown: as written, through escapes, and joined over lines (a YAML block scalar, a wrapped or
+ * soft-broken value or key name). Pure and bounded: it keeps at most `lookbehind + lookahead` lines of hints and
+ * `lookahead` lines of pending leaks (a value joined over lines waits for its last piece).
  * @example
  * const t = new LeakTracker({ salt: 's' });
  * const leaks = [...t.push('{"AccessKeyId":"ASIAQ3EGU7LR2WNPQX7Z"}', undefined), ...t.flush()];
  */
 export class LeakTracker<M = undefined> {
-  private readonly state: DetectState = newDetectState();
+  private readonly masker: Masker;
   private readonly hints: Hint[] = [];
   private readonly pending: Array<Pending<M>> = [];
   private readonly salt: string;
@@ -76,18 +79,19 @@ export class LeakTracker<M = undefined> {
   /** Lines that close a multi-line structure (`}` of a pretty-printed document): hints do not cross them. */
   private readonly boundaries: number[] = [];
   private readonly maskCache = new Map<string, { masked: string; hash: string }>();
-  private readonly known: KnownSecrets | undefined;
+  /** The last line pushed: a value completed at the end of input takes its meta. */
+  private last: { meta: M; timeMs: number | undefined } | null = null;
 
   constructor(opts: TrackerOptions) {
     this.salt = opts.salt;
     this.behind = opts.lookbehind ?? 40;
     this.ahead = opts.lookahead ?? 10;
-    this.known = opts.known;
+    this.masker = new Masker(opts.known ?? new KnownSecrets(), { findings: true });
   }
 
   /** The line number the next `push` will get. */
   get nextLine(): number {
-    return this.state.line + 1;
+    return this.masker.lineNo + 1;
   }
 
   /** True while a leak waits for its look-ahead lines: every following line may still add to it. */
@@ -102,7 +106,12 @@ export class LeakTracker<M = undefined> {
 
   /** True inside a multi-line PEM key, where lines hold secrets without any recognisable marker. */
   get inBlock(): boolean {
-    return this.state.pemLines >= 0;
+    return this.masker.inBlock;
+  }
+
+  /** True while a value or key name cut at a line's end (or a YAML block scalar) waits for the next line. */
+  get open(): boolean {
+    return this.masker.expectsMore;
   }
 
   /**
@@ -110,13 +119,11 @@ export class LeakTracker<M = undefined> {
    * `lineNo`: its 1-based number, when the caller skips lines (windows are then measured in real lines).
    */
   push(text: string, meta: M, timeMs?: number, lineNo?: number): Array<LineLeak<M>> {
-    if (lineNo !== undefined && lineNo > this.state.line) this.state.line = lineNo - 1;
-    const matches = detectLine(text, this.state);
-    const line = this.state.line;
-    if (matches.length > 0) {
-      this.pending.push({ line, matches, meta, timeMs });
-      if (this.known) for (const m of matches) this.known.addMatch(m);
-    }
+    if (lineNo !== undefined) this.masker.gap(lineNo - 1 - this.masker.lineNo);
+    this.masker.spans(text);
+    const line = this.masker.lineNo;
+    this.last = { meta, timeMs };
+    this.addFound(this.last);
     // Hints are only worth keeping while a secret may still need them.
     for (const h of hintsIn(text, line)) this.hints.push(h);
     if (CLOSING.test(text)) this.boundaries.push(line);
@@ -131,9 +138,27 @@ export class LeakTracker<M = undefined> {
 
   /** The leaks still waiting for their look-ahead lines (call at end of input). */
   flush(): Array<LineLeak<M>> {
+    this.masker.end();
+    if (this.last) this.addFound(this.last);
     const out = this.pending.map((p) => this.resolve(p));
     this.pending.length = 0;
     return out;
+  }
+
+  /**
+   * The secrets the engine recognised, added to the pending leak of their line. A value joined over lines belongs to
+   * the line it starts on, which may be behind the current one; a line that had no leak of its own then takes the meta
+   * of the line that completed it.
+   */
+  private addFound(at: { meta: M; timeMs: number | undefined }): void {
+    for (const f of this.masker.takeFound()) {
+      let i = this.pending.length;
+      while (i > 0 && this.pending[i - 1]!.line > f.line) i--;
+      const same = this.pending[i - 1];
+      if (same && same.line === f.line) {
+        if (!same.matches.some((m) => m.kind === f.match.kind && m.value === f.match.value)) same.matches.push(f.match);
+      } else this.pending.splice(i, 0, { line: f.line, matches: [f.match], meta: at.meta, timeMs: at.timeMs });
+    }
   }
 
   /** Mask and hash of one value, cached so a secret repeated on many lines is hashed once. */
