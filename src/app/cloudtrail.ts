@@ -21,6 +21,8 @@ export interface CloudtrailOptions {
   batch?: number;
   /** Called with each finding as soon as it is decided. */
   emit: (f: Finding) => void | Promise<void>;
+  /** A record that is no cloud call (another kind of record among the audit records), with where it was read. */
+  onOtherRecord?: (value: unknown, where: { file: string; line: number }) => void;
   /** A bad input, record or line: reported here, and the rest is read (without it, the first one throws). */
   onProblem?: (p: InputProblem) => void;
   /** Told which file is being read (for what was not read when the run is stopped). */
@@ -101,6 +103,7 @@ export async function runCloudtrail(
       const call = toCloudCall(r, { file: rec.file, line: rec.line });
       if (!call) {
         stats.unrecognised++;
+        opts.onOtherRecord?.(r, { file: rec.file, line: rec.line });
         continue;
       }
       stats.recognised++;

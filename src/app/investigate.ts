@@ -204,6 +204,11 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
       // An inventory with a problem in it was reported once already; the address book is read without it.
       inventory: inventory.filter((f) => !badInventory.has(f)),
       emit: (f) => collect.addFinding(f, audit, 'audit'),
+      // Findings among the audit records (a trail and the findings made of it, in one file) are read as findings.
+      onOtherRecord: (value, where) => {
+        const type = (value as { type?: unknown } | null)?.type;
+        if (type === 'finding' || type === 'event' || type === 'incident') collect.add(value, where, 'audit');
+      },
       ...hooks,
     });
 

@@ -9,20 +9,14 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { runCli, skipUnbuilt } from '../e2e/helpers.ts';
 import { attackers, compose } from '../fixtures/investigate/compose.ts';
-import { makeFindings } from './pipeline.ts';
+import { jsonLines, makeFindings } from './pipeline.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: incident records, read as parsed JSON
 type Rec = Record<string, any>;
 
-const lines = (text: string): Rec[] =>
-  text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-
 async function investigate(args: string[]) {
   const r = await runCli(['investigate', '--format', 'jsonl', ...args]);
-  return { status: r.status, stderr: r.stderr, incidents: lines(r.stdout) };
+  return { status: r.status, stderr: r.stderr, incidents: jsonLines(r.stdout) };
 }
 
 const finding = (id: string, extra: Rec = {}) => ({
@@ -143,6 +137,20 @@ describe('investigate inputs and options at their edges', { skip: skipUnbuilt },
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /mixed\.jsonl:4: 2 record\(s\) among the findings of this input are not imdsguard records/);
     assert.equal(r.incidents.length, 1, 'the findings are still read');
+  });
+
+  test('findings among audit records are read as findings, not stepped over', async () => {
+    const c = compose(attackers(1), 0);
+    const mixed = join(dir, 'trail-and-findings.ndjson');
+    const trail = c.trail.split('\n').filter(Boolean);
+    writeFileSync(mixed, [...trail.slice(0, 3), JSON.stringify(finding('a1')), ...trail.slice(3)].join('\n'));
+    const r = await investigate([mixed]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /read as audit records[^\n]*trail-and-findings\.ndjson/);
+    assert.ok(
+      r.incidents.some((i) => i.steps.some((s: Rec) => s.finding_id === 'a1')),
+      'the finding is a step',
+    );
   });
 
   test('a raw log cut in the middle of its gzip stream is an input error naming it (exit 2); what came before counts', async () => {

@@ -6,6 +6,14 @@ import { join } from 'node:path';
 import { runCli } from '../e2e/helpers.ts';
 import type { Attacker, Composed } from '../fixtures/investigate/compose.ts';
 
+/** The records of a JSON lines text (a command's stdout). */
+// biome-ignore lint/suspicious/noExplicitAny: records of every command, read as parsed JSON
+export const jsonLines = (text: string): Record<string, any>[] =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+
 export interface Findings {
   /** Finding files, one per command (and the agent's records). */
   files: string[];

@@ -13,16 +13,10 @@ import type { FleetEnvelope } from '../../src/core/fleet/contract.ts';
 import type { Finding } from '../../src/core/model/finding.ts';
 import { runCli, skipUnbuilt } from '../e2e/helpers.ts';
 import { attackers, type Composed, compose } from '../fixtures/investigate/compose.ts';
-import { score } from './pipeline.ts';
+import { jsonLines, score } from './pipeline.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: incident and finding records, read as parsed JSON
 type Rec = Record<string, any>;
-
-const lines = (text: string): Rec[] =>
-  text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
 
 interface Raw {
   web: string;
@@ -56,16 +50,16 @@ async function reference(dir: string, raw: Raw): Promise<Rec[]> {
   const posture = await runCli(['posture', '--format', 'jsonl', '--readiness', join(dir, 'r.txt'), raw.instances]);
   for (const r of [scan, trail, posture]) assert.ok(r.status === 0 || r.status === 1, r.stderr);
   return [
-    ...lines(scan.stdout),
-    ...lines(trail.stdout),
-    ...lines(posture.stdout),
-    ...lines(readFileSync(raw.agent, 'utf8')),
+    ...jsonLines(scan.stdout),
+    ...jsonLines(trail.stdout),
+    ...jsonLines(posture.stdout),
+    ...jsonLines(readFileSync(raw.agent, 'utf8')),
   ];
 }
 
 async function investigate(args: string[]) {
   const r = await runCli(['investigate', '--format', 'jsonl', ...args]);
-  return { status: r.status, stderr: r.stderr, incidents: lines(r.stdout) };
+  return { status: r.status, stderr: r.stderr, incidents: jsonLines(r.stdout) };
 }
 
 describe('investigate on raw inputs', { skip: skipUnbuilt }, () => {
