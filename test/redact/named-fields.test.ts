@@ -33,6 +33,14 @@ const CASES: Record<string, string[]> = {
   'k8s-json': [`{"env": [{"name": "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "value": "${ALI_SECRET}"}]}`],
   'k8s-yaml': ['    env:', '    - name: AWS_SECRET_ACCESS_KEY', `      value: ${SECRET}`],
   'k8s-yaml-flow': [`    env: [{name: AWS_SECRET_ACCESS_KEY, value: "${SECRET2}"}]`],
+  // The value's field before the name's (keys sorted, or written by hand).
+  'ecs-value-first': [
+    `{"environment": [{"value": "us-east-1", "name": "AWS_REGION"}, {"value": "${SECRET}", "name": "AWS_SECRET_ACCESS_KEY"}]}`,
+  ],
+  'k8s-yaml-flow-value-first': [`    env: [{value: "${ALI_SECRET}", name: ALIBABA_CLOUD_ACCESS_KEY_SECRET}]`],
+  'ssm-value-first': [
+    `{"Parameter": {"Value": "${SECRET3}", "Type": "SecureString", "Name": "/prod/web/aws_secret_access_key"}}`,
+  ],
   ssm: [
     `{"Parameter": {"Name": "/prod/web/aws_secret_access_key", "Type": "SecureString", "Value": "${SECRET3}", "Version": 3}}`,
   ],

@@ -289,6 +289,14 @@ const NAMED_FIELD_RE = new RegExp(
   String.raw`${FIELD_NAME}${FIELD_CLOSE}(?:[,;][ \t]*(?:${QUOTE}[A-Za-z]{1,12}${QUOTE}[ \t]*[:=][ \t]*${QUOTE}[A-Za-z]{1,20}${QUOTE}[ \t]*,[ \t]*)?)?${VALUE_FIELD}(?<value>${B64}{30,})${END_B64}`,
   'gid',
 );
+/**
+ * The same pair with the value's field first (`{"value": "…", "name": "AWS_SECRET_ACCESS_KEY"}`: an env list
+ * serialised with its keys sorted, or written by hand), a short field between them allowed as above.
+ */
+const VALUE_THEN_NAME_RE = new RegExp(
+  String.raw`${QUOTE}value${QUOTE}[ \t]*[:=][ \t]*${VALUE_OPEN}(?<value>${B64}{30,})${END_B64}${QUOTE}[ \t]*,[ \t]*(?:${QUOTE}[A-Za-z]{1,12}${QUOTE}[ \t]*[:=][ \t]*${QUOTE}[A-Za-z]{1,20}${QUOTE}[ \t]*,[ \t]*)?${QUOTE}name${QUOTE}[ \t]*[:=][ \t]*${QUOTE}[A-Za-z0-9_./-]{0,40}?${FIELD_NAME}${QUOTE}(?![A-Za-z0-9_.-])`,
+  'gid',
+);
 /** A field naming a secret that ends its line (`- name: AWS_SECRET_ACCESS_KEY`, `<key>SecretAccessKey</key>`). */
 const NAMED_FIELD_AT_END = new RegExp(
   String.raw`(?:name|key)${QUOTE}[ \t]*[:=>][ \t]*${QUOTE}[A-Za-z0-9_./-]{0,40}?${FIELD_NAME}${FIELD_CLOSE},?[ \t]*$`,
@@ -323,6 +331,8 @@ function namedFields(text: string, state: DetectState, out: SecretMatch[]): void
   }
   if (!/[Ss][Ee][Cc][Rr][Ee][Tt]|[Tt][Oo][Kk][Ee][Nn]/.test(text)) return;
   keyed(NAMED_FIELD_RE, text, out, (v, m) => namedFieldKind(m.groups!.name!, v));
+  if (/[Vv][Aa][Ll][Uu][Ee]/.test(text))
+    keyed(VALUE_THEN_NAME_RE, text, out, (v, m) => namedFieldKind(m.groups!.name!, v));
   const end = NAMED_FIELD_AT_END.exec(text);
   if (end) state.namedField = { line: state.line, name: end.groups!.name! };
 }
