@@ -70,6 +70,7 @@ export async function runHub(o: HubRunOptions): Promise<void> {
   const readers = new Map<string, Reader>();
   if (o.metricsPort !== undefined) {
     const { startDaemonHttp } = await import('../adapters/net/daemon-http.ts');
+    // A port in use ends the start (exit 2): the open connection would otherwise keep the process alive.
     metrics = await startDaemonHttp({
       port: o.metricsPort,
       version: VERSION,
@@ -80,6 +81,9 @@ export async function runHub(o: HubRunOptions): Promise<void> {
           detail: { readers: [...readers.keys()], failing, nats: bus.nc.isClosed() ? 'closed' : 'connected' },
         };
       },
+    }).catch(async (e: unknown) => {
+      await bus.nc.close();
+      throw e;
     });
     const reg = [metrics.registry];
     m = {
@@ -188,7 +192,15 @@ export async function runHub(o: HubRunOptions): Promise<void> {
     readers.clear();
   };
 
-  await startReaders(config);
+  try {
+    await startReaders(config);
+  } catch (e) {
+    // A sink or stream that cannot be set up ends the start; nothing may keep the process alive after it.
+    await stopReaders().catch(() => undefined);
+    await metrics?.close();
+    await bus.nc.close();
+    throw e;
+  }
   replayFrom = undefined;
 
   let reloading: Promise<void> = Promise.resolve();

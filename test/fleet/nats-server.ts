@@ -3,7 +3,7 @@
  * killed and started again on the same port and store, as a broker outage looks to a sensor.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,14 +28,23 @@ export function freePort(): Promise<number> {
   });
 }
 
+export interface NatsServerOptions {
+  /** false: a server without JetStream (default true). */
+  jetstream?: boolean;
+  /** Lines of a nats-server config file (`max_payload: 4096`), for settings without a command-line flag. */
+  config?: string;
+}
+
 export class NatsServer {
   readonly dir: string;
   readonly port: number;
+  private readonly options: NatsServerOptions;
   private child: ChildProcess | undefined;
 
-  private constructor(dir: string, port: number) {
+  private constructor(dir: string, port: number, options: NatsServerOptions) {
     this.dir = dir;
     this.port = port;
+    this.options = options;
   }
 
   /** The running server's process id (for its CPU time in benches). */
@@ -48,17 +57,22 @@ export class NatsServer {
   }
 
   /** A server on a free port (not started when `started` is false: a broker that is down at first). */
-  static async create(started = true): Promise<NatsServer> {
-    const s = new NatsServer(mkdtempSync(join(tmpdir(), 'imdsguard-nats-')), await freePort());
+  static async create(started = true, options: NatsServerOptions = {}): Promise<NatsServer> {
+    const s = new NatsServer(mkdtempSync(join(tmpdir(), 'imdsguard-nats-')), await freePort(), options);
     if (started) await s.start();
     return s;
   }
 
   /** Start (again) on the same port and store; resolves when the server says it is ready. */
   start(): Promise<void> {
-    const child = spawn(NATS_SERVER, ['-js', '-sd', join(this.dir, 'js'), '-p', String(this.port), '-a', '127.0.0.1'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const args = ['-p', String(this.port), '-a', '127.0.0.1'];
+    if (this.options.jetstream !== false) args.push('-js', '-sd', join(this.dir, 'js'));
+    if (this.options.config !== undefined) {
+      const file = join(this.dir, 'nats-server.conf');
+      writeFileSync(file, `${this.options.config}\n`);
+      args.push('-c', file);
+    }
+    const child = spawn(NATS_SERVER, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     return new Promise((resolve, reject) => {
       let log = '';

@@ -38,16 +38,28 @@ export async function openBus(o: NatsClientOptions, stream: { maxAgeMs: number }
       cause: e,
     });
   }
-  const jsm = await jetstreamManager(nc);
-  const { info } = await ensureFindingsStream(jsm, { maxAgeMs: stream.maxAgeMs });
-  if (!info.config.subjects?.includes(FINDINGS_SUBJECTS)) {
-    await nc.close();
+  try {
+    const jsm = await jetstreamManager(nc);
+    const { info } = await ensureFindingsStream(jsm, { maxAgeMs: stream.maxAgeMs });
+    if (!info.config.subjects?.includes(FINDINGS_SUBJECTS))
+      throw new ImdsguardError(
+        'E_CONFIG',
+        `Stream ${FINDINGS_STREAM} exists but does not hold ${FINDINGS_SUBJECTS} (subjects: ${info.config.subjects?.join(', ')})`,
+      );
+    return { nc, js: jetstream(nc), jsm };
+  } catch (e) {
+    // The connection would keep the process alive after the error: close it.
+    await nc.close().catch(() => undefined);
+    if (e instanceof ImdsguardError) throw e;
+    const msg = (e as Error).message;
     throw new ImdsguardError(
       'E_CONFIG',
-      `Stream ${FINDINGS_STREAM} exists but does not hold ${FINDINGS_SUBJECTS} (subjects: ${info.config.subjects?.join(', ')})`,
+      /jetstream (is )?not enabled/i.test(msg)
+        ? `JetStream is not enabled on the NATS server at ${o.servers.join(', ')} (start nats-server with -js, or enable it for this account)`
+        : `Cannot set up the findings stream on NATS at ${o.servers.join(', ')}: ${msg}`,
+      { cause: e },
     );
   }
-  return { nc, js: jetstream(nc), jsm };
 }
 
 /** Where a consumer created afresh (or reset with --replay-from) starts. */
