@@ -5,10 +5,11 @@
  * a finding of its own kind, with the value masked and hashed, and no piece of it in any finding.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { openSink, SINK_FORMATS } from '../../src/adapters/sinks/open-sink.ts';
 import { secretHash } from '../../src/core/secrets/mask.ts';
 import { holdsPiece } from '../support/secret-docs.ts';
 import { scanFiles } from './helpers.ts';
@@ -120,4 +121,41 @@ describe('scan: leak findings for values split over lines or escaped', () => {
       for (const v of [SECRET, ALI_SECRET, TOKEN, SECRET.split('').reverse().join('')])
         assert.equal(holdsPiece(all, v), null);
     });
+});
+
+describe('scan: no 8-character piece of a secret in any sink, the leak cause quoting a coloured table cell', () => {
+  it('an SSRF whose request holds an ANSI-coloured CLI table cell, then the leak: every format is clean', async () => {
+    const E = '\u001b';
+    const cell = `${E}[1;32m| SecretAccessKey ${E}[0m| ${E}[33m${SECRET.slice(0, 10)}${E}[0m${SECRET.slice(10, 30)}${E}[31m${SECRET.slice(30)}${E}[0m |`;
+    const file = join(dir, 'ansi-table.log');
+    writeFileSync(
+      file,
+      [
+        `192.0.2.7 - - [21/Nov/2026:09:14:04 +0000] "GET /fetch?url=http://169.254.169.254/latest/meta-data/iam/security-credentials/web&t=${encodeURIComponent(cell)} HTTP/1.1" 200 512 "-" "curl/8"`,
+        `192.0.2.7 - - [21/Nov/2026:09:14:05 +0000] "GET /debug?SecretAccessKey=${encodeURIComponent(SECRET)} HTTP/1.1" 200 10 "-" "curl/8"`,
+        '',
+      ].join('\n'),
+    );
+    const pieces: string[] = [];
+    for (let i = 4; i + 8 <= SECRET.length - 4; i++) pieces.push(SECRET.slice(i, i + 8));
+    const r = await scanFiles([file]);
+    const leak = r.findings.find((f) => f.rule.id === 'credential-exposure-aws');
+    assert.ok(leak?.related?.[0]?.note?.includes('most likely cause'), 'the leak names its SSRF');
+    // The check catches the secret: the input, its escapes undone, fails it.
+    const input = decodeURIComponent(readFileSync(file, 'utf8'))
+      .replaceAll(E, '')
+      .replace(/\[[0-9;]*m/g, '');
+    assert.ok(pieces.every((p) => input.includes(p)));
+    for (const format of SINK_FORMATS) {
+      const out = join(dir, `ansi-table.${format}`);
+      const sink = await openSink(format, out, { nowMs: () => 0 });
+      for (const f of r.findings) await sink.write(f);
+      await sink.close();
+      const text = readFileSync(out, 'utf8');
+      // As written, and with the percent and JSON escapes a reader would undo.
+      const views = [text, text.replace(/\\\//g, '/'), decodeURIComponent(text.replace(/%(?![0-9A-Fa-f]{2})/g, '%25'))];
+      for (const v of views)
+        for (const p of pieces) assert.ok(!v.includes(p), `${format} holds ${p.slice(0, 3)}… of the secret`);
+    }
+  });
 });
