@@ -16,6 +16,11 @@ import { ensureHubDeadStream } from '../adapters/fleet/streams.ts';
 import type { DaemonHttp } from '../adapters/net/daemon-http.ts';
 import { VERSION } from '../adapters/version.ts';
 
+/** Failures in a row (fetches or deliveries) after which /healthz calls a reader failing and answers 503. */
+const FAILING_AFTER = 5;
+/** Or this long failing without a single delivery. */
+const FAILING_AFTER_MS = 120_000;
+
 export interface HubRunOptions {
   configFile: string;
   /** Move these readers' positions (all of them when `replayReaders` is empty). */
@@ -75,10 +80,35 @@ export async function runHub(o: HubRunOptions): Promise<void> {
       port: o.metricsPort,
       version: VERSION,
       health: () => {
-        const failing = [...readers.values()].filter((r) => r.worker.lastError).map((r) => r.name);
+        // A reader is degraded from its first failure in a row, and failing (503) after FAILING_AFTER of them or
+        // FAILING_AFTER_MS of failures without a delivery: a sink that refuses everything must show here.
+        const state = (r: Reader) => {
+          const h = r.worker.health();
+          const failing = h.consecutiveFailures >= FAILING_AFTER || h.failingForMs >= FAILING_AFTER_MS;
+          return { ...h, state: failing ? 'failing' : h.consecutiveFailures > 0 ? 'degraded' : 'ok' };
+        };
+        const all = [...readers.values()].map((r) => ({ name: r.name, ...state(r) }));
+        const failing = all.filter((r) => r.state === 'failing').map((r) => r.name);
+        const degraded = all.filter((r) => r.state === 'degraded').map((r) => r.name);
         return {
-          ok: !bus.nc.isClosed(),
-          detail: { readers: [...readers.keys()], failing, nats: bus.nc.isClosed() ? 'closed' : 'connected' },
+          ok: !bus.nc.isClosed() && failing.length === 0,
+          detail: {
+            readers: [...readers.keys()],
+            failing,
+            degraded,
+            reader_state: Object.fromEntries(
+              all.map((r) => [
+                r.name,
+                {
+                  state: r.state,
+                  consecutive_failures: r.consecutiveFailures,
+                  failing_for_s: Math.round(r.failingForMs / 1000),
+                  ...(r.lastError ? { last_error: r.lastError } : {}),
+                },
+              ]),
+            ),
+            nats: bus.nc.isClosed() ? 'closed' : 'connected',
+          },
         };
       },
     }).catch(async (e: unknown) => {

@@ -63,7 +63,7 @@ export function writeConfig(dir: string, config: Record<string, unknown>, name =
 export async function startHub(
   configFile: string,
   env: NodeJS.ProcessEnv,
-  extra: { metricsPort?: number; replayFrom?: StartAt; replayReaders?: string[] } = {},
+  extra: { metricsPort?: number; replayFrom?: StartAt; replayReaders?: string[]; log?: pino.Logger } = {},
 ): Promise<{ stop(): Promise<void>; metricsPort: number | undefined; reload(): Promise<void> }> {
   let stop!: () => void;
   const until = new Promise<void>((r) => {
@@ -73,8 +73,8 @@ export async function startHub(
   const isReady = new Promise<{ metricsPort: number | undefined; reload(): Promise<void> }>((r) => {
     ready = r;
   });
-  const log = pino({ level: process.env.HUB_TEST_LOG ?? 'silent' }, pino.destination(2));
-  const done = runHub({ configFile, env, log, until, onReady: (h) => ready(h), ...extra });
+  const log = extra.log ?? pino({ level: process.env.HUB_TEST_LOG ?? 'silent' }, pino.destination(2));
+  const done = runHub({ configFile, env, until, onReady: (h) => ready(h), ...extra, log });
   const h = await Promise.race([isReady, done.then(() => Promise.reject(new Error('hub ended before ready')))]);
   return {
     metricsPort: h.metricsPort,

@@ -8,6 +8,7 @@ import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { headers } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { decodeEnvelope, envelopeMsgId, FINDINGS_STREAM } from '../../../core/fleet/contract.ts';
+import { Masker, maskText } from '../../../core/secrets/masker.ts';
 import { sleepUnlessAborted } from '../../sources/abortable.ts';
 import type { Delivery, DeliveryResult } from './sink.ts';
 
@@ -56,6 +57,8 @@ class RecentIds {
   }
 }
 
+const RETRY_LOG_INTERVAL_MS = 10_000;
+
 export class ConsumerWorker {
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
@@ -63,6 +66,14 @@ export class ConsumerWorker {
   private failures = 0;
   /** Last error, for /healthz. */
   lastError: string | undefined;
+  /** Fetches or deliveries that failed in a row (a delivery that took anything resets it). */
+  consecutiveFailures = 0;
+  /** When the current run of failures began (ms since the epoch), while it lasts. */
+  failingSinceMs: number | undefined;
+  private fetchFailingSinceMs: number | undefined;
+  private readonly masker = new Masker();
+  private lastRetryLogMs = 0;
+  private retriesNotLogged = 0;
 
   private readonly o: WorkerOptions;
   constructor(o: WorkerOptions) {
@@ -88,13 +99,18 @@ export class ConsumerWorker {
         const msgs: JsMsg[] = [];
         for await (const m of iter) msgs.push(m);
         if (msgs.length > 0) await this.process(msgs);
+        // Messages handed over but not acknowledged yet count as lag too: a sink that refuses everything has a
+        // backlog even though the consumer has nothing new to hand out.
+        const info = await c.info(true);
+        o.counters.lag(info.num_pending + info.num_ack_pending);
         this.failures = 0;
-        this.lastError = undefined;
+        this.fetchFailingSinceMs = undefined;
       } catch (e) {
         // Broker gone, consumer not found while the server restarts, a timeout: wait and fetch again. The client
         // reconnects by itself; unacknowledged messages come back after ack_wait.
         this.failures++;
-        this.lastError = (e as Error).message;
+        this.fetchFailingSinceMs ??= Date.now();
+        this.lastError = maskText((e as Error).message, this.masker);
         o.log.warn({ reader: o.reader, err: this.lastError }, 'fetch failed; retrying');
         await sleepUnlessAborted(Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6)), this.abort.signal);
       }
@@ -119,7 +135,6 @@ export class ConsumerWorker {
       }
       batch.push({ m, d });
     }
-    o.counters.lag(msgs[msgs.length - 1]!.info.pending);
     if (batch.length === 0) return;
     let results: DeliveryResult[];
     try {
@@ -130,6 +145,8 @@ export class ConsumerWorker {
       results = batch.map(() => ({ ok: false, retry: true, reason }));
     }
     let delivered = 0;
+    let retried = 0;
+    let reason = '';
     for (let i = 0; i < batch.length; i++) {
       const { m, d } = batch[i]!;
       const r = results[i]!;
@@ -144,10 +161,53 @@ export class ConsumerWorker {
         const n = m.info.deliveryCount;
         m.nak(o.backoffMs[Math.min(n - 1, o.backoffMs.length - 1)] ?? 1000);
         o.counters.retried(1);
-        this.lastError = r.reason;
+        retried++;
+        reason = r.reason;
       }
     }
-    if (delivered > 0) o.counters.delivered(delivered);
+    if (delivered > 0) {
+      o.counters.delivered(delivered);
+      this.consecutiveFailures = 0;
+      this.failingSinceMs = undefined;
+      this.lastError = undefined;
+    } else if (retried > 0) {
+      this.failed(maskText(reason, this.masker));
+    }
+    if (retried > 0) this.logRetries(retried, reason);
+  }
+
+  /** Failures in a row (fetches or deliveries) and since when, for /healthz. */
+  health(): { consecutiveFailures: number; failingForMs: number; lastError: string | undefined } {
+    const since = Math.min(this.failingSinceMs ?? Infinity, this.fetchFailingSinceMs ?? Infinity);
+    return {
+      consecutiveFailures: Math.max(this.consecutiveFailures, this.failures),
+      failingForMs: Number.isFinite(since) ? Date.now() - since : 0,
+      lastError: this.lastError,
+    };
+  }
+
+  private failed(reason: string): void {
+    this.consecutiveFailures++;
+    this.failingSinceMs ??= Date.now();
+    this.lastError = reason;
+  }
+
+  /** One warning per reader every 10 s at most, saying how many retries it stands for; reasons masked. */
+  private logRetries(n: number, reason: string): void {
+    this.retriesNotLogged += n;
+    const now = Date.now();
+    if (now - this.lastRetryLogMs < RETRY_LOG_INTERVAL_MS) return;
+    this.o.log.warn(
+      {
+        reader: this.o.reader,
+        retries: this.retriesNotLogged,
+        consecutive_failures: this.consecutiveFailures,
+        reason: maskText(reason, this.masker),
+      },
+      'delivery failed; retrying with backoff',
+    );
+    this.lastRetryLogMs = now;
+    this.retriesNotLogged = 0;
   }
 
   private async dead(m: JsMsg, reason: string): Promise<void> {
