@@ -110,6 +110,15 @@ function pathKind(path: string): number {
   return kind;
 }
 
+/** A quote followed by a colon: every key of a JSON text ends so (a string opening with a colon counts too). */
+const KEY_END = /"[ \t\n\r]*:/g;
+function keyEnds(text: string): number {
+  let n = 0;
+  KEY_END.lastIndex = 0;
+  while (KEY_END.test(text)) n++;
+  return n;
+}
+
 function pick(o: Record<string, unknown>, key: string, map: Record<string, string> | undefined): unknown {
   const mapped = map?.[key];
   if (mapped) return getPath(o, mapped);
@@ -170,32 +179,40 @@ function jsonPlaces(
   const taken = new Set([target, request, host, referer, body, ...Object.values(extra)]);
   const mapped = new Set(Object.values(map ?? {}));
   let budget = MAX_LEAVES;
+  // Whether a string that may hold a URL was left out of `taken` (or not reached), and how many keys were walked: the
+  // repeated-key search below can add nothing when neither happened and the text has no more keys than the record.
+  let missed = false;
+  let keys = 0;
   const walk = (v: unknown, path: string, depth: number): void => {
-    if (budget <= 0) return;
+    if (budget <= 0) {
+      missed = true;
+      return;
+    }
     if (typeof v === 'string') {
       budget--;
+      if (v.length <= 2) return;
+      const url = MAY_HOLD_URL.test(v);
       // A recorded X-Forwarded-Host or Forwarded header, at any depth and under any spelling of its name, is kept
       // for the host it names (`x_forwarded_host`, `headers.x-forwarded-host`, `forwarded: "host=…"`).
-      if (
-        v.length > 2 &&
-        (MAY_HOLD_URL.test(v) || (pathKind(path) & HOST_NAMING) !== 0) &&
-        !taken.has(v) &&
-        !mapped.has(path) &&
-        !(path in extra)
-      ) {
+      if ((url || (pathKind(path) & HOST_NAMING) !== 0) && !taken.has(v) && !mapped.has(path) && !(path in extra)) {
         extra[path] = v;
         taken.add(v);
-      }
-    } else if (v !== null && typeof v === 'object' && depth < MAX_DEPTH) {
-      if (Array.isArray(v)) for (let i = 0; i < v.length; i++) walk(v[i], `${path}[${i}]`, depth + 1);
+      } else if (url && !taken.has(v)) missed = true;
+    } else if (v !== null && typeof v === 'object') {
+      if (depth >= MAX_DEPTH) missed = true;
+      else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) walk(v[i], `${path}[${i}]`, depth + 1);
       else
-        for (const k in v as Record<string, unknown>)
+        for (const k in v as Record<string, unknown>) {
+          keys++;
           walk((v as Record<string, unknown>)[k], path ? `${path}.${k}` : k, depth + 1);
+        }
     }
   };
   walk(o, '', 0);
-  // A key given twice keeps only its last value once parsed; the others are read from the text, as text.
-  if (text && MAY_HOLD_URL.test(text)) {
+  // A key given twice keeps only its last value once parsed; the others are read from the text, as text. Without
+  // escapes each literal is its value, so with every key of the text in the record and every string that may hold a
+  // URL in `taken`, there is nothing to add.
+  if (text && MAY_HOLD_URL.test(text) && (missed || text.includes('\\') || keyEnds(text) !== keys)) {
     let n = 0;
     let key = '';
     STRING_LITERAL.lastIndex = 0;
