@@ -112,6 +112,35 @@ describe('settings and lists that name the address so as not to fetch it', () =>
   });
 });
 
+describe('an address joined into a slug or label by `_` or `-` is a name nobody can resolve', () => {
+  test('campaign tags, referrers and slugs in parameters give no finding', () =>
+    assertQuiet([
+      '/?utm_campaign=imds_169.254.169.254_webinar',
+      '/?utm_content=169.254.169.254-talk',
+      '/?ref=blog_169.254.169.254_post',
+      '/?slug=why_169.254.169.254_matters',
+      '/?ref=blog_169.254.169.254',
+      '/landing?utm_term=2024_169.254.169.254',
+    ]));
+  test('the same in a JSON body gives no finding', async () => {
+    const body = '{"slug":"why_169.254.169.254_matters"}';
+    const found = await metadataFindings([jsonLine('POST', '/api/posts', body)], 'json');
+    assert.equal(found.size, 0);
+    assert.equal(explain(body).verdict, 'none');
+  });
+  test('names that DNS services resolve to the address written in them are still findings', async () => {
+    const targets = [
+      '/?u=169-254-169-254.nip.io',
+      '/?u=a9fea9fe.rbndr.us',
+      '/?u=1337_d83ad02e_a9fea9fe.dnsrebinder.net',
+      '/?u=make-169.254.169.254-rr.1u.ms',
+      '/?u=x.169.254.169.254.attacker.example',
+    ];
+    for (const { format, found } of await scanTargets(targets))
+      for (const [i, t] of targets.entries()) assert.ok(found[i], `${format}: ${t}`);
+  });
+});
+
 describe('request bodies that state the address as data (JSON lines keep the body)', () => {
   const records = [
     { query: { term: { 'destination.ip': '169.254.169.254' } } },

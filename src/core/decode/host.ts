@@ -20,6 +20,8 @@ export interface HostReading {
  * A catalogue address (not loopback) spelled as labels of a name, dotted, dashed or in hex; rebinding services also
  * separate their fields with underscores (`1337_d83ad02e_a9fea9fe.…`).
  */
+/** A top-level domain as registries write them: letters only, or an internationalised `xn--` label. */
+const TOP_LEVEL_LABEL = /^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
 const EMBEDDED_METADATA_ADDRESS = new RegExp(
   `(?:^|[._-])(?:${ALL_IPV4.filter((a) => !a.startsWith('127.'))
     .flatMap((a) => [
@@ -264,7 +266,9 @@ function readHost(written: string): HostReading[] {
       });
   } else if (
     !suffix &&
-    /[a-z]/.test(name.slice(name.lastIndexOf('.') + 1)) &&
+    // The last label must be one a registry could delegate (letters, or an IDN `xn--` label): in
+    // `imds_169.254.169.254_webinar` or `169.254.169.254-talk` it is `254_webinar`, `254-talk`: a slug, no domain.
+    TOP_LEVEL_LABEL.test(name.slice(name.lastIndexOf('.') + 1)) &&
     name.includes('.') &&
     EMBEDDED_METADATA_ADDRESS.test(name)
   ) {
