@@ -16,6 +16,7 @@ import {
   type FleetSource,
   findingSubject,
 } from '../../core/fleet/contract.ts';
+import { byteLength, fitEnvelope, HEADER_ALLOWANCE_BYTES } from '../../core/fleet/fit-envelope.ts';
 import type { Finding } from '../../core/model/finding.ts';
 import { Masker, maskRecord } from '../../core/secrets/masker.ts';
 import { connectNats, type NatsClientOptions } from './nats-connection.ts';
@@ -57,12 +58,18 @@ export interface PublishStats {
   failures: number;
   /** Rows dropped by the outbox bound (by this process). */
   dropped: number;
+  /** Findings cut to fit the server's max_payload (published, with a marker where strings were cut). */
+  cut: number;
+  /** Findings too large for the server even cut: not published, each named in a warning. */
+  oversized: number;
   /** Rows waiting in the outbox. */
   backlog: number;
   connected: boolean;
 }
 
 const MAX_BACKOFF_MS = 5000;
+/** NATS's max_payload when the server has not said (1 MiB). */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 export class FleetPublisher {
   private readonly o: PublisherOptions;
@@ -94,7 +101,16 @@ export class FleetPublisher {
   private lastOn:
     | { on: FleetSender; sender: Pick<FleetEnvelope, 'source' | 'host' | 'account' | 'region'> }
     | undefined;
-  private readonly counts = { queued: 0, published: 0, acked: 0, duplicates: 0, failures: 0, dropped: 0 };
+  private readonly counts = {
+    queued: 0,
+    published: 0,
+    acked: 0,
+    duplicates: 0,
+    failures: 0,
+    dropped: 0,
+    cut: 0,
+    oversized: 0,
+  };
 
   constructor(o: PublisherOptions) {
     this.o = o;
@@ -187,10 +203,21 @@ export class FleetPublisher {
       finding: maskRecord(finding, this.masker),
     };
     this.counts.queued++;
+    // Cut to the server's limit here, after masking; a finding that cannot be cut small enough never enters the
+    // outbox, where it would be refused at every try and hold up the findings behind it.
+    const fit = fitEnvelope(env, this.maxPayload());
+    if (!fit) {
+      this.counts.oversized++;
+      this.warn(
+        `finding ${finding.id} (${finding.rule.id}) does not fit in one NATS message (max_payload ${this.maxPayload()} bytes) even cut: not published`,
+      );
+      return;
+    }
+    if (fit.cut) this.counts.cut++;
     this.pendingRows.push({
       msgId: envelopeMsgId(env),
       subject: findingSubject({ ...env, severity: finding.severity }),
-      body: encodeEnvelope(env),
+      body: fit.body,
     });
     this.schedulePump();
   }
@@ -257,7 +284,24 @@ export class FleetPublisher {
     }
   }
 
+  /** The server's message size limit (its INFO), or NATS's default before the first connection. */
+  private maxPayload(): number {
+    return this.nc?.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+  }
+
   private send(nc: NatsConnection, r: OutboxRow): boolean {
+    const size = byteLength(r.body) + HEADER_ALLOWANCE_BYTES;
+    if (size > this.maxPayload()) {
+      // Kept from a server with a larger limit (or an older version): it can never be sent to this one. It leaves
+      // the outbox with a warning naming it, instead of blocking the queue.
+      this.counts.oversized++;
+      this.pendingAcks.push(r.seq);
+      this.schedulePump();
+      this.warn(
+        `outbox row ${r.msgId} is ${size} bytes, over the server's max_payload ${this.maxPayload()}: removed, not published`,
+      );
+      return true;
+    }
     const h = headers();
     h.set('Nats-Msg-Id', r.msgId);
     this.counts.published++;
