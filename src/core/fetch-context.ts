@@ -295,7 +295,8 @@ function valueSpan(s: ReferenceSpot): { from: number; to: number; name: string |
   let to = t.length;
   for (let i = s.hostEnd; i < t.length; i++) {
     const c = t[i]!;
-    if (c === '\n' || (c === '&' && /^[\w.\-[\]$]{1,64}=/.test(t.slice(i + 1, i + 66)))) {
+    // `&` and `;` both separate query parameters (`returnUrl=0xa9fea9fe;sid=1`): the next `name=` is no list entry.
+    if (c === '\n' || ((c === '&' || c === ';') && /^[\w.\-[\]$]{1,64}=/.test(t.slice(i + 1, i + 66)))) {
       to = i;
       break;
     }

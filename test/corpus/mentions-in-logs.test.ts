@@ -94,6 +94,8 @@ describe('settings and lists that name the address so as not to fetch it', () =>
       '/api/events?client_ip=169.254.169.254&page=2',
       '/x?remote_addr=169.254.169.254',
       '/audit?source_address=fd00:ec2::254',
+      '/x?hosts=169.254.169.254;metadata.google.internal;sid=1',
+      '/config?no_proxy=localhost;169.254.169.254;page=2',
     ]));
 
   test('the same addresses in a parameter an application fetches are still findings', async () => {
@@ -105,6 +107,10 @@ describe('settings and lists that name the address so as not to fetch it', () =>
       '/fetch?q=169.254.169.254/latest/meta-data/',
       // A Host header injected into a search field is no search.
       '/search?q=x%0d%0aHost:%20169.254.169.254%0d%0a%0d%0aGET%20/latest/meta-data/',
+      // `;` separates parameters as `&` does: one address before it is no list.
+      '/login?returnUrl=0xa9fea9fe;sid=1',
+      '/login?returnUrl=2852039166;sid=1',
+      '/fetch?url=169.254.169.254;sid=1',
     ];
     for (const { format, found } of await scanTargets(targets))
       for (const [i, t] of targets.entries())
