@@ -9,7 +9,6 @@
  */
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
-  encodeEnvelope,
   envelopeMsgId,
   type FleetEnvelope,
   type FleetHost,

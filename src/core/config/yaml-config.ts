@@ -1,5 +1,5 @@
 /** Operator-written YAML (policy, allowlist, hub config) → a value checked by its schema, every error placed. */
-import { LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { InputSyntaxError } from '../errors.ts';
 
@@ -47,6 +47,16 @@ export function parseYamlConfig<S extends z.ZodType>(
     }
     return {};
   };
+  /** Where the key `name` of the mapping at `path` is written. */
+  const keyPlace = (path: ReadonlyArray<PropertyKey>, name: string | undefined): YamlPlace | undefined => {
+    const holder = path.length === 0 ? doc.contents : doc.getIn(path as Array<string | number>, true);
+    if (name === undefined || !isMap(holder)) return undefined;
+    const pair = holder.items.find((p) => isScalar(p.key) && String(p.key.value) === name);
+    const range = isScalar(pair?.key) ? pair.key.range : undefined;
+    if (!range) return undefined;
+    const pos = lc.linePos(range[0]);
+    return { line: pos.line, column: pos.col };
+  };
   let js: unknown;
   try {
     js = doc.toJS({ maxAliasCount: 100 });
@@ -58,9 +68,11 @@ export function parseYamlConfig<S extends z.ZodType>(
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = issue.path.join('.');
+    // An unknown key is reported where it is written, not at the object holding it (1:1 for a top-level key).
+    const unknown = issue.code === 'unrecognized_keys' ? keyPlace(issue.path, issue.keys[0]) : undefined;
     throw new InputSyntaxError(`Invalid ${what}${key ? ` at "${key}"` : ''}: ${issue.message}`, {
       file,
-      ...at(issue.path),
+      ...(unknown ?? at(issue.path)),
     });
   }
   return { value: parsed.data, at };

@@ -77,3 +77,14 @@ test('a dead-letter subject the fleet consumes is refused where it is written (i
   );
   assert.equal(parseHubConfig('hub:\n  dead_letter: null\n', 'hub.yaml', env).raw.hub.dead_letter, null);
 });
+
+test('an unknown key is placed on its own line, at top level and inside a section', () => {
+  assert.throws(
+    () => parseHubConfig('nats:\n  servers: [nats://127.0.0.1:4222]\nsink:\n  - { name: a }\n', 'hub.yaml', env),
+    /^InputSyntaxError: hub\.yaml:3:1: Invalid hub config: Unrecognized key: "sink"/,
+  );
+  assert.throws(
+    () => parseHubConfig('hub:\n  batch: 10\n  dead_leter: x\n', 'hub.yaml', env),
+    /^InputSyntaxError: hub\.yaml:3:3: Invalid hub config at "hub": Unrecognized key: "dead_leter"/,
+  );
+});
