@@ -10,7 +10,7 @@ import {
 import { decodeViews, type View } from './decode/views.ts';
 import { DNS_ALIASES, DNS_SERVICES, REDIRECT_ALIASES } from './endpoints/aliases.ts';
 import { CATALOGUE, matchEndpoint, normalisePath } from './endpoints/lookup.ts';
-import { type FetchContext, type Reading, readFetchContext } from './fetch-context.ts';
+import { type FetchContext, isFetchRoute, type Reading, readFetchContext } from './fetch-context.ts';
 import type { HitContext, InternalKind, MetadataHit, VerdictOrNone } from './model/hit.ts';
 import { severityRank } from './model/severity.ts';
 import { mayAddressMetadata } from './prefilter.ts';
@@ -76,7 +76,8 @@ const NAME_RE = new RegExp(
 /** Metadata path words that can follow a bare host (`2852039166/latest/meta-data`). Matched first, then the host is looked for behind. */
 const HOSTPATH_WORD_RE = new RegExp(
   // `msi`: Azure App Service's identity endpoint (IDENTITY_ENDPOINT), on an internal address rather than a catalogue one.
-  `[/\\\\]((?:${[...CATALOGUE.pathHeads, 'msi'].join('|')})\\b[^\\s"'<>&]*)`,
+  // The path is read in a lookahead, so a path head inside another's path (`/metadata/computeMetadata/…`) is seen too.
+  `[/\\\\](?=((?:${[...CATALOGUE.pathHeads, 'msi'].join('|')})\\b[^\\s"'<>&]*))`,
   'gi',
 );
 /** A path that starts the way a metadata service's paths start (`/latest/…`, `/computeMetadata/…`, `/opc/…`). */
@@ -91,7 +92,21 @@ const NUMERIC_HOST = /^(?:0x[0-9a-f]+|\d+)(?:\.(?:0x[0-9a-f]+|\d+)){0,3}$/i;
  * before it, a metadata path after it). Names stay out: a word between slashes is a page far more often than a host.
  */
 function numericPathSegment(t: string, start: number, end: number): boolean {
-  return t[start - 1] === '/' && !/[/:\\]/.test(t[start - 2] ?? '') && NUMERIC_HOST.test(t.slice(start, end));
+  return (
+    t[start - 1] === '/' &&
+    !/[/:\\]/.test(t[start - 2] ?? '') &&
+    NUMERIC_HOST.test(t.slice(start, end).replace(/:\d{1,5}$/, ''))
+  );
+}
+/**
+ * A host of any form (a one-word name too: `/proxy/metadata/computeMetadata/v1/…`, `/fetch/instance-data/latest/…`)
+ * that is a path segment right after a route that fetches what follows it, perhaps behind a `//`
+ * (`/api/proxy///0xa9.254.0251.254/latest/…`). The fetch-context model reads it as a destination; a one-word name
+ * still needs a metadata path after it.
+ */
+function afterFetchRoute(t: string, start: number): boolean {
+  const m = /(?:^|[/\s"'=?])([\w.-]{1,32})\/{1,3}$/.exec(t.slice(Math.max(0, start - 40), start));
+  return m !== null && isFetchRoute(m[1]!);
 }
 const BEFORE_HOST_FORBIDDEN = /[\w.%:/-]/;
 
@@ -245,13 +260,23 @@ function pushBare(v: View, out: Candidate[]): void {
     let start = m.index;
     while (start > 0 && m.index - start < 120 && HOST_CHAR.test(t[start - 1]!)) start--;
     if (start === m.index || (start > 0 && m.index - start >= 120 && HOST_CHAR.test(t[start - 1]!))) continue;
-    if (start > 0 && BEFORE_HOST_FORBIDDEN.test(t[start - 1]!) && !numericPathSegment(t, start, m.index)) continue;
+    if (
+      start > 0 &&
+      BEFORE_HOST_FORBIDDEN.test(t[start - 1]!) &&
+      !numericPathSegment(t, start, m.index) &&
+      !afterFetchRoute(t, start)
+    )
+      continue;
     let host = t.slice(start, m.index);
     // Punctuation such as ',' or '(' inside the run also starts a host (`x,169.254.169.254/latest`).
     const cut = host.search(/[^\w.%:[\]-][\w.%:[\]-]*$/);
     if (cut >= 0) host = host.slice(cut + 1);
     if (/^[a-z][a-z0-9+.-]*:$/i.test(host)) continue;
-    add(host, `/${m[1]!}`, 'hostpath', t.slice(start, m.index + m[0].length), m.index - host.length, m.index);
+    const raw = t.slice(start, m.index + 1 + m[1]!.length);
+    // `localhost:40342/metadata/…`, `0xa9.254.0251.254:80/latest/…`: the port is no part of the host.
+    const port = /^([^:[\]]+)(:\d{1,5})$/.exec(host);
+    if (port) add(port[1]!, `${port[2]!}/${m[1]!}`, 'hostpath', raw, m.index - host.length, m.index - port[2]!.length);
+    else add(host, `/${m[1]!}`, 'hostpath', raw, m.index - host.length, m.index);
   }
 }
 

@@ -108,6 +108,23 @@ describe('network blocks, lists, claims and slugs', () => {
     target('/cdn/169.254.169.254/latest/meta-data/iam/security-credentials/');
     target('/x/metadata.google.internal/computeMetadata/v1/instance/');
   });
+  test('after a fetching route, a one-word name or a host with a port is a destination too', () => {
+    target('/proxy/metadata/computeMetadata/v1/instance/service-accounts/default/token');
+    target('/fetch/instance-data/latest/meta-data/iam/security-credentials/');
+    target('/r/localhost:40342/metadata/identity/oauth2/token');
+    target('/proxy/rancher-metadata/latest/self');
+    target('/image-proxy/0xa9.254.0251.254:80/latest/user-data');
+    target('/api/proxy/%2F%2F0xa9.254.0251.254%2Flatest%2Fmeta-data%2Fiam%2Finfo');
+  });
+  test('elsewhere a one-word name between slashes is a page', () => {
+    for (const t of [
+      '/docs/metadata/latest/meta-data/',
+      '/wiki/instance-data/latest/meta-data/',
+      '/proxy/metadata',
+      '/blog/localhost:40342/metadata/identity/oauth2/token',
+    ])
+      assert.equal(explain(t).verdict, 'none', t);
+  });
   test('a numeric address as a path segment: a destination after a fetching route or before a metadata path', () => {
     target('/r/0xa9fea9fe/latest/meta-data/');
     target('/proxy/2852039166/latest/meta-data/iam/security-credentials/');

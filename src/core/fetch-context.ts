@@ -713,7 +713,9 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
   return TARGET;
 }
 
-const isFetchRoute = (segment: string) => FETCH_ROUTES.has(segment.toLowerCase());
+/** A path segment naming a route that fetches what follows it: one of `FETCH_ROUTES`, or a kind of proxy
+ * (`image-proxy`, `imgproxy`). */
+export const isFetchRoute = (segment: string) => FETCH_ROUTES.has(segment.toLowerCase()) || /proxy$/i.test(segment);
 
 /** The path segments before a reference that is itself a path segment (`wiki` in `/wiki/169.254.169.254`), else null. */
 function pathBefore(pre: string): string[] | null {

@@ -245,3 +245,21 @@ describe('request bodies that state the address as data (JSON lines keep the bod
     for (const b of bodies) assert.equal(explain(b).verdict, 'metadata', b);
   });
 });
+
+describe('a metadata host as a path segment after a route that fetches it', () => {
+  test('one-word names, a host with a port and mixed notation are findings in both log shapes', async () => {
+    const targets = [
+      '/proxy/metadata/computeMetadata/v1/instance/service-accounts/default/token',
+      '/fetch/instance-data/latest/meta-data/iam/security-credentials/',
+      '/r/localhost:40342/metadata/identity/oauth2/token',
+      '/proxy/rancher-metadata/latest/self',
+      '/image-proxy/0xa9.254.0251.254:80/latest/user-data',
+      '/api/proxy/%2F%2F0xa9.254.0251.254%2Flatest%2Fmeta-data%2Fiam%2Finfo',
+    ];
+    for (const { format, found } of await scanTargets(targets))
+      for (const [i, t] of targets.entries())
+        assert.ok(found[i] && severityRank(found[i].severity) >= severityRank('medium'), `${format}: ${t}`);
+  });
+  test('the same words under a page that does not fetch give no finding', () =>
+    assertQuiet(['/docs/metadata/latest/meta-data/', '/wiki/instance-data/latest/meta-data/', '/kb/rancher-metadata']));
+});

@@ -450,7 +450,14 @@ export const SERVICES: readonly MetadataService[] = [
     hostnames: ['rancher-metadata', 'rancher-metadata.rancher.internal'],
     ports: [80],
     identifyingPaths: [],
-    paths: [{ pattern: /^\/(?:latest|\d{4}-\d{2}-\d{2})?\/?$/, pathClass: 'index' }],
+    paths: [
+      { pattern: /^\/(?:latest|\d{4}-\d{2}-\d{2})?\/?$/, pathClass: 'index' },
+      // The asking container's own records and those of its neighbours.
+      {
+        pattern: /^\/(?:latest|\d{4}-\d{2}-\d{2})\/(?:self|containers|services|stacks|hosts)(?:\/|$)/,
+        pathClass: 'identity',
+      },
+    ],
     headers: [],
     doc: 'https://rancher.com/docs/rancher/v1.6/en/rancher-services/metadata-service/',
   },
