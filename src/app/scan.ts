@@ -1,11 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { abortable } from '../adapters/sources/abortable.ts';
-import {
-  chunkLines,
-  type LineBase,
-  type LineChunk,
-  type RESET,
-} from '../adapters/sources/chunk-lines.ts';
+import { chunkLines, type LineBase, type LineChunk, type RESET } from '../adapters/sources/chunk-lines.ts';
 import { expandInputs, type Input } from '../adapters/sources/expand-inputs.ts';
 import { followFile } from '../adapters/sources/follow.ts';
 import { maybeGunzip, openFileBytes } from '../adapters/sources/open-input.ts';

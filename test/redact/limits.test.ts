@@ -172,7 +172,7 @@ test('limit: UTF-32 text and gzip inside gzip are not undone by redact', async (
   const dir = mkdtempSync(join(tmpdir(), 'imdsguard-limits-'));
   try {
     const utf32 = Buffer.alloc(DOC.length * 4);
-    [...DOC].forEach((ch, i) => utf32.writeUInt32LE(ch.charCodeAt(0), i * 4));
+    for (const [i, ch] of [...DOC].entries()) utf32.writeUInt32LE(ch.charCodeAt(0), i * 4);
     const inputs = { 'utf32.log': utf32, 'double.log.gz': gzipSync(gzipSync(`${DOC}\n`)) };
     for (const [name, bytes] of Object.entries(inputs)) {
       const input = join(dir, name);

@@ -26,7 +26,7 @@ async function numbered(reads: Buffer[]): Promise<string[]> {
   for await (const c of chunkLines(parts(reads), 1 << 20)) {
     const lines = (c as LineChunk).buf.toString('latin1').split('\n');
     if (lines.at(-1) === '') lines.pop();
-    lines.forEach((l, i) => out.push(`${(c as LineChunk).firstLine + i}:${l.replace(/\r$/, '')}`));
+    for (const [i, l] of lines.entries()) out.push(`${(c as LineChunk).firstLine + i}:${l.replace(/\r$/, '')}`);
   }
   return out;
 }

@@ -144,7 +144,8 @@ export function awsWafRuleGroup(
 const NOTE = (o: ExportOptions) => [
   `imdsguard ${o.version}: AWS WAF (wafv2) regex pattern sets and rule group for SSRF against cloud metadata services. ${REFERENCE}`,
   'Not deployed to AWS here; the test suite checks the documented limits (10 regexes per set, 200 characters per regex, no lookaround or backreferences, valid transformation types and field names) and the capacity arithmetic.',
-  'Create the pattern sets first, then the rule group with each ${Name.Arn} replaced by the set ARN. Default account quota: 10 regex pattern sets per scope and region.',
+  'Create the pattern sets first, then the rule group with each $' +
+    '{Name.Arn} replaced by the set ARN. Default account quota: 10 regex pattern sets per scope and region.',
   'What AWS WAF cannot express that imdsguard does: DNS resolution of attacker names, base64 and other nested encodings, Unicode look-alikes, URL-parser disagreements, bare numeric hosts in URL-named parameters (url=2852039166), and the response (whether credentials came back).',
   'The patterns are shared with the ModSecurity export, whose detection and false-alarm rates are measured in a real ModSecurity against the CRS and imdsguard corpora.',
 ];

@@ -45,7 +45,8 @@ function named(key: string, title: string, providers: string[], parts: string[])
  * or the value of a parameter whose name says it holds a URL. A bare number elsewhere is an order id.
  */
 const URL_LEFT = String.raw`(?:[/\\]{2}|@|[a-z]:/?)`;
-const PARAM_LEFT = String.raw`(?:ur[il]|link|href|src|target|dest|redir[a-z_]*|host|domain|endpoint|hook|callback|proxy|site|feed|fetch|goto)=`;
+const PARAM_LEFT =
+  '(?:ur[il]|link|href|src|target|dest|redir[a-z_]*|host|domain|endpoint|hook|callback|proxy|site|feed|fetch|goto)=';
 /** Left edge for dotted quads and names: any character that cannot continue a host (whitespace too: prose is not a URL). */
 const HOST_LEFT = String.raw`(?:^|[^0-9a-z.\s+-])`;
 /** Wildcard and rebinding DNS services whose names embed an address. */
@@ -232,7 +233,8 @@ export function pathPatterns(): NamedPattern[] {
       key: 'paths-aws',
       title: 'AWS/Alibaba/Tencent-style metadata path',
       providers: ['aws', 'alibaba', 'tencent', 'openstack'],
-      regex: String.raw`/(?:latest|[0-9]{4}-[0-9]{2}-[0-9]{2})/(?:meta-data/(?:iam|identity-credentials|ram|cam)/|user-data|api/token|dynamic/instance-identity)`,
+      regex:
+        '/(?:latest|[0-9]{4}-[0-9]{2}-[0-9]{2})/(?:meta-data/(?:iam|identity-credentials|ram|cam)/|user-data|api/token|dynamic/instance-identity)',
     },
     {
       key: 'paths-gcp',
@@ -244,7 +246,7 @@ export function pathPatterns(): NamedPattern[] {
       key: 'paths-azure',
       title: 'Azure IMDS path',
       providers: ['azure'],
-      regex: String.raw`/metadata/(?:identity/oauth2/token|instance(?:/compute)?(?:[/?]|$)|attested/)`,
+      regex: '/metadata/(?:identity/oauth2/token|instance(?:/compute)?(?:[/?]|$)|attested/)',
     },
     {
       key: 'paths-other',
