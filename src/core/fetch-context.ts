@@ -184,6 +184,14 @@ const isSourceParam = (name: string) => SOURCE_PARAM.test(lastPart(name).replace
  */
 const ADDRESS_KEY =
   /^(?:[a-z]*(?:ip|ips|ipv4|ipv6|ipaddr|ipaddress|ipaddresses|addr|address|addresses)|hostname|hostnames|hosts|fqdn|dnsname|answers?|rdata|rrname|qname|question|records?)$/;
+/**
+ * The record type of a DNS resource record, by mnemonic or number (DNS-over-HTTPS JSON writes `"type":1`): a DNS
+ * answer, a zone's record set, a DNS API's record.
+ */
+const DNS_RECORD_TYPE =
+  /"(?:type|rrtype|record_?type)"\s*:\s*(?:"(?:A|AAAA|CNAME|PTR|NS|MX|TXT|SRV|SOA|ANY)"|(?:1|2|5|12|15|16|28|33)\b)/i;
+/** Keys holding a DNS resource record's data (`data` in DoH JSON, `value`/`content`/`rdata` in DNS APIs). */
+const DNS_DATA_KEY = /^(?:data|value|values|content|rdata|answer|target|address|ip)$/;
 /** A firewall or policy rule that blocks what it names: an action or effect of deny, drop, block or reject. */
 const BLOCK_RULE =
   /"(?:action|effect|verdict|decision|policy|rule_?action)"\s*:\s*"(?:deny|drop|block|reject|blocked|denied)"/i;
@@ -250,6 +258,8 @@ interface DataSpot {
   blocks?: boolean;
   /** The key whose value is the holding object (`upstream` in `{"upstream":{"ip":…}}`), when there is one. */
   parent?: string;
+  /** The holding object is a DNS resource record (a name, a record type, and the record's data). */
+  dnsRecord?: boolean;
 }
 
 /** The parameter value (or JSON string) the reference sits in: [start, end) in the text, its name, and for a JSON or
@@ -365,6 +375,7 @@ function jsonSpot(t: string, quote: number): DataSpot | undefined {
     blocks: BLOCK_RULE.test(t.slice(open, close)),
     nested: /[{[]/.test(t.slice(0, open)),
     queryDsl: QUERY_DSL.test(t.slice(0, quote)),
+    dnsRecord: DNS_RECORD_TYPE.test(t.slice(open, close)) && /"(?:name|rrname)"\s*:/i.test(t.slice(open, close)),
     ...(parent !== undefined ? { parent } : {}),
   };
 }
@@ -602,6 +613,13 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
       return {
         reading: 'query-language',
         why: `a value inside an Elasticsearch query (${cut(data.key)})`,
+        ambiguous: false,
+      };
+    }
+    if (data?.dnsRecord && DNS_DATA_KEY.test(lastPart(data.key))) {
+      return {
+        reading: 'record',
+        why: `the ${data.key} of a DNS record (${cut(data.siblings.join(', '))}), which states what a name resolves to`,
         ambiguous: false,
       };
     }

@@ -194,6 +194,10 @@ describe('request bodies that state the address as data (JSON lines keep the bod
     { client: '169.254.169.254', action: 'login' },
     { rules: [{ action: 'deny', destination: '169.254.169.254', protocol: 'tcp' }] },
     { dns: { question: 'metadata.google.internal', answers: ['169.254.169.254'] } },
+    // DNS answers and record sets: a name, a record type, and the data the name resolves to.
+    { answers: [{ name: 'metadata.google.internal', type: 'A', data: '169.254.169.254' }] },
+    { records: [{ name: 'metadata', type: 'A', value: '169.254.169.254' }] },
+    { Status: 0, Answer: [{ name: 'metadata.google.internal.', type: 1, TTL: 300, data: '169.254.169.254' }] },
     { asset: { name: 'gw-01', ip_address: '169.254.169.254', mac: '02:42:ac:11:00:02' } },
     {
       '@timestamp': '2026-03-02T10:14:07Z',
@@ -217,6 +221,7 @@ describe('request bodies that state the address as data (JSON lines keep the bod
     { upstream: { address: '169.254.169.254', weight: 1 } },
     { ip: '169.254.169.254', port: 80 },
     { target: '169.254.169.254', type: 'ping' },
+    { name: 'health', type: 'A', url: 'http://169.254.169.254/latest/meta-data/' },
   ];
   test('query DSL, inventory records, manifests, flow events and proxy settings give no finding', async () => {
     const bodies = [...records.map((r) => JSON.stringify(r)), ...yaml];
