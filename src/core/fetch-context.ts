@@ -556,6 +556,15 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
   }
   const ambiguous = hasScheme;
   const post = dec(t.slice(s.hostEnd, to));
+  // An XML external entity or DTD (`<!ENTITY x SYSTEM "http://…">`, `<!DOCTYPE r SYSTEM "…">`, `PUBLIC "id" "…"`):
+  // the XML parser fetches the system identifier, whatever words the declaration holds.
+  if (/<!(?:ENTITY\s+(?:%\s+)?|DOCTYPE\s+)[\w.:-]+\s+(?:SYSTEM|PUBLIC\s+["'][^"']*["'])\s*["']$/i.test(before)) {
+    return {
+      reading: 'target',
+      why: 'the system identifier of an XML external entity or DTD, which the parser fetches',
+      ambiguous: false,
+    };
+  }
   // A Host header injected after a line break (CRLF injection, a smuggled request): the request goes there.
   if (/[\r\n]\s*host\s*:\s*$/i.test(before)) {
     return { reading: 'target', why: 'a Host header injected after a line break', ambiguous: false };

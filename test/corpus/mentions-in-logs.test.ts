@@ -268,3 +268,21 @@ describe('a metadata host as a path segment after a route that fetches it', () =
   test('the same words under a page that does not fetch give no finding', () =>
     assertQuiet(['/docs/metadata/latest/meta-data/', '/wiki/instance-data/latest/meta-data/', '/kb/rancher-metadata']));
 });
+
+describe('an XML external entity names a URL the parser fetches', () => {
+  test('a SYSTEM identifier in a body, raw or inside JSON, is a finding at medium or above', async () => {
+    const xxe = '<!ENTITY x SYSTEM "http://169.254.169.254/latest/meta-data/iam/security-credentials/">';
+    const bodies = [
+      `<?xml version="1.0"?><!DOCTYPE r [${xxe}]><r>&x;</r>`,
+      JSON.stringify({ xml: xxe }),
+      '<!DOCTYPE r PUBLIC "-//X//EN" "http://metadata.google.internal/computeMetadata/v1/instance/">',
+    ];
+    const found = await metadataFindings(
+      bodies.map((b) => jsonLine('POST', '/api/import', b)),
+      'json',
+    );
+    for (const [i, b] of bodies.entries())
+      assert.ok(found.get(i + 1) && severityRank(found.get(i + 1)!.severity) >= severityRank('medium'), b);
+    for (const b of bodies) assert.equal(explain(b).context[0]?.outcome, 'kept', b);
+  });
+});
