@@ -456,9 +456,12 @@ function isWord(tok: string | undefined): boolean {
   return /^[a-z][a-z'-]*[a-z]$/i.test(w) && !NOT_WORDS.has(w.toLowerCase());
 }
 
-/** The reference is the host of a URL written before it (scheme and slashes, perhaps userinfo). */
+/**
+ * The reference is the host of a URL written before it (scheme and slashes, perhaps userinfo). A scheme name is at
+ * most 32 characters here: unbounded, the search was quadratic in a long run like `a.a.a.…` (every dot a new start).
+ */
 const INSIDE_URL =
-  /(?:\b(?:https?|ftp|gopher|dict|file|ldap|tftp|wss?):[/\\]{0,4}|\b[a-z][\w+.-]*:[/\\]{1,4}|[/\\]{2})[^\s"'<>/\\]*$/i;
+  /(?:\b(?:https?|ftp|gopher|dict|file|ldap|tftp|wss?):[/\\]{0,4}|\b[a-z][\w+.-]{0,31}:[/\\]{1,4}|[/\\]{2})[^\s"'<>/\\]*$/i;
 /** Commands whose argument is fetched. */
 const FETCH_COMMANDS = new Set([
   'curl',
@@ -662,7 +665,9 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
     return { reading: 'list', why: 'a name on a hosts-file line (an address, then its names)', ambiguous: false };
   }
   // A field compared in a query or filter (`destination.address:169.254.169.254`, `dst_ip==…`), not a URL parameter.
-  const cmp = /([a-z_][\w.]*)\s*(==|!=|=~|!~|:|=)\s*["']?$/i.exec(pre);
+  // The name is bounded: this search is unanchored at its start, and an unbounded name made it quadratic in a long
+  // run of word characters (a 64 KiB token took 8 s); a longer name is read by its last 128 characters.
+  const cmp = /([a-z_][\w.]{0,127})\s*(==|!=|=~|!~|:|=)\s*["']?$/i.exec(pre);
   // In a search or filter field every `name:value` or `name=value` is a filter (`host:169.254.169.254`, `dest=…`); elsewhere a
   // URL-ish name (`url=`, `host:`) is a parameter or a header line, and a plain `name=` a query-string pair.
   if (

@@ -201,6 +201,19 @@ describe('line ends: CR-only text', { skip: skipUnbuilt }, () => {
       .map((l) => (JSON.parse(l) as { origin: { line: number } }).origin.line)
       .sort((a, b) => a - b);
 
+  test('scan: a 1 MiB line of one token around a metadata URL is read in linear time and its finding given (it took minutes)', async () => {
+    const d = fresh();
+    // Runs that made two of the fetch-context searches quadratic: word characters before the URL (a name compared
+    // with a value), and dotted words (every dot a new start of a scheme name).
+    writeFileSync(join(d, 'token.log'), `${'A'.repeat(1 << 20)} http://169.254.169.254/latest/meta-data/\n`);
+    writeFileSync(join(d, 'dots.log'), `${'a.'.repeat(400_000)}=http://169.254.169.254/latest/meta-data/\n`);
+    for (const f of ['token.log', 'dots.log']) {
+      const r = await runCli(['scan', '--format', 'jsonl', '--fail-on', 'info', f], { cwd: d, timeoutMs: BOUND * 3 });
+      assert.equal(r.status, 1, `${f}: ${r.stderr}`);
+      assert.equal(lines(r.stdout).length, 1, f);
+    }
+  });
+
   test('scan: each CR ends a line (findings on lines 1-5), CRLF is one end, and a 5 MB CR-only file is read whole', async () => {
     const d = fresh();
     const five = [1, 2, 3, 4, 5].map((i) => SSRF(i).trimEnd());
