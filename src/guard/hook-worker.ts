@@ -144,6 +144,22 @@ function addedLoader(execArgv: readonly string[]): string | null {
   return null;
 }
 
+/**
+ * `--expose-internals` in `execArgv` that the process was not started with, or null. It opens Node's internal
+ * modules to the worker's code, and `require('internal/worker')` is a Worker constructor the guard never wrapped:
+ * the worker it starts runs without the guard.
+ */
+function addedInternals(execArgv: readonly string[]): string | null {
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (a !== '--expose-internals' && a !== '--expose_internals') continue;
+    let inherited = false;
+    for (let j = 0; j < PROCESS_EXEC_ARGV.length; j++) if (PROCESS_EXEC_ARGV[j] === a) inherited = true;
+    if (!inherited) return a;
+  }
+  return null;
+}
+
 /** How Node's ERR_WORKER_INVALID_EXEC_ARGV message names what it refused: this, then the items joined by ", ". */
 const REFUSED_ITEMS = 'invalid execArgv flags: ';
 /** An option no Node has, which it refuses in any worker's execArgv: a construction that ends with it never starts. */
@@ -220,6 +236,15 @@ export function hookWorkers(settings: () => ResolvedGuardOptions): () => void {
       throw Object.assign(
         new Error(
           `imdsguard refused to start a worker with the loader "${loader}": its hooks would run before the guard's`,
+        ),
+        { code: 'ERR_IMDSGUARD_BLOCKED' },
+      );
+    }
+    const internals = own ? addedInternals(own) : null;
+    if (internals) {
+      throw Object.assign(
+        new Error(
+          `imdsguard refused to start a worker with ${internals}: Node's internal Worker it exposes starts workers without the guard`,
         ),
         { code: 'ERR_IMDSGUARD_BLOCKED' },
       );

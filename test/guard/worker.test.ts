@@ -125,6 +125,16 @@ globalThis.__grabbedConnect = (address, port) => new Promise((resolve) => {
     );
   });
 
+  test('a worker may not add --expose-internals: internal/worker would start workers without the guard', () => {
+    for (const flag of ['--expose-internals', '--expose_internals']) {
+      assert.throws(
+        () => new Worker('0', { eval: true, execArgv: [flag] }),
+        (e: NodeJS.ErrnoException) => e.code === 'ERR_IMDSGUARD_BLOCKED' && e.message.includes(flag),
+        flag,
+      );
+    }
+  });
+
   test('options added to process.execArgv after start reach no worker: Node hands workers its own copy', async () => {
     const length = process.execArgv.length;
     // A loader added here would be installed in the worker before the guard, and the loader check compares with the
