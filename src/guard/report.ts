@@ -1,11 +1,23 @@
 /** Deliver guard findings: a callback, stderr as JSON lines, or a file (one JSON object per line). */
-import { appendFileSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Finding } from '../core/model/finding.ts';
 import { maskRecord } from '../core/secrets/masker.ts';
 import type { ResolvedGuardOptions } from './options.ts';
 
-// Taken when the guard loads: a reporter that goes through functions replaced later would report nothing.
-const appendFile = appendFileSync;
+// Taken when the guard loads: a reporter that goes through functions replaced later would report nothing. The file is
+// written with positional arguments only: appendFileSync goes through the module's writeFileSync (replaceable) and
+// reads an options object, whose mode, flag or encoding a getter on Object.prototype could answer.
+const open = openSync;
+const write = writeSync;
+const close = closeSync;
+const appendFile = (path: string, text: string): void => {
+  const fd = open(path, 'a', 0o666);
+  try {
+    write(fd, text);
+  } finally {
+    close(fd);
+  }
+};
 const stringify = JSON.stringify;
 const stderr = process.stderr;
 const stderrWrite = stderr.write;
