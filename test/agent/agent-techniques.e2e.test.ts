@@ -69,6 +69,7 @@ describe('imdsguard agent: every way of reaching the metadata service (real kern
   let bin: string;
   let agent: RunningAgent | undefined;
   let records: Rec[] = [];
+  let agentStats = '';
   const pids: Record<string, number> = {};
 
   before(async () => {
@@ -102,6 +103,7 @@ describe('imdsguard agent: every way of reaching the metadata service (real kern
     pre.stdin?.end();
     const code = await stopChild(agent.child, 'SIGTERM', 60_000);
     assert.equal(code, 0, `agent exit ${code}; logs:\n${agent.logs.join('\n')}`);
+    agentStats = agent.logs.filter((l) => /stat|lost|drop|exited/.test(l)).join('\n');
     records = (await readFile(out, 'utf8'))
       .split('\n')
       .filter(Boolean)
@@ -124,15 +126,17 @@ describe('imdsguard agent: every way of reaching the metadata service (real kern
   function assertFull(t: string, token: boolean): Rec {
     const e = eventOf(pids[t] as number);
     assert.ok(e, `${t}: no event for pid ${pids[t]}: ${seen()}`);
-    assert.equal(e.process.exe, bin, t);
-    assert.equal(e.process.uid, 0, t);
-    assert.equal(e.process.netns, ns.inode, t);
-    assert.deepEqual(e.destination, { ip: '169.254.169.254', port: 80 }, t);
-    assert.equal(e.http?.method, 'GET', t);
-    assert.equal(e.http?.path, PATH, t);
-    assert.equal(e.http?.token, token, t);
-    assert.equal(e.imds_version, token ? 2 : 1, t);
-    assert.equal(e.capture, 'full', t);
+    // A failure names the technique and shows every record of its process and the sensor's counters.
+    const m = `${t}: ${JSON.stringify(records.filter((r) => r.process?.pid === pids[t] || r.opened_by?.pid === pids[t]))}\n${agentStats}`;
+    assert.equal(e.process.exe, bin, m);
+    assert.equal(e.process.uid, 0, m);
+    assert.equal(e.process.netns, ns.inode, m);
+    assert.deepEqual(e.destination, { ip: '169.254.169.254', port: 80 }, m);
+    assert.equal(e.http?.method, 'GET', m);
+    assert.equal(e.http?.path, PATH, m);
+    assert.equal(e.http?.token, token, m);
+    assert.equal(e.imds_version, token ? 2 : 1, m);
+    assert.equal(e.capture, 'full', m);
     return e;
   }
 

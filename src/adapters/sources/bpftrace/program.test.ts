@@ -43,7 +43,7 @@ describe('bpftraceProgram()', () => {
     ]) {
       assert.ok(p.includes(tp), tp);
     }
-    assert.match(p, /BEGIN \{ printf\("R ready\\n"\); \}/);
+    assert.match(p, /BEGIN \{ printf\("R %llu ready\\n", nsecs\); \}/);
     // The connection comes from the kernel's socket, not from connect()'s user-memory argument.
     assert.doesNotMatch(p, /sys_enter_connect|uservaddr/);
     // io_uring payload probes only when asked (they need kernel-internal types in BTF).

@@ -226,7 +226,7 @@ ${Array.from({ length: seg }, (_, i) => `      $o += *(uint64 *)uptr($v + ${i * 
  *   D ns sk                              (the socket reached TCP_CLOSE)
  *   E ns pid ppid uid cgroup filename
  *   A ns pid index arg
- *   R ready                              (every probe attached)
+ *   R <ns> ready                         (every probe attached)
  */
 export function bpftraceProgram(
   addresses: WatchedAddress[] = catalogueAddresses(),
@@ -279,7 +279,7 @@ ${withSocket('$fd', '      if (@imds[$sk]) { printf("F %llu %d %llu uring\\n", n
 `;
   return `// imdsguard agent: metadata-service callers. Generated from the endpoint catalogue; tracepoints only.
 // BEGIN fires once every probe is attached: the agent is ready only then ("attached_probes" comes earlier).
-BEGIN { printf("R ready\\n"); }
+BEGIN { printf("R %llu ready\\n", nsecs); }
 
 // Every TCP connection attempt, whatever system call made it; the destination is read from the socket.
 tracepoint:sock:inet_sock_set_state / args->newstate == 2 && args->protocol == 6 /

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -71,6 +71,54 @@ describe('BpftraceSensor (replayed bpftrace output)', () => {
     assert.equal(stats.unparsed, 1);
     assert.ok(
       logs.some((l) => /bpftrace exited \(1\); restarting in 50 ms/.test(l)),
+      logs.join('\n'),
+    );
+  });
+
+  it('lists connections open at attach, leaving out those the probes saw connect while the list was taken', async () => {
+    dir ??= await mkdtemp(join(tmpdir(), 'imdsguard-fakebt-'));
+    // The fake's second run: it attaches, then a python3 (pid 4343) and a "big" (pid 4444) connect.
+    process.env.FAKE_BPFTRACE_STATE = join(dir, 'ran-before');
+    await writeFile(process.env.FAKE_BPFTRACE_STATE, 'ran');
+    const listed = (pid: number, ip: string) => ({
+      pid,
+      uid: 0,
+      netns: 4026532177,
+      inode: pid,
+      source: { ip: '10.0.0.2', port: 40000 + pid },
+      destination: { ip, port: 80 },
+    });
+    const sensor = new BpftraceSensor({
+      pids: new PidTable(),
+      bpftrace: [process.execPath, FAKE],
+      preflight: false,
+      // The listing finds 4343's connection (opened after the attach, seen by the probes) and 5555's, opened before.
+      openConnections: async () => ({
+        connections: [listed(4343, 'fd00:ec2::254'), listed(5555, '169.254.169.254')],
+        errors: [],
+      }),
+    });
+    const events: SensorEvent[] = [];
+    const logs: string[] = [];
+    const log = {
+      info: (o: Record<string, unknown>, m: string) => logs.push(`${m} ${JSON.stringify(o)}`),
+      warn: (_o: Record<string, unknown>, m: string) => logs.push(m),
+      error: (_o: Record<string, unknown>, m: string) => logs.push(m),
+    };
+    await sensor.start((e) => events.push(e), log);
+    const deadline = Date.now() + 10_000;
+    while (events.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
+    await sensor.stop();
+    const pre = events.filter((e) => e.preExisting);
+    assert.deepEqual(
+      pre.map((e) => e.pid),
+      [5555],
+      JSON.stringify(events),
+    );
+    assert.equal(events.filter((e) => e.pid === 4343).length, 1, JSON.stringify(events));
+    assert.ok(
+      logs.some((l) => l.includes('"connections":1,"opened_during_listing":1')),
       logs.join('\n'),
     );
   });

@@ -65,6 +65,17 @@ interface Conn {
   lastMs: number;
 }
 
+/** A connection the probes saw open after the current attach (its SYN_SENT), and when it closed. */
+interface OpenedSinceAttach {
+  sk: string;
+  ns: number;
+  pid: number;
+  netns: number;
+  ip: string;
+  port: number;
+  closedNs?: number;
+}
+
 /** Events carry the cgroup id so attribution can find a container after a short-lived process is gone. */
 export type BpftraceEvent = SensorEvent & { cgroupId?: number };
 
@@ -105,6 +116,14 @@ export class BpftraceSensor implements HostSensor {
     pre_existing: 0,
   };
   mountedTracefs = false;
+  /**
+   * Connections the probes saw open since the current attach, kept while its listing of open connections is being
+   * matched: the listing runs after the attach, so it also finds connections opened meanwhile, which are not
+   * pre-existing and were reported from their own records.
+   */
+  private openedSinceAttach: OpenedSinceAttach[] | undefined;
+  /** Kernel time of the current attach (BEGIN's nsecs). */
+  private attachNs = 0;
 
   constructor(opts: BpftraceSensorOptions) {
     this.o = {
@@ -224,8 +243,11 @@ export class BpftraceSensor implements HostSensor {
           this.counters.unparsed++;
           return;
         }
-        if (msg.type === 'printf' && msg.data === 'R ready\n') {
+        const ready = msg.type === 'printf' && typeof msg.data === 'string' ? /^R (\d+) ready\n$/.exec(msg.data) : null;
+        if (ready) {
           attached = true;
+          this.openedSinceAttach = [];
+          this.attachNs = Number(ready[1]);
           this.log?.info({ sensor: 'bpftrace', probes, pid: child.pid }, 'bpftrace probes attached');
           this.reportOpenConnections();
           if (first) resolve();
@@ -268,19 +290,60 @@ export class BpftraceSensor implements HostSensor {
     });
   }
 
-  /** Connections open before this attach: listed after it, so that none falls between the list and the probes. */
+  /**
+   * Connections open before this attach: listed after it, so that none falls between the list and the probes. The
+   * list also holds connections opened while it was taken; the probes saw those connect, so each listed connection
+   * that matches one of them (same process, namespace and destination, open while the list was taken) is left out.
+   * Their records may still wait in bpftrace's buffers or the reorder window: matching waits until those are read.
+   */
   private reportOpenConnections(): void {
     const list = this.o.openConnections;
-    if (!list) return;
+    if (!list) {
+      this.openedSinceAttach = undefined;
+      return;
+    }
+    const startNs = Number(process.hrtime.bigint());
     list().then(
       ({ connections, errors }) => {
         if (errors.length)
           this.log?.warn({ sensor: 'bpftrace', errors }, 'some network namespaces could not be listed');
-        if (this.stopping) return;
-        for (const c of connections) this.openConnection(c);
-        this.log?.info({ sensor: 'bpftrace', connections: connections.length }, 'metadata connections open at attach');
+        const endNs = Number(process.hrtime.bigint());
+        const settle = setTimeout(
+          () => {
+            if (this.stopping) return;
+            this.flush(false);
+            const opened = this.openedSinceAttach ?? [];
+            this.openedSinceAttach = undefined;
+            let pre = 0;
+            for (const c of connections) {
+              const i = opened.findIndex(
+                (o) =>
+                  o.pid === c.pid &&
+                  o.netns === c.netns &&
+                  o.ip === c.destination.ip &&
+                  o.port === c.destination.port &&
+                  o.ns <= endNs &&
+                  (o.closedNs === undefined || o.closedNs >= startNs),
+              );
+              if (i >= 0) opened.splice(i, 1);
+              else {
+                this.openConnection(c);
+                pre++;
+              }
+            }
+            this.log?.info(
+              { sensor: 'bpftrace', connections: pre, opened_during_listing: connections.length - pre },
+              'metadata connections open at attach',
+            );
+          },
+          this.o.reorderMs * 4 + 100,
+        );
+        settle.unref();
       },
-      (e: unknown) => this.log?.error({ sensor: 'bpftrace', err: String(e) }, 'cannot list open connections'),
+      (e: unknown) => {
+        this.openedSinceAttach = undefined;
+        this.log?.error({ sensor: 'bpftrace', err: String(e) }, 'cannot list open connections');
+      },
     );
   }
 
@@ -386,6 +449,8 @@ export class BpftraceSensor implements HostSensor {
         // A socket address reused after a close we did not see: the old connection is over.
         if (old) this.finish(old);
         this.conns.delete(r.sk);
+        if (r.k === 'S' && r.ns >= this.attachNs && this.openedSinceAttach && this.openedSinceAttach.length < 65_536)
+          this.openedSinceAttach.push({ sk: r.sk, ns: r.ns, pid: r.pid, netns: r.netns, ip: r.addr, port: r.port });
         const t = this.toMs(r.ns);
         this.conns.set(r.sk, {
           rec: r,
@@ -431,6 +496,7 @@ export class BpftraceSensor implements HostSensor {
         return;
       }
       case 'D': {
+        for (const o of this.openedSinceAttach ?? []) if (o.sk === r.sk && o.closedNs === undefined) o.closedNs = r.ns;
         const c = this.conns.get(r.sk);
         if (!c) return;
         this.conns.delete(r.sk);
