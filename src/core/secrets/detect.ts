@@ -70,7 +70,7 @@ const AWS_TOKEN_RE = new RegExp(
   'g',
 );
 /** IMDSv2 session tokens as returned by PUT /latest/api/token: `AQA?A` then base64. */
-const IMDSV2_TOKEN_RE = new RegExp(`AQA[A-Z]A${B64}{36,200}${END_B64}`, 'g');
+const IMDSV2_TOKEN_RE = new RegExp(`AQA[A-Z]A(?:${B64}|[_-]){36,200}${END_B64}(?![_-])`, 'g');
 /** Google OAuth access tokens. */
 const GCP_TOKEN_RE = new RegExp(`ya29\\.[A-Za-z0-9_-][A-Za-z0-9._-]{30,}${END_WORD}`, 'g');
 const JWT_RE = new RegExp(JWT_PATTERN, 'g');
@@ -95,8 +95,12 @@ const KEY_ALI_SECRET_RE = new RegExp(
 const KEY_TOKEN_RE = new RegExp(`token${QUOTE}${SEP}${QUOTE}(?<value>${B64}{100,})${END_B64}(?![.])`, 'gid');
 /** Token keys that name an AWS session token on their own (AWS API, CLI, SDK and SigV4 spellings). */
 const AWS_TOKEN_KEY = /(?:^|[^A-Za-z])(?:aws_?session_?|x-amz-security-)$|(?:^|[^A-Za-z])Session$|(?:^|\.)session$/i;
+/**
+ * The value of an IMDSv2 token header: base64 as EC2 issues it, but read on through `-` and `_` (a token written in
+ * base64url, or a forged one), so that masking never stops inside the value.
+ */
 const KEY_IMDSV2_RE = new RegExp(
-  `x-aws-ec2-metadata-token(?!-)${QUOTE}${SEP}${QUOTE}(?<value>${B64}{16,})${END_B64}`,
+  `x-aws-ec2-metadata-token(?!-)${QUOTE}${SEP}${QUOTE}(?<value>(?:${B64}|[_-]){16,})${END_B64}(?![_-])`,
   'gid',
 );
 
@@ -221,7 +225,7 @@ function shaped(
  * `access_key='ASIA…', secret_key='<secret>'`), the next query parameter whatever its name (`?k=ASIA…&s=<secret>`,
  * `?s=<secret>&k=ASIA…`), or the AWS CLI's text output's expiry (`CREDENTIALS ASIA… <expiry> <secret>`).
  */
-const BETWEEN_ID_AND_SECRET = String.raw`(?:[ \t\u00a0,;:|/"'=&(){}\[\]]|%2[Cc]|%3[AaBb]|%20|%2[Ff]|%22|\\"|&amp;|[A-Za-z_][A-Za-z0-9_.-]{0,39}${QUOTE}${SEP}|\d{4}-\d\d-\d\d[T ][0-9:.]+(?:Z|[+-]\d\d:?\d\d)?)`;
+const BETWEEN_ID_AND_SECRET = String.raw`(?:[ \t\u00a0,;:|/"'=&(){}\[\]]|\u00c2\u00a0|%2[Cc]|%3[AaBb]|%20|%2[Ff]|%22|\\"|&amp;|[A-Za-z_][A-Za-z0-9_.-]{0,39}${QUOTE}${SEP}|\d{4}-\d\d-\d\d[T ][0-9:.]+(?:Z|[+-]\d\d:?\d\d)?)`;
 /** A secret key right after a key id. */
 const NEXT_TO_ID_RE = new RegExp(`^${BETWEEN_ID_AND_SECRET}{1,6}(?<value>${B64_NOPAD}{40})${END_B64}`, 'd');
 /** A secret key right before a key id (the end of the text before it). */
@@ -280,7 +284,7 @@ function pemMatches(text: string, state: DetectState, out: SecretMatch[]): void 
  * configuration (`<name>fs.s3a.secret.key</name><value>…</value>`) and HTML tables (`<td>AccessKeySecret</td><td>…`).
  */
 const FIELD_NAME =
-  '(?<name>secret[-_ .]?(?:access[-_ .]?)?key|access[-_ .]?key[-_ .]?secret|(?:session|security)[-_ .]?token)[A-Za-z0-9_.-]{0,24}';
+  '(?<name>secret[-_ .]?(?:access[-_ .]?)?key|access[-_ .]?key[-_ .]?secret|(?:session|security)[-_ .]?token|secret)[A-Za-z0-9_.-]{0,24}';
 /** What closes a name's field: its quote, or its element (`</key>`, `</name>`, a table cell). */
 const FIELD_CLOSE = String.raw`${QUOTE}(?:[ \t]*</(?:key|name|td|th|dt)>)?[ \t]*`;
 /** What opens the value's field: a `value` key (after a `Type` field, in SSM's output), an element or a cell. */
@@ -297,10 +301,25 @@ const VALUE_THEN_NAME_RE = new RegExp(
   String.raw`${QUOTE}value${QUOTE}[ \t]*[:=][ \t]*${VALUE_OPEN}(?<value>${B64}{30,})${END_B64}${QUOTE}[ \t]*,[ \t]*(?:${QUOTE}[A-Za-z]{1,12}${QUOTE}[ \t]*[:=][ \t]*${QUOTE}[A-Za-z]{1,20}${QUOTE}[ \t]*,[ \t]*)?${QUOTE}name${QUOTE}[ \t]*[:=][ \t]*${QUOTE}[A-Za-z0-9_./-]{0,40}?${FIELD_NAME}${QUOTE}(?![A-Za-z0-9_.-])`,
   'gid',
 );
-/** A field naming a secret that ends its line (`- name: AWS_SECRET_ACCESS_KEY`, `<key>SecretAccessKey</key>`). */
+/**
+ * A field naming a secret that ends its line (`- name: AWS_SECRET_ACCESS_KEY`, `<key>SecretAccessKey</key>`, a table
+ * row's name cell `<td>SecretAccessKey</td>`).
+ */
 const NAMED_FIELD_AT_END = new RegExp(
-  String.raw`(?:name|key)${QUOTE}[ \t]*[:=>][ \t]*${QUOTE}[A-Za-z0-9_./-]{0,40}?${FIELD_NAME}${FIELD_CLOSE},?[ \t]*$`,
+  String.raw`(?:(?:name|key)${QUOTE}[ \t]*[:=>][ \t]*|<(?:td|th|dt)(?:[ \t][^>]{0,60})?>[ \t]*)${QUOTE}[A-Za-z0-9_./-]{0,40}?${FIELD_NAME}${FIELD_CLOSE},?[ \t]*$`,
   'i',
+);
+/**
+ * A short field between a name's line and its value's (`"Type": "SecureString",` in `aws ssm get-parameter`'s
+ * output, JSON or YAML): the value may open the line after it.
+ */
+const FIELD_BETWEEN = new RegExp(
+  String.raw`^[ \t]*${QUOTE}[A-Za-z]{1,12}${QUOTE}[ \t]*[:=][ \t]*${QUOTE}[A-Za-z]{1,20}${QUOTE},?[ \t]*$`,
+);
+/** A table row whose value cell comes before its name cell (`<td>VALUE</td><td>SecretAccessKey</td>`). */
+const CELL_VALUE_THEN_NAME_RE = new RegExp(
+  String.raw`<(?:td|dd)(?:[ \t][^>]{0,60})?>[ \t]*(?<value>${B64}{30,})${END_B64}[ \t]*</(?:td|dd)>[ \t]*<(?:td|th|dt)(?:[ \t][^>]{0,60})?>[ \t]*[A-Za-z0-9_./-]{0,40}?${FIELD_NAME}[ \t]*</(?:td|th|dt)>`,
+  'gid',
 );
 /** The value's field opening the next line (`  value: …`, `<string>…</string>`). */
 const VALUE_FIELD_AT_START = new RegExp(
@@ -313,6 +332,9 @@ function namedFieldKind(name: string, v: string): SecretKind | null {
   if (isDocExample(v) || !looksRandom(v)) return null;
   if (/token$/i.test(name))
     return v.length < 100 ? null : v.startsWith('CAIS') ? 'alibaba-sts-security-token' : 'aws-session-token';
+  // A name that says only `secret` (an SSM parameter `/prod/app/secret`): an AWS secret key's shape, nothing else.
+  if (/^secret$/i.test(name))
+    return v.length === 40 && !v.includes('=') && secretNextToId(v) ? 'aws-secret-access-key' : null;
   if (/secret$/i.test(name)) return v.length <= 64 && !v.includes('=') ? 'alibaba-access-key-secret' : null;
   // Both letter cases, as next to a key id: a hex digest or a commit id under a secret's name is no secret key.
   return v.length === 40 && !v.includes('=') && secretNextToId(v) ? 'aws-secret-access-key' : null;
@@ -321,6 +343,8 @@ function namedFieldKind(name: string, v: string): SecretKind | null {
 function namedFields(text: string, state: DetectState, out: SecretMatch[]): void {
   const prev = state.namedField;
   if (prev && prev.line === state.line - 1) {
+    // The value is on the line after this one: the name goes on being the last line's.
+    if (FIELD_BETWEEN.test(text)) state.namedField = { line: state.line, name: prev.name };
     const m = VALUE_FIELD_AT_START.exec(text);
     const span = m?.indices?.groups?.value;
     if (m && span) {
@@ -333,6 +357,7 @@ function namedFields(text: string, state: DetectState, out: SecretMatch[]): void
   keyed(NAMED_FIELD_RE, text, out, (v, m) => namedFieldKind(m.groups!.name!, v));
   if (/[Vv][Aa][Ll][Uu][Ee]/.test(text))
     keyed(VALUE_THEN_NAME_RE, text, out, (v, m) => namedFieldKind(m.groups!.name!, v));
+  if (/<\/t[dh]>/i.test(text)) keyed(CELL_VALUE_THEN_NAME_RE, text, out, (v, m) => namedFieldKind(m.groups!.name!, v));
   const end = NAMED_FIELD_AT_END.exec(text);
   if (end) state.namedField = { line: state.line, name: end.groups!.name! };
 }
