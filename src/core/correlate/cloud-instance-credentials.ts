@@ -173,8 +173,13 @@ export class InstanceCredentialCorrelator {
       instanceKey: call.instanceKey ?? call.role ?? '',
     };
 
+    // IMDSv1 delivery and reconnaissance are grouped per address as well: the instance's own calls and each thief's
+    // are separate findings, so no finding's events belong to two actors (one finding holding two attackers'
+    // records would tie their incidents together in `investigate`).
+    const from = ip && cls !== 'not-ip' ? ip : '';
+    const at = from ? { address: from } : {};
     if (call.provider === 'aws' && call.roleDelivery === '1.0') {
-      out.push(...this.add('imdsv1', `v1|${base.account}|${base.role}|${base.instanceKey}`, base, call, {}));
+      out.push(...this.add('imdsv1', `v1|${base.account}|${base.role}|${base.instanceKey}|${from}`, base, call, at));
     }
     if (call.serviceMade) {
       this.stats.serviceMade++;
@@ -200,9 +205,10 @@ export class InstanceCredentialCorrelator {
     // Describe calls from the instance's own address are its software at work, not reconnaissance.
     if (recon && !(recon.category === 'describe' && ip !== undefined && owned?.has(ip))) {
       out.push(
-        ...this.add('recon', `recon|${base.account}|${base.role}|${base.instanceKey}`, base, call, {
+        ...this.add('recon', `recon|${base.account}|${base.role}|${base.instanceKey}|${from}`, base, call, {
           severity: recon.severity,
           category: recon.category,
+          ...at,
         }),
       );
     }
@@ -442,12 +448,13 @@ export class InstanceCredentialCorrelator {
         rule: RULES.imdsv1,
         severity: 'medium',
         confidence: 0.95,
-        title: `Role ${g.role} on ${who} uses credentials served by IMDSv1 (ec2RoleDelivery 1.0)`,
+        title: `Role ${g.role} on ${who} uses credentials served by IMDSv1 (ec2RoleDelivery 1.0)${g.address ? ` from ${g.address}` : ''}`,
         remediation:
           `Require IMDSv2 on the instance once nothing on it still calls without a token (check MetadataNoToken with ` +
           `'imdsguard posture --readiness'): aws ec2 modify-instance-metadata-options --instance-id ${g.instanceId} ` +
           `--http-tokens required --http-put-response-hop-limit 1`,
         ...common,
+        ...(g.address ? { client: { ip: g.address } } : {}),
         evidence,
         idEvidence: idEv,
       });
@@ -463,7 +470,7 @@ export class InstanceCredentialCorrelator {
       rule: RULES.recon,
       severity: sev,
       confidence: this.stolen.has(`${g.account}|${g.instanceKey}`) ? 0.85 : 0.5,
-      title: `Reconnaissance calls with the credentials of ${who}${roleText}: ${names
+      title: `Reconnaissance calls with the credentials of ${who}${roleText}${g.address ? ` from ${g.address}` : ''}: ${names
         .slice(0, 4)
         .map(([n]) => n)
         .join(', ')}`,
@@ -471,6 +478,7 @@ export class InstanceCredentialCorrelator {
         'Check whether software on the instance makes these calls; if not, treat the credentials as stolen: revoke the ' +
         "role's sessions, require IMDSv2 and look for the SSRF or code execution that reached the metadata service.",
       ...common,
+      ...(g.address ? { client: { ip: g.address } } : {}),
       evidence,
       idEvidence: [...idEv, 'recon'],
     });

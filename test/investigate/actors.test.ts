@@ -1,0 +1,61 @@
+// Attackers who share something (a role name, an instance, an inventory line, a log under two spellings) stay
+// separate incidents, and more evidence never merges or splits them: raw inputs composed with every attacker's own
+// address and key, made into findings by the real commands and linked by the built CLI.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runCli, skipUnbuilt } from '../e2e/helpers.ts';
+import { type Attacker, attackers, compose } from '../fixtures/investigate/compose.ts';
+import { actorsOf, jsonLines, makeFindings, score } from './pipeline.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: incident and finding records, read as parsed JSON
+type Rec = Record<string, any>;
+
+async function investigate(args: string[], cwd?: string) {
+  const r = await runCli(['investigate', '--format', 'jsonl', ...args], cwd ? { cwd } : {});
+  assert.ok(r.status === 0 || r.status === 1, r.stderr);
+  return jsonLines(r.stdout);
+}
+
+/** The attackers each incident holds, by what its steps (settings aside) are about. */
+function attackersPerIncident(incidents: Rec[], findings: Rec[], list: readonly Attacker[]): string[][] {
+  const byId = new Map(findings.map((f) => [f.id as string, f]));
+  return incidents
+    .map((inc) => [
+      ...new Set(
+        inc.steps
+          .filter((s: Rec) => s.kind !== 'posture')
+          .flatMap((s: Rec) => actorsOf(byId.get(s.finding_id) ?? {}, list))
+          .filter((l: string) => /^a\d+$|^host$/.test(l)),
+      ),
+    ])
+    .filter((l) => l.length > 0)
+    .map((l) => (l as string[]).sort());
+}
+
+describe('investigate keeps attackers apart', { skip: skipUnbuilt }, () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'imdsguard-investigate-actors-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("two thieves of one instance's role: the trail's findings are each one thief's, two incidents", async () => {
+    const sub = join(dir, 'trail');
+    mkdirSync(sub);
+    const list = attackers(2, undefined, { sharedRole: 'web-role', sharedInstance: true }).filter(
+      (a) => a.kind === 'ssrf',
+    );
+    const trail = join(sub, 'trail.ndjson');
+    writeFileSync(trail, compose(list).trail);
+    const ct = await runCli(['cloudtrail', '--format', 'jsonl', trail]);
+    const findings = jsonLines(ct.stdout);
+    const recon = findings.filter((f) => f.rule.id === 'cloud-instance-role-reconnaissance');
+    assert.ok(recon.length >= 2, 'one reconnaissance finding per thief');
+    for (const f of findings) assert.equal(actorsOf(f, list).length, 1, `${f.title}: one thief's records`);
+    const incidents = await investigate([trail]);
+    assert.deepEqual(attackersPerIncident(incidents, findings, list).sort(), [['a0'], ['a1']]);
+  });
+});
