@@ -57,22 +57,50 @@ const use = (id: string, time: string, role: string, ip: string) =>
     origin: { event_ids: [`ev-${id}`] },
   });
 
-test('a link on time alone is made only when one client fits, and says so with a low confidence', () => {
-  const one = buildIncidents([ssrf('s1', '192.0.2.1', '2026-11-21T09:00:00Z'), leak('l1', '2026-11-21T09:02:00Z')]);
+/** The same step seen on a host (`fleet.host` of the findings store). */
+const on = (host: string, s: Step): Step => ({ ...s, host });
+
+test('a link on time alone is made only when one client fits and both share a host, and says so with a low confidence', () => {
+  const one = buildIncidents([
+    on('web-1', ssrf('s1', '192.0.2.1', '2026-11-21T09:00:00Z')),
+    on('web-1', leak('l1', '2026-11-21T09:02:00Z')),
+  ]);
   assert.equal(one.length, 1);
   const l = one[0]!.links[0]!;
   assert.equal(l.reason, 'time-proximity');
   assert.equal(l.confidence, 0.3);
-  assert.match(l.explanation, /^time only/);
+  assert.match(l.explanation, /^time only.*host web-1/);
   assert.equal(one[0]!.confidence, 0.3, 'an incident is as sure as its weakest link');
   const two = buildIncidents([
-    ssrf('s1', '192.0.2.1', '2026-11-21T09:00:00Z'),
-    ssrf('s2', '192.0.2.2', '2026-11-21T09:01:00Z'),
-    leak('l1', '2026-11-21T09:02:00Z'),
+    on('web-1', ssrf('s1', '192.0.2.1', '2026-11-21T09:00:00Z')),
+    on('web-1', ssrf('s2', '192.0.2.2', '2026-11-21T09:01:00Z')),
+    on('web-1', leak('l1', '2026-11-21T09:02:00Z')),
   ]);
   assert.equal(two.length, 3, 'two clients fit: no guess is made');
-  const late = buildIncidents([ssrf('s1', '192.0.2.1', '2026-11-21T09:00:00Z'), leak('l1', '2026-11-21T09:30:00Z')]);
+  const late = buildIncidents([
+    on('web-1', ssrf('s1', '192.0.2.1', '2026-11-21T09:00:00Z')),
+    on('web-1', leak('l1', '2026-11-21T09:30:00Z')),
+  ]);
   assert.equal(late.length, 2, 'outside the proximity window');
+});
+
+test('time alone never joins findings that share nothing: other hosts, or no host, account or other entity named', () => {
+  const hosts = buildIncidents([
+    on('web-1', ssrf('s1', '192.0.2.1', '2026-11-21T09:00:00Z')),
+    on('web-2', leak('l1', '2026-11-21T09:02:00Z')),
+  ]);
+  assert.equal(hosts.length, 2, 'two hosts');
+  assert.deepEqual(
+    hosts.flatMap((i) => i.links),
+    [],
+  );
+  const nothing = buildIncidents([ssrf('s1', '192.0.2.1', '2026-11-21T09:00:00Z'), leak('l1', '2026-11-21T09:02:00Z')]);
+  assert.equal(nothing.length, 2, 'nothing in common but the time');
+  const account = buildIncidents([
+    { ...ssrf('s1', '192.0.2.1', '2026-11-21T09:00:00Z'), account: '111122223333' },
+    { ...leak('l1', '2026-11-21T09:02:00Z'), account: '111122223333' },
+  ]);
+  assert.equal(account.length, 1, 'one account');
 });
 
 test('a role shared by two sources is not guessed; the same role from one source is linked with the time window', () => {

@@ -91,6 +91,22 @@ export function sameAccount(a: Step, b: Step): boolean {
   return a.account === undefined || b.account === undefined || a.account === b.account;
 }
 
+/**
+ * What two steps name in common, if anything: the host they were seen on, the account, the instance, a role of one
+ * account, a key (salted hash) or a client address. A link on time alone needs one of them.
+ */
+export function sharedEntity(a: Step, b: Step): string | undefined {
+  if (a.host !== undefined && a.host === b.host) return `host ${a.host}`;
+  if (a.account !== undefined && a.account === b.account) return `account ${a.account}`;
+  if (a.instance !== undefined && a.instance === b.instance) return `instance ${a.instance}`;
+  const role = sameAccount(a, b) ? a.roles.find((r) => b.roles.includes(r)) : undefined;
+  if (role !== undefined) return `role ${role}`;
+  const hash = a.keyHashes.find((h) => b.keyHashes.includes(h));
+  if (hash !== undefined) return `key ${hash}`;
+  if (a.clientIp !== undefined && a.clientIp === b.clientIp) return `client ${a.clientIp}`;
+  return undefined;
+}
+
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   const l = m.get(k);
   if (l) l.push(v);
@@ -218,9 +234,10 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
       'before they leaked',
     );
     if (fetched) link(fetched.step, leak, 'same-role-time-window', fetched.why, [], fetched.confidence);
-    // Time alone: only when nothing else ties the leak, and a single client fetched credentials just before it.
+    // Time alone: only when nothing else ties the leak, a single client fetched credentials just before it, and the
+    // two share something (the host they were seen on, the account): time never joins findings that share nothing.
     if (cause || fetched || leak.timeMs === undefined) continue;
-    const near = credentialSuccesses.filter((s) => within(s, leak, proximity) === true);
+    const near = credentialSuccesses.filter((s) => within(s, leak, proximity) === true && sharedEntity(s, leak));
     const clients = new Set(near.map((s) => s.clientIp ?? s.findingId));
     if (near.length > 0 && clients.size === 1) {
       const s = near[near.length - 1]!;
@@ -228,7 +245,7 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
         s,
         leak,
         'time-proximity',
-        `time only: the one credentials request that succeeded in the ${gapText(proximity)} before the leak (${gapText(leak.timeMs - s.timeMs!)} before); nothing else ties them`,
+        `time only: the one credentials request that succeeded in the ${gapText(proximity)} before the leak (${gapText(leak.timeMs - s.timeMs!)} before), both on ${sharedEntity(s, leak)}; nothing else ties them`,
       );
     }
   }
