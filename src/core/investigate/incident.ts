@@ -125,27 +125,50 @@ export function buildIncidents(steps: readonly Step[], opts: BuildOptions = {}):
     alias.size > 0 ? all.map((s) => ({ ...s, relatedFindings: s.relatedFindings.map((r) => alias.get(r) ?? r) })) : all,
     opts,
   );
+  // An instance setting is context: shown in every incident about its instance, never the bridge that merges two
+  // (ten thieves of one instance allowing IMDSv1 are ten incidents). Only links between other steps join groups.
+  const stepById = new Map(all.map((s) => [s.findingId, s]));
+  const isContext = (id: string) => stepById.get(id)?.kind === 'posture';
   const uf = new UnionFind();
-  for (const l of links) uf.union(l.from, l.to);
+  for (const l of links) if (!isContext(l.from) && !isContext(l.to)) uf.union(l.from, l.to);
   const groups = new Map<string, Step[]>();
   for (const s of all) {
+    if (isContext(s.findingId)) continue;
     const r = uf.find(s.findingId);
     const g = groups.get(r);
     if (g) g.push(s);
     else groups.set(r, [s]);
   }
-  const linksByGroup = new Map<string, Link[]>();
+  // Each setting joins the group of every step it is linked to; links between settings follow where both went.
+  const attached = new Map<string, Set<string>>();
   for (const l of links) {
-    const r = uf.find(l.from);
+    const [ctx, other] = isContext(l.from) ? [l.from, l.to] : [l.to, l.from];
+    if (!isContext(ctx) || isContext(other)) continue;
+    const set = attached.get(ctx) ?? new Set<string>();
+    set.add(uf.find(other));
+    attached.set(ctx, set);
+  }
+  for (const [ctx, roots] of [...attached].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+    for (const r of roots) groups.get(r)!.push(stepById.get(ctx)!);
+  const linksByGroup = new Map<string, Link[]>();
+  const add = (r: string, l: Link) => {
     const g = linksByGroup.get(r);
     if (g) g.push(l);
     else linksByGroup.set(r, [l]);
+  };
+  for (const l of links) {
+    const cf = isContext(l.from);
+    const ct = isContext(l.to);
+    if (!cf && !ct) add(uf.find(l.from), l);
+    else if (cf && !ct) add(uf.find(l.to), l);
+    else if (!cf && ct) add(uf.find(l.from), l);
+    else
+      for (const r of attached.get(l.from) ?? [])
+        if (attached.get(l.to)?.has(r)) add(r, l);
   }
+  // Settings linked to nothing else are no incident (groups of settings alone never were).
   const out: Incident[] = [];
-  for (const [root, group] of groups) {
-    if (group.every((s) => s.kind === 'posture')) continue;
-    out.push(toIncident(group, linksByGroup.get(root) ?? []));
-  }
+  for (const [root, group] of groups) out.push(toIncident(group, linksByGroup.get(root) ?? []));
   return out.sort(
     (a, b) =>
       severityRank(b.severity) - severityRank(a.severity) ||

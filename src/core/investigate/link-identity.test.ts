@@ -349,3 +349,30 @@ test('remediation: a log named like an option stays a file; any valid role name 
   assert.equal(normalIncidentId('inc-582'), undefined);
   assert.equal(normalIncidentId('inc-5828;rm'), undefined);
 });
+
+test('an instance setting is context: shown in each incident about its instance, never the bridge between them', () => {
+  const setting = step(
+    {
+      id: 'p1',
+      rule: 'posture-aws-imdsv1-allowed',
+      resource: { id: 'i-0123456789abcdef0', kind: 'ec2-instance', account: A },
+      origin: { file: 'instances.json', line: 3 },
+    },
+    { file: 'posture.jsonl', line: 1 },
+  );
+  const thieves = Array.from({ length: 10 }, (_, i) =>
+    use(`u${i}`, `2026-11-21T09:${String(10 + i).padStart(2, '0')}:00Z`, 'web-role', A, {
+      client: { ip: `198.18.0.${10 + i}` },
+      evidence: { access_key_hashes: [`hmac-sha256:${String(i).padStart(24, '0')}`] },
+    }),
+  );
+  const incidents = buildIncidents([setting, ...thieves]);
+  assert.equal(incidents.length, 10, 'one incident per thief');
+  for (const inc of incidents) {
+    assert.deepEqual(inc.steps.map((s) => s.kind).sort(), ['cloud-use', 'posture']);
+    assert.equal(inc.links.length, 1);
+    assert.equal(inc.links[0]!.reason, 'same-instance');
+  }
+  // A setting linked to nothing is no incident.
+  assert.deepEqual(buildIncidents([setting]), []);
+});
