@@ -58,4 +58,24 @@ describe('investigate keeps attackers apart', { skip: skipUnbuilt }, () => {
     const incidents = await investigate([trail]);
     assert.deepEqual(attackersPerIncident(incidents, findings, list).sort(), [['a0'], ['a1']]);
   });
+
+  test('every instance of a one-line inventory keeps its own setting: each incident shows its instance, none is lost', async () => {
+    const sub = join(dir, 'inventory');
+    mkdirSync(sub);
+    const list = attackers(3).filter((a) => a.kind === 'ssrf');
+    const c = compose(list);
+    const trail = join(sub, 'trail.ndjson');
+    const inventory = join(sub, 'instances.json');
+    writeFileSync(trail, c.trail);
+    // describe-instances written compact: every instance on line 1.
+    writeFileSync(inventory, `${JSON.stringify(JSON.parse(c.instances))}\n`);
+    const incidents = await investigate([trail, inventory]);
+    for (const a of list) {
+      const mine = incidents.filter((i) => i.instances.includes(a.instance));
+      assert.equal(mine.length, 1, `one incident for ${a.label}`);
+      const settings = mine[0]!.steps.filter((s: Rec) => s.kind === 'posture');
+      assert.equal(settings.length, 1, `${a.label}: its instance's setting`);
+      assert.match(settings[0]!.facts.resource, new RegExp(a.instance));
+    }
+  });
 });

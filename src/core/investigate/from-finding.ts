@@ -179,9 +179,21 @@ export function stepFromRecord(value: unknown, source: RecordSource, opts: StepO
   const ms = timeMs(t);
   // A finding about a line of a file is that line, however the path was spelt; others are their id (made from
   // trail records or a process, no path in it), on their host.
+  // One line of an inventory holds many instances (a compact JSON document is all line 1): a setting is also its
+  // instance's, or the settings of a line would be one step and only one instance linked.
+  const resourceId = str(resource?.id);
   const identity =
     fileKey !== undefined
-      ? findingId(rule, [host, fileKey, line, t, clientIp(f), str(target?.decoded), ...hashes])
+      ? findingId(rule, [
+          host,
+          fileKey,
+          line,
+          t,
+          clientIp(f),
+          str(target?.decoded),
+          ...hashes,
+          ...(resourceId !== undefined ? [`resource ${str(resource?.kind) ?? ''} ${resourceId}`] : []),
+        ])
       : host !== undefined
         ? findingId(rule, [host, id])
         : id;

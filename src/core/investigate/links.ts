@@ -185,8 +185,9 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
   // A line is one line of one file on one host: without a host in the records, of one finding file (two hosts'
   // scans of /var/log/app.log, collected side by side, are two logs).
   const byLine = new Map<string, Step[]>();
+  // An inventory's line is no log line: settings are linked to their instance's use only.
   for (const s of steps)
-    if (s.fileKey !== undefined && s.origin.line !== undefined)
+    if (s.fileKey !== undefined && s.origin.line !== undefined && s.kind !== 'posture')
       push(
         byLine,
         [s.host ?? '', s.host === undefined ? s.source.file : '', s.fileKey, s.origin.line].join('\u0000'),
