@@ -1,7 +1,8 @@
+import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expandInputs, type InputProblem, readJsonRecords } from '../adapters/sources/json-record-files.ts';
 import { ImdsguardError, InputSyntaxError } from '../core/errors.ts';
-import { stepFromRecord } from '../core/investigate/from-finding.ts';
+import { lexicalFileKey, stepFromRecord } from '../core/investigate/from-finding.ts';
 import { buildIncidents, type Incident } from '../core/investigate/incident.ts';
 import type { InputKind } from '../core/investigate/input-kind.ts';
 import { type Selection, selectIncidents } from '../core/investigate/select.ts';
@@ -51,6 +52,25 @@ export interface InvestigateResult {
   findingsByKind: Partial<Record<InputKind, number>>;
 }
 
+/** A path named in a finding: the file it leads to where there is one from here, else as written, normalised. */
+function oneSpelling(file: string): string {
+  try {
+    return realpathSync(resolve(file));
+  } catch {
+    return lexicalFileKey(file);
+  }
+}
+
+/** An input of this run: resolved against the working directory (and its links) like any argument. */
+function inputSpelling(file: string): string {
+  if (file === '-') return file;
+  try {
+    return realpathSync(resolve(file));
+  } catch {
+    return resolve(file);
+  }
+}
+
 /** The findings of a use case, collected as steps instead of written. */
 class StepCollector {
   readonly steps: Step[] = [];
@@ -67,8 +87,10 @@ class StepCollector {
   add(value: unknown, source: RecordSource, kind: InputKind): void {
     this.records++;
     try {
-      // One spelling of each path: `./a.log`, `a.log` and its absolute path are one file.
-      const step = stepFromRecord(value, source, { fileKey: (f) => resolve(f) });
+      // One spelling of each path: `./a.log`, `a.log` and its absolute path are one file, and a link is the file
+      // it leads to. A path in a finding is relative to where the command that wrote it ran, not to here: it is
+      // resolved only when it leads to a file from here, and otherwise kept as written (its name is what counts).
+      const step = stepFromRecord(value, source, { fileKey: oneSpelling, sourceKey: inputSpelling });
       if (!step) {
         this.notFindings(value, source);
         return;

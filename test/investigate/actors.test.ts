@@ -78,4 +78,47 @@ describe('investigate keeps attackers apart', { skip: skipUnbuilt }, () => {
       assert.match(settings[0]!.facts.resource, new RegExp(a.instance));
     }
   });
+
+  test('one log under any spelling, from any directory, with or without its findings: the same steps, links and ids', async () => {
+    const sub = join(dir, 'spellings');
+    mkdirSync(sub);
+    const c = compose(attackers(2).filter((a) => a.kind === 'ssrf'));
+    writeFileSync(join(sub, 'access.log'), c.web);
+    writeFileSync(join(sub, 'app.log'), c.app);
+    // Findings made in the logs' directory name them relative to it.
+    const scan = await runCli(['scan', '--no-summary', '--format', 'jsonl', '-o', 'f.jsonl', 'access.log', 'app.log'], {
+      cwd: sub,
+    });
+    assert.ok(scan.status === 1, scan.stderr);
+    const shape = (incs: Rec[]) =>
+      incs
+        .map((i) => ({
+          id: i.id,
+          steps: i.steps.length,
+          links: i.links.map((l: Rec) => l.reason).sort(),
+        }))
+        .sort((a, b) => (a.id < b.id ? -1 : 1));
+    const here = shape(await investigate(['f.jsonl'], sub));
+    assert.ok(
+      here.some((i) => i.links.includes('same-line')),
+      'the request and the leak on one line are linked',
+    );
+    assert.deepEqual(shape(await investigate([join(sub, 'f.jsonl')])), here, 'run from another directory');
+    assert.deepEqual(shape(await investigate(['./access.log', 'app.log'], sub)), here, 'the raw logs');
+    assert.deepEqual(
+      shape(await investigate([join(sub, 'access.log'), join(sub, 'app.log')])),
+      here,
+      'the raw logs by absolute path',
+    );
+    assert.deepEqual(
+      shape(await investigate([join(sub, 'f.jsonl'), join(sub, 'access.log'), join(sub, 'app.log')])),
+      here,
+      'findings and the raw logs they were made from',
+    );
+    assert.deepEqual(
+      shape(await investigate(['f.jsonl', './app.log', 'app.log', join(sub, 'app.log'), 'access.log'], sub)),
+      here,
+      'one log under three spellings at once',
+    );
+  });
 });

@@ -48,8 +48,30 @@ export function lexicalFileKey(file: string): string {
 }
 
 export interface StepOptions {
-  /** One spelling of a file path (the app resolves it against the working directory); lexical by default. */
+  /** One spelling of a file path (the app resolves links where it can); lexical by default. */
   fileKey?: (file: string) => string;
+  /** One spelling of an input of `investigate` (the app resolves it against the working directory); lexical by default. */
+  sourceKey?: (file: string) => string;
+}
+
+/** The last component of a path: what names a log in an identity, however and wherever its path was spelt. */
+export function logName(fileKey: string): string {
+  const parts = fileKey.split('/').filter((p) => p !== '' && p !== '.');
+  return parts[parts.length - 1] ?? fileKey;
+}
+
+/**
+ * Two spellings may name one file: equal, or one is relative and the other ends with its components (`app.log`,
+ * `logs/app.log` and `/srv/logs/app.log`); two different absolute paths are two files.
+ */
+export function pathsAgree(a: string, b: string): boolean {
+  if (a === b) return true;
+  const comps = (p: string) => p.split('/').filter((c) => c !== '' && c !== '.' && c !== '..');
+  const absA = a.startsWith('/');
+  const absB = b.startsWith('/');
+  if (absA && absB) return false;
+  const [short, long] = comps(a).length <= comps(b).length ? [comps(a), comps(b)] : [comps(b), comps(a)];
+  return short.length > 0 && short.every((c, i) => long[long.length - short.length + i] === c);
 }
 
 function safeDecode(s: string): string {
@@ -186,7 +208,9 @@ export function stepFromRecord(value: unknown, source: RecordSource, opts: StepO
     fileKey !== undefined
       ? findingId(rule, [
           host,
-          fileKey,
+          // The log's name, not its path: a path is spelt relative to where a command ran, so its directory is
+          // no part of what the finding is about (the same log under two spellings, or read from elsewhere, is one).
+          logName(fileKey),
           line,
           t,
           clientIp(f),
@@ -258,6 +282,7 @@ export function stepFromRecord(value: unknown, source: RecordSource, opts: StepO
       ...(Array.isArray(origin.event_ids) ? { event_ids: origin.event_ids.filter((x) => typeof x === 'string') } : {}),
     },
     source,
+    readFrom: [(opts.sourceKey ?? lexicalFileKey)(source.file)],
     ...(host !== undefined ? { host } : {}),
     ...(fileKey !== undefined ? { fileKey } : {}),
     identity,

@@ -117,7 +117,19 @@ export function buildIncidents(steps: readonly Step[], opts: BuildOptions = {}):
     const had = unique.get(s.identity);
     if (!had || s.findingId < had.findingId) unique.set(s.identity, s);
   }
-  const all = [...unique.values()];
+  // Every input a kept step was read from (its copies' too): findings and the raw log they were made from are read
+  // from both, and a line of that log is then one line whichever copy was kept.
+  const readFrom = new Map<string, Set<string>>();
+  for (const s of steps) {
+    const identity = byId.get(s.findingId)!.identity;
+    const set = readFrom.get(identity) ?? new Set<string>();
+    for (const f of s.readFrom) set.add(f);
+    readFrom.set(identity, set);
+  }
+  const all = [...unique.values()].map((s) => {
+    const from = [...readFrom.get(s.identity)!].sort();
+    return from.length === s.readFrom.length ? s : { ...s, readFrom: from };
+  });
   const kept = new Map(all.map((s) => [s.identity, s.findingId]));
   const alias = new Map<string, string>();
   if (ids.size > all.length) for (const s of byId.values()) alias.set(s.findingId, kept.get(s.identity)!);

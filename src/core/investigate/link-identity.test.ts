@@ -185,9 +185,17 @@ test('one line is one line of one file on one host', () => {
     { file: 'web-2.jsonl', line: 1 },
   );
   assert.deepEqual([...pairs([r1, l1])], []);
-  assert.deepEqual([...pairs([r1, { ...l1, source: { file: 'web-1.jsonl', line: 2 } }])], ['s1>l1']);
-  // Different files on one line number: never.
-  assert.deepEqual([...pairs([r1, { ...l1, source: r1.source, fileKey: '/var/log/other.log' }])], []);
+  const sameFile = { source: { file: 'web-1.jsonl', line: 2 }, readFrom: r1.readFrom };
+  assert.deepEqual([...pairs([r1, { ...l1, ...sameFile }])], ['s1>l1']);
+  // Different files on one line number: never; nor two files of one name in two directories, nor one line number
+  // read at two times (a rotated log).
+  assert.deepEqual([...pairs([r1, { ...l1, ...sameFile, fileKey: '/var/log/other.log' }])], []);
+  assert.deepEqual([...pairs([r1, { ...l1, ...sameFile, fileKey: '/srv/old/app.log' }])], []);
+  assert.deepEqual([...pairs([r1, { ...l1, ...sameFile, fileKey: 'app.log' }])], ['s1>l1'], 'a relative spelling');
+  assert.deepEqual(
+    [...pairs([r1, { ...l1, ...sameFile, time: '2026-11-22T09:00:00Z', timeMs: Date.parse('2026-11-22T09:00:00Z') }])],
+    [],
+  );
 });
 
 test('one process is one pid of one host: the same pid and executable on two hosts are two processes', () => {

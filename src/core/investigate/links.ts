@@ -1,3 +1,4 @@
+import { logName, pathsAgree } from './from-finding.ts';
 import type { Step } from './step.ts';
 import { stageOf } from './step.ts';
 
@@ -182,22 +183,27 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
   const credentialsByRole = byRole(credentialSuccesses);
 
   // 0. Findings about one line of one log (the app's own metadata request and the credentials it logged).
-  // A line is one line of one file on one host: without a host in the records, of one finding file (two hosts'
-  // scans of /var/log/app.log, collected side by side, are two logs).
+  // A line is one line of one file on one host: without a host in the records, of one input (two hosts' scans of
+  // /var/log/app.log, collected side by side, are two logs). Grouped by the log's name, then each pair checked: the
+  // two paths may name one file, and a line read at two times is a line of two files (a rotated log).
   const byLine = new Map<string, Step[]>();
   // An inventory's line is no log line: settings are linked to their instance's use only.
   for (const s of steps)
     if (s.fileKey !== undefined && s.origin.line !== undefined && s.kind !== 'posture')
-      push(
-        byLine,
-        [s.host ?? '', s.host === undefined ? s.source.file : '', s.fileKey, s.origin.line].join('\u0000'),
-        s,
-      );
+      push(byLine, [s.host ?? '', logName(s.fileKey), s.origin.line].join('\u0000'), s);
+  const oneLine = (a: Step, b: Step): boolean =>
+    (a.host !== undefined || b.host !== undefined ? a.host === b.host : a.readFrom.some((f) => b.readFrom.includes(f))) &&
+    pathsAgree(a.fileKey!, b.fileKey!) &&
+    (a.timeMs === undefined || b.timeMs === undefined || Math.abs(a.timeMs - b.timeMs) <= 1000);
   for (const [, list] of [...byLine].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
     if (list.length < 2) continue;
     list.sort((a, b) => stageOf(a.kind) - stageOf(b.kind) || (a.identity < b.identity ? -1 : 1));
-    const where = whereOf(list[0]!);
-    for (let i = 1; i < list.length; i++) link(list[i - 1]!, list[i]!, 'same-line', `both are about ${where}`);
+    for (let i = 1; i < list.length; i++)
+      for (let j = i - 1; j >= 0; j--)
+        if (oneLine(list[j]!, list[i]!)) {
+          link(list[j]!, list[i]!, 'same-line', `both are about ${whereOf(list[j]!)}`);
+          break;
+        }
   }
 
   // 1. The requests of one SSRF client, in order: attempts, then the one that worked.

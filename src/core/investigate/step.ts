@@ -58,8 +58,18 @@ export interface Step {
    * a file path or a pid names one thing only on one machine.
    */
   host?: string;
-  /** `origin.file` as one spelling (`./a.log`, `a.log` and its absolute path are one file). */
+  /**
+   * `origin.file` as one spelling (`./a.log`, `a.log` and its absolute path are one file; the app resolves links where
+   * the file is there to resolve). Its last component names the log in `identity`, whatever the directory it was
+   * spelt from.
+   */
   fileKey?: string;
+  /**
+   * The inputs of `investigate` this finding was read from, each as one spelling: a finding read twice (from its
+   * findings file and from the raw log) was read from both. Without a host, two findings are about one line of one
+   * log only when they were read from one input.
+   */
+  readFrom: string[];
   /**
    * What the finding is about, independent of how its file's path was spelt (finding ids hash the path as written):
    * what the incident id is made from.
