@@ -121,4 +121,28 @@ describe('investigate keeps attackers apart', { skip: skipUnbuilt }, () => {
       'one log under three spellings at once',
     );
   });
+
+  test('ten thieves of one role on one instance that allows IMDSv1, in noise: every link right, ten incidents', async (t) => {
+    const sub = join(dir, 'ten');
+    mkdirSync(sub);
+    const list = attackers(10, undefined, { sharedRole: 'web-role', sharedInstance: true });
+    const f = await makeFindings(sub, compose(list, 500));
+    const findings = f.files.flatMap((p) => jsonLines(readFileSync(p, 'utf8')));
+    const incidents = await investigate(f.files);
+    const s = score(incidents, findings, list);
+    t.diagnostic(
+      `links ${s.links}, precision ${s.precision.toFixed(3)}, pair precision ${s.pairPrecision.toFixed(3)}, pair recall ${s.pairRecall.toFixed(3)}`,
+    );
+    assert.deepEqual(s.wrong, [], 'no link between two thieves');
+    assert.equal(s.pairPrecision, 1, 'no incident holds two thieves');
+    const per = attackersPerIncident(incidents, findings, list);
+    for (const a of list)
+      assert.ok(
+        per.some((l) => l.length === 1 && l[0] === a.label),
+        `${a.label} has an incident of its own`,
+      );
+    // The instance's setting is shown in each thief's incident that used its credentials.
+    const withSetting = incidents.filter((i) => i.steps.some((st: Rec) => st.kind === 'posture'));
+    assert.ok(withSetting.length >= 10, `${withSetting.length} incidents show the setting`);
+  });
 });

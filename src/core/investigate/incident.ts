@@ -174,9 +174,7 @@ export function buildIncidents(steps: readonly Step[], opts: BuildOptions = {}):
     if (!cf && !ct) add(uf.find(l.from), l);
     else if (cf && !ct) add(uf.find(l.to), l);
     else if (!cf && ct) add(uf.find(l.from), l);
-    else
-      for (const r of attached.get(l.from) ?? [])
-        if (attached.get(l.to)?.has(r)) add(r, l);
+    else for (const r of attached.get(l.from) ?? []) if (attached.get(l.to)?.has(r)) add(r, l);
   }
   // Settings linked to nothing else are no incident (groups of settings alone never were).
   const out: Incident[] = [];

@@ -192,7 +192,9 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
     if (s.fileKey !== undefined && s.origin.line !== undefined && s.kind !== 'posture')
       push(byLine, [s.host ?? '', logName(s.fileKey), s.origin.line].join('\u0000'), s);
   const oneLine = (a: Step, b: Step): boolean =>
-    (a.host !== undefined || b.host !== undefined ? a.host === b.host : a.readFrom.some((f) => b.readFrom.includes(f))) &&
+    (a.host !== undefined || b.host !== undefined
+      ? a.host === b.host
+      : a.readFrom.some((f) => b.readFrom.includes(f))) &&
     pathsAgree(a.fileKey!, b.fileKey!) &&
     (a.timeMs === undefined || b.timeMs === undefined || Math.abs(a.timeMs - b.timeMs) <= 1000);
   for (const [, list] of [...byLine].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
