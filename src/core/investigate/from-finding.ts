@@ -33,13 +33,13 @@ export function roleRef(written: string): { name: string; account?: string } {
   return { name: written };
 }
 
-/** The host a record names: the findings store's `fleet.host` (id, else name), or a top-level `host`. */
+/**
+ * The host a record names: the findings store's `fleet.host` (id, else name, or the host as a plain string), or a
+ * top-level `host` in the same shapes.
+ */
 function hostOf(f: Rec): string | undefined {
-  const fleetHost = obj(obj(f.fleet)?.host);
-  const own = f.host;
-  return (
-    str(fleetHost?.id) ?? str(fleetHost?.name) ?? str(own) ?? str(obj(own)?.id) ?? str(obj(own)?.name) ?? undefined
-  );
+  const named = (h: unknown) => str(h) ?? str(obj(h)?.id) ?? str(obj(h)?.name);
+  return named(obj(f.fleet)?.host) ?? named(f.host);
 }
 
 /** A path as one spelling without the file system: `./a.log` and `a.log` alike (the caller may resolve further). */

@@ -384,3 +384,19 @@ test('an instance setting is context: shown in each incident about its instance,
   // A setting linked to nothing is no incident.
   assert.deepEqual(buildIncidents([setting]), []);
 });
+
+test('a host is a host however the record writes it: fleet.host as an object or a plain string, or a top-level host', () => {
+  const at12 = { origin: { file: '/var/log/app.log', line: 12 } };
+  const src = { file: 'store.db', line: 1 };
+  for (const [one, two] of [
+    [{ fleet: { host: 'web-1' } }, { fleet: { host: 'web-2' } }],
+    [{ fleet: { host: { id: 'web-1' } } }, { fleet: { host: 'web-2' } }],
+    [{ host: 'web-1' }, { host: { name: 'web-2' } }],
+  ] as Rec[][]) {
+    const r = ssrf('s1', '2026-11-21T09:00:00Z', src, { ...at12, ...one });
+    assert.equal(r.host, 'web-1');
+    const other = leak('l1', '2026-11-21T09:00:00Z', 'role r', { ...two, ...at12 }, '/var/log/app.log');
+    assert.equal(other.host, 'web-2');
+    assert.deepEqual([...pairs([r, other])], [], "two hosts' line 12 are two lines");
+  }
+});
