@@ -4,7 +4,7 @@ import { expandInputs, type InputProblem, readJsonRecords } from '../adapters/so
 import { ImdsguardError, InputSyntaxError } from '../core/errors.ts';
 import { lexicalFileKey, stepFromRecord } from '../core/investigate/from-finding.ts';
 import { buildIncidents, type Incident } from '../core/investigate/incident.ts';
-import type { InputKind } from '../core/investigate/input-kind.ts';
+import { type InputKind, recordKind } from '../core/investigate/input-kind.ts';
 import { type Selection, selectIncidents } from '../core/investigate/select.ts';
 import type { RecordSource, Step } from '../core/investigate/step.ts';
 import type { Finding } from '../core/model/finding.ts';
@@ -220,6 +220,7 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
     });
 
   const audit = of('audit');
+  const inventoryAmongAudit = new Map<string, { count: number; firstLine: number }>();
   if (audit.length > 0)
     await runCloudtrail({
       inputs: audit,
@@ -227,12 +228,27 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
       inventory: inventory.filter((f) => !badInventory.has(f)),
       emit: (f) => collect.addFinding(f, audit, 'audit'),
       // Findings among the audit records (a trail and the findings made of it, in one file) are read as findings.
+      // Inventory among them is not read (its addresses and settings would count only as an input of its own), and
+      // is named like records of another kind among findings, not dropped unsaid.
       onOtherRecord: (value, where) => {
         const type = (value as { type?: unknown } | null)?.type;
         if (type === 'finding' || type === 'event' || type === 'incident') collect.add(value, where, 'audit');
+        else if (recordKind(value, undefined, where.file) === 'inventory') {
+          const had = inventoryAmongAudit.get(where.file);
+          if (had) had.count++;
+          else inventoryAmongAudit.set(where.file, { count: 1, firstLine: where.line });
+        }
       },
       ...hooks,
     });
+
+  for (const [file, f] of inventoryAmongAudit) {
+    const message =
+      `${file}:${f.firstLine}: ${f.count} inventory record(s) among the audit records of this input were not read; ` +
+      'give the inventory as an input of its own';
+    if (!problem) throw new InputSyntaxError(message, { file, line: f.firstLine });
+    problem({ file, line: f.firstLine, message, skipped: 'record' });
+  }
 
   const logs = of('log');
   if (logs.length > 0) {

@@ -153,6 +153,24 @@ describe('investigate inputs and options at their edges', { skip: skipUnbuilt },
     );
   });
 
+  test('inventory among audit records is named with its file and line, not dropped unsaid; the trail still counts', async () => {
+    const c = compose(attackers(1), 0);
+    const mixed = join(dir, 'trail-and-inventory.ndjson');
+    const trail = c.trail.split('\n').filter(Boolean);
+    const inventory = JSON.stringify(JSON.parse(c.instances));
+    writeFileSync(mixed, [...trail.slice(0, 2), inventory, ...trail.slice(2)].join('\n'));
+    const r = await investigate([mixed]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /trail-and-inventory\.ndjson:3: 1 inventory record\(s\) among the audit records of this input were not read/,
+    );
+    assert.ok(
+      r.incidents.some((i) => i.stages.includes('cloud-use')),
+      'the trail is still read',
+    );
+  });
+
   test('a raw log cut in the middle of its gzip stream is an input error naming it (exit 2); what came before counts', async () => {
     const log = Array.from(
       { length: 3000 },
