@@ -190,3 +190,16 @@ test('limit: UTF-32 text and gzip inside gzip are not undone by redact', async (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('limit: a value hard-wrapped at fewer than 16 columns is not joined past its first lines', () => {
+  // Middle lines of a hard wrap are read as a value's only from 16 columns on (narrower ones may be a word).
+  const c = generatedCredentials(2400);
+  const doc = `export AWS_SESSION_TOKEN=${c.awsToken}`;
+  const wrapped = (w: number) => doc.match(new RegExp(`.{1,${w}}`, 'g'))!;
+  const m = (lines: string[]) => {
+    const masker = new Masker();
+    return lines.map((l) => masker.line(l)).join('');
+  };
+  assert.notEqual(holdsPiece(m(wrapped(15)), c.awsToken.slice(16)), null);
+  assert.equal(holdsPiece(m(wrapped(16)), c.awsToken.slice(16)), null);
+});

@@ -65,6 +65,7 @@ const KEY_ID_RE = new RegExp(`(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}${END_WORD}`, '
 const STS_ID_RE = new RegExp(`STS\\.[A-Za-z0-9]{16,40}${END_WORD}`, 'g');
 /** Prefixes of AWS session tokens (base64 of the token's binary header), old and new formats. */
 const AWS_TOKEN_PREFIX = /^(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz|FQoGZXIvYXdz|AgoJb3JpZ2luX2Vj|AQoDYXdz)/;
+const AWS_TOKEN_PREFIXES = ['IQoJb3JpZ2luX2Vj', 'FwoGZXIvYXdz', 'FQoGZXIvYXdz', 'AgoJb3JpZ2luX2Vj', 'AQoDYXdz'];
 const AWS_TOKEN_RE = new RegExp(
   `(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz|FQoGZXIvYXdz|AgoJb3JpZ2luX2Vj|AQoDYXdz)${B64}{80,}${END_B64}`,
   'g',
@@ -532,6 +533,8 @@ export function joinedValueKind(kind: SecretKind, value: string): SecretKind | n
       return /^[A-Za-z0-9+/]{40}$/.test(value) && looksRandom(value) ? kind : null;
     case 'alibaba-access-key-secret':
       return /^[A-Za-z0-9+/]{30,64}$/.test(value) && looksRandom(value) ? kind : null;
+    case 'gcp-access-token':
+      return /^ya29\.[A-Za-z0-9_-][A-Za-z0-9._-]{30,}$/.test(value) ? kind : null;
     case 'aws-access-key-id':
     case 'alibaba-sts-access-key-id':
       if (/^(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}$/.test(value)) return 'aws-access-key-id';
@@ -540,7 +543,10 @@ export function joinedValueKind(kind: SecretKind, value: string): SecretKind | n
       return value.length >= 100 && /^[A-Za-z0-9+/=]+$/.test(value) && looksRandom(value) ? tokenKind(value) : null;
   }
 }
-const OPEN_TOKEN_RE = new RegExp(`token${QUOTE}${SEP}${QUOTE}(?<value>${B64}{0,99}${PARTIAL_ESCAPE}?)$`, 'id');
+const OPEN_TOKEN_RE = new RegExp(
+  `token${QUOTE}${SEP}${QUOTE}(?<value>ya29\\.[A-Za-z0-9._-]*|${B64}{0,99}${PARTIAL_ESCAPE}?)$`,
+  'id',
+);
 /**
  * A token's value in a string literal that ends the line and goes on in the next line's literal: Python's pprint
  * splits a long string into adjacent literals (`'Token': ('IQoJ…'` / `'…'`), Node's util.inspect joined them with `+`.
@@ -564,6 +570,8 @@ export interface OpenValue {
   literal: boolean;
   /** The secret the whole value is, when joined and shaped like one (`joinedValueKind`). */
   kind: SecretKind;
+  /** Too short a piece to tell from a word: not masked on its line, only its rest on the next. */
+  quiet?: true;
 }
 
 /**
@@ -607,7 +615,13 @@ function openValueIn(text: string, state: DetectState): OpenValue | null {
     const awsKey = (m: RegExpExecArray, v: string) => {
       const prefix = keyPrefix(text, m.index);
       const aws = AWS_TOKEN_KEY.test(prefix) || (state.line <= state.awsContextUntil && prefix === '');
-      return aws || v.startsWith('CAIS') || AWS_TOKEN_PREFIX.test(v);
+      // Alibaba's `SecurityToken` (its value may be cut before its `CAIS`), and a Google token by its prefix.
+      const google = /^ya29\./.test(v) || (v !== '' && 'ya29.'.startsWith(v));
+      // A token's own prefix, even cut (`IQoJb3J`), says it is AWS's.
+      const cutPrefix = v.length >= 4 && AWS_TOKEN_PREFIXES.some((p) => p.startsWith(v));
+      return (
+        aws || google || cutPrefix || /security[-_]?$/i.test(prefix) || v.startsWith('CAIS') || AWS_TOKEN_PREFIX.test(v)
+      );
     };
     const m = OPEN_TOKEN_RE.exec(text);
     const span = m?.indices?.groups?.value;
@@ -624,10 +638,36 @@ function openValueIn(text: string, state: DetectState): OpenValue | null {
         return { start: lspan[0], end: lspan[1], value: v, min: 0, literal: true, kind: tokenKind(v) };
     }
   }
-  return null;
+  return shapeAtEnd(text);
+}
+
+/**
+ * The start of a secret known by its own prefix that runs to the end of the line (a key id, a session or security
+ * token, a Google or IMDSv2 token), shorter than the whole, which no shape above matched: a hard wrap cut it there.
+ * A quoted-printable soft break (`=`) may follow it.
+ */
+const SHAPE_AT_END =
+  /(?:(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{0,15}|STS\.[A-Za-z0-9]{0,39}|(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz|FQoGZXIvYXdz|AgoJb3JpZ2luX2Vj|AQoDYXdz|CAIS|AQA[A-Z]A)[A-Za-z0-9+/_-]*|ya29\.[A-Za-z0-9._-]*)=?$/;
+/** A key id's piece shorter than this at a line's end is not masked there (`ASIA` may be a word); its rest is. */
+const ID_PIECE_SHOWN = 8;
+
+function shapeAtEnd(text: string): OpenValue | null {
+  if (!/A[KS]IA|ABIA|ACCA|STS\.|IQoJ|FwoG|FQoG|AgoJ|AQoD|CAIS|AQA[A-Z]A|ya29\./.test(text)) return null;
+  const m = SHAPE_AT_END.exec(text);
+  if (!m || !startsToken(text, m.index)) return null;
+  const value = m[0].endsWith('=') && !/^(?:IQoJ|FwoG|FQoG|AgoJ|AQoD|CAIS|AQA)/.test(m[0]) ? m[0].slice(0, -1) : m[0];
+  const end = m.index + value.length;
+  if (/^(?:AKIA|ASIA|ABIA|ACCA|STS\.)/.test(value)) {
+    const kind = value.startsWith('S') ? 'alibaba-sts-access-key-id' : 'aws-access-key-id';
+    const quiet = value.length < ID_PIECE_SHOWN;
+    return { start: m.index, end, value, min: 20, literal: false, kind, ...(quiet ? { quiet } : {}) };
+  }
+  return { start: m.index, end, value, min: 0, literal: false, kind: tokenKind(value) };
 }
 
 function tokenKind(v: string): SecretKind {
+  if (v.startsWith('ya2')) return 'gcp-access-token';
+  if (v.startsWith('AQA')) return 'aws-imdsv2-session-token';
   return v.startsWith('CAIS') ? 'alibaba-sts-security-token' : 'aws-session-token';
 }
 

@@ -204,7 +204,9 @@ export class Masker {
     if (this.state.namedField?.line === this.state.line) return false;
     if (this.viewCarry !== null || this.viewTail !== null || this.viewPem !== null) return false;
     if (this.scalar !== null) return false;
-    return !encoded && !known && !mayHoldSecret(block);
+    // A hard wrap may cut every marker of a document (`AS` / `IA…`, `Sec` / `retAccessKey`): read with its lines
+    // joined, the block shows them again.
+    return !encoded && !known && !mayHoldSecret(block) && !mayHoldSecret(joinLines(block));
   }
 
   /** Account for `n` lines passed through unchanged after `canSkip`. */
@@ -260,7 +262,8 @@ export class Masker {
       if (stream) this.report(line, m);
     }
     // A quoted-printable soft line break (`=` at a mail line's end) inside a key's name is no part of it.
-    const tail = this.tail !== null && softBreakInName(this.tail) ? this.tail.slice(0, -1) : this.tail;
+    // A quoted-printable soft line break was taken off the tail when it was kept.
+    const tail = this.tail;
     const before = stream ? (tail ?? '') : '';
     if (stream && tail !== null) {
       const t = tail;
@@ -341,7 +344,9 @@ export class Masker {
       this.viewPem = nextPem;
     }
     let carry: Carry | null = null;
-    if (stream && this.carry) carry = this.continued(text, this.carry, spans);
+    // A quoted-printable soft line break at the end is no part of a value going on over it.
+    const soft = softBreak(text);
+    if (stream && this.carry) carry = this.continued(soft ? text.slice(0, -1) : text, this.carry, spans);
     if (this.known.size > 0)
       for (const p of this.mayHoldKnown(stream) ? this.known.find(text) : []) {
         spans.push({ start: p.start, end: p.end, value: p.secret, layers: [] });
@@ -352,9 +357,12 @@ export class Masker {
     if (stream) this.carry = carry;
     if (stream) {
       this.scalar = this.blockScalar(text, this.scalar, spans, state);
-      this.tail = state.line <= state.awsContextUntil || softBreakInName(text) ? text.slice(-TAIL) : null;
+      const kept = state.line <= state.awsContextUntil || softBreakInName(text) || nameCutAtEnd(text);
+      this.tail = kept ? (soft ? text.slice(0, -1) : text).slice(-TAIL) : null;
       this.wrapCarry(text, spans);
-      if (!this.carry) this.openCarry(text, before, spans, state);
+      // Read as written first: a line's last `=` may be a key's separator (`secret_key=`) as well as a soft break.
+      if (!this.carry && !this.openCarry(text, before, spans, state) && soft)
+        this.openCarry(text.slice(0, -1), before, spans, state);
       let jwt = this.carry || state.jwtLine !== state.line ? -1 : text.lastIndexOf('eyJ');
       // The claims start with `eyJ` too: the JWT starts at its header's.
       if (jwt > 0 && text.charCodeAt(jwt - 1) === 46) jwt = text.lastIndexOf('eyJ', jwt - 2);
@@ -379,25 +387,37 @@ export class Masker {
     if (c.open) {
       let i = c.literal || c.secret === '' || /^[ \t>]/.test(text) ? LEAD.exec(text)![0].length : 0;
       if (c.literal && !/["']/.test(text[i] ?? '')) return null;
-      if (i > 0 && /["']/.test(text[i] ?? '')) i++;
+      // A quote opening the value (after blanks, or right at the start when nothing of the value was seen yet).
+      if ((i > 0 || c.secret === '') && /["']/.test(text[i] ?? '')) i++;
       k = secretRunEnd(text, i);
       // The rest of a token ends the line, or a quote, comma, bracket, blank or escape closes it (not a timestamp's
       // colon).
       if (k === i || (k < text.length && !CLOSES.test(text[k]!))) return null;
+      // A wrapped line that goes on past this one (`k` at a long line's end) may hold only a piece of the rest: a
+      // line of 64 or more, or one exactly as wide as the line the value was cut at (a hard wrap's middle line).
+      const long = k === text.length && text.length >= 64;
+      const middle = k === text.length && c.width !== undefined && text.length === c.width;
       // After blanks, only a run as long as the value's rest is read as it (not the first word of an indented line).
-      if (i > 0 && !c.literal && k - i < Math.max(16, (c.min ?? 0) - c.secret.length)) return null;
+      if (i > 0 && !c.literal && !middle && k - i < Math.max(16, (c.min ?? 0) - c.secret.length)) return null;
       const whole = c.secret + text.slice(i, k);
-      // A wrapped line that goes on past this one (`k` at a long line's end) may hold only a piece of the rest.
-      if (!c.literal && !(k === text.length && text.length >= 64) && !restShaped(c, text.slice(i, k), whole))
-        return null;
+      // A middle line shorter than the whole value is taken as it is; past its length, the whole's shape decides.
+      const taken = long || (middle && (!c.min || whole.length < c.min));
+      if (!c.literal && !taken && !restShaped(c, text.slice(i, k), whole)) return null;
       // A token found whole at a long line's end has no known length: a word opening a sentence is not its rest.
       if (!c.literal && PROSE_WORD.test(text.slice(i, k)) && PROSE_GOES_ON.test(text.slice(k))) return null;
       // The rest's mask shows nothing the first part's did not (or, when that part was short, the whole's ends).
       spans.push({ start: i, end: k, value: c.secret.length >= 16 ? c.secret : whole, layers: [] });
       this.known.add(whole);
-      const more = { ...(c.report ? { report: c.report } : {}), secret: whole, at: whole.length, open: true } as const;
+      const more: Carry = {
+        ...(c.report ? { report: c.report } : {}),
+        ...(c.min ? { min: c.min } : {}),
+        secret: whole,
+        at: whole.length,
+        open: true,
+      };
       if (SPLIT_GOES_ON.test(text.slice(k))) return { ...more, literal: true };
-      if (k === text.length && text.length >= 64) return more;
+      if (long) return more;
+      if (middle) return { ...more, width: c.width! };
       if (c.report) this.reportJoined(c.report, decodeSecretText(whole));
       return null;
     }
@@ -446,6 +466,8 @@ export class Masker {
     const kind = joinedValueKind(r.kind, value);
     if (!kind) return;
     const k = SECRET_KINDS[kind];
+    // As for one found in one piece: an AWS key id or secret key opens the context of its document's `Token`.
+    if (k.provider === 'aws') this.state.awsContextUntil = Math.max(this.state.awsContextUntil, this.state.line + 12);
     this.report(r.line, { kind, provider: k.provider, live: k.live, start: r.start, end: r.start, value });
   }
 
@@ -517,18 +539,19 @@ export class Masker {
    * A secret key's value cut short by the end of the line (a logger wrapped it): what is here is masked, and the
    * run of secret characters that opens the next line is its rest.
    */
-  private openCarry(text: string, before: string, spans: MaskSpan[], state: DetectState): void {
+  private openCarry(text: string, before: string, spans: MaskSpan[], state: DetectState): boolean {
     const open = openValueAtEnd(before + text, state);
-    if (!open) return;
+    if (!open) return false;
     const start = Math.max(0, open.start - before.length);
     const end = open.end - before.length;
     // A secret found there already (a token's shape) is reported as such; only a value no shape matched is joined.
     const foundHere = spans.some(
       (s) => s.kind !== undefined && s.layers.length === 0 && s.end > start && s.start < end,
     );
-    if (start < end) spans.push({ start, end, value: open.value, layers: [] });
-    this.carry = carryOf(open);
+    if (start < end && !open.quiet) spans.push({ start, end, value: open.value, layers: [] });
+    this.carry = carryOf(open, text.length);
     if (!foundHere) this.carry.report = { kind: open.kind, line: state.line, start };
+    return true;
   }
 
   /** A secret found by its shape right at the end of a long line may be cut by wrapping: remember where it stops. */
@@ -536,11 +559,15 @@ export class Masker {
     if (this.carry) return;
     for (const s of spans) {
       if (s.end !== text.length || s.layers.length > 0) continue;
-      // A short line ends where its writer chose, unless the token is shorter than any whole one of its kind.
-      if (text.length < 64 && !(s.kind === 'gcp-access-token' && s.value.length < GCP_TOKEN_MIN)) continue;
+      // A short line ends where its writer chose, unless the token is shorter than any whole one of its kind, or a
+      // hard wrap at the line's width cut it (then only a next line of that width, or a shaped rest, goes on it).
+      const gcpCut = s.kind === 'gcp-access-token' && s.value.length < GCP_TOKEN_MIN;
+      if (text.length < MIN_WRAP || (text.length < 64 && !gcpCut && s.kind === undefined)) continue;
       const written = text.slice(s.start, s.end);
-      if (s.kind && OPEN_ENDED.has(s.kind) && written === s.value && secretChar(text.charCodeAt(text.length - 1)))
+      if (s.kind && OPEN_ENDED.has(s.kind) && written === s.value && secretChar(text.charCodeAt(text.length - 1))) {
         this.carry = { secret: s.value, at: s.value.length, open: true };
+        if (text.length < 64) this.carry.width = text.length;
+      }
     }
   }
 }
@@ -573,10 +600,25 @@ interface Carry {
   literal?: boolean;
   /** A key's value no shape matched on its line: reported, once whole, as the secret its key names. */
   report?: { kind: OpenValue['kind']; line: number; start: number };
+  /**
+   * The length of the line the value was cut at: a hard wrap (a terminal, `fold`, a logger's fixed width) makes every
+   * line of the value but its last this long, so a next line as long and made only of the value's characters is
+   * its middle, and the value goes on after it.
+   */
+  width?: number;
 }
 
-function carryOf(open: OpenValue): Carry {
-  return { secret: open.value, at: open.value.length, open: true, min: open.min, literal: open.literal };
+/**
+ * The narrowest hard wrap whose middle lines are read as a value's: a line of 16 secret characters or more is no
+ * word of prose (few words are that long), while a narrower one could be a word or a short identifier on its own
+ * line. At narrower widths a value cut into pieces of fewer than 16 characters a line is not joined (a limit).
+ */
+const MIN_WRAP = 16;
+
+function carryOf(open: OpenValue, width?: number): Carry {
+  const c: Carry = { secret: open.value, at: open.value.length, open: true, min: open.min, literal: open.literal };
+  if (width !== undefined && width >= MIN_WRAP) c.width = width;
+  return c;
 }
 
 /**
@@ -612,8 +654,19 @@ const KEY_NAMES = [
   'securitytoken',
   'accesskeyid',
   'awsaccesskeyid',
+  'accesstoken',
 ];
 const SOFT_BREAK_AFTER_WORD = /([A-Za-z][A-Za-z_-]{1,30})=$/;
+
+/**
+ * True when `line` ends with a quoted-printable soft line break: an `=` after the start of a secret key's name (below),
+ * or closing a line as long as quoted-printable makes them (76 characters, or up to 3 fewer where an `=XX` escape
+ * would have been cut).
+ */
+function softBreak(line: string): boolean {
+  if (line.charCodeAt(line.length - 1) !== 61) return false;
+  return (line.length >= 73 && line.length <= 76) || softBreakInName(line);
+}
 
 /**
  * True when `line` ends with a quoted-printable soft line break (`=`) right after the start of a secret key's name
@@ -625,6 +678,25 @@ function softBreakInName(line: string): boolean {
   if (!m) return false;
   const word = m[1]!.toLowerCase().replace(/[_-]/g, '');
   return KEY_NAMES.some((k) => k.length > word.length && k.startsWith(word));
+}
+
+const WORD_AT_END = /(?:^|[^A-Za-z0-9])([A-Za-z][A-Za-z_-]{0,30})["']?=?$/;
+
+/**
+ * True when a line as wide as a hard wrap's ends with a secret key's name or the start of one (`"SecretAcc`,
+ * `export AWS_SESSION`): a wrap may have cut the name, and its rest, the separator and the value open the next line.
+ */
+function nameCutAtEnd(line: string): boolean {
+  if (line.length < MIN_WRAP) return false;
+  const m = WORD_AT_END.exec(line.length > 40 ? line.slice(-40) : line);
+  if (!m) return false;
+  const word = m[1]!.toLowerCase().replace(/[_-]/g, '');
+  return word !== '' && KEY_NAMES.some((k) => k.startsWith(word));
+}
+
+/** `block` with its line ends (and quoted-printable soft breaks before them) taken out. */
+function joinLines(block: string): string {
+  return block.indexOf('\n') < 0 ? block : block.replace(/=?\r?\n/g, '');
 }
 
 /** A whole AWS or Alibaba STS key id (the shape `OPEN_KEY_ID_RE` starts). */
