@@ -5,6 +5,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { NatsClientOptions } from '../adapters/fleet/nats-connection.ts';
 import { checkServerUrl } from '../adapters/fleet/server-url.ts';
 import type { PublishSettings } from '../app/fleet-publishing.ts';
 import type { FleetSource } from '../core/fleet/contract.ts';
@@ -118,26 +119,33 @@ export function defaultStateDir(): string {
   return join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'imdsguard');
 }
 
-/** The settings of --publish, or undefined when the command does not publish. */
-export function publishSettings(
+/**
+ * The settings of --publish, or undefined when the command does not publish. The NATS files are read and checked
+ * here (the client is loaded only when a command publishes).
+ */
+export async function publishSettings(
   f: PublishFlags,
   source: FleetSource,
   stateDir = defaultStateDir(),
-): PublishSettings | undefined {
+): Promise<PublishSettings | undefined> {
   if (!f.publish || f.publish.length === 0) {
     if (f.createStream || f.outbox || f.publishRequired)
       process.stderr.write('imdsguard: --create-stream, --outbox and --publish-required only matter with --publish\n');
     return undefined;
   }
   const password = process.env.IMDSGUARD_NATS_PASSWORD;
+  const nats: NatsClientOptions = {
+    servers: f.publish,
+    ...(f.natsCreds ? { credsFile: f.natsCreds } : {}),
+    ...(f.natsUser ? { user: f.natsUser } : {}),
+    ...(password ? { password } : {}),
+    ...(f.natsTlsCa ? { tlsCaFile: f.natsTlsCa } : {}),
+  };
+  // A credentials or CA file that cannot be read, or is not one, is a configuration error (exit 2) before any input
+  // is read: not a broker outage, which publishing rides out with its outbox.
+  (await import('../adapters/fleet/nats-connection.ts')).natsConnectionOptions(nats);
   return {
-    nats: {
-      servers: f.publish,
-      ...(f.natsCreds ? { credsFile: f.natsCreds } : {}),
-      ...(f.natsUser ? { user: f.natsUser } : {}),
-      ...(password ? { password } : {}),
-      ...(f.natsTlsCa ? { tlsCaFile: f.natsTlsCa } : {}),
-    },
+    nats,
     ...(f.hostId ? { hostId: f.hostId } : {}),
     ...(f.account ? { account: f.account } : {}),
     ...(f.region ? { region: f.region } : {}),

@@ -2,6 +2,7 @@
  * Connecting to the NATS servers of fleet mode, the same way for every sensor and the hub: several servers, a
  * credentials file (JWT + NKey seed), a user and password, a CA for TLS; reconnecting for ever.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   type Authenticator,
@@ -25,6 +26,27 @@ export interface NatsClientOptions {
   name?: string;
 }
 
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/**
+ * Node's TLS takes a CA bundle without a certificate in it, or with a broken one, and only fails at the handshake
+ * ("unable to get local issuer certificate"): check that it holds certificates, each one well formed.
+ */
+function checkCaBundle(pem: string, file: string): void {
+  const certs = pem.match(PEM_CERT) ?? [];
+  if (certs.length === 0) throw new ImdsguardError('E_CONFIG', `The TLS CA "${file}" holds no PEM certificate`);
+  for (const [i, c] of certs.entries()) {
+    try {
+      new X509Certificate(c);
+    } catch (e) {
+      throw new ImdsguardError(
+        'E_CONFIG',
+        `The TLS CA "${file}": certificate ${i + 1} is not a valid certificate: ${(e as Error).message}`,
+      );
+    }
+  }
+}
+
 /** The client options, with every file read now so that a wrong path fails at start, naming the file. */
 export function natsConnectionOptions(o: NatsClientOptions): NodeConnectionOptions {
   const auth: Authenticator[] = [];
@@ -35,7 +57,18 @@ export function natsConnectionOptions(o: NatsClientOptions): NodeConnectionOptio
     } catch (e) {
       throw new ImdsguardError('E_CONFIG', `Cannot read NATS credentials "${o.credsFile}": ${(e as Error).message}`);
     }
-    auth.push(credsAuthenticator(creds));
+    const authenticator = credsAuthenticator(creds);
+    // The file is only parsed when the server asks for a signature: sign a nonce now, so that a file that is not a
+    // credentials file is a configuration error at start, naming it, rather than a connection that never succeeds.
+    try {
+      authenticator('imdsguard-check');
+    } catch (e) {
+      throw new ImdsguardError(
+        'E_CONFIG',
+        `NATS credentials "${o.credsFile}" are not a credentials file (a JWT and an NKey seed): ${(e as Error).message}`,
+      );
+    }
+    auth.push(authenticator);
   }
   let ca: string | undefined;
   if (o.tlsCaFile) {
@@ -44,6 +77,7 @@ export function natsConnectionOptions(o: NatsClientOptions): NodeConnectionOptio
     } catch (e) {
       throw new ImdsguardError('E_CONFIG', `Cannot read the TLS CA "${o.tlsCaFile}": ${(e as Error).message}`);
     }
+    checkCaBundle(ca, o.tlsCaFile);
   }
   const tls = ca !== undefined || o.servers.some((s) => s.startsWith('tls:'));
   return {

@@ -129,7 +129,7 @@ The outbox defaults to outbox-agent.sqlite in --state; the publish counts and th
         import('../../app/agent-sensors.ts'),
       ]);
       const log = pino({ level: f.logLevel, base: { component: 'agent' } }, pino.destination({ dest: 2, sync: true }));
-      const publish = publishSettings(f, 'agent', f.state);
+      const publish = await publishSettings(f, 'agent', f.state);
       const code = await runAgent({
         ...(publish ? { publish } : {}),
         sensor: assertSensorName(f.sensor),

@@ -65,7 +65,7 @@ ${PUBLISH_HELP}`,
         ...opts.inventory,
         ...(opts.awsIpRanges ? [opts.awsIpRanges] : []),
       ]);
-      const publish = publishSettings(opts, 'cloudtrail');
+      const publish = await publishSettings(opts, 'cloudtrail');
       const output = await openSink(opts.format, opts.output, { wholeRun: true });
       const publishing = publish
         ? (await import('../../app/fleet-publishing.ts')).FleetPublishing.start(publish, 'cloudtrail', (m) =>

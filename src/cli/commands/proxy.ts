@@ -180,7 +180,7 @@ The publish counts and the outbox backlog are on /metrics (imdsguard_publish_*, 
       if (!f.policy) throw new ImdsguardError('E_USAGE', 'proxy needs --policy FILE');
       const [{ pino }, { runProxy }] = await Promise.all([import('pino'), proxyApp()]);
       const log = pino({ level: f.logLevel, base: { name: 'imdsguard-proxy' } }, pino.destination(2));
-      const publish = publishSettings(f, 'proxy');
+      const publish = await publishSettings(f, 'proxy');
       const signal = await runProxy({
         ...(publish ? { publish } : {}),
         policyFile: f.policy,

@@ -35,7 +35,7 @@ export async function runScanJobs(inputs: string[], flags: ScanFlags): Promise<v
 async function dispatch(inputs: string[], flags: ScanFlags, signal: AbortSignal, warn: (m: string) => void) {
   const { dispatchScanJobs, describeDispatch } = await import('../../app/scan-dispatch.ts');
   // Only the connection settings matter here: a dispatch has no outbox (it waits for each job's acknowledgement).
-  const s = publishSettings(flags, 'scan')!;
+  const s = (await publishSettings(flags, 'scan'))!;
   const outcome = await dispatchScanJobs({
     inputs,
     nats: s.nats,
@@ -56,7 +56,7 @@ async function work(inputs: string[], flags: ScanFlags, signal: AbortSignal, war
     import('../../app/scan-worker.ts'),
     import('../../app/fleet-publishing.ts'),
   ]);
-  const settings = publishSettings(flags, 'scan')!;
+  const settings = (await publishSettings(flags, 'scan'))!;
   // Several workers on one host must not share an outbox (each would wait for the other's findings), and none needs
   // the one a dead worker left: a job is acknowledged only once its findings are, so that job is scanned again.
   const ownOutbox = !flags.outbox;

@@ -170,7 +170,7 @@ queue could not be reached. A worker exits like scan (0, 1 with findings, 2 when
         if (flags.output) await refuseOutputAmongInputs(flags.output, paths);
         else await refuseStdoutAmongInputs(paths);
       }
-      const publish = publishSettings(flags, 'scan');
+      const publish = await publishSettings(flags, 'scan');
       const output = await openSink(flags.format, flags.output, { wholeRun: true });
       const tty = Boolean(process.stderr.isTTY) && flags.progress;
       const warn = (m: string) => {
