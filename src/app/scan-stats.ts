@@ -96,6 +96,7 @@ export class ScanStats {
         `  interrupted by ${this.interruptedBy}${this.notRead.length > 0 ? `; not read: ${this.notRead.join(', ')}` : ''}`,
       );
     if (this.inputsFailed.length > 0) lines.push(`  inputs not read: ${this.inputsFailed.join(', ')}`);
+    if (this.inputsCut.length > 0) lines.push(`  inputs read in part: ${this.inputsCut.map((c) => c.file).join(', ')}`);
     lines.push(
       `  lines skipped: ${this.skippedTotal}${this.skipped.size > 0 ? ` (${[...this.skipped].map(([k, v]) => `${k}: ${v}`).join('; ')})` : ''}`,
     );

@@ -47,6 +47,14 @@ const CHUNK_BYTES = 120 << 10;
 
 const STDIN_NAME = '-';
 
+/** Empty lines (CRLF ones too) in a chunk of whole lines: each is a line end after a line end, or at the start. */
+function blankLines(buf: Buffer): number {
+  let n = buf[0] === 10 || (buf[0] === 13 && buf[1] === 10) ? 1 : 0;
+  for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n', i + 1)) n++;
+  for (let i = buf.indexOf('\n\r\n'); i >= 0; i = buf.indexOf('\n\r\n', i + 1)) n++;
+  return n;
+}
+
 /** A line is binary garbage when it holds NUL or mostly control bytes. */
 function isBinary(b: Buffer): boolean {
   if (b.indexOf(0) >= 0) return true;
@@ -81,6 +89,16 @@ class InputScanner {
   private readonly stats: ScanStats;
 
   private readonly places: QuickPlaces;
+  /**
+   * With a forced --log-format, whether this input is read at all: its lines the format rejected, those it read as a
+   * record, and, while no line was read as one, the lines seen, blank and skipped for another reason (the prefilter
+   * never parses most lines, so an input is known to hold no record only once every line is accounted for).
+   */
+  private rejected = 0;
+  private accepted = 0;
+  private seen = 0;
+  private blank = 0;
+  private skippedOther = 0;
 
   constructor(name: string, cfg: ScanConfig, stats: ScanStats) {
     this.name = name;
@@ -155,6 +173,7 @@ class InputScanner {
 
   skip(reason: string, line: number, detail = reason): void {
     this.stats.skip(reason);
+    if (reason !== `not ${this.cfg.logFormat}`) this.skippedOther++;
     this.warn(reason, line, `skipped: ${detail}`);
   }
 
@@ -179,9 +198,11 @@ class InputScanner {
     const r = d.result;
     if (r.kind !== 'event') await this.rawRules(text, line, d.format);
     if (r.kind === 'nomatch') {
+      this.rejected++;
       this.skip(`not ${this.cfg.logFormat}`, line, `line does not match --log-format ${this.cfg.logFormat}`);
       return;
     }
+    this.accepted++;
     if (r.kind === 'ignore') {
       this.stats.note(r.reason);
       return;
@@ -320,6 +341,7 @@ class InputScanner {
     try {
       for await (const c of chunkLines(source, this.cfg.maxLineBytes, CHUNK_BYTES)) {
         if ('overlong' in c) {
+          this.seen++;
           this.stats.linesRead++;
           this.stats.bytesRead += c.bytes;
           this.skip(
@@ -329,6 +351,10 @@ class InputScanner {
           );
           this.lastLine = c.line;
         } else {
+          if (this.cfg.logFormat !== 'auto' && this.accepted === 0) {
+            this.seen += c.lines;
+            this.blank += blankLines(c.buf);
+          }
           await this.chunk(c);
           this.lastLine = c.firstLine + c.lines - 1;
         }
@@ -340,6 +366,19 @@ class InputScanner {
       // A stop in the middle of an input: say where (a followed file is only ever stopped, never complete).
       if (stopped && !this.cfg.follow) this.stats.notRead.push(`${this.name} (after line ${this.lastLine})`);
       for (const rule of this.cfg.rules) if (rule.flush) await this.emit(rule.flush(this.name));
+      // An input none of whose lines fits the forced format was not read as a log at all (the wrong file, or the wrong
+      // --log-format): an input error like a missing file, not a few bad lines counted in the summary.
+      if (
+        !stopped &&
+        this.rejected > 0 &&
+        this.accepted === 0 &&
+        this.rejected + this.blank + this.skippedOther >= this.seen
+      ) {
+        this.stats.inputsFailed.push(this.name);
+        this.cfg.warn(
+          `${this.name}: not read: none of its ${this.rejected} line(s) matches --log-format ${this.cfg.logFormat}`,
+        );
+      }
     } catch (e) {
       // The output failing is no input's fault: it ends the whole scan.
       if (e instanceof ImdsguardError && e.code === 'E_SINK_IO') throw e;

@@ -121,8 +121,9 @@ eve.json http events), text (whole line as free text).
 
 Findings go to stdout (one per verdict per line: rule ssrf-metadata or ssrf-internal, with origin.file and
 origin.line); the summary, per-client grouping and warnings go to stderr.
-Exit code: 0 nothing at or above --fail-on; 1 findings; 2 an input could not be read at all, or a usage error (the
-other inputs are still scanned and -o still written); 3 the output could not be written (or, with --publish-required, findings were left
+Exit code: 0 nothing at or above --fail-on; 1 findings; 2 an input could not be read whole (missing, a truncated
+gzip, no line in the forced --log-format), or a usage error (the findings of what was read, and of the other inputs,
+are still written); 3 the output could not be written (or, with --publish-required, findings were left
 unacknowledged); 128+n stopped by signal n (SIGINT 130, SIGTERM 143, SIGHUP 129), after writing the findings so far.
 ${PUBLISH_HELP}
 
@@ -137,8 +138,10 @@ Examples:
   imdsguard scan --worker --drain --publish nats://hub1:4222 -o /dev/null      # on each scanning host
 
 Distributed scanning (--dispatch, --worker): see docs/fleet.md. --dispatch prints how many jobs were queued and how
-many the queue already held (same path and content); it exits 0, 2 when an input could not be read, 3 when the
-queue could not be reached. A worker exits like scan (0, 1 with findings, 2 when it dead-lettered a job, 3).`,
+many the queue already held (same path and content); it exits 0, 2 when an input could not be read or on a
+configuration error (a --nats-creds or --nats-tls-ca file that cannot be read or is not one), 3 when the queue could
+not be reached. A worker exits like scan (0, 1 with findings, 2 when it dead-lettered a job or on a configuration
+error, 3).`,
     )
     .action(async (inputs: string[], flags: ScanFlags) => {
       if (flags.dispatch || flags.worker) {
@@ -182,14 +185,18 @@ queue could not be reached. A worker exits like scan (0, 1 with findings, 2 when
         : undefined;
       const sink = publishing ? publishing.tee(output) : output;
       let atOrAbove = 0;
+      const stats = { ref: undefined as undefined | ScanStats };
       const ac = new AbortController();
       const findingsCode = () => (atOrAbove > 0 && !flags.exitZero ? EXIT.findings : EXIT.ok);
+      // An input not read, or not read to its end (a truncated gzip), is an input error: it outranks findings, as in
+      // every other command, and the findings of what was read are written all the same.
+      const inputCode = (s: Pick<ScanStats, 'inputsFailed' | 'inputsCut'> | undefined) =>
+        s && (s.inputsFailed.length > 0 || s.inputsCut.length > 0) ? EXIT.error : findingsCode();
       // SIGINT, SIGTERM, SIGHUP: stop reading, write what was found, say what was not read, exit 128+n. A closed pipe
       // (`scan … | head`) ends the scan quietly, like any Unix filter; the exit code still says whether findings were seen.
-      const stopHooks = whileRunning({ onStop: () => ac.abort(), closedPipeCode: findingsCode });
+      const stopHooks = whileRunning({ onStop: () => ac.abort(), closedPipeCode: () => inputCode(stats.ref) });
       const started = process.hrtime.bigint();
       const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6;
-      const stats = { ref: undefined as undefined | { linesRead: number; bytesRead: number; findings: number } };
       const timer = tty
         ? setInterval(() => {
             const s = stats.ref;
@@ -252,7 +259,6 @@ queue could not be reached. A worker exits like scan (0, 1 with findings, 2 when
       // A stopped read may still sit in the thread pool (a FIFO nobody writes to): end now, not when it returns.
       if (stopCode !== undefined) process.exit(stopCode);
       else if (publish?.required && (published?.left ?? 0) > 0) process.exitCode = EXIT.output;
-      else if (result.inputsFailed.length > 0) process.exitCode = EXIT.error;
-      else process.exitCode = findingsCode();
+      else process.exitCode = inputCode(result);
     });
 }
