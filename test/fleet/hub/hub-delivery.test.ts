@@ -167,7 +167,7 @@ describe('hub delivery to every sink', { skip, timeout: 120_000 }, () => {
       assert.match(metrics, /imdsguard_hub_delivered_total\{reader="pg"\} 120/);
       assert.match(metrics, /imdsguard_hub_failed_total\{reader="splunk",outcome="retry"\} \d+/);
       assert.match(metrics, /imdsguard_hub_failed_total\{reader="elastic",outcome="dead_letter"\} 1/);
-      // The lag is read from the consumer after each fetch, so the last acknowledgements show at the reader's next one.
+      // The lag is read from the server once a batch's acknowledgements are confirmed, just after its delivered count.
       await waitFor('pg lag back to 0', async () =>
         /imdsguard_hub_lag_messages\{reader="pg"\} 0\n/.test(await metricsText()),
       );

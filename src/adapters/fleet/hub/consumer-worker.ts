@@ -4,7 +4,7 @@
  * max deliver hand a message to the dead letters. Readers share nothing but the connection, so a slow or failing
  * one never holds the others back.
  */
-import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { headers } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { decodeEnvelope, envelopeMsgId, FINDINGS_STREAM } from '../../../core/fleet/contract.ts';
@@ -92,22 +92,28 @@ export class ConsumerWorker {
 
   private async loop(): Promise<void> {
     const { o } = this;
+    // Taken once, and again only after a failure (the consumer may have been recreated while the server restarted):
+    // getting it costs a request to the server at each fetch for nothing.
+    let c: Consumer | undefined;
     while (!this.abort.signal.aborted) {
       try {
-        const c = await o.js.consumers.get(FINDINGS_STREAM, o.consumer);
+        c ??= await o.js.consumers.get(FINDINGS_STREAM, o.consumer);
         const iter = await c.fetch({ max_messages: o.batch, expires: o.expiresMs ?? 1000 });
         const msgs: JsMsg[] = [];
         for await (const m of iter) msgs.push(m);
         if (msgs.length > 0) await this.process(msgs);
-        // Messages handed over but not acknowledged yet count as lag too: a sink that refuses everything has a
+        // Asked of the server now, after this batch's acknowledgements were taken (process waits for that), not the
+        // copy cached when the consumer was got: the lag then says where this reader is, not where it was one fetch
+        // ago. Messages handed over but not acknowledged yet count as lag too: a sink that refuses everything has a
         // backlog even though the consumer has nothing new to hand out.
-        const info = await c.info(true);
+        const info = await c.info();
         o.counters.lag(info.num_pending + info.num_ack_pending);
         this.failures = 0;
         this.fetchFailingSinceMs = undefined;
       } catch (e) {
         // Broker gone, consumer not found while the server restarts, a timeout: wait and fetch again. The client
         // reconnects by itself; unacknowledged messages come back after ack_wait.
+        c = undefined;
         this.failures++;
         this.fetchFailingSinceMs ??= Date.now();
         this.lastError = maskText((e as Error).message, this.masker);
@@ -147,12 +153,13 @@ export class ConsumerWorker {
     let delivered = 0;
     let retried = 0;
     let reason = '';
+    const accepted: JsMsg[] = [];
     for (let i = 0; i < batch.length; i++) {
       const { m, d } = batch[i]!;
       const r = results[i]!;
       if (r.ok) {
         this.recent.add(d.id);
-        m.ack();
+        accepted.push(m);
         delivered++;
       } else if (!r.retry || m.info.deliveryCount >= o.maxDeliver) {
         o.log.warn({ reader: o.reader, id: d.id, tries: m.info.deliveryCount, reason: r.reason }, 'giving up');
@@ -165,6 +172,7 @@ export class ConsumerWorker {
         reason = r.reason;
       }
     }
+    await this.ackAll(accepted);
     if (delivered > 0) {
       o.counters.delivered(delivered);
       this.consecutiveFailures = 0;
@@ -174,6 +182,22 @@ export class ConsumerWorker {
       this.failed(maskText(reason, this.masker));
     }
     if (retried > 0) this.logRetries(retried, reason);
+  }
+
+  /**
+   * Acknowledge what the sink took, after the batch's naks and dead letters. The server takes a connection's
+   * acknowledgements in order, so a confirmed last one means all were taken: the consumer's state read next counts
+   * them. An unconfirmed one (a timeout, a reconnect) is no loss: the message comes back and `recent` acknowledges it.
+   */
+  private async ackAll(msgs: readonly JsMsg[]): Promise<void> {
+    const last = msgs.at(-1);
+    if (!last) return;
+    for (const m of msgs) if (m !== last) m.ack();
+    try {
+      await last.ackAck({ timeout: 2_000 });
+    } catch (e) {
+      this.o.log.warn({ reader: this.o.reader, err: maskText((e as Error).message, this.masker) }, 'ack not confirmed');
+    }
   }
 
   /** Failures in a row (fetches or deliveries) and since when, for /healthz. */
