@@ -9,6 +9,7 @@ import { hashFile, ScanJobQueue } from '../adapters/fleet/scan-jobs.ts';
 import { expandInputs } from '../adapters/sources/expand-inputs.ts';
 import { ImdsguardError } from '../core/errors.ts';
 import { FLEET_CONTRACT_VERSION, type FleetHost, SCAN_JOBS_STREAM, type ScanJob } from '../core/fleet/contract.ts';
+import { maskText } from '../core/secrets/masker.ts';
 
 export interface DispatchSettings {
   inputs: string[];
@@ -69,6 +70,14 @@ export async function dispatchScanJobs(s: DispatchSettings): Promise<DispatchOut
       if (s.signal?.aborted || failure) {
         out.notQueued = paths.length - i;
         break;
+      }
+      // The job leaves the host with its path, and a worker must open that path as it is: a path the masker would
+      // change (a key id in a file or directory name) cannot be queued masked nor sent raw. Named masked, not queued.
+      const shown = maskText(path);
+      if (shown !== path) {
+        out.failed.push(shown);
+        s.warn(`${shown}: not queued: its path holds a credential (masked here); scan that file on this host`);
+        continue;
       }
       let content: { sha256: string; size: number };
       try {

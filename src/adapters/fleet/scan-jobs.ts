@@ -161,7 +161,11 @@ export class ScanJobQueue {
     h.set('Imdsguard-Stream-Seq', String(m.info.streamSequence));
     // The same job dead-lettered twice (a worker killed between these two steps) is kept once.
     const msgID = `${m.info.streamSequence}-${createHash('sha256').update(m.data).digest('hex').slice(0, 24)}`;
-    await this.js.publish(SCAN_DEAD_SUBJECT, m.data, { headers: h, msgID, timeout: 5_000 });
+    // The job as it was, unless it holds a credential (a path queued by another publisher, or an older imdsguard):
+    // the dead letters are kept for 30 days and read by people, so the job goes through the masker too.
+    const raw = m.string();
+    const masked = maskText(raw);
+    await this.js.publish(SCAN_DEAD_SUBJECT, masked === raw ? m.data : masked, { headers: h, msgID, timeout: 5_000 });
     await m.ackAck();
   }
 
