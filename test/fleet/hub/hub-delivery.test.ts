@@ -3,6 +3,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
 import { envelopeMsgId } from '../../../src/core/fleet/contract.ts';
 import { createFindingsStream, NatsServer, natsUnavailable } from '../nats-server.ts';
 import { FakeElasticsearch } from './fake-elasticsearch.ts';
@@ -88,7 +89,10 @@ describe('hub delivery to every sink', { skip, timeout: 120_000 }, () => {
     es.reject = (d) => (d as { imdsguard?: { id?: string } }).imdsguard?.id === refused.finding.id;
     await publish(nats.url, first);
     const file = writeConfig(tmp.dir, config());
-    const hub = await startHub(file, env, { metricsPort: 0 });
+    // The hub's log, for a failure's message.
+    const hubLog: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => hubLog.push(l.trim()) });
+    const hub = await startHub(file, env, { metricsPort: 0, log });
     try {
       await waitFor('some deliveries', () => hec.indexed.length >= 10);
       // The broker dies mid-stream and comes back on the same store; more findings arrive after.
@@ -160,8 +164,19 @@ describe('hub delivery to every sink', { skip, timeout: 120_000 }, () => {
       }
       const metricsText = async () => (await fetch(`http://127.0.0.1:${hub.metricsPort}/metrics`)).text();
       // A dead letter the broker's restart kept from being published is tried again: wait for it to land.
-      await waitFor('the refused document dead-lettered', async () =>
-        /imdsguard_hub_failed_total\{reader="elastic",outcome="dead_letter"\} 1/.test(await metricsText()),
+      await waitFor(
+        'the refused document dead-lettered',
+        async () =>
+          /imdsguard_hub_failed_total\{reader="elastic",outcome="dead_letter"\} 1\n/.test(await metricsText()),
+        30_000,
+        async () =>
+          `${(await metricsText())
+            .split('\n')
+            .filter((l) => /reader="elastic"/.test(l))
+            .join('; ')}; hub log: ${hubLog
+            .filter((l) => /dead letter|giving up/.test(l))
+            .slice(-5)
+            .join(' | ')}`,
       );
       const metrics = await metricsText();
       assert.match(metrics, /imdsguard_hub_delivered_total\{reader="pg"\} 120/);

@@ -63,6 +63,8 @@ export class ConsumerWorker {
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private readonly recent = new RecentIds(200_000);
+  /** Dead letters counted: one published again (its termination lost) is not counted twice. */
+  private readonly deadCounted = new RecentIds(10_000);
   private failures = 0;
   /** Last error, for /healthz. */
   lastError: string | undefined;
@@ -243,12 +245,15 @@ export class ConsumerWorker {
       o.counters.deadLettered(1, true);
       return;
     }
+    const msgID = `${o.reader}-${m.info.stream}-${m.info.streamSequence}`;
     try {
       const h = headers();
       h.set('Imdsguard-Reader', o.reader);
       h.set('Imdsguard-Reason', reason.slice(0, 500).replace(/[\r\n]/g, ' '));
       h.set('Imdsguard-Stream-Seq', String(m.info.streamSequence));
-      await o.js.publish(`${o.deadLetter}.${o.reader}`, m.data, { headers: h, timeout: 2_000 });
+      // A publish the server stored but whose acknowledgement was lost (a broker restart, a busy server) is tried
+      // again: the message id makes the second one a duplicate the server drops, so each finding is one dead letter.
+      await o.js.publish(`${o.deadLetter}.${o.reader}`, m.data, { headers: h, msgID, timeout: 2_000 });
     } catch (e) {
       // Nothing took the dead letter (its stream deleted, the server busy): the message stays with this reader and
       // comes back later, rather than being lost.
@@ -263,6 +268,7 @@ export class ConsumerWorker {
       return;
     }
     m.term();
-    o.counters.deadLettered(1, false);
+    if (!this.deadCounted.has(msgID)) o.counters.deadLettered(1, false);
+    this.deadCounted.add(msgID);
   }
 }
