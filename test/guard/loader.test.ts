@@ -2,7 +2,7 @@
  * Loader hooks registered at run time: `module.register()` runs the hooks module's top level on the loader thread,
  * where the guard was never installed. A guarded process (the built guard, as users run it) registers a hooks module
  * whose top level connects to the managed identity endpoint on loopback (Azure Arc, 127.0.0.1:40342): unguarded it
- * reaches the port (ECONNREFUSED, nothing listens), and in block mode `register` is refused before it runs.
+ * reaches the port (ECONNREFUSED where nothing listens), and in block mode `register` is refused before it runs.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -71,7 +71,8 @@ console.log(JSON.stringify({ register: outcome, findings }));
     const r = await run('monitor');
     assert.equal(r.register, 'registered', JSON.stringify(r));
     assert.deepEqual(r.findings, ['guard-loader-hooks audit']);
-    // Unguarded there, as monitor mode says: the port was reached.
-    assert.equal(r.hooks, 'ECONNREFUSED');
+    // Unguarded there, as monitor mode says: the port was reached (refused when nothing listens on it, connected when
+    // something on this machine does; never the guard's refusal).
+    assert.match(r.hooks, /^(ECONNREFUSED|connected)$/);
   });
 });
