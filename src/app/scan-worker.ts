@@ -46,6 +46,8 @@ export interface WorkerOutcome {
   dead: number;
   /** Jobs given back unfinished because the worker was stopped. */
   givenBack: number;
+  /** Jobs done whose file could be read only in part (a truncated gzip): an input error, as for `scan`. */
+  readInPart: number;
   findings: number;
   /** Findings at or above --fail-on. */
   atOrAbove: number;
@@ -59,7 +61,15 @@ const POLL_MS = 1_000;
 export class ScanWorker {
   private readonly s: WorkerSettings;
   private readonly publishing: FleetPublishing;
-  private readonly out: WorkerOutcome = { done: 0, retried: 0, dead: 0, givenBack: 0, findings: 0, atOrAbove: 0 };
+  private readonly out: WorkerOutcome = {
+    done: 0,
+    retried: 0,
+    dead: 0,
+    givenBack: 0,
+    readInPart: 0,
+    findings: 0,
+    atOrAbove: 0,
+  };
   private lastWarning = '';
 
   constructor(s: WorkerSettings) {
@@ -210,6 +220,9 @@ export class ScanWorker {
       // A lost acknowledgement brings the job back after the ack wait: scanned again, nothing new published.
       await m.ackAck().catch(() => false);
       this.out.done++;
+      // A file cut short (a truncated gzip) is done: another try would read the same bytes, and the findings before
+      // the cut are published. It still counts as an input error in the exit code, as it does for scan.
+      if (stats.inputsCut.length > 0) this.out.readInPart++;
       this.s.warn(
         `worker: ${job.path}: ${findings} finding(s), try ${tries}, ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
@@ -258,5 +271,6 @@ export function describeWorker(o: WorkerOutcome): string {
   if (o.retried > 0) parts.push(`${o.retried} failed tries given back`);
   if (o.dead > 0) parts.push(`${o.dead} dead-lettered`);
   if (o.givenBack > 0) parts.push(`${o.givenBack} given back unfinished`);
+  if (o.readInPart > 0) parts.push(`${o.readInPart} read in part`);
   return `imdsguard: worker: ${parts.join(', ')}; ${o.findings} finding(s)\n`;
 }

@@ -91,6 +91,6 @@ async function work(inputs: string[], flags: ScanFlags, signal: AbortSignal, war
       rmSync(f, { force: true });
   // A signal is how a worker without --drain ends: the exit code says what it found, as for scan --follow.
   if (settings.required && published.left > 0) process.exitCode = EXIT.output;
-  else if (outcome.dead > 0) process.exitCode = EXIT.error;
+  else if (outcome.dead > 0 || outcome.readInPart > 0) process.exitCode = EXIT.error;
   else process.exitCode = outcome.atOrAbove > 0 && !flags.exitZero ? EXIT.findings : EXIT.ok;
 }

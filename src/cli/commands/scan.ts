@@ -140,8 +140,8 @@ Examples:
 Distributed scanning (--dispatch, --worker): see docs/fleet.md. --dispatch prints how many jobs were queued and how
 many the queue already held (same path and content); it exits 0, 2 when an input could not be read or on a
 configuration error (a --nats-creds or --nats-tls-ca file that cannot be read or is not one), 3 when the queue could
-not be reached. A worker exits like scan (0, 1 with findings, 2 when it dead-lettered a job or on a configuration
-error, 3).`,
+not be reached. A worker exits like scan (0, 1 with findings, 2 when it dead-lettered a job, read a file only in part or
+met a configuration error, 3).`,
     )
     .action(async (inputs: string[], flags: ScanFlags) => {
       if (flags.dispatch || flags.worker) {
