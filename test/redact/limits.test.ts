@@ -203,3 +203,24 @@ test('limit: a value hard-wrapped at fewer than 16 columns is not joined past it
   assert.notEqual(holdsPiece(m(wrapped(15)), c.awsToken.slice(16)), null);
   assert.equal(holdsPiece(m(wrapped(16)), c.awsToken.slice(16)), null);
 });
+
+test('limit: a value on a line before the line that names it (YAML value then name, an HTML row reversed) is left', () => {
+  const c = generatedCredentials(2500);
+  for (const lines of [
+    [`- value: ${c.awsSecret}`, '  name: AWS_SECRET_ACCESS_KEY'],
+    [`<tr><td>${c.awsSecret}</td>`, '<td>SecretAccessKey</td></tr>'],
+  ]) {
+    const m = new Masker();
+    assert.notEqual(holdsPiece(lines.map((l) => m.line(l)).join('\n'), c.awsSecret), null, lines[0]);
+  }
+});
+
+test('limit: a secret key known only by its key id before it is not joined when a wrap puts them on different lines', () => {
+  // The AWS CLI's text output (`CREDENTIALS <key id> <expiry> <secret> <token>`) wrapped at 40 columns.
+  const c = generatedCredentials(2600);
+  const line = `CREDENTIALS\t${c.awsKeyId}\t2026-12-05T12:00:00+00:00\t${c.awsSecret}\t${c.awsToken}`;
+  const m = new Masker();
+  const out = line.match(/.{1,40}/g)!.map((l) => m.line(l));
+  assert.notEqual(holdsPiece(out.join(''), c.awsSecret), null);
+  assert.equal(holdsPiece(out.join(''), c.awsKeyId), null);
+});

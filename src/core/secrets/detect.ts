@@ -572,6 +572,8 @@ export interface OpenValue {
   kind: SecretKind;
   /** Too short a piece to tell from a word: not masked on its line, only its rest on the next. */
   quiet?: true;
+  /** Prefixes one of which the whole value starts with (a piece cut inside its own prefix, `AS` / `IA…`). */
+  prefixes?: readonly string[];
 }
 
 /**
@@ -619,9 +621,9 @@ function openValueIn(text: string, state: DetectState): OpenValue | null {
       const google = /^ya29\./.test(v) || (v !== '' && 'ya29.'.startsWith(v));
       // A token's own prefix, even cut (`IQoJb3J`), says it is AWS's.
       const cutPrefix = v.length >= 4 && AWS_TOKEN_PREFIXES.some((p) => p.startsWith(v));
-      return (
-        aws || google || cutPrefix || /security[-_]?$/i.test(prefix) || v.startsWith('CAIS') || AWS_TOKEN_PREFIX.test(v)
-      );
+      // Alibaba's `SecurityToken` and EC2's `X-aws-ec2-metadata-token` name their token whatever its first characters.
+      const named = /(?:security|metadata)[-_]?$/i.test(prefix);
+      return aws || google || cutPrefix || named || v.startsWith('CAIS') || AWS_TOKEN_PREFIX.test(v);
     };
     const m = OPEN_TOKEN_RE.exec(text);
     const span = m?.indices?.groups?.value;
@@ -651,7 +653,22 @@ const SHAPE_AT_END =
 /** A key id's piece shorter than this at a line's end is not masked there (`ASIA` may be a word); its rest is. */
 const ID_PIECE_SHOWN = 8;
 
+/** A key id's or Google token's own prefix, cut by the line's end (`AS`, `STS`, `ya2`). */
+const PREFIX_CUT_AT_END = /(?:^|[^A-Za-z0-9.])(A|AK|AKI|AS|ASI|AB|ABI|AC|ACC|S|ST|STS|y|ya|ya2|ya29)=?$/;
+const ID_PREFIXES = ['AKIA', 'ASIA', 'ABIA', 'ACCA', 'STS.'];
+
 function shapeAtEnd(text: string): OpenValue | null {
+  const cut = PREFIX_CUT_AT_END.exec(text);
+  if (cut) {
+    const value = cut[1]!;
+    const start = cut.index + cut[0].length - value.length - (cut[0].endsWith('=') ? 1 : 0);
+    const end = start + value.length;
+    // Nothing is masked here (it may be a word); the rest is read as the value's only when the whole has its shape.
+    if (value.startsWith('y'))
+      return { start, end, value, min: 0, literal: false, kind: 'gcp-access-token', quiet: true, prefixes: ['ya29.'] };
+    const kind = value.startsWith('S') ? 'alibaba-sts-access-key-id' : 'aws-access-key-id';
+    return { start, end, value, min: 20, literal: false, kind, quiet: true, prefixes: ID_PREFIXES };
+  }
   if (!/A[KS]IA|ABIA|ACCA|STS\.|IQoJ|FwoG|FQoG|AgoJ|AQoD|CAIS|AQA[A-Z]A|ya29\./.test(text)) return null;
   const m = SHAPE_AT_END.exec(text);
   if (!m || !startsToken(text, m.index)) return null;

@@ -400,6 +400,7 @@ export class Masker {
       // After blanks, only a run as long as the value's rest is read as it (not the first word of an indented line).
       if (i > 0 && !c.literal && !middle && k - i < Math.max(16, (c.min ?? 0) - c.secret.length)) return null;
       const whole = c.secret + text.slice(i, k);
+      if (c.prefixes && !c.prefixes.some((p) => whole.startsWith(p) || p.startsWith(whole))) return null;
       // A middle line shorter than the whole value is taken as it is; past its length, the whole's shape decides.
       const taken = long || (middle && (!c.min || whole.length < c.min));
       if (!c.literal && !taken && !restShaped(c, text.slice(i, k), whole)) return null;
@@ -523,7 +524,7 @@ export class Masker {
     if (open) {
       const start = Math.max(0, open.start - before.length);
       const end = open.end - before.length;
-      if (start < end) {
+      if (start < end && !open.quiet) {
         const [s, e] = sourceSpan(v, start, end);
         spans.push({ start: s, end: e, value: open.value, layers: v.layers });
       }
@@ -600,6 +601,8 @@ interface Carry {
   literal?: boolean;
   /** A key's value no shape matched on its line: reported, once whole, as the secret its key names. */
   report?: { kind: OpenValue['kind']; line: number; start: number };
+  /** Prefixes one of which the whole value starts with (`OpenValue.prefixes`). */
+  prefixes?: readonly string[];
   /**
    * The length of the line the value was cut at: a hard wrap (a terminal, `fold`, a logger's fixed width) makes every
    * line of the value but its last this long, so a next line as long and made only of the value's characters is
@@ -618,6 +621,7 @@ const MIN_WRAP = 16;
 function carryOf(open: OpenValue, width?: number): Carry {
   const c: Carry = { secret: open.value, at: open.value.length, open: true, min: open.min, literal: open.literal };
   if (width !== undefined && width >= MIN_WRAP) c.width = width;
+  if (open.prefixes) c.prefixes = open.prefixes;
   return c;
 }
 
