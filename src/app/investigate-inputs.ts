@@ -1,5 +1,5 @@
 import { open, stat } from 'node:fs/promises';
-import { constants, createGunzip } from 'node:zlib';
+import { GzipDataError, gunzipMembers } from '../adapters/sources/gunzip-members.ts';
 import { ImdsguardError } from '../core/errors.ts';
 import { type InputKind, inputKindOf } from '../core/investigate/input-kind.ts';
 import { MAX_RECORD_BYTES } from '../core/parse/json-records.ts';
@@ -15,31 +15,28 @@ export interface InputReading {
   note?: string;
 }
 
-/** The first `limit` bytes a gzip prefix inflates to (a cut stream gives what it can); `whole` when it ended. */
-function gunzipHead(gz: Buffer, limit: number): Promise<{ bytes: Buffer; ended: boolean; broken: boolean }> {
-  return new Promise((resolve) => {
-    const z = createGunzip({ finishFlush: constants.Z_SYNC_FLUSH });
-    const out: Buffer[] = [];
-    let n = 0;
-    let settled = false;
-    const done = (ended: boolean, broken = false) => {
-      if (settled) return;
-      settled = true;
-      resolve({ bytes: Buffer.concat(out).subarray(0, limit), ended, broken });
-    };
-    z.on('data', (c: Buffer) => {
+/**
+ * The first `limit` bytes a gzip prefix inflates to (a cut stream gives what it can); `ended` when all of it was
+ * inflated (data after the last member, which is an error for the reader, leaves what came before whole).
+ */
+async function gunzipHead(gz: Buffer, limit: number): Promise<{ bytes: Buffer; ended: boolean; broken: boolean }> {
+  const out: Buffer[] = [];
+  let n = 0;
+  async function* one() {
+    yield gz;
+  }
+  try {
+    for await (const c of gunzipMembers(one())) {
       out.push(c);
       n += c.length;
-      if (n >= limit) {
-        done(false);
-        z.destroy();
-      }
-    });
-    z.on('end', () => done(true));
+      if (n >= limit) return { bytes: Buffer.concat(out).subarray(0, limit), ended: false, broken: false };
+    }
+    return { bytes: Buffer.concat(out), ended: true, broken: false };
+  } catch (e) {
     // Corrupt data: decide on what came out before it; the reader of that kind then names the problem.
-    z.on('error', () => done(false, true));
-    z.end(gz);
-  });
+    const whole = e instanceof GzipDataError && e.whole;
+    return { bytes: Buffer.concat(out), ended: whole, broken: true };
+  }
 }
 
 /**

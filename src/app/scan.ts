@@ -3,6 +3,7 @@ import { abortable } from '../adapters/sources/abortable.ts';
 import { chunkLines, type LineBase, type LineChunk, type RESET } from '../adapters/sources/chunk-lines.ts';
 import { expandInputs, type Input } from '../adapters/sources/expand-inputs.ts';
 import { followFile } from '../adapters/sources/follow.ts';
+import { GzipDataError } from '../adapters/sources/gunzip-members.ts';
 import { maybeGunzip, openFileBytes } from '../adapters/sources/open-input.ts';
 import { ImdsguardError } from '../core/errors.ts';
 import type { Finding } from '../core/model/finding.ts';
@@ -388,7 +389,12 @@ class InputScanner {
         return;
       }
       const err = e as NodeJS.ErrnoException;
-      const what = err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message) ? 'truncated gzip' : 'read error';
+      const what =
+        err.code === 'Z_BUF_ERROR' || /unexpected end|ends inside a gzip member/i.test(err.message)
+          ? 'truncated gzip'
+          : e instanceof GzipDataError
+            ? 'bad gzip data'
+            : 'read error';
       this.stats.skip(what);
       if (this.lastLine === 0) {
         this.stats.inputsFailed.push(this.name);
@@ -397,6 +403,8 @@ class InputScanner {
         const message = `${this.name}: ${what} after line ${this.lastLine}: ${err.message}; the lines before were scanned`;
         this.stats.inputsCut.push({ file: this.name, message });
         this.cfg.warn(message);
+        // What the rules hold back for the end of an input (a leak waiting for its cause) was read: it counts.
+        for (const rule of this.cfg.rules) if (rule.flush) await this.emit(rule.flush(this.name));
       }
     }
   }

@@ -171,6 +171,33 @@ describe('investigate inputs and options at their edges', { skip: skipUnbuilt },
     );
   });
 
+  test('data after a whole gzip member is an input error naming the file (exit 2); everything before it counts', async () => {
+    const c = compose(attackers(2), 0);
+    const sub = join(dir, 'trailing');
+    mkdirSync(sub);
+    const clean: string[] = [];
+    const spoilt: string[] = [];
+    for (const [name, text] of [
+      ['access.log', c.web],
+      ['app.log', c.app],
+      ['trail.ndjson', c.trail],
+      ['agent.jsonl', c.agent],
+    ] as const) {
+      writeFileSync(join(sub, name), text);
+      clean.push(join(sub, name));
+      writeFileSync(join(sub, `${name}.gz`), Buffer.concat([gzipSync(text), Buffer.from('GARBAGE\n')]));
+      spoilt.push(join(sub, `${name}.gz`));
+    }
+    const want = await investigate(clean);
+    assert.equal(want.status, 1, want.stderr);
+    const r = await investigate(spoilt);
+    assert.equal(r.status, 2, r.stderr);
+    for (const f of spoilt) assert.match(r.stderr, new RegExp(`${f.replace(/[.]/g, '\\.')}.*trailing data`));
+    // The logs' names differ (`.gz`), so the ids do too: the incidents are compared by what they hold.
+    const shape = (incs: Rec[]) => incs.map((i) => [i.title, i.steps.length, i.links.length]).sort();
+    assert.deepEqual(shape(r.incidents), shape(want.incidents), 'every record before the trailing data was read');
+  });
+
   test('a raw log cut in the middle of its gzip stream is an input error naming it (exit 2); what came before counts', async () => {
     const log = Array.from(
       { length: 3000 },

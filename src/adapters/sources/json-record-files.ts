@@ -1,10 +1,9 @@
 import { promises as fsp } from 'node:fs';
-import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { ImdsguardError } from '../../core/errors.ts';
 import { JsonRecordSplitter, parseRecord } from '../../core/parse/json-records.ts';
 import { readBytes } from '../files/streams.ts';
 import { unreadableDirectory, type WalkOptions, walkFiles } from './expand-inputs.ts';
+import { GzipDataError, gunzipMembers } from './gunzip-members.ts';
 
 /** A parsed JSON record and where it came from. */
 export interface SourcedRecord {
@@ -103,14 +102,15 @@ async function* bytes(path: string): AsyncGenerator<Buffer> {
   }
   try {
     if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-      const gunzip = Readable.from(rest()).pipe(createGunzip({ chunkSize: 256 * 1024 }));
-      for await (const c of gunzip) yield c as Buffer;
+      // Member by member: data after the last member is an error after everything before it was read.
+      yield* gunzipMembers(rest());
     } else {
       yield* rest();
     }
   } catch (e) {
     if (e instanceof ImdsguardError) throw e;
-    throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${path}": ${describe(e)}`, { cause: e });
+    const message = e instanceof GzipDataError ? e.message : describe(e);
+    throw new ImdsguardError('E_SOURCE_IO', `Cannot read "${path}": ${message}`, { cause: e });
   }
 }
 

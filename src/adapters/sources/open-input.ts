@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises';
-import { createGunzip } from 'node:zlib';
 import { ImdsguardError } from '../../core/errors.ts';
 import { readBytes } from '../files/streams.ts';
+import { gunzipMembers } from './gunzip-members.ts';
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 
@@ -33,16 +33,7 @@ export async function* maybeGunzip(source: AsyncIterable<Buffer>): AsyncGenerato
     yield* rest;
     return;
   }
-  const gunzip = createGunzip();
-  (async () => {
-    try {
-      for await (const b of rest) if (!gunzip.write(b)) await new Promise((r) => gunzip.once('drain', r));
-      gunzip.end();
-    } catch (e) {
-      gunzip.destroy(e as Error);
-    }
-  })();
-  yield* gunzip as AsyncIterable<Buffer>;
+  yield* gunzipMembers(rest);
 }
 
 /**
@@ -71,8 +62,6 @@ export async function openFileBytes(path: string, highWaterMark = 64 * 1024): Pr
   }
   if (!regular) return maybeGunzip(rs as AsyncIterable<Buffer>);
   if (!gz) return rs as AsyncIterable<Buffer>;
-  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-  // pipe() does not pass errors on: a failed or stopped read must end the gunzip too, or its reader waits forever.
-  rs.on('error', (e) => gunzip.destroy(e));
-  return rs.pipe(gunzip) as AsyncIterable<Buffer>;
+  // Member by member: data after the last member is an error only after every line before it was read.
+  return gunzipMembers(rs as AsyncIterable<Buffer>);
 }
