@@ -1,7 +1,9 @@
 /**
  * Every exit code the README (Conventions and each command's section), docs/fail-safe.md, docs/fleet.md and the
  * commands' --help document, run against the built CLI: one row per documented case, with where it is written.
- * Signals (128+n) are tested in fail-safe.test.ts, the hub's start errors in test/fleet/hub/hub-start-errors.test.ts.
+ * Signals (128+n) are tested in fail-safe.test.ts, the hub's start errors in test/fleet/hub/hub-start-errors.test.ts,
+ * the daemons' own ends (proxy 0 on SIGTERM and 130 on SIGINT, agent --duration 0 or 1) in test/proxy/proxy.cli.test.ts
+ * and test/agent/agent-procfs.e2e.test.ts, a worker's in test/fleet/scan-jobs.test.ts and scan-worker-cut.test.ts.
  */
 import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
