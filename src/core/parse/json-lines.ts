@@ -124,7 +124,9 @@ function pick(o: Record<string, unknown>, key: string, map: Record<string, strin
   if (mapped) return getPath(o, mapped);
   for (const p of AUTO[key] ?? []) {
     const v = getPath(o, p);
-    if (v !== undefined && v !== null && v !== '') return v;
+    // Only a value a field can hold: ECS nests `url: {original: …}`, and the object under `url` must not hide the
+    // string under `url.original`.
+    if ((typeof v === 'string' && v !== '') || typeof v === 'number' || typeof v === 'boolean') return v;
   }
   return undefined;
 }
