@@ -43,7 +43,14 @@ describe('prose: an address among words is talked about', () => {
   });
   test('a full URL among words: both readings plausible, kept with lower confidence', () => {
     lowered('/search?q=why+does+curl+http://169.254.169.254/latest/meta-data/+hang', 'prose');
-    target('/search?q=curl+http://169.254.169.254/latest/meta-data/');
+    // A command line typed into a search box is looked up as often as pasted: both plausible.
+    lowered('/search?q=curl+http://169.254.169.254/latest/meta-data/', 'prose');
+    lowered('/search?q=curl+169.254.169.254', 'prose');
+    lowered('/search?searchTerm=wget+169.254.169.254', 'prose');
+    lowered('/kb?keywords=nc+169.254.169.254+80', 'prose');
+    lowered('/search?q=http+get+metadata.google.internal', 'prose');
+    // The same command line in a parameter a page runs or fetches stays a target.
+    target('/fetch?q=curl+169.254.169.254/latest/meta-data/');
     lowered('/notes?body=see+http://metadata.google.internal/computeMetadata/v1/+for+details', 'prose');
   });
 });

@@ -709,6 +709,15 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
   // The argument of a command that fetches (`;curl -s 169.254.169.254/latest/…`), unless it sits in a sentence.
   const cmd = commandBefore(pre);
   if (cmd && words(value).filter((w) => !FETCH_COMMANDS.has(w.toLowerCase())).length < 2) {
+    // Typed into a search or title field (`q=curl 169.254.169.254`, a search engine's Referer), a command line is
+    // what people look up as often as a payload: both plausible, unless the page itself fetches.
+    if (param && inSearch && !routeOf(t, from).some(isFetchRoute)) {
+      return {
+        reading: 'prose',
+        why: `a command line (${cmd}) as the text of a ${param} field (a search or a title): searched for, or a pasted payload`,
+        ambiguous: true,
+      };
+    }
     return { reading: 'target', why: `the argument of ${cmd}, a command that fetches it`, ambiguous: false };
   }
   // Prose: a word right before or right after the reference (punctuation touching it aside).
@@ -741,6 +750,11 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
         ambiguous: false,
       };
     }
+  }
+  // Whatever else a search or title field holds is typed text first (`q=http get metadata.google.internal`): kept,
+  // with lower confidence, unless the page itself fetches.
+  if (param && inSearch && !routeOf(t, from).some(isFetchRoute)) {
+    return { reading: 'prose', why: `inside the text of a ${param} field (a search or a title)`, ambiguous: true };
   }
   return TARGET;
 }
