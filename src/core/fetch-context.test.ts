@@ -74,6 +74,29 @@ describe('query languages in parameters', () => {
     ));
 });
 
+describe('lookups, hosts lines and list variables', () => {
+  test('the value a whois, DNS, IPAM, GeoIP or ASN page looks up is a record, not a target', () => {
+    dropped('/whois?ip=169.254.169.254', 'record');
+    dropped('/ipam/search?address=169.254.169.254', 'record');
+    dropped('/tools/geoip?addr=100.100.100.200', 'record');
+    dropped('/dns/lookup?hostname=169.254.169.254', 'record');
+    dropped('/dns/edit?type=A&rdata=169.254.169.254', 'record');
+    // A command injected there, a URL, or a page that fetches stays a target.
+    target('/dns/lookup?host=example.com%3Bcurl+169.254.169.254');
+    target('/whois?ip=http://169.254.169.254/latest/meta-data/');
+    target('/proxy/dns?host=169.254.169.254');
+  });
+  test('a hosts-file line with a comment after its names', () => {
+    dropped('/paste?snippet=169.254.170.2%09metadata.google.internal%20%23%20d324e5299f06', 'list');
+  });
+  test('entries of a list variable: set in the value, named by a key, or separated by |', () => {
+    dropped('/ci/variables?key=NO_PROXY&value=169.254.170.2%7C169.254.169.254', 'list');
+    dropped('/settings?env=NO_PROXY%3D.local%20169.254.169.254', 'list');
+    dropped('/paste?snippet=export%20NO_PROXY%3D169.254.169.254', 'list');
+    target('/settings?env=URL%3D169.254.169.254');
+  });
+});
+
 describe('network blocks, lists, claims and slugs', () => {
   test('CIDR in parameters and JSON bodies', () => {
     dropped('/api/firewall/rules?cidr=169.254.169.254/32&action=deny', 'cidr');
@@ -212,10 +235,10 @@ describe('a second round of hand-written requests (test/fixtures/explain/context
       [],
     );
   });
-  test('benign requests are not, except a bare address as the whole value of a field named `value` (kept: a field of that name may be fetched)', () => {
+  test('benign requests are not (a `value` whose pair names a list, `name=NO_PROXY&value=…`, is an entry of it)', () => {
     assert.deepEqual(
       lines('context-benign.txt').filter((t) => verdictOf(classify(t)) === 'metadata'),
-      ['/k8s/env?name=NO_PROXY&value=169.254.169.254'],
+      [],
     );
   });
 });

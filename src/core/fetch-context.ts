@@ -594,21 +594,42 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
 
   // Lists of hosts: the reference is one entry of a comma- or semicolon-separated list, or a hosts-file line.
   if (bareHost) {
-    const prevSep = /[,;]\s*$/.test(pre);
-    const nextSep = /^[,;]/.test(after.replace(/^:\d{1,5}/, ''));
+    const prevSep = /[,;|]\s*$/.test(pre);
+    const nextSep = /^[,;|]/.test(after.replace(/^:\d{1,5}/, ''));
     if (prevSep || nextSep) {
       // The list is the run of host-like entries joined by commas or semicolons (spaces after them allowed) that
       // holds the reference: a request line's ` HTTP/1.1`, the JSON around a string, words before it are not in it.
-      const left = /(?:[\w.:*[\]/-]*[,;]\s*)*$/.exec(pre)![0];
-      const right = /^(?::\d{1,5})?(?:\s*[,;]\s*[\w.:*[\]/-]*)*/.exec(post)![0];
+      const left = /(?:[\w.:*[\]/-]*[,;|]\s*)*$/.exec(pre)![0];
+      const right = /^(?::\d{1,5})?(?:\s*[,;|]\s*[\w.:*[\]/-]*)*/.exec(post)![0];
       const list = `${left}${dec(t.slice(s.start, s.hostEnd))}${right}`;
-      const entries = list.split(/[,;]/).map((e) => e.trim());
+      const entries = list.split(/[,;|]/).map((e) => e.trim());
       if (entries.length >= 2 && entries.every((e) => e === '' || /^[\w.:*[\]/-]+$/.test(e))) {
         return { reading: 'list', why: `an entry of a host list (${cut(list)})`, ambiguous: false };
       }
     }
     if (param && isListParam(param)) {
       return { reading: 'list', why: `the value of ${param}, a list of hosts`, ambiguous: false };
+    }
+    // A list variable set inside the value (`export NO_PROXY=…`, `env=NO_PROXY=.local 169.254.169.254`), or named by
+    // the key of a key/value pair (`key=NO_PROXY&value=…`): entries of that list, separated by blanks or punctuation.
+    const assigned =
+      /(?:^|[\s;&"'{(])(?:export\s+|set\s+)?([a-z_][\w.]{0,63})\s*[=:]\s*["']?(?:[\w.:*[\]/-]+[\s,;|]+)*$/i.exec(pre);
+    const keyed = /[?&;](?:key|name|var|variable)=([\w.[\]-]{1,64})&(?:value|val)=$/i.exec(
+      dec(t.slice(Math.max(0, from - 96), from)),
+    );
+    const listName = [assigned?.[1], keyed?.[1]].find((n) => n !== undefined && isListParam(n));
+    if (listName) {
+      return { reading: 'list', why: `an entry of ${listName}, a list of hosts`, ambiguous: false };
+    }
+    // The value a lookup page looks up (whois, DNS, IPAM, GeoIP, ASN, reputation): it reads records about the
+    // address, it does not connect to it.
+    const lookup = param ? routeOf(t, from).find(isLookupRoute) : undefined;
+    if (lookup && !routeOf(t, from).some(isFetchRoute) && !commandBefore(pre)) {
+      return {
+        reading: 'record',
+        why: `the value of ${param} on a ${lookup} page, which looks up records about it rather than fetching it`,
+        ambiguous: false,
+      };
     }
     if (param && isSourceParam(param)) {
       return {
@@ -651,7 +672,7 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
     // A hosts-file line: an address, then names.
     if (
       /^\s*$/.test(pre) &&
-      /^\s+[a-z][\w.-]*(?:\s+[a-z][\w.-]*)*\s*$/i.test(post) &&
+      /^\s+[a-z][\w.-]*(?:\s+[a-z][\w.-]*)*\s*(?:#.*)?$/i.test(post) &&
       /\s[a-z][\w-]*\.[a-z]/i.test(post)
     ) {
       return { reading: 'list', why: 'a hosts-file line (an address, then its names)', ambiguous: false };
@@ -758,6 +779,11 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
   }
   return TARGET;
 }
+
+/** Pages that look an address up in records (registries, DNS, inventories, reputation lists) without connecting. */
+const LOOKUP_ROUTES =
+  /^(?:whois|rdap|geoip|geo|geolocation|ipinfo|ip-info|iplookup|ip-lookup|asn|ipam|dns|nslookup|rdns|ptr|reputation|threat-?intel|blocklist|blacklist|denylist|allowlist|whitelist|cmdb|inventory)$/i;
+const isLookupRoute = (segment: string) => LOOKUP_ROUTES.test(segment);
 
 /** A path segment naming a route that fetches what follows it: one of `FETCH_ROUTES`, or a kind of proxy
  * (`image-proxy`, `imgproxy`). */
