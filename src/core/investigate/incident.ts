@@ -76,6 +76,12 @@ class UnionFind {
 
 const ATTACK_KINDS = new Set<StepKind>(['ssrf-success', 'credential-leak', 'host-fetch']);
 
+/** A cloud finding whose records may be several actors': no address, and more than one key. */
+function severalActors(s: Step): boolean {
+  if ((s.kind !== 'cloud-use' && s.kind !== 'cloud-recon') || s.clientIp !== undefined) return false;
+  return new Set(s.keyHashes).size > 1 || (s.keyHashes.length === 0 && new Set(s.maskedKeys).size > 1);
+}
+
 /** Incident ids: `inc-` and 20 hex digits of a hash of the root step's identity (`Step.identity`). */
 export function incidentId(rootIdentity: string): string {
   return `inc-${findingId('incident', [rootIdentity]).slice(0, 20)}`;
@@ -138,9 +144,14 @@ export function buildIncidents(steps: readonly Step[], opts: BuildOptions = {}):
     opts,
   );
   // An instance setting is context: shown in every incident about its instance, never the bridge that merges two
-  // (ten thieves of one instance allowing IMDSv1 are ten incidents). Only links between other steps join groups.
+  // (ten thieves of one instance allowing IMDSv1 are ten incidents). So is a cloud finding that names no address but
+  // several keys (one written before such findings were grouped per address): its records may be several actors',
+  // and whom it joins would be a guess. Only links between other steps join groups.
   const stepById = new Map(all.map((s) => [s.findingId, s]));
-  const isContext = (id: string) => stepById.get(id)?.kind === 'posture';
+  const isContext = (id: string) => {
+    const s = stepById.get(id);
+    return s !== undefined && (s.kind === 'posture' || severalActors(s));
+  };
   const uf = new UnionFind();
   for (const l of links) if (!isContext(l.from) && !isContext(l.to)) uf.union(l.from, l.to);
   const groups = new Map<string, Step[]>();
@@ -176,7 +187,21 @@ export function buildIncidents(steps: readonly Step[], opts: BuildOptions = {}):
     else if (!cf && ct) add(uf.find(l.from), l);
     else for (const r of attached.get(l.from) ?? []) if (attached.get(l.to)?.has(r)) add(r, l);
   }
-  // Settings linked to nothing else are no incident (groups of settings alone never were).
+  // Settings linked to nothing else are no incident (groups of settings alone never were); a cloud finding of
+  // several actors linked to nothing else is one of its own, with the settings linked to it.
+  for (const s of all) {
+    if (!isContext(s.findingId) || s.kind === 'posture' || attached.has(s.findingId)) continue;
+    const own = [s];
+    const ownLinks: Link[] = [];
+    for (const l of links) {
+      const other = l.from === s.findingId ? l.to : l.to === s.findingId ? l.from : undefined;
+      if (other === undefined || stepById.get(other)?.kind !== 'posture') continue;
+      own.push(stepById.get(other)!);
+      ownLinks.push(l);
+    }
+    groups.set(s.findingId, own);
+    linksByGroup.set(s.findingId, ownLinks);
+  }
   const out: Incident[] = [];
   for (const [root, group] of groups) out.push(toIncident(group, linksByGroup.get(root) ?? []));
   return out.sort(

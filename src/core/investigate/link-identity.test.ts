@@ -400,3 +400,49 @@ test('a host is a host however the record writes it: fleet.host as an object or 
     assert.deepEqual([...pairs([r, other])], [], "two hosts' line 12 are two lines");
   }
 });
+
+test('a cloud finding with no address and two keys (records of two actors) is shown with each, joining neither', () => {
+  const k = (i: number) => `hmac-sha256:${String(i).padStart(24, '0')}`;
+  const thief = (i: number) =>
+    use(`u${i}`, `2026-11-21T09:1${i}:00Z`, 'web-role', A, {
+      client: { ip: `198.18.0.${10 + i}` },
+      origin: { event_ids: [`ev-${i}a`, `ev-${i}b`] },
+      evidence: { access_key_hashes: [k(i)] },
+    });
+  // Reconnaissance grouped per role and instance only (as written before it was grouped per address).
+  const recon = step({
+    id: 'r1',
+    rule: 'cloud-instance-role-reconnaissance',
+    time: '2026-11-21T09:11:00Z',
+    provider: 'aws',
+    principal: 'web-role',
+    resource: { id: 'i-0123456789abcdef0', kind: 'ec2-instance', account: A },
+    origin: { event_ids: ['ev-1a', 'ev-1b', 'ev-2a', 'ev-2b'] },
+    evidence: { access_key_hashes: [k(1), k(2)] },
+  });
+  const incidents = buildIncidents([thief(1), thief(2), recon]);
+  assert.equal(incidents.length, 2, 'two thieves, two incidents');
+  for (const inc of incidents)
+    assert.ok(
+      inc.steps.some((s) => s.finding_id === 'r1'),
+      'the reconnaissance is shown',
+    );
+  // Alone, it is an incident of its own.
+  assert.equal(buildIncidents([recon]).length, 1);
+  // Grouped per address, each is one actor's and joins that actor's chain.
+  const own = {
+    ...recon,
+    clientIp: '198.18.0.11',
+    keyHashes: [k(1)],
+    origin: { event_ids: ['ev-1a', 'ev-1b'] },
+  };
+  const split = buildIncidents([thief(1), thief(2), own]);
+  assert.equal(split.length, 2);
+  assert.deepEqual(
+    split
+      .find((i) => i.steps.some((s) => s.finding_id === 'r1'))!
+      .steps.map((s) => s.finding_id)
+      .sort(),
+    ['r1', 'u1'],
+  );
+});
