@@ -93,10 +93,12 @@ describe('BpftraceSensor (replayed bpftrace output)', () => {
       bpftrace: [process.execPath, FAKE],
       preflight: false,
       // The listing finds 4343's connection (opened after the attach, seen by the probes) and 5555's, opened before.
-      openConnections: async () => ({
-        connections: [listed(4343, 'fd00:ec2::254'), listed(5555, '169.254.169.254')],
-        errors: [],
-      }),
+      // A listing takes a while; a connection it finds was open before it ended (here: the fake's connects, printed
+      // right after it attached).
+      openConnections: async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        return { connections: [listed(4343, 'fd00:ec2::254'), listed(5555, '169.254.169.254')], errors: [] };
+      },
     });
     const events: SensorEvent[] = [];
     const logs: string[] = [];
