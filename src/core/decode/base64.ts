@@ -114,35 +114,49 @@ export function findBase64Urls(s: string): string[] {
   const out: string[] = [];
   RUN.lastIndex = 0;
   for (const m of s.matchAll(RUN)) {
+    // Of the readings worth opening, the first that is whole base64 quanta and decodes without control bytes: one
+    // that takes in segments after the encoded one (`…/thumb`) decodes to the URL with a few stray bytes after it.
+    let best: string | undefined;
     for (const run of pathReadings(m[0])) {
       const d = decodeRun(run);
       if (d !== null && worthOpening(d, 1)) {
-        out.push(d);
-        break;
+        best ??= d;
+        if (run.replace(/=+$/, '').length % 4 === 0 && !CONTROL.test(d)) {
+          best = d;
+          break;
+        }
       }
     }
+    if (best !== undefined) out.push(best);
     if (out.length >= 8) break;
   }
   return out;
 }
 
+/** A control character other than tab and line ends. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes are what this finds
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
 /** The base64 of `http` at the start of a URL; a run split by `/` is joined only when it opens with it. */
 export const SPLIT_URL_HEAD = /a\/*H\/*R\/*0/;
 
 /**
- * A run as found, and when it holds `/`: the run from each segment on (the encoded URL is a later path segment,
- * `/sig/300/aHR0cDovL…`), and, when it opens with the encoding of `http`, those segments joined (image proxies let the
- * encoded URL be split by `/`). At most eight segments are tried.
+ * A run as found, and when it holds `/`: each run of whole segments within it, longest first (the encoded URL is a
+ * later path segment, `/sig/300/aHR0cDovL…`, or a middle one, `/media/aHR0cDovL…/thumb`), and, when one opens with the
+ * encoding of `http`, those segments joined (image proxies let the encoded URL be split by `/`). At most nine
+ * segments are tried.
  */
 function pathReadings(run: string): string[] {
   if (!run.includes('/')) return [run];
-  const out = [run];
-  const segs = run.split('/');
-  for (let i = 0; i < segs.length && i <= 8; i++) {
-    const tail = segs.slice(i).join('/');
-    if (i > 0 && tail.length >= 12) out.push(tail);
-    const joined = segs.slice(i).join('');
-    if (joined.startsWith('aHR0') && segs.length - i > 1) out.push(joined);
+  const out = new Set([run]);
+  const segs = run.split('/').slice(0, 9);
+  for (let i = 0; i < segs.length; i++) {
+    for (let j = segs.length; j > i; j--) {
+      const part = segs.slice(i, j).join('/');
+      if (part.length >= 12) out.add(part);
+      const joined = segs.slice(i, j).join('');
+      if (joined.startsWith('aHR0') && j - i > 1) out.add(joined);
+    }
   }
-  return out;
+  return [...out];
 }

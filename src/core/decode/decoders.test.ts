@@ -77,6 +77,13 @@ describe('findBase64Urls()', () => {
     assert.deepEqual(findBase64Urls(`x=${Buffer.from(u).toString('base64')}`), [u]);
     assert.deepEqual(findBase64Urls(`x=${Buffer.from(u).toString('base64url')}`), [u]);
   });
+  test('opens a URL encoded as a path segment, first, middle or last, with segments after it', () => {
+    const u = 'http://169.254.170.23/v1/credentials';
+    const b = Buffer.from(u).toString('base64').replace(/=+$/, '');
+    for (const path of [`/media/${b}/thumb`, `/img/x1/${b}/w/300`, `/${b}/a/b/c`, `/r/${b}`]) {
+      assert.deepEqual(findBase64Urls(path), [u], path);
+    }
+  });
   test('ignores tokens that decode to binary or to text without a marker', () => {
     assert.deepEqual(findBase64Urls('session=dGhpcyBpcyBhIHRlc3Qgb2YgYmFzZTY0'), []);
     assert.deepEqual(findBase64Urls('sha=3f786850e387550fdab836ed7e6dc881de23001b'), []);
