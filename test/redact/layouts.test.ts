@@ -52,6 +52,36 @@ describe('layouts', () => {
     assertMasked(['Access key ID,Secret access key', `${c.awsKeyId},${c.awsSecret}`], [c.awsSecret], 'IAM csv');
   });
 
+  test('a CSV header naming the secret column: every row under it is masked there, through redact too', async () => {
+    const rows = Array.from({ length: 400 }, (_, i) => {
+      const k = generatedCredentials(5000 + i);
+      return [`user${i}`, k.awsSecret, 'us-east-1'];
+    });
+    const lines = ['user,aws_secret_access_key,region', ...rows.map((r) => r.join(','))];
+    const out = masked(lines);
+    for (const [i, r] of rows.entries()) assert.equal(holdsPiece(out[i + 1]!, r[1]!), null, out[i + 1]);
+    // Quoted names and values, semicolons, a name that says only secret, an Alibaba secret.
+    assertMasked(['"User name","Secret access key"', `"alice","${c.awsSecret}"`], [c.awsSecret], 'quoted');
+    assertMasked(['user;secret;region', `alice;${c.awsSecret};eu-west-1`], [c.awsSecret], 'secret');
+    assertMasked(['id\tAccessKeySecret', `7\t${c.aliSecret}`], [c.aliSecret], 'alibaba');
+    // Empty values, words and hex digests in the column are kept, and a line of another shape ends the table.
+    assertMasked(
+      [
+        'user,aws_secret_access_key,region',
+        'alice,,us-east-1',
+        'bob,not-a-secret-at-all,us',
+        'carol,0123456789abcdef0123456789abcdef01234567,us',
+        '2026-12-05T06:00:00Z INFO export done',
+      ],
+      [],
+      'kept',
+    );
+    // Through redact: the rows under the header hold no marker, and the blocks they fill are not passed unread.
+    const file = await redacted('table.csv', Buffer.from(`${lines.join('\n')}\n`));
+    for (const r of rows) assert.equal(holdsPiece(file, r[1]!), null);
+    assert.equal(file.split('\n').length, lines.length + 1);
+  });
+
   test('an HTML table: the name cell, then the value cell on the same line or the next; or the value cell first', () => {
     assertMasked(['<tr>', '  <td>SecretAccessKey</td>', `  <td>${c.awsSecret}</td>`, '</tr>'], [c.awsSecret], 'rows');
     assertMasked(['<tr><th>AccessKeySecret</th>', `<td class="v">${c.aliSecret}</td></tr>`], [c.aliSecret], 'th');

@@ -30,6 +30,8 @@ export interface DetectState {
   jwtLine?: number;
   /** A line that ended with a field naming a secret (`- name: AWS_SECRET_ACCESS_KEY`): its value may open the next. */
   namedField?: { line: number; name: string };
+  /** A CSV header named a secret's column: each row under it with as many fields holds that secret there. */
+  csvColumn?: { index: number; name: string; fields: number; sep: string };
 }
 
 export function newDetectState(): DetectState {
@@ -363,6 +365,47 @@ function namedFields(text: string, state: DetectState, out: SecretMatch[]): void
   if (end) state.namedField = { line: state.line, name: end.groups!.name! };
 }
 
+/** A CSV header: two or more names, separated by commas, semicolons or tabs, quoted or not. */
+const CSV_HEADER =
+  /^"?[A-Za-z][A-Za-z0-9 _./-]{0,40}"?(?:([,;\t])"?[A-Za-z][A-Za-z0-9 _./-]{0,40}"?)(?:\1"?[A-Za-z][A-Za-z0-9 _./-]{0,40}"?)*$/;
+/** A column name that names a secret, whole (`Secret access key`, `aws_secret_access_key`, `SessionToken`). */
+const CSV_SECRET_NAME = new RegExp(`^[A-Za-z0-9_./ -]{0,40}?${FIELD_NAME}$`, 'i');
+
+/**
+ * A CSV header row naming a secret's column (`user,aws_secret_access_key,region`): the rows under it are read in that
+ * column, as long as they have the header's number of fields. A header row ends the table before it.
+ */
+function csvRows(text: string, state: DetectState, out: SecretMatch[]): void {
+  const t = text.endsWith('\r') ? text.slice(0, -1) : text;
+  const col = state.csvColumn;
+  if (col) {
+    const fields = t.split(col.sep);
+    if (fields.length !== col.fields) delete state.csvColumn;
+    else {
+      let start = 0;
+      for (let i = 0; i < col.index; i++) start += fields[i]!.length + 1;
+      let raw = fields[col.index]!;
+      if (raw.length > 1 && raw.startsWith('"') && raw.endsWith('"')) {
+        raw = raw.slice(1, -1);
+        start++;
+      }
+      const v = decodeSecretText(raw.trim());
+      const kind = /^[A-Za-z0-9+/=]+$/.test(v) ? namedFieldKind(col.name, v) : null;
+      const lead = raw.length - raw.trimStart().length;
+      if (kind) out.push(make(kind, start + lead, start + lead + raw.trim().length, v));
+    }
+  }
+  if (!/[Ss][Ee][Cc][Rr][Ee][Tt]|[Tt][Oo][Kk][Ee][Nn]/.test(t)) return;
+  const h = CSV_HEADER.exec(t);
+  if (!h) return;
+  const sep = h[1]!;
+  const names = t.split(sep).map((f) => f.replace(/^"|"$/g, ''));
+  const index = names.findIndex((n) => CSV_SECRET_NAME.test(n));
+  if (index < 0) return;
+  const name = CSV_SECRET_NAME.exec(names[index]!)!.groups!.name!;
+  state.csvColumn = { index, name, fields: names.length, sep };
+}
+
 /** Keep the first of overlapping matches (sorted by start, longer first). */
 function dedupe(list: SecretMatch[]): SecretMatch[] {
   list.sort((a, b) => a.start - b.start || b.end - a.end);
@@ -388,9 +431,11 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
   // The value of a field named on the line before holds no marker of its own.
   if (!PREFILTER.test(text)) {
     if (state.namedField?.line === state.line - 1) namedFields(text, state, out);
-    return out;
+    if (state.csvColumn) csvRows(text, state, out);
+    return dedupe(out);
   }
   namedFields(text, state, out);
+  if (state.csvColumn || /[,;\t]/.test(text)) csvRows(text, state, out);
   if (CONTEXT_HINT.test(text)) state.awsContextUntil = state.line + AWS_CONTEXT_LINES;
 
   if (state.pemLines < 0 && out.length === 0) pemMatches(text, state, out);

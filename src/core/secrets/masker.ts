@@ -184,7 +184,8 @@ export class Masker {
       this.viewCarry !== null ||
       this.viewTail !== null ||
       this.viewPem !== null ||
-      this.state.namedField?.line === this.state.line
+      this.state.namedField?.line === this.state.line ||
+      this.state.csvColumn !== undefined
     );
   }
 
@@ -202,6 +203,8 @@ export class Masker {
     if (this.state.pemLines >= 0 || this.carry !== null || this.tail !== null) return false;
     // The line before named a secret's field: its value may open this block.
     if (this.state.namedField?.line === this.state.line) return false;
+    // Under a CSV header naming a secret's column, rows hold the secret without any marker.
+    if (this.state.csvColumn !== undefined) return false;
     if (this.viewCarry !== null || this.viewTail !== null || this.viewPem !== null) return false;
     if (this.scalar !== null) return false;
     // A hard wrap may cut every marker of a document (`AS` / `IA…`, `Sec` / `retAccessKey`): read with its lines
