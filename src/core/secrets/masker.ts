@@ -276,7 +276,8 @@ export class Masker {
           const start = Math.max(0, m.start - t.length);
           spans.push({ start, end: m.end - t.length, value: m.value, kind: m.kind, layers: [] });
           this.known.addMatch(m);
-          this.report(line, { ...m, start, end: m.end - t.length });
+          // A value the previous line's end cut is reported by its carry, once joined, on the line it starts on.
+          if (m.start >= t.length || !this.carry?.report) this.report(line, { ...m, start, end: m.end - t.length });
         }
     }
     const prevView = stream ? this.viewCarry : null;
