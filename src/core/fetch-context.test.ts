@@ -40,6 +40,20 @@ describe('prose: an address among words is talked about', () => {
     target('/fetch?q=169.254.169.254/latest/meta-data/iam/security-credentials/');
     target('/x?cmd=;curl+-s+169.254.169.254/latest/meta-data/iam/security-credentials/');
     target('/x?host=127.0.0.1%3Bwget%20-qO-%20169.254.169.254/latest/user-data');
+    // What markup loads: a stylesheet, an SVG <use>, an image.
+    target(
+      '/convert?content=%3C%3Fxml-stylesheet%20href%3D%22http%3A%2F%2F100.100.100.200%2Flatest%2Fmeta-data%2F%22%3F%3E%3Cr%2F%3E',
+    );
+    target(
+      '/upload/preview?content=%3Csvg%3E%3Cuse%20href%3D%22http%3A%2F%2F%5Bfd00%3Aec2%3A%3A254%5D%2Flatest%2Fmeta-data%2F%23x%22%2F%3E%3C%2Fsvg%3E',
+    );
+    target(
+      '/pdf?html=%3Cp%3Ereport%3C%2Fp%3E%3Cimg%20alt%3Dx%20src%3D%22http%3A%2F%2F169.254.169.254%2Flatest%2Fuser-data%22%3E',
+    );
+    // A PowerShell hashtable of headers is no PromQL matcher.
+    target(
+      '/api/exec?target=8.8.8.8%26%26%20Invoke-WebRequest%20-Uri%20http://169.254.169.254/metadata/identity/oauth2/token%20-Headers%20%40%7BMetadata%3D%22true%22%7D',
+    );
   });
   test('a full URL among words: both readings plausible, kept with lower confidence', () => {
     lowered('/search?q=why+does+curl+http://169.254.169.254/latest/meta-data/+hang', 'prose');

@@ -232,7 +232,8 @@ const QUERY_SYNTAX: ReadonlyArray<[RegExp, string]> = [
   [/\b[a-z_]\w*(?:\.\w+)+\s*:\s*(?:"|\*|\(|[\w*])/i, 'KQL/Lucene field'],
   [/\b\w+:"[^"]*"/, 'Lucene field'],
   [/\s(?:AND|OR|NOT)\s/, 'boolean'],
-  [/\{[^{}]*\b\w+\s*(?:=~|!~|!=|=)\s*"[^"]*"[^{}]*\}/, 'PromQL label matcher'],
+  // (`@{Metadata="true"}` is a PowerShell hashtable, the headers of Invoke-WebRequest: not a matcher.)
+  [/(?<!@)\{[^{}]*\b\w+\s*(?:=~|!~|!=|=)\s*"[^"]*"[^{}]*\}/, 'PromQL label matcher'],
   [/\b(?:fd|proc|evt|container|k8s|user)\.\w+\s*=/, 'Falco output fields'],
   [
     /\((?:command|cmdline|user|container|image|parent|proc)=[^)]*\b(?:container|image|user|parent|pid)=/,
@@ -565,6 +566,20 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
     return {
       reading: 'target',
       why: 'the system identifier of an XML external entity or DTD, which the parser fetches',
+      ambiguous: false,
+    };
+  }
+  // What an element of markup loads (`<?xml-stylesheet href=…?>`, SVG `<use href>`/`<image xlink:href>`, `<img src>`,
+  // `<iframe src>`): a renderer, converter or XML parser given the markup fetches it.
+  if (
+    /<\?xml-stylesheet\b[^<>]*\bhref\s*=\s*["']?$/i.test(before) ||
+    /<(?:use|image|feimage|img|iframe|frame|script|link|embed|object|source|video|audio|track|input|include|xi:include)\b[^<>]*\s(?:xlink:href|href|src|data|poster)\s*=\s*["']?$/i.test(
+      before,
+    )
+  ) {
+    return {
+      reading: 'target',
+      why: 'the URL an element of markup loads: a renderer, converter or XML parser given it fetches it',
       ambiguous: false,
     };
   }
