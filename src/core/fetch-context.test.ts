@@ -108,6 +108,20 @@ describe('lookups, hosts lines and list variables', () => {
     dropped('/settings?env=NO_PROXY%3D.local%20169.254.169.254', 'list');
     dropped('/paste?snippet=export%20NO_PROXY%3D169.254.169.254', 'list');
     target('/settings?env=URL%3D169.254.169.254');
+    // Config snippets: a pod's hostAliases, docker-compose extra_hosts.
+    const aliases =
+      '/api/k8s/apply?manifest=hostAliases%3A%0A-%20ip%3A%20%22169.254.169.254%22%0A%20%20hostnames%3A%20%5B%22metadata.google.internal%22%5D';
+    assert.notEqual(verdictOf(classify(aliases)), 'metadata', aliases);
+    assert.deepEqual(
+      classifyWithContext(aliases).context.map((c) => c.reading),
+      ['record', 'list'],
+    );
+    const compose = '/api/snippets?yaml=extra_hosts%3A%0A%20%20-%20%22metadata.google.internal%3A169.254.169.254%22';
+    assert.notEqual(verdictOf(classify(compose)), 'metadata', compose);
+    assert.equal(
+      classifyWithContext(compose).context.find((c) => c.endpoint === 'metadata.google.internal')?.reading,
+      'list',
+    );
   });
 });
 

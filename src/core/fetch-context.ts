@@ -625,14 +625,23 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
     if (param && isListParam(param)) {
       return { reading: 'list', why: `the value of ${param}, a list of hosts`, ambiguous: false };
     }
-    // A list variable set inside the value (`export NO_PROXY=…`, `env=NO_PROXY=.local 169.254.169.254`), or named by
-    // the key of a key/value pair (`key=NO_PROXY&value=…`): entries of that list, separated by blanks or punctuation.
+    // A list variable set before it (`export NO_PROXY=…`, `env=NO_PROXY=.local 169.254.169.254`, `hostnames: ["…`, a
+    // YAML list under `extra_hosts:`), or named by the key of a key/value pair (`key=NO_PROXY&value=…`): entries of
+    // that list, separated by blanks or punctuation. (Read from the text before the reference, not only its value: a
+    // structured value is cut at its quotes.)
     const assigned =
-      /(?:^|[\s;&"'{(])(?:export\s+|set\s+)?([a-z_][\w.]{0,63})\s*[=:]\s*["']?(?:[\w.:*[\]/-]+[\s,;|]+)*$/i.exec(pre);
+      /(?:^|[\s;&"'{(=?])(?:export\s+|set\s+)?([a-z_][\w.]{0,63})\s*[=:]\s*\[?\s*["']?(?:[\w.:*[\]/-]+["']?[\s,;|]+["']?)*$/i.exec(
+        before,
+      );
+    const yamlItem =
+      // An item of a YAML block list under the name (`extra_hosts:\n  - "metadata.google.internal:169.254.169.254"`).
+      /(?:^|[\n=?&])[ \t]*([a-z_][\w.-]{0,63})[ \t]*:[ \t]*\n(?:[ \t]*-[^\n]*\n){0,64}[ \t]*-[ \t]*["']?$/i.exec(
+        before,
+      );
     const keyed = /[?&;](?:key|name|var|variable)=([\w.[\]-]{1,64})&(?:value|val)=$/i.exec(
       dec(t.slice(Math.max(0, from - 96), from)),
     );
-    const listName = [assigned?.[1], keyed?.[1]].find((n) => n !== undefined && isListParam(n));
+    const listName = [assigned?.[1], yamlItem?.[1], keyed?.[1]].find((n) => n !== undefined && isListParam(n));
     if (listName) {
       return { reading: 'list', why: `an entry of ${listName}, a list of hosts`, ambiguous: false };
     }
