@@ -29,6 +29,14 @@ export const INSPECTOR_RULE: CapabilityRule = Object.freeze({
     'Debug with --inspect from outside the process, not with node:inspector sessions opened by application code; find which module opened it.',
 });
 
+export const INSPECTOR_PORT_RULE: CapabilityRule = Object.freeze({
+  id: 'guard-inspector-port',
+  name: 'Inspector port opened in the process',
+  why: 'an inspector port accepts sessions from any code in the process over loopback, and a session can read the guard closures and reach the original connect of the TCP handle',
+  remediation:
+    'Start the process with --inspect when it must be debugged, not in production; find what sent SIGUSR1 (kill -USR1, process.kill, process._debugProcess) or opened the port.',
+});
+
 export const LOADER_RULE: CapabilityRule = Object.freeze({
   id: 'guard-loader-hooks',
   name: 'Module loader hooks registered at run time',
@@ -50,8 +58,8 @@ export function setCapabilityPolicy(p: CapabilityPolicy): () => void {
   };
 }
 
-function capabilityFinding(rule: CapabilityRule, what: string, mode: GuardMode): Finding {
-  const outcome = mode === 'block' ? 'deny' : 'audit';
+function capabilityFinding(rule: CapabilityRule, what: string, mode: GuardMode, refusing: boolean): Finding {
+  const outcome = refusing && mode === 'block' ? 'deny' : 'audit';
   return maskRecord(
     makeFinding({
       idEvidence: [rule.id, process.pid, what, outcome, DateNow()],
@@ -59,7 +67,7 @@ function capabilityFinding(rule: CapabilityRule, what: string, mode: GuardMode):
       severity: 'high',
       confidence: 1,
       attack: [ATTACK.cloudInstanceMetadataApi],
-      title: outcome === 'deny' ? `Refused ${what}` : `Allowed ${what}`,
+      title: !refusing ? `Found ${what}` : outcome === 'deny' ? `Refused ${what}` : `Allowed ${what}`,
       description: rule.why,
       remediation: rule.remediation,
       origin: { sensor: 'imdsguard-guard' },
@@ -78,7 +86,7 @@ export function checkCapability(rule: CapabilityRule, what: string): void {
   if (!p) return;
   let id = '';
   try {
-    const f = capabilityFinding(rule, what, p.mode);
+    const f = capabilityFinding(rule, what, p.mode, true);
     id = f.id;
     p.emit(f);
   } catch {
@@ -89,6 +97,17 @@ export function checkCapability(rule: CapabilityRule, what: string): void {
     ObjectDefineProperty(e, 'code', { value: GUARD_BLOCKED_CODE, enumerable: true });
     ObjectDefineProperty(e, 'findingId', { value: id, enumerable: true });
     throw e;
+  }
+}
+
+/** Record `what` without refusing anything (something the guard can no longer stop, such as a port already open). */
+export function recordCapability(rule: CapabilityRule, what: string): void {
+  const p = policy();
+  if (!p) return;
+  try {
+    p.emit(capabilityFinding(rule, what, p.mode, false));
+  } catch {
+    // Reporting must not decide.
   }
 }
 

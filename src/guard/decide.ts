@@ -9,6 +9,7 @@ import { maskRecord } from '../core/secrets/masker.ts';
 import { GuardBlockedError } from './blocked-error.ts';
 import { type CallerStack, type CallerSummary, callerFrames, summarise } from './caller.ts';
 import type { MetadataDestination } from './destination.ts';
+import { inspectorOpenedAfterInstall } from './inspector-port.ts';
 import {
   ArrayPrototypePush,
   arrayHas,
@@ -20,6 +21,9 @@ import {
 import type { AllowRule, ResolvedGuardOptions } from './options.ts';
 
 export const GUARD_RULE = { id: 'guard-metadata-connection', name: 'In-process metadata connection' } as const;
+
+const INSPECTOR_OPEN_REASON =
+  'an inspector port was opened in this process after the guard was installed: any code can reach the original connect through it, so no caller is trusted';
 
 export interface ConnectionAttempt {
   /** The host the caller asked for, as written. */
@@ -124,22 +128,27 @@ export function decide(
   let appFrame: string | null = null;
   let rule: AllowRule | undefined;
   const header = own(a, 'header');
+  // While an inspector port opened after installation is open, any code may have taken the guard's originals
+  // through it, and may be driving an SDK: in block mode no caller is trusted.
+  const inspectorOpen = o.mode === 'block' && inspectorOpenedAfterInstall();
   for (let i = 0; i < summaries.length; i++) {
     const s = summaries[i]!;
     for (let j = 0; j < s.packages.length; j++)
       if (!arrayHas(packages, s.packages[j]!)) ArrayPrototypePush(packages, s.packages[j]!);
     if (appFrame === null) appFrame = s.appFrame;
-    rule ??= matchAllow(o.allow, s, d, header);
+    if (!inspectorOpen) rule ??= matchAllow(o.allow, s, d, header);
   }
   const outcome: 'allow' | 'deny' | 'audit' = rule ? 'allow' : o.mode === 'block' ? 'deny' : 'audit';
   if (outcome === 'allow' && !o.reportAllowed) return { allowed: true };
   try {
-    return recorded(d, a, o, emit, outcome, rule, packages, appFrame);
+    return recorded(d, a, o, emit, outcome, rule, packages, appFrame, inspectorOpen);
   } catch {
     // Built-ins broken under the finding: the decision stands, recorded with what can still be said.
     const reason = rule
       ? `allowed: ${rule.package} is on the caller's stack`
-      : 'no allowlisted cloud SDK made the request';
+      : inspectorOpen
+        ? INSPECTOR_OPEN_REASON
+        : 'no allowlisted cloud SDK made the request';
     try {
       emit(minimalFinding(d, a, outcome, reason));
     } catch {
@@ -188,6 +197,7 @@ function recorded(
   rule: AllowRule | undefined,
   packages: string[],
   appFrame: string | null,
+  inspectorOpen: boolean,
 ): Decision {
   const hostPart = `${a.host.includes(':') ? `[${a.host}]` : a.host}${a.port !== null ? `:${a.port}` : ''}`;
   const addrPart = a.address
@@ -196,11 +206,13 @@ function recorded(
   const path = a.path ?? '';
   const reason = rule
     ? `allowed: ${rule.package} is on the caller's stack${rule.reason ? ` (${rule.reason})` : ''}`
-    : a.callers.length === 0
-      ? `"${a.host}" resolved to a metadata address (cloud SDKs use the address or the provider's hostname, so the allowlist does not apply)`
-      : packages.length > 0
-        ? `no allowlisted cloud SDK made the request (packages on the stack: ${packages.slice(0, 6).join(', ')})`
-        : 'no allowlisted cloud SDK made the request';
+    : inspectorOpen
+      ? INSPECTOR_OPEN_REASON
+      : a.callers.length === 0
+        ? `"${a.host}" resolved to a metadata address (cloud SDKs use the address or the provider's hostname, so the allowlist does not apply)`
+        : packages.length > 0
+          ? `no allowlisted cloud SDK made the request (packages on the stack: ${packages.slice(0, 6).join(', ')})`
+          : 'no allowlisted cloud SDK made the request';
   const finding = maskRecord(
     makeFinding({
       idEvidence: [GUARD_RULE.id, process.pid, a.host, a.address, a.port, path, outcome, DateNow()],

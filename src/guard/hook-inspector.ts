@@ -8,10 +8,28 @@
  * node:inspector is refused the same way: `process.binding('inspector')` hands out `Connection` and
  * `MainThreadConnection` (a session without `Session.connect`) and its own `open`. The methods are replaced once,
  * read-only and non-configurable, like the TCP handle's.
+ *
+ * A port can also be opened from outside JavaScript: on SIGUSR1 Node starts the inspector on `process.debugPort`,
+ * and `process._debugProcess(pid)` is `kill(pid, SIGUSR1)` on POSIX, so application code opens its own port with
+ * `process.kill(process.pid, 'SIGUSR1')`, `process._debugProcess(process.pid)` or a `kill -USR1` it runs in a child.
+ * Node opens the inspector on that signal only while no JavaScript listener is registered for it (the listener's
+ * signal handler replaces Node's), so the main thread's guard listens for SIGUSR1: in block mode the signal opens
+ * nothing and is recorded; in monitor mode, and after uninstall, the listener opens the port as Node would have.
+ * Removing the listener does not give the signal back to the inspector: libuv then restores the default action,
+ * and SIGUSR1 ends the process. A port open anyway — `--inspect` before the guard, or opened by a way this does not
+ * know — is recorded, and one that appears after installation makes every metadata connection refused in block
+ * mode (inspector-port.ts, decide.ts).
  */
+import { EventEmitter } from 'node:events';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { guardMethod, INSPECTOR_RULE } from './capability.ts';
-import { StringCtor } from './intrinsics.ts';
+import { isMainThread } from 'node:worker_threads';
+import { checkCapability, guardMethod, INSPECTOR_PORT_RULE, INSPECTOR_RULE, recordCapability } from './capability.ts';
+import { noteInspectorAtInstall } from './inspector-port.ts';
+import { ReflectApply, StringCtor } from './intrinsics.ts';
+
+/** Taken at load: the listener is added and counted with these, whatever replaced them on `process` later. */
+const emitterOn = EventEmitter.prototype.on;
+const emitterListenerCount = EventEmitter.prototype.listenerCount;
 
 type Inspector = typeof import('node:inspector');
 
@@ -51,7 +69,31 @@ export function hookInspector(): void {
     INSPECTOR_RULE,
     always('inspector Session.connectToMainThread()'),
   );
+  const open = inspector.open;
+  const url = inspector.url;
   guardMethod(inspector, 'open', INSPECTOR_RULE, always('inspector.open()'));
   // `import { open } from 'node:inspector'` reads the module's ES namespace.
   syncBuiltinESMExports();
+
+  if (noteInspectorAtInstall() !== undefined)
+    recordCapability(INSPECTOR_PORT_RULE, 'an inspector port open when the guard was installed');
+  // Signals reach the main thread's `process` only.
+  if (!isMainThread) return;
+  const onActivationSignal = () => {
+    // Node does nothing on SIGUSR1 while a port is open, nor while another listener takes the signal.
+    if (ReflectApply(url, inspector, []) !== undefined) return;
+    if ((ReflectApply(emitterListenerCount, process, ['SIGUSR1']) as number) > 1) return;
+    try {
+      checkCapability(INSPECTOR_PORT_RULE, 'SIGUSR1 (opens an inspector port)');
+    } catch {
+      return;
+    }
+    try {
+      // Monitor mode or uninstalled: what Node does on the signal (the port and host of its debug options).
+      ReflectApply(open, inspector, []);
+    } catch {
+      // A port that cannot be opened (already in use) must not throw out of a signal handler.
+    }
+  };
+  ReflectApply(emitterOn, process, ['SIGUSR1', onActivationSignal]);
 }
