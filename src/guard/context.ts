@@ -42,6 +42,12 @@ export interface SocketGrant {
   port: number | null;
   /** The request (node:http ClientRequest) the decision was made for, when node:http opened the socket. */
   request: object | null;
+  /**
+   * The TCP handle that connected under this grant: the socket's own handle at its first connect. A grant is the
+   * socket's, not its handle's, and the owner of a handle is a property anyone can set (a raw handle whose owner
+   * is set to an SDK's socket, even one long destroyed): any other handle is decided on its own.
+   */
+  handle: object | null;
 }
 
 /**
@@ -64,13 +70,22 @@ export function grant(
 ): void {
   const g = grantOf(socket);
   if (g) {
+    // A new grant is a new connection of the socket (net calls connect again): its handle is not connected yet.
+    g.handle = null;
     if (d.kind === 'hostname') g.addresses = null;
     else if (g.addresses !== null) SetPrototypeAdd(g.addresses, d.canonical);
     return;
   }
   const addresses = d.kind === 'hostname' ? null : new Set<string>();
   if (addresses !== null) SetPrototypeAdd(addresses, d.canonical);
-  WeakMapPrototypeSet(grants, socket, { addresses, canonical: d.canonical, kind: d.kind, port: d.port, request });
+  WeakMapPrototypeSet(grants, socket, {
+    addresses,
+    canonical: d.canonical,
+    kind: d.kind,
+    port: d.port,
+    request,
+    handle: null,
+  });
 }
 
 /** Whether a grant covers a canonical address. */

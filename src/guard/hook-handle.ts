@@ -19,7 +19,7 @@ import net from 'node:net';
 import { getSystemErrorMap } from 'node:util';
 import { GuardBlockedError } from './blocked-error.ts';
 import { captureCaller } from './caller.ts';
-import { grant, grantCovers, grantOf } from './context.ts';
+import { grant, grantCovers, grantOf, type SocketGrant } from './context.ts';
 import { metadataAtAddress } from './destination.ts';
 import type { Decide } from './hook-net.ts';
 import {
@@ -27,6 +27,7 @@ import {
   ObjectGetOwnPropertySymbols,
   ProcessNextTick,
   ReflectApply,
+  ReflectGetOwnPropertyDescriptor,
   ReflectGetPrototypeOf,
   StringCtor,
   StringPrototypeIndexOf,
@@ -43,6 +44,16 @@ let installed: 'yes' | 'no' | 'unavailable' = 'no';
 const UV_EACCES = [...getSystemErrorMap()].find(([, v]) => v[0] === 'EACCES')?.[0] ?? -13;
 
 const SocketPrototype = net.Socket.prototype;
+/** net's own accessor for a socket's handle (non-configurable on the prototype, so this is the one net uses). */
+const socketHandleGet = ReflectGetOwnPropertyDescriptor(SocketPrototype, '_handle')?.get;
+/** The streams' `destroyed` accessor (on `Duplex.prototype`), found once up the socket's prototype chain. */
+const socketDestroyedGet = (() => {
+  for (let p: object | null = SocketPrototype; p !== null; p = ReflectGetPrototypeOf(p)) {
+    const d = ReflectGetOwnPropertyDescriptor(p, 'destroyed');
+    if (d) return d.get;
+  }
+  return undefined;
+})();
 /** Taken now: `process.binding` is replaced when the guard is installed (hook-inspector.ts). */
 const processBinding = (process as unknown as { binding(name: string): unknown }).binding;
 const NumberCtor = Number;
@@ -55,9 +66,17 @@ function isSocket(o: unknown): o is net.Socket {
   return false;
 }
 
-/** The socket that owns a handle (net keeps it under a symbol of its own, found once by its description). */
-let ownerSymbol: symbol | undefined;
+/** The socket that owns a handle. */
 function ownerOf(handle: object): net.Socket | undefined {
+  const o = ownerMark(handle);
+  // The mark is a property anyone can set on a raw handle (to an SDK's socket, even one long destroyed): a socket
+  // owns a handle only if it is the socket's own handle, read with net's getter.
+  return o && socketHandleGet && ReflectApply(socketHandleGet, o, []) === handle ? o : undefined;
+}
+
+/** The socket a handle names as its owner (net keeps it under a symbol of its own, found once by its description). */
+let ownerSymbol: symbol | undefined;
+function ownerMark(handle: object): net.Socket | undefined {
   if (!ownerSymbol) {
     const symbols = ObjectGetOwnPropertySymbols(handle);
     for (let i = 0; i < symbols.length; i++)
@@ -69,6 +88,16 @@ function ownerOf(handle: object): net.Socket | undefined {
   if (!ownerSymbol) return undefined;
   const o = (handle as Record<symbol, unknown>)[ownerSymbol];
   return isSocket(o) ? o : undefined;
+}
+
+/**
+ * Whether `handle` is the one the grant is for: the first handle connected under it. Another handle under the same
+ * grant — one swapped into the socket after it connected — is decided on its own.
+ */
+function grantedHandle(g: SocketGrant, handle: object): boolean {
+  if (g.handle !== null) return g.handle === handle;
+  g.handle = handle;
+  return true;
 }
 
 /** The address as Node will read it: a string, up to a NUL (where the C string libuv gets ends). */
@@ -90,7 +119,7 @@ function check(handle: object, address: string, port: number): number | null {
   if (!d) return null;
   const owner = ownerOf(handle);
   const g = grantOf(owner);
-  if (g && grantCovers(g, d.canonical)) return null;
+  if (g && grantCovers(g, d.canonical) && grantedHandle(g, handle)) return null;
   let error: Error | undefined;
   try {
     const dec = decide(d, {
@@ -101,14 +130,19 @@ function check(handle: object, address: string, port: number): number | null {
       callers: [captureCaller()],
     });
     if (dec.allowed) {
-      if (owner) grant(owner, d, null);
+      if (owner) {
+        grant(owner, d, null);
+        const now = grantOf(owner);
+        if (now) now.handle = handle;
+      }
       return null;
     }
     error = dec.error;
   } catch {
     // A decision that cannot be made is a refusal.
   }
-  if (owner) {
+  // A destroyed socket reports no error: whoever connects the handle gets the refusal as its status.
+  if (owner && !(socketDestroyedGet && ReflectApply(socketDestroyedGet, owner, []) === true)) {
     // As net fails a refused connection: asynchronously, through the socket's 'error', with the guard's error.
     const e =
       error ?? new GuardBlockedError(d, { host: address, address, port: port & 0xffff }, 'the check failed', '');
