@@ -19,9 +19,33 @@ const appendFile = (path: string, text: string): void => {
   }
 };
 const stringify = JSON.stringify;
+const ObjectKeys = Object.keys;
+const ArrayIsArray = Array.isArray;
+const ObjectSetPrototypeOf = Object.setPrototypeOf;
 const stderr = process.stderr;
 const stderrWrite = stderr.write;
 const ReflectApply = Reflect.apply;
+
+/**
+ * A copy of a record in which no object or array has a prototype: JSON.stringify asks every object it writes for a
+ * `toJSON`, inherited ones included, so one put on `Object.prototype` would write whatever it returns instead of
+ * the finding. The copies get their prototype taken away before anything is stored in them, so a setter on
+ * `Array.prototype` or `Object.prototype` cannot swallow a value either.
+ */
+function withoutPrototypes(v: unknown, depth: number): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (depth > 32) return null;
+  if (ArrayIsArray(v)) {
+    const a: unknown[] = ObjectSetPrototypeOf([], null);
+    for (let i = 0; i < v.length; i++) a[i] = withoutPrototypes(v[i], depth + 1);
+    return a;
+  }
+  const o: Record<string, unknown> = ObjectSetPrototypeOf({}, null);
+  const keys = ObjectKeys(v);
+  for (let i = 0; i < keys.length; i++)
+    o[keys[i]!] = withoutPrototypes((v as Record<string, unknown>)[keys[i]!], depth + 1);
+  return o;
+}
 
 /**
  * Findings are rare (one per refused or audited metadata connection), so they are written synchronously: a process
@@ -45,7 +69,7 @@ export function makeReporter(o: Pick<ResolvedGuardOptions, 'onFinding' | 'report
     }
     if (report === 'none') return;
     try {
-      const line = `${stringify(f)}\n`;
+      const line = `${stringify(withoutPrototypes(f, 0))}\n`;
       if (report === 'stderr') ReflectApply(stderrWrite, stderr, [line]);
       else appendFile(report.file, line);
     } catch {

@@ -38,3 +38,38 @@ test('a file report is written even when the application replaced fs functions o
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a file report holds the finding itself when the application put a toJSON on Object.prototype', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'imdsguard-guard-report-'));
+  const file = join(dir, 'findings.jsonl');
+  const report = makeReporter({ onFinding: undefined, report: { file } });
+  const finding = {
+    id: 'f2',
+    rule: { id: 'guard-metadata-connection' },
+    decision: 'deny',
+    evidence: { caller_packages: ['a', 'b'], app_frame: 'file:///app.mjs' },
+  } as unknown as Finding;
+  try {
+    // JSON.stringify asks every object it writes (arrays too) for a toJSON, inherited ones included.
+    Object.defineProperty(Object.prototype, 'toJSON', {
+      configurable: true,
+      get: () =>
+        function (this: { decision?: string }) {
+          return this?.decision === 'deny' ? { id: 'nothing here' } : [];
+        },
+    });
+    // A setter on Array.prototype's first index would swallow a copy made by assignment.
+    Object.defineProperty(Array.prototype, '0', { configurable: true, set: () => undefined });
+    report(finding);
+  } finally {
+    delete (Object.prototype as Record<string, unknown>).toJSON;
+    delete (Array.prototype as unknown as Record<string, unknown>)['0'];
+  }
+  try {
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    assert.equal(lines.length, 1);
+    assert.deepEqual(JSON.parse(lines[0]!), finding);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
