@@ -50,6 +50,12 @@ describe('prose: an address among words is talked about', () => {
     target(
       '/pdf?html=%3Cp%3Ereport%3C%2Fp%3E%3Cimg%20alt%3Dx%20src%3D%22http%3A%2F%2F169.254.169.254%2Flatest%2Fuser-data%22%3E',
     );
+    // A script navigating to or loading the URL, its characters written as \u escapes or plain.
+    target(
+      '/render?html=%3Cscript%3Edocument.location%3D%27%5Cu0068%5Cu0074%5Cu0074%5Cu0070%5Cu003a%5Cu002f%5Cu002f%5Cu0031%5Cu0036%5Cu0039%5Cu002e%5Cu0032%5Cu0035%5Cu0034%5Cu002e%5Cu0031%5Cu0036%5Cu0039%5Cu002e%5Cu0032%5Cu0035%5Cu0034%5Cu002f%5Cu006c%5Cu0061%5Cu0074%5Cu0065%5Cu0073%5Cu0074%27%3C%2Fscript%3E',
+    );
+    target('/render?html=%3Cscript%3Elocation.href%3D%27http://169.254.169.254/latest/meta-data/%27%3C/script%3E');
+    target('/x?js=img.src%3D%22http://169.254.169.254/latest/%22');
     // A PowerShell hashtable of headers is no PromQL matcher.
     target(
       '/api/exec?target=8.8.8.8%26%26%20Invoke-WebRequest%20-Uri%20http://169.254.169.254/metadata/identity/oauth2/token%20-Headers%20%40%7BMetadata%3D%22true%22%7D',

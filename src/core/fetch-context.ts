@@ -709,6 +709,15 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
   ) {
     return { reading: 'list', why: 'a name on a hosts-file line (an address, then its names)', ambiguous: false };
   }
+  // A script that navigates to or loads the URL (`document.location='…'`, `location.href=`, `img.src=`): an assignment
+  // to a navigation or loading property, not a field compared in a query.
+  if (
+    /(?:^|[^\w$.])(?:(?:window|document|self|top|parent|frames)\.)*location(?:\.href)?\s*=\s*["'`]$|\.(?:src|href|action|data)\s*=\s*["'`]$/i.test(
+      pre,
+    )
+  ) {
+    return { reading: 'target', why: 'the URL a script navigates to or loads', ambiguous: false };
+  }
   // A field compared in a query or filter (`destination.address:169.254.169.254`, `dst_ip==…`), not a URL parameter.
   // The name is bounded: this search is unanchored at its start, and an unbounded name made it quadratic in a long
   // run of word characters (a 64 KiB token took 8 s); a longer name is read by its last 128 characters.
