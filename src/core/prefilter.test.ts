@@ -81,6 +81,9 @@ test('mayAddressMetadata() passes whatever the classifier flags in arbitrary tex
             'String.fromCharCode(104,116,116,112,58,47,47',
             ')',
             'meta.sub.sh.je',
+            "'+'",
+            '"+"',
+            "'",
           ),
           { maxLength: 14 },
         )
@@ -170,4 +173,15 @@ test('addressMarkLines() gives exactly the lines hasAddressMark() holds true, an
     }),
     { numRuns: 3000, seed: 23 },
   );
+});
+
+test('mayAddressMetadata() reads script strings joined by + as the decoder does: an address cut in pieces passes', () => {
+  for (const t of [
+    "u='http://169.'+'254.169.254/latest/'",
+    'js=var+u%3D%27http%3A%2F%2F169.%27+%2B+%27254.169.254%2Flatest%2F%27',
+    'x="http://[fd00:"+"ec2::254]/latest/"',
+  ]) {
+    assert.ok(classify(t).length > 0, t);
+    assert.ok(mayAddressMetadata(t), t);
+  }
 });

@@ -1,6 +1,7 @@
 import { BASE64_MARKERS, SPLIT_URL_HEAD } from './decode/base64.ts';
 import { CHARCODE_MARKER } from './decode/charcodes.ts';
 import { HEX_MARKER_FORMS } from './decode/hex-url.ts';
+import { hasScriptJoin, joinScriptStrings } from './decode/js-concat.ts';
 import { percentDecodeFixpoint } from './decode/percent.ts';
 import { foldUnicode } from './decode/unicode.ts';
 import { ALIAS_NAMES } from './endpoints/aliases.ts';
@@ -33,6 +34,7 @@ import { addressMatters, ipv4Value, LEAST_NONZERO_MATTERING } from './numeric-ho
  *   with only slashes between them;
  * - a hex-written URL the decoder opens holds the hex form of one of `BASE64_MARKERS` (`HEX_MARKER_FORMS`);
  * - a `String.fromCharCode(…)` call is decoded only when the text names it;
+ * - script strings joined by `+` are tested joined (`joinScriptStrings`), as the decoder opens them;
  * - a public alias (wildcard, rebinding and fixed DNS names, redirectors: `endpoints/aliases.ts`) appears literally.
  */
 
@@ -355,6 +357,11 @@ export function mayAddressMetadataUnmarked(text: string, layer = 0): boolean {
     if (folded !== text && mayAddressMetadata(folded, layer + 1)) return true;
   }
   if (dash && SLUG.test(text)) return true;
+  // Script strings joined by `+` are read joined, as the decoder reads them (an address cut in two pieces).
+  if (hasScriptJoin(text)) {
+    const joined = joinScriptStrings(text);
+    if (joined !== text && mayAddressMetadata(joined, layer + 1)) return true;
+  }
   // Every IPv6 shape has two colons or a bracket.
   return (colons >= 2 || bracket) && IPV6.test(text);
 }

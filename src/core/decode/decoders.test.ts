@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { classify, verdictOf } from '../classify.ts';
 import { findBase64Urls } from './base64.ts';
 import { decodeEntities } from './entities.ts';
 import { decodeBackslashEscapes } from './escapes.ts';
@@ -271,5 +272,21 @@ describe('parseIPv6(): an IPv4 part in another notation', () => {
     assert.deepEqual(parseIPv6('[::ffff:169.254.169.254]')?.disagreements, []);
     assert.equal(parseIPv6('[2001:db8::0251.0376.0251.0376]'), null);
     assert.equal(parseIPv6('[::ffff:0999.1.1.1]'), null);
+  });
+});
+
+describe('script strings joined by +', () => {
+  test('are read joined, escapes inside them decoded after', () => {
+    for (const t of [
+      "fetch('http://'+'\\x31\\x36\\x39\\x2e\\x32\\x35\\x34\\x2e\\x31\\x36\\x39\\x2e\\x32\\x35\\x34'+'/latest/user-data')",
+      "var u = 'http://169.' + '254.169.254/latest/';",
+    ]) {
+      const hits = classify(t);
+      assert.equal(verdictOf(hits), 'metadata', t);
+      assert.ok(hits[0]?.transforms.includes('js-concat'), JSON.stringify(hits[0]?.transforms));
+    }
+  });
+  test('leave text that only holds a + alone', () => {
+    assert.equal(verdictOf(classify("q='169.'+and+'254'")), 'none');
   });
 });

@@ -4,6 +4,7 @@ import { decodeCharCodeCalls, hasCharCodeCall } from './charcodes.ts';
 import { decodeEntities } from './entities.ts';
 import { decodeBackslashEscapes } from './escapes.ts';
 import { findHexUrls } from './hex-url.ts';
+import { hasScriptJoin, joinScriptStrings } from './js-concat.ts';
 import { percentDecodeFixpoint, percentTransform } from './percent.ts';
 import { decodeSlugHex, hasSlugHex } from './slug.ts';
 import { foldUnicode, hasNonAscii } from './unicode.ts';
@@ -43,6 +44,10 @@ const decoders: Decoder[] = [
     if (!v.text.includes('&')) return [];
     const t = decodeEntities(v.text);
     return t !== v.text ? [{ text: t, transforms: [...v.transforms, 'html-entity'] }] : [];
+  },
+  (v) => {
+    if (!hasScriptJoin(v.text)) return [];
+    return [{ text: joinScriptStrings(v.text), transforms: [...v.transforms, 'js-concat'] }];
   },
   (v) => {
     if (!v.text.includes('\\')) return [];
