@@ -155,6 +155,7 @@ describe('network blocks, lists, claims and slugs', () => {
     );
   });
   test('wiki slugs are page names', () => {
+    dropped('/page?id=2024-169.254.169.254', 'slug');
     dropped('/wiki/169.254.169.254_(disambiguation)', 'slug');
     dropped('/wiki/169.254.169.254%3A80_(address)', 'slug');
   });

@@ -537,10 +537,11 @@ export function readFetchContext(s: ReferenceSpot): FetchContext {
     // A page slug, label or anchor: `169.254.169.254_(disambiguation)`, `/why-169.254.169.254-matters`,
     // `utm_campaign=imds_169.254.169.254_webinar`, `#169.254.169.254`. Glued to a word by `_` or `-`, the address is
     // no host: URL parsers and resolvers read `blog_169.254.169.254` or `169.254.169.254-talk` as a name, and no
-    // registry delegates such a name (the rebinding and wildcard-DNS names that do resolve are read as names).
+    // registry delegates such a name (the rebinding and wildcard-DNS names that do resolve are read as names). Digits
+    // glue it too (`2024-169.254.169.254`): a name whose last label is numeric is no name, and as an address it fails.
     if (
       /^(?::\d{1,5})?_[(\w]/.test(after) ||
-      /[a-z]-$|[a-z\d]_$/i.test(before) ||
+      /[a-z\d]-$|[a-z\d]_$/i.test(before) ||
       /^-[a-z]/i.test(after) ||
       /#$/.test(before)
     ) {
