@@ -68,6 +68,11 @@ function documents(c: GeneratedCredentials): Array<[string, string, string[]]> {
       [c.awsKeyId, c.awsSecret],
     ],
     ['a session token exported', `export AWS_SESSION_TOKEN=${c.awsToken}`, [c.awsToken.slice(16)]],
+    [
+      'a key id and its secret key in a log line',
+      `2026-12-05T06:00:00Z DEBUG creds key=${c.awsKeyId} secret=${c.awsSecret} region=us-east-1`,
+      [c.awsKeyId, c.awsSecret],
+    ],
     ['a Google token in a header', `Authorization: Bearer ${c.gcpToken}`, [c.gcpToken.slice(5)]],
     [
       'an IMDSv2 token in a header',
@@ -118,6 +123,28 @@ describe('hard wraps from 16 to 63 columns', () => {
           assert.equal(out.length, lines.length);
           assert.equal(left(out, secrets), null, `${name} at ${w}: ${out.join('\n')}`);
         }
+  });
+
+  test("the AWS CLI's text output from 30 columns: the secret key on the line after its key id's is joined", () => {
+    const c = generatedCredentials(3150);
+    const line = `CREDENTIALS\t${c.awsKeyId}\t2026-12-05T12:00:00+00:00\t${c.awsSecret}\t${c.awsToken}`;
+    for (let w = 30; w <= 63; w++) {
+      const out = masked(fold(line, w));
+      assert.equal(left(out, [c.awsKeyId, c.awsSecret, c.awsToken.slice(16)]), null, `at ${w}: ${out.join('\n')}`);
+    }
+  });
+
+  test("what follows a key id at a line's end is masked only when it looks like a piece of a secret key", () => {
+    const c = generatedCredentials(3160);
+    for (const [first, kept] of [
+      [`{"AccessKeyId":"${c.awsKeyId}","SecretAccessKey`, '"SecretAccessKey'],
+      [`{"AccessKeyId":"${c.awsKeyId}","SecretAccessK`, '"SecretAccessK'],
+      [`key=${c.awsKeyId} bucket=mybucketname`, 'bucket=mybucketname'],
+      [`{"token":"y`, '"y'],
+    ] as const) {
+      const out = masked([first, `":"${c.awsSecret}"}`]);
+      assert.ok(out[0]!.endsWith(kept), out[0]);
+    }
   });
 
   test('through redact, wrapped where no line holds a marker, between real log lines left as they were', {

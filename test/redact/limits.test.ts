@@ -215,12 +215,17 @@ test('limit: a value on a line before the line that names it (YAML value then na
   }
 });
 
-test('limit: a secret key known only by its key id before it is not joined when a wrap puts them on different lines', () => {
-  // The AWS CLI's text output (`CREDENTIALS <key id> <expiry> <secret> <token>`) wrapped at 40 columns.
+test('limit: a secret key known only by its key id is not joined when the key id starts over 48 characters before the cut', () => {
+  // The AWS CLI's text output (`CREDENTIALS <key id> <expiry> <secret>`) with an expiry in microseconds, cut right
+  // before the secret key: the kept end of the line before holds the expiry, not the key id.
   const c = generatedCredentials(2600);
-  const line = `CREDENTIALS\t${c.awsKeyId}\t2026-12-05T12:00:00+00:00\t${c.awsSecret}\t${c.awsToken}`;
+  const lines = [`CREDENTIALS\t${c.awsKeyId}\t2026-12-05T12:00:00.000000+00:00\t`, `${c.awsSecret}\t${c.awsToken}`];
   const m = new Masker();
-  const out = line.match(/.{1,40}/g)!.map((l) => m.line(l));
-  assert.notEqual(holdsPiece(out.join(''), c.awsSecret), null);
-  assert.equal(holdsPiece(out.join(''), c.awsKeyId), null);
+  const out = lines.map((l) => m.line(l)).join('');
+  assert.notEqual(holdsPiece(out, c.awsSecret), null);
+  assert.equal(holdsPiece(out, c.awsKeyId), null);
+  // With the expiry in seconds the key id is near enough, and the secret key is masked.
+  const near = [`CREDENTIALS\t${c.awsKeyId}\t2026-12-05T12:00:00Z\t`, `${c.awsSecret}\t${c.awsToken}`];
+  const n = new Masker();
+  assert.equal(holdsPiece(near.map((l) => n.line(l)).join(''), c.awsSecret), null);
 });

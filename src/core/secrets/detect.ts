@@ -120,7 +120,9 @@ function isHex(c: number): boolean {
  */
 export function startsToken(text: string, i: number): boolean {
   if (i === 0 || !isAlnum(text.charCodeAt(i - 1))) return true;
-  if (i >= 3 && text.charCodeAt(i - 3) === 37 && isHex(text.charCodeAt(i - 2)) && isHex(text.charCodeAt(i - 1)))
+  // `%22`, and quoted-printable's `=3D` (a mailed `key=ASIA…`).
+  const esc = text.charCodeAt(i - 3);
+  if (i >= 3 && (esc === 37 || esc === 61) && isHex(text.charCodeAt(i - 2)) && isHex(text.charCodeAt(i - 1)))
     return true;
   if (i >= 5 && text.charCodeAt(i - 5) === 37 && text.startsWith('25', i - 4) && isHex(text.charCodeAt(i - 2)))
     return true;
@@ -228,7 +230,7 @@ function shaped(
  * `access_key='ASIA…', secret_key='<secret>'`), the next query parameter whatever its name (`?k=ASIA…&s=<secret>`,
  * `?s=<secret>&k=ASIA…`), or the AWS CLI's text output's expiry (`CREDENTIALS ASIA… <expiry> <secret>`).
  */
-const BETWEEN_ID_AND_SECRET = String.raw`(?:[ \t\u00a0,;:|/"'=&(){}\[\]]|\u00c2\u00a0|%2[Cc]|%3[AaBb]|%20|%2[Ff]|%22|\\"|&amp;|[A-Za-z_][A-Za-z0-9_.-]{0,39}${QUOTE}${SEP}|\d{4}-\d\d-\d\d[T ][0-9:.]+(?:Z|[+-]\d\d:?\d\d)?)`;
+const BETWEEN_ID_AND_SECRET = String.raw`(?:=3D|[ \t\u00a0,;:|/"'=&(){}\[\]]|\u00c2\u00a0|%2[Cc]|%3[AaBb]|%20|%2[Ff]|%22|\\"|&amp;|[A-Za-z_][A-Za-z0-9_.-]{0,39}${QUOTE}${SEP}|\d{4}-\d\d-\d\d[T ][0-9:.]+(?:Z|[+-]\d\d:?\d\d)?)`;
 /** A secret key right after a key id. */
 const NEXT_TO_ID_RE = new RegExp(`^${BETWEEN_ID_AND_SECRET}{1,6}(?<value>${B64_NOPAD}{40})${END_B64}`, 'd');
 /** A secret key right before a key id (the end of the text before it). */
@@ -662,19 +664,26 @@ function openValueIn(text: string, state: DetectState): OpenValue | null {
     const awsKey = (m: RegExpExecArray, v: string) => {
       const prefix = keyPrefix(text, m.index);
       const aws = AWS_TOKEN_KEY.test(prefix) || (state.line <= state.awsContextUntil && prefix === '');
-      // Alibaba's `SecurityToken` (its value may be cut before its `CAIS`), and a Google token by its prefix.
-      const google = /^ya29\./.test(v) || (v !== '' && 'ya29.'.startsWith(v));
-      // A token's own prefix, even cut (`IQoJb3J`), says it is AWS's.
-      const cutPrefix = v.length >= 4 && AWS_TOKEN_PREFIXES.some((p) => p.startsWith(v));
       // Alibaba's `SecurityToken` and EC2's `X-aws-ec2-metadata-token` name their token whatever its first characters.
       const named = /(?:security|metadata)[-_]?$/i.test(prefix);
-      return aws || google || cutPrefix || named || v.startsWith('CAIS') || AWS_TOKEN_PREFIX.test(v);
+      return aws || named || /^ya29\./.test(v) || v.startsWith('CAIS') || AWS_TOKEN_PREFIX.test(v);
+    };
+    /**
+     * Under any other token key, a value cut inside a Google or AWS token's own prefix (`ya2`, `IQoJb3J`): not masked
+     * here (another application's token may start so), and joined only with a rest that completes that prefix.
+     */
+    const cutInPrefix = (v: string): readonly string[] | null => {
+      if (v !== '' && 'ya29.'.startsWith(v)) return ['ya29.'];
+      return v.length >= 4 && AWS_TOKEN_PREFIXES.some((p) => p.startsWith(v)) ? AWS_TOKEN_PREFIXES : null;
     };
     const m = OPEN_TOKEN_RE.exec(text);
     const span = m?.indices?.groups?.value;
     if (m && span) {
       const v = decodeSecretText(text.slice(span[0]));
-      if (awsKey(m, v)) return { start: span[0], end: n, value: v, min: 0, literal: false, kind: tokenKind(v) };
+      const open = { start: span[0], end: n, value: v, min: 0, literal: false, kind: tokenKind(v) } as const;
+      if (awsKey(m, v)) return open;
+      const prefixes = cutInPrefix(v);
+      if (prefixes) return { ...open, quiet: true, prefixes };
     }
     // Only a line ending in a closed literal can hold one (most lines with a token key do not).
     const lit = LITERAL_AT_END.test(text) ? SPLIT_TOKEN_RE.exec(text) : null;
@@ -685,7 +694,44 @@ function openValueIn(text: string, state: DetectState): OpenValue | null {
         return { start: lspan[0], end: lspan[1], value: v, min: 0, literal: true, kind: tokenKind(v) };
     }
   }
-  return shapeAtEnd(text);
+  return afterIdAtEnd(text) ?? shapeAtEnd(text);
+}
+
+/**
+ * A secret key after its key id (what `NEXT_TO_ID_RE` finds in one line) that the line's end cut: the CLI's
+ * `CREDENTIALS <key id> <expiry> <secret>` or `key=ASIA… secret=…` wrapped between them.
+ */
+const AFTER_ID_AT_END = new RegExp(
+  `(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}${BETWEEN_ID_AND_SECRET}{1,6}(?<value>${B64_NOPAD}{1,39})$`,
+  'd',
+);
+
+/** A name in camel or Pascal case (`SecretAccessKey`, `bucketName`): the next key, not a piece of a secret. */
+const IDENTIFIER = /^[A-Za-z][a-z]+(?:[A-Z][a-z]+)*[A-Z]?$/;
+
+function afterIdAtEnd(text: string): OpenValue | null {
+  if (!/A[KS]IA|ABIA|ACCA/.test(text)) return null;
+  const m = AFTER_ID_AT_END.exec(text);
+  const span = m?.indices?.groups?.value;
+  if (!m || !span || !startsToken(text, m.index) || isDocExample(m[0])) return null;
+  const value = decodeSecretText(m.groups!.value!);
+  // Masked on its line only when it already looks like a piece of a secret key (a word there may be a bucket's name);
+  // its rest, on the next line, only when the whole is one.
+  const shown =
+    value.length >= ID_PIECE_SHOWN &&
+    looksRandom(value) &&
+    /[a-z]/.test(value) &&
+    /[A-Z]/.test(value) &&
+    !IDENTIFIER.test(value);
+  const open: OpenValue = {
+    start: span[0],
+    end: span[1],
+    value,
+    min: 40,
+    literal: false,
+    kind: 'aws-secret-access-key',
+  };
+  return shown ? open : { ...open, quiet: true };
 }
 
 /**
@@ -699,8 +745,9 @@ const SHAPE_AT_END =
 const ID_PIECE_SHOWN = 8;
 
 /** A key id's or Google token's own prefix, cut by the line's end (`AS`, `STS`, `ya2`). */
-const PREFIX_CUT_AT_END = /(?:^|[^A-Za-z0-9.])(A|AK|AKI|AS|ASI|AB|ABI|AC|ACC|S|ST|STS|y|ya|ya2|ya29)=?$/;
+const PREFIX_CUT_AT_END = /(?:^|[^A-Za-z0-9.]|=3D)(A|AK|AKI|AS|ASI|AB|ABI|AC|ACC|S|ST|STS|y|ya|ya2|ya29)=?$/;
 const ID_PREFIXES = ['AKIA', 'ASIA', 'ABIA', 'ACCA', 'STS.'];
+const TOKEN_PREFIX_CUT_AT_END = /(?:^|[^A-Za-z0-9+/])([A-Za-z0-9]{4,15})=?$/;
 
 function shapeAtEnd(text: string): OpenValue | null {
   const cut = PREFIX_CUT_AT_END.exec(text);
@@ -715,6 +762,14 @@ function shapeAtEnd(text: string): OpenValue | null {
     return { start, end, value, min: 20, literal: false, kind, quiet: true, prefixes: ID_PREFIXES };
   }
   if (!/A[KS]IA|ABIA|ACCA|STS\.|IQoJ|FwoG|FQoG|AgoJ|AQoD|CAIS|AQA[A-Z]A|ya29\./.test(text)) return null;
+  // An AWS session token cut inside its own (public) prefix: the prefix is left, the rest is read if it goes on it.
+  const tok = TOKEN_PREFIX_CUT_AT_END.exec(text);
+  if (tok && AWS_TOKEN_PREFIXES.some((p) => p.length > tok[1]!.length && p.startsWith(tok[1]!))) {
+    const start = tok.index + tok[0].indexOf(tok[1]!);
+    const value = tok[1]!;
+    const base = { start, end: start + value.length, value, min: 0, literal: false } as const;
+    return { ...base, kind: 'aws-session-token', quiet: true, prefixes: AWS_TOKEN_PREFIXES };
+  }
   const m = SHAPE_AT_END.exec(text);
   if (!m || !startsToken(text, m.index)) return null;
   const value = m[0].endsWith('=') && !/^(?:IQoJ|FwoG|FQoG|AgoJ|AQoD|CAIS|AQA)/.test(m[0]) ? m[0].slice(0, -1) : m[0];
@@ -728,7 +783,7 @@ function shapeAtEnd(text: string): OpenValue | null {
 }
 
 function tokenKind(v: string): SecretKind {
-  if (v.startsWith('ya2')) return 'gcp-access-token';
+  if (v.startsWith('ya29.') || (v !== '' && 'ya29.'.startsWith(v))) return 'gcp-access-token';
   if (v.startsWith('AQA')) return 'aws-imdsv2-session-token';
   return v.startsWith('CAIS') ? 'alibaba-sts-security-token' : 'aws-session-token';
 }

@@ -40,15 +40,15 @@ export const QUOTE = String.raw`(?:(?:\\{0,7}["'\x60]){1,2}|%22|%27|%2522|%2527|
 const BLANK = String.raw`(?:[ \t\u00a0]|\u00c2\u00a0)`;
 /**
  * Key/value separator: JSON, YAML, util.inspect, Python repr, query string, header, Ruby hash, Go `:=`, an arrow
- * (`->`), an XML element's `>`, percent-encoded; blanks (a no-break space too) around it.
+ * (`->`), an XML element's `>`, percent-encoded or quoted-printable (`=3D`); blanks (a no-break space too) around it.
  */
-export const SEP = `${BLANK}*(?:=>|->|:=|:|=|>|&gt;|%3[AaDd]|%253[AaDd])${BLANK}*`;
+export const SEP = `${BLANK}*(?:=>|->|:=|:|=3D|=|>|&gt;|%3[AaDd]|%253[AaDd])${BLANK}*`;
 /**
  * Separator after a key name specific enough to need no operator: blanks or a table's bars alone also separate it
  * from its value (`aws configure set aws_secret_access_key VALUE`, `--secret-key VALUE`, `| SecretAccessKey | VALUE`),
  * and so does a CSV row's comma (`AWS_SECRET_ACCESS_KEY,VALUE`).
  */
-export const NAME_SEP = String.raw`(?:(?:[ \t\u00a0|]|\u00c2\u00a0)*(?:=>|->|:=|:|=|>|&gt;|%3[AaDd]|%253[AaDd])${BLANK}*|(?:[ \t\u00a0|]|\u00c2\u00a0)+|${BLANK}*,${BLANK}*)`;
+export const NAME_SEP = String.raw`(?:(?:[ \t\u00a0|]|\u00c2\u00a0)*(?:=>|->|:=|:|=3D|=|>|&gt;|%3[AaDd]|%253[AaDd])${BLANK}*|(?:[ \t\u00a0|]|\u00c2\u00a0)+|${BLANK}*,${BLANK}*)`;
 /**
  * The start of an escaped character cut by a line's end (`%`, `%2`, `%25`, `\`, `\u00`, `\u002`): its rest opens the
  * next line.

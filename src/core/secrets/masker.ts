@@ -362,11 +362,15 @@ export class Masker {
     if (stream) {
       this.scalar = this.blockScalar(text, this.scalar, spans, state);
       const kept = state.line <= state.awsContextUntil || softBreakInName(text) || nameCutAtEnd(text);
-      this.tail = kept ? (soft ? text.slice(0, -1) : text).slice(-TAIL) : null;
+      // The end of the stream as joined so far: a short line's tail keeps the end of the line before it too.
+      const joinedEnd = () => (before + (soft ? text.slice(0, -1) : text)).slice(-TAIL);
+      this.tail = kept ? joinedEnd() : null;
       this.wrapCarry(text, spans);
       // Read as written first: a line's last `=` may be a key's separator (`secret_key=`) as well as a soft break.
       if (!this.carry && !this.openCarry(text, before, spans, state) && soft)
         this.openCarry(text.slice(0, -1), before, spans, state);
+      // A value cut at this line's end (a key id) may be what names the value after it on the next (its secret key).
+      if (this.carry && this.tail === null) this.tail = joinedEnd();
       let jwt = this.carry || state.jwtLine !== state.line ? -1 : text.lastIndexOf('eyJ');
       // The claims start with `eyJ` too: the JWT starts at its header's.
       if (jwt > 0 && text.charCodeAt(jwt - 1) === 46) jwt = text.lastIndexOf('eyJ', jwt - 2);
