@@ -64,6 +64,14 @@ describe('layouts', () => {
     assertMasked(['"User name","Secret access key"', `"alice","${c.awsSecret}"`], [c.awsSecret], 'quoted');
     assertMasked(['user;secret;region', `alice;${c.awsSecret};eu-west-1`], [c.awsSecret], 'secret');
     assertMasked(['id\tAccessKeySecret', `7\t${c.aliSecret}`], [c.aliSecret], 'alibaba');
+    // One column: the header is the secret's name alone; the table ends at its first row that is no secret.
+    const k2 = generatedCredentials(5999);
+    const one = ['aws_secret_access_key', c.awsSecret, k2.awsSecret, '2026-12-05T06:00:00Z INFO done'];
+    const oneOut = masked(one);
+    for (const v of [c.awsSecret, k2.awsSecret])
+      assert.equal(holdsPiece(oneOut.join('\n'), v), null, oneOut.join(' | '));
+    assert.equal(oneOut[3], one[3]);
+    assertMasked(['Secret access key', c.awsSecret], [c.awsSecret], 'a label above its value');
     // Empty values, words and hex digests in the column are kept, and a line of another shape ends the table.
     assertMasked(
       [

@@ -395,9 +395,18 @@ function csvRows(text: string, state: DetectState, out: SecretMatch[]): void {
       const kind = /^[A-Za-z0-9+/=]+$/.test(v) ? namedFieldKind(col.name, v) : null;
       const lead = raw.length - raw.trimStart().length;
       if (kind) out.push(make(kind, start + lead, start + lead + raw.trim().length, v));
+      // A one-column table goes on only while its rows are secrets: any line has one field.
+      else if (col.fields === 1) delete state.csvColumn;
     }
   }
   if (!/[Ss][Ee][Cc][Rr][Ee][Tt]|[Tt][Oo][Kk][Ee][Nn]/.test(t)) return;
+  // A one-column header: a line holding only a secret's name (a label above its value, a one-column export).
+  const alone = /^[ \t]*"?([A-Za-z][A-Za-z0-9 _.-]{0,60}?)"?[ \t]*$/.exec(t);
+  if (alone && CSV_SECRET_NAME.test(alone[1]!)) {
+    const name = CSV_SECRET_NAME.exec(alone[1]!)!.groups!.name!;
+    state.csvColumn = { index: 0, name, fields: 1, sep: ',' };
+    return;
+  }
   const h = CSV_HEADER.exec(t);
   if (!h) return;
   const sep = h[1]!;
@@ -437,7 +446,7 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
     return dedupe(out);
   }
   namedFields(text, state, out);
-  if (state.csvColumn || /[,;\t]/.test(text)) csvRows(text, state, out);
+  csvRows(text, state, out);
   if (CONTEXT_HINT.test(text)) state.awsContextUntil = state.line + AWS_CONTEXT_LINES;
 
   if (state.pemLines < 0 && out.length === 0) pemMatches(text, state, out);
