@@ -152,8 +152,9 @@ function describe(
   kind: 'ipv4' | 'ipv6' | 'hostname',
   port: number | null,
   path: string | undefined,
+  key: string = canonical,
 ): MetadataDestination | null {
-  const candidates = servicesAt(t, canonical, port);
+  const candidates = servicesAt(t, key, port);
   if (candidates.length === 0) return null;
   const providers: string[] = [];
   for (let i = 0; i < candidates.length; i++)
@@ -345,23 +346,43 @@ export function canonicalIPv6(address: string): { kind: 'ipv4' | 'ipv6'; canonic
   return { kind: 'ipv6', canonical: rfc5952(g) };
 }
 
+/** The catalogue's loopback addresses, where the services that live on the host itself are listed (Azure Arc). */
+const LOOPBACK_V4 = '127.0.0.1';
+const LOOPBACK_V6 = '::1';
+
+/**
+ * A dotted quad (canonical) as the catalogue knows it. Every address that reaches this host's loopback is the
+ * catalogue's loopback address: `0.0.0.0` (Linux connects the unspecified address to the local host, so
+ * `http://0.0.0.0:40342/` is Azure Arc's endpoint, and `0`, `0x0`, `0.0` resolve to it), and the whole of
+ * 127.0.0.0/8 (a service listening on the wildcard address answers on every one of them). The destination keeps the
+ * address connected to as its canonical form: a grant made for one covers that one.
+ */
+function atIPv4(address: string, port: number | null, path: string | undefined): MetadataDestination | null {
+  if (V4[address] !== undefined) return describe(V4, address, 'ipv4', port, path);
+  const local = address === '0.0.0.0' || StringPrototypeIndexOf(address, '127.') === 0;
+  return local ? describe(V4, address, 'ipv4', port, path, LOOPBACK_V4) : null;
+}
+
 /**
  * The metadata service at a resolved address, or null. Accepts what sockets carry: dotted quads and any IPv6
- * spelling, including IPv4-mapped forms (`::ffff:169.254.169.254`).
+ * spelling, including IPv4-mapped forms (`::ffff:169.254.169.254`). The unspecified addresses (`0.0.0.0`, `::`) and
+ * 127.0.0.0/8 are the host itself: they match the services catalogued on loopback.
  * @example metadataAtAddress('169.254.169.254', 80, '/latest/meta-data/')?.provider // 'aws'
  */
 export function metadataAtAddress(address: string, port: number | null, path?: string): MetadataDestination | null {
   if (typeof address !== 'string') return null;
   const family = ipFamily(address);
-  if (family === 4) return V4[address] !== undefined ? describe(V4, address, 'ipv4', port, path) : null;
+  if (family === 4) return atIPv4(address, port, path);
   if (family !== 6) return null;
   const lower = StringPrototypeToLowerCase(address);
   if (V6[lower] !== undefined) return describe(V6, lower, 'ipv6', port, path);
   // Only unusual spellings pay for the full parse (mapped, zero-padded, zone ids).
   const p = canonicalIPv6(lower);
   if (p === null) return null;
-  if (p.kind === 'ipv4') return V4[p.canonical] !== undefined ? describe(V4, p.canonical, 'ipv4', port, path) : null;
-  return V6[p.canonical] !== undefined ? describe(V6, p.canonical, 'ipv6', port, path) : null;
+  if (p.kind === 'ipv4') return atIPv4(p.canonical, port, path);
+  if (V6[p.canonical] !== undefined) return describe(V6, p.canonical, 'ipv6', port, path);
+  // `::` is this host (Linux connects it to `::1`): it reaches whatever listens on the IPv6 loopback.
+  return p.canonical === '::' ? describe(V6, '::', 'ipv6', port, path, LOOPBACK_V6) : null;
 }
 
 /**

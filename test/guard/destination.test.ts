@@ -71,7 +71,6 @@ test('IPv6 spellings are read as the core reads them, and IPv4 as Node takes it'
     'fd00:ec2:0::254',
     '::ffff:7f00:1',
     '::1',
-    '::',
     '1::',
     '1:2:3:4:5:6:7:8',
     '::ffff:127.0.0.1',
@@ -105,4 +104,29 @@ test('IPv6 spellings are read as the core reads them, and IPv4 as Node takes it'
   ]) {
     assert.equal(ipFamily(s), isIP(s), s);
   }
+});
+
+test('the unspecified addresses and all of 127.0.0.0/8 are the host itself: they reach the services on loopback', () => {
+  // Linux connects 0.0.0.0 and :: to the local host, and a service listening on the wildcard address answers on
+  // every 127.x.y.z: each is Azure Arc's endpoint on its port (the core, reading logs, knows only the catalogued
+  // addresses). The destination names the address connected to.
+  const local: [string, string][] = [
+    ['0.0.0.0', '0.0.0.0'],
+    ['::', '::'],
+    ['0:0:0:0:0:0:0:0', '::'],
+    ['::ffff:0.0.0.0', '0.0.0.0'],
+    ['::ffff:0:0', '0.0.0.0'],
+    ['127.0.0.2', '127.0.0.2'],
+    ['127.255.255.254', '127.255.255.254'],
+    ['::ffff:127.9.9.9', '127.9.9.9'],
+  ];
+  for (const [address, canonical] of local) {
+    const d = metadataAtAddress(address, 40342, '/metadata/identity/oauth2/token');
+    assert.equal(d?.service, 'azure-arc', address);
+    assert.equal(d?.canonical, canonical, address);
+    assert.equal(d?.pathClass, 'credentials', address);
+    assert.equal(metadataAtAddress(address, 80, '/'), null, `${address}:80`);
+  }
+  for (const address of ['0.0.0.1', '1.0.0.0', '128.0.0.1', '::2', '::ffff:0.0.0.1'])
+    assert.equal(metadataAtAddress(address, 40342, '/'), null, address);
 });
