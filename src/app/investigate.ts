@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expandInputs, type InputProblem, readJsonRecords } from '../adapters/sources/json-record-files.ts';
+import { LeakCauseCorrelator } from '../core/correlate/leak-cause.ts';
 import { ImdsguardError, InputSyntaxError } from '../core/errors.ts';
 import { lexicalFileKey, stepFromRecord } from '../core/investigate/from-finding.ts';
 import { buildIncidents, type Incident } from '../core/investigate/incident.ts';
@@ -84,7 +85,7 @@ class StepCollector {
   }
 
   /** One record read from `source`; a malformed finding is a problem naming its file and line. */
-  add(value: unknown, source: RecordSource, kind: InputKind): void {
+  add(value: unknown, source: RecordSource, kind: InputKind): Step | undefined {
     this.records++;
     try {
       // One spelling of each path: `./a.log`, `a.log` and its absolute path are one file, and a link is the file
@@ -93,10 +94,11 @@ class StepCollector {
       const step = stepFromRecord(value, source, { fileKey: oneSpelling, sourceKey: inputSpelling });
       if (!step) {
         this.notFindings(value, source);
-        return;
+        return undefined;
       }
       this.steps.push(step);
       this.byKind[kind] = (this.byKind[kind] ?? 0) + 1;
+      return step;
     } catch (e) {
       if (!(e instanceof InputSyntaxError) || !this.onProblem) throw e;
       this.onProblem({
@@ -105,6 +107,7 @@ class StepCollector {
         message: e.message,
         skipped: 'record',
       });
+      return undefined;
     }
   }
 
@@ -112,13 +115,13 @@ class StepCollector {
    * A finding a use case made from a raw input: read where its own origin says (a log line), else from the inputs
    * of its kind, with no line (a finding of the cloudtrail correlator rests on many records).
    */
-  addFinding(f: Finding | Record<string, unknown>, inputs: readonly string[], kind: InputKind): void {
+  addFinding(f: Finding | Record<string, unknown>, inputs: readonly string[], kind: InputKind): Step | undefined {
     const origin = (f as Finding).origin;
     const others = inputs.length - 1;
     const file =
       origin?.file ??
       `${inputs[0] ?? '-'}${others > 0 ? ` (and ${others} other input${others === 1 ? '' : 's'})` : ''}`;
-    this.add(f, { file, ...(origin?.file && origin.line !== undefined ? { line: origin.line } : {}) }, kind);
+    return this.add(f, { file, ...(origin?.file && origin.line !== undefined ? { line: origin.line } : {}) }, kind);
   }
 
   /** Records of a findings input that are no imdsguard record, per file: counted, then named on stderr. */
@@ -133,6 +136,49 @@ class StepCollector {
     else this.foreign.set(source.file, { count: 1, ...(source.line !== undefined ? { firstLine: source.line } : {}) });
   }
 }
+
+/**
+ * The request that most likely caused each leak `scan` found in this run's logs, chosen once all of them are read, by
+ * `scan`'s own correlator: the logs are scanned side by side, so what the scan had seen when it met a leak depends on
+ * which file got ahead. Requests are observed in the order of their time, log and line, none forgotten, so the cause
+ * is a function of the logs alone.
+ */
+class LeakCauses {
+  private readonly requests: Array<{ f: Finding; step: Step }> = [];
+  private readonly leaks: Step[] = [];
+
+  add(f: Finding | Record<string, unknown>, step: Step | undefined): void {
+    if (!step) return;
+    if (step.kind === 'credential-leak') this.leaks.push(step);
+    else if ((f as Finding).verdict === 'metadata' && (f as Finding).client?.ip)
+      this.requests.push({ f: f as Finding, step });
+  }
+
+  resolve(): void {
+    if (this.leaks.length === 0) return;
+    const order = (a: Step, b: Step) =>
+      (a.timeMs ?? Number.POSITIVE_INFINITY) - (b.timeMs ?? Number.POSITIVE_INFINITY) ||
+      compareText(a.origin.file ?? '', b.origin.file ?? '') ||
+      (a.origin.line ?? 0) - (b.origin.line ?? 0) ||
+      compareText(a.findingId, b.findingId);
+    const correlator = new LeakCauseCorrelator({
+      perClient: Number.POSITIVE_INFINITY,
+      clients: Number.POSITIVE_INFINITY,
+    });
+    for (const { f } of this.requests.sort((a, b) => order(a.step, b.step))) correlator.observe(f);
+    for (const leak of this.leaks) {
+      const cause = correlator.cause({
+        ...(leak.clientIp ? { clientIp: leak.clientIp } : {}),
+        ...(leak.time ? { time: leak.time } : {}),
+        ...(leak.origin.file !== undefined ? { file: leak.origin.file } : {}),
+        ...(leak.origin.line !== undefined ? { line: leak.origin.line } : {}),
+      });
+      leak.relatedFindings = cause ? [cause.finding_id] : [];
+    }
+  }
+}
+
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Read the inputs, link their findings into incidents and emit the selected ones. Each input is read by the
@@ -171,7 +217,9 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
     onFile?.(0, [store]);
     let row = 0;
     const sink: FindingSink = {
-      write: (r) => collect.add(r, { file: store, line: ++row }, 'store'),
+      write: (r) => {
+        collect.add(r, { file: store, line: ++row }, 'store');
+      },
       close: async () => {},
     };
     try {
@@ -207,7 +255,9 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
   if (inventory.length > 0)
     await runPosture({
       inputs: inventory,
-      emit: (f) => collect.addFinding(f, inventory, 'inventory'),
+      emit: (f) => {
+        collect.addFinding(f, inventory, 'inventory');
+      },
       ...hooks,
       ...(problem
         ? {
@@ -226,7 +276,9 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
       inputs: audit,
       // An inventory with a problem in it was reported once already; the address book is read without it.
       inventory: inventory.filter((f) => !badInventory.has(f)),
-      emit: (f) => collect.addFinding(f, audit, 'audit'),
+      emit: (f) => {
+        collect.addFinding(f, audit, 'audit');
+      },
       // Findings among the audit records (a trail and the findings made of it, in one file) are read as findings.
       // Inventory among them is not read (its addresses and settings would count only as an input of its own), and
       // is named like records of another kind among findings, not dropped unsaid.
@@ -253,8 +305,11 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
   const logs = of('log');
   if (logs.length > 0) {
     onFile?.(0, [logs[0]!]);
+    // The logs are read side by side, so which request `scan` had seen when a leak turned up depends on which
+    // file got ahead: the cause of each leak is chosen again once every request of every log is known.
+    const causes = new LeakCauses();
     const sink: FindingSink = {
-      write: (f) => collect.addFinding(f, logs, 'log'),
+      write: (f) => causes.add(f, collect.addFinding(f, logs, 'log')),
       close: async () => {},
     };
     let scanStats: ScanStats | undefined;
@@ -282,6 +337,7 @@ export async function runInvestigate(opts: InvestigateOptions): Promise<Investig
       if (!problem) throw new InputSyntaxError('not read as a log', { file });
       problem({ file, message: `${file}: not read as a log (the reason is above)`, skipped: 'input' });
     }
+    causes.resolve();
   }
 
   const built = buildIncidents(collect.steps);

@@ -29,6 +29,17 @@ export interface LeakCauseOptions {
   clients?: number;
 }
 
+/** `a` is before `b` in file, line and id: a tie-break that does not depend on the order findings were seen in. */
+function earlierPlace(a: Seen, b: Seen): boolean {
+  const fa = a.file ?? '';
+  const fb = b.file ?? '';
+  if (fa !== fb) return fa < fb;
+  const la = a.line ?? 0;
+  const lb = b.line ?? 0;
+  if (la !== lb) return la < lb;
+  return a.id < b.id;
+}
+
 const CLASS_RANK: Record<string, number> = { credentials: 3, token: 2, identity: 1 };
 
 /**
@@ -99,7 +110,8 @@ export class LeakCauseCorrelator {
         recency = 1 - d / this.windowLines;
       } else continue;
       const score = (CLASS_RANK[s.pathClass ?? ''] ?? 0) * 10 + (s.outcome === 'likely-success' ? 5 : 0) + recency;
-      if (!best || score > best.score) best = { s, score, gap };
+      // Equal scores go to the earlier place in the logs, not to whichever log a parallel scan read first.
+      if (!best || score > best.score || (score === best.score && earlierPlace(s, best.s))) best = { s, score, gap };
     }
     if (!best) return undefined;
     const where =

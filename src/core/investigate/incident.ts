@@ -132,10 +132,25 @@ export function buildIncidents(steps: readonly Step[], opts: BuildOptions = {}):
     for (const f of s.readFrom) set.add(f);
     readFrom.set(identity, set);
   }
-  const all = [...unique.values()].map((s) => {
-    const from = [...readFrom.get(s.identity)!].sort();
-    return from.length === s.readFrom.length ? s : { ...s, readFrom: from };
-  });
+  // What the copies name as related (the leak's cause, as each run that wrote it chose) is all kept, in one order.
+  const related = new Map<string, Set<string>>();
+  for (const s of steps) {
+    if (s.relatedFindings.length === 0) continue;
+    const identity = byId.get(s.findingId)!.identity;
+    const set = related.get(identity) ?? new Set<string>();
+    for (const r of s.relatedFindings) set.add(r);
+    related.set(identity, set);
+  }
+  // In one order whatever the order the inputs were read in (logs are read side by side): by what each step is about.
+  const all = [...unique.values()]
+    .sort((a, b) => (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0))
+    .map((s) => {
+      const from = [...readFrom.get(s.identity)!].sort();
+      const rel = [...(related.get(s.identity) ?? [])].sort();
+      const sameFrom = from.length === s.readFrom.length;
+      const sameRel = rel.length === s.relatedFindings.length && rel.every((r, i) => r === s.relatedFindings[i]);
+      return sameFrom && sameRel ? s : { ...s, readFrom: from, relatedFindings: rel };
+    });
   const kept = new Map(all.map((s) => [s.identity, s.findingId]));
   const alias = new Map<string, string>();
   if (ids.size > all.length) for (const s of byId.values()) alias.set(s.findingId, kept.get(s.identity)!);

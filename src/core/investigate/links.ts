@@ -225,8 +225,11 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
   // 2. The request that most likely caused each leak. Each rule is tried on its own, so evidence added for one
   // never withdraws the link another made.
   for (const leak of leaks) {
-    const cause = leak.relatedFindings.map((id) => byId.get(id)).find((s) => s && isSsrf(s));
-    if (cause)
+    // Every request a scan tied the leak to (a finding read from two outputs may name two): each is a claim made.
+    const causes = leak.relatedFindings
+      .map((id) => byId.get(id))
+      .filter((s): s is Step => s !== undefined && isSsrf(s));
+    for (const cause of causes)
       link(
         cause,
         leak,
@@ -234,6 +237,7 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
         'the scan tied the leak to this request (same client asked for credentials shortly before)',
         [`finding ${cause.findingId}`],
       );
+    const cause = causes[0];
     const fetched = uniqueByRole(
       successByRole,
       leak,
