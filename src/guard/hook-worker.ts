@@ -37,13 +37,8 @@
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type * as WorkerThreads from 'node:worker_threads';
-import {
-  ObjectKeys,
-  ReflectConstruct,
-  RegExpPrototypeExec,
-  StringCtor,
-  StringPrototypeReplaceAll,
-} from './intrinsics.ts';
+import { ArrayIsArray, ObjectKeys, ReflectConstruct, StringCtor, StringPrototypeReplaceAll } from './intrinsics.ts';
+import { type NodeOption, nodeOptions, nodeOptionsWords } from './node-flags.ts';
 import type { AllowRule, GuardMode, GuardReport, ResolvedGuardOptions } from './options.ts';
 
 /** The module object itself (an ES import would only give this file a read-only namespace). */
@@ -71,15 +66,42 @@ const NODE_OPTIONS_PRELOAD = `--require "${StringPrototypeReplaceAll(StringProto
  * replaces `process.env`. */
 const REAL_ENV = process.env;
 
-/** A loader flag anywhere in a NODE_OPTIONS value (as a word of its own or quoted). */
-const LOADER_IN_OPTIONS = /(?:^|[\s"])--(?:experimental-)?loader(?:[\s="]|$)/;
-
 /**
  * The options this process was started with, as Node hands them to a worker created with no `execArgv`: Node keeps
  * its own copy, so code that changes `process.execArgv` later changes neither what a worker inherits nor what the
  * loader check below compares with.
  */
 const PROCESS_EXEC_ARGV: readonly string[] = Object.freeze([...process.execArgv]);
+
+/**
+ * Options a worker may not add, by the name Node reads (node-flags.ts: any spelling, any value form), and why.
+ * A loader's hooks are installed before any preload and can serve other source for the guard's own modules;
+ * `--expose-internals` opens Node's internal modules, and `require('internal/worker')` is a Worker constructor the
+ * guard never wrapped, whose workers run without the guard.
+ */
+const REFUSED_OPTIONS: Readonly<Record<string, string>> = Object.freeze({
+  __proto__: null,
+  '--experimental-loader': "its hooks would run before the guard's",
+  '--expose-internals': "Node's internal Worker it exposes starts workers without the guard",
+} as unknown as Record<string, string>);
+
+/** The process's own options, read once: a worker may have what the process was started with. */
+const PROCESS_OPTIONS: readonly NodeOption[] = Object.freeze(nodeOptions(PROCESS_EXEC_ARGV));
+
+/** The first refused option in `options` that the process was not started with (same name and value), or null. */
+function addedRefused(options: readonly NodeOption[]): NodeOption | null {
+  for (let i = 0; i < options.length; i++) {
+    const o = options[i]!;
+    if (REFUSED_OPTIONS[o.name] === undefined) continue;
+    let inherited = false;
+    for (let j = 0; j < PROCESS_OPTIONS.length; j++)
+      if (PROCESS_OPTIONS[j]!.name === o.name && PROCESS_OPTIONS[j]!.value === o.value) inherited = true;
+    if (!inherited) return o;
+  }
+  return null;
+}
+
+const refusal = (message: string): Error => Object.assign(new Error(message), { code: 'ERR_IMDSGUARD_BLOCKED' });
 
 /** What a worker's guard gets from its parent's: the resolved settings, less the callback that cannot cross. */
 export interface WorkerSettings {
@@ -127,37 +149,6 @@ export function settingsFromParent(): WorkerSettings | undefined {
     throw new Error('imdsguard: the guard settings handed to this worker are malformed');
   }
   return v as WorkerSettings;
-}
-
-const LOADER_FLAGS = ['--loader', '--experimental-loader'];
-
-/** A loader flag in `execArgv` that the process was not started with (flag and value), or null. */
-function addedLoader(execArgv: readonly string[]): string | null {
-  const own = PROCESS_EXEC_ARGV.join('\0');
-  for (let i = 0; i < execArgv.length; i++) {
-    const a = execArgv[i]!;
-    const flag = LOADER_FLAGS.find((f) => a === f || a.startsWith(`${f}=`));
-    if (!flag) continue;
-    const pair = a === flag ? `${a}\0${execArgv[i + 1] ?? ''}` : a;
-    if (!`\0${own}\0`.includes(`\0${pair}\0`)) return a === flag ? `${a} ${execArgv[i + 1] ?? ''}` : a;
-  }
-  return null;
-}
-
-/**
- * `--expose-internals` in `execArgv` that the process was not started with, or null. It opens Node's internal
- * modules to the worker's code, and `require('internal/worker')` is a Worker constructor the guard never wrapped:
- * the worker it starts runs without the guard.
- */
-function addedInternals(execArgv: readonly string[]): string | null {
-  for (let i = 0; i < execArgv.length; i++) {
-    const a = execArgv[i]!;
-    if (a !== '--expose-internals' && a !== '--expose_internals') continue;
-    let inherited = false;
-    for (let j = 0; j < PROCESS_EXEC_ARGV.length; j++) if (PROCESS_EXEC_ARGV[j] === a) inherited = true;
-    if (!inherited) return a;
-  }
-  return null;
 }
 
 /** How Node's ERR_WORKER_INVALID_EXEC_ARGV message names what it refused: this, then the items joined by ", ". */
@@ -230,23 +221,20 @@ export function hookWorkers(settings: () => ResolvedGuardOptions): () => void {
   const guardedConstruct = (args: unknown[], newTarget: WorkerCtor): object => {
     const [filename, options] = args as [string | URL, WorkerOptions | undefined];
     const o: NonNullable<WorkerOptions> = { ...(options ?? {}) };
-    const own = o.execArgv;
-    const loader = own ? addedLoader(own) : null;
-    if (loader) {
-      throw Object.assign(
-        new Error(
-          `imdsguard refused to start a worker with the loader "${loader}": its hooks would run before the guard's`,
-        ),
-        { code: 'ERR_IMDSGUARD_BLOCKED' },
-      );
-    }
-    const internals = own ? addedInternals(own) : null;
-    if (internals) {
-      throw Object.assign(
-        new Error(
-          `imdsguard refused to start a worker with ${internals}: Node's internal Worker it exposes starts workers without the guard`,
-        ),
-        { code: 'ERR_IMDSGUARD_BLOCKED' },
+    // Each word read once, as a string: the list checked is the list Node gets (an item whose `toString`
+    // answers twice, or an array whose getters do, cannot show the check one option and Node another).
+    let own: string[] | undefined;
+    if (ArrayIsArray(o.execArgv)) {
+      const given = o.execArgv as unknown[];
+      own = [];
+      for (let i = 0, n = given.length; i < n; i++) own[i] = StringCtor(given[i]);
+    } else if (o.execArgv !== undefined) own = o.execArgv;
+    const added = own ? addedRefused(nodeOptions(own)) : null;
+    if (added) {
+      throw refusal(
+        added.name === '--experimental-loader'
+          ? `imdsguard refused to start a worker with the loader "${added.text}": ${REFUSED_OPTIONS[added.name]}`
+          : `imdsguard refused to start a worker with ${added.text}: ${REFUSED_OPTIONS[added.name]}`,
       );
     }
     const execArgv = own ?? inheritedExecArgv();
@@ -265,25 +253,24 @@ export function hookWorkers(settings: () => ResolvedGuardOptions): () => void {
         env[k] = typeof v === 'string' ? v : StringCtor(v);
       }
     }
-    const nodeOptions = env ? env.NODE_OPTIONS : REAL_ENV.NODE_OPTIONS;
+    const envOptions = env ? env.NODE_OPTIONS : REAL_ENV.NODE_OPTIONS;
     let restore: (() => void) | null = null;
-    if (typeof nodeOptions === 'string' && nodeOptions !== '') {
-      if (RegExpPrototypeExec(LOADER_IN_OPTIONS, nodeOptions) !== null) {
-        throw Object.assign(
-          new Error(
-            "imdsguard refused to start a worker whose NODE_OPTIONS adds a loader: its hooks would run before the guard's",
-          ),
-          { code: 'ERR_IMDSGUARD_BLOCKED' },
-        );
+    if (typeof envOptions === 'string' && envOptions !== '') {
+      // Any refused option there, inherited or not: Node reads a worker's NODE_OPTIONS as the worker's own.
+      const named = nodeOptions(nodeOptionsWords(envOptions));
+      for (let i = 0; i < named.length; i++) {
+        const reason = REFUSED_OPTIONS[named[i]!.name];
+        if (reason !== undefined)
+          throw refusal(`imdsguard refused to start a worker whose NODE_OPTIONS adds ${named[i]!.text}: ${reason}`);
       }
-      const first = NODE_OPTIONS_PRELOAD + nodeOptions;
+      const first = NODE_OPTIONS_PRELOAD + envOptions;
       if (env) env.NODE_OPTIONS = first;
       else if (shared) {
         // The worker reads the shared environment when it is constructed: the guard's preload is in it for that
         // moment only.
         REAL_ENV.NODE_OPTIONS = first;
         restore = () => {
-          REAL_ENV.NODE_OPTIONS = nodeOptions;
+          REAL_ENV.NODE_OPTIONS = envOptions;
         };
       } else {
         env = { __proto__: null } as unknown as Record<string, string>;

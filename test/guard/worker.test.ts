@@ -119,14 +119,52 @@ globalThis.__grabbedConnect = (address, port) => new Promise((resolve) => {
   });
 
   test('a worker may not add a loader: its hooks would run before the guard', () => {
-    assert.throws(
-      () => new Worker('0', { eval: true, execArgv: ['--experimental-loader', join(dir, 'pre.mjs')] }),
-      (e: NodeJS.ErrnoException) => e.code === 'ERR_IMDSGUARD_BLOCKED' && /loader/.test(e.message),
-    );
+    const loader = join(dir, 'pre.mjs');
+    // Every spelling Node reads as a loader: alias, "_" for "-" in the name, the value after "=" or as the next word.
+    for (const execArgv of [
+      ['--experimental-loader', loader],
+      [`--experimental-loader=${loader}`],
+      [`--experimental_loader=${loader}`],
+      ['--experimental_loader', loader],
+      [`--loader=${loader}`],
+      ['--conditions', 'x', `--experimental_loader=${loader}`],
+    ]) {
+      assert.throws(
+        () => new Worker('0', { eval: true, execArgv }),
+        (e: NodeJS.ErrnoException) => e.code === 'ERR_IMDSGUARD_BLOCKED' && /loader/.test(e.message),
+        execArgv.join(' '),
+      );
+    }
+  });
+
+  test("a loader or --expose-internals in the worker's NODE_OPTIONS is refused however it is spelled", () => {
+    const loader = join(dir, 'pre.mjs');
+    for (const options of [
+      `--experimental_loader=${loader}`,
+      `--experimental_loader ${loader}`,
+      `"--experimental_loader=${loader}"`,
+      `--no-warnings "--exp\\erimental_loader" "${loader}"`,
+      `--loader=${loader}`,
+      '--expose_internals=1',
+    ]) {
+      assert.throws(
+        () => new Worker('0', { eval: true, env: { NODE_OPTIONS: options } }),
+        (e: NodeJS.ErrnoException) => e.code === 'ERR_IMDSGUARD_BLOCKED' && /NODE_OPTIONS/.test(e.message),
+        options,
+      );
+    }
   });
 
   test('a worker may not add --expose-internals: internal/worker would start workers without the guard', () => {
-    for (const flag of ['--expose-internals', '--expose_internals']) {
+    // Node takes the option whatever value follows "=" (even "=0"), and reads "_" as "-" in its name.
+    for (const flag of [
+      '--expose-internals',
+      '--expose_internals',
+      '--expose-internals=1',
+      '--expose-internals=true',
+      '--expose_internals=0',
+      '--expose-internals=',
+    ]) {
       assert.throws(
         () => new Worker('0', { eval: true, execArgv: [flag] }),
         (e: NodeJS.ErrnoException) => e.code === 'ERR_IMDSGUARD_BLOCKED' && e.message.includes(flag),
