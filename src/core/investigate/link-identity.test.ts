@@ -134,6 +134,41 @@ test('a step that names no account, linked on its role alone to uses in two acco
   );
 });
 
+test('a known key or instance rules out a link on the role: a leak of one key is not tied to the use of another', () => {
+  const OTHER = 'hmac-sha256:fedcba9876543210fedcba98';
+  const l1 = leak('l1', '2026-11-21T09:00:00Z', 'role web-role');
+  const mine = use('u1', '2026-11-21T09:20:00Z', 'web-role', A, { evidence: { access_key_hashes: [HASH] } });
+  const theirs = use('u2', '2026-11-21T09:25:00Z', 'web-role', A, {
+    client: { ip: '198.18.0.2' },
+    resource: { id: 'i-0fedcba9876543210', kind: 'ec2-instance', account: A },
+    evidence: { access_key_hashes: [OTHER] },
+  });
+  // The use of another key alone: the same role and window, but the leaked key's hash says it is not this one.
+  assert.deepEqual([...pairs([l1, theirs])], []);
+  const links = linkSteps([l1, mine, theirs]);
+  assert.deepEqual(
+    links.map((l) => `${l.from}>${l.to} ${l.reason}`),
+    ['l1>u1 same-key-hash'],
+  );
+  // One fetch delivers one key of one instance: linked on its role alone to uses on two instances (keys unknown to
+  // it), it is the source of neither, and the two are not joined through it.
+  const f1 = fetch('f1', '2026-11-21T09:00:00Z', 'web-role');
+  assert.deepEqual([...pairs([f1, mine])], ['f1>u1']);
+  assert.deepEqual([...pairs([f1, mine, theirs])], []);
+  assert.deepEqual(
+    buildIncidents([f1, mine, theirs])
+      .map((i) => i.steps.map((st) => st.finding_id))
+      .sort(),
+    [['f1'], ['u1'], ['u2']],
+  );
+  // A fetch that names its instance is tied only to uses of that instance's credentials.
+  const onX = fetch('f2', '2026-11-21T09:00:00Z', 'web-role', {
+    resource: { id: 'i-0fedcba9876543210', kind: 'ec2-instance', account: A },
+  });
+  assert.deepEqual([...pairs([onX, mine])], []);
+  assert.deepEqual([...pairs([onX, theirs])].sort(), ['f2>u2']);
+});
+
 test('a masked key and a role link only inside one named account; a salted hash needs no account', () => {
   const noHash = (id: string, owner: string, more: Rec = {}) =>
     leak(id, '2026-11-21T09:00:00Z', owner, {

@@ -371,7 +371,7 @@ export function linkSteps(steps: readonly Step[], opts: LinkOptions = {}): Link[
     for (const target of (cloudByInstance.get(p.instance ?? '') ?? []).slice().sort(byTime))
       if (sameAccount(p, target))
         link(p, target, 'same-instance', `setting of instance ${p.instance}, whose credentials were used`);
-  return withoutCrossAccountGuesses(links, byId);
+  return withoutSplitGuesses(withoutCrossAccountGuesses(links, byId), byId);
 }
 
 const ROLE_ONLY = new Set<LinkReason>(['same-role-time-window', 'same-role-imdsv1']);
@@ -395,6 +395,45 @@ function withoutCrossAccountGuesses(links: Link[], byId: ReadonlyMap<string, Ste
   return split.size === 0 ? links : links.filter((l) => !(ROLE_ONLY.has(l.reason) && split.has(l.from)));
 }
 
+/**
+ * What two steps say of the credentials rules them out as one: each names its keys and they share none (a leak's
+ * salted hashes and the keys a trail saw), or each names its instance and they differ (credentials are an
+ * instance's own). A shared role is then no tie.
+ */
+function contradicts(a: Step, b: Step): boolean {
+  if (a.keyHashes.length > 0 && b.keyHashes.length > 0 && !a.keyHashes.some((h) => b.keyHashes.includes(h)))
+    return true;
+  return a.instance !== undefined && b.instance !== undefined && a.instance !== b.instance;
+}
+
+/**
+ * One fetch or leak delivers one key of one instance: a step linked on its role alone to uses of two keys, or of
+ * keys of two instances, cannot be the source of both, and which one it was would be a guess, so neither is kept.
+ */
+function withoutSplitGuesses(links: Link[], byId: ReadonlyMap<string, Step>): Link[] {
+  // Hashes and masked ids are compared each with its own kind (a finding written without hashes names its key
+  // masked only).
+  const hashes = new Map<string, Set<string>>();
+  const masked = new Map<string, Set<string>>();
+  const instances = new Map<string, Set<string>>();
+  const add = (m: Map<string, Set<string>>, from: string, v: string) => {
+    const set = m.get(from) ?? new Set<string>();
+    set.add(v);
+    m.set(from, set);
+  };
+  for (const l of links) {
+    if (!ROLE_ONLY.has(l.reason)) continue;
+    const to = byId.get(l.to);
+    if (!to || !isCloud(to)) continue;
+    if (to.keyHashes.length > 0) add(hashes, l.from, [...to.keyHashes].sort().join(','));
+    if (to.maskedKeys.length > 0) add(masked, l.from, [...to.maskedKeys].sort().join(','));
+    if (to.instance !== undefined) add(instances, l.from, to.instance);
+  }
+  const split = new Set<string>();
+  for (const m of [hashes, masked, instances]) for (const [from, set] of m) if (set.size > 1) split.add(from);
+  return split.size === 0 ? links : links.filter((l) => !(ROLE_ONLY.has(l.reason) && split.has(l.from)));
+}
+
 interface Candidate {
   step: Step;
   why: string;
@@ -411,7 +450,11 @@ function uniqueByRole(
   tail = 'and the use falls within the credentials lifetime',
 ): Candidate | undefined {
   const list = [...new Set(c.roles.flatMap((r) => pool.get(r) ?? []))].filter(
-    (s) => s.findingId !== c.findingId && sameAccount(s, c) && within(s, c, lifetime, slackMs) !== false,
+    (s) =>
+      s.findingId !== c.findingId &&
+      sameAccount(s, c) &&
+      !contradicts(s, c) &&
+      within(s, c, lifetime, slackMs) !== false,
   );
   return unique(list, c, what, tail);
 }
