@@ -703,7 +703,9 @@ function openValueIn(text: string, state: DetectState): OpenValue | null {
         return { start: lspan[0], end: lspan[1], value: v, min: 0, literal: true, kind: tokenKind(v) };
     }
   }
-  return afterIdAtEnd(text) ?? shapeAtEnd(text);
+  // The shapes below end the line and (but for a prefix cut short) hold a marker: one test rules most lines out.
+  const marked = SHAPE_MARKER.test(text);
+  return (marked ? afterIdAtEnd(text) : null) ?? shapeAtEnd(text, marked);
 }
 
 /**
@@ -719,7 +721,6 @@ const AFTER_ID_AT_END = new RegExp(
 const IDENTIFIER = /^[A-Za-z][a-z]+(?:[A-Z][a-z]+)*[A-Z]?$/;
 
 function afterIdAtEnd(text: string): OpenValue | null {
-  if (!/A[KS]IA|ABIA|ACCA/.test(text)) return null;
   const m = AFTER_ID_AT_END.exec(text);
   const span = m?.indices?.groups?.value;
   if (!m || !span || !startsToken(text, m.index) || isDocExample(m[0])) return null;
@@ -758,11 +759,15 @@ const PREFIX_CUT_AT_END = /(?:^|[^A-Za-z0-9.]|=3D)(A|AK|AKI|AS|ASI|AB|ABI|AC|ACC
 const ID_PREFIXES = ['AKIA', 'ASIA', 'ABIA', 'ACCA', 'STS.'];
 const TOKEN_PREFIX_CUT_AT_END = /(?:^|[^A-Za-z0-9+/])([A-Za-z0-9]{4,15})=?$/;
 
-function shapeAtEnd(text: string): OpenValue | null {
-  const cut = PREFIX_CUT_AT_END.exec(text);
+const SHAPE_MARKER = /A[KS]IA|ABIA|ACCA|STS\.|IQoJ|FwoG|FQoG|AgoJ|AQoD|CAIS|AQA[A-Z]A|ya29\./;
+
+function shapeAtEnd(text: string, marked: boolean): OpenValue | null {
+  // A prefix cut short is at most 4 characters, an `=` and `=3D` before it: only the line's last 9 are read.
+  const from = Math.max(0, text.length - 9);
+  const cut = PREFIX_CUT_AT_END.exec(from === 0 ? text : text.slice(from));
   if (cut) {
     const value = cut[1]!;
-    const start = cut.index + cut[0].length - value.length - (cut[0].endsWith('=') ? 1 : 0);
+    const start = from + cut.index + cut[0].length - value.length - (cut[0].endsWith('=') ? 1 : 0);
     const end = start + value.length;
     // Nothing is masked here (it may be a word); the rest is read as the value's only when the whole has its shape.
     if (value.startsWith('y'))
@@ -770,11 +775,12 @@ function shapeAtEnd(text: string): OpenValue | null {
     const kind = value.startsWith('S') ? 'alibaba-sts-access-key-id' : 'aws-access-key-id';
     return { start, end, value, min: 20, literal: false, kind, quiet: true, prefixes: ID_PREFIXES };
   }
-  if (!/A[KS]IA|ABIA|ACCA|STS\.|IQoJ|FwoG|FQoG|AgoJ|AQoD|CAIS|AQA[A-Z]A|ya29\./.test(text)) return null;
+  if (!marked) return null;
   // An AWS session token cut inside its own (public) prefix: the prefix is left, the rest is read if it goes on it.
-  const tok = TOKEN_PREFIX_CUT_AT_END.exec(text);
+  const tfrom = Math.max(0, text.length - 17);
+  const tok = TOKEN_PREFIX_CUT_AT_END.exec(tfrom === 0 ? text : text.slice(tfrom));
   if (tok && AWS_TOKEN_PREFIXES.some((p) => p.length > tok[1]!.length && p.startsWith(tok[1]!))) {
-    const start = tok.index + tok[0].indexOf(tok[1]!);
+    const start = tfrom + tok.index + tok[0].indexOf(tok[1]!);
     const value = tok[1]!;
     const base = { start, end: start + value.length, value, min: 0, literal: false } as const;
     return { ...base, kind: 'aws-session-token', quiet: true, prefixes: AWS_TOKEN_PREFIXES };

@@ -363,14 +363,13 @@ export class Masker {
       this.scalar = this.blockScalar(text, this.scalar, spans, state);
       const kept = state.line <= state.awsContextUntil || softBreakInName(text) || nameCutAtEnd(text);
       // The end of the stream as joined so far: a short line's tail keeps the end of the line before it too.
-      const joinedEnd = () => (before + (soft ? text.slice(0, -1) : text)).slice(-TAIL);
-      this.tail = kept ? joinedEnd() : null;
+      this.tail = kept ? joinedEnd(before, text, soft) : null;
       this.wrapCarry(text, spans);
       // Read as written first: a line's last `=` may be a key's separator (`secret_key=`) as well as a soft break.
       if (!this.carry && !this.openCarry(text, before, spans, state) && soft)
         this.openCarry(text.slice(0, -1), before, spans, state);
       // A value cut at this line's end (a key id) may be what names the value after it on the next (its secret key).
-      if (this.carry && this.tail === null) this.tail = joinedEnd();
+      if (this.carry && this.tail === null) this.tail = joinedEnd(before, text, soft);
       let jwt = this.carry || state.jwtLine !== state.line ? -1 : text.lastIndexOf('eyJ');
       // The claims start with `eyJ` too: the JWT starts at its header's.
       if (jwt > 0 && text.charCodeAt(jwt - 1) === 46) jwt = text.lastIndexOf('eyJ', jwt - 2);
@@ -692,7 +691,15 @@ function softBreakInName(line: string): boolean {
   return KEY_NAMES.some((k) => k.length > word.length && k.startsWith(word));
 }
 
-const WORD_AT_END = /(?:^|[^A-Za-z0-9])([A-Za-z][A-Za-z_-]{0,30})["']?=?$/;
+/** The end of the stream as joined so far (`before`, then the line without a soft break): a short line's tail keeps
+ * the end of the line before it too. */
+function joinedEnd(before: string, text: string, soft: boolean): string {
+  return (before + (soft ? text.slice(0, -1) : text)).slice(-TAIL);
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
 
 /**
  * True when a line as wide as a hard wrap's ends with a secret key's name or the start of one (`"SecretAcc`,
@@ -700,9 +707,23 @@ const WORD_AT_END = /(?:^|[^A-Za-z0-9])([A-Za-z][A-Za-z_-]{0,30})["']?=?$/;
  */
 function nameCutAtEnd(line: string): boolean {
   if (line.length < MIN_WRAP) return false;
-  const m = WORD_AT_END.exec(line.length > 40 ? line.slice(-40) : line);
-  if (!m) return false;
-  const word = m[1]!.toLowerCase().replace(/[_-]/g, '');
+  // The last word, read backwards (this runs on every line read): after an optional `=` and quote, letters, `_`
+  // and `-`, starting with a letter after a character that is no letter or digit.
+  let e = line.length;
+  if (line.charCodeAt(e - 1) === 61) e--;
+  const q = line.charCodeAt(e - 1);
+  if (q === 34 || q === 39) e--;
+  let b = e;
+  while (b > 0 && e - b < 31) {
+    const c = line.charCodeAt(b - 1);
+    if (isLetter(c) || c === 95 || c === 45) b--;
+    else break;
+  }
+  while (b < e && !isLetter(line.charCodeAt(b))) b++;
+  if (b === e) return false;
+  const before = b > 0 ? line.charCodeAt(b - 1) : 32;
+  if (isLetter(before) || (before >= 48 && before <= 57)) return false;
+  const word = line.slice(b, e).toLowerCase().replace(/[_-]/g, '');
   return word !== '' && KEY_NAMES.some((k) => k.startsWith(word));
 }
 
