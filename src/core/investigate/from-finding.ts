@@ -74,6 +74,39 @@ export function pathsAgree(a: string, b: string): boolean {
   return short.length > 0 && short.every((c, i) => long[long.length - short.length + i] === c);
 }
 
+/**
+ * A log line's identity names the log by its name alone, so that every spelling of its path is one step. Two
+ * different files of one name with the same line (two hosts' `access.log`, side by side under two absolute paths)
+ * are two steps though: where the steps of one identity name files that cannot be one (`pathsAgree`: two absolute
+ * paths, or `hA/access.log` and `hB/access.log`), each file's steps get that file's longest spelling into their
+ * identity, and a step whose path could be either of them (`access.log`) keeps the name alone. Steps of one file
+ * only are left as they are, so their ids do not move when no other file of that name is read.
+ */
+export function separateSameNamedFiles(steps: readonly Step[]): Step[] {
+  const byIdentity = new Map<string, Step[]>();
+  for (const s of steps) {
+    if (s.fileKey === undefined) continue;
+    const list = byIdentity.get(s.identity);
+    if (list) list.push(s);
+    else byIdentity.set(s.identity, [s]);
+  }
+  const renamed = new Map<Step, string>();
+  for (const list of byIdentity.values()) {
+    if (list.length < 2) continue;
+    // The files of the group: the spellings no longer spelling extends (`hA/access.log` is `/srv/hA/access.log`
+    // when both are read); any two of them cannot be one file.
+    const keys = [...new Set(list.map((s) => s.fileKey!))];
+    const depth = (f: string) => f.split('/').filter((c) => c !== '' && c !== '.').length + (f.startsWith('/') ? 1 : 0);
+    const files = keys.filter((f) => !keys.some((g) => g !== f && depth(g) > depth(f) && pathsAgree(f, g))).sort();
+    if (files.length < 2) continue;
+    for (const s of list) {
+      const mine = files.filter((f) => pathsAgree(f, s.fileKey!));
+      if (mine.length === 1) renamed.set(s, findingId('file', [s.identity, mine[0]]));
+    }
+  }
+  return renamed.size === 0 ? [...steps] : steps.map((s) => (renamed.has(s) ? { ...s, identity: renamed.get(s)! } : s));
+}
+
 function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);

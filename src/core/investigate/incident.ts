@@ -1,5 +1,6 @@
 import { findingId } from '../model/finding.ts';
 import { maxSeverity, type Severity, severityRank } from '../model/severity.ts';
+import { separateSameNamedFiles } from './from-finding.ts';
 import { type Link, type LinkOptions, linkSteps } from './links.ts';
 import { type RemediationStep, remediationFor } from './remediation.ts';
 import { type RecordSource, STEP_KINDS, STEP_LABEL, type Step, type StepKind, stageOf } from './step.ts';
@@ -108,7 +109,8 @@ function titleOf(steps: readonly Step[], clients: string[], roles: string[]): st
  * Build incidents from steps: link them, take each connected group as one incident (groups made only of instance
  * settings are not incidents), order its steps in time, and say what to do. Pure and deterministic.
  */
-export function buildIncidents(steps: readonly Step[], opts: BuildOptions = {}): Incident[] {
+export function buildIncidents(input: readonly Step[], opts: BuildOptions = {}): Incident[] {
+  const steps = separateSameNamedFiles(input);
   const unique = new Map<string, Step>();
   // The same finding read twice (two outputs of one run, or one log named `./a.log` and `a.log`) is one step: the
   // one whose id sorts first, whatever the order of the inputs. Its other ids still name it for `related`.
