@@ -353,20 +353,21 @@ const LOOPBACK_V6 = '::1';
 /**
  * A dotted quad (canonical) as the catalogue knows it. Every address that reaches this host's loopback is the
  * catalogue's loopback address: `0.0.0.0` (Linux connects the unspecified address to the local host, so
- * `http://0.0.0.0:40342/` is Azure Arc's endpoint, and `0`, `0x0`, `0.0` resolve to it), and the whole of
+ * `http://0.0.0.0:40342/` is Azure Arc's endpoint, and `0`, `0x0`, `0.0` resolve to it), with the rest of
+ * 0.0.0.0/8 ("this network", which no router forwards; kernels that route it answer it locally), and the whole of
  * 127.0.0.0/8 (a service listening on the wildcard address answers on every one of them). The destination keeps the
  * address connected to as its canonical form: a grant made for one covers that one.
  */
 function atIPv4(address: string, port: number | null, path: string | undefined): MetadataDestination | null {
   if (V4[address] !== undefined) return describe(V4, address, 'ipv4', port, path);
-  const local = address === '0.0.0.0' || StringPrototypeIndexOf(address, '127.') === 0;
+  const local = StringPrototypeIndexOf(address, '0.') === 0 || StringPrototypeIndexOf(address, '127.') === 0;
   return local ? describe(V4, address, 'ipv4', port, path, LOOPBACK_V4) : null;
 }
 
 /**
  * The metadata service at a resolved address, or null. Accepts what sockets carry: dotted quads and any IPv6
- * spelling, including IPv4-mapped forms (`::ffff:169.254.169.254`). The unspecified addresses (`0.0.0.0`, `::`) and
- * 127.0.0.0/8 are the host itself: they match the services catalogued on loopback.
+ * spelling, including IPv4-mapped forms (`::ffff:169.254.169.254`). The unspecified addresses (`0.0.0.0` and the
+ * rest of 0.0.0.0/8, `::`) and 127.0.0.0/8 are the host itself: they match the services catalogued on loopback.
  * @example metadataAtAddress('169.254.169.254', 80, '/latest/meta-data/')?.provider // 'aws'
  */
 export function metadataAtAddress(address: string, port: number | null, path?: string): MetadataDestination | null {

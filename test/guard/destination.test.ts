@@ -106,7 +106,7 @@ test('IPv6 spellings are read as the core reads them, and IPv4 as Node takes it'
   }
 });
 
-test('the unspecified addresses and all of 127.0.0.0/8 are the host itself: they reach the services on loopback', () => {
+test('the unspecified addresses, 0.0.0.0/8 and 127.0.0.0/8 are the host itself: they reach the services on loopback', () => {
   // Linux connects 0.0.0.0 and :: to the local host, and a service listening on the wildcard address answers on
   // every 127.x.y.z: each is Azure Arc's endpoint on its port (the core, reading logs, knows only the catalogued
   // addresses). The destination names the address connected to.
@@ -116,6 +116,9 @@ test('the unspecified addresses and all of 127.0.0.0/8 are the host itself: they
     ['0:0:0:0:0:0:0:0', '::'],
     ['::ffff:0.0.0.0', '0.0.0.0'],
     ['::ffff:0:0', '0.0.0.0'],
+    ['0.0.0.1', '0.0.0.1'],
+    ['::ffff:0.1.2.3', '0.1.2.3'],
+    ['::2', '0.0.0.2'],
     ['127.0.0.2', '127.0.0.2'],
     ['127.255.255.254', '127.255.255.254'],
     ['::ffff:127.9.9.9', '127.9.9.9'],
@@ -127,6 +130,6 @@ test('the unspecified addresses and all of 127.0.0.0/8 are the host itself: they
     assert.equal(d?.pathClass, 'credentials', address);
     assert.equal(metadataAtAddress(address, 80, '/'), null, `${address}:80`);
   }
-  for (const address of ['0.0.0.1', '1.0.0.0', '128.0.0.1', '::2', '::ffff:0.0.0.1'])
+  for (const address of ['1.0.0.0', '10.0.0.1', '126.255.255.255', '128.0.0.1', '::1:0:0:0', 'fe80::1'])
     assert.equal(metadataAtAddress(address, 40342, '/'), null, address);
 });
