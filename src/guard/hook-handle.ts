@@ -66,6 +66,12 @@ function isSocket(o: unknown): o is net.Socket {
   return false;
 }
 
+/** A socket's handle, read with net's own getter (undefined when it has none). */
+export function socketHandle(socket: net.Socket): object | undefined {
+  const h = socketHandleGet ? (ReflectApply(socketHandleGet, socket, []) as unknown) : undefined;
+  return h !== null && typeof h === 'object' ? h : undefined;
+}
+
 /** The socket that owns a handle. */
 function ownerOf(handle: object): net.Socket | undefined {
   const o = ownerMark(handle);

@@ -8,10 +8,11 @@
 import dns, { type LookupAddress } from 'node:dns';
 import net from 'node:net';
 import { type CallerStack, captureCaller } from './caller.ts';
-import { currentRequestContext, grant, type RequestContext, type RequestLine } from './context.ts';
+import { currentRequestContext, grant, grantOf, type RequestContext, type RequestLine } from './context.ts';
 import type { ConnectionAttempt, Decision } from './decide.ts';
 import { ipFamily, type MetadataDestination, metadataAtAddress, metadataAtHostname } from './destination.ts';
 import { currentHttpRequest, headerOf, requestCallerOf } from './hook-http.ts';
+import { socketHandle } from './hook-handle.ts';
 import { ArrayIsArray, NumberCtor, ProcessNextTick, ReflectApply } from './intrinsics.ts';
 
 /** dns.lookup as it is when the guard loads (the ES binding follows `syncBuiltinESMExports`). */
@@ -100,6 +101,17 @@ function snapshot(given: object): ConnectOpts {
   return out as ConnectOpts;
 }
 
+/**
+ * Tie the grant just made for `socket` to the TCP handle net made for this connection. net creates that handle in
+ * `connect()` itself and connects it later (from the next tick, or on the DNS answer); code that runs in between (a
+ * `net.client.socket` diagnostics-channel subscriber's `process.nextTick`, queued before net's own) could otherwise
+ * put a handle of its own into the socket and connect it first, so that the grant went to that handle.
+ */
+function pinGrant(socket: net.Socket, handle: object | undefined): void {
+  const g = grantOf(socket);
+  if (g && handle) g.handle = handle;
+}
+
 /** Install the hook; returns the function that removes it. */
 export function hookNet(decide: Decide): () => void {
   const original = net.Socket.prototype.connect as unknown as ConnectFn;
@@ -115,10 +127,15 @@ export function hookNet(decide: Decide): () => void {
     const opts = snapshot(given);
     // The normalised argument list is net's own, made for this one call (by net.connect or just above), with the
     // marker net uses to recognise it: net gets it back with the snapshot in place of the options.
-    const pass = (lookup?: LookupFn): net.Socket => {
+    // The handle net made in this call, read when `connect()` returns: the only one a grant made now is for.
+    let netHandle: object | undefined;
+    const pass = (lookup?: LookupFn, granted = false): net.Socket => {
       if (lookup) opts.lookup = lookup;
       normalized[0] = opts;
-      return ReflectApply(original, this, [normalized]);
+      const r = ReflectApply(original, this, [normalized]) as net.Socket;
+      netHandle = socketHandle(this);
+      if (granted) pinGrant(this, netHandle);
+      return r;
     };
     if (opts.path) return pass();
     const host = typeof opts.host === 'string' && opts.host.length > 0 ? opts.host : 'localhost';
@@ -141,7 +158,7 @@ export function hookNet(decide: Decide): () => void {
       const dec = decide(d, attempt(host, host, port, line, via, stacks()));
       if (!dec.allowed && dec.error) return refuse(this, dec.error);
       grant(this, d, httpReq ?? null);
-      return pass();
+      return pass(undefined, true);
     }
 
     const byName = metadataAtHostname(host, port, undefined);
@@ -151,7 +168,7 @@ export function hookNet(decide: Decide): () => void {
       const dec = decide(d, attempt(host, null, port, line, via, stacks()));
       if (!dec.allowed && dec.error) return refuse(this, dec.error);
       grant(this, d, httpReq ?? null);
-      return pass();
+      return pass(undefined, true);
     }
     // Any other name is checked on its DNS answer. Its caller's stack is not captured here: capturing costs tens of
     // microseconds on every connection, and the allowlist does not apply to names that turn out to resolve to a
@@ -179,6 +196,9 @@ export function hookNet(decide: Decide): () => void {
             return;
           }
           grant(this, d, httpReq ?? null);
+          // An answer given at once (a lookup of the application's) comes before connect() returns: the socket's
+          // handle is then still net's own.
+          pinGrant(this, netHandle ?? socketHandle(this));
         }
         cb(null, address, family);
       });
