@@ -96,6 +96,44 @@ describe('investigate inputs and options at their edges', { skip: skipUnbuilt },
     assert.match(short.stderr, /at least 8 characters/);
   });
 
+  test('an ambiguous --incident prefix writes nothing, to stdout either, and names the incidents it matches', async () => {
+    // Two scanner requests whose incidents' ids share their first 8 characters (inc-a886…), lines 22 and 57.
+    const benign = '198.51.100.1 - - [21/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 10 "-" "curl"';
+    const lines = Array.from({ length: 57 }, () => benign);
+    lines[21] =
+      '198.18.136.73 - - [21/Nov/2026:11:00:21 +0000] "GET /p?url=http://169.254.169.254/latest/meta-data/21 HTTP/1.1" 403 150 "-" "zgrab"';
+    lines[56] =
+      '198.18.137.62 - - [21/Nov/2026:11:00:56 +0000] "GET /p?url=http://169.254.169.254/latest/meta-data/56 HTTP/1.1" 403 150 "-" "zgrab"';
+    const sub = join(dir, 'ambiguous');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'access.log'), `${lines.join('\n')}\n`);
+    const all = await runCli(['investigate', '--no-summary', '--format', 'jsonl', 'access.log'], { cwd: sub });
+    const ids = jsonLines(all.stdout).map((i) => i.id as string);
+    const shared = ids.filter((id) => id.startsWith('inc-a886'));
+    assert.equal(shared.length, 2, ids.join(' '));
+    const r = await runCli(
+      ['investigate', '--no-summary', '--format', 'jsonl', 'access.log', '--incident', 'inc-a886'],
+      {
+        cwd: sub,
+      },
+    );
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /2 incidents begin with inc-a886 .*no output written/);
+    for (const id of shared) assert.ok(r.stderr.includes(id), r.stderr);
+    // A longer prefix picks one, and it is written.
+    const one = await runCli(
+      ['investigate', '--no-summary', '--format', 'jsonl', 'access.log', '--incident', shared[0]!.slice(0, 12)],
+      {
+        cwd: sub,
+      },
+    );
+    assert.deepEqual(
+      jsonLines(one.stdout).map((i) => i.id),
+      [shared[0]],
+    );
+  });
+
   test('a findings file whose first record is longer than a MiB is read as findings', async () => {
     const big = 'x'.repeat(3 << 20);
     // `type` first, as the sinks write it; and last, as another writer may.

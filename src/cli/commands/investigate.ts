@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { SinkFormat } from '../../adapters/sinks/formats.ts';
 import { ImdsguardError } from '../../core/errors.ts';
+import type { Incident } from '../../core/investigate/incident.ts';
 import { INCIDENT_ID_MIN, normalIncidentId } from '../../core/investigate/select.ts';
 import { atLeast, type Severity } from '../../core/model/severity.ts';
 import { parseRfc3339 } from '../../core/parse/rfc3339.ts';
@@ -34,8 +35,9 @@ function parseIncidentId(v: string): string {
 
 /** Thrown inside the run so that the output is dropped (never emptied or created) when the incident asked for is absent. */
 class NoSuchIncident extends Error {
-  readonly matches: number;
-  constructor(matches: number) {
+  /** The ids of the incidents the prefix matched (none, or several). */
+  readonly matches: string[];
+  constructor(matches: string[]) {
     super('no such incident');
     this.matches = matches;
   }
@@ -109,6 +111,7 @@ edges included; --since after --until is a usage error.`,
       await refuseOutputsAmongInputs([opts.output], inputs, opts.store);
       const sink = await openSink(opts.format, opts.output, { wholeRun: true });
       let worst = false;
+      const asked: Incident[] = [];
       let read: Awaited<ReturnType<typeof readInputsInto<Awaited<ReturnType<typeof runInvestigate>>>>>;
       try {
         read = await readInputsInto(
@@ -125,12 +128,23 @@ edges included; --since after --until is a usage error.`,
                 ...(opts.incident !== undefined ? { id: opts.incident } : {}),
               },
               emit: (inc) => {
+                // One incident asked for: held until it is known to be the only one (a prefix may match several,
+                // and then nothing is written, stdout included).
+                if (opts.incident !== undefined) {
+                  asked.push(inc);
+                  return;
+                }
                 if (atLeast(inc.severity, opts.failOn)) worst = true;
                 return sink.write(inc as unknown as Record<string, unknown>);
               },
               ...hooks,
             });
-            if (opts.incident !== undefined && r.incidents !== 1) throw new NoSuchIncident(r.incidents);
+            if (opts.incident !== undefined) {
+              if (asked.length !== 1) throw new NoSuchIncident(asked.map((i) => i.id));
+              const inc = asked[0]!;
+              if (atLeast(inc.severity, opts.failOn)) worst = true;
+              await sink.write(inc as unknown as Record<string, unknown>);
+            }
             return r;
           },
           { worst: () => worst },
@@ -138,9 +152,9 @@ edges included; --since after --until is a usage error.`,
       } catch (e) {
         if (!(e instanceof NoSuchIncident)) throw e;
         process.stderr.write(
-          e.matches === 0
+          e.matches.length === 0
             ? `imdsguard: no incident ${opts.incident} in the input; no output written\n`
-            : `imdsguard: ${e.matches} incidents begin with ${opts.incident}; give more of the id; no output written\n`,
+            : `imdsguard: ${e.matches.length} incidents begin with ${opts.incident} (${e.matches.slice(0, 10).join(', ')}${e.matches.length > 10 ? ', …' : ''}); give more of the id; no output written\n`,
         );
         process.exitCode = EXIT.error;
         return;
