@@ -11,8 +11,8 @@ import { type CallerStack, captureCaller } from './caller.ts';
 import { currentRequestContext, grant, grantOf, type RequestContext, type RequestLine } from './context.ts';
 import type { ConnectionAttempt, Decision } from './decide.ts';
 import { ipFamily, type MetadataDestination, metadataAtAddress, metadataAtHostname } from './destination.ts';
-import { currentHttpRequest, headerOf, requestCallerOf } from './hook-http.ts';
 import { socketHandle } from './hook-handle.ts';
+import { currentHttpRequest, headerOf, requestCallerOf } from './hook-http.ts';
 import { ArrayIsArray, NumberCtor, ProcessNextTick, ReflectApply } from './intrinsics.ts';
 
 /** dns.lookup as it is when the guard loads (the ES binding follows `syncBuiltinESMExports`). */
@@ -140,8 +140,11 @@ export function hookNet(decide: Decide): () => void {
     if (opts.path) return pass();
     const host = typeof opts.host === 'string' && opts.host.length > 0 ? opts.host : 'localhost';
     const port = opts.port === undefined || opts.port === null || opts.port === '' ? null : NumberCtor(opts.port);
-    const ctx = currentRequestContext();
     const httpReq = currentHttpRequest();
+    // fetch never goes through node:http: a node:http request made while a fetch's context is current (from a
+    // diagnostics-channel subscriber that undici calls inside an SDK's fetch) is judged as itself, by its own caller
+    // and request line, never as that fetch.
+    const ctx = httpReq ? undefined : currentRequestContext();
     const via = ctx ? ctx.via : httpReq || typeof opts.pathname === 'string' ? 'http' : 'net';
     // For a node:http request, the stack recorded when it was made, not the one now: an agent opens a socket for a
     // queued request from another request's callback, whose stack is not this request's.

@@ -1,0 +1,94 @@
+/**
+ * An allowlisted package (installed in the application's node_modules) asks the managed identity endpoint on
+ * loopback (Azure Arc, 127.0.0.1:40342, where the fake metadata service of this test listens) for a token with
+ * fetch. undici calls the application's diagnostics-channel subscribers (`undici:request:create`,
+ * `undici:client:beforeConnect`) inside that fetch, where the SDK's fetch context is current; a node:http request
+ * the subscriber makes there, for a token of its own choosing, must be judged as the application's: refused and
+ * recorded, and never seen by the service. A fresh process runs the built guard as users do.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type RunningFakeImds, startFakeImds } from '../fake-imds/server.ts';
+import { privateTempDir } from './_private-dir.ts';
+
+const REGISTER = new URL('../../dist/guard/register.js', import.meta.url);
+const why = existsSync(REGISTER) ? null : 'dist/ is not built (npm run build)';
+if (why && process.env.CI === 'true') throw new Error(`fetch context tests cannot run under CI: ${why}`);
+
+const TOKEN = '/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/';
+
+const SDK = `exports.token = () => fetch('http://127.0.0.1:40342${TOKEN}', { headers: { Metadata: 'true' } })
+  .then((r) => r.text().then(() => 'status ' + r.status), (e) => e.cause?.code ?? String(e));
+`;
+
+const APP = `import dc from 'node:diagnostics_channel';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+const channel = process.argv[2];
+const out = {};
+let app;
+let armed = true;
+dc.subscribe(channel, () => {
+  if (!armed) return;
+  armed = false;
+  app = new Promise((resolve) => {
+    http.get('http://127.0.0.1:40342/metadata/identity/oauth2/token?resource=app-chosen', { headers: { Metadata: 'true' } }, (res) => { res.resume(); res.on('end', () => resolve('status ' + res.statusCode)); })
+      .on('error', (e) => resolve(e.code));
+  });
+});
+out.sdk = await createRequire(import.meta.url)('arc-client').token();
+out.app = app ? await app : 'subscriber not called';
+console.log(JSON.stringify(out));
+process.exit(0);
+`;
+
+describe("node:http from a diagnostics-channel subscriber called inside an SDK's fetch", { skip: why ?? false }, () => {
+  let home: string;
+  let imds: RunningFakeImds;
+  before(async () => {
+    home = privateTempDir('fetch-context-');
+    const pkg = join(home, 'node_modules', 'arc-client');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name: 'arc-client', version: '1.0.0', main: 'index.js' }),
+    );
+    writeFileSync(join(pkg, 'index.js'), SDK);
+    writeFileSync(join(home, 'app.mjs'), APP);
+    try {
+      imds = await startFakeImds({ host: '127.0.0.1', port: 40342 });
+    } catch (e) {
+      throw new Error(`the fake metadata service cannot listen on 127.0.0.1:40342: ${(e as Error).message}`);
+    }
+  });
+  after(async () => {
+    await imds?.close();
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  for (const channel of ['undici:request:create', 'undici:client:beforeConnect']) {
+    test(`is the application's request, not the SDK's (${channel})`, async () => {
+      imds.seen.length = 0;
+      const stdout = await new Promise<string>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          ['--import', REGISTER.href, join(home, 'app.mjs'), channel],
+          {
+            cwd: home,
+            timeout: 60_000,
+            env: { ...process.env, IMDSGUARD_GUARD_ALLOW: 'arc-client:azure', IMDSGUARD_GUARD_REPORT: 'none' },
+          },
+          (err, o, e) => (err ? reject(new Error(`${err.message}\n${e}`)) : resolve(o)),
+        );
+      });
+      const r = JSON.parse(stdout) as { sdk: string; app: string };
+      assert.equal(r.sdk, 'status 200', stdout);
+      assert.equal(r.app, 'ERR_IMDSGUARD_BLOCKED', stdout);
+      const targets = imds.seen.map((s) => s.target);
+      assert.ok(!targets.some((t) => t.includes('app-chosen')), JSON.stringify(targets));
+    });
+  }
+});
