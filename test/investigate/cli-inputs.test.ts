@@ -134,6 +134,25 @@ describe('investigate inputs and options at their edges', { skip: skipUnbuilt },
     );
   });
 
+  test('a role cut short by the decoder (web\'role$(id)) is shown as written and gets no revoke command for "web"', async () => {
+    const sub = join(dir, 'cut-role');
+    mkdirSync(sub);
+    writeFileSync(
+      join(sub, 'access.log'),
+      '198.18.7.21 - - [21/Nov/2026:11:00:03 +0000] "GET /p?url=http://169.254.169.254/latest/meta-data/iam/security-credentials/web\'role$(id) HTTP/1.1" 200 1342 "-" "curl/8.5.0"\n' +
+        '198.18.7.22 - - [21/Nov/2026:11:00:04 +0000] "GET /p?url=http://169.254.169.254/latest/meta-data/iam/security-credentials/web-prod HTTP/1.1" 200 1342 "-" "curl/8.5.0"\n',
+    );
+    const r = await runCli(['investigate', '--no-summary', '--format', 'jsonl', 'access.log'], { cwd: sub });
+    assert.equal(r.status, 1, r.stderr);
+    const incidents = jsonLines(r.stdout);
+    const roles = incidents.flatMap((i) => i.roles as string[]).sort();
+    assert.deepEqual(roles, ["web'role$(id)", 'web-prod']);
+    const commands = incidents.flatMap((i) => (i.remediation as Rec[]).flatMap((x) => x.commands as string[]));
+    const revoked = commands.map((c) => /--role-name (\S+)/.exec(c)?.[1]).filter(Boolean);
+    // The valid one still gets its command: the check is on the name, not on the incident.
+    assert.deepEqual(revoked, ['web-prod']);
+  });
+
   test('a findings file whose first record is longer than a MiB is read as findings', async () => {
     const big = 'x'.repeat(3 << 20);
     // `type` first, as the sinks write it; and last, as another writer may.

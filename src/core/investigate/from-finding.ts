@@ -21,6 +21,18 @@ export function roleInPath(path: string | undefined): string | undefined {
 }
 
 /**
+ * The role of a request as it was written. The decoder ends a URL at a character a URL does not hold (a quote, `$`),
+ * so `…/security-credentials/web'role$(id)` decodes to the role `web`: another role than the one asked for, and one a
+ * revoke command must not name. Where the request as written goes on past the decoded role, the role is what was
+ * written (which is then no valid IAM name, so no command names it).
+ */
+function roleAsWritten(role: string | undefined, raw: string | undefined): string | undefined {
+  if (role === undefined || raw === undefined) return role;
+  const written = /\/iam\/security-credentials\/([^/?#&\s]+)/.exec(safeDecode(raw))?.[1];
+  return written !== undefined && written.length > role.length && written.startsWith(role) ? written : role;
+}
+
+/**
  * A role as a finding writes it: a name (`web-role`), or an ARN that also says its account
  * (`arn:aws:iam::111122223333:role/path/web-role`, `arn:aws:sts::111122223333:assumed-role/web-role/session`).
  */
@@ -206,7 +218,7 @@ export function stepFromRecord(value: unknown, source: RecordSource, opts: StepO
     roles.add(r.name);
     if (r.account) accounts.push(r.account);
   };
-  const pathRole = roleInPath(str(target?.path) ?? str(http?.path));
+  const pathRole = roleAsWritten(roleInPath(str(target?.path) ?? str(http?.path)), str(target?.raw));
   if (pathRole && (kind === 'ssrf-success' || kind === 'ssrf-attempt' || kind === 'host-fetch')) addRole(pathRole);
   const owner = str(secret?.owner);
   if (owner) {
