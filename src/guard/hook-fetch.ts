@@ -105,7 +105,12 @@ export function hookFetch(): () => void {
         () => ReflectApply(original, this, [input, init]) as Promise<Response>,
       ]) as Promise<Response>;
     } else {
-      p = ReflectApply(original, this, [input, init]) as Promise<Response>;
+      // Outside any other fetch's context: code undici runs inside an SDK's fetch (a diagnostics-channel
+      // subscriber, a dispatcher) could otherwise fetch a name that resolves to a metadata address as that SDK.
+      p = ReflectApply(run, requestContext, [
+        undefined,
+        () => ReflectApply(original, this, [input, init]) as Promise<Response>,
+      ]) as Promise<Response>;
     }
     return p.catch((e: unknown) => {
       throw isGuardBlocked(e) ? unwrap(e) : e;

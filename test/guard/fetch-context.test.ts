@@ -2,9 +2,9 @@
  * An allowlisted package (installed in the application's node_modules) asks the managed identity endpoint on
  * loopback (Azure Arc, 127.0.0.1:40342, where the fake metadata service of this test listens) for a token with
  * fetch. undici calls the application's diagnostics-channel subscribers (`undici:request:create`,
- * `undici:client:beforeConnect`) inside that fetch, where the SDK's fetch context is current; a node:http request
- * the subscriber makes there, for a token of its own choosing, must be judged as the application's: refused and
- * recorded, and never seen by the service. A fresh process runs the built guard as users do.
+ * `undici:client:beforeConnect`) inside that fetch, where the SDK's fetch context is current; a node:http request,
+ * or a fetch of a name that resolves to the endpoint, that the subscriber makes there for a token of its own
+ * choosing must be judged as the application's: refused, and never seen by the service. A fresh process runs the built guard as users do.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -27,14 +27,20 @@ const SDK = `exports.token = () => fetch('http://127.0.0.1:40342${TOKEN}', { hea
 const APP = `import dc from 'node:diagnostics_channel';
 import http from 'node:http';
 import { createRequire } from 'node:module';
-const channel = process.argv[2];
+const { Agent } = createRequire(${JSON.stringify(import.meta.url)})('undici');
+const [channel, how] = process.argv.slice(2);
+// A name that is no metadata name, answered with the endpoint's address.
+const lookup = (h, o, cb) => (o && o.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4));
 const out = {};
 let app;
 let armed = true;
 dc.subscribe(channel, () => {
   if (!armed) return;
   armed = false;
-  app = new Promise((resolve) => {
+  app = how === 'fetch'
+    ? fetch('http://arc.invalid:40342/metadata/identity/oauth2/token?resource=app-chosen', { headers: { Metadata: 'true' }, dispatcher: new Agent({ connect: { lookup } }) })
+      .then((r) => 'status ' + r.status, (e) => e.code ?? e.cause?.code ?? String(e))
+    : new Promise((resolve) => {
     http.get('http://127.0.0.1:40342/metadata/identity/oauth2/token?resource=app-chosen', { headers: { Metadata: 'true' } }, (res) => { res.resume(); res.on('end', () => resolve('status ' + res.statusCode)); })
       .on('error', (e) => resolve(e.code));
   });
@@ -45,7 +51,7 @@ console.log(JSON.stringify(out));
 process.exit(0);
 `;
 
-describe("node:http from a diagnostics-channel subscriber called inside an SDK's fetch", { skip: why ?? false }, () => {
+describe("requests from a diagnostics-channel subscriber called inside an SDK's fetch", { skip: why ?? false }, () => {
   let home: string;
   let imds: RunningFakeImds;
   before(async () => {
@@ -69,13 +75,19 @@ describe("node:http from a diagnostics-channel subscriber called inside an SDK's
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
-  for (const channel of ['undici:request:create', 'undici:client:beforeConnect']) {
-    test(`is the application's request, not the SDK's (${channel})`, async () => {
+  const cases = [
+    ['undici:request:create', 'http'],
+    ['undici:client:beforeConnect', 'http'],
+    // A fetch of a name that resolves to the endpoint (through a dispatcher with its own lookup).
+    ['undici:request:create', 'fetch'],
+  ];
+  for (const [channel, how] of cases) {
+    test(`is the application's request, not the SDK's (${how} from ${channel})`, async () => {
       imds.seen.length = 0;
       const stdout = await new Promise<string>((resolve, reject) => {
         execFile(
           process.execPath,
-          ['--import', REGISTER.href, join(home, 'app.mjs'), channel],
+          ['--import', REGISTER.href, join(home, 'app.mjs'), channel as string, how as string],
           {
             cwd: home,
             timeout: 60_000,
