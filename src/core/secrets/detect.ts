@@ -62,7 +62,17 @@ const CONTEXT_HINT = /AWS-HMAC|\/security-credentials\//;
 // token boundary (escapes included) is checked afterwards by `startsToken`.
 
 /** AWS key ids: a documented 4-letter prefix and 16 base32 characters. Only prefixes that sign requests. */
-const KEY_ID_RE = new RegExp(`(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}${END_WORD}`, 'g');
+const KEY_ID_RE = /(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Z0-9])/g;
+/**
+ * A key id's base32 alphabet has no lowercase letter, so one right after its 16 characters ends it
+ * (`key-AKIA…x.log`, a key id used in a file's name). Such a run is masked unless it reads as a word in capitals
+ * glued to a lowercase tail (`ASIAPACIFICREGIONSettings`): a random id has a digit (2-7) or few vowels, a word in
+ * capitals has neither.
+ */
+function keyIdBeforeLower(id: string): boolean {
+  const body = id.slice(4);
+  return /[2-7]/.test(body) || (body.match(/[AEIOU]/g)?.length ?? 0) <= 4;
+}
 /** Alibaba STS key ids. */
 const STS_ID_RE = new RegExp(`STS\\.[A-Za-z0-9]{16,40}${END_WORD}`, 'g');
 /** Prefixes of AWS session tokens (base64 of the token's binary header), old and new formats. */
@@ -85,8 +95,14 @@ const JWT_RE = new RegExp(JWT_PATTERN, 'g');
  */
 const SECRET_KEY_NAME = 'secret[-_ ]?(?:access[-_ ]?)?key';
 /** Keys whose value is an AWS secret key. */
+/**
+ * An AWS secret key may hold `/`, so a path separator right after its 40 characters cannot be told from the key by
+ * the alphabet: under the key's own name the 40 characters are the key and a `/` after them starts the next path
+ * segment (`/d/aws_secret_access_key=<key>/a.log`, a key used as a directory's name).
+ */
+const AFTER_SECRET = String.raw`(?:${END_B64}|(?=\/|%2[Ff]|%252[Ff]|\{1,7}\/|\{1,7}u002[Ff]))`;
 const KEY_SECRET_RE = new RegExp(
-  `${SECRET_KEY_NAME}${QUOTE}${NAME_SEP}${VALUE_OPEN}(?<value>${B64_NOPAD}{40})${END_B64}`,
+  `${SECRET_KEY_NAME}${QUOTE}${NAME_SEP}${VALUE_OPEN}(?<value>${B64_NOPAD}{40})${AFTER_SECRET}`,
   'gid',
 );
 /** Alibaba AccessKeySecret: 30 alphanumerics for a RAM user's key, longer and base64-like for an STS credential. */
@@ -452,9 +468,12 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
   if (state.pemLines < 0 && out.length === 0) pemMatches(text, state, out);
 
   if (/A[KS]IA|ABIA|ACCA/.test(text))
-    shaped(KEY_ID_RE, text, out, (raw, start) =>
-      isDocExample(raw) ? null : make('aws-access-key-id', start, start + raw.length, raw),
-    );
+    shaped(KEY_ID_RE, text, out, (raw, start) => {
+      if (isDocExample(raw)) return null;
+      const next = text.charCodeAt(start + raw.length);
+      if (next >= 97 && next <= 122 && !keyIdBeforeLower(raw)) return null;
+      return make('aws-access-key-id', start, start + raw.length, raw);
+    });
   // A 40-character secret next to a key id, whatever the key names around it.
   for (const id of out.filter((m) => m.kind === 'aws-access-key-id')) {
     const after = NEXT_TO_ID_RE.exec(text.slice(id.end, id.end + NEAR_ID));
