@@ -280,6 +280,40 @@ describe('stdout redirected onto an input', { skip: skipUnbuilt }, () => {
   });
 });
 
+describe('stdout redirected onto the file given as stdin', { skip: skipUnbuilt }, () => {
+  test('scan < x >> x, explain, cloudtrail, redact the same: refused (exit 2), the input untouched', async () => {
+    const d = fresh();
+    writeFileSync(join(d, 'x.log'), SSRF(1).repeat(200));
+    writeFileSync(
+      join(d, 't.json'),
+      readFileSync(
+        join(
+          ROOT,
+          'test/fixtures/cloud',
+          readdirSync(join(ROOT, 'test/fixtures/cloud')).find((f) => f.endsWith('.json'))!,
+        ),
+      ),
+    );
+    for (const [args, file] of [
+      [['scan', '--no-summary'], 'x.log'],
+      [['scan', '-'], 'x.log'],
+      [['explain'], 'x.log'],
+      [['redact'], 'x.log'],
+      [['cloudtrail'], 't.json'],
+    ] as const) {
+      const before = readFileSync(join(d, file));
+      const input = openSync(join(d, file), 'r');
+      const output = openSync(join(d, file), 'a');
+      const r = await runCli([...args], { cwd: d, stdin: input, stdout: output, timeoutMs: BOUND });
+      closeSync(input);
+      closeSync(output);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /stdout is redirected onto an input \(stdin\)/);
+      assert.deepEqual(readFileSync(join(d, file)), before);
+    }
+  });
+});
+
 describe('two outputs naming one file', { skip: skipUnbuilt }, () => {
   test('posture -o x --remediation-script x is refused (exit 2) before anything is written', async () => {
     const d = fresh();

@@ -21,6 +21,8 @@ export function runCli(
   opts: {
     cwd?: string;
     input?: string;
+    /** A file descriptor for stdin instead of a pipe fed with `input`. */
+    stdin?: number;
     stdout?: number;
     extraFds?: number[];
     timeoutMs?: number;
@@ -35,7 +37,7 @@ export function runCli(
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, {
       cwd: opts.cwd ?? ROOT,
-      stdio: ['pipe', opts.stdout ?? 'pipe', 'pipe', ...(opts.extraFds ?? [])],
+      stdio: [opts.stdin ?? 'pipe', opts.stdout ?? 'pipe', 'pipe', ...(opts.extraFds ?? [])],
     });
     let out = '';
     let err = '';

@@ -225,13 +225,13 @@ export async function refuseStdoutAmongInputs(inputs: readonly string[]): Promis
   } catch {
     return;
   }
-  for (const i of inputs) {
-    if (i === '-') continue;
+  // `-` is stdin, compared by what descriptor 0 is: `scan < L >> L` reads its own output as surely as `scan L >> L`.
+  for (const i of inputs.length === 0 ? ['-'] : inputs) {
     const id = await identity(i);
     if (id && id.dev === out.dev && id.ino === out.ino)
       throw new ImdsguardError(
         'E_USAGE',
-        `stdout is redirected onto an input ("${i}"); write the output elsewhere (to another file, or with -o)`,
+        `stdout is redirected onto an input (${i === '-' ? 'stdin' : `"${i}"`}); write the output elsewhere (to another file, or with -o)`,
       );
   }
 }

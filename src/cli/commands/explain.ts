@@ -55,11 +55,12 @@ Examples:
     )
     .action(async (texts: string[], opts: { format?: string; field?: string; output?: string }) => {
       // Loaded when the command runs, not at every start of the CLI.
-      const [{ explain }, { refuseOutputAmongInputs }] = await Promise.all([
+      const [{ explain }, { refuseOutputAmongInputs, refuseStdoutAmongInputs }] = await Promise.all([
         import('../../app/explain.ts'),
         import('../../adapters/files/output-file.ts'),
       ]);
-      if (texts.length === 0) await refuseOutputAmongInputs(opts.output, ['-']);
+      if (texts.length === 0 && opts.output && opts.output !== '-') await refuseOutputAmongInputs(opts.output, ['-']);
+      else if (texts.length === 0) await refuseStdoutAmongInputs(['-']);
       const out = await openOutput(opts.output, { wholeRun: true });
       const format = opts.format ?? (out.isTTY ? 'table' : 'jsonl');
       // One masker for the run: a secret seen in one input is masked wherever it shows up in a later one.
