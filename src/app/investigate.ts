@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expandInputs, type InputProblem, readJsonRecords } from '../adapters/sources/json-record-files.ts';
-import { LeakCauseCorrelator } from '../core/correlate/leak-cause.ts';
+import { LeakCauseCorrelator, type ObservedRequest } from '../core/correlate/leak-cause.ts';
 import { ImdsguardError, InputSyntaxError } from '../core/errors.ts';
 import { lexicalFileKey, stepFromRecord } from '../core/investigate/from-finding.ts';
 import { buildIncidents, type Incident } from '../core/investigate/incident.ts';
@@ -144,14 +144,40 @@ class StepCollector {
  * is a function of the logs alone.
  */
 class LeakCauses {
-  private readonly requests: Array<{ f: Finding; step: Step }> = [];
+  // Only what the correlator reads is kept of each request: a large log may hold many of them.
+  private readonly requests: Array<{ f: ObservedRequest; step: Step }> = [];
   private readonly leaks: Step[] = [];
 
   add(f: Finding | Record<string, unknown>, step: Step | undefined): void {
     if (!step) return;
+    const r = f as Finding;
     if (step.kind === 'credential-leak') this.leaks.push(step);
-    else if ((f as Finding).verdict === 'metadata' && (f as Finding).client?.ip)
-      this.requests.push({ f: f as Finding, step });
+    else if (r.verdict === 'metadata' && r.client?.ip) {
+      this.requests.push({
+        f: {
+          id: r.id,
+          verdict: 'metadata',
+          client: { ip: r.client.ip },
+          origin: {
+            ...(r.origin.file !== undefined ? { file: r.origin.file } : {}),
+            ...(r.origin.line !== undefined ? { line: r.origin.line } : {}),
+          },
+          ...(r.time !== undefined ? { time: r.time } : {}),
+          ...(r.outcome !== undefined ? { outcome: r.outcome } : {}),
+          ...(r.target
+            ? {
+                target: {
+                  raw: r.target.decoded ? '' : r.target.raw,
+                  decoded: r.target.decoded,
+                  ...(r.target.path_class !== undefined ? { path_class: r.target.path_class } : {}),
+                },
+              }
+            : {}),
+        },
+        step,
+      });
+    }
+    this.requests.push({ f: f as Finding, step });
   }
 
   resolve(): void {

@@ -1,5 +1,11 @@
 import type { Finding } from '../model/finding.ts';
 
+/** What the correlator reads of an SSRF finding (a finding, or the few fields of one a caller keeps). */
+export type ObservedRequest = Pick<Finding, 'id' | 'time' | 'verdict' | 'outcome' | 'client'> & {
+  origin: { file?: string; line?: number };
+  target?: { raw: string; decoded: string; path_class?: string };
+};
+
 /** What a leak finding needs from the request that most likely caused it. */
 export interface LeakCause {
   file?: string;
@@ -62,7 +68,7 @@ export class LeakCauseCorrelator {
   }
 
   /** Remember a finding if it is a metadata SSRF with a client address. */
-  observe(f: Finding): void {
+  observe(f: ObservedRequest): void {
     if (f.verdict !== 'metadata' || !f.client?.ip) return;
     const ip = f.client.ip;
     let list = this.byClient.get(ip);
