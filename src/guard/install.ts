@@ -16,6 +16,7 @@ import { hookInspector } from './hook-inspector.ts';
 import { hookLoader } from './hook-loader.ts';
 import { type Decide, hookNet } from './hook-net.ts';
 import { hookReuse } from './hook-reuse.ts';
+import { hookVm } from './hook-vm.ts';
 import { hookWorkers, type WorkerSettings } from './hook-worker.ts';
 import { hookWrites } from './hook-write.ts';
 import { type GuardMode, type GuardOptions, type ResolvedGuardOptions, resolveOptions } from './options.ts';
@@ -126,6 +127,7 @@ function install(options: GuardOptions, env: NodeJS.ProcessEnv, packageRoots: re
   ];
   hookInspector();
   hookLoader();
+  hookVm();
   inst.status = Object.freeze({
     get mode() {
       return inst.options.mode;
