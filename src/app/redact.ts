@@ -240,6 +240,12 @@ function isGzipName(p: string): boolean {
 
 const IN_PLACE_ADVICE = 'write the output elsewhere, or redact a file with --in-place';
 
+function nodeKind(st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean }): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return st.isCharacterDevice() ? 'a character device' : 'a block device';
+}
+
 /** Validate the combination of inputs and output flags; throws E_USAGE with what to do instead. */
 async function plan(
   o: RedactOptions,
@@ -252,7 +258,16 @@ async function plan(
     throw new ImdsguardError('E_USAGE', '--backup needs a suffix such as .orig, without "/"');
   if (o.inPlace && inputs.includes('-')) throw new ImdsguardError('E_USAGE', '--in-place needs files, not stdin');
   if (o.dryRun) return { pairs: inputs.map((input) => ({ input, output: null })), madeDirs: [] };
-  if (o.inPlace) return { pairs: inputs.map((input) => ({ input, output: input })), madeDirs: [] };
+  if (o.inPlace) {
+    // Only a regular file can be replaced: a FIFO, device or socket would be read and written at once (and a FIFO's
+    // open for writing waits for a reader that never comes, where no signal can end it).
+    for (const input of inputs) {
+      const st = await stat(input).catch(() => undefined);
+      if (st && !st.isFile() && !st.isDirectory())
+        throw new ImdsguardError('E_USAGE', `--in-place needs regular files; "${input}" is ${nodeKind(st)}`);
+    }
+    return { pairs: inputs.map((input) => ({ input, output: input })), madeDirs: [] };
+  }
   const out = o.output ?? '-';
   const dirOut = out !== '-' && (out.endsWith('/') || (await isDirectory(out)));
   if (inputs.length > 1 && !dirOut)

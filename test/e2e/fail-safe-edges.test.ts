@@ -85,15 +85,17 @@ function holdsOpen(pid: number, path: string): boolean {
  * Start the CLI, wait until it holds `waitFor` open (at most 3 s: a command that never opens it is signalled
  * anyway), send `sig`, and collect how it ended; a command still running `BOUND` ms later is killed.
  */
-async function signalWhenOpen(args: string[], cwd: string, waitFor: string, sig: NodeJS.Signals) {
+async function signalWhenOpen(args: string[], cwd: string, waitFor: string | number, sig: NodeJS.Signals) {
   const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => {
     stderr += b;
   });
   child.stdout.resume();
-  for (let waited = 0; waited < 3000 && !holdsOpen(child.pid!, waitFor); waited += 50)
-    await new Promise((r) => setTimeout(r, 50));
+  if (typeof waitFor === 'number') await new Promise((r) => setTimeout(r, waitFor));
+  else
+    for (let waited = 0; waited < 3000 && !holdsOpen(child.pid!, waitFor); waited += 50)
+      await new Promise((r) => setTimeout(r, 50));
   child.kill(sig);
   const killer = setTimeout(() => child.kill('SIGKILL'), BOUND);
   const [status, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
@@ -139,6 +141,56 @@ describe('FIFOs: read as streams, and a signal still ends the run', { skip: skip
       if (name === 'redact') assert.match(r.stderr, /not read: ff, later\.log\n/);
       assert.deepEqual(readdirSync(d).sort(), ['ff', 'later.log'], 'no output or directory left behind');
     });
+
+  test('an output FIFO without a reader: a signal ends every command (128+n), nothing is left', async () => {
+    const d = fresh();
+    writeFileSync(join(d, 'a.log'), SSRF(6));
+    const inv = readdirSync(join(ROOT, 'test/fixtures/cloud')).find((f) => f.startsWith('aws-describe-instances'));
+    cpSync(join(ROOT, 'test/fixtures/cloud', inv ?? 'aws-describe-addresses.json'), join(d, 'inv.json'));
+    const ct = readdirSync(join(ROOT, 'test/fixtures/cloud')).find((f) => f.endsWith('.json'))!;
+    cpSync(join(ROOT, 'test/fixtures/cloud', ct), join(d, 't.json'));
+    mkfifo(join(d, 'ff'));
+    const runs: Array<[string[], NodeJS.Signals, number]> = [
+      [['scan', 'a.log', '-o', 'ff'], 'SIGTERM', 143],
+      [['redact', 'a.log', '-o', 'ff'], 'SIGINT', 130],
+      [['cloudtrail', 't.json', '-o', 'ff'], 'SIGHUP', 129],
+      [['explain', '-o', 'ff', 'http://169.254.169.254/'], 'SIGTERM', 143],
+      [['investigate', 'a.log', '-o', 'ff'], 'SIGTERM', 143],
+      [['posture', 'inv.json', '--readiness', 'ff'], 'SIGTERM', 143],
+    ];
+    for (const [args, sig, code] of runs) {
+      const r = await signalWhenOpen(args, d, 700, sig);
+      assert.equal(r.signal, null, `${args.join(' ')} ignored ${sig} (killed after ${BOUND} ms)`);
+      assert.equal(r.status, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`interrupted by ${sig}`));
+      assert.deepEqual(readdirSync(d).sort(), ['a.log', 'ff', 'inv.json', 't.json']);
+    }
+  });
+
+  test('an output FIFO gets the whole output once a reader comes', async () => {
+    const d = fresh();
+    writeFileSync(join(d, 'a.log'), SSRF(7).repeat(3000));
+    mkfifo(join(d, 'ff'));
+    const want = await runCli(['scan', '--format', 'jsonl', 'a.log'], { cwd: d, timeoutMs: BOUND });
+    const run = runCli(['scan', '--format', 'jsonl', 'a.log', '-o', 'ff'], { cwd: d, timeoutMs: BOUND });
+    await new Promise((r) => setTimeout(r, 500));
+    const reader = spawn('cat', ['ff'], { cwd: d, stdio: ['ignore', 'pipe', 'ignore'] });
+    const chunks: Buffer[] = [];
+    reader.stdout.on('data', (b: Buffer) => chunks.push(b));
+    const [r] = await Promise.all([run, once(reader, 'close')]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.ok(want.stdout.length > 100_000, 'more than a pipe holds');
+    assert.equal(Buffer.concat(chunks).toString('utf8'), want.stdout);
+  });
+
+  test('redact --in-place on a FIFO is refused (exit 2) at once', async () => {
+    const d = fresh();
+    mkfifo(join(d, 'ff'));
+    const r = await runCli(['redact', '--in-place', 'ff'], { cwd: d, timeoutMs: BOUND });
+    assert.equal(r.signal, null, 'did not end by itself');
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--in-place needs regular files; "ff" is a FIFO/);
+  });
 
   test('redact: SIGTERM once part of an input\'s copy is written names it "(partly)", and the copy is not left', async () => {
     const d = fresh();

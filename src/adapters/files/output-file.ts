@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { constants, fstatSync } from 'node:fs';
+import { constants, fstatSync, openSync } from 'node:fs';
 import { type FileHandle, lstat, open, realpath, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Socket } from 'node:net';
+import { finished, Writable } from 'node:stream';
 import { ImdsguardError } from '../../core/errors.ts';
 import { removeIfOurs, settled, trackUncommitted } from './uncommitted.ts';
 
@@ -115,6 +116,7 @@ export async function openOutputFile(path: string, opts: { mode?: number } = {})
   if (before?.isDirectory()) throw new ImdsguardError('E_SINK_IO', `cannot write ${dest}: it is a directory`);
   if (before && !before.isFile()) {
     // A device, FIFO, socket or symlink: written through, as `cat > node` would.
+    if ((await stat(path).catch(() => undefined))?.isFIFO()) return openFifoOutput(path, dest);
     let fh: FileHandle;
     try {
       fh = await open(path, constants.O_WRONLY | constants.O_TRUNC);
@@ -187,6 +189,57 @@ export async function openOutputFile(path: string, opts: { mode?: number } = {})
       }
     },
     abort,
+  };
+}
+
+/** How often an output FIFO without a reader is tried again. */
+const FIFO_RETRY_MS = 50;
+
+/**
+ * A FIFO is opened O_NONBLOCK and written through the event loop, as a piped stdout is: a plain open waits in the
+ * thread pool for a reader, and its writes for room, where nothing can cancel them and even `process.exit` waits for
+ * that thread, so a signal could not end the run. Without a reader the non-blocking open fails (ENXIO); it is tried
+ * again on a timer, so the run still waits for a reader as `cat > fifo` does, but a signal ends it.
+ */
+async function openFifoOutput(path: string, dest: string): Promise<OutputFile> {
+  let fd: number;
+  for (;;) {
+    try {
+      fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENXIO') throw outputWriteError(dest, e);
+    }
+    await new Promise((r) => setTimeout(r, FIFO_RETRY_MS));
+  }
+  const sock = new Socket({ fd, readable: false, writable: true });
+  // Errors reach the writes' callbacks (and so the stream below); this keeps them from being thrown as unhandled.
+  sock.on('error', () => undefined);
+  const stream = new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _enc, cb) {
+      sock.write(chunk, (e) => cb(e ? outputWriteError(dest, e) : undefined));
+    },
+    final(cb) {
+      sock.end();
+      finished(sock, { readable: false }, (e) => cb(e ? outputWriteError(dest, e) : undefined));
+    },
+  });
+  return {
+    path,
+    kind: 'node',
+    stream,
+    async commit() {
+      try {
+        await finish(stream);
+      } finally {
+        sock.destroy();
+      }
+    },
+    async abort() {
+      stream.destroy();
+      sock.destroy();
+    },
   };
 }
 
