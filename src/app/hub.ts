@@ -67,7 +67,14 @@ function countersFor(reader: string, m: Metrics | undefined): WorkerCounters {
 export async function runHub(o: HubRunOptions): Promise<void> {
   const env = o.env ?? process.env;
   let config: HubConfig = loadHubConfig(o.configFile, env);
-  const bus: Bus = await openBus(config.bus, { maxAgeMs: config.raw.hub.stream_max_age_hours * 3_600_000 });
+  const bus: Bus = await openBus(
+    config.bus,
+    { maxAgeMs: config.raw.hub.stream_max_age_hours * 3_600_000 },
+    {
+      down: (server) => o.log.warn({ server }, 'lost the connection to NATS; reconnecting (/healthz answers 503)'),
+      up: (server, downMs) => o.log.info({ server, down_s: Math.round(downMs / 1000) }, 'reconnected to NATS'),
+    },
+  );
   o.log.info({ nats: config.bus.servers }, 'connected to NATS');
 
   let metrics: DaemonHttp | undefined;
@@ -91,7 +98,7 @@ export async function runHub(o: HubRunOptions): Promise<void> {
         const failing = all.filter((r) => r.state === 'failing').map((r) => r.name);
         const degraded = all.filter((r) => r.state === 'degraded').map((r) => r.name);
         return {
-          ok: !bus.nc.isClosed() && failing.length === 0,
+          ok: bus.link.state === 'connected' && !bus.nc.isClosed() && failing.length === 0,
           detail: {
             readers: [...readers.keys()],
             failing,
@@ -107,7 +114,10 @@ export async function runHub(o: HubRunOptions): Promise<void> {
                 },
               ]),
             ),
-            nats: bus.nc.isClosed() ? 'closed' : 'connected',
+            nats: bus.nc.isClosed() ? 'closed' : bus.link.state,
+            ...(bus.link.state === 'disconnected'
+              ? { nats_down_s: Math.round((Date.now() - bus.link.sinceMs) / 1000) }
+              : {}),
           },
         };
       },

@@ -21,6 +21,50 @@ export interface Bus {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
+  /** The connection's state as the client last reported it (`isClosed()` stays false through an outage). */
+  link: BusLink;
+}
+
+/** Where the hub's connection to NATS stands, from the client's status events. */
+export interface BusLink {
+  state: 'connected' | 'disconnected' | 'closed';
+  /** When it entered that state (ms since the epoch). */
+  sinceMs: number;
+  /** The server it lost or came back to. */
+  server?: string;
+}
+
+export interface BusLinkEvents {
+  /** The connection dropped: the client reconnects for ever, nothing is fetched or acknowledged meanwhile. */
+  down(server: string | undefined): void;
+  /** It came back, after `downMs`. */
+  up(server: string, downMs: number): void;
+}
+
+/**
+ * Follow the connection's status events: a broker killed leaves `isClosed()` false for as long as the client
+ * reconnects, so only `disconnect` / `reconnect` say the hub cannot reach it.
+ */
+export function watchLink(nc: NatsConnection, events: BusLinkEvents, now: () => number = Date.now): BusLink {
+  const link: BusLink = { state: 'connected', sinceMs: now() };
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' && link.state === 'connected') {
+        Object.assign(link, { state: 'disconnected', sinceMs: now(), server: s.server });
+        events.down(s.server);
+      } else if (s.type === 'reconnect') {
+        const downMs = now() - link.sinceMs;
+        Object.assign(link, { state: 'connected', sinceMs: now(), server: s.server });
+        events.up(s.server, downMs);
+      } else if (s.type === 'close') {
+        Object.assign(link, { state: 'closed', sinceMs: now() });
+      }
+    }
+  })().catch(() => undefined);
+  void nc.closed().then(() => {
+    link.state = 'closed';
+  });
+  return link;
 }
 
 const MS_TO_NS = 1_000_000;
@@ -29,7 +73,7 @@ const MS_TO_NS = 1_000_000;
  * Connect (reconnecting for ever once connected: a broker restart must not end the hub) and make sure the findings
  * stream exists, holding the findings subjects. An existing stream's limits are its owner's.
  */
-export async function openBus(o: NatsClientOptions, stream: { maxAgeMs: number }): Promise<Bus> {
+export async function openBus(o: NatsClientOptions, stream: { maxAgeMs: number }, events: BusLinkEvents): Promise<Bus> {
   let nc: NatsConnection;
   try {
     nc = await connectNats({ name: 'imdsguard-hub', ...o });
@@ -46,7 +90,7 @@ export async function openBus(o: NatsClientOptions, stream: { maxAgeMs: number }
         'E_CONFIG',
         `Stream ${FINDINGS_STREAM} exists but does not hold ${FINDINGS_SUBJECTS} (subjects: ${info.config.subjects?.join(', ')})`,
       );
-    return { nc, js: jetstream(nc), jsm };
+    return { nc, js: jetstream(nc), jsm, link: watchLink(nc, events) };
   } catch (e) {
     // The connection would keep the process alive after the error: close it.
     await nc.close().catch(() => undefined);
