@@ -1,9 +1,31 @@
 import { writeOutputFile } from '../adapters/files/output-file.ts';
+import { sanitizeField } from '../adapters/sinks/sanitize.ts';
 import { type InputProblem, readJsonRecords } from '../adapters/sources/json-record-files.ts';
 import type { Finding } from '../core/model/finding.ts';
 import { postureFindings, remediationScript } from '../core/posture/posture-check.ts';
 import { emptyFacts, INVENTORY_RECORD_KEYS, readInventoryRecord } from '../core/posture/posture-inventory.ts';
 import { type ReadinessRow, readiness } from '../core/posture/posture-readiness.ts';
+import { Masker } from '../core/secrets/masker.ts';
+
+/**
+ * A finding as the remediation script may show it: its title one line with controls escaped, and its commands
+ * written commented out (escaped) when an inventory name in them holds a control or bidirectional character. Such a
+ * name cannot be shown as it is without driving the terminal of whoever reviews the script, nor escaped inside a
+ * command without naming another resource; the whole block goes, so no quote is left open.
+ */
+function scriptSafe(f: Finding, masker: Masker): Finding {
+  const title = sanitizeField(f.title, masker);
+  const lines = f.remediation.split('\n');
+  if (lines.every((l) => sanitizeField(l, masker) === l)) return { ...f, title };
+  return {
+    ...f,
+    title,
+    remediation: [
+      '# NOT WRITTEN: a name in these commands holds control characters (shown escaped); check the inventory',
+      ...lines.map((l) => `# ${sanitizeField(l, masker)}`),
+    ].join('\n'),
+  };
+}
 
 export interface PostureOptions {
   inputs: string[];
@@ -81,7 +103,16 @@ export async function runPosture(opts: PostureOptions): Promise<PostureResult> {
     return { ...r, metadata_no_token: n, status: n > 0 ? 'would-break' : 'ready' };
   });
   if (opts.remediationScript) {
-    await writeOutputFile(opts.remediationScript, remediationScript(forScript, ready), { mode: 0o644 });
+    const masker = new Masker();
+    const script = remediationScript(
+      forScript.map((f) => scriptSafe(f, masker)),
+      ready,
+    )
+      .split('\n')
+      // Comments quote inventory names too (the NOT READY line): shown escaped, as on a terminal.
+      .map((l) => (l.startsWith('#') ? sanitizeField(l, masker) : l))
+      .join('\n');
+    await writeOutputFile(opts.remediationScript, script, { mode: 0o644 });
   }
   // A readiness-only file (metrics with no instance) still reports what it measured.
   for (const [k, n] of noToken) {

@@ -1,5 +1,7 @@
+import { sanitizeField } from '../adapters/sinks/sanitize.ts';
 import type { Finding } from '../core/model/finding.ts';
 import { SEVERITIES, type Severity } from '../core/model/severity.ts';
+import { Masker } from '../core/secrets/masker.ts';
 
 /** Per client: repeated attempts grouped for the summary (each line still has its own finding). */
 export interface ClientGroup {
@@ -111,9 +113,12 @@ export class ScanStats {
     const groups = [...this.clients.values()].sort((a, b) => b.count - a.count);
     if (groups.length > 0) {
       lines.push('  by client:');
+      // Every value here comes from a log line: one with a line feed in it must not start a line of its own.
+      const masker = new Masker();
+      const f = (v: string) => sanitizeField(v, masker);
       for (const g of groups.slice(0, 20)) {
         lines.push(
-          `    ${g.ip}: ${g.count} finding(s), max ${g.maxSeverity}, ${[...g.outcomes].join('/')}, ${g.first ?? '?'} … ${g.last ?? '?'}, techniques: ${[...g.techniques].join(', ')}`,
+          `    ${f(g.ip)}: ${g.count} finding(s), max ${g.maxSeverity}, ${f([...g.outcomes].join('/'))}, ${f(g.first ?? '?')} … ${f(g.last ?? '?')}, techniques: ${f([...g.techniques].join(', '))}`,
         );
       }
       if (groups.length > 20) lines.push(`    … and ${groups.length - 20} more client(s)`);

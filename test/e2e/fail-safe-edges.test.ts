@@ -523,3 +523,68 @@ describe('file names holding a line feed or an escape sequence', { skip: skipUnb
     }
   });
 });
+
+describe('line ends inside a field never reach the terminal raw', { skip: skipUnbuilt }, () => {
+  const FORGED = '10.0.0.5\nimdsguard: forged line\u2028and\u2029more';
+  test('scan: the summary by client and --format table show LF, U+2028, U+2029 of a log field escaped', async () => {
+    const d = fresh();
+    writeFileSync(
+      join(d, 'j.log'),
+      `${JSON.stringify({
+        client: FORGED,
+        request: 'GET /fetch?url=http://169.254.169.254/latest/meta-data/iam/security-credentials/ HTTP/1.1',
+        status: 200,
+        time: '2026-12-06T03:00:00Z',
+      })}\n`,
+    );
+    for (const args of [
+      ['scan', '--log-format', 'json', 'j.log'],
+      ['scan', '--log-format', 'json', '--format', 'table', 'j.log'],
+    ]) {
+      const r = await runCli(args, { cwd: d, timeoutMs: BOUND });
+      assert.equal(r.status, 1, r.stderr);
+      // JSON lines on stdout are data (JSON escapes what it must); the terminal text is stderr, and the table.
+      const text = args.includes('table') ? r.stdout + r.stderr : r.stderr;
+      assert.match(text, /10\.0\.0\.5\\x0aimdsguard: forged line\\x2028and\\x2029more/);
+      assert.doesNotMatch(text, /^imdsguard: forged/m);
+      assert.doesNotMatch(text, /[\u2028\u2029]/);
+    }
+  });
+
+  test('posture: the readiness view (stderr and --readiness) and the remediation script show inventory controls escaped', async () => {
+    const d = fresh();
+    const id = 'i-0a\u001b]0;title\u0007\u202eb\u0085\nimdsguard: forged';
+    writeFileSync(
+      join(d, 'inv.json'),
+      JSON.stringify({
+        Reservations: [
+          {
+            Instances: [
+              {
+                InstanceId: id,
+                State: { Name: 'running' },
+                MetadataOptions: { HttpTokens: 'optional', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 },
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const r = await runCli(['posture', 'inv.json', '-o', 'f.jsonl'], { cwd: d, timeoutMs: BOUND });
+    const w = await runCli(['posture', 'inv.json', '--readiness', 'rd.txt', '--remediation-script', 'rs.sh'], {
+      cwd: d,
+      timeoutMs: BOUND,
+    });
+    assert.equal(w.status, 1, w.stderr);
+    const script = readFileSync(join(d, 'rs.sh'), 'utf8');
+    for (const text of [r.stderr, readFileSync(join(d, 'rd.txt'), 'utf8'), script]) {
+      assert.match(text, /i-0a\\x202eb\\x85\\x0aimdsguard: forged/);
+      assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+      assert.doesNotMatch(text, /^imdsguard: forged/m);
+    }
+    // The commands naming it are written commented out, every line of them, so no quote is left open.
+    assert.match(script, /# NOT WRITTEN: a name in these commands holds control characters/);
+    assert.doesNotMatch(script, /^aws /m);
+    assert.equal(spawnSync('sh', ['-n', join(d, 'rs.sh')]).status, 0, 'the script parses');
+  });
+});

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { constants, fstatSync, openSync } from 'node:fs';
 import { type FileHandle, lstat, open, realpath, rename, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { Socket } from 'node:net';
+import { basename, dirname, join } from 'node:path';
 import { finished, Writable } from 'node:stream';
 import { ImdsguardError } from '../../core/errors.ts';
 import { removeIfOurs, settled, trackUncommitted } from './uncommitted.ts';

@@ -6,7 +6,9 @@ import { Masker } from '../../core/secrets/masker.ts';
  * controls and bidirectional controls (which reorder what the reader sees) as `\xNN` before printing.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+/** Line feeds too, for a field value: a message's own are ours, but one inside a value starts a line the input chose. */
+const FIELD_CONTROL = new RegExp(`${CONTROL.source.slice(0, -1)}\\n]`, 'g');
 
 /**
  * `s` made safe to print: escape sequences stripped, then every secret masked, then controls shown as `\xNN`. Masking
@@ -14,17 +16,25 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202
  * only once its codes are gone), and before escaping, which only adds text. Pass the writer's masker to share the
  * secrets it already knows.
  */
-export function sanitizeForTerminal(s: string, masker: Masker = new Masker()): string {
+export function sanitizeForTerminal(s: string, masker: Masker = new Masker(), opts: { field?: boolean } = {}): string {
   for (const [raw, shown] of oddNames) if (s.includes(raw)) s = s.split(raw).join(shown);
   return masker
     .maskString(s.replace(TERMINAL_ESCAPE, ''))
-    .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    .replace(opts.field ? FIELD_CONTROL : CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * One value quoted from an input (a log field, an inventory name) made safe to print inside a line: as
+ * `sanitizeForTerminal`, and its line feeds (and U+2028, U+2029) shown as `\x0a`, so it cannot start a line of its own.
+ */
+export function sanitizeField(s: string, masker?: Masker): string {
+  return sanitizeForTerminal(s, masker, { field: true });
 }
 
 /** Names (file names, path segments) holding a line break or control, and how they are shown: see `showAsName`. */
 const oddNames = new Map<string, string>();
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
-const NAME_CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const NAME_CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
 const VISIBLE = /[^\s\u0000-\u001f\u007f-\u009f]/;
 

@@ -1,14 +1,14 @@
 import type { FindingSink } from '../../core/ports.ts';
 import { Masker, maskRecord } from '../../core/secrets/masker.ts';
 import type { TextOutput } from './output.ts';
-import { sanitizeForTerminal } from './sanitize.ts';
+import { sanitizeField } from './sanitize.ts';
 
 /** Longest cell we print before truncating with an ellipsis: attacker URLs can be megabytes long. */
 const MAX_CELL = 160;
 
 /** A cell's text: sanitised (which masks after stripping escape sequences), then cut to width. */
 function cellOf(v: unknown, masker: Masker): string {
-  const s = sanitizeForTerminal(v === undefined || v === null ? '' : String(v), masker);
+  const s = sanitizeField(v === undefined || v === null ? '' : String(v), masker);
   return s.length > MAX_CELL ? `${s.slice(0, MAX_CELL - 1)}…` : s;
 }
 

@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import type { SinkFormat } from '../../adapters/sinks/formats.ts';
+import { sanitizeField } from '../../adapters/sinks/sanitize.ts';
 import { atLeast, type Severity } from '../../core/model/severity.ts';
 import { renderReadiness } from '../../core/posture/posture-readiness.ts';
+import { Masker } from '../../core/secrets/masker.ts';
 import { inputsExitCode, readInputsInto, refuseOutputsAmongInputs } from '../input-run.ts';
 import { failOnOption, formatOption } from '../output-options.ts';
 
@@ -71,7 +73,16 @@ Examples:
       );
       for (const f of result.unknown)
         process.stderr.write(`imdsguard: warning: ${f}: no inventory shape recognised in some records\n`);
-      const view = renderReadiness(result.readiness, result.alreadyRequired);
+      // Instance ids and HttpTokens come from the inventory: shown escaped on stderr and in the file alike.
+      const masker = new Masker();
+      const view = renderReadiness(
+        result.readiness.map((r) => ({
+          ...r,
+          instance: sanitizeField(r.instance, masker),
+          http_tokens: sanitizeField(r.http_tokens, masker),
+        })),
+        result.alreadyRequired,
+      );
       if (opts.readiness) await writeOutputFile(opts.readiness, view);
       else process.stderr.write(view);
       if (opts.stats) {
