@@ -32,7 +32,7 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
  * Node's TLS takes a CA bundle without a certificate in it, or with a broken one, and only fails at the handshake
  * ("unable to get local issuer certificate"): check that it holds certificates, each one well formed.
  */
-function checkCaBundle(pem: string, file: string): void {
+export function checkCaBundle(pem: string, file: string): void {
   const certs = pem.match(PEM_CERT) ?? [];
   if (certs.length === 0) throw new ImdsguardError('E_CONFIG', `The TLS CA "${file}" holds no PEM certificate`);
   for (const [i, c] of certs.entries()) {

@@ -11,7 +11,7 @@ import { ImdsguardError, InputSyntaxError } from '../../../core/errors.ts';
 import { FINDINGS_SUBJECTS, SCAN_JOBS_SUBJECT } from '../../../core/fleet/contract.ts';
 import { type CorrelatorOptions, DEFAULT_CORRELATOR_OPTIONS } from '../../../core/fleet/correlate.ts';
 import { subjectsOverlap } from '../../../core/fleet/subjects.ts';
-import type { NatsClientOptions } from '../nats-connection.ts';
+import { checkCaBundle, type NatsClientOptions } from '../nats-connection.ts';
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 const tls = z
@@ -175,6 +175,17 @@ export function parseHubConfig(text: string, file: string, env: NodeJS.ProcessEn
         ...at(['sinks', i, 'name']),
       });
     names.add(s.name);
+    // A CA file that is no PEM bundle is taken by Node's TLS and fails only at each handshake: the sink would retry
+    // for ever. Checked here, where the key's line is known, the same way as the NATS connection's CA.
+    const ca = 'tls' in s ? s.tls?.ca_file : undefined;
+    if (ca !== undefined) {
+      try {
+        checkCaBundle(readFileSync(ca, 'utf8'), ca);
+      } catch (e) {
+        const why = e instanceof ImdsguardError ? e.message : `Cannot read the TLS CA "${ca}": ${(e as Error).message}`;
+        throw new InputSyntaxError(`Sink "${s.name}": ${why}`, { file, ...at(['sinks', i, 'tls', 'ca_file']) });
+      }
+    }
     for (const k of ['token_env', 'secret_env', 'url_env', 'api_key_env', 'password_env'] as const) {
       const v = (s as Record<string, unknown>)[k];
       if (typeof v === 'string' && !env[v])
