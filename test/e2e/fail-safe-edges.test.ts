@@ -579,6 +579,7 @@ describe('line ends inside a field never reach the terminal raw', { skip: skipUn
     const script = readFileSync(join(d, 'rs.sh'), 'utf8');
     for (const text of [r.stderr, readFileSync(join(d, 'rd.txt'), 'utf8'), script]) {
       assert.match(text, /i-0a\\x202eb\\x85\\x0aimdsguard: forged/);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: no control may be left
       assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
       assert.doesNotMatch(text, /^imdsguard: forged/m);
     }
