@@ -99,3 +99,71 @@ describe('hub reader: lag and requests per fetch', { skip, timeout: 60_000 }, ()
     assert.ok(infoRequests <= lags + 1, `${infoRequests} consumer info requests for ${lags} fetches`);
   });
 });
+
+describe('hub reader: a batch refused for good is retried one finding at a time', { skip, timeout: 60_000 }, () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  before(async () => {
+    server = await NatsServer.create();
+    nc = await connect({ servers: server.url });
+    await ensureFindingsStream(await jetstreamManager(nc), {});
+  });
+  after(async () => {
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  test('only the finding the receiver refuses is dead-lettered; the rest of its batch is delivered', async () => {
+    const consumer = await ensureConsumer(await jetstreamManager(nc), 'split', {
+      start: { kind: 'all' },
+      replay: false,
+      ackWaitMs: 30_000,
+      maxAckPending: 1000,
+    });
+    const N = 10;
+    const envs = manyFindings(N, 'split');
+    await publish(server.url, envs);
+    const bad = envs[3]!.finding.id;
+    let delivered = 0;
+    let dead = 0;
+    let calls = 0;
+    const worker = new ConsumerWorker({
+      reader: 'split',
+      consumer,
+      js: jetstream(nc),
+      // As PostgreSQL's one INSERT or a webhook's 400: one bad finding refuses the whole request.
+      handle: async (b) => {
+        calls++;
+        const refused = b.some((d) => d.envelope.finding.id === bad);
+        return b.map(() =>
+          refused ? { ok: false as const, retry: false, reason: 'check constraint' } : { ok: true as const },
+        );
+      },
+      batch: N,
+      maxDeliver: 3,
+      backoffMs: [100],
+      deadLetter: null,
+      counters: {
+        delivered: (n) => {
+          delivered += n;
+        },
+        retried: () => undefined,
+        deadLettered: (n) => {
+          dead += n;
+        },
+        lag: () => undefined,
+      },
+      log: pino({ level: 'silent' }),
+      expiresMs: 1000,
+    });
+    worker.start();
+    try {
+      await waitFor('every finding delivered or given up', () => delivered + dead >= N);
+      assert.equal(dead, 1);
+      assert.equal(delivered, N - 1);
+      assert.ok(calls >= 2, `${calls} calls`);
+    } finally {
+      await worker.stop();
+    }
+  });
+});

@@ -152,6 +152,9 @@ export class ConsumerWorker {
       const reason = (e as Error).message;
       results = batch.map(() => ({ ok: false, retry: true, reason }));
     }
+    // A receiver that refuses a whole batch for good (PostgreSQL's one INSERT failing a constraint, a webhook's 4xx)
+    // may be refusing one finding in it: send them one at a time, so that only the refused ones are dead letters.
+    if (batch.length > 1 && results.every((r) => !r.ok && !r.retry)) results = await this.oneByOne(batch);
     let delivered = 0;
     let retried = 0;
     let reason = '';
@@ -184,6 +187,19 @@ export class ConsumerWorker {
       this.failed(maskText(reason, this.masker));
     }
     if (retried > 0) this.logRetries(retried, reason);
+  }
+
+  private async oneByOne(batch: ReadonlyArray<{ d: Delivery }>): Promise<DeliveryResult[]> {
+    const out: DeliveryResult[] = [];
+    for (const { d } of batch) {
+      try {
+        const [r] = await this.o.handle([d]);
+        out.push(r ?? { ok: false, retry: true, reason: 'sink answered 0 of 1' });
+      } catch (e) {
+        out.push({ ok: false, retry: true, reason: (e as Error).message });
+      }
+    }
+    return out;
   }
 
   /**

@@ -7,7 +7,7 @@ import { ImdsguardError } from '../../../../core/errors.ts';
 import type { FleetEnvelope } from '../../../../core/fleet/contract.ts';
 import { eventMs, findingDocument } from '../documents.ts';
 import type { Delivery, DeliveryResult, HubSink } from '../sink.ts';
-import { OK } from '../sink.ts';
+import { OK, refused } from '../sink.ts';
 
 export interface PostgresConfig {
   name: string;
@@ -85,12 +85,22 @@ export async function postgresSink(c: PostgresConfig, nowMs: () => number = Date
         tuples.push(`(${r.map((_, i) => `$${base + i + 1}`).join(',')})`);
         values.push(...r);
       }
-      await pool.query(
-        `INSERT INTO ${c.table} (id, finding_id, host_id, account, region, source, severity, rule_id, time, finding)
-         VALUES ${tuples.join(',')}
-         ON CONFLICT (id) DO UPDATE SET finding = EXCLUDED.finding, severity = EXCLUDED.severity, time = EXCLUDED.time`,
-        values,
-      );
+      try {
+        await pool.query(
+          `INSERT INTO ${c.table} (id, finding_id, host_id, account, region, source, severity, rule_id, time, finding)
+           VALUES ${tuples.join(',')}
+           ON CONFLICT (id) DO UPDATE SET finding = EXCLUDED.finding, severity = EXCLUDED.severity, time = EXCLUDED.time`,
+          values,
+        );
+      } catch (e) {
+        // A data exception (SQLSTATE class 22) or a constraint the rows break (class 23: a CHECK, NOT NULL, a foreign
+        // key) fails the same way at every try: refused, so the reader sends the batch one finding at a time and only
+        // the rows the table refuses become dead letters. Anything else (connection, timeout, locks) is retried.
+        const code = (e as { code?: unknown }).code;
+        if (typeof code === 'string' && /^2[23]/.test(code))
+          return batch.map(() => refused(`PostgreSQL refused the rows (${code}): ${(e as Error).message}`));
+        throw e;
+      }
       return batch.map(() => OK);
     },
     async close() {
