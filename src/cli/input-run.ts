@@ -1,5 +1,5 @@
-import { realpath, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readlink, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { InputProblem } from '../adapters/sources/json-record-files.ts';
 import { ImdsguardError } from '../core/errors.ts';
 import { EXIT } from './exit-codes.ts';
@@ -110,6 +110,15 @@ export function inputsExitCode(problems: number, worst: boolean, written = 'find
 async function outputIdentity(o: string): Promise<string> {
   const st = await stat(o).catch(() => undefined);
   if (st) return `${st.dev}:${st.ino}`;
-  const dir = await realpath(dirname(resolve(o))).catch(() => dirname(resolve(o)));
-  return join(dir, basename(o));
+  // A name not made yet: where the kernel would create it. The directory is resolved by the kernel, not lexically
+  // (`sd/self/../n3` with `sd/self -> .` is `./n3`, where path.resolve would say `sd/n3`), and a dangling link is
+  // followed to the name it would create (`n1link -> n1` is `n1`).
+  let path = o;
+  for (let hops = 0; ; hops++) {
+    const dir = await realpath(dirname(path)).catch(() => resolve(dirname(path)));
+    const at = join(dir, basename(path));
+    const link = hops < 40 ? await readlink(at).catch(() => undefined) : undefined;
+    if (link === undefined) return at;
+    path = isAbsolute(link) ? link : join(dir, link);
+  }
 }

@@ -19,7 +19,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { BIN, cannotRunUnprivileged, ROOT, runCli, skipUnbuilt } from './helpers.ts';
+import { BIN, cannotRunUnprivileged, ROOT, runCli, skipUnbuilt, snapshot, touched } from './helpers.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'imdsguard-failsafe-edges-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -386,6 +386,34 @@ describe('two outputs naming one file', { skip: skipUnbuilt }, () => {
       assert.match(r.stderr, /name the same file/);
       assert.deepEqual(readdirSync(d), ['inv.json']);
     }
+  });
+
+  test('a name not made yet, reached through a dangling link or a linked directory and "..", is refused too', async () => {
+    const d = fresh();
+    const inv = readdirSync(join(ROOT, 'test/fixtures/cloud')).find((f) => f.startsWith('aws-describe-instances'));
+    cpSync(join(ROOT, 'test/fixtures/cloud', inv ?? 'aws-describe-addresses.json'), join(d, 'inv.json'));
+    symlinkSync('n1', join(d, 'n1link'));
+    mkdirSync(join(d, 'sd'));
+    symlinkSync('.', join(d, 'sd', 'self'));
+    const before = snapshot(d);
+    for (const [a, b] of [
+      ['n1', 'n1link'],
+      ['sd/self/../n3', 'n3'],
+    ]) {
+      const r = await runCli(['posture', 'inv.json', '-o', a!, '--remediation-script', b!], {
+        cwd: d,
+        timeoutMs: BOUND,
+      });
+      assert.equal(r.status, 2, `${a} and ${b}: ${r.stderr}`);
+      assert.match(r.stderr, /name the same file/);
+      assert.deepEqual(touched(before, snapshot(d)), []);
+    }
+    // Two names that differ stay allowed.
+    const ok = await runCli(['posture', 'inv.json', '-o', 'sd/self/n4', '--remediation-script', 'n4'], {
+      cwd: d,
+      timeoutMs: BOUND,
+    });
+    assert.notEqual(ok.status, 2, ok.stderr);
   });
 });
 
