@@ -617,3 +617,35 @@ describe('line ends inside a field never reach the terminal raw', { skip: skipUn
     assert.equal(spawnSync('sh', ['-n', join(d, 'rs.sh')]).status, 0, 'the script parses');
   });
 });
+
+describe('NDJSON: a line that ends inside a string costs that line only', { skip: skipUnbuilt }, () => {
+  test('cloudtrail reads every record after lines broken inside a string (nested, past a chunk, after a backslash)', async () => {
+    const d = fresh();
+    const lines = ['athena-unload.ndjson', 'cross-instance.ndjson', 'lake-export.ndjson'].flatMap((f) =>
+      readFileSync(join(ROOT, 'test/fixtures/cloud', f), 'utf8')
+        .trimEnd()
+        .split('\n'),
+    );
+    assert.ok(lines.length >= 4, 'the fixtures have records to lose');
+    const broken = ['{"a":{"b":"x', `{"a":"${'x'.repeat(3 << 20)}`, '{"a":"y\\'];
+    // A broken line after the first record (which says the input is NDJSON), each followed by good records.
+    const mixed = [lines[0]!];
+    for (let k = 1; k < lines.length; k++) mixed.push(...(k <= broken.length ? [broken[k - 1]!] : []), lines[k]!);
+    writeFileSync(join(d, 'good.ndjson'), `${lines.join('\n')}\n`);
+    writeFileSync(join(d, 'mixed.ndjson'), `${mixed.join('\n')}\n`);
+    const good = await runCli(['cloudtrail', '--format', 'jsonl', 'good.ndjson'], { cwd: d, timeoutMs: BOUND });
+    const r = await runCli(['cloudtrail', '--format', 'jsonl', 'mixed.ndjson'], { cwd: d, timeoutMs: BOUND * 2 });
+    assert.equal(r.status, 2, r.stderr);
+    const norm = (s: string) =>
+      s
+        .replaceAll('good.ndjson', 'F')
+        .replaceAll('mixed.ndjson', 'F')
+        .replace(/"line":\d+/g, '"line":0')
+        .replace(/"id":"[0-9a-f]+"/g, '"id":""');
+    assert.ok(good.stdout.length > 0, good.stderr);
+    assert.equal(norm(r.stdout), norm(good.stdout));
+    for (const line of [2, 4, 6])
+      assert.match(r.stderr, new RegExp(`mixed\\.ndjson:${line}: Record not closed at the end of its line`));
+    assert.doesNotMatch(r.stderr, /end of input/);
+  });
+});

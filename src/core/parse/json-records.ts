@@ -157,6 +157,8 @@ export class JsonRecordSplitter {
     let line = this.line;
     let i = start;
     const ndjson = this.ndjson && this.recordDepth === 0;
+    // The next line feed, searched once and remembered (as the scan does for backslashes).
+    let nextNl = ndjson ? chunk.indexOf(NL, start) : -1;
     while (i < n) {
       const c = chunk[i] as number;
       if (c === QUOTE) {
@@ -166,6 +168,16 @@ export class JsonRecordSplitter {
           while (k > i && chunk[k] === BSLASH) k--;
           if ((j - 1 - k) % 2 === 0) break; // an even run of backslashes: the quote ends the string
           j = chunk.indexOf(QUOTE, j + 1);
+        }
+        if (ndjson) {
+          if (nextNl !== -1 && nextNl < i) nextNl = chunk.indexOf(NL, i);
+          // A JSON string cannot hold a raw line feed: the line ended inside it, so the record is broken there.
+          if (nextNl !== -1 && (j === -1 || nextNl < j)) {
+            this.depth = d;
+            this.line = line;
+            this.failedAt = nextNl;
+            this.fail('Record not closed at the end of its line (inside a string)');
+          }
         }
         if (j === -1) {
           // The string runs past this chunk; the main loop's string state takes over.
@@ -246,8 +258,17 @@ export class JsonRecordSplitter {
     let captureStart = this.capturing ? start : -1;
     let i = start;
     let nextBs = chunk.indexOf(BSLASH, start);
+    let nextNl = -2;
     while (i < n) {
       if (this.inString) {
+        const ndjsonString = this.ndjson && this.capturing && this.recordDepth === 0;
+        if (ndjsonString) {
+          if (nextNl === -2 || (nextNl !== -1 && nextNl < i)) nextNl = chunk.indexOf(NL, i);
+          // A JSON string cannot hold a raw line feed (nor a backslash escape one): the line ended inside it.
+          const q0 = chunk.indexOf(QUOTE, i);
+          if (nextNl !== -1 && (q0 === -1 || nextNl < q0))
+            this.failAtByte(nextNl, 'Record not closed at the end of its line (inside a string)');
+        }
         if (this.escaped) {
           this.escaped = false;
           i++;
