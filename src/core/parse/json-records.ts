@@ -157,8 +157,7 @@ export class JsonRecordSplitter {
     let line = this.line;
     let i = start;
     const ndjson = this.ndjson && this.recordDepth === 0;
-    // The next line feed, searched once and remembered (as the scan does for backslashes).
-    let nextNl = ndjson ? chunk.indexOf(NL, start) : -1;
+    let nextNl = -2;
     while (i < n) {
       const c = chunk[i] as number;
       if (c === QUOTE) {
@@ -170,7 +169,7 @@ export class JsonRecordSplitter {
           j = chunk.indexOf(QUOTE, j + 1);
         }
         if (ndjson) {
-          if (nextNl !== -1 && nextNl < i) nextNl = chunk.indexOf(NL, i);
+          if (nextNl === -2 || (nextNl !== -1 && nextNl < i)) nextNl = this.nextLineFeed(chunk, i);
           // A JSON string cannot hold a raw line feed: the line ended inside it, so the record is broken there.
           if (nextNl !== -1 && (j === -1 || nextNl < j)) {
             this.depth = d;
@@ -221,7 +220,22 @@ export class JsonRecordSplitter {
     return i;
   }
 
+  /**
+   * The first line feed of `chunk` at or after `i`, searched once per line and remembered across the calls on one
+   * chunk: searching from every string would rescan the rest of the line each time.
+   */
+  private nextLineFeed(chunk: Buffer, i: number): number {
+    if (chunk !== this.nlChunk || (this.nlAt !== -1 && this.nlAt < i)) {
+      this.nlChunk = chunk;
+      this.nlAt = chunk.indexOf(NL, i);
+    }
+    return this.nlAt;
+  }
+  private nlChunk: Buffer | undefined;
+  private nlAt = -1;
+
   push(chunk: Buffer): RawRecord[] {
+    this.nlChunk = undefined;
     const out: RawRecord[] = [];
     let from = 0;
     while (from < chunk.length) {
@@ -258,23 +272,23 @@ export class JsonRecordSplitter {
     let captureStart = this.capturing ? start : -1;
     let i = start;
     let nextBs = chunk.indexOf(BSLASH, start);
-    let nextNl = -2;
     while (i < n) {
       if (this.inString) {
+        // In NDJSON a JSON string cannot hold a raw line feed (nor a backslash escape one): the line ended inside it.
         const ndjsonString = this.ndjson && this.capturing && this.recordDepth === 0;
-        if (ndjsonString) {
-          if (nextNl === -2 || (nextNl !== -1 && nextNl < i)) nextNl = chunk.indexOf(NL, i);
-          // A JSON string cannot hold a raw line feed (nor a backslash escape one): the line ended inside it.
-          const q0 = chunk.indexOf(QUOTE, i);
-          if (nextNl !== -1 && (q0 === -1 || nextNl < q0))
-            this.failAtByte(nextNl, 'Record not closed at the end of its line (inside a string)');
-        }
         if (this.escaped) {
+          if (ndjsonString && chunk[i] === NL)
+            this.failAtByte(i, 'Record not closed at the end of its line (inside a string)');
           this.escaped = false;
           i++;
           continue;
         }
         const q = chunk.indexOf(QUOTE, i);
+        if (ndjsonString) {
+          const nextNl = this.nextLineFeed(chunk, i);
+          if (nextNl !== -1 && (q === -1 || nextNl < q))
+            this.failAtByte(nextNl, 'Record not closed at the end of its line (inside a string)');
+        }
         // The next backslash is searched once and remembered: searching from every string would rescan the
         // rest of the chunk each time (quadratic on backslash-free input).
         if (nextBs !== -1 && nextBs < i) nextBs = chunk.indexOf(BSLASH, i);
