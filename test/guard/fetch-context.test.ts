@@ -8,11 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type RunningFakeImds, startFakeImds } from '../fake-imds/server.ts';
-import { privateTempDir } from './_private-dir.ts';
+import type { RunningFakeImds } from '../fake-imds/server.ts';
+import { type ArcSdkApp, arcSdkApp } from './_arc-sdk-app.ts';
 
 const REGISTER = new URL('../../dist/guard/register.js', import.meta.url);
 const why = existsSync(REGISTER) ? null : 'dist/ is not built (npm run build)';
@@ -54,25 +54,13 @@ process.exit(0);
 describe("requests from a diagnostics-channel subscriber called inside an SDK's fetch", { skip: why ?? false }, () => {
   let home: string;
   let imds: RunningFakeImds;
+  let fixture: ArcSdkApp | undefined;
   before(async () => {
-    home = privateTempDir('fetch-context-');
-    const pkg = join(home, 'node_modules', 'arc-client');
-    mkdirSync(pkg, { recursive: true });
-    writeFileSync(
-      join(pkg, 'package.json'),
-      JSON.stringify({ name: 'arc-client', version: '1.0.0', main: 'index.js' }),
-    );
-    writeFileSync(join(pkg, 'index.js'), SDK);
-    writeFileSync(join(home, 'app.mjs'), APP);
-    try {
-      imds = await startFakeImds({ host: '127.0.0.1', port: 40342 });
-    } catch (e) {
-      throw new Error(`the fake metadata service cannot listen on 127.0.0.1:40342: ${(e as Error).message}`);
-    }
+    fixture = await arcSdkApp('fetch-context-', SDK, { file: 'app.mjs', source: APP });
+    ({ home, imds } = fixture);
   });
   after(async () => {
-    await imds?.close();
-    if (home) rmSync(home, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   const cases = [

@@ -8,12 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type RunningFakeImds, startFakeImds } from '../fake-imds/server.ts';
-import { privateTempDir } from './_private-dir.ts';
+import { type ArcSdkApp, arcSdkApp } from './_arc-sdk-app.ts';
 
 const GUARD_MODULE = new URL('../../dist/guard/index.js', import.meta.url);
 const why = existsSync(GUARD_MODULE) ? null : 'dist/ is not built (npm run build)';
@@ -60,26 +59,13 @@ process.exit(0);
 
 describe("a raw TCP handle that names an SDK's granted socket as its owner", { skip: why ?? false }, () => {
   let home: string;
-  let imds: RunningFakeImds;
+  let fixture: ArcSdkApp | undefined;
   before(async () => {
-    home = privateTempDir('handle-owner-');
-    const pkg = join(home, 'node_modules', 'arc-client');
-    mkdirSync(pkg, { recursive: true });
-    writeFileSync(
-      join(pkg, 'package.json'),
-      JSON.stringify({ name: 'arc-client', version: '1.0.0', main: 'index.js' }),
-    );
-    writeFileSync(join(pkg, 'index.js'), SDK);
-    writeFileSync(join(home, 'app.mjs'), APP);
-    try {
-      imds = await startFakeImds({ host: '127.0.0.1', port: 40342 });
-    } catch (e) {
-      throw new Error(`the fake metadata service cannot listen on 127.0.0.1:40342: ${(e as Error).message}`);
-    }
+    fixture = await arcSdkApp('handle-owner-', SDK, { file: 'app.mjs', source: APP });
+    ({ home } = fixture);
   });
   after(async () => {
-    await imds?.close();
-    if (home) rmSync(home, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   test('is refused and recorded, the SDK itself still gets its token', async () => {
