@@ -115,11 +115,12 @@ const KEY_TOKEN_RE = new RegExp(`token${QUOTE}${SEP}${QUOTE}(?<value>${B64}{100,
 /** Token keys that name an AWS session token on their own (AWS API, CLI, SDK and SigV4 spellings). */
 const AWS_TOKEN_KEY = /(?:^|[^A-Za-z])(?:aws_?session_?|x-amz-security-)$|(?:^|[^A-Za-z])Session$|(?:^|\.)session$/i;
 /**
- * The value of an IMDSv2 token header: base64 as EC2 issues it, but read on through `-` and `_` (a token written in
- * base64url, or a forged one), so that masking never stops inside the value.
+ * The value of an IMDSv2 token header, its name spelled with `-` or `_` (`X_AWS_EC2_METADATA_TOKEN` as a CGI or JSON
+ * key): base64 as EC2 issues it, but read on through `-` and `_` (a token written in base64url, or a forged one), so
+ * that masking never stops inside the value.
  */
 const KEY_IMDSV2_RE = new RegExp(
-  `x-aws-ec2-metadata-token(?!-)${QUOTE}${SEP}${QUOTE}(?<value>(?:${B64}|[_-]){16,})${END_B64}(?![_-])`,
+  `x[-_]aws[-_]ec2[-_]metadata[-_]token(?![-_])${QUOTE}${SEP}${QUOTE}(?<value>(?:${B64}|[_-]){16,})${END_B64}(?![_-])`,
   'gid',
 );
 
@@ -523,7 +524,7 @@ export function detectLine(text: string, state: DetectState): SecretMatch[] {
       if (!AWS_TOKEN_KEY.test(prefix) && !(awsContext && prefix === '')) return null;
       return !isDocExample(v) && looksRandom(v) ? 'aws-session-token' : null;
     });
-    if (/metadata-token/i.test(text))
+    if (/metadata[-_]token/i.test(text))
       keyed(KEY_IMDSV2_RE, text, out, (v) => (looksRandom(v) ? 'aws-imdsv2-session-token' : null));
   }
   if (/IQoJ|FwoG|FQoG|AgoJ|AQoD/.test(text))

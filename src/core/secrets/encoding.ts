@@ -34,10 +34,15 @@ export const END_WORD = '(?![A-Za-z0-9])';
  */
 export const QUOTE = String.raw`(?:(?:\\{0,7}["'\x60]){1,2}|%22|%27|%2522|%2527|&quot;|&#34;|&#39;|\\x22|\\x27|[\u2018\u2019\u201c\u201d]|\u00e2\u0080[\u0098\u0099\u009c\u009d])?`;
 /**
- * A blank around a separator: space, tab, or a no-break space, as Unicode or as its UTF-8 bytes C2 A0 (which
- * `redact` reads one character a byte, as `\u00c2\u00a0`).
+ * A character that shows nothing (zero-width space, joiners, word joiner, soft hyphen, BOM), as Unicode or as its
+ * UTF-8 bytes (`redact` reads one character a byte): slipped between a key's name and its separator, it hides nothing.
  */
-const BLANK = String.raw`(?:[ \t\u00a0]|\u00c2\u00a0)`;
+const INVISIBLE = String.raw`[\u200b-\u200d\u2060\u00ad\ufeff]|\u00e2\u0080[\u008b-\u008d]|\u00e2\u0081\u00a0|\u00c2\u00ad|\u00ef\u00bb\u00bf`;
+/**
+ * A blank around a separator: space, tab, or a no-break space, as Unicode or as its UTF-8 bytes C2 A0 (which
+ * `redact` reads one character a byte, as `\u00c2\u00a0`), or an invisible character.
+ */
+const BLANK = String.raw`(?:[ \t\u00a0]|\u00c2\u00a0|${INVISIBLE})`;
 /**
  * Key/value separator: JSON, YAML, util.inspect, Python repr, query string, header, Ruby hash, Go `:=`, an arrow
  * (`->`), an XML element's `>`, percent-encoded or quoted-printable (`=3D`); blanks (a no-break space too) around it.
@@ -48,7 +53,7 @@ export const SEP = `${BLANK}*(?:=>|->|:=|:|=3D|=|>|&gt;|%3[AaDd]|%253[AaDd])${BL
  * from its value (`aws configure set aws_secret_access_key VALUE`, `--secret-key VALUE`, `| SecretAccessKey | VALUE`),
  * and so does a CSV row's comma (`AWS_SECRET_ACCESS_KEY,VALUE`).
  */
-export const NAME_SEP = String.raw`(?:(?:[ \t\u00a0|]|\u00c2\u00a0)*(?:=>|->|:=|:|=3D|=|>|&gt;|%3[AaDd]|%253[AaDd])${BLANK}*|(?:[ \t\u00a0|]|\u00c2\u00a0)+|${BLANK}*,${BLANK}*)`;
+export const NAME_SEP = String.raw`(?:(?:[ \t\u00a0|]|\u00c2\u00a0|${INVISIBLE})*(?:=>|->|:=|:|=3D|=|>|&gt;|%3[AaDd]|%253[AaDd])${BLANK}*|(?:[ \t\u00a0|]|\u00c2\u00a0)+|${BLANK}*,${BLANK}*)`;
 /**
  * The start of an escaped character cut by a line's end (`%`, `%2`, `%25`, `\`, `\u00`, `\u002`): its rest opens the
  * next line.

@@ -205,7 +205,7 @@ const ENTITIES: Record<string, string> = {
 
 /**
  * HTML character references: decimal, hexadecimal and the named ones a serialiser writes for URL and JSON text. A
- * numeric reference may lack its `;` (browsers read it all the same), and then the digits of the next characters run
+ * numeric reference, or a legacy named one (`&quot`, `&amp`, `&lt`, `&gt`), may lack its `;` (browsers read it all the same), and then the digits of the next characters run
  * into it (`&#x2bdSVk` for `+dSVk`): when all the digits name no printable ASCII character, the longest run of them
  * that does is read, and the rest is text.
  */
@@ -223,9 +223,17 @@ function html(t: string): Step | null {
       const v = Number.parseInt(digits.slice(0, n), radix);
       return v <= 0xffff ? [String.fromCharCode(v), n < digits.length ? at + n : m[0].length] : null;
     }
-    return m[4] === ';' ? (ENTITIES[m[3]!.toLowerCase()] ?? null) : null;
+    if (m[4] === ';') return ENTITIES[m[3]!.toLowerCase()] ?? null;
+    // Without `;`, the names HTML reads in legacy text all the same (`&quotASIA…&quot`): the letters after the name
+    // are text.
+    const name = m[3]!.toLowerCase();
+    const legacy = LEGACY_ENTITIES.find((e) => name.startsWith(e));
+    return legacy ? [ENTITIES[legacy]!, 1 + legacy.length] : null;
   });
 }
+
+/** Named references HTML reads without their `;` (longest first, so `&quot` is not read as something shorter). */
+const LEGACY_ENTITIES = ['quot', 'apos', 'nbsp', 'amp', 'lt', 'gt'];
 
 function printable(c: number): boolean {
   return c >= 32 && c < 127;
@@ -429,7 +437,7 @@ export const LAYERS: readonly Layer[] = [
   { name: 'percent', may: /%[0-9A-Fa-f]{2}|%[uU][0-9A-Fa-f]{4}/, decode: percent },
   { name: 'json', may: /\\(?:u[0-9A-Fa-f]{4}|["\\/nrtbf'])/, decode: jsonEscape },
   { name: 'hex-escape', may: /\\x[0-9A-Fa-f]{2}/, decode: hexEscape },
-  { name: 'html', may: /&(?:#\d|#[xX][0-9A-Fa-f]|[A-Za-z]{2,6};)/, decode: html },
+  { name: 'html', may: /&(?:#\d|#[xX][0-9A-Fa-f]|[A-Za-z]{2,6};|quot|apos|nbsp|amp|lt|gt)/i, decode: html },
   // Base64 and hex of printable text have a fixed pattern (the top bits of every byte are 001 to 011), which random
   // data, hashes and ids rarely show: the cheap tests look for five 3-byte groups, or twelve bytes, of it.
   { name: 'base64', may: B64_TEXT, decode: base64 },
