@@ -51,4 +51,13 @@ describe('credential names in other spellings', () => {
     assert.ok(clean(out[1]!, SK), out[1]);
     assert.equal(out[2], '/a?x=1&lt=2&gt=3&amp=4');
   });
+
+  it('masks a secret a few table cells after its key id (HTML row, CLI table with an expiry column)', async () => {
+    const out = await redacted([
+      `<tr><td>${ID}</td><td>${SK}</td></tr>`,
+      `|  ${ID}  |  2026-12-06T09:00:00+00:00  |  ${SK}  |`,
+    ]);
+    assert.ok(clean(out[0]!, SK), out[0]);
+    assert.ok(clean(out[1]!, SK), out[1]);
+  });
 });

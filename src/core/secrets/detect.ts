@@ -245,15 +245,16 @@ function shaped(
  * What may stand between a key id and its secret key, in either order: separators, escaped or not, a key name of
  * any spelling with its separator (`key=ASIA… secret=<secret>`, `AccessKey=ASIA…; Secret=<secret>`,
  * `access_key='ASIA…', secret_key='<secret>'`), the next query parameter whatever its name (`?k=ASIA…&s=<secret>`,
- * `?s=<secret>&k=ASIA…`), or the AWS CLI's text output's expiry (`CREDENTIALS ASIA… <expiry> <secret>`).
+ * `?s=<secret>&k=ASIA…`), the AWS CLI's text output's expiry (`CREDENTIALS ASIA… <expiry> <secret>`), or a table's
+ * cell boundaries (HTML `</td><td>`, the CLI's `  |  ` with an expiry column between).
  */
-const BETWEEN_ID_AND_SECRET = String.raw`(?:=3D|[ \t\u00a0,;:|/"'=&(){}\[\]]|\u00c2\u00a0|%2[Cc]|%3[AaBb]|%20|%2[Ff]|%22|\\"|&amp;|[A-Za-z_][A-Za-z0-9_.-]{0,39}${QUOTE}${SEP}|\d{4}-\d\d-\d\d[T ][0-9:.]+(?:Z|[+-]\d\d:?\d\d)?)`;
+const BETWEEN_ID_AND_SECRET = String.raw`(?:<\/?(?:td|th|tr)\b[^<>]{0,40}>|=3D|[ \t\u00a0,;:|/"'=&(){}\[\]]|\u00c2\u00a0|%2[Cc]|%3[AaBb]|%20|%2[Ff]|%22|\\"|&amp;|[A-Za-z_][A-Za-z0-9_.-]{0,39}${QUOTE}${SEP}|\d{4}-\d\d-\d\d[T ][0-9:.]+(?:Z|[+-]\d\d:?\d\d)?)`;
 /** A secret key right after a key id. */
-const NEXT_TO_ID_RE = new RegExp(`^${BETWEEN_ID_AND_SECRET}{1,6}(?<value>${B64_NOPAD}{40})${END_B64}`, 'd');
+const NEXT_TO_ID_RE = new RegExp(`^${BETWEEN_ID_AND_SECRET}{1,12}(?<value>${B64_NOPAD}{40})${END_B64}`, 'd');
 /** A secret key right before a key id (the end of the text before it). */
-const BEFORE_ID_RE = new RegExp(`(?<value>${B64_NOPAD}{40})${END_B64}${BETWEEN_ID_AND_SECRET}{1,6}$`, 'd');
+const BEFORE_ID_RE = new RegExp(`(?<value>${B64_NOPAD}{40})${END_B64}${BETWEEN_ID_AND_SECRET}{1,12}$`, 'd');
 /** An Alibaba access key secret (30 alphanumerics, longer and base64-like for STS) right after its key id. */
-const NEXT_TO_ALI_ID_RE = new RegExp(`^${BETWEEN_ID_AND_SECRET}{1,6}(?<value>${B64_NOPAD}{30,64})${END_B64}`, 'd');
+const NEXT_TO_ALI_ID_RE = new RegExp(`^${BETWEEN_ID_AND_SECRET}{1,12}(?<value>${B64_NOPAD}{30,64})${END_B64}`, 'd');
 /** How far from a key id its secret key is looked for. */
 const NEAR_ID = 100;
 
@@ -733,7 +734,7 @@ function openValueIn(text: string, state: DetectState): OpenValue | null {
  * `CREDENTIALS <key id> <expiry> <secret>` or `key=ASIA… secret=…` wrapped between them.
  */
 const AFTER_ID_AT_END = new RegExp(
-  `(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}${BETWEEN_ID_AND_SECRET}{1,6}(?<value>${B64_NOPAD}{1,39})$`,
+  `(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}${BETWEEN_ID_AND_SECRET}{1,12}(?<value>${B64_NOPAD}{1,39})$`,
   'd',
 );
 
