@@ -60,4 +60,15 @@ describe('credential names in other spellings', () => {
     assert.ok(clean(out[0]!, SK), out[0]);
     assert.ok(clean(out[1]!, SK), out[1]);
   });
+
+  it("masks an SSM parameter's value after its type in the CLI's text output", async () => {
+    const out = await redacted([
+      `/prod/AWS_SECRET_ACCESS_KEY\tSecureString\t${SK}`,
+      `PARAMETERS\tarn:aws:ssm:us-east-1:1:parameter/p/aws_secret_access_key\t/p/aws_secret_access_key\tSecureString\t${SK}\t3`,
+      '/prod/AWS_REGION\tString\tus-east-1',
+    ]);
+    assert.ok(clean(out[0]!, SK), out[0]);
+    assert.ok(clean(out[1]!, SK), out[1]);
+    assert.equal(out[2], '/prod/AWS_REGION\tString\tus-east-1');
+  });
 });

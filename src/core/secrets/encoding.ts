@@ -51,9 +51,10 @@ export const SEP = `${BLANK}*(?:=>|->|:=|:|=3D|=|>|&gt;|%3[AaDd]|%253[AaDd])${BL
 /**
  * Separator after a key name specific enough to need no operator: blanks or a table's bars alone also separate it
  * from its value (`aws configure set aws_secret_access_key VALUE`, `--secret-key VALUE`, `| SecretAccessKey | VALUE`),
- * and so does a CSV row's comma (`AWS_SECRET_ACCESS_KEY,VALUE`).
+ * and so does a CSV row's comma (`AWS_SECRET_ACCESS_KEY,VALUE`), and an SSM parameter's type in the CLI's text output
+ * (`/prod/AWS_SECRET_ACCESS_KEY<TAB>SecureString<TAB>VALUE`).
  */
-export const NAME_SEP = String.raw`(?:(?:[ \t\u00a0|]|\u00c2\u00a0|${INVISIBLE})*(?:=>|->|:=|:|=3D|=|>|&gt;|%3[AaDd]|%253[AaDd])${BLANK}*|(?:[ \t\u00a0|]|\u00c2\u00a0)+|${BLANK}*,${BLANK}*)`;
+export const NAME_SEP = String.raw`(?:(?:[ \t\u00a0|]|\u00c2\u00a0|${INVISIBLE})*(?:=>|->|:=|:|=3D|=|>|&gt;|%3[AaDd]|%253[AaDd])${BLANK}*|(?:[ \t\u00a0|]|\u00c2\u00a0)+|${BLANK}*,${BLANK}*|${BLANK}+(?:SecureString|StringList|String)${BLANK}+)`;
 /**
  * The start of an escaped character cut by a line's end (`%`, `%2`, `%25`, `\`, `\u00`, `\u002`): its rest opens the
  * next line.
